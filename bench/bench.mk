@@ -1,0 +1,1 @@
+# bench/bench.mk: (placeholder until the part lands)

@@ -1,0 +1,1 @@
+# data/data.mk: (placeholder until the part lands)

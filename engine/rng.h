@@ -1,0 +1,33 @@
+/* engine/rng.h: counter-based random numbers shared by the CPU and GPU backends: the uniform
+ * for element i of a draw depends only on (seed, i), so both backends sample the same boundaries. */
+#ifndef DLCM_ENGINE_RNG_H
+#define DLCM_ENGINE_RNG_H
+
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define RNG_FN static inline __host__ __device__
+#else
+#define RNG_FN static inline
+#endif
+
+/* splitmix64's finalizer: a bijective 64-bit mix. */
+RNG_FN uint64_t rng_mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* Uniform in [0, 1) with 24 bits, exactly representable in float. */
+RNG_FN float rng_uniform(uint64_t seed, uint64_t index)
+{
+    uint64_t h = rng_mix64(seed ^ rng_mix64(index));
+    return (float)(h >> 40) * (1.0f / 16777216.0f);
+}
+
+/* Standard normal by Box-Muller from two uniforms of the counter stream (parameter init). */
+float rng_normal(uint64_t seed, uint64_t index);
+
+#endif

@@ -1,0 +1,188 @@
+/* engine/shape.c: parameter counts and analytic FLOPs per token of a model shape, and the
+ * rule that derives a shape from (N, P). See shape.h; formulas are spec dlcm-model.md §5. */
+#include "engine/shape.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+int shape_default_ffn(int d) { return round_up((8 * d + 2) / 3, 64); }
+int shape_ffn_t(const ModelShape *s) { return s->ffn_t > 0 ? s->ffn_t : shape_default_ffn(s->d_t); }
+int shape_ffn_c(const ModelShape *s) { return s->ffn_c > 0 ? s->ffn_c : shape_default_ffn(s->d_c); }
+
+int64_t shape_block_params(int d, int f)
+{
+    int64_t D = d, F = f;
+    return 4 * D * D + 3 * D * F + 2 * D + 2 * SHAPE_HEAD_DIM;
+}
+
+int shape_validate(const ModelShape *s, char *err, int errlen)
+{
+    if (s->vocab < 2) { snprintf(err, errlen, "vocab must be >= 2 (got %d)", s->vocab); return -1; }
+    if (s->seq_len < 2) { snprintf(err, errlen, "seq_len must be >= 2 (got %d)", s->seq_len); return -1; }
+    if (s->d_t <= 0 || s->d_t % SHAPE_HEAD_DIM) {
+        snprintf(err, errlen, "d_t must be a positive multiple of %d (got %d)", SHAPE_HEAD_DIM, s->d_t);
+        return -1;
+    }
+    if (s->ffn_t < 0 || s->ffn_c < 0) { snprintf(err, errlen, "ffn sizes must be >= 0"); return -1; }
+    if (s->family == FAMILY_DENSE) {
+        if (s->n_layers < 1) { snprintf(err, errlen, "n_layers must be >= 1 (got %d)", s->n_layers); return -1; }
+        return 0;
+    }
+    if (s->family != FAMILY_DLCM) { snprintf(err, errlen, "unknown family %d", (int)s->family); return -1; }
+    if (s->d_c <= 0 || s->d_c % SHAPE_HEAD_DIM) {
+        snprintf(err, errlen, "d_c must be a positive multiple of %d (got %d)", SHAPE_HEAD_DIM, s->d_c);
+        return -1;
+    }
+    if (s->n_enc < 1) { snprintf(err, errlen, "n_enc must be >= 1 (got %d)", s->n_enc); return -1; }
+    if (s->n_con < 1) { snprintf(err, errlen, "n_con must be >= 1 (got %d)", s->n_con); return -1; }
+    if (s->n_dec < 0) { snprintf(err, errlen, "n_dec must be >= 0 (got %d)", s->n_dec); return -1; }
+    if (!(s->R >= 1.0) || s->R > s->seq_len) {
+        snprintf(err, errlen, "R must be in [1, seq_len] (got %g)", s->R);
+        return -1;
+    }
+    return 0;
+}
+
+int shape_params(const ModelShape *s, ShapeParams *out, char *err, int errlen)
+{
+    if (shape_validate(s, err, errlen)) return -1;
+    int64_t V = s->vocab, dt = s->d_t, dc = s->d_c;
+    int ft = shape_ffn_t(s);
+    out->embedding = V * dt;
+    out->unembedding = V * dt;
+    if (s->family == FAMILY_DENSE) {
+        out->backbone = 0;
+        out->N = s->n_layers * shape_block_params(s->d_t, ft) + dt; /* + final norm */
+        out->P = 0.0;
+        return 0;
+    }
+    int fc = shape_ffn_c(s);
+    int64_t token_blocks = (int64_t)(s->n_enc + s->n_dec) * shape_block_params(s->d_t, ft);
+    int64_t router = 2 * dt * dt;
+    int64_t w_up = dc * dt;
+    int64_t backbone = s->n_con * shape_block_params(s->d_c, fc);
+    int64_t cross = dt + dc                /* pre-norms on H and on the smoothed concepts */
+                    + 2 * dt * dt          /* W_Q, W_O */
+                    + 2 * dc * dt          /* W_K, W_V */
+                    + 2 * SHAPE_HEAD_DIM   /* QK-RMSNorm gains */
+                    + 2 * dt               /* null concept key and value */
+                    + dt + 3 * dt * ft;    /* FFN pre-norm and SwiGLU */
+    int64_t final_norm = dt;
+    out->backbone = backbone;
+    out->N = token_blocks + router + w_up + backbone + cross + final_norm;
+    out->P = (double)backbone / (double)out->N;
+    return 0;
+}
+
+double shape_block_flops(int d, int f, double n)
+{
+    double D = d, F = f;
+    return 2.0 * (4.0 * D * D + 3.0 * D * F) + 4.0 * D * (n + 1.0) / 2.0;
+}
+
+double shape_fwd_flops_per_token(const ModelShape *s, double R)
+{
+    double T = s->seq_len, V = s->vocab, dt = s->d_t, dc = s->d_c;
+    int ft = shape_ffn_t(s);
+    if (s->family == FAMILY_DENSE)
+        return s->n_layers * shape_block_flops(s->d_t, ft, T) + 2.0 * dt * V;
+    int fc = shape_ffn_c(s);
+    double token_blocks = (s->n_enc + s->n_dec) * shape_block_flops(s->d_t, ft, T);
+    double router = 2.0 * 2.0 * dt * dt;
+    double per_concept = s->n_con * shape_block_flops(s->d_c, fc, T / R)
+                         + 2.0 * dt * dc           /* W_up */
+                         + 2.0 * 2.0 * dc * dt;    /* cross-attention K and V */
+    double cross = 2.0 * (2.0 * dt * dt + 3.0 * dt * ft) + 4.0 * dt * (T / R + 2.0) / 2.0;
+    return token_blocks + router + per_concept / R + cross + 2.0 * dt * V;
+}
+
+double shape_train_flops_per_token(const ModelShape *s, double R)
+{
+    return 3.0 * shape_fwd_flops_per_token(s, R);
+}
+
+ShapeRule shape_rule_default(void)
+{
+    ShapeRule r = {2.0, 64.0, 1, 2, 8192};
+    return r;
+}
+
+static int round64_at_least_64(double x)
+{
+    int v = (int)lround(x / 64.0) * 64;
+    return v < 64 ? 64 : v;
+}
+
+int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rule_in,
+                ModelShape *out, char *err, int errlen)
+{
+    ShapeRule rule = rule_in ? *rule_in : shape_rule_default();
+    if (!(N > 0) || !isfinite(N)) { snprintf(err, errlen, "N must be positive (got %g)", N); return -1; }
+    if (base->family == FAMILY_DLCM && !(P > 0 && P < 1)) {
+        snprintf(err, errlen, "P must be in (0, 1) (got %g)", P);
+        return -1;
+    }
+    if (rule.enc_share_den <= 0 || rule.enc_share_num < 0 || rule.enc_share_num > rule.enc_share_den ||
+        !(rule.aspect > 0) || !(rule.concept_width_ratio > 0) || rule.max_width < 64) {
+        snprintf(err, errlen, "invalid shape rule");
+        return -1;
+    }
+    double best_score = INFINITY;
+    ModelShape best = *base;
+    for (int d = 64; d <= rule.max_width; d += 64) {
+        ModelShape s = *base;
+        s.ffn_t = s.ffn_c = 0;
+        if (base->family == FAMILY_DENSE) {
+            s.d_t = d;
+            int64_t per_block = shape_block_params(d, shape_default_ffn(d));
+            int layers = (int)lround((N - d) / (double)per_block);
+            if (layers < 1) layers = 1;
+            s.n_layers = layers;
+        } else {
+            /* d is the token width; the backbone's width follows by the ratio. */
+            s.d_t = d;
+            s.d_c = round64_at_least_64(d * rule.concept_width_ratio);
+            int64_t con_block = shape_block_params(s.d_c, shape_default_ffn(s.d_c));
+            int n_con = (int)lround(N * P / (double)con_block);
+            if (n_con < 1) n_con = 1;
+            s.n_con = n_con;
+            s.n_enc = 1;
+            s.n_dec = 0;
+            ShapeParams fixed;
+            if (shape_params(&s, &fixed, err, errlen)) continue;
+            int64_t tok_block = shape_block_params(d, shape_default_ffn(d));
+            double rest = N - (double)(fixed.N - tok_block); /* budget for all encoder+decoder blocks */
+            int n_tok = (int)lround(rest / (double)tok_block);
+            if (n_tok < 1) n_tok = 1;
+            int n_enc = (int)lround((double)n_tok * rule.enc_share_num / rule.enc_share_den);
+            if (n_enc < 1) n_enc = 1;
+            s.n_enc = n_enc;
+            s.n_dec = n_tok - n_enc < 0 ? 0 : n_tok - n_enc;
+        }
+        ShapeParams sp;
+        if (shape_params(&s, &sp, err, errlen)) continue;
+        double n_err = fabs(log((double)sp.N / N));
+        double p_err = base->family == FAMILY_DLCM ? fabs(sp.P - P) : 0.0;
+        int widest = base->family == FAMILY_DLCM ? s.d_c : s.d_t;
+        int deepest = base->family == FAMILY_DLCM ? s.n_con : s.n_layers;
+        double aspect_err = fabs(log(widest / (rule.aspect * deepest)));
+        /* Hitting N and P matters most; the aspect ratio only breaks near-ties. */
+        double score = 10.0 * n_err + 10.0 * p_err + 0.1 * aspect_err;
+        if (score < best_score) { best_score = score; best = s; }
+    }
+    if (!isfinite(best_score)) { snprintf(err, errlen, "no shape fits N=%g P=%g", N, P); return -1; }
+    *out = best;
+    return 0;
+}
+
+void shape_describe(const ModelShape *s, char *buf, int buflen)
+{
+    if (s->family == FAMILY_DENSE)
+        snprintf(buf, buflen, "dense d=%d layers=%d ffn=%d V=%d T=%d", s->d_t, s->n_layers,
+                 shape_ffn_t(s), s->vocab, s->seq_len);
+    else
+        snprintf(buf, buflen, "dlcm d_t=%d d_c=%d enc=%d con=%d dec=%d R=%g V=%d T=%d", s->d_t, s->d_c,
+                 s->n_enc, s->n_con, s->n_dec, s->R, s->vocab, s->seq_len);
+}

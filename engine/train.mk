@@ -1,0 +1,1 @@
+# engine/train.mk: (placeholder until the part lands)

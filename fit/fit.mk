@@ -1,0 +1,1 @@
+# fit/fit.mk: (placeholder until the part lands)

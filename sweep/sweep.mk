@@ -1,0 +1,1 @@
+# sweep/sweep.mk: (placeholder until the part lands)
