@@ -25,6 +25,7 @@ all:
 include db/db.mk
 include data/data.mk
 include engine/engine.mk
+-include engine/cuda/cuda.mk
 include engine/train.mk
 include sweep/sweep.mk
 include fit/fit.mk
