@@ -1,0 +1,18 @@
+/* engine/cuda/backend_cuda_absent.c: the CUDA backend's entry points in a build without CUDA:
+ * they report that no GPU backend exists, so programs fall back to the CPU with a clear message. */
+#include <stdio.h>
+
+#include "engine/ops.h"
+
+Backend *backend_cuda_create(int device, DType act_dtype, char *err, int errlen)
+{
+    (void)device;
+    (void)act_dtype;
+    snprintf(err, errlen, "this build has no CUDA backend (nvcc was not found when it was built)");
+    return NULL;
+}
+
+int backend_cuda_available(void)
+{
+    return 0;
+}
