@@ -1,0 +1,78 @@
+/* sweep/config.h: a sweep file (configs/sweep-*.yaml) read with libyaml into a SweepSpec: model
+ * families and their grids, budgets or fixed token counts, LRs, seeds, parametrizations, and the
+ * training settings every run shares. Every error names the file, the line and the key. */
+#ifndef DLCM_SWEEP_CONFIG_H
+#define DLCM_SWEEP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/shape.h"
+
+#define SWEEP_MAX_LIST 64      /* values in one list (a grid axis) */
+#define SWEEP_MAX_FAMILIES 16
+#define SWEEP_MAX_TRAINER 48   /* pass-through trainer settings */
+
+/* A grid axis: the values of one key, and where the key was written (0: not given). */
+typedef struct {
+    int n;
+    double v[SWEEP_MAX_LIST];
+    int lines[SWEEP_MAX_LIST]; /* line of each value */
+    int line;                  /* line of the key */
+} SweepList;
+
+typedef enum { SWEEP_PARAM_MUP = 0, SWEEP_PARAM_SP = 1 } SweepParametrization;
+
+/* One entry of `families:`. A list with n == 0 means "not given": the family either inherits the
+ * sweep-level value (lr, seed, budgets, tokens, parametrization) or the key does not apply. */
+typedef struct {
+    ModelFamily family;
+    int line;
+    /* Solve mode: the shape follows from N (and P for dlcm) through shape_solve. */
+    SweepList N, P;
+    /* Grid mode: explicit widths and depths. */
+    SweepList d_t, d_c, d_c_ratio, n_layers, n_enc, n_con, n_dec, ffn_t, ffn_c;
+    SweepList R;
+    /* Overrides of the sweep-level axes. */
+    SweepList lr, seed, budgets, tokens;
+    int n_param;
+    SweepParametrization param[2];
+    int param_line;
+} SweepFamily;
+
+/* A setting handed to the trainer verbatim in every run config (`trainer:` section). */
+typedef struct {
+    char key[64];
+    char value[256];
+    int line;
+} SweepTrainerSetting;
+
+typedef struct {
+    char file[512];            /* the path it was read from (for messages) */
+    char name[128];
+    int vocab, seq_len;
+    int64_t batch_tokens;      /* tokens per optimizer step (a multiple of seq_len) */
+    SweepList budgets;         /* training FLOPs C; or */
+    SweepList tokens;          /* fixed training tokens (e.g. μP transfer) */
+    SweepList lr, seed;
+    int n_param;
+    SweepParametrization param[2];
+    int max_attempts;          /* launches of a run before it stays failed (default 3) */
+    double max_deviation;      /* realized budget vs C, relative (default 0.01) */
+    ShapeRule rule;            /* how shapes follow (N, P) in solve mode */
+    int n_families;
+    SweepFamily families[SWEEP_MAX_FAMILIES];
+    int n_trainer;
+    SweepTrainerSetting trainer[SWEEP_MAX_TRAINER];
+} SweepSpec;
+
+/* Reads and checks a sweep file. Returns 0, or -1 with "FILE:LINE: KEY: problem" in err. */
+int sweep_config_load(const char *path, SweepSpec *out, char *err, int errlen);
+
+/* The same from text in memory; name stands for the file in messages. */
+int sweep_config_parse(const char *text, size_t len, const char *name, SweepSpec *out, char *err,
+                       int errlen);
+
+const char *sweep_param_name(SweepParametrization p);
+
+#endif

@@ -1,0 +1,326 @@
+/* sweep/local.c: the local scheduler loop: claim queued runs into free slots, start trainers
+ * (fork/exec, one GPU each via CUDA_VISIBLE_DEVICES, or the CPU), heartbeat them, record how
+ * they ended, requeue runs whose scheduler died, and keep a status line. */
+#include "sweep/local.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "db/sweeps.h"
+#include "sweep/launch.h"
+#include "sweep/plan.h"
+#include "sweep/proc.h"
+
+#define MAX_SLOTS 256
+
+typedef struct {
+    pid_t pid; /* 0: free */
+    char id[64];
+    char out_dir[1024];
+    int device;   /* index into the GPU list; -1 on the CPU */
+    double memory;
+    int64_t tokens_done;
+    double tokens_per_s;
+} Slot;
+
+static volatile sig_atomic_t stop_requested = 0;
+static void on_stop_signal(int sig) { stop_requested = sig; }
+
+void local_options_default(LocalOptions *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->trainer = "bin/dlcm-train";
+    opt->max_per_gpu = 4;
+    opt->cpu_workers = 1;
+    opt->heartbeat_s = 5;
+    opt->stale_after_s = 60;
+    opt->max_attempts = 3;
+    opt->status_out = stderr;
+    opt->status_every_s = 30;
+}
+
+int local_detect_gpus(int *ids, double *mem_bytes, int max)
+{
+    const char *argv[] = {"nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits", NULL};
+    char out[8192], err[256];
+    if (proc_capture(argv, out, sizeof out, err, sizeof err) != 0) return 0;
+    int n = 0;
+    for (char *line = strtok(out, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        int index;
+        double mib;
+        if (sscanf(line, "%d, %lf", &index, &mib) == 2) {
+            ids[n] = index;
+            mem_bytes[n] = mib * 1024.0 * 1024.0;
+            n++;
+        }
+    }
+    return n;
+}
+
+static void format_duration(double seconds, char *buf, int buflen)
+{
+    if (!isfinite(seconds) || seconds < 0) { snprintf(buf, buflen, "?"); return; }
+    long s = (long)(seconds + 0.5);
+    if (s >= 3600) snprintf(buf, buflen, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+    else if (s >= 60) snprintf(buf, buflen, "%ldm%02lds", s / 60, s % 60);
+    else snprintf(buf, buflen, "%lds", s);
+}
+
+void local_format_status(const char *sweep_name, int done, int running, int failed, int diverged, int queued,
+                         double tokens_per_s, double tokens_left, char *buf, int buflen)
+{
+    char eta[32];
+    format_duration(tokens_per_s > 0 ? tokens_left / tokens_per_s : NAN, eta, sizeof eta);
+    snprintf(buf, buflen, "%s: done %d  running %d  failed %d  diverged %d  queued %d | %.3gk tok/s | ETA %s",
+             sweep_name, done, running, failed, diverged, queued, tokens_per_s / 1000.0, eta);
+}
+
+typedef struct {
+    const LocalOptions *opt;
+    Slot *slots;
+    int device; /* the GPU being filled; -1: CPU */
+} FitContext;
+
+/* Whether a claimed run fits on the device next to what already runs there. */
+static int run_fits(void *ctx_ptr, const ClaimedRun *run)
+{
+    FitContext *ctx = ctx_ptr;
+    if (ctx->device < 0) return 1;
+    int count = 0;
+    double used = 0;
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (ctx->slots[i].pid && ctx->slots[i].device == ctx->device) {
+            count++;
+            used += ctx->slots[i].memory;
+        }
+    if (count == 0) return 1; /* an empty GPU takes anything: the estimate is only a guide */
+    double capacity = ctx->opt->gpu_mem_bytes[ctx->device];
+    if (capacity <= 0 || count >= ctx->opt->max_per_gpu) return 0;
+    int64_t batch = run->steps > 0 ? run->tokens / run->steps : run->tokens;
+    return used + sweep_estimate_memory(&run->shape, batch) <= 0.9 * capacity;
+}
+
+static int slots_for_device(const Slot *slots, int device)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (slots[i].pid && slots[i].device == device) n++;
+    return n;
+}
+
+/* One line about one event, above the live status line. */
+static void print_event(const LocalOptions *opt, int tty, const char *what, const char *run_id)
+{
+    if (!opt->status_out) return;
+    if (tty) fputs("\r\033[K", opt->status_out);
+    fprintf(opt->status_out, "%s %s\n", what, run_id);
+    fflush(opt->status_out);
+}
+
+/* Starts the claimed run in slot s. On failure to start, the run is recorded failed. */
+static int start_run(sqlite3 *db, const LocalOptions *opt, const ClaimedRun *run, Slot *slot, int device,
+                     char *err, int errlen)
+{
+    char inner[1024];
+    RunPaths paths;
+    run_paths(run->out_dir, &paths);
+    if (launch_prepare(db, run->id, run->out_dir, inner, sizeof inner))
+        return sweeps_finish(db, run->id, "failed", inner, NULL, opt->max_attempts, err, errlen);
+    const char *argv[10];
+    launch_argv(opt->trainer, run->id, run->out_dir, &paths, argv);
+    char visible[64], backend[32];
+    if (device >= 0) {
+        snprintf(visible, sizeof visible, "CUDA_VISIBLE_DEVICES=%d", opt->gpu_ids[device]);
+        snprintf(backend, sizeof backend, "DLCM_DEVICE=cuda");
+    } else {
+        snprintf(visible, sizeof visible, "CUDA_VISIBLE_DEVICES=");
+        snprintf(backend, sizeof backend, "DLCM_DEVICE=cpu");
+    }
+    const char *env[] = {visible, backend, NULL};
+    ProcSpec spec = {argv, env, paths.stdout_log, paths.stderr_log, paths.lock, 1};
+    pid_t pid = proc_spawn(&spec, inner, sizeof inner);
+    if (pid < 0) return sweeps_finish(db, run->id, "failed", inner, NULL, opt->max_attempts, err, errlen);
+    memset(slot, 0, sizeof *slot);
+    slot->pid = pid;
+    snprintf(slot->id, sizeof slot->id, "%s", run->id);
+    snprintf(slot->out_dir, sizeof slot->out_dir, "%s", run->out_dir);
+    slot->device = device;
+    int64_t batch = run->steps > 0 ? run->tokens / run->steps : run->tokens;
+    slot->memory = sweep_estimate_memory(&run->shape, batch);
+    slot->tokens_per_s = -1;
+    return 0;
+}
+
+/* Fills free slots with queued runs. 0, or -1 with err. */
+static int fill_slots(sqlite3 *db, int64_t sweep_id, const LocalOptions *opt, Slot *slots, int tty, char *err,
+                      int errlen)
+{
+    int n_devices = opt->n_gpus > 0 ? opt->n_gpus : 1;
+    for (int d = 0; d < n_devices; d++) {
+        int device = opt->n_gpus > 0 ? d : -1;
+        int limit = opt->n_gpus > 0 ? opt->max_per_gpu : opt->cpu_workers;
+        while (slots_for_device(slots, device) < limit) {
+            int free_slot = -1;
+            for (int i = 0; i < MAX_SLOTS && free_slot < 0; i++)
+                if (!slots[i].pid) free_slot = i;
+            if (free_slot < 0) return 0;
+            FitContext ctx = {opt, slots, device};
+            ClaimedRun run;
+            int claimed = sweeps_claim(db, sweep_id, run_fits, &ctx, &run, err, errlen);
+            if (claimed < 0) return -1;
+            if (claimed == 0) break;
+            if (start_run(db, opt, &run, &slots[free_slot], device, err, errlen)) return -1;
+            if (slots[free_slot].pid && strcmp(slots[free_slot].id, run.id) == 0)
+                print_event(opt, tty, run.attempts > 1 ? "restarted" : "started", run.id);
+        }
+    }
+    return 0;
+}
+
+static int running_slots(const Slot *slots)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (slots[i].pid) n++;
+    return n;
+}
+
+static int heartbeat(sqlite3 *db, Slot *slots, char *err, int errlen)
+{
+    RunProgress progress[MAX_SLOTS];
+    int n = 0;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (!slots[i].pid) continue;
+        RunPaths paths;
+        run_paths(slots[i].out_dir, &paths);
+        int64_t tokens;
+        double rate;
+        if (sweeps_run_progress(paths.run_db, slots[i].id, &tokens, &rate) == 0) {
+            slots[i].tokens_done = tokens;
+            slots[i].tokens_per_s = rate;
+        }
+        snprintf(progress[n].id, sizeof progress[n].id, "%s", slots[i].id);
+        progress[n].tokens_done = slots[i].tokens_done > 0 ? slots[i].tokens_done : -1;
+        progress[n].tokens_per_s = slots[i].tokens_per_s;
+        n++;
+    }
+    return sweeps_heartbeat(db, progress, n, err, errlen);
+}
+
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void show_status(sqlite3 *db, int64_t sweep_id, const char *name, const LocalOptions *opt, int tty,
+                        int final_line)
+{
+    if (!opt->status_out) return;
+    SweepCounts c;
+    char err[256], line[256];
+    if (sweeps_counts(db, sweep_id, &c, err, sizeof err)) return;
+    local_format_status(name, c.done, c.running, c.failed, c.diverged, c.queued, c.tokens_per_s,
+                        (double)(c.tokens_planned - c.tokens_done), line, sizeof line);
+    if (tty && !final_line) fprintf(opt->status_out, "\r\033[K%s", line);
+    else fprintf(opt->status_out, "%s%s\n", tty ? "\r\033[K" : "", line);
+    fflush(opt->status_out);
+}
+
+int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const LocalOptions *opt, char *err, int errlen)
+{
+    static Slot slots[MAX_SLOTS];
+    memset(slots, 0, sizeof slots);
+    stop_requested = 0;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int tty = opt->status_out && isatty(fileno(opt->status_out));
+
+    int rc = 0, any_failed = 0;
+    double last_beat = -1e9, last_status = -1e9;
+    int requeued;
+    if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, opt->max_attempts, &requeued, err, errlen)) {
+        rc = -1;
+        goto out;
+    }
+    if (requeued && opt->status_out)
+        fprintf(opt->status_out, "requeued %d stale run(s) left running by an earlier scheduler\n", requeued);
+    for (;;) {
+        if (stop_requested) break;
+        if (fill_slots(db, sweep_id, opt, slots, tty, err, errlen)) { rc = -1; break; }
+
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (int i = 0; i < MAX_SLOTS; i++) {
+                if (slots[i].pid != pid) continue;
+                char outcome[32];
+                if (launch_finish(db, slots[i].id, slots[i].out_dir, status, 0, opt->max_attempts, outcome,
+                                  sizeof outcome, err, errlen)) {
+                    rc = -1;
+                    goto out;
+                }
+                print_event(opt, tty, outcome, slots[i].id);
+                slots[i].pid = 0;
+            }
+        }
+
+        double now = monotonic_now();
+        if (now - last_beat >= opt->heartbeat_s) {
+            if (heartbeat(db, slots, err, errlen)) { rc = -1; break; }
+            if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, opt->max_attempts, &requeued, err, errlen)) {
+                rc = -1;
+                break;
+            }
+            last_beat = now;
+        }
+        if (tty ? now - last_status >= 1.0 : now - last_status >= opt->status_every_s) {
+            show_status(db, sweep_id, sweep_name, opt, tty, 0);
+            last_status = now;
+        }
+        if (running_slots(slots) == 0) {
+            SweepCounts c;
+            if (sweeps_counts(db, sweep_id, &c, err, errlen)) { rc = -1; break; }
+            /* Runs still marked running belong to another scheduler: wait until they finish or go stale. */
+            if (c.queued == 0 && c.running == 0) {
+                any_failed = c.failed > 0;
+                break;
+            }
+        }
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+out:
+    /* Stopped (signal or error): stop our trainers and give their runs back to the queue. */
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (!slots[i].pid) continue;
+        kill(slots[i].pid, SIGTERM);
+        int status;
+        while (waitpid(slots[i].pid, &status, 0) < 0 && errno == EINTR) {}
+        char inner[256];
+        if (sweeps_finish(db, slots[i].id, "queued", NULL, NULL, opt->max_attempts, inner, sizeof inner) && rc == 0) {
+            snprintf(err, errlen, "%s", inner);
+            rc = -1;
+        }
+        slots[i].pid = 0;
+    }
+    show_status(db, sweep_id, sweep_name, opt, tty, 1);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rc == 0 && stop_requested) return 2;
+    if (rc == 0 && any_failed) return 1;
+    return rc;
+}
