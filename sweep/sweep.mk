@@ -36,3 +36,6 @@ demo: $(PROGRAMS)
 	@if [ -x $(BIN)/dlcm-query ]; then \
 	  $(BIN)/dlcm-query --db $(DEMO_DB) --budget $(DEMO_BUDGET); \
 	else echo "demo: bin/dlcm-query is not built yet: skipping the query"; fi
+
+# Helpers shared by tests/test_sweep_*.c.
+TEST_OBJS += $(BUILD)/sweep/testing/test_util.o

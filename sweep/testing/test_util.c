@@ -1,0 +1,103 @@
+/* sweep/testing/test_util.c: helpers of the sweep tests (see test_util.h). */
+#include "sweep/testing/test_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sweep/proc.h"
+
+void tu_temp_dir(char *dir, const char *tag)
+{
+    snprintf(dir, 256, "/tmp/dlcm-test-sweep-%s-XXXXXX", tag);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        abort();
+    }
+}
+
+void tu_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+}
+
+void tu_remove_tree(const char *dir)
+{
+    if (strncmp(dir, "/tmp/dlcm-test-sweep-", 21) != 0) return; /* never anything else */
+    const char *argv[] = {"rm", "-rf", dir, NULL};
+    char out[256], err[256];
+    proc_capture(argv, out, sizeof out, err, sizeof err);
+}
+
+pid_t tu_sweep_start(const char *const *args, const char *const *env, const char *log_path)
+{
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = TEST_SWEEP_BIN;
+    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    ProcSpec spec = {argv, env, log_path, log_path, NULL, 1};
+    char err[256];
+    pid_t pid = proc_spawn(&spec, err, sizeof err);
+    if (pid < 0) {
+        fprintf(stderr, "%s\n", err);
+        abort();
+    }
+    return pid;
+}
+
+int tu_wait(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+int tu_sweep(const char *const *args, const char *const *env, const char *log_path)
+{
+    return tu_wait(tu_sweep_start(args, env, log_path));
+}
+
+long tu_query_int(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    long value = -1;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            value = (long)sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return value;
+}
+
+int tu_count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+void tu_read(const char *path, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+}

@@ -1,0 +1,34 @@
+/* sweep/testing/test_util.h: helpers the sweep tests share: temporary directories and files,
+ * running bin/dlcm-sweep (to completion or in the background) with a chosen environment, and
+ * one-number SQL queries. Linked into the unit-test binary only. */
+#ifndef DLCM_SWEEP_TESTING_TEST_UTIL_H
+#define DLCM_SWEEP_TESTING_TEST_UTIL_H
+
+#include <sqlite3.h>
+#include <sys/types.h>
+
+#define TEST_FAKE_TRAINER "build/sweep/dlcm-fake-train"
+#define TEST_SWEEP_BIN "bin/dlcm-sweep"
+
+/* mkdtemp under /tmp with the tag in its name; the path is written into dir (>= 256 bytes). */
+void tu_temp_dir(char *dir, const char *tag);
+void tu_write(const char *path, const char *text);
+/* rm -r of a test directory (through fork/exec of rm, no shell). */
+void tu_remove_tree(const char *dir);
+
+/* Starts bin/dlcm-sweep with args (NULL-terminated, without argv[0]) and env ("K=V", NULL-
+ * terminated or NULL), output to log_path. Returns the pid. */
+pid_t tu_sweep_start(const char *const *args, const char *const *env, const char *log_path);
+/* Waits for it; the exit code (128 + signal when killed). */
+int tu_wait(pid_t pid);
+/* Both: runs to completion. */
+int tu_sweep(const char *const *args, const char *const *env, const char *log_path);
+
+/* The integer result of a one-row SQL query on a database file (-1 on error). */
+long tu_query_int(const char *db_path, const char *sql);
+/* Lines in a file (0 when absent). */
+int tu_count_lines(const char *path);
+/* Whole file into buf (NUL-terminated; "" when absent). */
+void tu_read(const char *path, char *buf, size_t n);
+
+#endif
