@@ -587,3 +587,19 @@ int sweeps_run_losses(sqlite3 *db, const char *run_id, double *final_loss, doubl
     sqlite3_finalize(st);
     return 0;
 }
+
+int sweeps_run_status(sqlite3 *db, const char *run_id, char *status, int statuslen, char *err, int errlen)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT status FROM runs WHERE id = ?1", err, errlen);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    int rc = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    } else {
+        snprintf(err, errlen, "no run %s in the database", run_id);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -117,6 +117,9 @@ int sweeps_run_config(sqlite3 *db, const char *run_id, char **text, char *err, i
 int sweeps_run_losses(sqlite3 *db, const char *run_id, double *final_loss, double *initial_loss, char *err,
                       int errlen);
 
+/* The stored status of a run. 0, or -1 with err (also when there is no such run). */
+int sweeps_run_status(sqlite3 *db, const char *run_id, char *status, int statuslen, char *err, int errlen);
+
 /* Marks a queued run running (for a backend that launches it elsewhere), without a claim loop. */
 int sweeps_mark_running(sqlite3 *db, const char *run_id, char *err, int errlen);
 

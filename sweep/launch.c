@@ -110,6 +110,10 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
     if (sweeps_finish(db, run_id, outcome, error[0] ? error : NULL, strcmp(outcome, "done") ? tail : NULL,
                       max_attempts, err, errlen))
         return -1;
-    snprintf(final_status, statuslen, "%s", outcome);
+    /* A failure with attempts left went back to the queue. */
+    char stored[32];
+    if (sweeps_run_status(db, run_id, stored, sizeof stored, err, errlen)) return -1;
+    snprintf(final_status, statuslen, "%s", strcmp(outcome, "failed") == 0 && strcmp(stored, "queued") == 0
+                                                ? "failed (will retry)" : outcome);
     return 0;
 }

@@ -288,6 +288,8 @@ int slurm_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Slurm
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     int rc = 0;
+    char last_line[256] = "";
+    double last_print = 0;
     for (;;) {
         /* Adopt or collect what is running first, so a live task is never requeued. */
         if (watch_running(db, sweep_id, opt, err, errlen)) { rc = -1; break; }
@@ -301,11 +303,17 @@ int slurm_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Slurm
         SweepCounts c;
         if (sweeps_counts(db, sweep_id, &c, err, errlen)) { rc = -1; break; }
         if (opt->status_out) {
+            /* A line when something changed, and at least once a minute. */
             char line[256];
             local_format_status(sweep_name, c.done, c.running, c.failed, c.diverged, c.queued, c.tokens_per_s,
                                 (double)(c.tokens_planned - c.tokens_done), line, sizeof line);
-            fprintf(opt->status_out, "%s\n", line);
-            fflush(opt->status_out);
+            double now = db_now();
+            if (strcmp(line, last_line) || now - last_print >= 60) {
+                fprintf(opt->status_out, "%s\n", line);
+                fflush(opt->status_out);
+                snprintf(last_line, sizeof last_line, "%s", line);
+                last_print = now;
+            }
         }
         if (c.queued == 0 && c.running == 0) {
             rc = c.failed > 0 ? 1 : 0;

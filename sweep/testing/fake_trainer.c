@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         if (!f || fprintf(f, "%ld\n", step + 1) < 0 || fclose(f) != 0 || rename(tmp, final_path) != 0)
             die("cannot write checkpoint in", out);
         if (strcmp(mode, "hang") == 0 && step >= 1) for (;;) pause();
-        if (strcmp(mode, "crash") == 0 && step == steps / 2) {
+        if (strcmp(mode, "crash") == 0 && step >= steps / 2) {
             fprintf(stderr, "fake-train: simulated crash at step %ld\n", step);
             abort();
         }

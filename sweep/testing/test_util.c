@@ -2,6 +2,8 @@
 #include "sweep/testing/test_util.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +58,20 @@ pid_t tu_sweep_start(const char *const *args, const char *const *env, const char
 int tu_wait(pid_t pid)
 {
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
+    /* A guard against a hung scheduler in CI, far above any expected duration. */
+    for (int polls = 0;; polls++) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) break;
+        if (got < 0 && errno != EINTR) return -1;
+        if (polls == 180 * 50) {
+            fprintf(stderr, "tu_wait: dlcm-sweep (pid %d) still running after 180 s: killing it\n", (int)pid);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -2;
+        }
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
 }

@@ -19,7 +19,8 @@ void tu_remove_tree(const char *dir);
 /* Starts bin/dlcm-sweep with args (NULL-terminated, without argv[0]) and env ("K=V", NULL-
  * terminated or NULL), output to log_path. Returns the pid. */
 pid_t tu_sweep_start(const char *const *args, const char *const *env, const char *log_path);
-/* Waits for it; the exit code (128 + signal when killed). */
+/* Waits for it; the exit code (128 + signal when killed; -2 when it was still running after
+ * 180 s and was killed). */
 int tu_wait(pid_t pid);
 /* Both: runs to completion. */
 int tu_sweep(const char *const *args, const char *const *env, const char *log_path);

@@ -1,0 +1,253 @@
+/* tests/test_sweep_run.c: bin/dlcm-sweep end to end on the local CPU backend, driving the test
+ * double trainer (build/sweep/dlcm-fake-train): skipping completed runs, failures recorded and
+ * retried without stopping the sweep, diverged runs kept, SIGKILL of the scheduler at several
+ * moments with nothing lost, duplicated or stuck, SIGTERM, and the command line's errors. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/shape.h"
+#include "sweep/testing/test_util.h"
+
+typedef struct {
+    char dir[256], yaml[320], db[320], log[320];
+} Sweep;
+
+/* A sweep of n_seeds dense runs of `steps` steps each (one per seed). */
+static void make_sweep(Sweep *s, const char *tag, int n_seeds, int steps)
+{
+    tu_temp_dir(s->dir, tag);
+    snprintf(s->yaml, sizeof s->yaml, "%s/sweep.yaml", s->dir);
+    snprintf(s->db, sizeof s->db, "%s/db.sqlite", s->dir);
+    snprintf(s->log, sizeof s->log, "%s/sweep.log", s->dir);
+    ModelShape shape = {.family = FAMILY_DENSE, .vocab = 256, .seq_len = 16, .d_t = 64, .n_layers = 1};
+    double budget = shape_train_flops_per_token(&shape, 1) * 64.0 * steps;
+    char seeds[256] = "", text[2048];
+    for (int i = 0; i < n_seeds; i++) snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), "%s%d", i ? ", " : "", i);
+    snprintf(text, sizeof text,
+             "name: %s\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: %.17g\nlr: 0.01\nseed: [%s]\n"
+             "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\n",
+             tag, budget, seeds);
+    tu_write(s->yaml, text);
+}
+
+/* Runs `dlcm-sweep run` on the CPU backend with fast heartbeats; extra args may be NULL. */
+static pid_t start_run(const Sweep *s, const char *const *env, const char *extra)
+{
+    const char *args[] = {"run", s->yaml, "--db", s->db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none",
+                          "--cpu-workers", "2", "--heartbeat", "0.1", "--stale-after", "0.5", "--max-attempts", "3",
+                          "--quiet", extra, NULL};
+    return tu_sweep_start(args, env, s->log);
+}
+
+static long q(const Sweep *s, const char *sql) { return tu_query_int(s->db, sql); }
+
+/* The run directory of the run with this seed. */
+static void run_dir(const Sweep *s, int seed, char *out, size_t n)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT out_dir FROM runs WHERE seed = %d", seed);
+    sqlite3 *db = NULL;
+    out[0] = '\0';
+    cr_assert_eq(sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static int launches_of(const Sweep *s, int seed)
+{
+    char dir[1024], path[1100];
+    run_dir(s, seed, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/launches", dir);
+    return tu_count_lines(path);
+}
+
+/* Polls a query until it returns at least `want`; fails after a generous guard time (the test
+ * waits for states, never for durations). */
+static void wait_for(const Sweep *s, const char *sql, long want)
+{
+    for (int i = 0; i < 1200; i++) {
+        if (q(s, sql) >= want) return;
+        struct timespec t = {0, 50 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    cr_assert_fail("timed out waiting for %s >= %ld", sql, want);
+}
+
+Test(sweep_run, completes_then_rerun_skips_completed_runs)
+{
+    Sweep s;
+    make_sweep(&s, "rerun", 4, 5);
+    cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE device = 'cpu'"), 4, "CPU-only: the CPU backend");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM metrics"), 4 * 5, "metrics collected into the main database");
+    for (int seed = 0; seed < 4; seed++) cr_assert_eq(launches_of(&s, seed), 1);
+    cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
+    for (int seed = 0; seed < 4; seed++) cr_assert_eq(launches_of(&s, seed), 1, "a completed run is not run again");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 4);
+    tu_remove_tree(s.dir);
+}
+
+Test(sweep_run, failures_are_recorded_retried_and_never_stop_the_sweep)
+{
+    Sweep s;
+    make_sweep(&s, "fail", 6, 6);
+    const char *env[] = {"DLCM_FAKE_MODES=1=crash,2=fail,3=flaky,4=nan,5=rising", NULL};
+    cr_assert_eq(tu_wait(start_run(&s, env, NULL)), 1, "exit 1: some runs failed");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 0 AND status = 'done'"), 1);
+    /* crash: retried to the limit, recorded with the signal and the stderr tail */
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 1 AND status = 'failed' AND attempts = 3 "
+                       "AND error LIKE '%signal 6%' AND stderr_tail LIKE '%simulated crash%'"), 1);
+    cr_assert_eq(launches_of(&s, 1), 3);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 2 AND status = 'failed' AND error LIKE '%exit code 3%' "
+                       "AND stderr_tail LIKE '%simulated failure%'"), 1);
+    /* flaky: the retry succeeds */
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 3 AND status = 'done' AND attempts = 2"), 1);
+    /* NaN and rising loss: diverged, not retried */
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 4 AND status = 'diverged'"), 1);
+    cr_assert_eq(launches_of(&s, 4), 1);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 5 AND status = 'diverged' AND error LIKE '%above initial%'"), 1);
+    cr_assert_eq(launches_of(&s, 5), 1);
+
+    /* status and export */
+    char out_path[400], text[8192];
+    snprintf(out_path, sizeof out_path, "%s/status.txt", s.dir);
+    const char *status_args[] = {"status", "--db", s.db, "--runs", NULL};
+    unlink(out_path);
+    cr_assert_eq(tu_sweep(status_args, NULL, out_path), 0);
+    tu_read(out_path, text, sizeof text);
+    cr_assert(strstr(text, "done 2  running 0  failed 2  diverged 2  queued 0") != NULL, "%s", text);
+    char csv[400];
+    snprintf(csv, sizeof csv, "%s/export.csv", s.dir);
+    const char *export_args[] = {"export", "--db", s.db, "-o", csv, NULL};
+    cr_assert_eq(tu_sweep(export_args, NULL, out_path), 0);
+    cr_assert_eq(tu_count_lines(csv), 1 + 4, "header + done and diverged runs");
+    tu_read(csv, text, sizeof text);
+    cr_assert(strstr(text, ",inf,diverged,") != NULL, "%s", text);
+
+    /* retry: only the failed ones run again (the trainer behaves now) */
+    const char *retry_args[] = {"retry", "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none", "--quiet", NULL};
+    cr_assert_eq(tu_sweep(retry_args, NULL, s.log), 0);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'diverged'"), 2, "diverged runs are not retried");
+    cr_assert_eq(launches_of(&s, 4), 1);
+    cr_assert_eq(launches_of(&s, 0), 1);
+    tu_remove_tree(s.dir);
+}
+
+Test(sweep_run, sigkill_at_any_moment_loses_nothing_and_duplicates_nothing)
+{
+    Sweep s;
+    make_sweep(&s, "kill", 6, 16);
+    const char *env[] = {"DLCM_FAKE_STEP_MS=15", NULL};
+    char done_before[6] = {0};
+    /* Kill points: at once; once a run has made progress (mid-run, checkpoints on disk); once
+     * some run is done; and again mid-run in the second half. */
+    const char *conditions[] = {NULL,
+                                "SELECT count(*) FROM runs WHERE status = 'running' AND tokens_done >= 192",
+                                "SELECT count(*) FROM runs WHERE status = 'done'",
+                                "SELECT count(*) FROM runs WHERE status = 'done'"};
+    const long wants[] = {0, 1, 1, 3};
+    for (int k = 0; k < 4; k++) {
+        pid_t pid = start_run(&s, env, NULL);
+        if (conditions[k]) wait_for(&s, conditions[k], wants[k]);
+        kill(pid, SIGKILL);
+        cr_assert_eq(tu_wait(pid), 128 + SIGKILL);
+        /* Completed results survive, and stay completed. */
+        for (int seed = 0; seed < 6; seed++) {
+            char sql[160];
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE seed = %d AND status = 'done'", seed);
+            long done = q(&s, sql);
+            if (done_before[seed]) cr_assert_eq(done, 1, "seed %d was done before kill %d", seed, k);
+            done_before[seed] = done == 1;
+        }
+    }
+    int launches_when_done[6];
+    for (int seed = 0; seed < 6; seed++) launches_when_done[seed] = done_before[seed] ? launches_of(&s, seed) : -1;
+    cr_assert_eq(tu_wait(start_run(&s, env, NULL)), 0, "the restarted scheduler finishes the sweep");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 6, "no run duplicated");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'done'"), 6);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'running'"), 0, "none stuck in running");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM metrics"), 6 * 16, "one metrics row per step, none twice");
+    int resumed = 0;
+    for (int seed = 0; seed < 6; seed++) {
+        char dir[1024], path[1100], launches[4096];
+        run_dir(&s, seed, dir, sizeof dir);
+        snprintf(path, sizeof path, "%s/CONCURRENT", dir);
+        cr_assert_neq(access(path, F_OK), 0, "two trainers ran at once in %s", dir);
+        if (launches_when_done[seed] >= 0)
+            cr_assert_eq(launches_of(&s, seed), launches_when_done[seed], "seed %d was done: not run again", seed);
+        snprintf(path, sizeof path, "%s/launches", dir);
+        tu_read(path, launches, sizeof launches);
+        for (char *line = launches; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+            int pid_field;
+            long start;
+            if (sscanf(line, "%d %ld", &pid_field, &start) == 2 && start > 0) resumed++;
+        }
+    }
+    cr_assert_geq(resumed, 1, "an interrupted run resumed from its checkpoint");
+    tu_remove_tree(s.dir);
+}
+
+Test(sweep_run, sigterm_stops_cleanly_and_requeues)
+{
+    Sweep s;
+    make_sweep(&s, "term", 3, 8);
+    const char *env[] = {"DLCM_FAKE_DEFAULT=hang", NULL};
+    pid_t pid = start_run(&s, env, NULL);
+    wait_for(&s, "SELECT count(*) FROM runs WHERE status = 'running' AND tokens_done >= 64", 2);
+    kill(pid, SIGTERM);
+    cr_assert_eq(tu_wait(pid), 2, "exit 2: interrupted");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'queued' AND attempts = 0"), 3);
+    tu_remove_tree(s.dir);
+}
+
+Test(sweep_run, command_line_errors)
+{
+    Sweep s;
+    make_sweep(&s, "cli", 2, 5);
+    char bad[400], out[400], text[8192];
+    snprintf(bad, sizeof bad, "%s/bad.yaml", s.dir);
+    snprintf(out, sizeof out, "%s/out.txt", s.dir);
+    tu_write(bad, "name: bad\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: 1e9\nlr: 0.01\n"
+                  "families:\n  - family: dense\n    d_t: 100\n    n_layers: 1\n");
+    const char *plan_bad[] = {"plan", bad, NULL};
+    cr_assert_eq(tu_sweep(plan_bad, NULL, out), 3);
+    tu_read(out, text, sizeof text);
+    cr_assert(strstr(text, "bad.yaml:9: d_t: width must be a positive multiple of 64") != NULL, "%s", text);
+    const char *run_bad[] = {"run", bad, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, NULL};
+    cr_assert_eq(tu_sweep(run_bad, NULL, out), 3);
+    cr_assert_neq(access(s.db, F_OK), 0, "a bad sweep file creates nothing");
+
+    const char *json[] = {"plan", s.yaml, "--json", NULL};
+    unlink(out);
+    cr_assert_eq(tu_sweep(json, NULL, out), 0);
+    tu_read(out, text, sizeof text);
+    const char *keys[] = {"\"id\"", "\"family\"", "\"N\"", "\"P\"", "\"R\"", "\"d_t\"", "\"d_c\"", "\"n_enc\"", "\"n_con\"",
+                          "\"n_dec\"", "\"n_layers\"", "\"vocab\"", "\"T\"", "\"fwd_flops_per_token\"", "\"tokens\"",
+                          "\"budget\"", "\"train_flops\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) cr_assert(strstr(text, keys[i]) != NULL, "%s missing", keys[i]);
+    const char *csv[] = {"plan", s.yaml, "--csv", NULL};
+    unlink(out); /* the log is appended to */
+    cr_assert_eq(tu_sweep(csv, NULL, out), 0);
+    cr_assert_eq(tu_count_lines(out), 3);
+
+    const char *no_trainer[] = {"run", s.yaml, "--db", s.db, "--trainer", "/nonexistent/dlcm-train", "--quiet", NULL};
+    cr_assert_eq(tu_sweep(no_trainer, NULL, out), 3);
+    tu_read(out, text, sizeof text);
+    cr_assert(strstr(text, "/nonexistent/dlcm-train") != NULL, "%s", text);
+    const char *unknown[] = {"run", s.yaml, "--gpu", "0", NULL};
+    cr_assert_eq(tu_sweep(unknown, NULL, out), 3);
+    const char *help[] = {"--help", NULL};
+    cr_assert_eq(tu_sweep(help, NULL, out), 0);
+    tu_read(out, text, sizeof text);
+    cr_assert(strstr(text, "usage: dlcm-sweep") != NULL);
+    tu_remove_tree(s.dir);
+}
