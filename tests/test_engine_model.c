@@ -229,7 +229,8 @@ Test(engine_model, score_matches_training_loss)
     be->destroy(be);
 }
 
-/* Gradient accumulation: two micro-batches at grad_scale 1/2 give the mean of their gradients. */
+/* Gradient accumulation: two micro-batches at grad_scale 1/2 give the mean of their gradients
+ * (up to fp32 rounding of the differently scaled chain, ~1e-6 relative; a wrong scale is 2x). */
 Test(engine_model, accumulation_averages_micro_batches)
 {
     Backend *be = backend_cpu_create();
@@ -250,7 +251,7 @@ Test(engine_model, accumulation_averages_micro_batches)
     cr_assert_eq(model_forward_backward(m, b, MODEL_TRAIN, 0, 0.5f, NULL, err, sizeof err), 0);
     for (size_t i = 0; i < n; i++) {
         float want = 0.5f * (ga[i] + gb[i]);
-        cr_assert_float_eq(model_grads(m)[i], want, 1e-6f * fabsf(want) + 1e-9f, "grad %zu", i);
+        cr_assert_float_eq(model_grads(m)[i], want, 1e-4f * fabsf(want) + 1e-8f, "grad %zu: %g vs %g", i, model_grads(m)[i], want);
     }
     free(a); free(b); free(ga); free(gb);
     model_destroy(m);
