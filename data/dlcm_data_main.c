@@ -1,0 +1,425 @@
+/* data/dlcm_data_main.c: bin/dlcm-data, the corpus command: fetch and verify the packages of
+ * data/sources.tsv, extract clean text, train BPE, write token shards, tasks and the report. */
+#include "data/archive_files.h"
+#include "data/bpe.h"
+#include "data/build_shards.h"
+#include "data/corpus.h"
+#include "data/extract.h"
+#include "data/manifest.h"
+#include "data/report.h"
+#include "data/sha256.h"
+#include "data/spawn.h"
+#include "data/tasks.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bump when extraction or tokenization output changes, so cached steps are redone. */
+#define EXTRACT_VERSION 1
+#define SHARDS_VERSION 1
+#define TASKS_VERSION 1
+
+typedef struct {
+    const char *manifest, *cache, *out;
+    int val_permille, jobs;
+    long bpe_sample;
+    int bpe_sizes[8], n_bpe_sizes;
+    int force;
+} Options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: dlcm-data <command> [options]\n"
+            "\n"
+            "Builds dlcm's text corpus from the Debian and npm packages listed in the manifest.\n"
+            "\n"
+            "commands:\n"
+            "  fetch     download missing packages into the cache and verify every sha256\n"
+            "  extract   fetch, then extract clean text and split it (out/text/)\n"
+            "  bpe       train the sentencepiece BPE model(s) on the train split (out/bpeN/)\n"
+            "  shards    write token shards for byte and each BPE size (out/<tokenizer>/)\n"
+            "  tasks     write the held-out evaluation tasks (out/tasks/)\n"
+            "  report    write and print out/report.txt\n"
+            "  build     all of the above; steps whose inputs did not change are skipped\n"
+            "\n"
+            "options:\n"
+            "  --manifest FILE     source manifest (default data/sources.tsv)\n"
+            "  --cache DIR         download cache (default data/cache)\n"
+            "  --out DIR           output directory (default data/out)\n"
+            "  --bpe N[,N...]      BPE vocabulary sizes: 4096 (default), 8192, 16384\n"
+            "  --val-permille N    validation share of documents in 1/1000 (default 30)\n"
+            "  --bpe-sample N      lines sampled to train BPE (default 300000)\n"
+            "  --jobs N            parallel spm processes (default 2)\n"
+            "  --force             redo every step even when its stamp matches\n"
+            "  -h, --help          this help\n");
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ---- stamps: a step's output is reused when its stamp file holds the same description ---- */
+
+static int stamp_matches(const char *path, const char *expected)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[4096] = "";
+    char *got = fgets(line, sizeof line, f);
+    fclose(f);
+    if (!got) return 0;
+    line[strcspn(line, "\n")] = '\0';
+    return strcmp(line, expected) == 0;
+}
+
+static int stamp_write(const char *path, const char *content, char *err, int errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", content) < 0 || fclose(f) != 0) {
+        snprintf(err, errlen, "%s: cannot write stamp", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- fetch ------------------------------------------------------------------------------ */
+
+static int verify(const Source *s, const char *path, char *err, int errlen)
+{
+    char hex[65];
+    if (sha256_file_hex(path, hex, err, errlen) != 0) return -1;
+    if (strcmp(hex, s->sha256) != 0) {
+        snprintf(err, errlen, "%s: sha256 %s does not match the manifest's %s for %s %s", path,
+                 hex, s->sha256, s->package, s->version);
+        return -1;
+    }
+    return 0;
+}
+
+static int fetch_all(const Options *o, const Source *sources, int n, char *err, int errlen)
+{
+    if (make_dirs(o->cache, err, errlen) != 0) return -1;
+    int downloaded = 0;
+    for (int i = 0; i < n; i++) {
+        const Source *s = &sources[i];
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", o->cache, s->file);
+        if (!file_exists(path)) {
+            char spec[300];
+            printf("  fetch %s: %s %s\n", s->id, s->package, s->version);
+            if (s->registry == REGISTRY_DEB) {
+                snprintf(spec, sizeof spec, "%s=%s", s->package, s->version);
+                char *argv[] = {"apt-get", "download", "-q", spec, NULL};
+                if (spawn_run(argv, o->cache, NULL, NULL, err, errlen) != 0) return -1;
+            } else {
+                snprintf(spec, sizeof spec, "%s@%s", s->package, s->version);
+                char *argv[] = {"npm", "pack", "--silent", spec, NULL};
+                if (spawn_run(argv, o->cache, "/dev/null", NULL, err, errlen) != 0) return -1;
+            }
+            if (!file_exists(path)) {
+                snprintf(err, errlen, "%s: download of %s %s did not produce %s", s->id,
+                         s->package, s->version, path);
+                return -1;
+            }
+            downloaded++;
+        }
+        if (verify(s, path, err, errlen) != 0) return -1;
+    }
+    printf("fetch: %d sources verified (%d downloaded)\n", n, downloaded);
+    return 0;
+}
+
+/* ---- extract ---------------------------------------------------------------------------- */
+
+static void text_stamp(const Options *o, char *out, size_t cap)
+{
+    char hex[65] = "unreadable", err[256];
+    sha256_file_hex(o->manifest, hex, err, sizeof err);
+    snprintf(out, cap, "extract v%d manifest %s val_permille %d", EXTRACT_VERSION, hex,
+             o->val_permille);
+}
+
+static int extract_all(const Options *o, const Source *sources, int n, Corpus *c, char *err,
+                       int errlen)
+{
+    corpus_init(c, o->val_permille);
+    for (int i = 0; i < n; i++) corpus_add_source(c, sources[i].id, sources[i].domain);
+    for (int i = 0; i < n; i++) {
+        const Source *s = &sources[i];
+        double t0 = now_seconds();
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", o->cache, s->file);
+        MemberList files;
+        if (archive_read_members(path, s, &files, err, errlen) != 0) return -1;
+        uint64_t before = c->sources[i].bytes_kept;
+        int rc = extract_source(c, i, s, &files, err, errlen);
+        member_list_free(&files);
+        if (rc != 0) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - (int)used, " (source %s, %s)", s->id, path);
+            return -1;
+        }
+        const SourceStats *st = &c->sources[i];
+        printf("  extract %-5s %-10s %-32s %10.2f MB kept, %7llu paragraphs, %6llu duplicates "
+               "(%.1f s)\n",
+               s->id, domain_name(s->domain), s->package, (st->bytes_kept - before) / 1e6,
+               (unsigned long long)st->paragraphs_kept, (unsigned long long)st->duplicates,
+               now_seconds() - t0);
+        fflush(stdout);
+    }
+    /* every domain must be in the validation split */
+    for (int d = 0; d < DOMAIN_COUNT; d++) {
+        size_t val_docs = 0;
+        for (size_t k = 0; k < c->n_docs; k++)
+            val_docs += c->docs[k].domain == (Domain)d && c->docs[k].split == SPLIT_VAL;
+        if (val_docs == 0) {
+            snprintf(err, errlen, "no %s document fell in the validation split (raise "
+                                  "--val-permille)", domain_name((Domain)d));
+            return -1;
+        }
+    }
+    return corpus_write(c, o->out, err, errlen);
+}
+
+/* Loads the corpus from out/text, extracting first when the text stamp is stale. */
+static int ensure_text(const Options *o, const Source *sources, int n, Corpus *c, char *err,
+                       int errlen)
+{
+    char stamp[512], stamp_path[1024];
+    text_stamp(o, stamp, sizeof stamp);
+    snprintf(stamp_path, sizeof stamp_path, "%s/text/STAMP", o->out);
+    if (!o->force && stamp_matches(stamp_path, stamp)) {
+        corpus_init(c, o->val_permille);
+        printf("extract: up to date (%s)\n", stamp_path);
+        return corpus_read(c, o->out, err, errlen);
+    }
+    if (fetch_all(o, sources, n, err, errlen) != 0) return -1;
+    printf("extract: %d sources -> %s/text\n", n, o->out);
+    double t0 = now_seconds();
+    remove(stamp_path);
+    if (extract_all(o, sources, n, c, err, errlen) != 0) return -1;
+    printf("extract: %zu documents in %.1f s\n", c->n_docs, now_seconds() - t0);
+    return stamp_write(stamp_path, stamp, err, errlen);
+}
+
+/* ---- BPE, shards, tasks ------------------------------------------------------------------ */
+
+static int ensure_bpe(const Options *o, int vocab, char *err, int errlen)
+{
+    char dir[1024], stamp_path[1100], stamp[1024], text[512];
+    text_stamp(o, text, sizeof text);
+    snprintf(dir, sizeof dir, "%s/bpe%d", o->out, vocab);
+    snprintf(stamp_path, sizeof stamp_path, "%s/MODEL_STAMP", dir);
+    snprintf(stamp, sizeof stamp, "%s | bpe %d sample %ld", text, vocab, o->bpe_sample);
+    if (!o->force && stamp_matches(stamp_path, stamp)) {
+        printf("bpe%d: model up to date\n", vocab);
+        return 0;
+    }
+    if (make_dirs(dir, err, errlen) != 0) return -1;
+    remove(stamp_path);
+    char inputs[DOMAIN_COUNT][1100];
+    const char *input_ptrs[DOMAIN_COUNT];
+    for (int d = 0; d < DOMAIN_COUNT; d++) {
+        snprintf(inputs[d], sizeof inputs[d], "%s/text/train/%s.txt", o->out,
+                 domain_name((Domain)d));
+        input_ptrs[d] = inputs[d];
+    }
+    printf("bpe%d: training sentencepiece on the train split (%ld sampled lines, %d threads)\n",
+           vocab, o->bpe_sample, o->jobs);
+    fflush(stdout);
+    double t0 = now_seconds();
+    if (bpe_train(input_ptrs, DOMAIN_COUNT, dir, vocab, o->bpe_sample, o->jobs, err, errlen) != 0)
+        return -1;
+    printf("bpe%d: trained in %.1f s\n", vocab, now_seconds() - t0);
+    return stamp_write(stamp_path, stamp, err, errlen);
+}
+
+static int ensure_shards(const Options *o, const Corpus *c, const char *tokenizer, char *err,
+                         int errlen)
+{
+    char dir[1024], stamp_path[1100], stamp[1200], text[512], model_hash[65] = "none";
+    text_stamp(o, text, sizeof text);
+    snprintf(dir, sizeof dir, "%s/%s", o->out, tokenizer);
+    if (strcmp(tokenizer, "byte") != 0) {
+        char model[1100];
+        snprintf(model, sizeof model, "%s/tokenizer.model", dir);
+        if (sha256_file_hex(model, model_hash, err, errlen) != 0) return -1;
+    }
+    snprintf(stamp_path, sizeof stamp_path, "%s/SHARDS_STAMP", dir);
+    snprintf(stamp, sizeof stamp, "%s | shards v%d %s model %s", text, SHARDS_VERSION, tokenizer,
+             model_hash);
+    if (!o->force && stamp_matches(stamp_path, stamp)) {
+        printf("%s: shards up to date\n", tokenizer);
+        return 0;
+    }
+    if (make_dirs(dir, err, errlen) != 0) return -1;
+    remove(stamp_path);
+    printf("%s: encoding %zu documents\n", tokenizer, c->n_docs);
+    fflush(stdout);
+    double t0 = now_seconds();
+    if (build_shards(c, o->out, tokenizer, o->jobs, err, errlen) != 0) return -1;
+    printf("%s: shards written in %.1f s\n", tokenizer, now_seconds() - t0);
+    return stamp_write(stamp_path, stamp, err, errlen);
+}
+
+static int ensure_tasks(const Options *o, const Corpus *c, const Source *sources, int n,
+                        char *err, int errlen)
+{
+    char stamp_path[1100], stamp[1024], text[512], dir[1024];
+    text_stamp(o, text, sizeof text);
+    snprintf(dir, sizeof dir, "%s/tasks", o->out);
+    snprintf(stamp_path, sizeof stamp_path, "%s/STAMP", dir);
+    snprintf(stamp, sizeof stamp, "%s | tasks v%d", text, TASKS_VERSION);
+    if (!o->force && stamp_matches(stamp_path, stamp)) {
+        printf("tasks: up to date\n");
+        return 0;
+    }
+    if (make_dirs(dir, err, errlen) != 0) return -1;
+    remove(stamp_path);
+    TaskCounts counts;
+    if (build_tasks(c, sources, n, o->out, &counts, err, errlen) != 0) return -1;
+    printf("tasks: %ld cloze, %ld next sentence, %ld definition items\n", counts.cloze,
+           counts.next_sentence, counts.definition);
+    return stamp_write(stamp_path, stamp, err, errlen);
+}
+
+/* ---- command line ------------------------------------------------------------------------ */
+
+static int parse_sizes(const char *arg, Options *o)
+{
+    o->n_bpe_sizes = 0;
+    const char *p = arg;
+    while (*p && o->n_bpe_sizes < 8) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || (v != 4096 && v != 8192 && v != 16384)) return -1;
+        o->bpe_sizes[o->n_bpe_sizes++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return o->n_bpe_sizes > 0 ? 0 : -1;
+}
+
+static int parse_int(const char *flag, const char *value, long lo, long hi, long *out)
+{
+    char *end;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || *end || v < lo || v > hi) {
+        fprintf(stderr, "dlcm-data: %s needs an integer in %ld..%ld\n", flag, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    Options o = {"data/sources.tsv", "data/cache", "data/out", 30, 2, 300000, {4096}, 1, 0};
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *command = argv[1];
+    if (!strcmp(command, "-h") || !strcmp(command, "--help") || !strcmp(command, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--force")) o.force = 1;
+        else if (!strcmp(a, "--manifest") && v) { o.manifest = v; i++; }
+        else if (!strcmp(a, "--cache") && v) { o.cache = v; i++; }
+        else if (!strcmp(a, "--out") && v) { o.out = v; i++; }
+        else if (!strcmp(a, "--bpe") && v) {
+            if (parse_sizes(v, &o) != 0) {
+                fprintf(stderr, "dlcm-data: --bpe takes 4096, 8192 or 16384 (comma-separated)\n");
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--val-permille")) {
+            if (parse_int(a, v, 1, 500, &n) != 0) return 2;
+            o.val_permille = (int)n;
+            i++;
+        } else if (!strcmp(a, "--bpe-sample")) {
+            if (parse_int(a, v, 1000, 100000000, &n) != 0) return 2;
+            o.bpe_sample = n;
+            i++;
+        } else if (!strcmp(a, "--jobs")) {
+            if (parse_int(a, v, 1, 8, &n) != 0) return 2;
+            o.jobs = (int)n;
+            i++;
+        } else {
+            fprintf(stderr, "dlcm-data: unknown option %s (see --help)\n", a);
+            return 2;
+        }
+    }
+    static const char *const commands[] = {"fetch", "extract", "bpe", "shards", "tasks",
+                                           "report", "build", NULL};
+    int known = 0;
+    for (int k = 0; commands[k]; k++) known |= !strcmp(command, commands[k]);
+    if (!known) {
+        fprintf(stderr, "dlcm-data: unknown command %s (see --help)\n", command);
+        return 2;
+    }
+
+    char err[2048] = "";
+    Source *sources = NULL;
+    int n_sources = 0;
+    if (manifest_read(o.manifest, &sources, &n_sources, err, sizeof err) != 0) {
+        fprintf(stderr, "dlcm-data: %s\n", err);
+        return 1;
+    }
+    double t0 = now_seconds();
+    int rc = 0;
+    Corpus corpus;
+    int have_corpus = 0;
+    int all = !strcmp(command, "build");
+    if (!strcmp(command, "fetch")) {
+        rc = fetch_all(&o, sources, n_sources, err, sizeof err);
+    } else {
+        if (!strcmp(command, "extract")) o.force = 1;
+        rc = ensure_text(&o, sources, n_sources, &corpus, err, sizeof err);
+        if (!strcmp(command, "extract")) o.force = 0;
+        have_corpus = rc == 0;
+        if (rc == 0 && (all || !strcmp(command, "bpe")))
+            for (int k = 0; rc == 0 && k < o.n_bpe_sizes; k++)
+                rc = ensure_bpe(&o, o.bpe_sizes[k], err, sizeof err);
+        if (rc == 0 && (all || !strcmp(command, "shards"))) {
+            rc = ensure_shards(&o, &corpus, "byte", err, sizeof err);
+            for (int k = 0; rc == 0 && k < o.n_bpe_sizes; k++) {
+                char id[32];
+                snprintf(id, sizeof id, "bpe%d", o.bpe_sizes[k]);
+                rc = ensure_shards(&o, &corpus, id, err, sizeof err);
+            }
+        }
+        if (rc == 0 && (all || !strcmp(command, "tasks")))
+            rc = ensure_tasks(&o, &corpus, sources, n_sources, err, sizeof err);
+        if (rc == 0 && (all || !strcmp(command, "report")))
+            rc = write_report(&corpus, sources, n_sources, o.out, err, sizeof err);
+    }
+    if (have_corpus) corpus_free(&corpus);
+    free(sources);
+    if (rc != 0) {
+        fprintf(stderr, "dlcm-data %s: %s\n", command, err);
+        return 1;
+    }
+    printf("dlcm-data %s: done in %.1f s\n", command, now_seconds() - t0);
+    return 0;
+}

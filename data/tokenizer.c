@@ -1,0 +1,282 @@
+/* data/tokenizer.c: the byte tokenizer (ids are the UTF-8 bytes, 0 is end-of-text) and the
+ * sentencepiece BPE tokenizer (encoding through spm_encode, decoding from the model's pieces). */
+#include "data/tokenizer.h"
+
+#include "data/bpe.h"
+#include "data/spawn.h"
+#include "data/spm_model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { TOKENIZER_BYTE, TOKENIZER_BPE } TokenizerKind;
+
+struct Tokenizer {
+    TokenizerKind kind;
+    char id[32];
+    char model_path[1024];
+    uint32_t vocab, eot;
+    int32_t newline;
+    SpmModel model;
+};
+
+Tokenizer *tokenizer_open(const char *id, const char *data_dir, char *err, int errlen)
+{
+    Tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "tokenizer: out of memory");
+        return NULL;
+    }
+    if (strcmp(id, "byte") == 0) {
+        t->kind = TOKENIZER_BYTE;
+        strcpy(t->id, "byte");
+        t->vocab = 256;
+        t->eot = 0;
+        t->newline = '\n';
+        return t;
+    }
+    char *end;
+    long size = strncmp(id, "bpe", 3) == 0 ? strtol(id + 3, &end, 10) : 0;
+    if (size < 300 || size > 65536 || *end != '\0' || strlen(id) >= sizeof t->id) {
+        snprintf(err, errlen, "tokenizer '%s': unknown (use byte or bpe<vocab>, e.g. bpe4096)",
+                 id);
+        free(t);
+        return NULL;
+    }
+    t->kind = TOKENIZER_BPE;
+    strcpy(t->id, id);
+    snprintf(t->model_path, sizeof t->model_path, "%s/%s/tokenizer.model", data_dir, id);
+    if (spm_model_load(t->model_path, &t->model, err, errlen) != 0) {
+        free(t);
+        return NULL;
+    }
+    t->vocab = t->model.count;
+    int32_t eot = spm_model_find(&t->model, BPE_EOT_PIECE);
+    t->newline = spm_model_find(&t->model, BPE_NEWLINE_PIECE);
+    if (t->vocab != (uint32_t)size || eot < 0 || t->newline < 0) {
+        snprintf(err, errlen,
+                 "%s: %u pieces (expected %ld), end-of-text piece %s, newline piece %s",
+                 t->model_path, t->vocab, size, eot < 0 ? "missing" : "present",
+                 t->newline < 0 ? "missing" : "present");
+        tokenizer_close(t);
+        return NULL;
+    }
+    t->eot = (uint32_t)eot;
+    return t;
+}
+
+void tokenizer_close(Tokenizer *t)
+{
+    if (!t) return;
+    if (t->kind == TOKENIZER_BPE) spm_model_free(&t->model);
+    free(t);
+}
+
+const char *tokenizer_id(const Tokenizer *t) { return t->id; }
+uint32_t tokenizer_vocab(const Tokenizer *t) { return t->vocab; }
+uint32_t tokenizer_eot(const Tokenizer *t) { return t->eot; }
+
+static long encode_bytes(const char *text, size_t len, int32_t **ids, char *err, int errlen)
+{
+    *ids = malloc((len ? len : 1) * sizeof **ids);
+    if (!*ids) {
+        snprintf(err, errlen, "tokenizer byte: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\0') {
+            snprintf(err, errlen, "tokenizer byte: text contains a NUL byte at %zu (NUL is the "
+                                  "end-of-text token)", i);
+            free(*ids);
+            *ids = NULL;
+            return -1;
+        }
+        (*ids)[i] = (unsigned char)text[i];
+    }
+    return (long)len;
+}
+
+static int push_id(int32_t **ids, size_t *count, size_t *capacity, int32_t id)
+{
+    if (*count == *capacity) {
+        size_t cap = *capacity ? *capacity * 2 : 256;
+        int32_t *grown = realloc(*ids, cap * sizeof *grown);
+        if (!grown) return -1;
+        *ids = grown;
+        *capacity = cap;
+    }
+    (*ids)[(*count)++] = id;
+    return 0;
+}
+
+/* spm_encode works on lines: write the text's lines to a temporary file, encode it, and join
+ * the lines' ids with the newline piece. */
+static long encode_bpe(Tokenizer *t, const char *text, size_t len, int32_t **ids, char *err,
+                       int errlen)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir) tmpdir = "/tmp";
+    char in_path[1024], out_path[1100];
+    snprintf(in_path, sizeof in_path, "%s/dlcm-spm-XXXXXX", tmpdir);
+    int fd = mkstemp(in_path);
+    if (fd < 0) {
+        snprintf(err, errlen, "tokenizer %s: cannot create a temporary file in %s: %s", t->id,
+                 tmpdir, strerror(errno));
+        return -1;
+    }
+    snprintf(out_path, sizeof out_path, "%s.ids", in_path);
+    FILE *in = fdopen(fd, "wb");
+    int write_failed = !in || fwrite(text, 1, len, in) != len || fputc('\n', in) == EOF;
+    if (in) write_failed |= fclose(in) != 0;
+    long result = -1;
+    *ids = NULL;
+    if (write_failed) {
+        snprintf(err, errlen, "tokenizer %s: cannot write %s", t->id, in_path);
+        goto done;
+    }
+    int pid = bpe_encode_start(t->model_path, in_path, out_path, err, errlen);
+    if (pid < 0 || spawn_wait(pid, "spm_encode", err, errlen) != 0) goto done;
+    FILE *out = fopen(out_path, "r");
+    if (!out) {
+        snprintf(err, errlen, "tokenizer %s: spm_encode wrote no %s", t->id, out_path);
+        goto done;
+    }
+    size_t count = 0, capacity = 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    long lines = 0;
+    while (getline(&line, &line_cap, out) >= 0) {
+        if (lines > 0 && push_id(ids, &count, &capacity, t->newline) != 0) {
+            snprintf(err, errlen, "tokenizer %s: out of memory", t->id);
+            free(line);
+            fclose(out);
+            goto done;
+        }
+        if (bpe_parse_id_line(line, t->vocab, ids, &count, &capacity) < 0) {
+            snprintf(err, errlen, "%s: line %ld: malformed spm_encode output", out_path,
+                     lines + 1);
+            free(line);
+            fclose(out);
+            free(*ids);
+            *ids = NULL;
+            goto done;
+        }
+        lines++;
+    }
+    free(line);
+    fclose(out);
+    if (!*ids) *ids = malloc(sizeof **ids);
+    result = *ids ? (long)count : -1;
+done:
+    unlink(in_path);
+    unlink(out_path);
+    return result;
+}
+
+long tokenizer_encode(Tokenizer *t, const char *text, size_t len, int32_t **ids, char *err,
+                      int errlen)
+{
+    if (t->kind == TOKENIZER_BYTE) return encode_bytes(text, len, ids, err, errlen);
+    return encode_bpe(t, text, len, ids, err, errlen);
+}
+
+/* Growable output string for decoding. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} Text;
+
+static int text_append(Text *s, const char *p, size_t n)
+{
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = (s->len + n + 1) * 2;
+        char *grown = realloc(s->data, cap);
+        if (!grown) return -1;
+        s->data = grown;
+        s->cap = cap;
+    }
+    memcpy(s->data + s->len, p, n);
+    s->len += n;
+    s->data[s->len] = '\0';
+    return 0;
+}
+
+/* Appends a BPE piece: U+2581 is a space, dropped when it is the dummy prefix that
+ * sentencepiece adds at the start of each line; <0xNN> pieces are raw bytes. */
+static int append_piece(const Tokenizer *t, int32_t id, int *at_line_start, Text *out)
+{
+    const char *piece = t->model.pieces[id];
+    int type = t->model.types[id];
+    if ((uint32_t)id == t->eot) return 0;
+    if (id == t->newline) {
+        *at_line_start = 1;
+        return text_append(out, "\n", 1);
+    }
+    if (type == SPM_BYTE) {
+        unsigned int byte;
+        if (sscanf(piece, "<0x%2X>", &byte) != 1) return -1;
+        char c = (char)byte;
+        *at_line_start = 0;
+        return text_append(out, &c, 1);
+    }
+    if (type == SPM_UNKNOWN) {
+        *at_line_start = 0;
+        return text_append(out, "\xe2\x81\x87", 3); /* U+2047, as spm_decode shows it */
+    }
+    if (type == SPM_CONTROL) return 0;
+    for (const char *p = piece; *p;) {
+        if (strncmp(p, "\xe2\x96\x81", 3) == 0) {
+            if (!*at_line_start && text_append(out, " ", 1) != 0) return -1;
+            p += 3;
+        } else {
+            if (text_append(out, p, 1) != 0) return -1;
+            p++;
+        }
+        *at_line_start = 0;
+    }
+    return 0;
+}
+
+char *tokenizer_decode(Tokenizer *t, const int32_t *ids, size_t n, char *err, int errlen)
+{
+    Text out = {0};
+    if (text_append(&out, "", 0) != 0) goto oom;
+    int at_line_start = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || (uint32_t)ids[i] >= t->vocab) {
+            snprintf(err, errlen, "tokenizer %s: id %d at position %zu outside 0..%u", t->id,
+                     ids[i], i, t->vocab - 1);
+            free(out.data);
+            return NULL;
+        }
+        if (t->kind == TOKENIZER_BYTE) {
+            if ((uint32_t)ids[i] == t->eot) continue;
+            char c = (char)ids[i];
+            if (text_append(&out, &c, 1) != 0) goto oom;
+        } else if (append_piece(t, ids[i], &at_line_start, &out) != 0) {
+            goto oom;
+        }
+    }
+    return out.data;
+oom:
+    free(out.data);
+    snprintf(err, errlen, "tokenizer %s: out of memory or malformed piece while decoding", t->id);
+    return NULL;
+}
+
+char *tokenizer_piece(Tokenizer *t, int32_t id)
+{
+    if (id < 0 || (uint32_t)id >= t->vocab) return NULL;
+    if (t->kind == TOKENIZER_BYTE) {
+        char *s = malloc(2);
+        if (s) {
+            s[0] = (char)id;
+            s[1] = '\0';
+        }
+        return s;
+    }
+    return strdup(t->model.pieces[id]);
+}

@@ -1,0 +1,120 @@
+/* engine/train/scorer.c: loading a model from a checkpoint and scoring token sequences in
+ * windows of the model's sequence length. See scorer.h. */
+#include "engine/train/scorer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/train/checkpoint.h"
+
+int scorer_open(Scorer *s, const char *checkpoint_path, const char *data_dir, char *err, int errlen)
+{
+    memset(s, 0, sizeof *s);
+    Checkpoint ck;
+    if (checkpoint_read(checkpoint_path, &ck, err, errlen)) return -1;
+    s->cfg = train_config_default();
+    char name[CONFIG_PATH_MAX + 32];
+    snprintf(name, sizeof name, "%s (config)", checkpoint_path);
+    if (config_load_text(&s->cfg, ck.config_text, name, err, errlen)) {
+        checkpoint_free(&ck);
+        return -1;
+    }
+    s->step = ck.state.step;
+    s->be = backend_cpu_create();
+    s->model = model_create(s->be, &s->cfg.model, 1, err, errlen);
+    if (!s->model) {
+        checkpoint_free(&ck);
+        scorer_close(s);
+        return -1;
+    }
+    if (ck.n_params != model_num_params(s->model)) {
+        snprintf(err, errlen, "%s: holds %zu parameters, its config builds %zu", checkpoint_path,
+                 ck.n_params, model_num_params(s->model));
+        checkpoint_free(&ck);
+        scorer_close(s);
+        return -1;
+    }
+    s->be->upload(s->be, model_params(s->model), ck.params, ck.n_params * sizeof(float));
+    model_params_changed(s->model);
+    checkpoint_free(&ck);
+    s->tok = tokenizer_open(s->cfg.tokenizer, data_dir ? data_dir : s->cfg.data_dir, err, errlen);
+    if (!s->tok) {
+        scorer_close(s);
+        return -1;
+    }
+    if ((int)tokenizer_vocab(s->tok) != s->cfg.model.shape.vocab) {
+        snprintf(err, errlen, "tokenizer %s has vocabulary %u, the model %d", s->cfg.tokenizer,
+                 tokenizer_vocab(s->tok), s->cfg.model.shape.vocab);
+        scorer_close(s);
+        return -1;
+    }
+    int T = s->cfg.model.shape.seq_len;
+    s->window = malloc((size_t)(T + 1) * sizeof *s->window);
+    s->logprob = malloc((size_t)(T + 1) * sizeof *s->logprob);
+    s->concept = malloc((size_t)(T + 1) * sizeof *s->concept);
+    if (!s->window || !s->logprob || !s->concept) {
+        snprintf(err, errlen, "out of memory");
+        scorer_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+void scorer_close(Scorer *s)
+{
+    if (s->tok) tokenizer_close(s->tok);
+    if (s->model) model_destroy(s->model);
+    if (s->be) s->be->destroy(s->be);
+    free(s->window);
+    free(s->logprob);
+    free(s->concept);
+    memset(s, 0, sizeof *s);
+}
+
+int scorer_score(Scorer *s, const int32_t *ids, long n, float *logprob, int32_t *concept,
+                 char *err, int errlen)
+{
+    long T = s->cfg.model.shape.seq_len;
+    if (n <= 0) return 0;
+    logprob[0] = 0.0f;
+    concept[0] = 0;
+    if (n == 1) return 0;
+    int32_t concept_base = 0;
+    for (long start = 0; start + 1 < n; start += T) {
+        long len = n - start < T + 1 ? n - start : T + 1;
+        memcpy(s->window, ids + start, (size_t)len * sizeof *ids);
+        if (model_score(s->model, s->window, (int)len, s->logprob, s->concept, err, errlen)) return -1;
+        /* Token start + i + 1 is predicted at window position i. The window's first token already
+         * has its concept from the previous window; the rest continue the numbering. */
+        int32_t offset = start == 0 ? 0 : concept_base + 1 - s->concept[0];
+        for (long i = 0; i + 1 < len; i++) {
+            logprob[start + i + 1] = s->logprob[i];
+            concept[start + i + 1] = s->concept[i + 1] + offset;
+        }
+        concept_base = concept[start + len - 1];
+        if (len < T + 1) break;
+    }
+    return 0;
+}
+
+int scorer_ending_logprob(Scorer *s, const int32_t *context, long n_context, const int32_t *ending,
+                          long n_ending, double *logprob_sum, char *err, int errlen)
+{
+    long T = s->cfg.model.shape.seq_len;
+    if (n_ending <= 0 || n_ending > T) {
+        snprintf(err, errlen, "an ending of %ld tokens does not fit a sequence of %ld", n_ending, T);
+        return -1;
+    }
+    long keep = T - n_ending;            /* context tokens that fit after end-of-text */
+    if (keep > n_context) keep = n_context;
+    long n = 1 + keep + n_ending;
+    s->window[0] = (int32_t)tokenizer_eot(s->tok);
+    memcpy(s->window + 1, context + (n_context - keep), (size_t)keep * sizeof *context);
+    memcpy(s->window + 1 + keep, ending, (size_t)n_ending * sizeof *ending);
+    if (model_score(s->model, s->window, (int)n, s->logprob, s->concept, err, errlen)) return -1;
+    double sum = 0;
+    for (long i = 0; i < n_ending; i++) sum += s->logprob[keep + i]; /* predicts window[keep+i+1] */
+    *logprob_sum = sum;
+    return 0;
+}

@@ -1,0 +1,191 @@
+/* engine/train/tasks.c: reading task items from JSONL (json-c) and scoring them by
+ * length-normalized log-likelihood; the Wilson interval of the accuracy. See tasks.h. */
+#include "engine/train/tasks.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void wilson_interval(long k, long n, double z, double *low, double *high)
+{
+    if (n <= 0) {
+        *low = 0.0;
+        *high = 1.0;
+        return;
+    }
+    double p = (double)k / (double)n, nn = (double)n, z2 = z * z;
+    double center = (p + z2 / (2 * nn)) / (1 + z2 / nn);
+    double half = z / (1 + z2 / nn) * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+    *low = center - half < 0 ? 0 : center - half;
+    *high = center + half > 1 ? 1 : center + half;
+}
+
+/* The first of several accepted field names present in obj. */
+static json_object *field(json_object *obj, const char *const *names)
+{
+    for (int i = 0; names[i]; i++) {
+        json_object *v;
+        if (json_object_object_get_ex(obj, names[i], &v)) return v;
+    }
+    return NULL;
+}
+
+static const char *const CONTEXT_NAMES[] = {"context", "prompt", "ctx", NULL};
+static const char *const CHOICE_NAMES[] = {"choices", "endings", "options", "candidates", NULL};
+static const char *const ANSWER_NAMES[] = {"answer", "label", "target", "gold", NULL};
+
+/* One parsed item: the context and the candidate endings, and which one is right. */
+typedef struct {
+    const char *context;
+    const char **choices;
+    int n_choices;
+    int answer;
+} TaskItem;
+
+/* Fills item from a JSON object; -1 with a message (no location) on a malformed item. */
+static int parse_item(json_object *obj, TaskItem *item, char *err, int errlen)
+{
+    memset(item, 0, sizeof *item);
+    if (!json_object_is_type(obj, json_type_object)) {
+        snprintf(err, errlen, "not a JSON object");
+        return -1;
+    }
+    json_object *ctx = field(obj, CONTEXT_NAMES), *choices = field(obj, CHOICE_NAMES);
+    json_object *answer = field(obj, ANSWER_NAMES);
+    if (!ctx || !json_object_is_type(ctx, json_type_string)) {
+        snprintf(err, errlen, "missing string field \"context\"");
+        return -1;
+    }
+    if (!choices || !json_object_is_type(choices, json_type_array) || json_object_array_length(choices) < 2) {
+        snprintf(err, errlen, "missing array field \"choices\" of at least two strings");
+        return -1;
+    }
+    if (!answer) {
+        snprintf(err, errlen, "missing field \"answer\" (index or the right string)");
+        return -1;
+    }
+    item->context = json_object_get_string(ctx);
+    item->n_choices = (int)json_object_array_length(choices);
+    item->choices = calloc((size_t)item->n_choices, sizeof *item->choices);
+    if (!item->choices) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < item->n_choices; i++) {
+        json_object *c = json_object_array_get_idx(choices, (size_t)i);
+        if (!json_object_is_type(c, json_type_string) || json_object_get_string_len(c) == 0) {
+            snprintf(err, errlen, "choice %d is not a non-empty string", i);
+            return -1;
+        }
+        item->choices[i] = json_object_get_string(c);
+    }
+    item->answer = -1;
+    if (json_object_is_type(answer, json_type_int)) {
+        item->answer = json_object_get_int(answer);
+    } else if (json_object_is_type(answer, json_type_string)) {
+        for (int i = 0; i < item->n_choices; i++)
+            if (strcmp(item->choices[i], json_object_get_string(answer)) == 0) item->answer = i;
+    }
+    if (item->answer < 0 || item->answer >= item->n_choices) {
+        snprintf(err, errlen, "\"answer\" is neither an index into \"choices\" nor one of them");
+        return -1;
+    }
+    return 0;
+}
+
+/* The choice with the highest log-likelihood per byte; -1 with err on failure. */
+static int best_choice(Scorer *s, const TaskItem *item, char *err, int errlen)
+{
+    int32_t *ctx = NULL;
+    long n_ctx = tokenizer_encode(s->tok, item->context, strlen(item->context), &ctx, err, errlen);
+    if (n_ctx < 0) return -1;
+    int best = -1;
+    double best_score = -INFINITY;
+    for (int i = 0; i < item->n_choices; i++) {
+        int32_t *end = NULL;
+        size_t bytes = strlen(item->choices[i]);
+        long n_end = tokenizer_encode(s->tok, item->choices[i], bytes, &end, err, errlen);
+        double lp;
+        if (n_end <= 0 || scorer_ending_logprob(s, ctx, n_ctx, end, n_end, &lp, err, errlen)) {
+            if (n_end == 0) snprintf(err, errlen, "choice %d encodes to no tokens", i);
+            free(end);
+            free(ctx);
+            return -1;
+        }
+        free(end);
+        double score = lp / (double)bytes;
+        if (score > best_score) {
+            best_score = score;
+            best = i;
+        }
+    }
+    free(ctx);
+    return best;
+}
+
+int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskResult *out,
+                     char *err, int errlen)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return 2;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long line_no = 0;
+    int code = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        line_no++;
+        if (limit > 0 && out->items >= limit) break;
+        const char *p = line;
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        if (!*p) continue;
+        enum json_tokener_error jerr;
+        json_object *obj = json_tokener_parse_verbose(line, &jerr);
+        char msg[512];
+        if (!obj) {
+            snprintf(err, errlen, "%s:%ld: invalid JSON: %s", path, line_no, json_tokener_error_desc(jerr));
+            code = 2;
+            break;
+        }
+        TaskItem item;
+        if (parse_item(obj, &item, msg, sizeof msg)) {
+            snprintf(err, errlen, "%s:%ld: %s", path, line_no, msg);
+            free(item.choices);
+            json_object_put(obj);
+            code = 2;
+            break;
+        }
+        int chosen = best_choice(s, &item, msg, sizeof msg);
+        if (chosen < 0) {
+            snprintf(err, errlen, "%s:%ld: %s", path, line_no, msg);
+            free(item.choices);
+            json_object_put(obj);
+            code = 1;
+            break;
+        }
+        out->items++;
+        if (chosen == item.answer) out->correct++;
+        free(item.choices);
+        json_object_put(obj);
+        if (!quiet && out->items % 100 == 0) {
+            fprintf(stderr, "dlcm-score: %ld items, accuracy %.4f\n", out->items,
+                    (double)out->correct / (double)out->items);
+        }
+    }
+    free(line);
+    fclose(f);
+    if (code) return code;
+    if (out->items == 0) {
+        snprintf(err, errlen, "%s: no task items", path);
+        return 2;
+    }
+    out->accuracy = (double)out->correct / (double)out->items;
+    wilson_interval(out->correct, out->items, 1.959963984540054, &out->ci_low, &out->ci_high);
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* engine/train/tasks.h: scoring the corpus's held-out tasks (JSONL, one item a line) with a
+ * trained model: the chosen answer is the ending with the highest length-normalized
+ * log-likelihood after the context; accuracy comes with a Wilson 95% interval.
+ *
+ * Item formats (one JSON object a line; blank lines skipped):
+ *   multiple choice: {"context": "...", "choices": ["...", ...], "answer": k}
+ *   cloze:           {"context": "...", "answer": "word", "choices": ["word", "other", ...]}
+ * (the field names accepted are listed in tasks.c). Length normalization divides an ending's
+ * log-likelihood by its length in bytes, so tokenizers are compared on equal terms. */
+#ifndef DLCM_ENGINE_TRAIN_TASKS_H
+#define DLCM_ENGINE_TRAIN_TASKS_H
+
+#include "engine/train/scorer.h"
+
+typedef struct {
+    long items, correct;
+    double accuracy, ci_low, ci_high;
+} TaskResult;
+
+/* Wilson score interval of k successes in n trials at normal quantile z (1.96 for 95%). */
+void wilson_interval(long k, long n, double z, double *low, double *high);
+
+/* Scores the first `limit` items (0: all). Returns 0, 1 (runtime failure) or 2 (bad file, with
+ * the line number in err). */
+int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskResult *out,
+                     char *err, int errlen);
+
+#endif

@@ -1,0 +1,133 @@
+/* tests/train_test_util.h: helpers of the trainer's tests: running a program (fork/exec) with its
+ * output in files, tiny byte-level shards in a temporary directory, and removing it afterwards. */
+#ifndef DLCM_TESTS_TRAIN_TEST_UTIL_H
+#define DLCM_TESTS_TRAIN_TEST_UTIL_H
+
+#include <fcntl.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "data/shard.h"
+
+/* Starts argv[0] with stdout and stderr in files; returns the child's pid (or -1). */
+static pid_t start_program(char *const argv[], const char *out_path, const char *err_path)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out < 0 || err < 0) _exit(126);
+    dup2(out, 1);
+    dup2(err, 2);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+/* The exit code of a finished child, or 128 + signal when a signal ended it. */
+static int wait_program(pid_t pid)
+{
+    int status;
+    if (waitpid(pid, &status, 0) != pid) return -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+
+static int run_program(char *const argv[], const char *out_path, const char *err_path)
+{
+    pid_t pid = start_program(argv, out_path, err_path);
+    return pid < 0 ? -1 : wait_program(pid);
+}
+
+/* The whole of a (small) file as a string; "" when missing. Malloc'ed. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* rm -r of a test's own temporary directory (no links followed). */
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char child[1024];
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            remove_tree(child);
+        }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+/* Text-like byte tokens: words drawn by a fixed LCG, end-of-text (0) between documents. */
+static void synthetic_tokens(uint16_t *t, uint64_t n, uint64_t seed)
+{
+    static const char *const words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat. ", "dog ", "ran ",
+                                        "to ", "house ", "and ", "slept. ", "it ", "was ", "warm. "};
+    uint64_t x = seed * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t i = 0;
+    while (i < n) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        if ((x >> 60) == 0) {
+            t[i++] = 0;
+            continue;
+        }
+        const char *w = words[(x >> 33) % (sizeof words / sizeof words[0])];
+        for (; *w && i < n; w++) t[i++] = (uint16_t)(unsigned char)*w;
+    }
+}
+
+/* dir/byte/{train,val,val-alpha}.bin of n tokens each; 0 or -1. */
+static int make_tiny_corpus(const char *dir, uint64_t n)
+{
+    char path[512], err[512];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/byte", dir);
+    mkdir(path, 0755);
+    uint16_t *t = malloc(n * sizeof *t);
+    const char *names[] = {"train", "val", "val-alpha"};
+    for (int i = 0; i < 3; i++) {
+        synthetic_tokens(t, n, (uint64_t)i + 1);
+        snprintf(path, sizeof path, "%s/byte/%s.bin", dir, names[i]);
+        if (shard_write(path, t, n, 256, "byte", 0, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            free(t);
+            return -1;
+        }
+    }
+    free(t);
+    return 0;
+}
+
+#endif
