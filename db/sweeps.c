@@ -225,7 +225,7 @@ int sweeps_mark_running(sqlite3 *db, const char *run_id, char *err, int errlen)
     return rc;
 }
 
-int sweeps_heartbeat(sqlite3 *db, const RunProgress *runs, int n, char *err, int errlen)
+int sweeps_heartbeat(sqlite3 *db, const RunHeartbeat *runs, int n, char *err, int errlen)
 {
     if (n == 0) return 0;
     if (db_begin(db, err, errlen)) return -1;
@@ -425,9 +425,11 @@ int sweeps_run_progress(const char *run_db_path, const char *run_id, int64_t *to
     sqlite3_busy_timeout(run_db, 200);
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    /* The latest metric row is the freshest progress; the run row is the fallback. */
+    /* The trainer's run row holds its progress; the latest metrics row is the fallback. */
     if (sqlite3_prepare_v2(run_db,
-                           "SELECT tokens, tokens_per_s FROM metrics WHERE run_id = ?1 ORDER BY step DESC LIMIT 1",
+                           "SELECT tokens_done, tokens_per_s FROM runs WHERE id = ?1 AND tokens_done > 0 "
+                           "UNION ALL SELECT * FROM (SELECT tokens, tokens_per_s FROM metrics WHERE run_id = ?1 "
+                           "ORDER BY step DESC LIMIT 1)",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {

@@ -65,10 +65,10 @@ typedef struct {
     char id[64];
     int64_t tokens_done;
     double tokens_per_s;
-} RunProgress;
+} RunHeartbeat;
 
 /* Marks these running runs alive now and stores their progress, in one transaction. */
-int sweeps_heartbeat(sqlite3 *db, const RunProgress *runs, int n, char *err, int errlen);
+int sweeps_heartbeat(sqlite3 *db, const RunHeartbeat *runs, int n, char *err, int errlen);
 
 /* Running runs whose heartbeat is older than stale_after seconds go back to queued (or to failed
  * once they used max_attempts). *requeued counts them. */

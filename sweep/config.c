@@ -9,6 +9,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "engine/train/config.h"
+
 /* What the walk needs besides the document: where to report. */
 typedef struct {
     yaml_document_t *doc;
@@ -298,22 +300,27 @@ static int read_trainer(Reader *r, const yaml_node_t *node, SweepSpec *spec)
         const char *key = scalar_text(k);
         if (!key) return fail(r, k, "trainer", "keys must be plain strings%s", "");
         if (spec->n_trainer == SWEEP_MAX_TRAINER) return fail(r, k, key, "too many trainer settings%s", "");
-        /* Keys the run config writes itself may not be overridden here. */
-        static const char *reserved[] = {"sweep", "family", "parametrization", "vocab", "seq_len", "d_t", "d_c",
-                                         "n_layers", "n_enc", "n_con", "n_dec", "ffn_t", "ffn_c", "R", "lr",
-                                         "seed", "tokens", "steps", "batch_tokens", "engine_version", NULL};
+        /* Keys the planner writes into every run config may not be overridden here. */
+        static const char *reserved[] = {"run.id", "run.out", "run.seed", "run.device", "run.cuda_device",
+                                         "model.family", "model.parametrization", "model.vocab", "model.seq_len",
+                                         "model.d_t", "model.d_c", "model.n_layers", "model.n_enc", "model.n_con",
+                                         "model.n_dec", "model.ffn_t", "model.ffn_c", "model.R", "optim.lr",
+                                         "train.batch", "train.grad_accum", "train.steps", "train.tokens", NULL};
         for (int i = 0; reserved[i]; i++)
             if (strcmp(key, reserved[i]) == 0)
-                return fail(r, k, key, "set by the planner; give it at the top level or in a family%s", "");
-        for (const char *c = key; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
-                return fail(r, k, key, "setting names use a-z, 0-9 and _%s", "");
+                return fail(r, k, key, "set by the planner from the sweep's own keys%s", "");
         const char *text = scalar_text(v);
         if (!text) return fail(r, v, key, "expected a single value%s", "");
         if (strlen(key) >= sizeof spec->trainer[0].key || strlen(text) >= sizeof spec->trainer[0].value)
             return fail(r, v, key, "too long%s", "");
         for (const char *c = text; *c; c++)
             if (*c == '\n' || *c == '"' || *c == '\\') return fail(r, v, key, "value may not hold newlines, quotes or backslashes%s", "");
+        /* The trainer's own table decides what is a key and a valid value. */
+        static TrainConfig scratch;
+        scratch = train_config_default();
+        char where[600];
+        snprintf(where, sizeof where, "%s:%d", r->file, line_of(k));
+        if (config_set_kv(&scratch, NULL, key, text, where, r->err, r->errlen)) return -1;
         SweepTrainerSetting *t = &spec->trainer[spec->n_trainer++];
         strcpy(t->key, key);
         strcpy(t->value, text);
@@ -356,6 +363,10 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
             if (!rc && x < 1) rc = fail(r, v, key, "must be positive%s", "");
             spec->batch_tokens = x;
             have_batch = 1;
+        } else if (strcmp(key, "grad_accum") == 0) {
+            rc = read_integer(r, v, key, &x);
+            if (!rc && (x < 1 || x > 1 << 20)) rc = fail(r, v, key, "must be in [1, 2^20]%s", "");
+            spec->grad_accum = (int)x;
         } else if (strcmp(key, "budgets") == 0) rc = read_list(r, v, key, 'n', &spec->budgets) || check_list(r, &spec->budgets, key, CHECK_POSITIVE);
         else if (strcmp(key, "tokens") == 0) rc = read_list(r, v, key, 'i', &spec->tokens) || check_list(r, &spec->tokens, key, CHECK_POSITIVE);
         else if (strcmp(key, "lr") == 0) rc = read_list(r, v, key, 'n', &spec->lr) || check_list(r, &spec->lr, key, CHECK_POSITIVE);
@@ -373,16 +384,17 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
         } else if (strcmp(key, "shape_rule") == 0) rc = read_shape_rule(r, v, &spec->rule);
         else if (strcmp(key, "trainer") == 0) rc = read_trainer(r, v, spec);
         else if (strcmp(key, "families") == 0) families = v;
-        else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens budgets tokens lr seed parametrization max_attempts max_deviation shape_rule trainer families)%s", "");
+        else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens grad_accum budgets tokens lr seed parametrization max_attempts max_deviation shape_rule trainer families)%s", "");
         if (rc) return -1;
     }
     if (!have_name) return fail(r, root, "name", "missing: the sweep's name%s", "");
     if (!have_vocab) return fail(r, root, "vocab", "missing%s", "");
     if (!have_T) return fail(r, root, "seq_len", "missing%s", "");
     if (!have_batch) return fail(r, root, "batch_tokens", "missing%s", "");
-    if (spec->batch_tokens % spec->seq_len) {
-        char text[96];
-        snprintf(text, sizeof text, "%lld is not a multiple of seq_len %d", (long long)spec->batch_tokens, spec->seq_len);
+    if (spec->batch_tokens % ((int64_t)spec->seq_len * spec->grad_accum)) {
+        char text[128];
+        snprintf(text, sizeof text, "%lld is not a multiple of seq_len x grad_accum = %d x %d",
+                 (long long)spec->batch_tokens, spec->seq_len, spec->grad_accum);
         return fail(r, root, "batch_tokens", "%s", text);
     }
     if (spec->budgets.n && spec->tokens.n) {
@@ -413,6 +425,7 @@ int sweep_config_parse(const char *text, size_t len, const char *name, SweepSpec
     memset(spec, 0, sizeof *spec);
     snprintf(spec->file, sizeof spec->file, "%s", name);
     spec->max_attempts = 3;
+    spec->grad_accum = 1;
     spec->max_deviation = 0.01;
     spec->rule = shape_rule_default();
     spec->seed.n = 1; /* default: one seed, 0 */

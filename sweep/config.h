@@ -40,7 +40,8 @@ typedef struct {
     int param_line;
 } SweepFamily;
 
-/* A setting handed to the trainer verbatim in every run config (`trainer:` section). */
+/* A setting handed to the trainer verbatim in every run config (`trainer:` section: dlcm-train's
+ * dotted keys, e.g. data.tokenizer, schedule.kind, eval.interval; checked against its key table). */
 typedef struct {
     char key[64];
     char value[256];
@@ -51,7 +52,8 @@ typedef struct {
     char file[512];            /* the path it was read from (for messages) */
     char name[128];
     int vocab, seq_len;
-    int64_t batch_tokens;      /* tokens per optimizer step (a multiple of seq_len) */
+    int64_t batch_tokens;      /* tokens per optimizer step (a multiple of seq_len x grad_accum) */
+    int grad_accum;            /* micro-batches per optimizer step (default 1) */
     SweepList budgets;         /* training FLOPs C; or */
     SweepList tokens;          /* fixed training tokens (e.g. μP transfer) */
     SweepList lr, seed;

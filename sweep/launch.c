@@ -40,7 +40,7 @@ int launch_prepare(sqlite3 *db, const char *run_id, const char *out_dir, char *e
 }
 
 void launch_argv(const char *trainer, const char *run_id, const char *out_dir, const RunPaths *paths,
-                 const char *argv[10])
+                 const char *device, const char *argv[12])
 {
     int n = 0;
     argv[n++] = trainer;
@@ -51,6 +51,8 @@ void launch_argv(const char *trainer, const char *run_id, const char *out_dir, c
     argv[n++] = paths->run_db;
     argv[n++] = "--run-id";
     argv[n++] = run_id;
+    argv[n++] = "--device";
+    argv[n++] = device;
     argv[n] = NULL;
 }
 
@@ -71,7 +73,7 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
     proc_file_tail(paths.stderr_log, tail, sizeof tail);
 
     if (exit_code == PROC_EXIT_LOCKED) {
-        snprintf(final_status, statuslen, "queued");
+        snprintf(final_status, statuslen, "locked");
         return sweeps_finish(db, run_id, "queued", "run directory locked by a live trainer; requeued", NULL,
                              max_attempts, err, errlen);
     }
@@ -82,9 +84,15 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
                                               collect_err, sizeof collect_err) == 0;
     const char *outcome;
     error[0] = '\0';
-    if (strcmp(trainer_status, "diverged") == 0) {
+    int stopped_by_signal = exit_code == 128 + SIGINT || exit_code == 128 + SIGTERM ||
+                            (!is_exit_code && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    if (strcmp(trainer_status, "diverged") == 0 || exit_code == TRAINER_EXIT_DIVERGED) {
         outcome = "diverged";
         snprintf(error, sizeof error, "diverged (trainer: %s)", how);
+    } else if (stopped_by_signal && strcmp(trainer_status, "done") != 0) {
+        /* Stopped from outside (a signal): it checkpointed; not the run's fault. */
+        snprintf(final_status, statuslen, "interrupted");
+        return sweeps_finish(db, run_id, "queued", NULL, tail, max_attempts, err, errlen);
     } else if (exit_code == 0) {
         double final_loss, initial_loss;
         if (!collected) {
@@ -104,8 +112,9 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
         }
     } else {
         outcome = "failed";
-        snprintf(error, sizeof error, "trainer %s%s%s", how, collected || !have_db ? "" : "; collect: ",
-                 collected || !have_db ? "" : collect_err);
+        snprintf(error, sizeof error, "trainer %s%s%s%s", how,
+                 exit_code == TRAINER_EXIT_BAD_INPUT ? " (bad input: see the stderr tail)" : "",
+                 collected || !have_db ? "" : "; collect: ", collected || !have_db ? "" : collect_err);
     }
     if (sweeps_finish(db, run_id, outcome, error[0] ? error : NULL, strcmp(outcome, "done") ? tail : NULL,
                       max_attempts, err, errlen))

@@ -4,6 +4,7 @@
 #ifndef DLCM_SWEEP_LAUNCH_H
 #define DLCM_SWEEP_LAUNCH_H
 
+#include <signal.h>
 #include <sqlite3.h>
 
 #include "db/sweeps.h"
@@ -20,15 +21,24 @@ void run_paths(const char *out_dir, RunPaths *paths);
  * run's own database seeded with its rows. 0, or -1 with err. */
 int launch_prepare(sqlite3 *db, const char *run_id, const char *out_dir, char *err, int errlen);
 
-/* The trainer's argv: TRAINER CONFIG --out DIR --db RUN_DB --run-id ID (NULL-terminated; the
- * strings point into paths and the arguments). */
+/* The trainer's argv: TRAINER CONFIG --out DIR --db RUN_DB --run-id ID --device cpu|cuda
+ * (NULL-terminated; the strings point into paths and the arguments). */
 void launch_argv(const char *trainer, const char *run_id, const char *out_dir, const RunPaths *paths,
-                 const char *argv[10]);
+                 const char *device, const char *argv[12]);
+
+/* The signal a trainer gets when its scheduler dies: SIGTERM, so it checkpoints its step and
+ * exits (dlcm-train records the run as resumable); a restarted scheduler resumes it. */
+#define LAUNCH_PARENT_DEATH_SIGNAL SIGTERM
+
+/* dlcm-train's exit codes (see its --help). */
+#define TRAINER_EXIT_BAD_INPUT 2
+#define TRAINER_EXIT_DIVERGED 3
 
 /* Records the outcome of a finished trainer with wait status `status` (or exit code when
  * is_exit_code): collects its database, then done / diverged / failed (retried while attempts
- * remain) / queued (the run directory was locked: not an attempt). *final_status gets the status
- * written. 0, or -1 with err when the main database could not be updated. */
+ * remain) / queued (the run directory was locked, or the trainer was stopped by a signal: not an
+ * attempt). *final_status gets what happened: done, diverged, failed, "failed (will retry)",
+ * "locked" or "interrupted". 0, or -1 with err when the main database could not be updated. */
 int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int status, int is_exit_code,
                   int max_attempts, char *final_status, int statuslen, char *err, int errlen);
 

@@ -134,18 +134,13 @@ static int start_run(sqlite3 *db, const LocalOptions *opt, const ClaimedRun *run
     run_paths(run->out_dir, &paths);
     if (launch_prepare(db, run->id, run->out_dir, inner, sizeof inner))
         return sweeps_finish(db, run->id, "failed", inner, NULL, opt->max_attempts, err, errlen);
-    const char *argv[10];
-    launch_argv(opt->trainer, run->id, run->out_dir, &paths, argv);
-    char visible[64], backend[32];
-    if (device >= 0) {
-        snprintf(visible, sizeof visible, "CUDA_VISIBLE_DEVICES=%d", opt->gpu_ids[device]);
-        snprintf(backend, sizeof backend, "DLCM_DEVICE=cuda");
-    } else {
-        snprintf(visible, sizeof visible, "CUDA_VISIBLE_DEVICES=");
-        snprintf(backend, sizeof backend, "DLCM_DEVICE=cpu");
-    }
-    const char *env[] = {visible, backend, NULL};
-    ProcSpec spec = {argv, env, paths.stdout_log, paths.stderr_log, paths.lock, 1};
+    const char *argv[12];
+    launch_argv(opt->trainer, run->id, run->out_dir, &paths, device >= 0 ? "cuda" : "cpu", argv);
+    char visible[64];
+    if (device >= 0) snprintf(visible, sizeof visible, "CUDA_VISIBLE_DEVICES=%d", opt->gpu_ids[device]);
+    else snprintf(visible, sizeof visible, "CUDA_VISIBLE_DEVICES=");
+    const char *env[] = {visible, NULL};
+    ProcSpec spec = {argv, env, paths.stdout_log, paths.stderr_log, paths.lock, LAUNCH_PARENT_DEATH_SIGNAL};
     pid_t pid = proc_spawn(&spec, inner, sizeof inner);
     if (pid < 0) return sweeps_finish(db, run->id, "failed", inner, NULL, opt->max_attempts, err, errlen);
     memset(slot, 0, sizeof *slot);
@@ -195,7 +190,7 @@ static int running_slots(const Slot *slots)
 
 static int heartbeat(sqlite3 *db, Slot *slots, char *err, int errlen)
 {
-    RunProgress progress[MAX_SLOTS];
+    RunHeartbeat progress[MAX_SLOTS];
     int n = 0;
     for (int i = 0; i < MAX_SLOTS; i++) {
         if (!slots[i].pid) continue;
@@ -251,6 +246,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
 
     int rc = 0, any_failed = 0;
     double last_beat = -1e9, last_status = -1e9;
+    double claims_paused_until = 0; /* after a run found its directory locked by a trainer still exiting */
     int requeued;
     if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, opt->max_attempts, &requeued, err, errlen)) {
         rc = -1;
@@ -260,7 +256,10 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
         fprintf(opt->status_out, "requeued %d stale run(s) left running by an earlier scheduler\n", requeued);
     for (;;) {
         if (stop_requested) break;
-        if (fill_slots(db, sweep_id, opt, slots, tty, err, errlen)) { rc = -1; break; }
+        if (monotonic_now() >= claims_paused_until && fill_slots(db, sweep_id, opt, slots, tty, err, errlen)) {
+            rc = -1;
+            break;
+        }
 
         int status;
         pid_t pid;
@@ -274,6 +273,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
                     goto out;
                 }
                 print_event(opt, tty, outcome, slots[i].id);
+                if (strcmp(outcome, "locked") == 0) claims_paused_until = monotonic_now() + 1.0;
                 slots[i].pid = 0;
             }
         }

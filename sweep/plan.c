@@ -43,35 +43,38 @@ double sweep_estimate_memory(const ModelShape *s, int64_t batch_tokens)
     return 16.0 * params + 4.0 * per_token * (double)batch_tokens + 256.0 * 1024 * 1024;
 }
 
-/* The resolved run config: everything the trainer needs, in a fixed order, so equal runs hash
- * equal. Numbers are printed with %.17g so the text round-trips exactly. */
+/* The resolved run config, in dlcm-train's dotted keys: everything the trainer needs, in a fixed
+ * order, so equal runs hash equal. The comment lines (sweep, engine version) are part of the
+ * hashed text. Numbers are printed with %.17g so the text round-trips exactly. */
 static char *resolved_config(const SweepSpec *spec, const PlannedRun *run)
 {
     size_t cap = 4096 + (size_t)spec->n_trainer * 340;
     char *text = malloc(cap);
     if (!text) return NULL;
     const ModelShape *s = &run->shape;
+    int64_t sequences = run->tokens / run->steps / s->seq_len;
     int n = snprintf(text, cap,
-                     "# dlcm run config, resolved by dlcm-sweep from %s\n"
-                     "engine_version: %s\n"
-                     "sweep: %s\n"
-                     "family: %s\n"
-                     "parametrization: %s\n"
-                     "vocab: %d\n"
-                     "seq_len: %d\n"
-                     "d_t: %d\n",
-                     spec->name, DLCM_ENGINE_VERSION, spec->name, sweep_family_name(s->family),
-                     sweep_param_name(run->param), s->vocab, s->seq_len, s->d_t);
+                     "# dlcm run config, resolved by dlcm-sweep\n"
+                     "# sweep: %s\n"
+                     "# engine: %s\n"
+                     "model.family: %s\n"
+                     "model.parametrization: %s\n"
+                     "model.vocab: %d\n"
+                     "model.seq_len: %d\n"
+                     "model.d_t: %d\n",
+                     spec->name, DLCM_ENGINE_VERSION, sweep_family_name(s->family), sweep_param_name(run->param),
+                     s->vocab, s->seq_len, s->d_t);
     if (s->family == FAMILY_DENSE)
-        n += snprintf(text + n, cap - n, "n_layers: %d\nffn_t: %d\n", s->n_layers, shape_ffn_t(s));
+        n += snprintf(text + n, cap - n, "model.n_layers: %d\nmodel.ffn_t: %d\n", s->n_layers, shape_ffn_t(s));
     else
         n += snprintf(text + n, cap - n,
-                      "d_c: %d\nn_enc: %d\nn_con: %d\nn_dec: %d\nffn_t: %d\nffn_c: %d\nR: %.17g\n",
+                      "model.d_c: %d\nmodel.n_enc: %d\nmodel.n_con: %d\nmodel.n_dec: %d\nmodel.ffn_t: %d\n"
+                      "model.ffn_c: %d\nmodel.R: %.17g\n",
                       s->d_c, s->n_enc, s->n_con, s->n_dec, shape_ffn_t(s), shape_ffn_c(s), s->R);
     n += snprintf(text + n, cap - n,
-                  "lr: %.17g\nseed: %lld\nbatch_tokens: %lld\ntokens: %lld\nsteps: %lld\n",
-                  run->lr, (long long)run->seed, (long long)(run->tokens / run->steps),
-                  (long long)run->tokens, (long long)run->steps);
+                  "run.seed: %lld\noptim.lr: %.17g\ntrain.batch: %lld\ntrain.grad_accum: %d\ntrain.steps: %lld\n",
+                  (long long)run->seed, run->lr, (long long)(sequences / spec->grad_accum), spec->grad_accum,
+                  (long long)run->steps);
     for (int i = 0; i < spec->n_trainer; i++)
         n += snprintf(text + n, cap - n, "%s: \"%s\"\n", spec->trainer[i].key, spec->trainer[i].value);
     return text;

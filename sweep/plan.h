@@ -9,11 +9,7 @@
 #include "engine/shape.h"
 #include "sweep/config.h"
 
-/* Bumped whenever the engine's training semantics change, so old results are not mistaken for
- * new ones: it is part of every run id. The engine may define its own. */
-#ifndef DLCM_ENGINE_VERSION
-#define DLCM_ENGINE_VERSION "dlcm-engine-1"
-#endif
+#include "engine/train/config.h" /* DLCM_ENGINE_VERSION: part of every run id */
 
 typedef struct {
     char id[17];                 /* 16 hex digits */

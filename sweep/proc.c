@@ -41,8 +41,8 @@ pid_t proc_spawn(const ProcSpec *spec, char *err, int errlen)
         int fd = open(spec->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) child_fail(PROC_EXIT_EXEC, "cannot open", spec->stderr_path);
     }
-    if (spec->die_with_parent) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(PROC_EXIT_EXEC, "prctl", NULL);
+    if (spec->parent_death_signal) {
+        if (prctl(PR_SET_PDEATHSIG, spec->parent_death_signal) != 0) child_fail(PROC_EXIT_EXEC, "prctl", NULL);
         if (getppid() != parent) _exit(PROC_EXIT_EXEC); /* the parent died before prctl */
     }
     if (spec->lock_path) {

@@ -18,7 +18,7 @@ typedef struct {
     const char *stdout_path;      /* appended to; NULL keeps the parent's */
     const char *stderr_path;
     const char *lock_path;        /* held (flock) by the child and the program it execs; NULL: none */
-    int die_with_parent;          /* SIGKILL the child when the parent dies */
+    int parent_death_signal;      /* sent to the child when the parent dies (0: none) */
 } ProcSpec;
 
 /* Starts the child; its pid, or -1 with err. A lock held by another live process makes the

@@ -139,7 +139,7 @@ static int watch_running(sqlite3 *db, int64_t sweep_id, const SlurmOptions *opt,
     int rc = 0;
     static char alive[1 << 16];
     int squeue_ok = squeue_alive(&running, alive, sizeof alive) == 0;
-    RunProgress *beats = calloc(running.n > 0 ? (size_t)running.n : 1, sizeof *beats);
+    RunHeartbeat *beats = calloc(running.n > 0 ? (size_t)running.n : 1, sizeof *beats);
     int n_beats = 0;
     for (int i = 0; i < running.n && rc == 0 && beats; i++) {
         int got = collect_if_finished(db, opt, running.ids[i], running.dirs[i], err, errlen);
@@ -151,7 +151,7 @@ static int watch_running(sqlite3 *db, int64_t sweep_id, const SlurmOptions *opt,
         if (read_small_file(paths.slurm_job, job, sizeof job)) continue; /* not submitted yet: the heartbeat decides */
         if (!squeue_ok) continue;
         if (job_listed(alive, job)) {
-            RunProgress *b = &beats[n_beats++];
+            RunHeartbeat *b = &beats[n_beats++];
             snprintf(b->id, sizeof b->id, "%s", running.ids[i]);
             b->tokens_done = -1;
             b->tokens_per_s = -1;
@@ -368,11 +368,10 @@ int slurm_task_main(const char *tasks_file)
     unlink(paths.slurm_result);
     if (proc_write_file(paths.slurm_job, job, err, sizeof err)) fprintf(stderr, "dlcm-sweep slurm-task: %s\n", err);
 
-    const char *argv[10];
-    launch_argv(trainer, id, dir, &paths, argv);
-    const char *visible = getenv("CUDA_VISIBLE_DEVICES");
-    const char *env[] = {visible && visible[0] ? "DLCM_DEVICE=cuda" : "DLCM_DEVICE=cpu", NULL};
-    ProcSpec spec = {argv, env, paths.stdout_log, paths.stderr_log, paths.lock, 1};
+    const char *argv[12];
+    const char *visible = getenv("CUDA_VISIBLE_DEVICES"); /* set by Slurm for --gres=gpu */
+    launch_argv(trainer, id, dir, &paths, visible && visible[0] ? "cuda" : "cpu", argv);
+    ProcSpec spec = {argv, NULL, paths.stdout_log, paths.stderr_log, paths.lock, LAUNCH_PARENT_DEATH_SIGNAL};
     pid_t pid = proc_spawn(&spec, err, sizeof err);
     int status;
     if (pid < 0) {

@@ -9,10 +9,12 @@ PROGRAMS += $(BIN)/dlcm-sweep
 $(BUILD)/libdlcm_sweep.a: $(SWEEP_OBJS)
 	ar rcs $@ $^
 
-SWEEP_LINK := $(BUILD)/libdlcm_sweep.a $(BUILD)/libdlcm_db.a $(BUILD)/libdlcm_engine.a
+# The libraries of the parts read so far (db, data, engine, cuda, train, sweep): the planner checks
+# trainer settings against dlcm-train's own key table (engine/train/config.h).
+SWEEP_LINK := $(PART_LIBS)
 $(BIN)/dlcm-sweep: $(BUILD)/sweep/main.o $(SWEEP_LINK)
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(SWEEP_LINK) -Wl,--end-group -lyaml -lsqlite3 -lm
+	$(CC) $(CFLAGS) -o $@ $< -Wl,--start-group $(SWEEP_LINK) -Wl,--end-group $(EXT_LIBS)
 
 # The test double of dlcm-train (crashes, hangs, diverges or succeeds on request), for tests only.
 SWEEP_FAKE_TRAINER := $(BUILD)/sweep/dlcm-fake-train

@@ -112,7 +112,7 @@ Test(sweep_db, stale_runs_are_requeued_fresh_ones_kept)
     cr_assert_eq(sweeps_claim(f.db, f.sweep_id, NULL, NULL, &b, err, sizeof err), 1);
     /* run-a's scheduler went silent an hour ago; run-b is alive. */
     cr_assert_eq(db_exec(f.db, "UPDATE runs SET heartbeat_at = heartbeat_at - 3600 WHERE id = 'run-a'", err, sizeof err), 0);
-    RunProgress beat = {"run-b", 640, 1234.5};
+    RunHeartbeat beat = {"run-b", 640, 1234.5};
     cr_assert_eq(sweeps_heartbeat(f.db, &beat, 1, err, sizeof err), 0, "%s", err);
     int requeued;
     cr_assert_eq(sweeps_requeue_stale(f.db, f.sweep_id, 60, 3, &requeued, err, sizeof err), 0, "%s", err);

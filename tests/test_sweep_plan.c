@@ -101,7 +101,7 @@ Test(sweep_plan, run_ids_depend_on_the_resolved_config_only)
     for (int i = 0; i < a.n; i++) {
         cr_assert_str_eq(a.runs[i].id, b.runs[i].id, "planning twice gives the same ids");
         cr_assert_str_eq(a.runs[i].config, b.runs[i].config);
-        cr_assert(strstr(a.runs[i].config, "engine_version: " DLCM_ENGINE_VERSION "\n") != NULL,
+        cr_assert(strstr(a.runs[i].config, "# engine: " DLCM_ENGINE_VERSION "\n") != NULL,
                   "the engine version is part of the hashed config");
         char id[17];
         sweep_run_id(a.runs[i].config, id);
@@ -131,14 +131,37 @@ Test(sweep_plan, repeated_values_make_one_run)
 Test(sweep_plan, trainer_settings_pass_through)
 {
     SweepPlan plan = plan_text("name: p\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
-                               "trainer:\n  schedule: cosine\n  tokenizer: data/out/tok.model\n"
+                               "trainer:\n  schedule.kind: cosine\n  data.tokenizer: bpe4096\n"
                                "families:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n");
-    cr_assert(strstr(plan.runs[0].config, "schedule: \"cosine\"\n") != NULL, "%s", plan.runs[0].config);
-    cr_assert(strstr(plan.runs[0].config, "tokenizer: \"data/out/tok.model\"\n") != NULL);
+    cr_assert(strstr(plan.runs[0].config, "schedule.kind: \"cosine\"\n") != NULL, "%s", plan.runs[0].config);
+    cr_assert(strstr(plan.runs[0].config, "data.tokenizer: \"bpe4096\"\n") != NULL);
+    cr_assert(strstr(plan.runs[0].config, "train.batch: 8\ntrain.grad_accum: 1\n") != NULL, "256 tokens = 8 x 32");
     sweep_plan_free(&plan);
     char err[1024];
     const char *reserved = "name: p\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
-                           "trainer:\n  lr: 0.5\nfamilies:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
+                           "trainer:\n  optim.lr: 0.5\nfamilies:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
     cr_assert_eq(sweep_config_parse(reserved, strlen(reserved), "r.yaml", &spec, err, sizeof err), -1);
-    cr_assert(strncmp(err, "r.yaml:8: lr: ", 14) == 0, "%s", err);
+    cr_assert(strncmp(err, "r.yaml:8: optim.lr: ", 20) == 0, "%s", err);
+    /* The trainer's key table decides what is a key and what is a value. */
+    const char *unknown = "name: p\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
+                          "trainer:\n  schedule.knd: cosine\nfamilies:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
+    cr_assert_eq(sweep_config_parse(unknown, strlen(unknown), "u.yaml", &spec, err, sizeof err), -1);
+    cr_assert(strncmp(err, "u.yaml:8: schedule.knd: ", 24) == 0, "%s", err);
+    const char *bad_value = "name: p\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
+                            "trainer:\n  schedule.kind: linear\nfamilies:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
+    cr_assert_eq(sweep_config_parse(bad_value, strlen(bad_value), "v.yaml", &spec, err, sizeof err), -1);
+    cr_assert(strncmp(err, "v.yaml:8: schedule.kind: ", 25) == 0, "%s", err);
+}
+
+Test(sweep_plan, grad_accum_splits_the_step)
+{
+    SweepPlan plan = plan_text("name: g\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\ngrad_accum: 4\nbudgets: 3e11\nlr: 0.01\n"
+                               "families:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n");
+    cr_assert(strstr(plan.runs[0].config, "train.batch: 2\ntrain.grad_accum: 4\n") != NULL, "%s", plan.runs[0].config);
+    sweep_plan_free(&plan);
+    char err[512];
+    const char *bad = "name: g\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\ngrad_accum: 3\nbudgets: 3e11\nlr: 0.01\n"
+                      "families:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
+    cr_assert_eq(sweep_config_parse(bad, strlen(bad), "g.yaml", &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, "batch_tokens: 256 is not a multiple of seq_len x grad_accum") != NULL, "%s", err);
 }

@@ -3,10 +3,11 @@
  * but no model: it succeeds, crashes, hangs, fails or diverges as the test asks.
  *
  * Behaviour per run, chosen by the run's seed: DLCM_FAKE_MODES="SEED=MODE,..." (default
- * DLCM_FAKE_DEFAULT or ok). Modes: ok, crash (abort mid-run), fail (exit 3 at once), hang (stops
- * after step 1 forever), nan (records diverged, exits 1), flaky (fails its first launch only),
+ * DLCM_FAKE_DEFAULT or ok). Modes: ok, crash (abort mid-run), fail (exit 1 at once), hang (stops
+ * after step 1 forever), nan (records diverged, exits 3), flaky (fails its first launch only),
  * rising (ends with a loss above its initial one). DLCM_FAKE_STEP_MS sleeps per step. Every
- * launch appends "PID START_STEP" to OUT/launches. */
+ * launch appends "PID START_STEP" to OUT/launches, and each finished one "START END" (wall-clock
+ * seconds) to OUT/times. The device recorded is --device, with CUDA_VISIBLE_DEVICES for cuda. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -68,6 +69,13 @@ static void exec_sql(sqlite3 *db, const char *sql, const char *id, double a, dou
     sqlite3_finalize(st);
 }
 
+static double wall_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
@@ -76,17 +84,19 @@ static void sleep_ms(long ms)
 
 int main(int argc, char **argv)
 {
-    const char *config = NULL, *out = NULL, *db_path = NULL, *run_id = NULL;
+    const char *config = NULL, *out = NULL, *db_path = NULL, *run_id = NULL, *device = "unset";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
         else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) db_path = argv[++i];
         else if (strcmp(argv[i], "--run-id") == 0 && i + 1 < argc) run_id = argv[++i];
+        else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
         else if (argv[i][0] != '-' && !config) config = argv[i];
         else die("bad argument", argv[i]);
     }
     if (!config || !out || !db_path || !run_id) die("usage: CONFIG --out DIR --db FILE --run-id ID", NULL);
-    long steps = config_int(config, "steps"), seed = config_int(config, "seed");
-    long batch = config_int(config, "batch_tokens");
+    long steps = config_int(config, "train.steps"), seed = config_int(config, "run.seed");
+    long batch = config_int(config, "train.batch") * config_int(config, "train.grad_accum") *
+                 config_int(config, "model.seq_len");
     const char *mode = mode_for_seed(seed);
     const char *step_ms_text = getenv("DLCM_FAKE_STEP_MS");
     long step_ms = step_ms_text ? strtol(step_ms_text, NULL, 10) : 0;
@@ -101,6 +111,7 @@ int main(int argc, char **argv)
         if (mark) fclose(mark);
         die("another trainer runs in", out);
     }
+    double started = wall_seconds();
     long start = 0;
     snprintf(path, sizeof path, "%s/checkpoint", out);
     FILE *ck = fopen(path, "r");
@@ -120,7 +131,7 @@ int main(int argc, char **argv)
 
     if (strcmp(mode, "fail") == 0) {
         fprintf(stderr, "fake-train: simulated failure before the first step\n");
-        return 3;
+        return 1;
     }
     if (strcmp(mode, "flaky") == 0 && n_launches == 1) {
         fprintf(stderr, "fake-train: simulated failure of the first launch\n");
@@ -161,7 +172,7 @@ int main(int argc, char **argv)
                      run_id, 0, 0);
             fprintf(stderr, "fake-train: loss is NaN at step %ld\n", step);
             db_close(db);
-            return 1;
+            return 3; /* dlcm-train's exit code for a diverged run */
         }
         if (step_ms > 0) sleep_ms(step_ms);
     }
@@ -172,14 +183,22 @@ int main(int argc, char **argv)
              run_id, final_loss, final_loss);
     exec_sql(db, "INSERT OR REPLACE INTO evals(run_id, step, split, loss) VALUES (?1, ?2, 'val', ?3)", run_id,
              (double)steps, final_loss + 0.05);
-    const char *device = getenv("DLCM_DEVICE");
+    char device_text[128];
+    const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+    snprintf(device_text, sizeof device_text, "%s%s%s", device, strcmp(device, "cuda") == 0 ? ":" : "",
+             strcmp(device, "cuda") == 0 && visible ? visible : "");
     sqlite3_stmt *st = db_prepare(db, "UPDATE runs SET device = ?2 WHERE id = ?1", err, sizeof err);
     if (!st) die("sql", err);
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, device ? device : "unset", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, device_text, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) die("sql", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     db_close(db);
+    snprintf(path, sizeof path, "%s/times", out);
+    FILE *times = fopen(path, "a");
+    if (!times) die("cannot write", path);
+    fprintf(times, "%.6f %.6f\n", started, wall_seconds());
+    fclose(times);
     printf("fake-train: %s done, %ld steps (resumed from %ld)\n", run_id, steps, start);
     return 0;
 }

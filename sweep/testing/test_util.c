@@ -45,7 +45,7 @@ pid_t tu_sweep_start(const char *const *args, const char *const *env, const char
     argv[n++] = TEST_SWEEP_BIN;
     for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    ProcSpec spec = {argv, env, log_path, log_path, NULL, 1};
+    ProcSpec spec = {argv, env, log_path, log_path, NULL, SIGKILL};
     char err[256];
     pid_t pid = proc_spawn(&spec, err, sizeof err);
     if (pid < 0) {
