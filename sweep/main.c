@@ -561,7 +561,7 @@ static int cmd_status(const Args *a)
            (long long)c.tokens_planned);
     if (a->list_runs) {
         sqlite3_stmt *st = db_prepare(db,
-                                      "SELECT id, status, family, N, R_target, P, budget, attempts, "
+                                      "SELECT id, status, family, N, coalesce(R_target, 1), P, budget, attempts, "
                                       "coalesce(final_val_loss, final_train_loss), coalesce(error, '') "
                                       "FROM runs WHERE sweep_id = ?1 ORDER BY rowid",
                                       err, sizeof err);
