@@ -210,8 +210,8 @@ int main(int argc, char **argv)
         if (code) {
             fprintf(stderr, "dlcm-score: %s\n", err);
         } else {
-            printf("%s: accuracy %.4f (%ld/%ld), Wilson 95%% interval [%.4f, %.4f]\n", task,
-                   res.accuracy, res.correct, res.items, res.ci_low, res.ci_high);
+            printf("%s: accuracy %.4f (%ld/%ld), Wilson 95%% interval [%.4f, %.4f], chance %.4f\n",
+                   task, res.accuracy, res.correct, res.items, res.ci_low, res.ci_high, res.chance);
         }
     }
     scorer_close(&s);
