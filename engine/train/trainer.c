@@ -357,6 +357,16 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     if (make_dirs(cfg->out, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
     train_checkpoint_path(cfg->out, r->ckpt_path, sizeof r->ckpt_path);
     r->config_text = config_canonical(cfg);
+    /* The resolved config beside the checkpoint: `dlcm-train OUT/config.yaml` reruns it. */
+    char config_path[CONFIG_PATH_MAX + 32];
+    snprintf(config_path, sizeof config_path, "%s/config.yaml", cfg->out);
+    FILE *cf = fopen(config_path, "w");
+    int written = cf && fputs(r->config_text, cf) >= 0;
+    if (cf && fclose(cf) != 0) written = 0;
+    if (!written) {
+        snprintf(r->err, ERRLEN, "%s: cannot write: %s", config_path, strerror(errno));
+        return TRAIN_EXIT_ERROR;
+    }
 
     /* A checkpoint in the run directory means: continue it. */
     if (access(r->ckpt_path, F_OK) == 0) {
