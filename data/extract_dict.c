@@ -61,7 +61,11 @@ static void emit_dictd_entry(Corpus *c, const char *headword, const char *text, 
                 if (block.len) buf_putc(&block, ' ');
                 buf_append(&block, s, n);
             }
-            if (block.len) {
+            if (block.len && first && block.len < 30 && eol != end) {
+                /* a lone part of speech or pronunciation ("n.", "/zip'r-hed/"): keep it with
+                 * the definition that follows */
+                buf_putc(&block, ' ');
+            } else if (block.len) {
                 Buf para = {0};
                 if (first) {
                     buf_puts(&para, headword);
@@ -72,8 +76,8 @@ static void emit_dictd_entry(Corpus *c, const char *headword, const char *text, 
                 corpus_add_paragraph(c, para.data, para.len);
                 buf_free(&para);
                 first = 0;
+                buf_clear(&block);
             }
-            buf_clear(&block);
         } else if (!is_date_line(s, n)) {
             if (block.len) buf_putc(&block, ' ');
             buf_append(&block, s, n);

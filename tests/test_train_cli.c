@@ -186,7 +186,7 @@ Test(train_cli, resume_is_bit_identical)
     cr_assert_eq(a.state.concepts_done, b.state.concepts_done, "same sampled boundaries");
     cr_assert_eq(memcmp(&a.state.flops_launched, &b.state.flops_launched, sizeof(double)), 0);
     cr_assert_eq(memcmp(&a.state.last_train_loss, &b.state.last_train_loss, sizeof(double)), 0);
-    cr_assert_str_eq(a.config_text, b.config_text);
+    cr_assert_eq(a.state.config_hash, b.state.config_hash, "the same run (out differs)");
     checkpoint_free(&a);
     checkpoint_free(&b);
 
@@ -252,5 +252,25 @@ Test(train_cli, sigterm_checkpoints_and_exits_143)
     cr_assert_str_eq(status, expected, "the run stays resumable with its progress recorded");
     free(status);
     checkpoint_free(&c);
+    remove_tree(f.dir);
+}
+
+Test(train_cli, divergence_is_recorded_and_exits_3)
+{
+    Fixture f;
+    fixture_open(&f, "diverge", NULL);
+    char out_dir[300], db[400];
+    snprintf(out_dir, sizeof out_dir, "%s/run", f.dir);
+    /* An absurd LR without clipping: the loss explodes within a few steps. */
+    char *argv[] = {"./bin/dlcm-train", f.config, "--out", out_dir, "--lr", "5", "--optim.clip", "0",
+                    "--steps", "40", NULL};
+    int code = run_program(argv, f.out, f.err);
+    char *err = slurp(f.err);
+    cr_assert_eq(code, TRAIN_EXIT_DIVERGED, "exit %d: %s", code, err);
+    free(err);
+    snprintf(db, sizeof db, "%s/run.db", out_dir);
+    char *status = query_text(db, "SELECT status FROM runs");
+    cr_assert_str_eq(status, "diverged\n");
+    free(status);
     remove_tree(f.dir);
 }

@@ -17,7 +17,7 @@
 #include "data/shard.h"
 
 /* Starts argv[0] with stdout and stderr in files; returns the child's pid (or -1). */
-static pid_t start_program(char *const argv[], const char *out_path, const char *err_path)
+static inline pid_t start_program(char *const argv[], const char *out_path, const char *err_path)
 {
     pid_t pid = fork();
     if (pid != 0) return pid;
@@ -31,7 +31,7 @@ static pid_t start_program(char *const argv[], const char *out_path, const char 
 }
 
 /* The exit code of a finished child, or 128 + signal when a signal ended it. */
-static int wait_program(pid_t pid)
+static inline int wait_program(pid_t pid)
 {
     int status;
     if (waitpid(pid, &status, 0) != pid) return -1;
@@ -40,14 +40,14 @@ static int wait_program(pid_t pid)
     return -1;
 }
 
-static int run_program(char *const argv[], const char *out_path, const char *err_path)
+static inline int run_program(char *const argv[], const char *out_path, const char *err_path)
 {
     pid_t pid = start_program(argv, out_path, err_path);
     return pid < 0 ? -1 : wait_program(pid);
 }
 
 /* The whole of a (small) file as a string; "" when missing. Malloc'ed. */
-static char *slurp(const char *path)
+static inline char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return strdup("");
@@ -61,7 +61,7 @@ static char *slurp(const char *path)
     return buf;
 }
 
-static void write_text(const char *path, const char *text)
+static inline void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     if (!f) return;
@@ -70,7 +70,7 @@ static void write_text(const char *path, const char *text)
 }
 
 /* rm -r of a test's own temporary directory (no links followed). */
-static void remove_tree(const char *path)
+static inline void remove_tree(const char *path)
 {
     struct stat st;
     if (lstat(path, &st) != 0) return;
@@ -80,8 +80,8 @@ static void remove_tree(const char *path)
         while (d && (e = readdir(d)) != NULL) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
             char child[1024];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            remove_tree(child);
+            if ((size_t)snprintf(child, sizeof child, "%s/%s", path, e->d_name) < sizeof child)
+                remove_tree(child);
         }
         if (d) closedir(d);
         rmdir(path);
@@ -91,7 +91,7 @@ static void remove_tree(const char *path)
 }
 
 /* Text-like byte tokens: words drawn by a fixed LCG, end-of-text (0) between documents. */
-static void synthetic_tokens(uint16_t *t, uint64_t n, uint64_t seed)
+static inline void synthetic_tokens(uint16_t *t, uint64_t n, uint64_t seed)
 {
     static const char *const words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat. ", "dog ", "ran ",
                                         "to ", "house ", "and ", "slept. ", "it ", "was ", "warm. "};
@@ -109,7 +109,7 @@ static void synthetic_tokens(uint16_t *t, uint64_t n, uint64_t seed)
 }
 
 /* dir/byte/{train,val,val-alpha}.bin of n tokens each; 0 or -1. */
-static int make_tiny_corpus(const char *dir, uint64_t n)
+static inline int make_tiny_corpus(const char *dir, uint64_t n)
 {
     char path[512], err[512];
     mkdir(dir, 0755);

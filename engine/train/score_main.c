@@ -111,13 +111,16 @@ static int score_text(Scorer *s, const char *path, const char *separator)
         fprintf(stderr, "dlcm-score: %s\n", err);
         return 1;
     }
+    /* Concepts are numbered from the text's first token (the end-of-text before it may have a
+     * concept of its own). */
+    int32_t first_concept = n > 0 ? concept[1] : 0;
     printf("position\ttoken\tpiece\tlogprob\tconcept\n");
     double total = 0;
     for (long i = 1; i <= n; i++) {
         char *piece = tokenizer_piece(s->tok, ids[i]);
         printf("%ld\t%d\t", i - 1, ids[i]);
         print_piece(piece ? piece : "");
-        printf("\t%.6f\t%d\n", logprob[i], concept[i]);
+        printf("\t%.6f\t%d\n", logprob[i], concept[i] - first_concept);
         free(piece);
         total += logprob[i];
     }
@@ -210,8 +213,8 @@ int main(int argc, char **argv)
         if (code) {
             fprintf(stderr, "dlcm-score: %s\n", err);
         } else {
-            printf("%s: accuracy %.4f (%ld/%ld), Wilson 95%% interval [%.4f, %.4f]\n", task,
-                   res.accuracy, res.correct, res.items, res.ci_low, res.ci_high);
+            printf("%s: accuracy %.4f (%ld/%ld), Wilson 95%% interval [%.4f, %.4f], chance %.4f\n",
+                   task, res.accuracy, res.correct, res.items, res.ci_low, res.ci_high, res.chance);
         }
     }
     scorer_close(&s);

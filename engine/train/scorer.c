@@ -78,21 +78,21 @@ int scorer_score(Scorer *s, const int32_t *ids, long n, float *logprob, int32_t 
     long T = s->cfg.model.shape.seq_len;
     if (n <= 0) return 0;
     logprob[0] = 0.0f;
-    concept[0] = 0;
-    if (n == 1) return 0;
-    int32_t concept_base = 0;
-    for (long start = 0; start + 1 < n; start += T) {
+    int32_t next_concept = 0; /* the first concept number of the next window */
+    /* Window w holds tokens [start, start + T]; its last token is only a target (concept -1 from
+     * model_score) and is the next window's first token, where it gets its concept. */
+    for (long start = 0; start < n; start += T) {
         long len = n - start < T + 1 ? n - start : T + 1;
         memcpy(s->window, ids + start, (size_t)len * sizeof *ids);
         if (model_score(s->model, s->window, (int)len, s->logprob, s->concept, err, errlen)) return -1;
-        /* Token start + i + 1 is predicted at window position i. The window's first token already
-         * has its concept from the previous window; the rest continue the numbering. */
-        int32_t offset = start == 0 ? 0 : concept_base + 1 - s->concept[0];
-        for (long i = 0; i + 1 < len; i++) {
-            logprob[start + i + 1] = s->logprob[i];
-            concept[start + i + 1] = s->concept[i + 1] + offset;
+        int32_t last = next_concept - 1;
+        for (long i = 0; i + 1 < len; i++) logprob[start + i + 1] = s->logprob[i];
+        for (long j = 0; j < len; j++) {
+            if (s->concept[j] < 0) continue;
+            concept[start + j] = s->concept[j] + next_concept;
+            last = concept[start + j];
         }
-        concept_base = concept[start + len - 1];
+        next_concept = last + 1;
         if (len < T + 1) break;
     }
     return 0;

@@ -35,14 +35,17 @@ static json_object *field(json_object *obj, const char *const *names)
 
 static const char *const CONTEXT_NAMES[] = {"context", "prompt", "ctx", NULL};
 static const char *const CHOICE_NAMES[] = {"choices", "endings", "options", "candidates", NULL};
-static const char *const ANSWER_NAMES[] = {"answer", "label", "target", "gold", NULL};
+static const char *const ANSWER_NAMES[] = {"answer", "label", "gold", NULL};
+static const char *const TARGET_NAMES[] = {"target", NULL};
 
-/* One parsed item: the context and the candidate endings, and which one is right. */
+/* One parsed item: the context and the candidate endings, and which one is right. A cloze item
+ * has only a target; its candidates are filled in later from other items' targets. */
 typedef struct {
     const char *context;
     const char **choices;
     int n_choices;
     int answer;
+    const char *target; /* cloze */
 } TaskItem;
 
 /* Fills item from a JSON object; -1 with a message (no location) on a malformed item. */
@@ -54,10 +57,19 @@ static int parse_item(json_object *obj, TaskItem *item, char *err, int errlen)
         return -1;
     }
     json_object *ctx = field(obj, CONTEXT_NAMES), *choices = field(obj, CHOICE_NAMES);
-    json_object *answer = field(obj, ANSWER_NAMES);
+    json_object *answer = field(obj, ANSWER_NAMES), *target = field(obj, TARGET_NAMES);
     if (!ctx || !json_object_is_type(ctx, json_type_string)) {
         snprintf(err, errlen, "missing string field \"context\"");
         return -1;
+    }
+    if (!choices && target) {
+        if (!json_object_is_type(target, json_type_string) || json_object_get_string_len(target) == 0) {
+            snprintf(err, errlen, "\"target\" is not a non-empty string");
+            return -1;
+        }
+        item->context = json_object_get_string(ctx);
+        item->target = json_object_get_string(target);
+        return 0;
     }
     if (!choices || !json_object_is_type(choices, json_type_array) || json_object_array_length(choices) < 2) {
         snprintf(err, errlen, "missing array field \"choices\" of at least two strings");
@@ -126,6 +138,34 @@ static int best_choice(Scorer *s, const TaskItem *item, char *err, int errlen)
     return best;
 }
 
+/* Cloze candidates: the item's target and the next CLOZE_DISTRACTORS distinct targets of the
+ * file (cyclically), at a position fixed by the item's index: the same file always gives the
+ * same candidates. The target is candidate 0. */
+static int cloze_candidates(TaskItem *items, long n, long i, char *err, int errlen)
+{
+    TaskItem *it = &items[i];
+    it->choices = calloc(CLOZE_DISTRACTORS + 1, sizeof *it->choices);
+    if (!it->choices) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    it->choices[0] = it->target;
+    it->n_choices = 1;
+    it->answer = 0;
+    for (long k = 1; k < n && it->n_choices <= CLOZE_DISTRACTORS; k++) {
+        const char *cand = items[(i + k) % n].target;
+        if (!cand) continue;
+        int dup = 0;
+        for (int c = 0; c < it->n_choices; c++) dup |= strcmp(it->choices[c], cand) == 0;
+        if (!dup) it->choices[it->n_choices++] = cand;
+    }
+    if (it->n_choices < 2) {
+        snprintf(err, errlen, "a cloze item needs other items' targets as distractors");
+        return -1;
+    }
+    return 0;
+}
+
 int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskResult *out,
                      char *err, int errlen)
 {
@@ -135,57 +175,79 @@ int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskRes
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return 2;
     }
+    /* Read every item first: cloze candidates come from the other items. */
+    json_object **objs = NULL;
+    TaskItem *items = NULL;
+    long *line_of = NULL;
+    long n = 0, cap = 0, line_no = 0;
     char *line = NULL;
-    size_t cap = 0;
-    long line_no = 0;
+    size_t line_cap = 0;
     int code = 0;
-    while (getline(&line, &cap, f) >= 0) {
+    char msg[512];
+    while (getline(&line, &line_cap, f) >= 0) {
         line_no++;
-        if (limit > 0 && out->items >= limit) break;
         const char *p = line;
         while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
         if (!*p) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 256;
+            objs = realloc(objs, (size_t)cap * sizeof *objs);
+            items = realloc(items, (size_t)cap * sizeof *items);
+            line_of = realloc(line_of, (size_t)cap * sizeof *line_of);
+            if (!objs || !items || !line_of) {
+                snprintf(err, errlen, "out of memory");
+                code = 1;
+                break;
+            }
+        }
         enum json_tokener_error jerr;
-        json_object *obj = json_tokener_parse_verbose(line, &jerr);
-        char msg[512];
-        if (!obj) {
+        objs[n] = json_tokener_parse_verbose(line, &jerr);
+        if (!objs[n]) {
             snprintf(err, errlen, "%s:%ld: invalid JSON: %s", path, line_no, json_tokener_error_desc(jerr));
             code = 2;
             break;
         }
-        TaskItem item;
-        if (parse_item(obj, &item, msg, sizeof msg)) {
+        line_of[n] = line_no;
+        n++;
+        if (parse_item(objs[n - 1], &items[n - 1], msg, sizeof msg)) {
             snprintf(err, errlen, "%s:%ld: %s", path, line_no, msg);
-            free(item.choices);
-            json_object_put(obj);
             code = 2;
             break;
-        }
-        int chosen = best_choice(s, &item, msg, sizeof msg);
-        if (chosen < 0) {
-            snprintf(err, errlen, "%s:%ld: %s", path, line_no, msg);
-            free(item.choices);
-            json_object_put(obj);
-            code = 1;
-            break;
-        }
-        out->items++;
-        if (chosen == item.answer) out->correct++;
-        free(item.choices);
-        json_object_put(obj);
-        if (!quiet && out->items % 100 == 0) {
-            fprintf(stderr, "dlcm-score: %ld items, accuracy %.4f\n", out->items,
-                    (double)out->correct / (double)out->items);
         }
     }
     free(line);
     fclose(f);
-    if (code) return code;
-    if (out->items == 0) {
+    if (!code && n == 0) {
         snprintf(err, errlen, "%s: no task items", path);
-        return 2;
+        code = 2;
     }
+    for (long i = 0; !code && i < n && (limit <= 0 || i < limit); i++) {
+        if (items[i].target && cloze_candidates(items, n, i, msg, sizeof msg)) {
+            snprintf(err, errlen, "%s:%ld: %s", path, line_of[i], msg);
+            code = 2;
+            break;
+        }
+        int chosen = best_choice(s, &items[i], msg, sizeof msg);
+        if (chosen < 0) {
+            snprintf(err, errlen, "%s:%ld: %s", path, line_of[i], msg);
+            code = 1;
+            break;
+        }
+        out->items++;
+        if (chosen == items[i].answer) out->correct++;
+        out->chance += 1.0 / items[i].n_choices;
+        if (!quiet && out->items % 100 == 0)
+            fprintf(stderr, "dlcm-score: %ld items, accuracy %.4f\n", out->items,
+                    (double)out->correct / (double)out->items);
+    }
+    for (long i = 0; i < n; i++) free(items[i].choices); /* parse_item clears it first */
+    for (long i = 0; i < n; i++) json_object_put(objs[i]);
+    free(objs);
+    free(items);
+    free(line_of);
+    if (code) return code;
     out->accuracy = (double)out->correct / (double)out->items;
+    out->chance /= (double)out->items;
     wilson_interval(out->correct, out->items, 1.959963984540054, &out->ci_low, &out->ci_high);
     return 0;
 }

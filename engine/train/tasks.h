@@ -4,17 +4,24 @@
  *
  * Item formats (one JSON object a line; blank lines skipped):
  *   multiple choice: {"context": "...", "choices": ["...", ...], "answer": k}
- *   cloze:           {"context": "...", "answer": "word", "choices": ["word", "other", ...]}
- * (the field names accepted are listed in tasks.c). Length normalization divides an ending's
- * log-likelihood by its length in bytes, so tokenizers are compared on equal terms. */
+ *   cloze:           {"context": "...", "target": " word"}
+ * (data/tasks.h writes these; other fields are ignored). A cloze item is scored as a ranking of
+ * its target among CLOZE_DISTRACTORS other targets of the same file (distinct, taken in file
+ * order after the item): correct when the target ranks first. (Greedy exact match would need
+ * the full next-token distribution, which model.h's model_score does not return.)
+ * Length normalization divides an ending's log-likelihood by its length in bytes, so endings of
+ * different lengths and different tokenizers are compared on equal terms. */
 #ifndef DLCM_ENGINE_TRAIN_TASKS_H
 #define DLCM_ENGINE_TRAIN_TASKS_H
 
 #include "engine/train/scorer.h"
 
+#define CLOZE_DISTRACTORS 9
+
 typedef struct {
     long items, correct;
     double accuracy, ci_low, ci_high;
+    double chance;  /* mean of 1 / candidates: the accuracy of guessing */
 } TaskResult;
 
 /* Wilson score interval of k successes in n trials at normal quantile z (1.96 for 95%). */

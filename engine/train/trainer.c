@@ -25,6 +25,7 @@
 #include "engine/train/valset.h"
 
 #define ERRLEN 1024
+#define HEARTBEAT_SECONDS 30.0
 
 /* The signal that asked us to stop (0: none). Checked between steps. */
 static volatile sig_atomic_t stop_signal = 0;
@@ -100,6 +101,7 @@ typedef struct {
     double last_val_loss, last_val_R;
     int64_t last_eval_step;
     double window_start;   /* wall clock of the window's first step in this process */
+    double last_heartbeat; /* wall clock of the last progress row update */
     int64_t window_first_step;
     char err[ERRLEN];
 } Run;
@@ -357,6 +359,16 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     if (make_dirs(cfg->out, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
     train_checkpoint_path(cfg->out, r->ckpt_path, sizeof r->ckpt_path);
     r->config_text = config_canonical(cfg);
+    /* The resolved config beside the checkpoint: `dlcm-train OUT/config.yaml` reruns it. */
+    char config_path[CONFIG_PATH_MAX + 32];
+    snprintf(config_path, sizeof config_path, "%s/config.yaml", cfg->out);
+    FILE *cf = fopen(config_path, "w");
+    int written = cf && fputs(r->config_text, cf) >= 0;
+    if (cf && fclose(cf) != 0) written = 0;
+    if (!written) {
+        snprintf(r->err, ERRLEN, "%s: cannot write: %s", config_path, strerror(errno));
+        return TRAIN_EXIT_ERROR;
+    }
 
     /* A checkpoint in the run directory means: continue it. */
     if (access(r->ckpt_path, F_OK) == 0) {
@@ -507,7 +519,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
             goto stop;
         }
     }
-    r->window_start = now_seconds();
+    r->window_start = r->last_heartbeat = now_seconds();
     r->window_first_step = r->state.step;
 
     while (r->state.step < cfg->steps && !stop_signal) {
@@ -528,6 +540,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
             if (flush_metrics(r)) goto runtime_error;
             RunProgress p = progress_now(r);
             if (runs_update(r->db, cfg->id, &p, r->err, ERRLEN)) goto runtime_error;
+            r->last_heartbeat = now_seconds();
             /* The first window may still sit near the initial loss; later ones must be below. */
             if (step > cfg->log_interval && mean_loss > r->state.initial_loss) {
                 snprintf(r->err, ERRLEN, "step %lld: training loss %.4f is above the initial loss %.4f",
@@ -536,6 +549,12 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
                 code = TRAIN_EXIT_DIVERGED;
                 goto stop;
             }
+        }
+        /* A scheduler watches the heartbeat: keep it fresh even when log lines are rare. */
+        if (now_seconds() - r->last_heartbeat > HEARTBEAT_SECONDS) {
+            RunProgress p = progress_now(r);
+            if (flush_metrics(r) || runs_update(r->db, cfg->id, &p, r->err, ERRLEN)) goto runtime_error;
+            r->last_heartbeat = now_seconds();
         }
         if (cfg->module_stats_interval && step % cfg->module_stats_interval == 0 && store_module_stats(r))
             goto runtime_error;

@@ -7,6 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The validation windows are drawn at random positions of each shard by this fixed stream, and
+ * the stream is rewound before every evaluation: the same batches each time, spread over the
+ * whole shard (a shard lists its sources in order, so its first windows are one source only). */
+#define VALSET_SEED 0x76616c6964ull
+
 static int add_split(ValSet *vs, const char *split, const char *path, const TrainConfig *cfg,
                      char *err, int errlen)
 {
@@ -21,7 +26,7 @@ static int add_split(ValSet *vs, const char *split, const char *path, const Trai
     snprintf(s->split, sizeof s->split, "%s", split);
     snprintf(s->path, sizeof s->path, "%s", path);
     const char *paths[1] = {path};
-    s->loader = loader_open(paths, 1, cfg->batch, cfg->model.shape.seq_len, LOADER_SEQUENTIAL, 0,
+    s->loader = loader_open(paths, 1, cfg->batch, cfg->model.shape.seq_len, LOADER_RANDOM, VALSET_SEED,
                             err, errlen);
     if (!s->loader) return -1;
     vs->n++;

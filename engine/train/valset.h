@@ -1,5 +1,5 @@
-/* engine/train/valset.h: the fixed validation batches of a run (the first eval.batches windows
- * of val.bin and of each val-<domain>.bin, read in order), and the loss of a model on them. */
+/* engine/train/valset.h: the fixed validation batches of a run (eval.batches batches of windows
+ * at fixed random positions of val.bin and of each val-<domain>.bin), and a model's loss on them. */
 #ifndef DLCM_ENGINE_TRAIN_VALSET_H
 #define DLCM_ENGINE_TRAIN_VALSET_H
 

@@ -1,0 +1,121 @@
+/* tests/test_data_extract.c: the extractors on small in-memory members: book text is unwrapped
+ * but verse keeps its lines, Brown tags are stripped and spacing restored, and technical
+ * documentation (reST, POD, HTML) keeps prose while code, directives and tables are dropped. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/extract.h"
+
+static MemberList one_member(const char *path, const char *text)
+{
+    MemberList list;
+    list.count = 1;
+    list.files = calloc(1, sizeof *list.files);
+    list.files[0].path = strdup(path);
+    list.files[0].data = (unsigned char *)strdup(text);
+    list.files[0].len = strlen(text);
+    return list;
+}
+
+/* Runs one extractor over one member and returns the corpus text of all documents. */
+static char *run(int (*extractor)(Corpus *, int, const MemberList *, char *, int), Domain domain,
+                 const char *path, const char *text)
+{
+    Corpus c;
+    corpus_init(&c, 30);
+    int src = corpus_add_source(&c, "T", domain);
+    MemberList list = one_member(path, text);
+    char err[512] = "";
+    cr_assert_eq(extractor(&c, src, &list, err, sizeof err), 0, "%s", err);
+    corpus_end_unit(&c);
+    Buf all = {0};
+    buf_append(&all, "", 0);
+    for (size_t i = 0; i < c.n_docs; i++) {
+        if (i) buf_putc(&all, '\n');
+        buf_append(&all, c.docs[i].text, c.docs[i].len);
+    }
+    member_list_free(&list);
+    corpus_free(&c);
+    return all.data;
+}
+
+Test(data_extract, book_prose_unwrapped_verse_kept)
+{
+    const char *book =
+        "[A Book 1900]\n\n"
+        "It was a truth universally acknowledged by all the people of the town that\n"
+        "a single man in possession of a good fortune must be in want of a wife, and\n"
+        "that _nothing_ could be done about it.\n\n"
+        "  Tyger Tyger, burning bright,\n"
+        "  In the forests of the night;\n"
+        "  What immortal hand or eye,\n";
+    char *text = run(extract_gutenberg, DOMAIN_LITERATURE, "package/gutenberg/book.txt", book);
+    cr_assert_str_eq(text,
+                     "[A Book 1900]\n"
+                     "It was a truth universally acknowledged by all the people of the town that a "
+                     "single man in possession of a good fortune must be in want of a wife, and that "
+                     "nothing could be done about it.\n"
+                     "Tyger Tyger, burning bright,\nIn the forests of the night;\nWhat immortal hand or eye,");
+    free(text);
+}
+
+Test(data_extract, brown_tags_stripped)
+{
+    const char *brown = "\n\n\tThe/at jury/nn said/vbd ``/`` it/pps did/dod n't/* ''/'' ,/, "
+                        "(/( really/rb )/) ./.\n\n\tNext/ap paragraph/nn ./.\n";
+    char *text = run(extract_brown, DOMAIN_LITERATURE, "package/ca01", brown);
+    cr_assert_str_eq(text, "The jury said \"it didn't\", (really).\nNext paragraph.");
+    free(text);
+}
+
+Test(data_extract, rst_keeps_prose_drops_code_and_directives)
+{
+    const char *rst =
+        "Title of the page\n=================\n\n"
+        "The :func:`open` call returns a ``file`` object that the caller must close when it is "
+        "done with reading, see `the manual <http://x>`_ for details.\n\n"
+        "For example::\n\n    f = open(path)\n    data = f.read()\n\n"
+        ".. note::\n\n   This note is a directive body and it is long enough to pass the prose test.\n\n"
+        "+------+------+\n| a    | b    |\n+------+------+\n\n"
+        "- A list item that is written as a full sentence and is long enough for the test.\n";
+    char *text = run(extract_rst, DOMAIN_TECHNICAL, "usr/share/doc/x/_sources/page.rst.txt", rst);
+    cr_assert_str_eq(text,
+                     "The open call returns a file object that the caller must close when it is "
+                     "done with reading, see the manual for details.\n"
+                     "A list item that is written as a full sentence and is long enough for the test.");
+    free(text);
+}
+
+Test(data_extract, pod_renders_codes_and_skips_verbatim)
+{
+    const char *pod =
+        "=head1 DESCRIPTION\n\n"
+        "The B<open> function opens the file named by C<< $path >> and returns a handle that "
+        "you can read from, see L<perlfunc/open> and E<lt>STDINE<gt> for more.\n\n"
+        "    my $fh = open($path);\n\n"
+        "=begin html\n\n<p>raw html that must not appear in the output at all, ever.</p>\n\n=end html\n\n"
+        "=cut\n";
+    char *text = run(extract_pod, DOMAIN_TECHNICAL, "usr/share/perl/5/pod/perlx.pod", pod);
+    cr_assert_str_eq(text, "The open function opens the file named by $path and returns a handle "
+                           "that you can read from, see open and <STDIN> for more.");
+    free(text);
+}
+
+Test(data_extract, html_paragraphs_without_pre_nav_or_tables)
+{
+    const char *html =
+        "<html><head><title>T</title><script>var x = 'a sentence in a script tag that is long.';</script></head>"
+        "<body><nav><p>Home page navigation text is here and it is long enough to be prose.</p></nav>"
+        "<p>The <code>git log</code> command shows the commit history of the current branch, "
+        "newest first, one commit after another.</p>"
+        "<pre>$ git log --oneline</pre>"
+        "<table><tr><td><p>A table cell with enough words to look like prose to the filter.</p></td></tr></table>"
+        "<div class=\"para\">A DocBook paragraph that is written as a div and holds only inline text.</div>"
+        "</body></html>";
+    char *text = run(extract_html, DOMAIN_TECHNICAL, "usr/share/doc/git-doc/git-log.html", html);
+    cr_assert_str_eq(text, "The git log command shows the commit history of the current branch, "
+                           "newest first, one commit after another.\n"
+                           "A DocBook paragraph that is written as a div and holds only inline text.");
+    free(text);
+}
