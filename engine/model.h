@@ -53,6 +53,7 @@ typedef struct {
     int is_matrix;       /* weight decay applies to matrices only */
     float init_std;      /* resolved for the config's parametrization; gains use init_value */
     float init_value;    /* constant init when init_std == 0 (gains: 1) */
+    int init_identity;   /* init_value times the identity (the router's W_q, W_k, spec §2.2) */
     float lr_mult;       /* μP multiplier of the class's base LR (1 under sp) */
     float eps_mult;      /* μP multiplier of AdamW ε (1 under sp) */
 } ParamTensor;

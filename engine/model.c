@@ -1,0 +1,472 @@
+/* engine/model.c: a dense or DLCM model (engine/model.h): creation with one parameter, one
+ * gradient buffer and activations for the worst case, initialization, the forward and
+ * backward of a micro-batch with cross-entropy and the Global Parser loss, scoring, and the
+ * per-module activation statistics of the μP coordinate check. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/model_internal.h"
+#include "engine/rng.h"
+
+ModelConfig model_config_default(ModelShape shape)
+{
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.shape = shape;
+    c.boundary = BOUNDARY_LEARNED;
+    c.boundary_tau = 1.0f;
+    c.parser = PARSER_GLOBAL;
+    c.aux_weight = 0.03f;
+    c.xattn_mask = XATTN_MASK_STRICT;
+    c.smoothing = SMOOTHING_EMA;
+    c.smoothing_grad = 0;
+    c.parametrization = PARAMETRIZATION_MUP;
+    c.d_base = 256;
+    c.sigma_base = 0.02f;
+    c.norm_eps = 1e-6f;
+    return c;
+}
+
+static int config_check(const ModelConfig *c, int batch, char *err, int errlen)
+{
+    if (shape_validate(&c->shape, err, errlen)) return -1;
+    if (batch < 1) { snprintf(err, errlen, "batch must be >= 1 (got %d)", batch); return -1; }
+    if (c->d_base <= 0) { snprintf(err, errlen, "d_base must be positive (got %d)", c->d_base); return -1; }
+    if (!(c->sigma_base > 0)) { snprintf(err, errlen, "sigma_base must be positive (got %g)", c->sigma_base); return -1; }
+    if (!(c->norm_eps > 0)) { snprintf(err, errlen, "norm_eps must be positive (got %g)", c->norm_eps); return -1; }
+    if ((unsigned)c->parametrization > PARAMETRIZATION_SP) { snprintf(err, errlen, "unknown parametrization %d", (int)c->parametrization); return -1; }
+    if (c->shape.family == FAMILY_DENSE) return 0;
+    if ((unsigned)c->boundary > BOUNDARY_FIXED) { snprintf(err, errlen, "unknown boundary mode %d", (int)c->boundary); return -1; }
+    if ((unsigned)c->parser > PARSER_PER_SEQUENCE) { snprintf(err, errlen, "unknown parser mode %d", (int)c->parser); return -1; }
+    if ((unsigned)c->xattn_mask > XATTN_MASK_PAPER) { snprintf(err, errlen, "unknown xattn_mask %d", (int)c->xattn_mask); return -1; }
+    if ((unsigned)c->smoothing > SMOOTHING_NONE) { snprintf(err, errlen, "unknown smoothing %d", (int)c->smoothing); return -1; }
+    if (!(c->boundary_tau > 0)) { snprintf(err, errlen, "boundary_tau must be positive (got %g)", c->boundary_tau); return -1; }
+    if (!(c->aux_weight >= 0)) { snprintf(err, errlen, "aux_weight must be >= 0 (got %g)", c->aux_weight); return -1; }
+    return 0;
+}
+
+static void *act_buffer(Model *m, size_t elems) { return m->be->alloc(m->be, elems * m->be->act_size); }
+static float *f32_buffer(Model *m, size_t elems) { return m->be->alloc(m->be, elems * sizeof(float)); }
+static int32_t *i32_buffer(Model *m, size_t elems) { return m->be->alloc(m->be, elems * sizeof(int32_t)); }
+
+static void *host_alloc(size_t bytes)
+{
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "dlcm model: out of memory (%zu bytes)\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
+static void add_module(Model *m, const char *name, const void *x, int width, int concepts)
+{
+    if (m->n_modules == MODEL_MAX_MODULES) return;
+    ModuleOut *o = &m->modules[m->n_modules++];
+    snprintf(o->name, sizeof o->name, "%s", name);
+    o->x = x;
+    o->width = width;
+    o->rows_are_concepts = concepts;
+}
+
+static void register_modules(Model *m)
+{
+    const ModelShape *s = &m->cfg.shape;
+    char name[48];
+    add_module(m, "embedding", m->x_embed, m->dt, 0);
+    for (int i = 0; i < m->n_blocks; i++) {
+        const char *stack = "layer";
+        int index = i, concepts = 0;
+        if (s->family == FAMILY_DLCM) {
+            if (i < m->first_con) { stack = "enc"; index = i - m->first_enc; }
+            else if (i < m->first_dec) { stack = "backbone"; index = i - m->first_con; concepts = 1; }
+            else { stack = "dec"; index = i - m->first_dec; }
+        }
+        if (s->family == FAMILY_DLCM && i == m->first_dec)
+            add_module(m, "xattn", m->xa.ffn.x_out, m->dt, 0);
+        snprintf(name, sizeof name, "%s.%d", stack, index);
+        add_module(m, name, m->acts[i].ffn.x_out, m->acts[i].d, concepts);
+    }
+    if (s->family == FAMILY_DLCM && m->first_dec == m->n_blocks)
+        add_module(m, "xattn", m->xa.ffn.x_out, m->dt, 0);
+    add_module(m, "logits", NULL, m->V, 0); /* measured in forward, before the loss */
+}
+
+static void alloc_activations(Model *m)
+{
+    int N = m->B * m->T, dt = m->dt, dc = m->dc;
+    int maxw = dt > dc ? dt : dc, maxf = m->ft > m->fc ? m->ft : m->fc;
+    m->inputs = i32_buffer(m, N);
+    m->targets = i32_buffer(m, N);
+    m->x_embed = act_buffer(m, (size_t)N * dt);
+    m->acts = host_alloc((size_t)m->n_blocks * sizeof *m->acts);
+    for (int i = 0; i < m->n_blocks; i++) {
+        int backbone = m->cfg.shape.family == FAMILY_DLCM && i >= m->first_con && i < m->first_dec;
+        block_acts_alloc(m, &m->acts[i], N, backbone ? dc : dt, backbone ? m->fc : m->ft);
+    }
+    m->xn_final = act_buffer(m, (size_t)N * dt);
+    m->rstd_final = f32_buffer(m, N);
+    m->logits = act_buffer(m, (size_t)N * m->V);
+    m->losses = f32_buffer(m, N);
+    m->d_resid = act_buffer(m, (size_t)N * maxw);
+    m->s_ln = act_buffer(m, (size_t)N * maxw);
+    m->s_pool = act_buffer(m, (size_t)N * 3 * maxw);
+    m->s_q = act_buffer(m, (size_t)N * maxw);
+    m->s_k = act_buffer(m, (size_t)N * maxw);
+    m->s_att = act_buffer(m, (size_t)N * maxw);
+    m->s_gu = act_buffer(m, (size_t)N * 2 * maxf);
+    m->s_h = act_buffer(m, (size_t)N * maxf);
+    m->scalars = f32_buffer(m, 3 + (size_t)m->B);
+    m->scalars_host = host_alloc((3 + (size_t)m->B) * sizeof(float));
+    m->inputs_host = host_alloc((size_t)N * sizeof(int32_t));
+    m->targets_host = host_alloc((size_t)N * sizeof(int32_t));
+    if (m->cfg.shape.family != FAMILY_DLCM) return;
+
+    m->d_hidden_states = act_buffer(m, (size_t)N * dt);
+    m->rq = act_buffer(m, (size_t)N * dt);
+    m->rk = act_buffer(m, (size_t)N * dt);
+    m->p_router = f32_buffer(m, N);
+    m->p_rule = f32_buffer(m, N);
+    m->p_fixed = f32_buffer(m, N);
+    m->dp = f32_buffer(m, N);
+    m->bounds = i32_buffer(m, N);
+    m->bounds_fixed = i32_buffer(m, N);
+    m->seg = i32_buffer(m, N);
+    m->starts = i32_buffer(m, N);
+    m->counts = i32_buffer(m, m->B);
+    m->key_count = i32_buffer(m, N);
+    m->counts_host = host_alloc((size_t)m->B * sizeof(int32_t));
+    m->p_host = host_alloc((size_t)N * sizeof(float));
+    m->cmean = act_buffer(m, (size_t)N * dt);
+    m->concepts = act_buffer(m, (size_t)N * dc);
+    m->zt = act_buffer(m, (size_t)N * dc);
+    XattnActs *a = &m->xa;
+    a->hn = act_buffer(m, (size_t)N * dt);
+    a->rstd_h = f32_buffer(m, N);
+    a->zn = act_buffer(m, (size_t)N * dc);
+    a->rstd_z = f32_buffer(m, N);
+    a->qx = act_buffer(m, (size_t)N * dt);
+    a->kx = act_buffer(m, (size_t)N * dt);
+    a->vx = act_buffer(m, (size_t)N * dt);
+    a->qn = act_buffer(m, (size_t)N * dt);
+    a->kn = act_buffer(m, (size_t)N * dt);
+    a->rstd_qn = f32_buffer(m, (size_t)N * (dt / SHAPE_HEAD_DIM));
+    a->rstd_kn = f32_buffer(m, (size_t)N * (dt / SHAPE_HEAD_DIM));
+    a->att = act_buffer(m, (size_t)N * dt);
+    a->lse = f32_buffer(m, (size_t)N * (dt / SHAPE_HEAD_DIM));
+    a->x_mid = act_buffer(m, (size_t)N * dt);
+    ffn_acts_alloc(m, &a->ffn, N, dt, m->ft);
+
+    /* fixed mode: a boundary every R tokens, p = b (no smoothing across certain boundaries) */
+    int32_t *b = host_alloc((size_t)N * sizeof(int32_t));
+    float *p = host_alloc((size_t)N * sizeof(float));
+    double R = m->cfg.shape.R;
+    for (int s = 0; s < m->B; s++)
+        for (int t = 0; t < m->T; t++) {
+            int start = t == 0 || floor(t / R) != floor((t - 1) / R);
+            b[(size_t)s * m->T + t] = start;
+            p[(size_t)s * m->T + t] = (float)start;
+        }
+    m->be->upload(m->be, m->bounds_fixed, b, (size_t)N * sizeof(int32_t));
+    m->be->upload(m->be, m->p_fixed, p, (size_t)N * sizeof(float));
+    free(b);
+    free(p);
+}
+
+Model *model_create(Backend *be, const ModelConfig *cfg, int batch, char *err, int errlen)
+{
+    if (config_check(cfg, batch, err, errlen)) return NULL;
+    Model *m = host_alloc(sizeof *m);
+    const ModelShape *s = &cfg->shape;
+    m->be = be;
+    m->cfg = *cfg;
+    m->B = batch;
+    m->T = s->seq_len;
+    m->V = s->vocab;
+    m->dt = s->d_t;
+    m->ft = shape_ffn_t(s);
+    if (s->family == FAMILY_DLCM) {
+        m->dc = s->d_c;
+        m->fc = shape_ffn_c(s);
+    }
+    m->logit_scale = mup_logit_scale(cfg);
+    if (params_build(m, err, errlen) || mup_check(m, err, errlen)) {
+        model_destroy(m);
+        return NULL;
+    }
+    ShapeParams sp;
+    if (shape_params(s, &sp, err, errlen)) { model_destroy(m); return NULL; }
+    if ((int64_t)m->n_params != sp.N + sp.embedding + sp.unembedding) {
+        snprintf(err, errlen, "internal error: %zu parameters built, shape says %lld", m->n_params,
+                 (long long)(sp.N + sp.embedding + sp.unembedding));
+        model_destroy(m);
+        return NULL;
+    }
+    m->params = f32_buffer(m, m->n_params);
+    m->grads = f32_buffer(m, m->n_params);
+    m->weights_alias = be->act_dtype == DTYPE_F32;
+    m->weights = m->weights_alias ? (void *)m->params : act_buffer(m, m->n_params);
+    alloc_activations(m);
+    register_modules(m);
+    return m;
+}
+
+void model_destroy(Model *m)
+{
+    if (!m) return;
+    Backend *be = m->be;
+    void *device[] = {
+        m->params, m->grads, m->weights_alias ? NULL : m->weights, m->inputs, m->targets,
+        m->x_embed, m->xn_final, m->rstd_final, m->logits, m->losses, m->d_resid, m->s_ln,
+        m->s_pool, m->s_q, m->s_k, m->s_att, m->s_gu, m->s_h, m->scalars, m->d_hidden_states,
+        m->rq, m->rk, m->p_router, m->p_rule, m->p_fixed, m->dp, m->bounds, m->bounds_fixed,
+        m->seg, m->starts, m->counts, m->key_count, m->cmean, m->concepts, m->zt,
+        m->xa.hn, m->xa.rstd_h, m->xa.zn, m->xa.rstd_z, m->xa.qx, m->xa.kx, m->xa.vx, m->xa.qn,
+        m->xa.kn, m->xa.rstd_qn, m->xa.rstd_kn, m->xa.att, m->xa.lse, m->xa.x_mid,
+        m->xa.ffn.ln, m->xa.ffn.rstd, m->xa.ffn.gate_up, m->xa.ffn.hidden, m->xa.ffn.x_out,
+    };
+    for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
+        if (device[i]) be->free(be, device[i]);
+    for (int i = 0; m->acts && i < m->n_blocks; i++) {
+        BlockActs *a = &m->acts[i];
+        void *bufs[] = {a->ln1, a->rstd1, a->qkv, a->q, a->k, a->rstd_q, a->rstd_k, a->att,
+                        a->lse, a->x_mid, a->ffn.ln, a->ffn.rstd, a->ffn.gate_up, a->ffn.hidden,
+                        a->ffn.x_out};
+        for (size_t j = 0; j < sizeof bufs / sizeof bufs[0]; j++)
+            if (bufs[j]) be->free(be, bufs[j]);
+    }
+    free(m->acts);
+    free(m->blocks);
+    free(m->tensors);
+    free(m->scalars_host);
+    free(m->inputs_host);
+    free(m->targets_host);
+    free(m->counts_host);
+    free(m->p_host);
+    free(m);
+}
+
+const ModelConfig *model_config(const Model *m) { return &m->cfg; }
+Backend *model_backend(const Model *m) { return m->be; }
+int model_batch(const Model *m) { return m->B; }
+int model_num_tensors(const Model *m) { return m->n_tensors; }
+const ParamTensor *model_tensor(const Model *m, int i) { return &m->tensors[i]; }
+size_t model_num_params(const Model *m) { return m->n_params; }
+float *model_params(Model *m) { return m->params; }
+float *model_grads(Model *m) { return m->grads; }
+
+const ParamTensor *model_find_tensor(const Model *m, const char *name)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+void model_params_changed(Model *m)
+{
+    if (!m->weights_alias) m->be->f32_to_act(m->be, m->weights, m->params, m->n_params);
+}
+
+void model_init(Model *m, uint64_t seed)
+{
+    float *host = host_alloc(m->n_params * sizeof(float));
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        float *x = host + t->offset;
+        if (t->init_identity) {
+            for (int r = 0; r < t->rows && r < t->cols; r++) x[(size_t)r * t->cols + r] = t->init_value;
+        } else if (t->init_std == 0.0f) {
+            for (size_t j = 0; j < t->count; j++) x[j] = t->init_value;
+        } else {
+            /* draw index = buffer position: a tensor's values do not depend on the others */
+            for (size_t j = 0; j < t->count; j++) x[j] = t->init_std * rng_normal(seed, t->offset + j);
+        }
+    }
+    m->be->upload(m->be, m->params, host, m->n_params * sizeof(float));
+    free(host);
+    model_params_changed(m);
+}
+
+void model_begin_step(Model *m)
+{
+    m->be->zero(m->be, m->grads, m->n_params * sizeof(float));
+    m->step_boundaries = 0;
+    m->step_tokens = 0;
+}
+
+/* Input of block i: the previous block's output, or the stack's input. */
+static const void *block_input(const Model *m, int i)
+{
+    if (m->cfg.shape.family == FAMILY_DLCM) {
+        if (i == m->first_con) return m->concepts;
+        if (i == m->first_dec) return m->xa.ffn.x_out;
+    }
+    return i == 0 ? m->x_embed : m->acts[i - 1].ffn.x_out;
+}
+
+static const void *last_hidden(const Model *m)
+{
+    if (m->cfg.shape.family == FAMILY_DLCM && m->first_dec == m->n_blocks) return m->xa.ffn.x_out;
+    return m->acts[m->n_blocks - 1].ffn.x_out;
+}
+
+/* Forward of the uploaded micro-batch; in training the cross-entropy also writes dlogits
+ * (scaled for a mean over n_targets tokens times grad_scale) over the logits. */
+static int forward(Model *m, ModelMode mode, uint64_t seed, float grad_scale, int n_targets,
+                   char *err, int errlen)
+{
+    Backend *be = m->be;
+    int B = m->B, T = m->T, N = B * T, dt = m->dt;
+    be->embedding_forward(be, m->x_embed, m->inputs, weight(m, m->embed), N, dt);
+    if (m->cfg.shape.family == FAMILY_DENSE) {
+        for (int i = 0; i < m->n_blocks; i++)
+            block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
+    } else {
+        for (int i = m->first_enc; i < m->first_con; i++)
+            block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
+        if (dlcm_forward(m, mode, seed, err, errlen)) return -1;
+        if (mode == MODEL_TRAIN) {
+            for (int b = 0; b < B; b++) m->step_boundaries += m->counts_host[b];
+            m->step_tokens += N;
+        }
+        for (int i = m->first_dec; i < m->n_blocks; i++)
+            block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
+        be->sum_f32(be, &m->scalars[1], m->p_used, (size_t)N);
+        for (int b = 0; b < B; b++)
+            be->sum_f32(be, &m->scalars[3 + b], m->p_used + (size_t)b * T, (size_t)T);
+    }
+    be->rmsnorm_forward(be, m->xn_final, m->rstd_final, last_hidden(m), weight(m, m->final_norm),
+                        N, dt, m->cfg.norm_eps);
+    linear_forward(m, m->logits, m->xn_final, m->unembed, N, dt, m->V, 0);
+    be->mean_abs(be, &m->scalars[2], m->logits, (size_t)N * m->V);
+    float dloss = n_targets > 0 ? grad_scale / (float)n_targets : 0.0f;
+    be->cross_entropy(be, m->losses, mode == MODEL_TRAIN ? m->logits : NULL, m->logits,
+                      m->targets, N, m->V, m->logit_scale, dloss);
+    be->sum_f32(be, &m->scalars[0], m->losses, (size_t)N);
+    return 0;
+}
+
+static void backward(Model *m, float grad_scale)
+{
+    Backend *be = m->be;
+    int B = m->B, T = m->T, N = B * T, dt = m->dt;
+    const void *x_last = last_hidden(m);
+    linear_backward(m, m->s_ln, m->logits, m->xn_final, m->unembed, N, dt, m->V, 0);
+    be->zero(be, m->d_resid, (size_t)N * dt * be->act_size);
+    be->rmsnorm_backward(be, m->d_resid, grad(m, m->final_norm), m->s_ln, x_last,
+                         weight(m, m->final_norm), m->rstd_final, N, dt);
+    if (m->cfg.shape.family == FAMILY_DENSE) {
+        for (int i = m->n_blocks - 1; i >= 0; i--)
+            block_backward(m, &m->blocks[i], &m->acts[i], block_input(m, i), m->d_resid, B, T, 1);
+    } else {
+        for (int i = m->n_blocks - 1; i >= m->first_dec; i--)
+            block_backward(m, &m->blocks[i], &m->acts[i], block_input(m, i), m->d_resid, B, T, 1);
+        dlcm_backward(m, m->d_resid, grad_scale);
+        be->copy(be, m->d_resid, m->d_hidden_states, (size_t)N * dt * be->act_size);
+        for (int i = m->first_con - 1; i >= m->first_enc; i--)
+            block_backward(m, &m->blocks[i], &m->acts[i], block_input(m, i), m->d_resid, B, T, 1);
+    }
+    be->embedding_backward(be, grad(m, m->embed), m->d_resid, m->inputs, N, dt);
+}
+
+static void fill_stats(Model *m, int n_targets, double flops_before, StepStats *stats)
+{
+    Backend *be = m->be;
+    int N = m->B * m->T;
+    memset(stats, 0, sizeof *stats);
+    be->download(be, m->scalars_host, m->scalars, (3 + (size_t)m->B) * sizeof(float));
+    stats->loss_ce = n_targets > 0 ? m->scalars_host[0] / n_targets : 0.0;
+    stats->tokens = N;
+    stats->flops = be->flops - flops_before;
+    if (m->cfg.shape.family != FAMILY_DLCM) return;
+    for (int b = 0; b < m->B; b++) stats->concepts += m->counts_host[b];
+    dlcm_parser_stats(m, m->scalars_host, &stats->loss_aux, &stats->boundary_frac,
+                      &stats->boundary_prob);
+}
+
+/* Checks and uploads one micro-batch of inputs and targets (host arrays, targets may be -1). */
+static int upload_batch(Model *m, char *err, int errlen, int *n_targets)
+{
+    int N = m->B * m->T;
+    *n_targets = 0;
+    for (int i = 0; i < N; i++) {
+        if (m->inputs_host[i] < 0 || m->inputs_host[i] >= m->V || m->targets_host[i] >= m->V) {
+            snprintf(err, errlen, "token %d at sequence %d position %d is outside the vocabulary [0, %d)",
+                     m->inputs_host[i] < 0 || m->inputs_host[i] >= m->V ? m->inputs_host[i] : m->targets_host[i],
+                     i / m->T, i % m->T, m->V);
+            return -1;
+        }
+        *n_targets += m->targets_host[i] >= 0;
+    }
+    m->be->upload(m->be, m->inputs, m->inputs_host, (size_t)N * sizeof(int32_t));
+    m->be->upload(m->be, m->targets, m->targets_host, (size_t)N * sizeof(int32_t));
+    return 0;
+}
+
+int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint64_t seed,
+                           float grad_scale, StepStats *stats, char *err, int errlen)
+{
+    int T = m->T, n_targets;
+    for (int b = 0; b < m->B; b++) {
+        const int32_t *row = tokens + (size_t)b * (T + 1);
+        memcpy(m->inputs_host + (size_t)b * T, row, (size_t)T * sizeof(int32_t));
+        memcpy(m->targets_host + (size_t)b * T, row + 1, (size_t)T * sizeof(int32_t));
+    }
+    if (upload_batch(m, err, errlen, &n_targets)) return -1;
+    double flops_before = m->be->flops;
+    if (forward(m, mode, seed, grad_scale, n_targets, err, errlen)) return -1;
+    if (mode == MODEL_TRAIN) backward(m, grad_scale);
+    if (stats) fill_stats(m, n_targets, flops_before, stats);
+    return 0;
+}
+
+int model_score(Model *m, const int32_t *tokens, int n, float *logprob, int32_t *concept,
+                char *err, int errlen)
+{
+    int T = m->T, N = m->B * T, n_targets;
+    if (n < 1 || n > T + 1) {
+        snprintf(err, errlen, "model_score: %d tokens, the model takes 1 to %d", n, T + 1);
+        return -1;
+    }
+    /* sequence 0 holds the text, padded after its end (causality keeps padding out of it) */
+    memset(m->inputs_host, 0, (size_t)N * sizeof(int32_t));
+    for (int i = 0; i < N; i++) m->targets_host[i] = -1;
+    int n_inputs = n < T ? n : T;
+    memcpy(m->inputs_host, tokens, (size_t)n_inputs * sizeof(int32_t));
+    memcpy(m->targets_host, tokens + 1, (size_t)(n - 1) * sizeof(int32_t));
+    if (upload_batch(m, err, errlen, &n_targets)) return -1;
+    if (forward(m, MODEL_EVAL, 0, 0.0f, n_targets, err, errlen)) return -1;
+    float *loss = host_alloc((size_t)T * sizeof(float));
+    m->be->download(m->be, loss, m->losses, (size_t)T * sizeof(float));
+    for (int i = 0; i < n - 1; i++) logprob[i] = -loss[i];
+    free(loss);
+    for (int i = 0; i < n; i++) concept[i] = 0;
+    if (m->cfg.shape.family == FAMILY_DLCM) {
+        m->be->download(m->be, concept, m->seg, (size_t)n_inputs * sizeof(int32_t));
+        if (n > T) concept[T] = -1; /* the (T+1)-th token is only a target: no concept */
+    }
+    return 0;
+}
+
+int model_module_stats(Model *m, const char **names, double *mean_abs, int max)
+{
+    Backend *be = m->be;
+    int N = m->B * m->T, n = 0;
+    float value;
+    for (int i = 0; i < m->n_modules && n < max; i++, n++) {
+        const ModuleOut *o = &m->modules[i];
+        names[n] = o->name;
+        if (!o->x) { /* the logits, measured before the loss overwrote them */
+            be->download(be, &value, &m->scalars[2], sizeof value);
+            mean_abs[n] = value;
+            continue;
+        }
+        size_t rows = o->rows_are_concepts ? (size_t)m->B * m->M : (size_t)N;
+        be->mean_abs(be, &m->scalars[0], o->x, rows * o->width);
+        be->download(be, &value, &m->scalars[0], sizeof value);
+        mean_abs[n] = value;
+    }
+    return n;
+}

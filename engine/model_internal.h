@@ -1,0 +1,182 @@
+/* engine/model_internal.h: the Model structure shared by the files that implement model.h
+ * (model.c, params.c, mup.c, block.c, dlcm.c): parameter views, activations, scratch. */
+#ifndef DLCM_ENGINE_MODEL_INTERNAL_H
+#define DLCM_ENGINE_MODEL_INTERNAL_H
+
+#include "engine/model.h"
+
+/* Indices into the tensor table of one pre-norm Transformer block. */
+typedef struct {
+    int attn_norm, w_qkv, q_norm, k_norm, w_o; /* attention half */
+    int ffn_norm, w_gate_up, w_down;           /* SwiGLU half */
+} BlockParams;
+
+/* The cross-attention block Ψ (spec §2.6) and its SwiGLU half. */
+typedef struct {
+    int h_norm, z_norm, w_q, w_k, w_v, q_norm, k_norm, null_k, null_v, w_o;
+    int ffn_norm, w_gate_up, w_down;
+} XattnParams;
+
+/* Activations a SwiGLU half keeps for backward. x_out = x_mid + SwiGLU(RMSNorm(x_mid)). */
+typedef struct {
+    void *ln;       /* [rows][d] */
+    float *rstd;    /* [rows] */
+    void *gate_up;  /* [rows][2f] */
+    void *hidden;   /* [rows][f] */
+    void *x_out;    /* [rows][d] */
+} FfnActs;
+
+/* Activations of a block, allocated for rows = batch * seq_len (the worst case M = T). */
+typedef struct {
+    int d, f, H;
+    void *ln1;       /* [rows][d] */
+    float *rstd1;    /* [rows] */
+    void *qkv;       /* [rows][3d] */
+    void *q, *k;     /* [rows][d]: normalized (and rotated) heads */
+    float *rstd_q, *rstd_k; /* [rows * H] */
+    void *att;       /* [rows][d] attention output before W_O */
+    float *lse;      /* [B * H * T] */
+    void *x_mid;     /* [rows][d] after the attention residual */
+    FfnActs ffn;
+} BlockActs;
+
+typedef struct {
+    void *hn;            /* RMSNorm(H) [N][d_t] */
+    float *rstd_h;
+    void *zn;            /* RMSNorm(Z~) [B*M][d_c] */
+    float *rstd_z;
+    void *qx, *kx, *vx;  /* projections before the head norms: [N][d_t], [B*M][d_t] x 2 */
+    void *qn, *kn;       /* normalized heads */
+    float *rstd_qn, *rstd_kn;
+    void *att;           /* [N][d_t] */
+    float *lse;          /* [B * H * T] */
+    void *x_mid;
+    FfnActs ffn;
+} XattnActs;
+
+/* One module whose mean |output| the coordinate check reads. */
+typedef struct {
+    char name[48];
+    const void *x;      /* act type */
+    size_t count;       /* elements in the last forward */
+    int rows_are_concepts; /* count follows M */
+    int width;
+} ModuleOut;
+
+#define MODEL_MAX_MODULES 160
+
+struct Model {
+    Backend *be;
+    ModelConfig cfg;
+    int B, T, V, dt, dc, ft, fc;
+    float logit_scale;   /* 1/s_token under mup, 1 under sp */
+
+    /* parameters */
+    ParamTensor *tensors;
+    int n_tensors, cap_tensors;
+    size_t n_params;
+    float *params, *grads;  /* fp32 master weights and gradients */
+    void *weights;          /* the working copy in act type; == params when act type is fp32 */
+    int weights_alias;
+
+    int embed, final_norm, unembed;
+    int n_blocks;           /* dense: layers; dlcm: enc + backbone + dec */
+    BlockParams *blocks;
+    int first_enc, first_con, first_dec; /* dlcm: where each stack starts in blocks[] */
+    int router_wq, router_wk, w_up;
+    XattnParams xattn;
+
+    /* activations (act type unless float) */
+    int32_t *inputs, *targets;  /* [N] */
+    void *x_embed;              /* [N][d_t] */
+    BlockActs *acts;            /* one per block */
+    void *xn_final;
+    float *rstd_final;
+    void *logits;               /* [N][V]; overwritten by dlogits in training */
+    float *losses;              /* [N] */
+
+    /* dlcm */
+    void *rq, *rk;              /* router projections [N][d_t] */
+    float *p_router, *p_rule, *p_fixed; /* learned, cosine-rule and fixed-mode probabilities */
+    const float *p_used;        /* the p that made this micro-batch's boundaries */
+    float *dp;                  /* gradient w.r.t. p_router [N] */
+    int32_t *bounds, *bounds_fixed, *seg, *starts, *counts, *key_count;
+    int32_t *counts_host;
+    int32_t *inputs_host, *targets_host; /* [N] staging for upload */
+    float *p_host;              /* cosine_rule: p downloaded to choose the threshold */
+    void *cmean;                /* [B][T][d_t] segment means (first M rows per sequence used) */
+    void *concepts;             /* [B*T][d_c] after W_up */
+    void *zt;                   /* smoothed concepts [B*T][d_c] */
+    XattnActs xa;
+    int M;                      /* concepts of the longest sequence in the last forward */
+
+    /* gradient scratch (act type) */
+    void *d_resid;              /* gradient of the residual stream [N][max width] */
+    void *d_hidden_states;      /* dlcm: gradient w.r.t. H [N][d_t] */
+    void *s_ln, *s_pool, *s_q, *s_k, *s_att, *s_gu, *s_h;
+
+    /* device scalars: [0] loss sum, [1] p sum, [2] logits mean |x|, [3..3+B) p sums per sequence */
+    float *scalars;
+    float *scalars_host;
+
+    /* Global Parser counters over the optimizer step so far (host; known after the sync) */
+    double step_boundaries, step_tokens;
+
+    ModuleOut modules[MODEL_MAX_MODULES];
+    int n_modules;
+};
+
+/* Pointer to element `index` of an act-type buffer. */
+static inline void *act_at(const Model *m, const void *base, size_t index)
+{
+    return (char *)base + index * m->be->act_size;
+}
+/* Working-copy (act type) view of tensor i, and its fp32 gradient. */
+static inline const void *weight(const Model *m, int i)
+{
+    return act_at(m, m->weights, m->tensors[i].offset);
+}
+static inline float *grad(const Model *m, int i) { return m->grads + m->tensors[i].offset; }
+
+/* params.c: the tensor table of the config's family, in buffer order. 0 or -1 with err. */
+int params_build(Model *m, char *err, int errlen);
+
+/* How a tensor is initialized: random normal with its class's std, constant 1 (gains), or
+ * the identity (the router, spec §2.2). */
+typedef enum { INIT_NORMAL = 0, INIT_ONES = 1, INIT_IDENTITY = 2 } InitKind;
+
+/* mup.c: resolves a tensor's init, LR and ε multipliers from its class; the logit scale;
+ * checks that every tensor has a class. */
+void mup_resolve(const ModelConfig *cfg, ParamTensor *t, InitKind init);
+float mup_logit_scale(const ModelConfig *cfg);
+int mup_check(const Model *m, char *err, int errlen);
+
+/* block.c: a pre-norm block over B sequences of T rows, and its SwiGLU half alone.
+ * Backward: d_x holds the gradient w.r.t. the block's output and leaves holding the gradient
+ * w.r.t. its input (in place). */
+void block_acts_alloc(Model *m, BlockActs *a, int rows, int d, int f);
+void ffn_acts_alloc(Model *m, FfnActs *a, int rows, int d, int f);
+void block_forward(Model *m, const BlockParams *p, BlockActs *a, const void *x_in, int B, int T,
+                   int use_rope);
+void block_backward(Model *m, const BlockParams *p, BlockActs *a, const void *x_in, void *d_x,
+                    int B, int T, int use_rope);
+void ffn_forward(Model *m, int norm, int w_gate_up, int w_down, FfnActs *a, const void *x_in,
+                 int rows, int d, int f);
+void ffn_backward(Model *m, int norm, int w_gate_up, int w_down, FfnActs *a, const void *x_in,
+                  void *d_x, int rows, int d, int f);
+/* y[rows][out] (=, or += when accumulate) x[rows][in] W^T for the [out][in] tensor w. */
+void linear_forward(Model *m, void *y, const void *x, int w, int rows, int in, int out,
+                    int accumulate);
+/* dx[rows][in] (= or +=) dy W; dW += dy^T x. */
+void linear_backward(Model *m, void *dx, const void *dy, const void *x, int w, int rows, int in,
+                     int out, int accumulate_dx);
+
+/* dlcm.c: the stages between the encoder and the decoder. Forward returns 0, or -1 with err. */
+int dlcm_forward(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen);
+/* d_x: gradient w.r.t. the cross-attention block's output; fills d_hidden_states. */
+void dlcm_backward(Model *m, void *d_x, float grad_scale);
+/* Global Parser loss of the last forward, and its parts. */
+void dlcm_parser_stats(const Model *m, const float *scalars_host, double *loss_aux, double *F,
+                       double *G);
+
+#endif

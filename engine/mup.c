@@ -1,0 +1,63 @@
+/* engine/mup.c: decoupled μP (spec §4): each tensor class's init std, AdamW LR and ε
+ * multipliers and the logit scale, from the widths of the config; `sp` sets them all to 1. */
+#include <math.h>
+#include <stdio.h>
+
+#include "engine/model_internal.h"
+
+/* The width ratio s of a class: s_token = d_t / d_base, s_concept = d_c / d_base (a dense
+ * model's one width is d_t); 1 for the classes whose scale does not depend on width, and for
+ * every class under sp. */
+static double class_width_scale(const ModelConfig *cfg, ParamClass cls)
+{
+    if (cfg->parametrization == PARAMETRIZATION_SP) return 1.0;
+    if (cls == PCLASS_TOKEN_HIDDEN) return (double)cfg->shape.d_t / cfg->d_base;
+    if (cls == PCLASS_CONCEPT_HIDDEN) return (double)cfg->shape.d_c / cfg->d_base;
+    return 1.0;
+}
+
+void mup_resolve(const ModelConfig *cfg, ParamTensor *t, InitKind init)
+{
+    double s = class_width_scale(cfg, t->cls);
+    t->lr_mult = (float)(1.0 / s);
+    t->eps_mult = (float)(1.0 / s);
+    t->init_std = 0.0f;
+    t->init_value = 0.0f;
+    t->init_identity = 0;
+    if (init == INIT_ONES) {
+        t->init_value = 1.0f;
+    } else if (init == INIT_IDENTITY) {
+        t->init_value = 1.0f;
+        t->init_identity = 1;
+    } else if (t->cls == PCLASS_TOKEN_HIDDEN || t->cls == PCLASS_CONCEPT_HIDDEN) {
+        t->init_std = (float)(cfg->sigma_base / sqrt(s));
+    } else { /* embedding, unembedding, the null concept */
+        t->init_std = cfg->sigma_base;
+    }
+}
+
+float mup_logit_scale(const ModelConfig *cfg)
+{
+    if (cfg->parametrization == PARAMETRIZATION_SP) return 1.0f;
+    return (float)((double)cfg->d_base / cfg->shape.d_t);
+}
+
+int mup_check(const Model *m, char *err, int errlen)
+{
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        if ((int)t->cls < PCLASS_TOKEN_HIDDEN || (int)t->cls > PCLASS_VECTOR) {
+            snprintf(err, errlen, "tensor %s has no μP class", t->name);
+            return -1;
+        }
+        if (!(t->lr_mult > 0) || !(t->eps_mult > 0) || !isfinite(t->lr_mult)) {
+            snprintf(err, errlen, "tensor %s has no μP multipliers", t->name);
+            return -1;
+        }
+        if (t->init_std == 0.0f && t->init_value == 0.0f) {
+            snprintf(err, errlen, "tensor %s has no initialization", t->name);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,224 @@
+/* tests/test_engine_model.c: the whole dense and DLCM models: parameter counts against
+ * engine/shape.c, gradients against finite differences in every tensor, launched FLOPs
+ * against the analytic count, scoring against the training loss, bad input. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/model.h"
+#include "engine/shape.h"
+#include "tests/engine_models.h"
+#include "tests/engine_test_util.h"
+
+Test(engine_model, parameter_count_equals_shape)
+{
+    Backend *be = backend_cpu_create();
+    char err[256];
+    ModelShape shapes[4] = {tiny_dense_shape(64, 2, 16, 50), tiny_dense_shape(128, 3, 8, 300),
+                            tiny_dlcm_shape(64, 128, 16, 50, 4), tiny_dlcm_shape(128, 64, 8, 77, 2)};
+    shapes[3].n_enc = 2;
+    shapes[3].n_con = 3;
+    shapes[3].n_dec = 0;
+    for (int i = 0; i < 4; i++) {
+        ModelConfig cfg = model_config_default(shapes[i]);
+        Model *m = model_create(be, &cfg, 2, err, sizeof err);
+        cr_assert_not_null(m, "%s", err);
+        ShapeParams sp;
+        cr_assert_eq(shape_params(&shapes[i], &sp, err, sizeof err), 0);
+        size_t non_embedding = 0, offset = 0;
+        for (int t = 0; t < model_num_tensors(m); t++) {
+            const ParamTensor *pt = model_tensor(m, t);
+            cr_assert_eq(pt->offset, offset, "tensors tile the buffer (%s)", pt->name);
+            offset += pt->count;
+            if (strcmp(pt->name, "embed") && strcmp(pt->name, "unembed")) non_embedding += pt->count;
+        }
+        cr_assert_eq(offset, model_num_params(m));
+        cr_assert_eq((int64_t)non_embedding, sp.N, "shape %d: N %zu vs %lld", i, non_embedding, (long long)sp.N);
+        cr_assert_eq((int64_t)model_find_tensor(m, "embed")->count, sp.embedding);
+        cr_assert_eq((int64_t)model_find_tensor(m, "unembed")->count, sp.unembedding);
+        if (shapes[i].family == FAMILY_DLCM) {
+            size_t backbone = 0;
+            for (int t = 0; t < model_num_tensors(m); t++)
+                if (!strncmp(model_tensor(m, t)->name, "backbone.", 9)) backbone += model_tensor(m, t)->count;
+            cr_assert_eq((int64_t)backbone, sp.backbone);
+        }
+        model_destroy(m);
+    }
+    be->destroy(be);
+}
+
+Test(engine_model, rejects_bad_config_and_tokens)
+{
+    Backend *be = backend_cpu_create();
+    char err[256] = "";
+    ModelShape s = tiny_dense_shape(100, 1, 8, 20); /* width not a multiple of 64 */
+    ModelConfig cfg = model_config_default(s);
+    cr_assert_null(model_create(be, &cfg, 1, err, sizeof err));
+    cr_assert(strstr(err, "d_t"), "message names the field: %s", err);
+    cfg = model_config_default(tiny_dense_shape(64, 1, 8, 20));
+    cr_assert_null(model_create(be, &cfg, 0, err, sizeof err));
+    Model *m = make_model(be, &cfg, 1, 1);
+    int32_t tokens[9] = {1, 2, 3, 4, 5, 6, 7, 8, 20};
+    cr_assert_eq(model_forward_backward(m, tokens, MODEL_EVAL, 0, 1, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "vocabulary"), "%s", err);
+    model_destroy(m);
+    be->destroy(be);
+}
+
+/* ---- finite differences over the whole model -------------------------------------------- */
+
+typedef struct {
+    Model *m;
+    const int32_t *tokens;
+    uint64_t seed;
+    float aux_weight;
+} ModelCtx;
+
+/* L = CE + λ L_aux of one training micro-batch with boundaries drawn from a fixed seed. */
+static double model_loss(void *p)
+{
+    ModelCtx *c = p;
+    StepStats st;
+    char err[256];
+    model_begin_step(c->m);
+    cr_assert_eq(model_forward_backward(c->m, c->tokens, MODEL_TRAIN, c->seed, 1.0f, &st, err, sizeof err), 0, "%s", err);
+    return st.loss_ce + c->aux_weight * st.loss_aux;
+}
+
+/* Samples of every tensor. The model runs in fp32: a step of 3e-3 (weights of std ~0.05-0.2
+ * here) keeps the loss's rounding error (~4e-7 / 6e-3 < 1e-4) and the truncation error of the
+ * central difference (1e-2 was too coarse for some embedding rows) below the tolerance of
+ * 5e-4 + 3e-2 relative. */
+static void check_model_gradients(Model *m, const int32_t *tokens, uint64_t seed, float aux_weight,
+                                  int samples_per_tensor)
+{
+    ModelCtx c = {m, tokens, seed, aux_weight};
+    model_loss(&c);
+    size_t n = model_num_params(m);
+    float *g = malloc(n * sizeof(float));
+    memcpy(g, model_grads(m), n * sizeof(float));
+    double worst = 0;
+    for (int t = 0; t < model_num_tensors(m); t++) {
+        const ParamTensor *pt = model_tensor(m, t);
+        double w = check_gradient(pt->name, model_loss, &c, model_params(m) + pt->offset, g + pt->offset,
+                                  pt->count, samples_per_tensor, 3e-3f, 5e-4, 3e-2);
+        if (w > worst) worst = w;
+    }
+    cr_log_info("worst |fd - grad| / bound over the model: %.3f", worst);
+    free(g);
+}
+
+Test(engine_model, dense_gradient_matches_finite_differences)
+{
+    Backend *be = backend_cpu_create();
+    ModelConfig cfg = model_config_default(tiny_dense_shape(64, 2, 8, 23));
+    cfg.sigma_base = 0.1f; /* larger weights: gradients well above fp32 noise */
+    Model *m = make_model(be, &cfg, 2, 7);
+    int32_t *tokens = random_tokens(2, 8, 23, 3);
+    check_model_gradients(m, tokens, 0, 0.0f, 6);
+    free(tokens);
+    model_destroy(m);
+    be->destroy(be);
+}
+
+static void dlcm_gradient_case(BoundaryMode mode, ParserMode parser, SmoothingMode smoothing)
+{
+    Backend *be = backend_cpu_create();
+    ModelConfig cfg = model_config_default(tiny_dlcm_shape(64, 128, 12, 23, 3));
+    cfg.sigma_base = 0.1f;
+    cfg.boundary = mode;
+    cfg.parser = parser;
+    cfg.smoothing = smoothing;
+    cfg.smoothing_grad = 1; /* FD sees the EMA gate's dependence on p: let the gradient see it too */
+    cfg.aux_weight = 0.5f;  /* large, so the router's gradient is checked at a visible size */
+    Model *m = make_model(be, &cfg, 2, 11);
+    int32_t *tokens = random_tokens(2, 12, 23, 5);
+    check_model_gradients(m, tokens, 1234, cfg.aux_weight, 5);
+    free(tokens);
+    model_destroy(m);
+    be->destroy(be);
+}
+
+Test(engine_model, dlcm_gradient_matches_finite_differences)
+{
+    dlcm_gradient_case(BOUNDARY_LEARNED, PARSER_GLOBAL, SMOOTHING_EMA);
+}
+Test(engine_model, dlcm_per_sequence_parser_gradient) { dlcm_gradient_case(BOUNDARY_LEARNED, PARSER_PER_SEQUENCE, SMOOTHING_EMA); }
+Test(engine_model, dlcm_fixed_no_smoothing_gradient) { dlcm_gradient_case(BOUNDARY_FIXED, PARSER_GLOBAL, SMOOTHING_NONE); }
+/* cosine_rule's EMA gate is the rule's p on raw H, always detached: check it without smoothing */
+Test(engine_model, dlcm_cosine_rule_gradient) { dlcm_gradient_case(BOUNDARY_COSINE_RULE, PARSER_GLOBAL, SMOOTHING_NONE); }
+
+/* ---- FLOPs ------------------------------------------------------------------------------ */
+
+static double forward_flops_per_token(Model *m, const int32_t *tokens, StepStats *st)
+{
+    char err[256];
+    cr_assert_eq(model_forward_backward(m, tokens, MODEL_EVAL, 0, 1, st, err, sizeof err), 0, "%s", err);
+    return st->flops / (double)st->tokens;
+}
+
+Test(engine_model, launched_flops_equal_analytic)
+{
+    Backend *be = backend_cpu_create();
+    StepStats st;
+    ModelShape dense = tiny_dense_shape(128, 2, 32, 100);
+    ModelConfig cfg = model_config_default(dense);
+    Model *m = make_model(be, &cfg, 3, 1);
+    int32_t *tokens = random_tokens(3, 32, 100, 1);
+    double launched = forward_flops_per_token(m, tokens, &st);
+    double analytic = shape_fwd_flops_per_token(&dense, 1.0);
+    cr_assert_float_eq(launched, analytic, 1e-9 * analytic, "dense: launched %.0f analytic %.0f", launched, analytic);
+    model_destroy(m);
+
+    ModelShape dlcm = tiny_dlcm_shape(128, 192, 32, 100, 4);
+    dlcm.n_enc = 2;
+    dlcm.n_con = 2;
+    cfg = model_config_default(dlcm);
+    cfg.boundary = BOUNDARY_FIXED; /* realized R is exactly 4 */
+    m = make_model(be, &cfg, 3, 1);
+    launched = forward_flops_per_token(m, tokens, &st);
+    cr_assert_eq(st.concepts, 3 * 8);
+    analytic = shape_fwd_flops_per_token(&dlcm, 4.0);
+    cr_log_info("dlcm fixed R=4: launched %.0f analytic %.0f FLOPs/token (%.3f%%)", launched, analytic,
+                100 * (launched / analytic - 1));
+    cr_assert_float_eq(launched, analytic, 0.02 * analytic, "dlcm: launched %.0f analytic %.0f", launched, analytic);
+    model_destroy(m);
+    free(tokens);
+    be->destroy(be);
+}
+
+/* ---- scoring ---------------------------------------------------------------------------- */
+
+Test(engine_model, score_matches_training_loss)
+{
+    Backend *be = backend_cpu_create();
+    char err[256];
+    for (int family = 0; family < 2; family++) {
+        ModelShape s = family ? tiny_dlcm_shape(64, 64, 16, 40, 3) : tiny_dense_shape(64, 2, 16, 40);
+        ModelConfig cfg = model_config_default(s);
+        Model *m = make_model(be, &cfg, 2, 3);
+        int32_t *tokens = random_tokens(2, 16, 40, 9);
+        StepStats st;
+        cr_assert_eq(model_forward_backward(m, tokens, MODEL_EVAL, 0, 1, &st, err, sizeof err), 0);
+        float logprob[16];
+        int32_t concept[17];
+        double sum = 0;
+        for (int b = 0; b < 2; b++) {
+            cr_assert_eq(model_score(m, tokens + b * 17, 17, logprob, concept, err, sizeof err), 0, "%s", err);
+            for (int i = 0; i < 16; i++) sum -= logprob[i];
+            cr_assert_eq(concept[0], 0);
+            for (int i = 1; i < 16; i++) cr_assert(concept[i] == concept[i - 1] || concept[i] == concept[i - 1] + 1);
+        }
+        cr_assert_float_eq(sum / 32, st.loss_ce, 1e-5, "family %d: score %g vs loss %g", family, sum / 32, st.loss_ce);
+        /* a shorter text scores the same prefix */
+        float short_lp[8];
+        cr_assert_eq(model_score(m, tokens, 9, short_lp, concept, err, sizeof err), 0);
+        cr_assert_eq(model_score(m, tokens, 17, logprob, concept, err, sizeof err), 0);
+        for (int i = 0; i < 8; i++) cr_assert_float_eq(short_lp[i], logprob[i], 1e-5);
+        cr_assert_eq(model_score(m, tokens, 18, logprob, concept, err, sizeof err), -1);
+        free(tokens);
+        model_destroy(m);
+    }
+    be->destroy(be);
+}
