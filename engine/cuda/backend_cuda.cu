@@ -263,3 +263,14 @@ extern "C" size_t backend_cuda_device_bytes_used(Backend *be)
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     return total_b - free_b;
 }
+
+extern "C" void backend_cuda_device_name(Backend *be, char *buf, int buflen)
+{
+    if (!be || !be->name || strcmp(be->name, "cuda") != 0) {
+        snprintf(buf, buflen, "none");
+        return;
+    }
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, cuda_state(be)->device));
+    snprintf(buf, buflen, "%s", prop.name);
+}

@@ -17,4 +17,7 @@ size_t backend_cuda_peak_bytes(Backend *be);
 /* Device memory in use on the whole GPU as the driver reports it (total - free), 0 off CUDA. */
 size_t backend_cuda_device_bytes_used(Backend *be);
 
+/* The GPU's name (e.g. "NVIDIA H100 80GB HBM3") into buf; "none" off CUDA. */
+void backend_cuda_device_name(Backend *be, char *buf, int buflen);
+
 #endif

@@ -35,3 +35,9 @@ size_t backend_cuda_device_bytes_used(Backend *be)
     (void)be;
     return 0;
 }
+
+void backend_cuda_device_name(Backend *be, char *buf, int buflen)
+{
+    (void)be;
+    snprintf(buf, buflen, "none");
+}
