@@ -1,6 +1,35 @@
-# engine/cuda/cuda.mk: the CUDA backend (libdlcm_cuda.a). Until the kernels land, every build
-# links the "no CUDA" entry points, so programs report that no GPU backend is built.
-CUDA_OBJS := $(BUILD)/engine/cuda/backend_cuda_absent.o
+# engine/cuda/cuda.mk: the CUDA backend (libdlcm_cuda.a) and the GPU test binary. With nvcc,
+# the kernels of engine/cuda/*.cu are built for sm_90 and cudart/cuBLAS are linked; without it,
+# backend_cuda_absent.c provides entry points that report that no GPU backend was built.
 PART_LIBS += $(BUILD)/libdlcm_cuda.a
+
+ifneq ($(strip $(NVCC)),)
+CUDA_SRCS := $(wildcard engine/cuda/*.cu)
+CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/%.o)
+EXT_LIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+$(BUILD)/engine/cuda/%.o: engine/cuda/%.cu engine/cuda/cuda_internal.h engine/ops.h engine/rng.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -std=c++17 -Xcompiler -Wall -c $< -o $@
+else
+CUDA_OBJS := $(BUILD)/engine/cuda/backend_cuda_absent.o
+endif
+
 $(BUILD)/libdlcm_cuda.a: $(CUDA_OBJS)
 	ar rcs $@ $^
+
+# ---- GPU tests: CUDA backend against the CPU backend; they skip when no GPU is present ------
+GPU_TEST_SRCS := $(wildcard tests/gpu/*.c)
+GPU_TEST_BIN  := $(BUILD)/tests/dlcm-gpu-tests
+$(BUILD)/tests/gpu/%.o: tests/gpu/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(GPU_TEST_BIN): $(GPU_TEST_SRCS:tests/gpu/%.c=$(BUILD)/tests/gpu/%.o) $(PART_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS) -lcriterion
+
+ifneq ($(strip $(NVCC)),)
+gpu-test: $(GPU_TEST_BIN)
+	./$(GPU_TEST_BIN) $(GPU_TEST_ARGS)
+else
+gpu-test:
+	@echo "gpu-test: skipped: this build has no CUDA backend (nvcc was not found)"
+endif

@@ -1,0 +1,202 @@
+/* engine/cuda/elementwise.cu: the CUDA backend's elementwise ops: type conversion, add and
+ * accumulate, scaling, embedding lookup and its scatter-add backward, SwiGLU forward/backward. */
+#include "engine/cuda/cuda_internal.h"
+
+#define ELEMENTWISE_THREADS 256
+
+template <typename T>
+__global__ void f32_to_act_kernel(T *dst, const float *src, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = from_f32<T>(src[i]);
+}
+
+template <typename T>
+__global__ void act_to_f32_kernel(float *dst, const T *src, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = to_f32(src[i]);
+}
+
+void cuda_f32_to_act(Backend *be, void *dst, const float *src, size_t n)
+{
+    if (!n) return;
+    if (!is_bf16(be)) {
+        CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice,
+                                   cuda_state(be)->stream));
+        return;
+    }
+    f32_to_act_kernel<bf16><<<grid_for(n, ELEMENTWISE_THREADS), ELEMENTWISE_THREADS, 0,
+                              cuda_state(be)->stream>>>((bf16 *)dst, src, n);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_act_to_f32(Backend *be, float *dst, const void *src, size_t n)
+{
+    if (!n) return;
+    if (!is_bf16(be)) {
+        CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice,
+                                   cuda_state(be)->stream));
+        return;
+    }
+    act_to_f32_kernel<bf16><<<grid_for(n, ELEMENTWISE_THREADS), ELEMENTWISE_THREADS, 0,
+                              cuda_state(be)->stream>>>(dst, (const bf16 *)src, n);
+    CUDA_CHECK_LAUNCH();
+}
+
+template <typename T>
+__global__ void add_kernel(T *y, const T *a, const T *b, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = from_f32<T>(to_f32(a[i]) + to_f32(b[i]));
+}
+
+template <typename T>
+__global__ void accumulate_kernel(T *y, const T *x, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] = from_f32<T>(to_f32(y[i]) + to_f32(x[i]));
+}
+
+__global__ void scale_f32_kernel(float *x, float s, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] *= s;
+}
+
+void cuda_add(Backend *be, void *y, const void *a, const void *b, size_t n)
+{
+    if (!n) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = grid_for(n, ELEMENTWISE_THREADS);
+    if (is_bf16(be))
+        add_kernel<bf16><<<g, ELEMENTWISE_THREADS, 0, s>>>((bf16 *)y, (const bf16 *)a, (const bf16 *)b, n);
+    else
+        add_kernel<float><<<g, ELEMENTWISE_THREADS, 0, s>>>((float *)y, (const float *)a, (const float *)b, n);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_accumulate(Backend *be, void *y, const void *x, size_t n)
+{
+    if (!n) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = grid_for(n, ELEMENTWISE_THREADS);
+    if (is_bf16(be))
+        accumulate_kernel<bf16><<<g, ELEMENTWISE_THREADS, 0, s>>>((bf16 *)y, (const bf16 *)x, n);
+    else
+        accumulate_kernel<float><<<g, ELEMENTWISE_THREADS, 0, s>>>((float *)y, (const float *)x, n);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_scale_f32(Backend *be, float *x, float s, size_t n)
+{
+    if (!n) return;
+    scale_f32_kernel<<<grid_for(n, ELEMENTWISE_THREADS), ELEMENTWISE_THREADS, 0,
+                       cuda_state(be)->stream>>>(x, s, n);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* ---- embedding ------------------------------------------------------------------------------ */
+
+template <typename T>
+__global__ void embedding_forward_kernel(T *out, const int32_t *tokens, const T *table, int N, int d)
+{
+    size_t total = (size_t)N * d;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        size_t row = i / d, col = i % d;
+        out[i] = table[(size_t)tokens[row] * d + col];
+    }
+}
+
+/* Tokens repeat within a batch, so rows of dtable receive several updates: atomics. */
+template <typename T>
+__global__ void embedding_backward_kernel(float *dtable, const T *dout, const int32_t *tokens, int N, int d)
+{
+    size_t total = (size_t)N * d;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        size_t row = i / d, col = i % d;
+        atomicAdd(&dtable[(size_t)tokens[row] * d + col], to_f32(dout[i]));
+    }
+}
+
+void cuda_embedding_forward(Backend *be, void *out, const int32_t *tokens, const void *table, int N, int d)
+{
+    if (N <= 0) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = grid_for((size_t)N * d, ELEMENTWISE_THREADS);
+    if (is_bf16(be))
+        embedding_forward_kernel<bf16><<<g, ELEMENTWISE_THREADS, 0, s>>>((bf16 *)out, tokens, (const bf16 *)table, N, d);
+    else
+        embedding_forward_kernel<float><<<g, ELEMENTWISE_THREADS, 0, s>>>((float *)out, tokens, (const float *)table, N, d);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_embedding_backward(Backend *be, float *dtable, const void *dout, const int32_t *tokens, int N, int d)
+{
+    if (N <= 0) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = grid_for((size_t)N * d, ELEMENTWISE_THREADS);
+    if (is_bf16(be))
+        embedding_backward_kernel<bf16><<<g, ELEMENTWISE_THREADS, 0, s>>>(dtable, (const bf16 *)dout, tokens, N, d);
+    else
+        embedding_backward_kernel<float><<<g, ELEMENTWISE_THREADS, 0, s>>>(dtable, (const float *)dout, tokens, N, d);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* ---- SwiGLU ----------------------------------------------------------------------------------- */
+
+static __device__ __forceinline__ float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+template <typename T>
+__global__ void swiglu_forward_kernel(T *h, const T *gate_up, int N, int f)
+{
+    size_t total = (size_t)N * f;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        size_t row = i / f, col = i % f;
+        float g = to_f32(gate_up[row * 2 * f + col]);
+        float u = to_f32(gate_up[row * 2 * f + f + col]);
+        h[i] = from_f32<T>(g * sigmoidf_(g) * u);
+    }
+}
+
+/* d silu(g)/dg = sig(g) (1 + g (1 - sig(g))); accumulates into dgate_up. */
+template <typename T>
+__global__ void swiglu_backward_kernel(T *dgate_up, const T *dh, const T *gate_up, int N, int f)
+{
+    size_t total = (size_t)N * f;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        size_t row = i / f, col = i % f;
+        size_t gi = row * 2 * f + col, ui = gi + f;
+        float g = to_f32(gate_up[gi]);
+        float u = to_f32(gate_up[ui]);
+        float d = to_f32(dh[i]);
+        float sg = sigmoidf_(g);
+        float silu = g * sg;
+        dgate_up[gi] = from_f32<T>(to_f32(dgate_up[gi]) + d * u * sg * (1.0f + g * (1.0f - sg)));
+        dgate_up[ui] = from_f32<T>(to_f32(dgate_up[ui]) + d * silu);
+    }
+}
+
+void cuda_swiglu_forward(Backend *be, void *h, const void *gate_up, int N, int f)
+{
+    if (N <= 0) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = grid_for((size_t)N * f, ELEMENTWISE_THREADS);
+    if (is_bf16(be))
+        swiglu_forward_kernel<bf16><<<g, ELEMENTWISE_THREADS, 0, s>>>((bf16 *)h, (const bf16 *)gate_up, N, f);
+    else
+        swiglu_forward_kernel<float><<<g, ELEMENTWISE_THREADS, 0, s>>>((float *)h, (const float *)gate_up, N, f);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_swiglu_backward(Backend *be, void *dgate_up, const void *dh, const void *gate_up, int N, int f)
+{
+    if (N <= 0) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = grid_for((size_t)N * f, ELEMENTWISE_THREADS);
+    if (is_bf16(be))
+        swiglu_backward_kernel<bf16><<<g, ELEMENTWISE_THREADS, 0, s>>>((bf16 *)dgate_up, (const bf16 *)dh, (const bf16 *)gate_up, N, f);
+    else
+        swiglu_backward_kernel<float><<<g, ELEMENTWISE_THREADS, 0, s>>>((float *)dgate_up, (const float *)dh, (const float *)gate_up, N, f);
+    CUDA_CHECK_LAUNCH();
+}

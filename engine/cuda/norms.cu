@@ -1,0 +1,217 @@
+/* engine/cuda/norms.cu: RMSNorm over rows, and the per-head QK-RMSNorm with rotate-half RoPE,
+ * forward and backward. One warp per row (or per row and head); gain gradients are summed per
+ * block in shared memory and added to the fp32 dgain with one atomic per element and block. */
+#include <math.h>
+
+#include "engine/cuda/cuda_internal.h"
+
+#define NORM_THREADS 256
+#define NORM_WARPS (NORM_THREADS / 32)
+#define HEAD_DIM 64
+#define ROPE_THETA 10000.0
+
+/* ---- RMSNorm --------------------------------------------------------------------------------- */
+
+template <typename T>
+__global__ void rmsnorm_forward_kernel(T *y, float *rstd, const T *x, const T *gain, int N, int d,
+                                       float eps)
+{
+    int warp = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (warp >= N) return;
+    const T *xr = x + (size_t)warp * d;
+    T *yr = y + (size_t)warp * d;
+    float ss = 0.0f;
+    for (int j = lane; j < d; j += 32) {
+        float v = to_f32(xr[j]);
+        ss += v * v;
+    }
+    ss = warp_sum(ss);
+    float r = 1.0f / sqrtf(ss / d + eps);
+    if (lane == 0) rstd[warp] = r;
+    for (int j = lane; j < d; j += 32) yr[j] = from_f32<T>(to_f32(xr[j]) * r * to_f32(gain[j]));
+}
+
+/* dx += r g dy - r^3 x <dy g, x> / d; dgain += sum over rows of dy x r. */
+template <typename T>
+__global__ void rmsnorm_backward_kernel(T *dx, float *dgain, const T *dy, const T *x, const T *gain,
+                                        const float *rstd, int N, int d)
+{
+    extern __shared__ float dgain_block[]; /* d floats */
+    for (int j = threadIdx.x; j < d; j += blockDim.x) dgain_block[j] = 0.0f;
+    __syncthreads();
+    int lane = threadIdx.x % 32;
+    for (int row = blockIdx.x * NORM_WARPS + threadIdx.x / 32; row < N; row += gridDim.x * NORM_WARPS) {
+        const T *xr = x + (size_t)row * d, *dyr = dy + (size_t)row * d;
+        T *dxr = dx + (size_t)row * d;
+        float r = rstd[row];
+        float dot = 0.0f;
+        for (int j = lane; j < d; j += 32) {
+            float xv = to_f32(xr[j]), dyv = to_f32(dyr[j]);
+            dot += dyv * to_f32(gain[j]) * xv;
+            atomicAdd(&dgain_block[j], dyv * xv * r);
+        }
+        dot = warp_sum(dot);
+        float c = dot / d * r * r * r;
+        for (int j = lane; j < d; j += 32) {
+            float xv = to_f32(xr[j]), dyv = to_f32(dyr[j]);
+            dxr[j] = from_f32<T>(to_f32(dxr[j]) + r * dyv * to_f32(gain[j]) - c * xv);
+        }
+    }
+    __syncthreads();
+    for (int j = threadIdx.x; j < d; j += blockDim.x) atomicAdd(&dgain[j], dgain_block[j]);
+}
+
+void cuda_rmsnorm_forward(Backend *be, void *y, float *rstd, const void *x, const void *gain,
+                          int N, int d, float eps)
+{
+    if (N <= 0) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = (unsigned)((N + NORM_WARPS - 1) / NORM_WARPS);
+    if (is_bf16(be))
+        rmsnorm_forward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)y, rstd, (const bf16 *)x, (const bf16 *)gain, N, d, eps);
+    else
+        rmsnorm_forward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)y, rstd, (const float *)x, (const float *)gain, N, d, eps);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* Enough blocks to fill the GPU, few enough that the per-block dgain partials stay cheap. */
+static unsigned reduction_blocks(Backend *be, size_t rows_per_block_min, size_t rows)
+{
+    size_t want = (size_t)cuda_state(be)->multiprocessors * 2;
+    size_t most = (rows + rows_per_block_min - 1) / rows_per_block_min;
+    if (want > most) want = most;
+    return want ? (unsigned)want : 1u;
+}
+
+void cuda_rmsnorm_backward(Backend *be, void *dx, float *dgain, const void *dy, const void *x,
+                           const void *gain, const float *rstd, int N, int d)
+{
+    if (N <= 0) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = reduction_blocks(be, NORM_WARPS, (size_t)N);
+    size_t shmem = (size_t)d * sizeof(float);
+    if (is_bf16(be))
+        rmsnorm_backward_kernel<bf16><<<g, NORM_THREADS, shmem, s>>>((bf16 *)dx, dgain, (const bf16 *)dy, (const bf16 *)x, (const bf16 *)gain, rstd, N, d);
+    else
+        rmsnorm_backward_kernel<float><<<g, NORM_THREADS, shmem, s>>>((float *)dx, dgain, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* ---- per-head RMSNorm + RoPE ------------------------------------------------------------------
+ * One warp per (row, head): lane holds elements lane and lane + 32, exactly the pair that the
+ * rotate-half RoPE mixes. Angles in double, as the CPU reference computes them. */
+
+static __device__ __forceinline__ void rope_angle(int t, int i, float *cs, float *sn)
+{
+    double inv_freq = pow(ROPE_THETA, -(double)i / (HEAD_DIM / 2));
+    double a = t * inv_freq;
+    double sd, cd;
+    sincos(a, &sd, &cd);
+    *cs = (float)cd;
+    *sn = (float)sd;
+}
+
+template <typename T>
+__global__ void head_norm_rope_forward_kernel(T *out, float *rstd, const T *in, int in_stride,
+                                              const T *gain, int B, int T_len, int H, int use_rope,
+                                              float eps)
+{
+    size_t item = (size_t)blockIdx.x * NORM_WARPS + threadIdx.x / 32; /* row * H + head */
+    int lane = threadIdx.x % 32;
+    if (item >= (size_t)B * T_len * H) return;
+    size_t row = item / H;
+    int h = (int)(item % H);
+    const T *x = in + row * in_stride + h * HEAD_DIM;
+    float x0 = to_f32(x[lane]), x1 = to_f32(x[lane + 32]);
+    float ss = warp_sum(x0 * x0 + x1 * x1);
+    float r = 1.0f / sqrtf(ss / HEAD_DIM + eps);
+    if (lane == 0) rstd[item] = r;
+    float y0 = x0 * r * to_f32(gain[lane]);
+    float y1 = x1 * r * to_f32(gain[lane + 32]);
+    T *o = out + item * HEAD_DIM;
+    if (use_rope) {
+        float cs, sn;
+        rope_angle((int)(row % T_len), lane, &cs, &sn);
+        float o0 = y0 * cs - y1 * sn;
+        float o1 = y1 * cs + y0 * sn;
+        y0 = o0;
+        y1 = o1;
+    }
+    o[lane] = from_f32<T>(y0);
+    o[lane + 32] = from_f32<T>(y1);
+}
+
+template <typename T>
+__global__ void head_norm_rope_backward_kernel(T *din, int din_stride, float *dgain, const T *dout,
+                                               const T *in, int in_stride, const T *gain,
+                                               const float *rstd, int B, int T_len, int H,
+                                               int use_rope)
+{
+    __shared__ float dgain_block[HEAD_DIM];
+    if (threadIdx.x < HEAD_DIM) dgain_block[threadIdx.x] = 0.0f;
+    __syncthreads();
+    int lane = threadIdx.x % 32;
+    float g0 = to_f32(gain[lane]), g1 = to_f32(gain[lane + 32]);
+    float dg0 = 0.0f, dg1 = 0.0f;
+    size_t items = (size_t)B * T_len * H;
+    for (size_t item = (size_t)blockIdx.x * NORM_WARPS + threadIdx.x / 32; item < items;
+         item += (size_t)gridDim.x * NORM_WARPS) {
+        size_t row = item / H;
+        int h = (int)(item % H);
+        const T *x = in + row * in_stride + h * HEAD_DIM;
+        const T *dout_h = dout + item * HEAD_DIM;
+        T *dx = din + row * din_stride + h * HEAD_DIM;
+        float r = rstd[item];
+        float x0 = to_f32(x[lane]), x1 = to_f32(x[lane + 32]);
+        float dy0 = to_f32(dout_h[lane]), dy1 = to_f32(dout_h[lane + 32]);
+        if (use_rope) { /* the rotation's transpose */
+            float cs, sn;
+            rope_angle((int)(row % T_len), lane, &cs, &sn);
+            float a = dy0 * cs + dy1 * sn;
+            float b = dy1 * cs - dy0 * sn;
+            dy0 = a;
+            dy1 = b;
+        }
+        float dot = warp_sum(dy0 * g0 * x0 + dy1 * g1 * x1);
+        dg0 += dy0 * x0 * r;
+        dg1 += dy1 * x1 * r;
+        float c = dot / HEAD_DIM * r * r * r;
+        dx[lane] = from_f32<T>(to_f32(dx[lane]) + r * dy0 * g0 - c * x0);
+        dx[lane + 32] = from_f32<T>(to_f32(dx[lane + 32]) + r * dy1 * g1 - c * x1);
+    }
+    atomicAdd(&dgain_block[lane], dg0);
+    atomicAdd(&dgain_block[lane + 32], dg1);
+    __syncthreads();
+    if (threadIdx.x < HEAD_DIM) atomicAdd(&dgain[threadIdx.x], dgain_block[threadIdx.x]);
+}
+
+void cuda_head_norm_rope_forward(Backend *be, void *out, float *rstd, const void *in,
+                                 int in_stride, const void *gain, int B, int T, int H,
+                                 int use_rope, float eps)
+{
+    size_t items = (size_t)B * T * H;
+    if (!items) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = (unsigned)((items + NORM_WARPS - 1) / NORM_WARPS);
+    if (is_bf16(be))
+        head_norm_rope_forward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)out, rstd, (const bf16 *)in, in_stride, (const bf16 *)gain, B, T, H, use_rope, eps);
+    else
+        head_norm_rope_forward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)out, rstd, (const float *)in, in_stride, (const float *)gain, B, T, H, use_rope, eps);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_head_norm_rope_backward(Backend *be, void *din, int din_stride, float *dgain,
+                                  const void *dout, const void *in, int in_stride,
+                                  const void *gain, const float *rstd, int B, int T, int H,
+                                  int use_rope)
+{
+    size_t items = (size_t)B * T * H;
+    if (!items) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = reduction_blocks(be, NORM_WARPS * 4, items);
+    if (is_bf16(be))
+        head_norm_rope_backward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)din, din_stride, dgain, (const bf16 *)dout, (const bf16 *)in, in_stride, (const bf16 *)gain, rstd, B, T, H, use_rope);
+    else
+        head_norm_rope_backward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)din, din_stride, dgain, (const float *)dout, (const float *)in, in_stride, (const float *)gain, rstd, B, T, H, use_rope);
+    CUDA_CHECK_LAUNCH();
+}

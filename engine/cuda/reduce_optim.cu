@@ -1,0 +1,164 @@
+/* engine/cuda/reduce_optim.cu: reductions into device scalars (sums, sum of squares, mean |x|),
+ * the gradient-clipping scale and AdamW, all without a host round trip. */
+#include <math.h>
+
+#include "engine/cuda/cuda_internal.h"
+
+#define REDUCE_THREADS 512
+
+/* Sum of the block's values in double; the result is valid in thread 0. */
+static __device__ double block_sum(double x)
+{
+    __shared__ double partial[REDUCE_THREADS / 32];
+    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0) partial[warp] = x;
+    __syncthreads();
+    double s = 0.0;
+    if (threadIdx.x == 0)
+        for (int w = 0; w < REDUCE_THREADS / 32; w++) s += partial[w];
+    return s;
+}
+
+/* What each reduction reads: the element's value, its square or its absolute value. */
+enum { READ_VALUE = 0, READ_SQUARE = 1, READ_ABS = 2 };
+
+/* One block sums everything in double (a deterministic result, used for the small arrays
+ * of losses, boundary counts and probabilities). */
+template <typename T>
+__global__ void __launch_bounds__(REDUCE_THREADS)
+sum_one_block_kernel(float *out, const T *x, size_t n, int read, double divisor, int accumulate)
+{
+    double s = 0.0;
+    for (size_t i = threadIdx.x; i < n; i += REDUCE_THREADS) {
+        double v = (double)to_f32(x[i]);
+        s += read == READ_SQUARE ? v * v : read == READ_ABS ? fabs(v) : v;
+    }
+    s = block_sum(s);
+    if (threadIdx.x == 0) {
+        float r = (float)(s / divisor);
+        *out = accumulate ? *out + r : r;
+    }
+}
+
+__global__ void __launch_bounds__(REDUCE_THREADS)
+sum_i32_kernel(float *out, const int32_t *x, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = threadIdx.x; i < n; i += REDUCE_THREADS) s += (double)x[i];
+    s = block_sum(s);
+    if (threadIdx.x == 0) *out = (float)s;
+}
+
+/* Many blocks for large arrays (the whole gradient buffer): per-block double sums, one float
+ * atomic per block into *out, which the caller has prepared. */
+template <typename T>
+__global__ void __launch_bounds__(REDUCE_THREADS)
+sum_many_blocks_kernel(float *out, const T *x, size_t n, int read, double divisor)
+{
+    double s = 0.0;
+    for (size_t i = blockIdx.x * (size_t)REDUCE_THREADS + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * REDUCE_THREADS) {
+        double v = (double)to_f32(x[i]);
+        s += read == READ_SQUARE ? v * v : read == READ_ABS ? fabs(v) : v;
+    }
+    s = block_sum(s);
+    if (threadIdx.x == 0) atomicAdd(out, (float)(s / divisor));
+}
+
+#define ONE_BLOCK_MAX (1u << 20) /* arrays up to this size use the deterministic kernel */
+
+template <typename T>
+static void reduce(Backend *be, float *out, const T *x, size_t n, int read, double divisor,
+                   int accumulate)
+{
+    CudaState *st = cuda_state(be);
+    if (n <= ONE_BLOCK_MAX) {
+        sum_one_block_kernel<T><<<1, REDUCE_THREADS, 0, st->stream>>>(out, x, n, read, divisor, accumulate);
+        CUDA_CHECK_LAUNCH();
+        return;
+    }
+    if (!accumulate) CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float), st->stream));
+    unsigned blocks = (unsigned)(st->multiprocessors * 4);
+    sum_many_blocks_kernel<T><<<blocks, REDUCE_THREADS, 0, st->stream>>>(out, x, n, read, divisor);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_sum_f32(Backend *be, float *out, const float *x, size_t n)
+{
+    reduce<float>(be, out, x, n, READ_VALUE, 1.0, 0);
+}
+
+void cuda_sum_i32(Backend *be, float *out, const int32_t *x, size_t n)
+{
+    sum_i32_kernel<<<1, REDUCE_THREADS, 0, cuda_state(be)->stream>>>(out, x, n);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_sum_squares_f32(Backend *be, float *out, const float *x, size_t n)
+{
+    reduce<float>(be, out, x, n, READ_SQUARE, 1.0, 1);
+}
+
+void cuda_mean_abs(Backend *be, float *out, const void *x, size_t n)
+{
+    if (!n) {
+        CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float), cuda_state(be)->stream));
+        return;
+    }
+    if (is_bf16(be))
+        reduce<bf16>(be, out, (const bf16 *)x, n, READ_ABS, (double)n, 0);
+    else
+        reduce<float>(be, out, (const float *)x, n, READ_ABS, (double)n, 0);
+}
+
+/* ---- clipping and AdamW ------------------------------------------------------------------------ */
+
+__global__ void clip_scale_kernel(float *scale_out, const float *norm_sq, float max_norm)
+{
+    float norm = sqrtf(*norm_sq);
+    *scale_out = (max_norm > 0.0f && norm > max_norm) ? max_norm / norm : 1.0f;
+}
+
+void cuda_clip_scale(Backend *be, float *scale_out, const float *norm_sq, float max_norm)
+{
+    clip_scale_kernel<<<1, 1, 0, cuda_state(be)->stream>>>(scale_out, norm_sq, max_norm);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* The bias corrections come from the host (computed there with powf, as the CPU does). */
+template <typename T>
+__global__ void adamw_kernel(float *param, T *param_act, const float *grad, float *m, float *v,
+                             size_t n, float lr, float beta1, float beta2, float eps,
+                             float weight_decay, float bc1, float bc2, const float *grad_scale)
+{
+    float gs = grad_scale ? *grad_scale : 1.0f;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float g = grad[i] * gs;
+        float mi = beta1 * m[i] + (1.0f - beta1) * g;
+        float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        float mhat = mi / bc1, vhat = vi / bc2;
+        float p = param[i];
+        p -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * p);
+        param[i] = p;
+        if (param_act) param_act[i] = from_f32<T>(p);
+    }
+}
+
+void cuda_adamw(Backend *be, float *param, void *param_act, const float *grad, float *m, float *v,
+                size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                int t, const float *grad_scale)
+{
+    if (!n) return;
+    float bc1 = 1.0f - powf(beta1, (float)t);
+    float bc2 = 1.0f - powf(beta2, (float)t);
+    cudaStream_t s = cuda_state(be)->stream;
+    unsigned g = grid_for(n, 256);
+    if (is_bf16(be))
+        adamw_kernel<bf16><<<g, 256, 0, s>>>(param, (bf16 *)param_act, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bc1, bc2, grad_scale);
+    else
+        adamw_kernel<float><<<g, 256, 0, s>>>(param, (float *)param_act, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bc1, bc2, grad_scale);
+    CUDA_CHECK_LAUNCH();
+}
