@@ -53,6 +53,18 @@ static const char usage[] =
     "  slurm: --partition P  --time T  --gpus-per-task N (default 1 with GPUs, else 0)\n"
     "         --cpus-per-task N  --max-parallel N  --poll S (default 5)\n"
     "\n"
+    "sweep file (YAML; see configs/sweep-*.yaml):\n"
+    "  name, vocab, seq_len, batch_tokens (tokens per step), grad_accum (default 1)\n"
+    "  budgets: [C, ...] training FLOPs (D = C / (3 F_fwd) in whole steps, within 1%), or\n"
+    "  tokens: [D, ...] fixed training tokens\n"
+    "  lr, seed, parametrization (mup | sp): a value or a list; max_attempts (default 3)\n"
+    "  shape_rule: {concept_width_ratio, aspect, encoder_share, max_width} for derived shapes\n"
+    "  families: a list; each has family (dense | dlcm) and either N (and P for dlcm), from which\n"
+    "    the shape is derived, or d_t, n_layers (dense) / d_t, d_c or d_c_ratio, n_enc, n_con,\n"
+    "    n_dec (dlcm); R (dlcm); optional ffn_t, ffn_c; any of lr, seed, budgets, tokens,\n"
+    "    parametrization to override the sweep's. Every key may be a list: the grid is their product.\n"
+    "  trainer: dlcm-train settings given to every run (e.g. data.tokenizer, schedule.kind)\n"
+    "\n"
     "exit status: 0 all runs done or diverged; 1 some failed; 2 interrupted; 3 bad input or error.\n";
 
 #define EXIT_BAD 3
