@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "  --offsets             dlcm: fit t_tok, t_con, t_dat (default: fixed at 0)\n"
             "  --bootstrap B         resamples (default 1000; 0: no intervals)\n"
             "  --seed S              bootstrap seed (default 1)\n"
+            "  --max-starts K        use every k-th start of the grid, at most K (quick looks and tests;\n"
+            "                        default: the whole grid)\n"
             "  --no-lobo             skip the leave-largest-budget-out refit\n"
             "output:\n"
             "  --json OUT            the fit as JSON (coefficients, intervals, selection, settings, samples)\n"
@@ -83,10 +85,11 @@ static int law_fit_main(int argc, char **argv)
 {
     const char *csv = NULL, *db_path = NULL, *sweep = NULL, *law_name_arg = NULL, *json_path = NULL;
     const char *store = NULL, *plots_dir = "results", *plot_prefix = NULL, *family = NULL, *loss_kind = "val";
+    int max_starts = 0;
     int drop = 0, offsets = 0, no_store = 0, no_plots = 0, check = 0, quiet = 0, no_lobo = 0, vocab = 0, seq_len = 0;
     EstimatorSettings set = estimator_defaults();
     enum { O_CSV = 256, O_DB, O_SWEEP, O_LAW, O_DROP, O_JSON, O_STORE, O_NOSTORE, O_PLOTS, O_PREFIX, O_NOPLOTS,
-           O_BOOT, O_SEED, O_OFFSETS, O_FAMILY, O_LOSS, O_VOCAB, O_SEQ, O_CHECK, O_QUIET, O_NOLOBO };
+           O_BOOT, O_SEED, O_OFFSETS, O_FAMILY, O_LOSS, O_VOCAB, O_SEQ, O_CHECK, O_QUIET, O_NOLOBO, O_MAXSTARTS };
     static const struct option opts[] = {
         {"csv", 1, 0, O_CSV}, {"db", 1, 0, O_DB}, {"sweep", 1, 0, O_SWEEP}, {"law", 1, 0, O_LAW},
         {"drop-top-loss", 1, 0, O_DROP}, {"json", 1, 0, O_JSON}, {"store", 1, 0, O_STORE},
@@ -94,7 +97,7 @@ static int law_fit_main(int argc, char **argv)
         {"no-plots", 0, 0, O_NOPLOTS}, {"bootstrap", 1, 0, O_BOOT}, {"seed", 1, 0, O_SEED},
         {"offsets", 0, 0, O_OFFSETS}, {"family", 1, 0, O_FAMILY}, {"loss", 1, 0, O_LOSS},
         {"vocab", 1, 0, O_VOCAB}, {"seq-len", 1, 0, O_SEQ}, {"check-reference", 0, 0, O_CHECK},
-        {"quiet", 0, 0, O_QUIET}, {"no-lobo", 0, 0, O_NOLOBO}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", 0, 0, O_QUIET}, {"no-lobo", 0, 0, O_NOLOBO}, {"max-starts", 1, 0, O_MAXSTARTS}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -126,6 +129,10 @@ static int law_fit_main(int argc, char **argv)
         case O_CHECK: check = 1; break;
         case O_QUIET: quiet = 1; break;
         case O_NOLOBO: no_lobo = 1; break;
+        case O_MAXSTARTS:
+            max_starts = (int)strtol(optarg, &end, 10);
+            if (*end || max_starts < 1) { fprintf(stderr, "dlcm-fit: --max-starts needs a count >= 1\n"); return 2; }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -175,6 +182,12 @@ static int law_fit_main(int argc, char **argv)
     int n_starts;
     double *starts = law_start_grid(&law, &n_starts);
     if (!starts) { fprintf(stderr, "dlcm-fit: out of memory\n"); fit_data_free(&data); return 1; }
+    if (max_starts && max_starts < n_starts) { /* an even thinning of the grid */
+        int stride = (n_starts + max_starts - 1) / max_starts, kept = 0;
+        for (int i = 0; i < n_starts; i += stride, kept++)
+            memmove(starts + (size_t)kept * law.k, starts + (size_t)i * law.k, (size_t)law.k * sizeof *starts);
+        n_starts = kept;
+    }
     if (!quiet) fprintf(stderr, "dlcm-fit: %s law on %d points (%s), %d starts\n", law_name(&law), data.n, data.source, n_starts);
     FitResult best;
     if (estimator_fit(&law, data.pts, data.n, NULL, starts, n_starts, &set, &best, err, sizeof err)) {
