@@ -1,0 +1,39 @@
+/* fit/decay.h: the decay-phase law (DLCM Eq. 23): Delta = k L_stable^a R^b N^c, fitted by
+ * ordinary least squares on logs, from loss trajectories of WSD runs or from a CSV. */
+#ifndef DLCM_FIT_DECAY_H
+#define DLCM_FIT_DECAY_H
+
+#include <sqlite3.h>
+
+typedef struct {
+    char id[72];
+    double L_stable;  /* loss at the end of the stable phase */
+    double L_final;   /* loss at the end of the decay */
+    double R, N;
+} DecayPoint;
+
+typedef struct {
+    double coef[4];        /* log k, a, b, c */
+    double lo[4], hi[4];   /* 95 % t intervals */
+    double k, k_lo, k_hi;  /* k = exp(log k) */
+    double r2;
+    int n;
+} DecayFit;
+
+/* Fits log Delta = log k + a log L_stable + b log R + c log N. Needs at least 5 points with
+ * Delta > 0, two distinct R and two distinct N. 0, or -1 with err. */
+int decay_fit(const DecayPoint *pts, int n, double level, DecayFit *out, char *err, int errlen);
+
+/* Reads the decay points of a sweep's finished runs from the metrics table: the stable phase
+ * ends at the last logged step whose LR is the run's peak LR; L_stable and L_final are means of
+ * train_loss over the last `window` logged steps ending there and at the end. *pts allocated.
+ * 0, or -1 with err. */
+int decay_read_sweep(sqlite3 *db, const char *sweep, int window, DecayPoint **pts, int *n, char *err, int errlen);
+
+/* CSV with columns L_stable, L_final (or delta), R, N. 0, or -1 with err naming line and column. */
+int decay_read_csv(const char *path, DecayPoint **pts, int *n, char *err, int errlen);
+
+/* dlcm-fit decay ... */
+int decay_main(int argc, char **argv);
+
+#endif

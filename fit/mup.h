@@ -1,0 +1,68 @@
+/* fit/mup.h: μP transfer validation (spec scaling-laws.md §5): per width the optimal log2 LR
+ * from a quadratic through the best grid point and its neighbours, the slope of log2 LR*
+ * against log2 width with its interval, the drift and the transfer regret, and the coordinate
+ * check's log-log slopes of mean |x| against width. */
+#ifndef DLCM_FIT_MUP_H
+#define DLCM_FIT_MUP_H
+
+#include <sqlite3.h>
+
+#define MUP_MAX_WIDTHS 32
+#define MUP_MAX_LRS 64
+
+typedef struct {
+    char param[8];   /* "mup" or "sp" */
+    int width;
+    double lr;
+    double loss;     /* +inf for a diverged run */
+} MupRun;
+
+typedef struct {
+    int width;
+    int n_lr;
+    double log2_lr[MUP_MAX_LRS];   /* the grid, ascending */
+    double loss[MUP_MAX_LRS];      /* mean over seeds; +inf if any seed diverged */
+    double log2_lr_star;           /* optimum from the quadratic */
+    int edge;                      /* 1: the best grid point is on the grid's edge */
+    double best_loss;              /* lowest grid loss */
+    double regret;                 /* loss at the base width's LR* (nearest grid point) - best_loss */
+} MupWidth;
+
+typedef struct {
+    char param[8];
+    int n_widths;
+    MupWidth w[MUP_MAX_WIDTHS];
+    double slope, slope_lo, slope_hi;  /* log2 LR* vs log2 width, 95 % t interval (NaN with < 3 widths) */
+    double grid_step;                  /* median spacing of the LR grid, in log2 */
+    double max_drift_steps;            /* max |LR*(w) - LR*(base)| in grid steps */
+    int pass;                          /* |slope| <= 0.1 and drift <= 1 step */
+} MupTransfer;
+
+/* Analyses the runs of one parametrization. 0, or -1 with err (fewer than 2 widths, a width
+ * with fewer than 3 LRs or only diverged runs). */
+int mup_transfer(const MupRun *runs, int n, const char *param, MupTransfer *out, char *err, int errlen);
+
+typedef struct {
+    char param[8];
+    char module[64];
+    int step;
+    int n_widths;
+    double slope;    /* d log mean|x| / d log width */
+} MupCoordSlope;
+
+typedef struct {
+    char param[8];
+    int width;
+    int step;
+    char module[64];
+    double mean_abs;
+} MupCoordRow;
+
+/* Slopes for every (param, module, step >= 3) with at least two widths (rows of one width are
+ * averaged over seeds first). *slopes allocated. Returns their number, or -1 on OOM. */
+int mup_coord_slopes(const MupCoordRow *rows, int n, MupCoordSlope **slopes);
+
+/* dlcm-fit mup ... */
+int mup_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,332 @@
+/* fit/summary.c: intervals and derived quantities of a law fit, its JSON (written and read
+ * back) and its terminal table. */
+#include "fit/summary.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void derived_add(LawSummary *s, const char *name, double value, const double *samples, int n,
+                        double level, const char *note)
+{
+    if (s->n_derived >= SUMMARY_MAX_DERIVED) return;
+    Derived *d = &s->derived[s->n_derived++];
+    snprintf(d->name, sizeof d->name, "%s", name);
+    snprintf(d->note, sizeof d->note, "%s", note ? note : "");
+    d->value = value;
+    if (samples && n > 0) estimator_percentile_interval(samples, n, level, &d->lo, &d->hi);
+    else d->lo = d->hi = NAN;
+}
+
+/* The quantities derived from one coefficient vector (in a fixed order). */
+enum { CH_DER_A, CH_DER_B, CH_DER_G, CH_DER_NOPT, CH_DER_DOPT, CH_DER_RATIO, CH_DER_COUNT };
+enum { DL_DER_N, DL_DER_P, DL_DER_R, DL_DER_D, DL_DER_LOSS, DL_DER_DENSE_N, DL_DER_DENSE_D, DL_DER_DENSE_LOSS,
+       DL_DER_GAP, DL_DER_COUNT };
+
+static void chinchilla_derived(const double *c, double C, double *out)
+{
+    double alpha = c[3], beta = c[4];
+    out[CH_DER_A] = beta / (alpha + beta);
+    out[CH_DER_B] = alpha / (alpha + beta);
+    out[CH_DER_G] = pow(alpha * c[1] / (beta * c[2]), 1.0 / (alpha + beta));
+    allocate_chinchilla_closed_form(c, C, &out[CH_DER_NOPT], &out[CH_DER_DOPT]);
+    out[CH_DER_RATIO] = out[CH_DER_DOPT] / out[CH_DER_NOPT];
+}
+
+static void dlcm_derived(const Law *law, const double *c, const CandidateSet *dlcm, const CandidateSet *dense,
+                         double C, double *out)
+{
+    Allocation a = allocate_best(law, c, dlcm, C), d = allocate_best(law, c, dense, C);
+    out[DL_DER_N] = a.valid ? a.N : NAN;
+    out[DL_DER_P] = a.valid ? a.P : NAN;
+    out[DL_DER_R] = a.valid ? a.R : NAN;
+    out[DL_DER_D] = a.valid ? a.D : NAN;
+    out[DL_DER_LOSS] = a.valid ? a.loss : NAN;
+    out[DL_DER_DENSE_N] = d.valid ? d.N : NAN;
+    out[DL_DER_DENSE_D] = d.valid ? d.D : NAN;
+    out[DL_DER_DENSE_LOSS] = d.valid ? d.loss : NAN;
+    out[DL_DER_GAP] = a.valid && d.valid ? d.loss - a.loss : NAN;
+}
+
+void summary_compute(LawSummary *s, const EstimatorSettings *set)
+{
+    const Law *law = &s->law;
+    int B = s->n_samples;
+    double *column = malloc((size_t)(B > 0 ? B : 1) * sizeof *column);
+    for (int j = 0; j < law->n_coef; j++) {
+        for (int b = 0; b < B; b++) column[b] = s->samples[(size_t)b * law->n_coef + j];
+        if (B > 0) estimator_percentile_interval(column, B, set->level, &s->lo[j], &s->hi[j]);
+        else s->lo[j] = s->hi[j] = NAN;
+    }
+    free(column);
+    s->n_derived = 0;
+    if (law->kind == LAW_CHINCHILLA) {
+        double point[CH_DER_COUNT], *per = malloc((size_t)(B > 0 ? B : 1) * CH_DER_COUNT * sizeof *per);
+        chinchilla_derived(s->coef, s->budget_max, point);
+        for (int b = 0; b < B; b++) chinchilla_derived(s->samples + (size_t)b * law->n_coef, s->budget_max, per + (size_t)b * CH_DER_COUNT);
+        static const char *const names[CH_DER_COUNT] = {"a", "b", "G", "N_opt", "D_opt", "D_opt/N_opt"};
+        static const char *const notes[CH_DER_COUNT] = {"N_opt ~ C^a", "D_opt ~ C^b", "N_opt = G (C/6)^a",
+                                                         "at budget_max, C = 6 N D", "at budget_max", "tokens per parameter"};
+        double *col = malloc((size_t)(B > 0 ? B : 1) * sizeof *col);
+        for (int q = 0; q < CH_DER_COUNT; q++) {
+            for (int b = 0; b < B; b++) col[b] = per[(size_t)b * CH_DER_COUNT + q];
+            derived_add(s, names[q], point[q], col, B, set->level, notes[q]);
+        }
+        free(col);
+        free(per);
+        return;
+    }
+    if (s->vocab < 2 || s->seq_len < 2) return; /* shapes unknown: no allocation */
+    AllocSpace space = {.vocab = s->vocab, .seq_len = s->seq_len, .R_min = s->R_min, .R_max = s->R_max};
+    CandidateSet dlcm, dense;
+    char err[256];
+    if (allocate_candidates(&space, 0, &dlcm, err, sizeof err)) return;
+    if (allocate_candidates(&space, 1, &dense, err, sizeof err)) { allocate_candidates_free(&dlcm); return; }
+    double point[DL_DER_COUNT], *per = malloc((size_t)(B > 0 ? B : 1) * DL_DER_COUNT * sizeof *per);
+    dlcm_derived(law, s->coef, &dlcm, &dense, s->budget_max, point);
+    for (int b = 0; b < B; b++) {
+        dlcm_derived(law, s->samples + (size_t)b * law->n_coef, &dlcm, &dense, s->budget_max, per + (size_t)b * DL_DER_COUNT);
+        if (set->progress && (b + 1) % 200 == 0) fprintf(stderr, "  derived allocations: %d/%d\n", b + 1, B);
+    }
+    static const char *const names[DL_DER_COUNT] = {"N_opt", "P_opt", "R_opt", "D_opt", "loss_opt", "dense_N_opt",
+                                                     "dense_D_opt", "dense_loss_opt", "loss_gap"};
+    static const char *const notes[DL_DER_COUNT] = {
+        "dlcm optimum at budget_max", "recommended backbone share", "recommended R (data range)", "training tokens",
+        "fitted loss at the optimum", "dense optimum (law without concept term)", "dense tokens",
+        "dense fitted loss", "dense_loss_opt - loss_opt"};
+    double *col = malloc((size_t)(B > 0 ? B : 1) * sizeof *col);
+    for (int q = 0; q < DL_DER_COUNT; q++) {
+        for (int b = 0; b < B; b++) col[b] = per[(size_t)b * DL_DER_COUNT + q];
+        derived_add(s, names[q], point[q], col, B, set->level, notes[q]);
+    }
+    free(col);
+    free(per);
+    allocate_candidates_free(&dlcm);
+    allocate_candidates_free(&dense);
+}
+
+/* JSON has no NaN or infinity: those are written as null. */
+static json_object *number_or_null(double v)
+{
+    return isfinite(v) ? json_object_new_double(v) : NULL;
+}
+
+static json_object *interval_json(double value, double lo, double hi)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "value", number_or_null(value));
+    json_object_object_add(o, "lo", isfinite(lo) ? json_object_new_double(lo) : NULL);
+    json_object_object_add(o, "hi", isfinite(hi) ? json_object_new_double(hi) : NULL);
+    return o;
+}
+
+json_object *summary_to_json(const LawSummary *s, const FitData *data, const EstimatorSettings *set,
+                             int n_starts, int n_converged, int drop_top_loss)
+{
+    const Law *law = &s->law;
+    json_object *root = json_object_new_object();
+    json_object_object_add(root, "law", json_object_new_string(law_name(law)));
+    json_object_object_add(root, "source", json_object_new_string(s->source));
+    json_object *coefs = json_object_new_object();
+    for (int j = 0; j < law->n_coef; j++) {
+        json_object *c = interval_json(s->coef[j], s->lo[j], s->hi[j]);
+        const char *name = law_coef_name(law, j);
+        if (law->kind == LAW_DLCM && !law->fit_offsets && name[0] == 't')
+            json_object_object_add(c, "fixed", json_object_new_boolean(1));
+        json_object_object_add(coefs, name, c);
+    }
+    json_object_object_add(root, "coefficients", coefs);
+    json_object *derived = json_object_new_object();
+    for (int q = 0; q < s->n_derived; q++) {
+        json_object *d = interval_json(s->derived[q].value, s->derived[q].lo, s->derived[q].hi);
+        json_object_object_add(d, "note", json_object_new_string(s->derived[q].note));
+        json_object_object_add(derived, s->derived[q].name, d);
+    }
+    json_object_object_add(derived, "budget", number_or_null(s->budget_max));
+    json_object_object_add(root, "derived", derived);
+
+    json_object *val = json_object_new_object();
+    json_object_object_add(val, "objective", number_or_null(s->objective));
+    json_object_object_add(val, "r2_log", number_or_null(s->r2_log));
+    json_object *lobo = json_object_new_object();
+    json_object_object_add(lobo, "available", json_object_new_boolean(s->lobo.available));
+    if (s->lobo.available) {
+        json_object_object_add(lobo, "held_out_budget_lo", json_object_new_double(s->lobo.budget_lo));
+        json_object_object_add(lobo, "held_out_budget_hi", json_object_new_double(s->lobo.budget_hi));
+        json_object_object_add(lobo, "n_held_out", json_object_new_int(s->lobo.n_held_out));
+        json_object_object_add(lobo, "mae_log", json_object_new_double(s->lobo.mae_log));
+        json_object_object_add(lobo, "rmse_log", json_object_new_double(s->lobo.rmse_log));
+        json_object_object_add(lobo, "mean_relative_error", json_object_new_double(s->lobo.mean_rel));
+    }
+    json_object_object_add(val, "leave_largest_budget_out", lobo);
+    json_object_object_add(root, "validation", val);
+
+    json_object *dj = json_object_new_object();
+    int n_dense = 0;
+    for (int i = 0; i < data->n; i++) n_dense += data->pts[i].dense;
+    json_object_object_add(dj, "n_read", json_object_new_int(data->n_read));
+    json_object_object_add(dj, "n_used", json_object_new_int(data->n));
+    json_object_object_add(dj, "n_dense", json_object_new_int(n_dense));
+    json_object_object_add(dj, "n_dlcm", json_object_new_int(data->n - n_dense));
+    json_object_object_add(dj, "drop_top_loss", json_object_new_int(drop_top_loss));
+    json_object_object_add(dj, "budget_column", json_object_new_string(data->c_column));
+    json_object_object_add(dj, "budget_max", number_or_null(s->budget_max));
+    json_object_object_add(dj, "vocab", json_object_new_int(s->vocab));
+    json_object_object_add(dj, "seq_len", json_object_new_int(s->seq_len));
+    json_object *rr = json_object_new_array(), *pr = json_object_new_array();
+    json_object_array_add(rr, number_or_null(s->R_min));
+    json_object_array_add(rr, number_or_null(s->R_max));
+    json_object_array_add(pr, number_or_null(s->P_min));
+    json_object_array_add(pr, number_or_null(s->P_max));
+    json_object_object_add(dj, "R_range", rr);
+    json_object_object_add(dj, "P_range", pr);
+    json_object_object_add(root, "data", dj);
+
+    json_object *est = json_object_new_object();
+    json_object_object_add(est, "objective", json_object_new_string("sum_i Huber_delta(log Lhat_i - log L_i)"));
+    json_object_object_add(est, "huber_delta", json_object_new_double(set->huber_delta));
+    json_object_object_add(est, "parameterization",
+                           json_object_new_string("log Lhat = LSE of log-space terms; scales by their logs "
+                                                  "(centered on the data's mean log covariates), exponents as is"));
+    json_object_object_add(est, "offsets", json_object_new_string(
+                                               law->kind == LAW_CHINCHILLA ? "none" : law->fit_offsets ? "free (log t)" : "fixed at 0"));
+    json_object_object_add(est, "minimizer", json_object_new_string("GSL multimin vector_bfgs2, restarted while it improves"));
+    json_object_object_add(est, "starts", json_object_new_int(n_starts));
+    json_object_object_add(est, "starts_converged_by_gradient_test", json_object_new_int(n_converged));
+    json_object_object_add(est, "grad_tol", json_object_new_double(set->grad_tol));
+    json_object_object_add(est, "max_iter", json_object_new_int(set->max_iter));
+    json_object *boot = json_object_new_object();
+    json_object_object_add(boot, "resamples", json_object_new_int(set->n_boot));
+    json_object_object_add(boot, "succeeded", json_object_new_int(s->n_samples));
+    json_object_object_add(boot, "seed", json_object_new_int64((int64_t)set->seed));
+    json_object_object_add(boot, "level", json_object_new_double(set->level));
+    json_object_object_add(boot, "method", json_object_new_string("non-parametric over points, percentile intervals; "
+                                                                  "refits start from the full fit's best minima"));
+    json_object_object_add(est, "bootstrap", boot);
+    json_object_object_add(root, "estimator", est);
+
+    json_object *samples = json_object_new_object(), *cols = json_object_new_array(), *rows = json_object_new_array();
+    for (int j = 0; j < law->n_coef; j++) json_object_array_add(cols, json_object_new_string(law_coef_name(law, j)));
+    for (int b = 0; b < s->n_samples; b++) {
+        json_object *row = json_object_new_array();
+        for (int j = 0; j < law->n_coef; j++) json_object_array_add(row, number_or_null(s->samples[(size_t)b * law->n_coef + j]));
+        json_object_array_add(rows, row);
+    }
+    json_object_object_add(samples, "columns", cols);
+    json_object_object_add(samples, "rows", rows);
+    json_object_object_add(root, "bootstrap_samples", samples);
+    return root;
+}
+
+void summary_print(FILE *f, const LawSummary *s)
+{
+    const Law *law = &s->law;
+    fprintf(f, "\n%s law fit of %s: %d points\n", law_name(law), s->source, s->n_points);
+    fprintf(f, "  %-12s %14s %14s %14s\n", "coefficient", "value", "95% lo", "95% hi");
+    for (int j = 0; j < law->n_coef; j++) {
+        const char *name = law_coef_name(law, j);
+        if (law->kind == LAW_DLCM && !law->fit_offsets && name[0] == 't') {
+            fprintf(f, "  %-12s %14s\n", name, "0 (fixed)");
+            continue;
+        }
+        fprintf(f, "  %-12s %14.6g %14.6g %14.6g\n", name, s->coef[j], s->lo[j], s->hi[j]);
+    }
+    if (s->n_derived) {
+        fprintf(f, "  derived at C = %.4g FLOPs:\n", s->budget_max);
+        for (int q = 0; q < s->n_derived; q++)
+            fprintf(f, "  %-14s %12.6g %14.6g %14.6g  %s\n", s->derived[q].name, s->derived[q].value, s->derived[q].lo,
+                    s->derived[q].hi, s->derived[q].note);
+    }
+    fprintf(f, "  objective %.10g   R^2(log L) %.5f\n", s->objective, s->r2_log);
+    if (s->lobo.available)
+        fprintf(f, "  leave-largest-budget-out (%d points, C in [%.3g, %.3g]): MAE(log L) %.4g, RMSE %.4g, mean rel. error %+.4f\n",
+                s->lobo.n_held_out, s->lobo.budget_lo, s->lobo.budget_hi, s->lobo.mae_log, s->lobo.rmse_log, s->lobo.mean_rel);
+    else
+        fprintf(f, "  leave-largest-budget-out: not available (one budget group, or too few points without it)\n");
+}
+
+static int json_number(json_object *o, double *out)
+{
+    if (!o || !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int))) return -1;
+    *out = json_object_get_double(o);
+    return 0;
+}
+
+int summary_from_json(const char *text, const char *what, LawSummary *s, char *err, int errlen)
+{
+    memset(s, 0, sizeof *s);
+    json_object *root = json_tokener_parse(text);
+    if (!root) { snprintf(err, errlen, "%s: not valid JSON", what); return -1; }
+    json_object *o, *coefs, *data;
+    int rc = -1;
+    const char *law_text = json_object_object_get_ex(root, "law", &o) ? json_object_get_string(o) : NULL;
+    if (!law_text || law_init(&s->law, law_text, 0)) {
+        snprintf(err, errlen, "%s: field law is missing or not chinchilla|dlcm", what);
+        goto done;
+    }
+    if (json_object_object_get_ex(root, "estimator", &o) && json_object_object_get_ex(o, "offsets", &o) &&
+        !strcmp(json_object_get_string(o), "free (log t)"))
+        law_init(&s->law, law_text, 1);
+    if (!json_object_object_get_ex(root, "coefficients", &coefs)) {
+        snprintf(err, errlen, "%s: field coefficients is missing", what);
+        goto done;
+    }
+    for (int j = 0; j < s->law.n_coef; j++) {
+        json_object *c, *v;
+        const char *name = law_coef_name(&s->law, j);
+        if (!json_object_object_get_ex(coefs, name, &c) || !json_object_object_get_ex(c, "value", &v) ||
+            json_number(v, &s->coef[j]) || !isfinite(s->coef[j])) {
+            snprintf(err, errlen, "%s: coefficient %s is missing or not a number", what, name);
+            goto done;
+        }
+        s->lo[j] = json_object_object_get_ex(c, "lo", &v) && !json_number(v, &s->lo[j]) ? s->lo[j] : NAN;
+        s->hi[j] = json_object_object_get_ex(c, "hi", &v) && !json_number(v, &s->hi[j]) ? s->hi[j] : NAN;
+    }
+    if (json_object_object_get_ex(root, "source", &o)) snprintf(s->source, sizeof s->source, "%s", json_object_get_string(o));
+    if (json_object_object_get_ex(root, "data", &data)) {
+        double v;
+        if (json_object_object_get_ex(data, "vocab", &o) && !json_number(o, &v)) s->vocab = (int)v;
+        if (json_object_object_get_ex(data, "seq_len", &o) && !json_number(o, &v)) s->seq_len = (int)v;
+        if (json_object_object_get_ex(data, "budget_max", &o) && !json_number(o, &v)) s->budget_max = v;
+        if (json_object_object_get_ex(data, "R_range", &o) && json_object_array_length(o) == 2) {
+            json_number(json_object_array_get_idx(o, 0), &s->R_min);
+            json_number(json_object_array_get_idx(o, 1), &s->R_max);
+        }
+        if (json_object_object_get_ex(data, "P_range", &o) && json_object_array_length(o) == 2) {
+            json_number(json_object_array_get_idx(o, 0), &s->P_min);
+            json_number(json_object_array_get_idx(o, 1), &s->P_max);
+        }
+    }
+    json_object *samples, *rows;
+    if (json_object_object_get_ex(root, "bootstrap_samples", &samples) &&
+        json_object_object_get_ex(samples, "rows", &rows) && json_object_is_type(rows, json_type_array)) {
+        int B = (int)json_object_array_length(rows), k = s->law.n_coef;
+        s->samples = malloc((size_t)(B > 0 ? B : 1) * k * sizeof *s->samples);
+        if (!s->samples) { snprintf(err, errlen, "out of memory"); goto done; }
+        for (int b = 0; b < B; b++) {
+            json_object *row = json_object_array_get_idx(rows, b);
+            if (!json_object_is_type(row, json_type_array) || (int)json_object_array_length(row) != k) {
+                snprintf(err, errlen, "%s: bootstrap sample %d does not have %d coefficients", what, b, k);
+                goto done;
+            }
+            int good = 1;
+            for (int j = 0; j < k; j++) {
+                double *dst = &s->samples[(size_t)s->n_samples * k + j];
+                if (json_number(json_object_array_get_idx(row, j), dst)) good = 0;
+            }
+            s->n_samples += good; /* a failed refit was stored as nulls: skip it */
+        }
+    }
+    rc = 0;
+done:
+    json_object_put(root);
+    if (rc) summary_free(s);
+    return rc;
+}
+
+void summary_free(LawSummary *s)
+{
+    free(s->samples);
+    s->samples = NULL;
+    s->n_samples = 0;
+}

@@ -1,0 +1,296 @@
+/* tests/test_fit_cli.c: the programs end to end: bad input (too few points, non-positive
+ * values, NaN, an empty sweep, one R only, a missing database) is refused with a clear message,
+ * a non-zero exit and nothing written; a small fit writes its JSON and its fits row; the query
+ * agrees with the Chinchilla closed form; the muP verdict passes on transfer data and fails on
+ * sp-like data. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "fit/allocate.h"
+#include "fit/law.h"
+
+extern char **environ;
+
+static char dir[128];
+
+static void make_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/dlcm-test-fit-cli-%d", (int)getpid());
+    mkdir(dir, 0777);
+}
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+/* Runs argv with stdout and stderr into files in dir; returns the exit status. */
+static int run(char *const argv[], const char *out_name, const char *err_name)
+{
+    char out[256], err[256];
+    path_in(out, sizeof out, out_name);
+    path_in(err, sizeof err, err_name);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0, "cannot start %s", argv[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static char *slurp(const char *name)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    FILE *f = fopen(path, "r");
+    if (!f) return strdup("");
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return strdup(buf);
+}
+
+static void write_text(const char *name, const char *text)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int exists(const char *name)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    return access(path, F_OK) == 0;
+}
+
+/* A Chinchilla CSV of n points from known coefficients (no noise). */
+static void write_chinchilla_csv(const char *name, int n)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "N,D,loss\n");
+    for (int i = 0; i < n; i++) {
+        double N = 1e7 * pow(10.0, (i % 7) / 3.0), D = 1e9 * pow(10.0, (i / 7) / 3.0);
+        fprintf(f, "%.6g,%.6g,%.9g\n", N, D, 1.8 + 400 / pow(N, 0.34) + 1500 / pow(D, 0.28));
+    }
+    fclose(f);
+}
+
+/* Runs dlcm-fit on csv expecting a refusal whose message contains needle; checks that neither
+ * the JSON nor the database appeared. */
+static void expect_refusal(const char *csv_name, const char *law, const char *needle)
+{
+    char csv[256], json[256], db[256];
+    path_in(csv, sizeof csv, csv_name);
+    path_in(json, sizeof json, "out.json");
+    path_in(db, sizeof db, "store.sqlite");
+    char *argv[] = {"./bin/dlcm-fit", "--csv", csv, "--law", (char *)law, "--json", json, "--store", db,
+                    "--plots", dir, "--bootstrap", "5", "--quiet", NULL};
+    int rc = run(argv, "out.txt", "err.txt");
+    char *err = slurp("err.txt");
+    cr_assert_neq(rc, 0, "%s: must fail", csv_name);
+    cr_assert(strstr(err, needle), "%s: message \"%s\" lacks \"%s\"", csv_name, err, needle);
+    cr_assert(!exists("out.json"), "%s: a JSON was written", csv_name);
+    cr_assert(!exists("store.sqlite"), "%s: a database was written", csv_name);
+    free(err);
+}
+
+Test(fit_cli, too_few_points)
+{
+    make_dir();
+    write_chinchilla_csv("few.csv", 4);
+    expect_refusal("few.csv", "chinchilla", "need at least 6");
+}
+
+Test(fit_cli, non_positive_value_names_line_and_column)
+{
+    make_dir();
+    write_text("neg.csv", "N,D,loss\n1e7,1e9,3.1\n-2e7,1e9,3.0\n");
+    expect_refusal("neg.csv", "chinchilla", "neg.csv:3: column N: must be positive");
+}
+
+Test(fit_cli, nan_is_refused)
+{
+    make_dir();
+    write_text("nan.csv", "N,D,loss\n1e7,1e9,3.1\n2e7,1e9,nan\n");
+    expect_refusal("nan.csv", "chinchilla", "nan.csv:3: column loss: not a finite number");
+}
+
+Test(fit_cli, one_compression_ratio_is_degenerate)
+{
+    make_dir();
+    char path[256];
+    path_in(path, sizeof path, "oneR.csv");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "N,D,loss,R,P\n");
+    for (int i = 0; i < 30; i++) fprintf(f, "%g,%g,%g,4,%g\n", 1e7 * (1 + i % 5), 1e9 * (1 + i / 5), 3.0 - 0.01 * i, 0.2 + 0.1 * (i % 3));
+    fclose(f);
+    expect_refusal("oneR.csv", "dlcm", "degenerate design");
+}
+
+Test(fit_cli, empty_sweep_and_missing_database)
+{
+    make_dir();
+    char db_path[256], json[256], err[512];
+    path_in(db_path, sizeof db_path, "runs.sqlite");
+    path_in(json, sizeof json, "out.json");
+    unlink(db_path);
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    cr_assert_eq(db_exec(db, "INSERT INTO sweeps(id, name, created_at) VALUES (1, 'empty', 0);"
+                             "INSERT INTO runs(id, sweep_id, status, config, family, created_at) VALUES ('r1', 1, 'queued', '', 'dense', 0)",
+                         err, sizeof err), 0, "%s", err);
+    db_close(db);
+    char *argv[] = {"./bin/dlcm-fit", "--db", db_path, "--sweep", "empty", "--law", "chinchilla", "--json", json, "--quiet", NULL};
+    cr_assert_neq(run(argv, "out.txt", "err.txt"), 0);
+    char *msg = slurp("err.txt");
+    cr_assert(strstr(msg, "no finished runs"), "%s", msg);
+    free(msg);
+    cr_assert(!exists("out.json"));
+    db = db_open(db_path, err, sizeof err);
+    sqlite3_stmt *st = db_prepare(db, "SELECT count(*) FROM fits", err, sizeof err);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 0, "a fit was stored");
+    sqlite3_finalize(st);
+    db_close(db);
+    char missing[256];
+    path_in(missing, sizeof missing, "missing.sqlite");
+    char *argv2[] = {"./bin/dlcm-fit", "--db", missing, "--sweep", "x", "--law", "chinchilla", "--quiet", NULL};
+    cr_assert_neq(run(argv2, "out.txt", "err.txt"), 0);
+    cr_assert(!exists("missing.sqlite"), "reading a missing database must not create it");
+}
+
+Test(fit_cli, small_fit_writes_json_and_row_then_query_matches_closed_form, .timeout = 60)
+{
+    make_dir();
+    write_chinchilla_csv("good.csv", 42);
+    char csv[256], json[256], db_path[256], err[512];
+    path_in(csv, sizeof csv, "good.csv");
+    path_in(json, sizeof json, "fit.json");
+    path_in(db_path, sizeof db_path, "fits.sqlite");
+    unlink(db_path);
+    char *argv[] = {"./bin/dlcm-fit", "--csv", csv, "--law", "chinchilla", "--json", json, "--store", db_path,
+                    "--bootstrap", "20", "--max-starts", "40", "--no-plots", "--no-lobo", "--vocab", "2",
+                    "--seq-len", "2", "--quiet", NULL};
+    int rc = run(argv, "out.txt", "err.txt");
+    char *msg = slurp("err.txt");
+    cr_assert_eq(rc, 0, "dlcm-fit failed: %s", msg);
+    free(msg);
+    char *text = slurp("fit.json");
+    cr_assert(strstr(text, "\"alpha\"") && strstr(text, "\"bootstrap_samples\""), "JSON lacks fields");
+    free(text);
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    sqlite3_stmt *st = db_prepare(db, "SELECT count(*), max(law) FROM fits", err, sizeof err);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 1);
+    cr_assert_str_eq((const char *)sqlite3_column_text(st, 1), "chinchilla");
+    sqlite3_finalize(st);
+    db_close(db);
+
+    char *q[] = {"./bin/dlcm-query", "--db", db_path, "--fit", "1", "--budget", "1e21", NULL};
+    rc = run(q, "query.txt", "qerr.txt");
+    char *out = slurp("query.txt");
+    cr_assert_eq(rc, 0, "dlcm-query failed: %s", out);
+    double N_query = 0, N_cf = 0, D_cf;
+    const char *at = strstr(out, "  N          ");
+    cr_assert_not_null(at, "%s", out);
+    sscanf(at + 13, "%lg", &N_query);
+    at = strstr(out, "N* = ");
+    cr_assert_not_null(at, "%s", out);
+    sscanf(at + 5, "%lg", &N_cf);
+    const double truth[5] = {1.8, 400, 1500, 0.34, 0.28};
+    double N_true;
+    allocate_chinchilla_closed_form(truth, 1e21, &N_true, &D_cf);
+    cr_assert(fabs(log(N_query / N_cf)) < log(1.2), "query N %g vs closed form %g", N_query, N_cf);
+    cr_assert(fabs(log(N_cf / N_true)) < log(1.05), "fitted closed form %g vs true %g", N_cf, N_true);
+    free(out);
+}
+
+/* A muP sweep: widths 128..1024, LRs 2^-12..2^-5, 2 seeds. mup's optimum stays at 2^-9; sp's
+ * moves down one octave per doubling of width and diverges at the largest LRs. */
+static void write_mup_sweep(const char *db_path, const char *sweep, int mup_like)
+{
+    char err[512];
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    sqlite3_stmt *ins_sweep = db_prepare(db, "INSERT INTO sweeps(name, created_at) VALUES (?1, 0)", err, sizeof err);
+    sqlite3_bind_text(ins_sweep, 1, sweep, -1, SQLITE_TRANSIENT);
+    cr_assert_eq(sqlite3_step(ins_sweep), SQLITE_DONE);
+    sqlite3_finalize(ins_sweep);
+    long long sweep_id = sqlite3_last_insert_rowid(db);
+    sqlite3_stmt *st = db_prepare(db,
+                                  "INSERT INTO runs(id, sweep_id, status, config, family, parametrization, d_t, d_c, lr,"
+                                  " final_val_loss, initial_loss, created_at) VALUES (?1, ?2, ?3, '', 'dense', ?4, ?5, 0, ?6, ?7, 10, 0)",
+                                  err, sizeof err);
+    cr_assert_not_null(st, "%s", err);
+    const char *params[2] = {"mup", "sp"};
+    for (int p = 0; p < 2; p++)
+        for (int w = 128; w <= 1024; w *= 2)
+            for (int e = -12; e <= -5; e++)
+                for (int seed = 0; seed < 2; seed++) {
+                    int transfers = p == 0 && mup_like;
+                    double opt = transfers ? -9.0 : -7.0 - log2(w / 128.0);
+                    double loss = 3.0 + 64.0 / w + 0.04 * (e - opt) * (e - opt) + 0.002 * seed;
+                    int diverged = !transfers && e - opt >= 3;
+                    char id[64];
+                    snprintf(id, sizeof id, "%s-%s-%d-%d-%d", sweep, params[p], w, e, seed);
+                    sqlite3_reset(st);
+                    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+                    sqlite3_bind_int64(st, 2, sweep_id);
+                    sqlite3_bind_text(st, 3, diverged ? "diverged" : "done", -1, SQLITE_STATIC);
+                    sqlite3_bind_text(st, 4, params[p], -1, SQLITE_STATIC);
+                    sqlite3_bind_int(st, 5, w);
+                    sqlite3_bind_double(st, 6, ldexp(1.0, e));
+                    if (diverged) sqlite3_bind_null(st, 7);
+                    else sqlite3_bind_double(st, 7, loss);
+                    cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+                }
+    sqlite3_finalize(st);
+    db_close(db);
+}
+
+Test(fit_cli, mup_verdict_passes_on_transfer_and_fails_on_sp_like_data)
+{
+    make_dir();
+    char db_path[256], json[256];
+    path_in(db_path, sizeof db_path, "mup.sqlite");
+    path_in(json, sizeof json, "mup.json");
+    unlink(db_path);
+    write_mup_sweep(db_path, "good", 1);
+    write_mup_sweep(db_path, "bad", 0);
+    char *argv[] = {"./bin/dlcm-fit", "mup", "--db", db_path, "--sweep", "good", "--json", json, "--no-plots", NULL};
+    int rc = run(argv, "mup.txt", "muperr.txt");
+    char *out = slurp("mup.txt");
+    cr_assert_eq(rc, 0, "transfer data must pass: %s", out);
+    cr_assert(strstr(out, "verdict: PASS"), "%s", out);
+    free(out);
+    char *text = slurp("mup.json");
+    cr_assert(strstr(text, "\"verdict\":\"pass\"") || strstr(text, "\"verdict\": \"pass\""), "%s", text);
+    free(text);
+    char *argv2[] = {"./bin/dlcm-fit", "mup", "--db", db_path, "--sweep", "bad", "--no-plots", NULL};
+    rc = run(argv2, "mup2.txt", "mup2err.txt");
+    out = slurp("mup2.txt");
+    cr_assert_eq(rc, 3, "sp-like data labelled mup must fail (exit 3): %s", out);
+    cr_assert(strstr(out, "verdict: FAIL"), "%s", out);
+    free(out);
+}
