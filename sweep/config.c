@@ -21,6 +21,19 @@ typedef struct {
 
 static int line_of(const yaml_node_t *node) { return (int)node->start_mark.line + 1; }
 
+static const char *scalar_text(const yaml_node_t *node);
+
+/* A key given twice in one mapping would silently replace the first: an error instead. */
+static int repeated_key(Reader *r, const yaml_node_t *map, const yaml_node_pair_t *pair)
+{
+    const char *key = scalar_text(yaml_document_get_node(r->doc, pair->key));
+    for (const yaml_node_pair_t *p = map->data.mapping.pairs.start; p < pair; p++) {
+        const char *earlier = scalar_text(yaml_document_get_node(r->doc, p->key));
+        if (key && earlier && strcmp(key, earlier) == 0) return 1;
+    }
+    return 0;
+}
+
 static int fail(Reader *r, const yaml_node_t *node, const char *key, const char *fmt, const char *detail)
 {
     char msg[400];
@@ -172,6 +185,7 @@ static int read_family(Reader *r, const yaml_node_t *node, SweepFamily *fam)
         yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
         const char *key = scalar_text(k);
         if (!key) return fail(r, k, "families", "keys must be plain strings%s", "");
+        if (repeated_key(r, node, p)) return fail(r, k, key, "given twice%s", "");
         int rc = 0;
         if (strcmp(key, "family") == 0) {
             const char *text = scalar_text(v);
@@ -299,6 +313,7 @@ static int read_trainer(Reader *r, const yaml_node_t *node, SweepSpec *spec)
         yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
         const char *key = scalar_text(k);
         if (!key) return fail(r, k, "trainer", "keys must be plain strings%s", "");
+        if (repeated_key(r, node, p)) return fail(r, k, key, "given twice%s", "");
         if (spec->n_trainer == SWEEP_MAX_TRAINER) return fail(r, k, key, "too many trainer settings%s", "");
         /* Keys the planner writes into every run config may not be overridden here. */
         static const char *reserved[] = {"run.id", "run.out", "run.seed", "run.device", "run.cuda_device",
@@ -340,6 +355,7 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
         yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
         const char *key = scalar_text(k);
         if (!key) return fail(r, k, "(file)", "keys must be plain strings%s", "");
+        if (repeated_key(r, root, p)) return fail(r, k, key, "given twice%s", "");
         int64_t x;
         int rc = 0;
         if (strcmp(key, "name") == 0) {
@@ -428,7 +444,6 @@ int sweep_config_parse(const char *text, size_t len, const char *name, SweepSpec
     spec->grad_accum = 1;
     spec->max_deviation = 0.01;
     spec->rule = shape_rule_default();
-    spec->seed.n = 1; /* default: one seed, 0 */
     spec->n_param = 1;
     spec->param[0] = SWEEP_PARAM_MUP;
 
@@ -447,11 +462,8 @@ int sweep_config_parse(const char *text, size_t len, const char *name, SweepSpec
         return -1;
     }
     Reader r = {&doc, name, err, errlen};
-    /* The defaults above are replaced by the file's lists, if given. */
-    SweepList default_seed = spec->seed;
-    spec->seed.n = 0;
     int rc = read_top(&r, yaml_document_get_root_node(&doc), spec);
-    if (!rc && spec->seed.n == 0) spec->seed = default_seed;
+    if (!rc && spec->seed.n == 0) spec->seed.n = 1; /* default: one run per point, seed 0 */
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     return rc;

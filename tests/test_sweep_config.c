@@ -83,6 +83,10 @@ Test(sweep_config, unknown_keys_name_file_line_key)
     expect_error(yaml, 6, "learning_rate", "unknown key");
     with_line(yaml, sizeof yaml, 10, "    n_layer: 2\n");
     expect_error(yaml, 10, "n_layer", "unknown key");
+    with_line(yaml, sizeof yaml, 6, "lr: 0.01\nlr: 0.02\n");
+    expect_error(yaml, 7, "lr", "given twice");
+    with_line(yaml, sizeof yaml, 10, "    n_layers: 2\n    d_t: 64\n");
+    expect_error(yaml, 11, "d_t", "given twice");
 }
 
 Test(sweep_config, bad_types)
