@@ -109,10 +109,14 @@ ShapeRule shape_rule_default(void)
     return r;
 }
 
-static int round64_at_least_64(double x)
+/* How far a candidate misses N (log ratio) and P. Misses within a few percent cost little, so
+ * that among shapes hitting the target the aspect preferences decide; beyond that they dominate. */
+static double shape_fit_error(double n_log_err, double p_err)
 {
-    int v = (int)lround(x / 64.0) * 64;
-    return v < 64 ? 64 : v;
+    const double n_tolerance = 0.03, p_tolerance = 0.02;
+    double n_excess = n_log_err > n_tolerance ? n_log_err - n_tolerance : 0.0;
+    double p_excess = p_err > p_tolerance ? p_err - p_tolerance : 0.0;
+    return 20.0 * (n_excess + p_excess) + 1.0 * (n_log_err + p_err);
 }
 
 int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rule_in,
@@ -131,46 +135,55 @@ int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rul
     }
     double best_score = INFINITY;
     ModelShape best = *base;
-    for (int d = 64; d <= rule.max_width; d += 64) {
-        ModelShape s = *base;
-        s.ffn_t = s.ffn_c = 0;
-        if (base->family == FAMILY_DENSE) {
+    if (base->family == FAMILY_DENSE) {
+        for (int d = 64; d <= rule.max_width; d += 64) {
+            ModelShape s = *base;
+            s.ffn_t = s.ffn_c = 0;
             s.d_t = d;
             int64_t per_block = shape_block_params(d, shape_default_ffn(d));
             int layers = (int)lround((N - d) / (double)per_block);
-            if (layers < 1) layers = 1;
-            s.n_layers = layers;
-        } else {
-            /* d is the token width; the backbone's width follows by the ratio. */
-            s.d_t = d;
-            s.d_c = round64_at_least_64(d * rule.concept_width_ratio);
-            int64_t con_block = shape_block_params(s.d_c, shape_default_ffn(s.d_c));
-            int n_con = (int)lround(N * P / (double)con_block);
-            if (n_con < 1) n_con = 1;
-            s.n_con = n_con;
-            s.n_enc = 1;
-            s.n_dec = 0;
-            ShapeParams fixed;
-            if (shape_params(&s, &fixed, err, errlen)) continue;
-            int64_t tok_block = shape_block_params(d, shape_default_ffn(d));
-            double rest = N - (double)(fixed.N - tok_block); /* budget for all encoder+decoder blocks */
-            int n_tok = (int)lround(rest / (double)tok_block);
-            if (n_tok < 1) n_tok = 1;
-            int n_enc = (int)lround((double)n_tok * rule.enc_share_num / rule.enc_share_den);
-            if (n_enc < 1) n_enc = 1;
-            s.n_enc = n_enc;
-            s.n_dec = n_tok - n_enc < 0 ? 0 : n_tok - n_enc;
+            s.n_layers = layers < 1 ? 1 : layers;
+            ShapeParams sp;
+            if (shape_params(&s, &sp, err, errlen)) continue;
+            double score = shape_fit_error(fabs(log((double)sp.N / N)), 0.0) + 0.1 * fabs(log(d / (rule.aspect * s.n_layers)));
+            if (score < best_score) { best_score = score; best = s; }
         }
-        ShapeParams sp;
-        if (shape_params(&s, &sp, err, errlen)) continue;
-        double n_err = fabs(log((double)sp.N / N));
-        double p_err = base->family == FAMILY_DLCM ? fabs(sp.P - P) : 0.0;
-        int widest = base->family == FAMILY_DLCM ? s.d_c : s.d_t;
-        int deepest = base->family == FAMILY_DLCM ? s.n_con : s.n_layers;
-        double aspect_err = fabs(log(widest / (rule.aspect * deepest)));
-        /* Hitting N and P matters most; the aspect ratio only breaks near-ties. */
-        double score = 10.0 * n_err + 10.0 * p_err + 0.1 * aspect_err;
-        if (score < best_score) { best_score = score; best = s; }
+    } else {
+        /* Both stacks keep the aspect ratio: the backbone's width d_c and depth follow from N*P,
+         * the token width d_t (between d_c/4 and d_c) and the token depth from the rest. The
+         * rule's width ratio is a weak preference among shapes that fit equally well. */
+        for (int dc = 64; dc <= rule.max_width; dc += 64) {
+            int dt_lo = dc / 4 < 64 ? 64 : (dc / 4 + 63) / 64 * 64;
+            for (int dt = dt_lo; dt <= dc; dt += 64) {
+                ModelShape s = *base;
+                s.ffn_t = s.ffn_c = 0;
+                s.d_t = dt;
+                s.d_c = dc;
+                int64_t con_block = shape_block_params(dc, shape_default_ffn(dc));
+                int n_con = (int)lround(N * P / (double)con_block);
+                s.n_con = n_con < 1 ? 1 : n_con;
+                s.n_enc = 1;
+                s.n_dec = 0;
+                ShapeParams fixed;
+                if (shape_params(&s, &fixed, err, errlen)) continue;
+                int64_t tok_block = shape_block_params(dt, shape_default_ffn(dt));
+                double rest = N - (double)(fixed.N - tok_block); /* budget for all encoder+decoder blocks */
+                int n_tok = (int)lround(rest / (double)tok_block);
+                if (n_tok < 1) n_tok = 1;
+                int n_enc = (int)lround((double)n_tok * rule.enc_share_num / rule.enc_share_den);
+                s.n_enc = n_enc < 1 ? 1 : n_enc;
+                s.n_dec = n_tok - s.n_enc < 0 ? 0 : n_tok - s.n_enc;
+                ShapeParams sp;
+                if (shape_params(&s, &sp, err, errlen)) continue;
+                double n_err = fabs(log((double)sp.N / N));
+                double p_err = fabs(sp.P - P);
+                double aspect_con = fabs(log(dc / (rule.aspect * s.n_con)));
+                double aspect_tok = fabs(log(dt / (rule.aspect * (s.n_enc + s.n_dec + 1))));
+                double ratio_err = fabs(log((double)dc / dt / rule.concept_width_ratio));
+                double score = shape_fit_error(n_err, p_err) + 0.1 * (aspect_con + aspect_tok) + 0.05 * ratio_err;
+                if (score < best_score) { best_score = score; best = s; }
+            }
+        }
     }
     if (!isfinite(best_score)) { snprintf(err, errlen, "no shape fits N=%g P=%g", N, P); return -1; }
     *out = best;

@@ -62,8 +62,8 @@ double shape_train_flops_per_token(const ModelShape *s, double R);
 
 /* How widths and depths follow (N, P) when the planner or the query must derive a shape. */
 typedef struct {
-    double concept_width_ratio; /* d_c / d_t (default 2) */
-    double aspect;              /* width per block of the widest stack: d / n_layers (default 64) */
+    double concept_width_ratio; /* preferred d_c / d_t (default 2; a tie-breaker, d_t in [d_c/4, d_c]) */
+    double aspect;              /* width per block of each stack: d / blocks (default 64) */
     int enc_share_num;          /* token blocks are split enc:dec; encoder gets num/den (default 1/2) */
     int enc_share_den;
     int max_width;              /* largest width searched (default 8192) */
@@ -74,7 +74,7 @@ ShapeRule shape_rule_default(void);
 
 /* The shape of the family nearest to N non-embedding parameters and backbone share P (dlcm),
  * with vocab, T, R taken from *base. Searches widths in multiples of 64 and depths, preferring
- * the aspect ratio of the rule. Returns 0, or -1 with a message when nothing fits. */
+ * the rule's aspect ratio in both the token stacks and the backbone. Returns 0, or -1 with a message when nothing fits. */
 int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rule,
                 ModelShape *out, char *err, int errlen);
 
