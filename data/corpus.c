@@ -370,11 +370,11 @@ int corpus_read(Corpus *c, const char *dir, char *err, int errlen)
     for (char *line = strtok_r(index, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         line_no++;
         if (line[0] == '#') continue;
-        char id[700], source[64], domain[32], split[16];
+        char id[700], source[32], domain[32], split[16];
         size_t bytes;
         unsigned paragraphs;
         int dom, spl = -1;
-        if (sscanf(line, "%699s %63s %31s %15s %zu %u", id, source, domain, split, &bytes,
+        if (sscanf(line, "%699s %31s %31s %15s %zu %u", id, source, domain, split, &bytes,
                    &paragraphs) != 6 || (dom = domain_parse(domain)) < 0 ||
             (spl = strcmp(split, "train") == 0 ? 0 : strcmp(split, "val") == 0 ? 1 : -1) < 0) {
             snprintf(err, errlen, "%s: line %d: malformed (fields: id source domain split bytes "

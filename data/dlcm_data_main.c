@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 /* Bump when extraction or tokenization output changes, so cached steps are redone. */
-#define EXTRACT_VERSION 1
+#define EXTRACT_VERSION 2
 #define SHARDS_VERSION 1
-#define TASKS_VERSION 1
+#define TASKS_VERSION 2
 
 typedef struct {
     const char *manifest, *cache, *out;
