@@ -221,39 +221,13 @@ static int ensure_text(const Options *o, const Source *sources, int n, Corpus *c
 
 /* ---- BPE, shards, tasks ------------------------------------------------------------------ */
 
-/* The fingerprint of the extracted text that later steps' stamps record: SHA-256 over
- * docs.tsv and the six text files, so any change of the text (e.g. after `extract`) makes the
- * model, shards and tasks be rebuilt. */
+/* The fingerprint of the extracted text, computed once per run (the text does not change after
+ * ensure_text); later steps' stamps record it so a changed text rebuilds them. */
 static int text_fingerprint(const Options *o, char *out, size_t cap, char *err, int errlen)
 {
-    static char cached[80]; /* the text does not change after ensure_text within one run */
-    if (cached[0]) {
-        snprintf(out, cap, "%s", cached);
-        return 0;
-    }
-    Sha256 h;
-    sha256_init(&h);
-    char path[1024];
-    static unsigned char buffer[1 << 16];
-    for (int k = 0; k < 1 + SPLIT_COUNT * DOMAIN_COUNT; k++) {
-        if (k == 0)
-            snprintf(path, sizeof path, "%s/text/docs.tsv", o->out);
-        else
-            snprintf(path, sizeof path, "%s/text/%s/%s.txt", o->out,
-                     split_name((Split)((k - 1) / DOMAIN_COUNT)),
-                     domain_name((Domain)((k - 1) % DOMAIN_COUNT)));
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-            return -1;
-        }
-        size_t n;
-        while ((n = fread(buffer, 1, sizeof buffer, f)) > 0) sha256_update(&h, buffer, n);
-        fclose(f);
-    }
-    char hex[65];
-    sha256_final_hex(&h, hex);
-    snprintf(cached, sizeof cached, "text %s", hex);
+    static char cached[80];
+    if (!cached[0] && corpus_text_fingerprint(o->out, cached, sizeof cached, err, errlen) != 0)
+        return -1;
     snprintf(out, cap, "%s", cached);
     return 0;
 }
