@@ -2,6 +2,8 @@
  * and the text files under data/out/text/ that later steps (tokenizers, tasks) read back. */
 #include "data/corpus.h"
 
+#include "data/sha256.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,11 +372,11 @@ int corpus_read(Corpus *c, const char *dir, char *err, int errlen)
     for (char *line = strtok_r(index, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         line_no++;
         if (line[0] == '#') continue;
-        char id[700], source[64], domain[32], split[16];
+        char id[700], source[32], domain[32], split[16];
         size_t bytes;
         unsigned paragraphs;
         int dom, spl = -1;
-        if (sscanf(line, "%699s %63s %31s %15s %zu %u", id, source, domain, split, &bytes,
+        if (sscanf(line, "%699s %31s %31s %15s %zu %u", id, source, domain, split, &bytes,
                    &paragraphs) != 6 || (dom = domain_parse(domain)) < 0 ||
             (spl = strcmp(split, "train") == 0 ? 0 : strcmp(split, "val") == 0 ? 1 : -1) < 0) {
             snprintf(err, errlen, "%s: line %d: malformed (fields: id source domain split bytes "
@@ -407,5 +409,32 @@ int corpus_read(Corpus *c, const char *dir, char *err, int errlen)
         doc->paragraphs = paragraphs;
     }
     free(index);
+    return 0;
+}
+
+int corpus_text_fingerprint(const char *dir, char *out, size_t cap, char *err, int errlen)
+{
+    Sha256 h;
+    sha256_init(&h);
+    char path[1024];
+    static unsigned char buffer[1 << 16];
+    for (int k = 0; k < 1 + SPLIT_COUNT * DOMAIN_COUNT; k++) {
+        if (k == 0)
+            snprintf(path, sizeof path, "%s/text/docs.tsv", dir);
+        else
+            snprintf(path, sizeof path, "%s/text/%s/%s.txt", dir,
+                     split_names[(k - 1) / DOMAIN_COUNT], domain_names[(k - 1) % DOMAIN_COUNT]);
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            return -1;
+        }
+        size_t n;
+        while ((n = fread(buffer, 1, sizeof buffer, f)) > 0) sha256_update(&h, buffer, n);
+        fclose(f);
+    }
+    char hex[65];
+    sha256_final_hex(&h, hex);
+    snprintf(out, cap, "text %s", hex);
     return 0;
 }

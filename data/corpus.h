@@ -79,6 +79,10 @@ int corpus_write(const Corpus *c, const char *dir, char *err, int errlen);
 /* Reads back what corpus_write wrote (sources.tsv stats, docs and their text). */
 int corpus_read(Corpus *c, const char *dir, char *err, int errlen);
 
+/* "text <sha256>" over dir/text/docs.tsv and the six text files: what later build steps
+ * record in their stamps, so a changed text rebuilds them. */
+int corpus_text_fingerprint(const char *dir, char *out, size_t cap, char *err, int errlen);
+
 /* Creates a directory and its parents; 0 or -1 with err. */
 int make_dirs(const char *path, char *err, int errlen);
 

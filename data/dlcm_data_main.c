@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 /* Bump when extraction or tokenization output changes, so cached steps are redone. */
-#define EXTRACT_VERSION 1
+#define EXTRACT_VERSION 2
 #define SHARDS_VERSION 1
-#define TASKS_VERSION 1
+#define TASKS_VERSION 2
 
 typedef struct {
     const char *manifest, *cache, *out;
@@ -104,8 +104,10 @@ static int verify(const Source *s, const char *path, char *err, int errlen)
     char hex[65];
     if (sha256_file_hex(path, hex, err, errlen) != 0) return -1;
     if (strcmp(hex, s->sha256) != 0) {
-        snprintf(err, errlen, "%s: sha256 %s does not match the manifest's %s for %s %s", path,
-                 hex, s->sha256, s->package, s->version);
+        snprintf(err, errlen,
+                 "%s: sha256 %s does not match the manifest's %s for %s %s (delete the file to "
+                 "download it again; if it still differs, the registry changed the package)",
+                 path, hex, s->sha256, s->package, s->version);
         return -1;
     }
     return 0;
@@ -219,10 +221,21 @@ static int ensure_text(const Options *o, const Source *sources, int n, Corpus *c
 
 /* ---- BPE, shards, tasks ------------------------------------------------------------------ */
 
+/* The fingerprint of the extracted text, computed once per run (the text does not change after
+ * ensure_text); later steps' stamps record it so a changed text rebuilds them. */
+static int text_fingerprint(const Options *o, char *out, size_t cap, char *err, int errlen)
+{
+    static char cached[80];
+    if (!cached[0] && corpus_text_fingerprint(o->out, cached, sizeof cached, err, errlen) != 0)
+        return -1;
+    snprintf(out, cap, "%s", cached);
+    return 0;
+}
+
 static int ensure_bpe(const Options *o, int vocab, char *err, int errlen)
 {
     char dir[1024], stamp_path[1100], stamp[1024], text[512];
-    text_stamp(o, text, sizeof text);
+    if (text_fingerprint(o, text, sizeof text, err, errlen) != 0) return -1;
     snprintf(dir, sizeof dir, "%s/bpe%d", o->out, vocab);
     snprintf(stamp_path, sizeof stamp_path, "%s/MODEL_STAMP", dir);
     snprintf(stamp, sizeof stamp, "%s | bpe %d sample %ld", text, vocab, o->bpe_sample);
@@ -253,7 +266,7 @@ static int ensure_shards(const Options *o, const Corpus *c, const char *tokenize
                          int errlen)
 {
     char dir[1024], stamp_path[1100], stamp[1200], text[512], model_hash[65] = "none";
-    text_stamp(o, text, sizeof text);
+    if (text_fingerprint(o, text, sizeof text, err, errlen) != 0) return -1;
     snprintf(dir, sizeof dir, "%s/%s", o->out, tokenizer);
     if (strcmp(tokenizer, "byte") != 0) {
         char model[1100];
@@ -281,7 +294,7 @@ static int ensure_tasks(const Options *o, const Corpus *c, const Source *sources
                         char *err, int errlen)
 {
     char stamp_path[1100], stamp[1024], text[512], dir[1024];
-    text_stamp(o, text, sizeof text);
+    if (text_fingerprint(o, text, sizeof text, err, errlen) != 0) return -1;
     snprintf(dir, sizeof dir, "%s/tasks", o->out);
     snprintf(stamp_path, sizeof stamp_path, "%s/STAMP", dir);
     snprintf(stamp, sizeof stamp, "%s | tasks v%d", text, TASKS_VERSION);

@@ -16,6 +16,7 @@ int extract_source(Corpus *c, int source_index, const Source *s, const MemberLis
         {"mail", extract_mail},           {"fortune", extract_fortune}, {"sword", extract_sword},
         {"dictd", extract_dictd},         {"webster", extract_webster}, {"wordnet", extract_wordnet},
         {"rst", extract_rst},             {"pod", extract_pod},       {"html", extract_html},
+        {"man", extract_man},
     };
     if (files->count == 0) {
         snprintf(err, errlen, "%s (%s): no archive member matches the include globs '%s'", s->id,

@@ -10,7 +10,8 @@
 int extract_source(Corpus *c, int source_index, const Source *s, const MemberList *files,
                    char *err, int errlen);
 
-/* Families (extract_literature.c, extract_sword.c, extract_dict.c, extract_docs.c). */
+/* Families (extract_literature.c, extract_sword.c, extract_dict.c, extract_docs.c,
+ * extract_man.c). */
 int extract_gutenberg(Corpus *c, int src, const MemberList *files, char *err, int errlen);
 int extract_sotu(Corpus *c, int src, const MemberList *files, char *err, int errlen);
 int extract_brown(Corpus *c, int src, const MemberList *files, char *err, int errlen);
@@ -23,6 +24,7 @@ int extract_wordnet(Corpus *c, int src, const MemberList *files, char *err, int 
 int extract_rst(Corpus *c, int src, const MemberList *files, char *err, int errlen);
 int extract_pod(Corpus *c, int src, const MemberList *files, char *err, int errlen);
 int extract_html(Corpus *c, int src, const MemberList *files, char *err, int errlen);
+int extract_man(Corpus *c, int src, const MemberList *files, char *err, int errlen);
 
 /* Shared by several extractors: splits text into blocks at blank lines; a block of long lines
  * is hard-wrapped prose and becomes one paragraph, a block of short ragged lines (verse, a

@@ -42,12 +42,19 @@ static int is_date_line(const char *s, size_t n)
 
 static void emit_dictd_entry(Corpus *c, const char *headword, const char *text, size_t len)
 {
-    /* the first line repeats the headword (sometimes with a pronunciation): skip it */
+    /* the first line repeats the headword: alone ("jello"), or followed by the start of the
+     * definition ("EVANGELIST, n.  A bearer of ..."), where the rest of the line is kept */
     const char *p = text, *end = text + len;
     const char *eol = memchr(p, '\n', len);
     size_t hw = strlen(headword);
-    if (eol && (size_t)(eol - p) >= hw && strncasecmp(p, headword, hw) == 0) p = eol + 1;
     Buf block = {0};
+    if (eol && (size_t)(eol - p) >= hw && strncasecmp(p, headword, hw) == 0) {
+        const char *rest = p + hw;
+        while (rest < eol && (*rest == ',' || *rest == ';' || *rest == ':' || isspace((unsigned char)*rest)))
+            rest++;
+        if (rest < eol) buf_append(&block, rest, (size_t)(eol - rest));
+        p = eol + 1;
+    }
     int first = 1;
     while (p <= end) {
         eol = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;

@@ -305,8 +305,6 @@ static int name_in(const xmlChar *name, const char *const *names)
 static const char *const skipped_elements[] = {
     "script", "style", "pre", "nav", "head", "table", "form", "header", "footer", "noscript",
     "svg", "button", "select", "textarea", "h1", "h2", "h3", "h4", "h5", "h6", "title", NULL};
-static const char *const block_elements[] = {"p", "div", "ul", "ol", "dl", "pre", "table",
-                                             "blockquote", "section", NULL};
 
 static void gather_text(xmlNode *node, Buf *out)
 {
@@ -321,11 +319,20 @@ static void gather_text(xmlNode *node, Buf *out)
     }
 }
 
-static int has_block_child(xmlNode *node)
+/* Elements that flow inside a paragraph; anything else (including HTML5 elements the HTML4
+ * parser does not know, such as rustdoc's <details>) makes its parent a container. */
+static const char *const inline_elements[] = {
+    "a", "abbr", "acronym", "b", "big", "br", "cite", "code", "dfn", "em", "font", "i", "img",
+    "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "tt", "u",
+    "var", "wbr", NULL};
+
+static int only_inline_content(xmlNode *node)
 {
     for (xmlNode *n = node->children; n; n = n->next)
-        if (n->type == XML_ELEMENT_NODE && name_in(n->name, block_elements)) return 1;
-    return 0;
+        if (n->type == XML_ELEMENT_NODE &&
+            (!name_in(n->name, inline_elements) || !only_inline_content(n)))
+            return 0;
+    return 1;
 }
 
 static void html_walk(Corpus *c, xmlNode *node, Buf *scratch)
@@ -339,7 +346,7 @@ static void html_walk(Corpus *c, xmlNode *node, Buf *scratch)
                              ((xmlStrcasecmp(n->name, (const xmlChar *)"li") == 0 ||
                                xmlStrcasecmp(n->name, (const xmlChar *)"dd") == 0 ||
                                xmlStrcasecmp(n->name, (const xmlChar *)"div") == 0) &&
-                              !has_block_child(n));
+                              only_inline_content(n));
         if (paragraph_like) {
             buf_clear(scratch);
             gather_text(n, scratch);

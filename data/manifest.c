@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char *known_methods[] = {"gutenberg", "sotu", "brown", "mail", "fortune", "sword",
-                                      "dictd", "webster", "wordnet", "rst", "pod", "html"};
+                                      "dictd", "webster", "wordnet", "rst", "pod", "html", "man"};
 
 static int copy_field(char *dst, size_t cap, const char *value, const char *path, int line,
                       const char *field, char *err, int errlen)

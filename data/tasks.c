@@ -67,6 +67,7 @@ typedef struct {
     size_t last_len;
     char *full;          /* the whole window */
     int source;
+    uint64_t unit;       /* hash of the document id's unit part ("A01/austen-emma") */
     char id[700];
 } Window;
 
@@ -137,6 +138,7 @@ static void document_windows(const char *doc_id, int source, const char *text, s
         }
         w->last_len = tail->len;
         w->source = source;
+        w->unit = text_hash64(doc_id, strcspn(doc_id, "#"));
         snprintf(w->id, sizeof w->id, "%s@%d", doc_id, index++);
         first = last;
     }
@@ -196,6 +198,38 @@ static int arrange(const char *id, char *truth, char **distractors, char **out)
     return answer;
 }
 
+/* Finds the three windows (other than i, same unit or same source) whose last sentences are
+ * closest in length to window i's, ties broken by a hash; returns how many were found. */
+static int closest_endings(const Window *windows, size_t n, size_t i, int same_unit,
+                           size_t best[3])
+{
+    const Window *w = &windows[i];
+    uint64_t best_score[3] = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
+    int found = 0;
+    for (size_t j = 0; j < n; j++) {
+        const Window *o = &windows[j];
+        if (j == i || o->source != w->source || (same_unit && o->unit != w->unit) ||
+            !o->last_sentence || strcmp(o->last_sentence + 1, w->last_sentence + 1) == 0)
+            continue;
+        uint64_t diff = o->last_len > w->last_len ? o->last_len - w->last_len
+                                                  : w->last_len - o->last_len;
+        uint64_t score = diff << 20 | (item_hash(o->id, i) & 0xfffff);
+        for (int b = 0; b < 3; b++) {
+            if (score < best_score[b]) {
+                for (int m = 2; m > b; m--) {
+                    best_score[m] = best_score[m - 1];
+                    best[m] = best[m - 1];
+                }
+                best_score[b] = score;
+                best[b] = j;
+                if (found < 3) found++;
+                break;
+            }
+        }
+    }
+    return found;
+}
+
 static int narrative_tasks(const Corpus *c, const Source *sources, int n_sources, FILE *cloze,
                            FILE *next, TaskCounts *counts)
 {
@@ -227,30 +261,13 @@ static int narrative_tasks(const Corpus *c, const Source *sources, int n_sources
             rc = write_json_line(cloze, item);
             counts->cloze++;
         }
-        /* distractors: the three other windows' last sentences of the same source whose
-         * lengths are closest to the true one */
-        size_t best[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX};
-        uint64_t best_score[3] = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
-        for (size_t j = 0; j < n; j++) {
-            if (j == i || windows[j].source != w->source || !windows[j].last_sentence ||
-                strcmp(windows[j].last_sentence + 1, w->last_sentence + 1) == 0)
-                continue;
-            uint64_t diff = windows[j].last_len > w->last_len ? windows[j].last_len - w->last_len
-                                                              : w->last_len - windows[j].last_len;
-            uint64_t score = diff << 20 | (item_hash(windows[j].id, i) & 0xfffff);
-            for (int b = 0; b < 3; b++) {
-                if (score < best_score[b]) {
-                    for (int m = 2; m > b; m--) {
-                        best_score[m] = best_score[m - 1];
-                        best[m] = best[m - 1];
-                    }
-                    best_score[b] = score;
-                    best[b] = j;
-                    break;
-                }
-            }
-        }
-        if (best[2] == SIZE_MAX) continue;
+        /* distractors: the last sentences of three other windows closest in length, from the
+         * same unit (book, address, module) when it has enough windows, else the same source */
+        size_t best[3];
+        int found = 0;
+        for (int scope = 0; scope < 2 && found < 3; scope++)
+            found = closest_endings(windows, n, i, scope == 0, best);
+        if (found < 3) continue;
         char *distractors[3];
         for (int b = 0; b < 3; b++) {
             /* every ending carries the true separator, so it gives nothing away */

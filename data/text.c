@@ -207,7 +207,7 @@ static int looks_like_code(const char *w, size_t n)
 
 int text_is_prose(const char *s, size_t len)
 {
-    if (len < 50) return 0;
+    if (len < 50 || len > TEXT_PROSE_MAX_BYTES) return 0;
     size_t letters_or_spaces = 0, chars = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];

@@ -29,7 +29,10 @@ size_t text_normalize_paragraph(char *s, size_t len);
  * from s[0..len) into out; unknown named entities are kept verbatim. */
 void text_decode_entities(const char *s, size_t len, Buf *out);
 
-/* The prose test for technical documentation: >= 50 bytes and >= 8 words, >= 80 % letters and
+/* Longer "paragraphs" are page fragments glued together, not prose. */
+#define TEXT_PROSE_MAX_BYTES 4000
+
+/* The prose test for technical documentation: 50..4000 bytes and >= 8 words, >= 80 % letters and
  * spaces, at most 10 % code-looking words, at least half the words starting lowercase, and
  * ending in sentence punctuation. */
 int text_is_prose(const char *s, size_t len);

@@ -112,10 +112,10 @@ static int push_id(int32_t **ids, size_t *count, size_t *capacity, int32_t id)
     return 0;
 }
 
-/* spm_encode works on lines: write the text's lines to a temporary file, encode it, and join
- * the lines' ids with the newline piece. */
-static long encode_bpe(Tokenizer *t, const char *text, size_t len, int32_t **ids, char *err,
-                       int errlen)
+/* spm_encode works on lines: write every text's lines to one temporary file, encode it in one
+ * run, and join each text's lines' ids with the newline piece. */
+static int encode_bpe_many(Tokenizer *t, const char *const *texts, const size_t *lens, size_t n,
+                           int32_t **ids, long *counts, char *err, int errlen)
 {
     const char *tmpdir = getenv("TMPDIR");
     if (!tmpdir || !*tmpdir) tmpdir = "/tmp";
@@ -129,58 +129,95 @@ static long encode_bpe(Tokenizer *t, const char *text, size_t len, int32_t **ids
     }
     snprintf(out_path, sizeof out_path, "%s.ids", in_path);
     FILE *in = fdopen(fd, "wb");
-    int write_failed = !in || fwrite(text, 1, len, in) != len || fputc('\n', in) == EOF;
+    int write_failed = !in;
+    for (size_t i = 0; i < n && !write_failed; i++) {
+        if (memchr(texts[i], '\0', lens[i])) {
+            snprintf(err, errlen, "tokenizer %s: text %zu contains a NUL byte", t->id, i);
+            fclose(in);
+            unlink(in_path);
+            return -1;
+        }
+        write_failed = fwrite(texts[i], 1, lens[i], in) != lens[i] || fputc('\n', in) == EOF;
+    }
     if (in) write_failed |= fclose(in) != 0;
-    long result = -1;
-    *ids = NULL;
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) ids[i] = NULL;
+    FILE *out = NULL;
+    char *line = NULL;
+    size_t line_cap = 0;
     if (write_failed) {
         snprintf(err, errlen, "tokenizer %s: cannot write %s", t->id, in_path);
         goto done;
     }
     int pid = bpe_encode_start(t->model_path, in_path, out_path, err, errlen);
     if (pid < 0 || spawn_wait(pid, "spm_encode", err, errlen) != 0) goto done;
-    FILE *out = fopen(out_path, "r");
+    out = fopen(out_path, "r");
     if (!out) {
         snprintf(err, errlen, "tokenizer %s: spm_encode wrote no %s", t->id, out_path);
         goto done;
     }
-    size_t count = 0, capacity = 0;
-    char *line = NULL;
-    size_t line_cap = 0;
-    long lines = 0;
-    while (getline(&line, &line_cap, out) >= 0) {
-        if (lines > 0 && push_id(ids, &count, &capacity, t->newline) != 0) {
+    long line_no = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t lines = 1, count = 0, capacity = 0;
+        for (size_t k = 0; k < lens[i]; k++) lines += texts[i][k] == '\n';
+        for (size_t l = 0; l < lines; l++) {
+            line_no++;
+            if (l > 0 && push_id(&ids[i], &count, &capacity, t->newline) != 0) {
+                snprintf(err, errlen, "tokenizer %s: out of memory", t->id);
+                goto done;
+            }
+            if (getline(&line, &line_cap, out) < 0 ||
+                bpe_parse_id_line(line, t->vocab, &ids[i], &count, &capacity) < 0) {
+                snprintf(err, errlen, "%s: line %ld: missing or malformed spm_encode output",
+                         out_path, line_no);
+                goto done;
+            }
+        }
+        if (!ids[i] && push_id(&ids[i], &count, &capacity, 0) == 0) count = 0;
+        if (!ids[i]) {
             snprintf(err, errlen, "tokenizer %s: out of memory", t->id);
-            free(line);
-            fclose(out);
             goto done;
         }
-        if (bpe_parse_id_line(line, t->vocab, ids, &count, &capacity) < 0) {
-            snprintf(err, errlen, "%s: line %ld: malformed spm_encode output", out_path,
-                     lines + 1);
-            free(line);
-            fclose(out);
-            free(*ids);
-            *ids = NULL;
-            goto done;
-        }
-        lines++;
+        counts[i] = (long)count;
     }
-    free(line);
-    fclose(out);
-    if (!*ids) *ids = malloc(sizeof **ids);
-    result = *ids ? (long)count : -1;
+    rc = 0;
 done:
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) {
+            free(ids[i]);
+            ids[i] = NULL;
+        }
+    free(line);
+    if (out) fclose(out);
     unlink(in_path);
     unlink(out_path);
-    return result;
+    return rc;
+}
+
+int tokenizer_encode_many(Tokenizer *t, const char *const *texts, const size_t *lens, size_t n,
+                          int32_t **ids, long *counts, char *err, int errlen)
+{
+    if (t->kind == TOKENIZER_BPE) return encode_bpe_many(t, texts, lens, n, ids, counts, err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        counts[i] = encode_bytes(texts[i], lens[i], &ids[i], err, errlen);
+        if (counts[i] < 0) {
+            for (size_t k = 0; k < i; k++) {
+                free(ids[k]);
+                ids[k] = NULL;
+            }
+            return -1;
+        }
+    }
+    return 0;
 }
 
 long tokenizer_encode(Tokenizer *t, const char *text, size_t len, int32_t **ids, char *err,
                       int errlen)
 {
-    if (t->kind == TOKENIZER_BYTE) return encode_bytes(text, len, ids, err, errlen);
-    return encode_bpe(t, text, len, ids, err, errlen);
+    long count;
+    *ids = NULL;
+    if (tokenizer_encode_many(t, &text, &len, 1, ids, &count, err, errlen) != 0) return -1;
+    return count;
 }
 
 /* Growable output string for decoding. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "data/extract.h"
 
 static MemberList one_member(const char *path, const char *text)
@@ -118,4 +120,50 @@ Test(data_extract, html_paragraphs_without_pre_nav_or_tables)
                            "newest first, one commit after another.\n"
                            "A DocBook paragraph that is written as a div and holds only inline text.");
     free(text);
+}
+
+Test(data_extract, man_page_prose_without_synopsis_or_examples)
+{
+    const char *roff =
+        ".\\\" a comment line\n"
+        ".TH open 2 2023-02-05 \"Linux man-pages 6.03\"\n"
+        ".SH NAME\nopen \\- open a file\n"
+        ".SH SYNOPSIS\n.nf\n.BI \"int open(const char *\" pathname );\n.fi\n"
+        ".SH DESCRIPTION\nThe\n.BR open ()\nsystem call opens the file specified by\n.IR pathname .\n"
+        "If the file does not exist, it may be created \\(em see \\fBO_CREAT\\fP below.\n"
+        ".TP\n.B O_CREAT\nIf the file does not exist, it is created with the mode given by the caller.\n"
+        ".EX\nfd = open(\"x\", O_RDONLY); /* an example that is code and must not appear. */\n.EE\n";
+    /* the member is gzip-compressed, as in the package */
+    unsigned char packed[4096];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    cr_assert_eq(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (unsigned char *)roff;
+    z.avail_in = (uInt)strlen(roff);
+    z.next_out = packed;
+    z.avail_out = sizeof packed;
+    cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t packed_len = sizeof packed - z.avail_out;
+    deflateEnd(&z);
+    Corpus c;
+    corpus_init(&c, 30);
+    int src = corpus_add_source(&c, "M", DOMAIN_TECHNICAL);
+    MemberList list;
+    list.count = 1;
+    list.files = calloc(1, sizeof *list.files);
+    list.files[0].path = strdup("usr/share/man/man2/open.2.gz");
+    list.files[0].data = malloc(packed_len);
+    memcpy(list.files[0].data, packed, packed_len);
+    list.files[0].len = packed_len;
+    char err[512];
+    cr_assert_eq(extract_man(&c, src, &list, err, sizeof err), 0, "%s", err);
+    corpus_end_unit(&c);
+    cr_assert_eq(c.n_docs, 1);
+    cr_assert_str_eq(c.docs[0].text,
+                     "The open() system call opens the file specified by pathname. If the file "
+                     "does not exist, it may be created \xe2\x80\x94 see O_CREAT below.\n"
+                     "If the file does not exist, it is created with the mode given by the caller.");
+    cr_assert_str_eq(c.docs[0].id, "M/man2/open.2#0");
+    member_list_free(&list);
+    corpus_free(&c);
 }

@@ -143,3 +143,30 @@ Test(data_tokenizer, bpe_round_trip_on_documents, .timeout = 120)
     tokenizer_close(t);
     if (strcmp(dir, "data/out") != 0) remove_tree(dir);
 }
+
+Test(data_tokenizer, encode_many_matches_one_by_one, .timeout = 120)
+{
+    char id[32], dir[256], err[512];
+    bpe_model_dir(id, sizeof id, dir, sizeof dir);
+    const char *ids_to_test[2] = {"byte", id};
+    for (int k = 0; k < 2; k++) {
+        Tokenizer *t = tokenizer_open(ids_to_test[k], dir, err, sizeof err);
+        cr_assert_not_null(t, "%s", err);
+        const char *texts[4] = {"The first text.", "", "two\nlines", " leading space\n"};
+        size_t lens[4];
+        for (int i = 0; i < 4; i++) lens[i] = strlen(texts[i]);
+        int32_t *many[4];
+        long counts[4];
+        cr_assert_eq(tokenizer_encode_many(t, texts, lens, 4, many, counts, err, sizeof err), 0, "%s", err);
+        for (int i = 0; i < 4; i++) {
+            int32_t *one;
+            long n = tokenizer_encode(t, texts[i], lens[i], &one, err, sizeof err);
+            cr_assert_eq(n, counts[i], "%s text %d", ids_to_test[k], i);
+            cr_assert_eq(memcmp(one, many[i], (size_t)n * sizeof *one), 0);
+            free(one);
+            free(many[i]);
+        }
+        tokenizer_close(t);
+    }
+    if (strcmp(dir, "data/out") != 0) remove_tree(dir);
+}

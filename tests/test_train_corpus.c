@@ -13,7 +13,7 @@
 /* How far below the unigram entropy the validation loss must end (nats per byte): a model that
  * learned only token frequencies cannot get below the entropy; 0.4 nats needs real context. */
 #define MARGIN_NATS 0.4
-#define STEPS "150"
+#define STEPS "200"
 
 /* Entropy (nats) of the token frequencies of a shard. */
 static double unigram_entropy(const char *path)

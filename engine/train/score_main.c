@@ -215,6 +215,8 @@ int main(int argc, char **argv)
         } else {
             printf("%s: accuracy %.4f (%ld/%ld), Wilson 95%% interval [%.4f, %.4f], chance %.4f\n",
                    task, res.accuracy, res.correct, res.items, res.ci_low, res.ci_high, res.chance);
+            printf("%s: right ending log-likelihood %.4f nats per item, %.4f nats per byte\n", task,
+                   res.answer_logprob, res.answer_bytes ? res.answer_logprob * (double)res.items / (double)res.answer_bytes : 0.0);
         }
     }
     scorer_close(&s);

@@ -102,19 +102,33 @@ int scorer_ending_logprob(Scorer *s, const int32_t *context, long n_context, con
                           long n_ending, double *logprob_sum, char *err, int errlen)
 {
     long T = s->cfg.model.shape.seq_len;
-    if (n_ending <= 0 || n_ending > T) {
-        snprintf(err, errlen, "an ending of %ld tokens does not fit a sequence of %ld", n_ending, T);
+    if (n_ending <= 0) {
+        snprintf(err, errlen, "an empty ending");
         return -1;
     }
-    long keep = T - n_ending;            /* context tokens that fit after end-of-text */
+    /* Context tokens kept after end-of-text: all that fit in one window with the ending; an
+     * ending longer than a window keeps half a window of context and is scored over windows. */
+    long keep = T - n_ending;
+    if (keep < T / 2) keep = T / 2;
     if (keep > n_context) keep = n_context;
     long n = 1 + keep + n_ending;
-    s->window[0] = (int32_t)tokenizer_eot(s->tok);
-    memcpy(s->window + 1, context + (n_context - keep), (size_t)keep * sizeof *context);
-    memcpy(s->window + 1 + keep, ending, (size_t)n_ending * sizeof *ending);
-    if (model_score(s->model, s->window, (int)n, s->logprob, s->concept, err, errlen)) return -1;
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    float *logprob = malloc((size_t)n * sizeof *logprob);
+    int32_t *concept = malloc((size_t)n * sizeof *concept);
+    if (!ids || !logprob || !concept) {
+        free(ids); free(logprob); free(concept);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ids[0] = (int32_t)tokenizer_eot(s->tok);
+    memcpy(ids + 1, context + (n_context - keep), (size_t)keep * sizeof *context);
+    memcpy(ids + 1 + keep, ending, (size_t)n_ending * sizeof *ending);
+    int rc = scorer_score(s, ids, n, logprob, concept, err, errlen);
     double sum = 0;
-    for (long i = 0; i < n_ending; i++) sum += s->logprob[keep + i]; /* predicts window[keep+i+1] */
+    for (long i = 1 + keep; i < n; i++) sum += logprob[i];
     *logprob_sum = sum;
-    return 0;
+    free(ids);
+    free(logprob);
+    free(concept);
+    return rc;
 }

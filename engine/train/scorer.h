@@ -34,8 +34,9 @@ int scorer_score(Scorer *s, const int32_t *ids, long n, float *logprob, int32_t 
                  char *err, int errlen);
 
 /* Sum of log p over the ending's tokens after the context (both without end-of-text; an
- * end-of-text is put first). When the two exceed seq_len + 1 tokens, the context is cut on the
- * left. 0 or -1. */
+ * end-of-text is put first). When the two exceed one window (seq_len + 1 tokens), the context
+ * is cut on the left, keeping at least half a window; an ending longer than that is scored over
+ * consecutive windows as scorer_score does. 0 or -1. */
 int scorer_ending_logprob(Scorer *s, const int32_t *context, long n_context, const int32_t *ending,
                           long n_ending, double *logprob_sum, char *err, int errlen);
 

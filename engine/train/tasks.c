@@ -108,8 +108,10 @@ static int parse_item(json_object *obj, TaskItem *item, char *err, int errlen)
     return 0;
 }
 
-/* The choice with the highest log-likelihood per byte; -1 with err on failure. */
-static int best_choice(Scorer *s, const TaskItem *item, char *err, int errlen)
+/* The choice with the highest log-likelihood per byte; -1 with err on failure. The right
+ * answer's log-likelihood goes to *answer_logprob. */
+static int best_choice(Scorer *s, const TaskItem *item, double *answer_logprob, char *err,
+                       int errlen)
 {
     int32_t *ctx = NULL;
     long n_ctx = tokenizer_encode(s->tok, item->context, strlen(item->context), &ctx, err, errlen);
@@ -128,6 +130,7 @@ static int best_choice(Scorer *s, const TaskItem *item, char *err, int errlen)
             return -1;
         }
         free(end);
+        if (i == item->answer) *answer_logprob = lp;
         double score = lp / (double)bytes;
         if (score > best_score) {
             best_score = score;
@@ -227,7 +230,8 @@ int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskRes
             code = 2;
             break;
         }
-        int chosen = best_choice(s, &items[i], msg, sizeof msg);
+        double answer_logprob = 0;
+        int chosen = best_choice(s, &items[i], &answer_logprob, msg, sizeof msg);
         if (chosen < 0) {
             snprintf(err, errlen, "%s:%ld: %s", path, line_of[i], msg);
             code = 1;
@@ -236,6 +240,8 @@ int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskRes
         out->items++;
         if (chosen == items[i].answer) out->correct++;
         out->chance += 1.0 / items[i].n_choices;
+        out->answer_logprob += answer_logprob;
+        out->answer_bytes += (long)strlen(items[i].choices[items[i].answer]);
         if (!quiet && out->items % 100 == 0)
             fprintf(stderr, "dlcm-score: %ld items, accuracy %.4f\n", out->items,
                     (double)out->correct / (double)out->items);
@@ -248,6 +254,7 @@ int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskRes
     if (code) return code;
     out->accuracy = (double)out->correct / (double)out->items;
     out->chance /= (double)out->items;
+    out->answer_logprob /= (double)out->items;
     wilson_interval(out->correct, out->items, 1.959963984540054, &out->ci_low, &out->ci_high);
     return 0;
 }

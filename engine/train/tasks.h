@@ -7,8 +7,10 @@
  *   cloze:           {"context": "...", "target": " word"}
  * (data/tasks.h writes these; other fields are ignored). A cloze item is scored as a ranking of
  * its target among CLOZE_DISTRACTORS other targets of the same file (distinct, taken in file
- * order after the item): correct when the target ranks first. (Greedy exact match would need
- * the full next-token distribution, which model.h's model_score does not return.)
+ * order after the item): correct when the target ranks first. The mean log-likelihood of the
+ * right ending is reported too (for cloze: the target's). (data/README.md also suggests greedy
+ * exact match; that needs the argmax of the next-token distribution, which model.h's
+ * model_score does not return.)
  * Length normalization divides an ending's log-likelihood by its length in bytes, so endings of
  * different lengths and different tokenizers are compared on equal terms. */
 #ifndef DLCM_ENGINE_TRAIN_TASKS_H
@@ -22,6 +24,8 @@ typedef struct {
     long items, correct;
     double accuracy, ci_low, ci_high;
     double chance;  /* mean of 1 / candidates: the accuracy of guessing */
+    double answer_logprob; /* mean log-likelihood of the right ending (nats per item) */
+    long answer_bytes;     /* total bytes of the right endings */
 } TaskResult;
 
 /* Wilson score interval of k successes in n trials at normal quantile z (1.96 for 95%). */
