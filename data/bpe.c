@@ -37,6 +37,7 @@ int bpe_train(const char *const *inputs, int n_inputs, const char *model_dir, in
                     "--remove_extra_whitespaces=false", "--split_digits=true",
                     "--unk_id=0", "--eos_id=1", "--eos_piece=" BPE_EOT_PIECE, "--bos_id=-1",
                     "--pad_id=-1", "--user_defined_symbols=" BPE_NEWLINE_PIECE, nthreads,
+                    "--random_seed=1", /* the sentence sample is then the same on every build */
                     "--minloglevel=1", NULL};
     int rc = spawn_run(argv, NULL, log_path, log_path, err, errlen);
     if (rc != 0) {

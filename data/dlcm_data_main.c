@@ -127,7 +127,13 @@ static int fetch_all(const Options *o, const Source *sources, int n, char *err, 
             if (s->registry == REGISTRY_DEB) {
                 snprintf(spec, sizeof spec, "%s=%s", s->package, s->version);
                 char *argv[] = {"apt-get", "download", "-q", spec, NULL};
-                if (spawn_run(argv, o->cache, NULL, NULL, err, errlen) != 0) return -1;
+                if (spawn_run(argv, o->cache, NULL, NULL, err, errlen) != 0) {
+                    size_t used = strlen(err);
+                    snprintf(err + used, errlen - (int)used,
+                             " fetching %s (apt lists current? run apt-get update; a version "
+                             "gone from the mirror needs a new manifest row)", spec);
+                    return -1;
+                }
             } else {
                 snprintf(spec, sizeof spec, "%s@%s", s->package, s->version);
                 char *argv[] = {"npm", "pack", "--silent", spec, NULL};
@@ -238,7 +244,7 @@ static int ensure_bpe(const Options *o, int vocab, char *err, int errlen)
     if (text_fingerprint(o, text, sizeof text, err, errlen) != 0) return -1;
     snprintf(dir, sizeof dir, "%s/bpe%d", o->out, vocab);
     snprintf(stamp_path, sizeof stamp_path, "%s/MODEL_STAMP", dir);
-    snprintf(stamp, sizeof stamp, "%s | bpe %d sample %ld", text, vocab, o->bpe_sample);
+    snprintf(stamp, sizeof stamp, "%s | bpe %d sample %ld seed 1", text, vocab, o->bpe_sample);
     if (!o->force && stamp_matches(stamp_path, stamp)) {
         printf("bpe%d: model up to date\n", vocab);
         return 0;
