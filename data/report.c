@@ -40,6 +40,17 @@ static int read_token_stats(const char *path, const Corpus *c, uint64_t tokens[]
     return 0;
 }
 
+/* Whether the first line of a stamp file contains text. */
+static int stamp_mentions(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[4096] = "";
+    int found = fgets(line, sizeof line, f) && strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     const char *x = *(const char *const *)a, *y = *(const char *const *)b;
@@ -109,7 +120,13 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
             (unsigned long long)total_docs[1], (unsigned long long)total_bytes[1],
             (total_bytes[0] + total_bytes[1]) / 1e6);
 
-    /* tokenizers: every out_dir/<id>/stats.tsv */
+    /* tokenizers: every out_dir/<id>/stats.tsv whose shards were built from the current text */
+    char fingerprint[80];
+    if (corpus_text_fingerprint(out_dir, fingerprint, sizeof fingerprint, err, errlen) != 0) {
+        fclose(f);
+        remove(tmp);
+        return -1;
+    }
     char *names[32];
     int n_names = 0;
     DIR *dir = opendir(out_dir);
@@ -120,6 +137,12 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
         FILE *probe = fopen(path, "r");
         if (!probe) continue;
         fclose(probe);
+        snprintf(path, sizeof path, "%s/%s/SHARDS_STAMP", out_dir, entry->d_name);
+        if (!stamp_mentions(path, fingerprint)) {
+            fprintf(f, "\n(%s: shards were built from another text; rebuild with --bpe to report "
+                       "them)\n", entry->d_name);
+            continue;
+        }
         names[n_names++] = strdup(entry->d_name);
     }
     if (dir) closedir(dir);
