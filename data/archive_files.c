@@ -57,7 +57,8 @@ static int collect_tar(struct archive *a, const char *archive_path, const Source
         if (archive_entry_filetype(entry) != AE_IFREG) continue;
         const char *name = archive_entry_pathname(entry);
         if (!name) continue;
-        while (name[0] == '.' && name[1] == '/') name += 2;
+        while (name[0] == '.' && name[1] == '/')
+            name += 2;
         if (!source_wants(source, name)) continue;
         if (out->count == cap) {
             cap = cap ? cap * 2 : 256;
@@ -86,8 +87,7 @@ static int collect_tar(struct archive *a, const char *archive_path, const Source
     return 0;
 }
 
-static int read_deb(const char *path, const Source *source, MemberList *out, char *err,
-                    int errlen)
+static int read_deb(const char *path, const Source *source, MemberList *out, char *err, int errlen)
 {
     struct archive *outer = archive_read_new();
     archive_read_support_format_ar(outer);
@@ -130,8 +130,7 @@ static int read_deb(const char *path, const Source *source, MemberList *out, cha
     return result;
 }
 
-static int read_tgz(const char *path, const Source *source, MemberList *out, char *err,
-                    int errlen)
+static int read_tgz(const char *path, const Source *source, MemberList *out, char *err, int errlen)
 {
     struct archive *a = archive_read_new();
     archive_read_support_filter_all(a);
@@ -145,8 +144,8 @@ static int read_tgz(const char *path, const Source *source, MemberList *out, cha
     return result;
 }
 
-int archive_read_members(const char *archive_path, const Source *source, MemberList *out,
-                         char *err, int errlen)
+int archive_read_members(const char *archive_path, const Source *source, MemberList *out, char *err,
+                         int errlen)
 {
     memset(out, 0, sizeof *out);
     int rc = source->registry == REGISTRY_DEB ? read_deb(archive_path, source, out, err, errlen)

@@ -8,20 +8,20 @@
 #include "data/manifest.h"
 
 typedef struct {
-    char *path;            /* member path without a leading "./" */
-    unsigned char *data;   /* contents, NUL-terminated for convenience */
+    char *path;          /* member path without a leading "./" */
+    unsigned char *data; /* contents, NUL-terminated for convenience */
     size_t len;
 } MemberFile;
 
 typedef struct {
-    MemberFile *files;     /* sorted by path */
+    MemberFile *files; /* sorted by path */
     size_t count;
 } MemberList;
 
 /* Reads every regular member of archive_path that source_wants() accepts. 0, or -1 with err
  * naming the archive and the member. */
-int archive_read_members(const char *archive_path, const Source *source, MemberList *out,
-                         char *err, int errlen);
+int archive_read_members(const char *archive_path, const Source *source, MemberList *out, char *err,
+                         int errlen);
 void member_list_free(MemberList *list);
 /* The member whose path ends with suffix, or NULL. */
 const MemberFile *member_find_suffix(const MemberList *list, const char *suffix);

@@ -1,7 +1,5 @@
 /* data/build_shards.c: encodes every document (paragraphs joined by the newline token, then
- * end-of-text), and writes the train shard (documents in a fixed shuffled order), the
- * validation shard and one validation shard per domain. BPE encoding runs `jobs` spm_encode
- * processes side by side on slices of the corpus. */
+ * end-of-text) and writes train.bin (fixed shuffled order), val.bin and val-<domain>.bin. */
 #include "data/build_shards.h"
 
 #include "data/bpe.h"
@@ -14,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* BPE encoding runs `jobs` spm_encode processes side by side on slices of the corpus. */
 
 typedef struct {
     uint16_t *tokens;
@@ -40,7 +40,8 @@ static void encode_bytes(const Corpus *c, Encoded *e)
     for (size_t d = 0; d < c->n_docs; d++) {
         e->doc_start[d] = e->count;
         const unsigned char *t = (const unsigned char *)c->docs[d].text;
-        for (size_t i = 0; i < c->docs[d].len; i++) push_token(e, t[i]);
+        for (size_t i = 0; i < c->docs[d].len; i++)
+            push_token(e, t[i]);
         push_token(e, 0);
     }
     e->doc_start[c->n_docs] = e->count;
@@ -58,17 +59,19 @@ static int encode_bpe(const Corpus *c, const char *out_dir, Tokenizer *tok, int 
     int pids[8];
     /* slices of about equal bytes, cut at document boundaries */
     uint64_t total = 0, acc = 0;
-    for (size_t d = 0; d < c->n_docs; d++) total += c->docs[d].len;
+    for (size_t d = 0; d < c->n_docs; d++)
+        total += c->docs[d].len;
     slice_start[0] = 0;
     int slice = 1;
     for (size_t d = 0; d < c->n_docs && slice < jobs; d++) {
         acc += c->docs[d].len;
         if (acc * (uint64_t)jobs >= total * (uint64_t)slice) slice_start[slice++] = d + 1;
     }
-    while (slice <= jobs) slice_start[slice++] = c->n_docs;
+    while (slice <= jobs)
+        slice_start[slice++] = c->n_docs;
     for (int j = 0; j < jobs; j++) {
-        snprintf(in_paths[j], sizeof in_paths[j], "%s/%s/encode-%d.txt", out_dir,
-                 tokenizer_id(tok), j);
+        snprintf(in_paths[j], sizeof in_paths[j], "%s/%s/encode-%d.txt", out_dir, tokenizer_id(tok),
+                 j);
         snprintf(out_paths[j], sizeof out_paths[j], "%s/%s/encode-%d.ids", out_dir,
                  tokenizer_id(tok), j);
         FILE *f = fopen(in_paths[j], "wb");
@@ -107,7 +110,8 @@ static int encode_bpe(const Corpus *c, const char *out_dir, Tokenizer *tok, int 
     for (int j = 0; j < jobs && rc == 0; j++) {
         FILE *f = fopen(out_paths[j], "r");
         if (!f) {
-            snprintf(err, errlen, "%s: spm_encode wrote nothing: %s", out_paths[j], strerror(errno));
+            snprintf(err, errlen, "%s: spm_encode wrote nothing: %s", out_paths[j],
+                     strerror(errno));
             rc = -1;
             break;
         }
@@ -125,7 +129,8 @@ static int encode_bpe(const Corpus *c, const char *out_dir, Tokenizer *tok, int 
                     break;
                 }
                 if (p > 0) push_token(e, newline_id);
-                for (size_t k = 0; k < n_ids; k++) push_token(e, (uint32_t)ids[k]);
+                for (size_t k = 0; k < n_ids; k++)
+                    push_token(e, (uint32_t)ids[k]);
             }
             push_token(e, tokenizer_eot(tok));
         }
@@ -157,7 +162,8 @@ static int write_selection(const Corpus *c, const Encoded *e, const size_t *docs
                            const char *path, Tokenizer *tok, char *err, int errlen)
 {
     size_t total = 0;
-    for (size_t i = 0; i < n; i++) total += e->doc_start[docs[i] + 1] - e->doc_start[docs[i]];
+    for (size_t i = 0; i < n; i++)
+        total += e->doc_start[docs[i] + 1] - e->doc_start[docs[i]];
     uint16_t *tokens = malloc((total ? total : 1) * sizeof *tokens);
     if (!tokens) {
         snprintf(err, errlen, "%s: out of memory", path);
@@ -197,17 +203,20 @@ int build_shards(const Corpus *c, const char *out_dir, const char *tokenizer_id_
         rc = -1;
     }
     if (rc == 0) {
-        if (strcmp(tokenizer_id_str, "byte") == 0) encode_bytes(c, &e);
-        else rc = encode_bpe(c, out_dir, tok, jobs, &e, err, errlen);
+        if (strcmp(tokenizer_id_str, "byte") == 0)
+            encode_bytes(c, &e);
+        else
+            rc = encode_bpe(c, out_dir, tok, jobs, &e, err, errlen);
     }
     if (rc == 0) { /* train.bin */
         size_t n = 0;
         for (size_t d = 0; d < c->n_docs; d++)
             if (c->docs[d].split == SPLIT_TRAIN)
-                order[n++] = (OrderKey){text_hash64(c->docs[d].id, strlen(c->docs[d].id)) ^
-                                            0x5bd1e9955bd1e995ull, d};
+                order[n++] = (OrderKey){
+                    text_hash64(c->docs[d].id, strlen(c->docs[d].id)) ^ 0x5bd1e9955bd1e995ull, d};
         qsort(order, n, sizeof *order, compare_order);
-        for (size_t i = 0; i < n; i++) selection[i] = order[i].doc;
+        for (size_t i = 0; i < n; i++)
+            selection[i] = order[i].doc;
         snprintf(path, sizeof path, "%s/train.bin", dir);
         rc = write_selection(c, &e, selection, n, path, tok, err, errlen);
     }
@@ -221,7 +230,8 @@ int build_shards(const Corpus *c, const char *out_dir, const char *tokenizer_id_
     for (int dom = 0; rc == 0 && dom < DOMAIN_COUNT; dom++) {
         size_t n = 0;
         for (size_t d = 0; d < c->n_docs; d++)
-            if (c->docs[d].split == SPLIT_VAL && c->docs[d].domain == (Domain)dom) selection[n++] = d;
+            if (c->docs[d].split == SPLIT_VAL && c->docs[d].domain == (Domain)dom)
+                selection[n++] = d;
         snprintf(path, sizeof path, "%s/val-%s.bin", dir, domain_name((Domain)dom));
         rc = write_selection(c, &e, selection, n, path, tok, err, errlen);
     }
@@ -232,9 +242,10 @@ int build_shards(const Corpus *c, const char *out_dir, const char *tokenizer_id_
             snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
             rc = -1;
         } else {
-            fprintf(f, "# source\tsplit\tdocs\tbytes\ttokens (tokenizer %s, vocabulary %u, "
-                       "end-of-text %u)\n", tokenizer_id_str, tokenizer_vocab(tok),
-                    tokenizer_eot(tok));
+            fprintf(f,
+                    "# source\tsplit\tdocs\tbytes\ttokens (tokenizer %s, vocabulary %u, "
+                    "end-of-text %u)\n",
+                    tokenizer_id_str, tokenizer_vocab(tok), tokenizer_eot(tok));
             for (int s = 0; s < c->n_sources; s++)
                 for (int sp = 0; sp < SPLIT_COUNT; sp++) {
                     uint64_t docs = 0, bytes = 0, tokens = 0;

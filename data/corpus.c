@@ -39,9 +39,12 @@ void corpus_init(Corpus *c, int val_permille)
 void corpus_free(Corpus *c)
 {
     if (!c->storage_blocks)
-        for (size_t i = 0; i < c->n_docs; i++) free(c->docs[i].text);
-    for (size_t i = 0; i < c->n_docs; i++) free(c->docs[i].id);
-    for (size_t i = 0; i < c->n_storage; i++) free(c->storage_blocks[i]);
+        for (size_t i = 0; i < c->n_docs; i++)
+            free(c->docs[i].text);
+    for (size_t i = 0; i < c->n_docs; i++)
+        free(c->docs[i].id);
+    for (size_t i = 0; i < c->n_storage; i++)
+        free(c->storage_blocks[i]);
     free(c->storage_blocks);
     free(c->docs);
     free(c->seen);
@@ -84,8 +87,7 @@ int corpus_add_source(Corpus *c, const char *id, Domain domain)
 }
 
 /* Inserts hash into a set of 64-bit hashes; returns 1 when it was already there. */
-static int hash_set_insert(uint64_t **table_ptr, size_t *cap_ptr, size_t *count_ptr,
-                           uint64_t hash)
+static int hash_set_insert(uint64_t **table_ptr, size_t *cap_ptr, size_t *count_ptr, uint64_t hash)
 {
     if (hash == 0) hash = 1; /* 0 marks an empty slot */
     if ((*count_ptr + 1) * 2 > *cap_ptr) {
@@ -99,7 +101,8 @@ static int hash_set_insert(uint64_t **table_ptr, size_t *cap_ptr, size_t *count_
             uint64_t v = (*table_ptr)[i];
             if (!v) continue;
             size_t j = v & (cap - 1);
-            while (table[j]) j = (j + 1) & (cap - 1);
+            while (table[j])
+                j = (j + 1) & (cap - 1);
             table[j] = v;
         }
         free(*table_ptr);
@@ -131,8 +134,7 @@ static void flush_document(Corpus *c)
     }
     Doc *d = &c->docs[c->n_docs++];
     char id[700];
-    snprintf(id, sizeof id, "%s/%s#%d", c->sources[c->unit_source].id, c->unit_name,
-             c->unit_chunk);
+    snprintf(id, sizeof id, "%s/%s#%d", c->sources[c->unit_source].id, c->unit_name, c->unit_chunk);
     /* a unit name fed twice (e.g. dictionary initials out of order) must not repeat an id */
     for (int again = 1; hash_set_insert(&c->doc_ids, &c->doc_ids_cap, &c->doc_ids_count,
                                         text_hash64(id, strlen(id)));
@@ -339,8 +341,9 @@ int corpus_read(Corpus *c, const char *dir, char *err, int errlen)
         if (line[0] == '#') continue;
         char id[32], domain[32];
         unsigned long long in, kept, dups, bytes;
-        if (sscanf(line, "%31s %31s %llu %llu %llu %llu", id, domain, &in, &kept, &dups,
-                   &bytes) != 6 || domain_parse(domain) < 0) {
+        if (sscanf(line, "%31s %31s %llu %llu %llu %llu", id, domain, &in, &kept, &dups, &bytes) !=
+                6 ||
+            domain_parse(domain) < 0) {
             snprintf(err, errlen, "%s: line %d: malformed", path, line_no);
             free(sources);
             return -1;
@@ -377,10 +380,15 @@ int corpus_read(Corpus *c, const char *dir, char *err, int errlen)
         unsigned paragraphs;
         int dom, spl = -1;
         if (sscanf(line, "%699s %31s %31s %15s %zu %u", id, source, domain, split, &bytes,
-                   &paragraphs) != 6 || (dom = domain_parse(domain)) < 0 ||
-            (spl = strcmp(split, "train") == 0 ? 0 : strcmp(split, "val") == 0 ? 1 : -1) < 0) {
-            snprintf(err, errlen, "%s: line %d: malformed (fields: id source domain split bytes "
-                                  "paragraphs)", path, line_no);
+                   &paragraphs) != 6 ||
+            (dom = domain_parse(domain)) < 0 ||
+            (spl = strcmp(split, "train") == 0 ? 0
+                   : strcmp(split, "val") == 0 ? 1
+                                               : -1) < 0) {
+            snprintf(err, errlen,
+                     "%s: line %d: malformed (fields: id source domain split bytes "
+                     "paragraphs)",
+                     path, line_no);
             free(index);
             return -1;
         }
@@ -388,8 +396,10 @@ int corpus_read(Corpus *c, const char *dir, char *err, int errlen)
         size_t at = cursor[spl][dom];
         if (at + bytes + 2 > sizes[spl][dom] || block[at + bytes] != '\n' ||
             block[at + bytes + 1] != '\n') {
-            snprintf(err, errlen, "%s: line %d: document %s (%zu bytes) does not match %s at "
-                                  "offset %zu", path, line_no, id, bytes, text_paths[spl][dom], at);
+            snprintf(err, errlen,
+                     "%s: line %d: document %s (%zu bytes) does not match %s at "
+                     "offset %zu",
+                     path, line_no, id, bytes, text_paths[spl][dom], at);
             free(index);
             return -1;
         }
@@ -430,7 +440,8 @@ int corpus_text_fingerprint(const char *dir, char *out, size_t cap, char *err, i
             return -1;
         }
         size_t n;
-        while ((n = fread(buffer, 1, sizeof buffer, f)) > 0) sha256_update(&h, buffer, n);
+        while ((n = fread(buffer, 1, sizeof buffer, f)) > 0)
+            sha256_update(&h, buffer, n);
         fclose(f);
     }
     char hex[65];

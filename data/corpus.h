@@ -1,7 +1,5 @@
-/* data/corpus.h: the clean corpus as documents: extractors feed paragraphs per unit (a book,
- * a manual page, a letter of a dictionary); the corpus normalizes them, drops exact duplicate
- * paragraphs across all sources, cuts long units into documents of about 32 KB, assigns each
- * document to train or validation by a hash of its id, and writes/reads data/out/text/. */
+/* data/corpus.h: the corpus as documents: paragraphs fed per unit, normalized, deduplicated, cut
+ * into ~32 KB documents, split by a hash of the document id, written to and read from out/text. */
 #ifndef DLCM_DATA_CORPUS_H
 #define DLCM_DATA_CORPUS_H
 
@@ -25,11 +23,11 @@ const char *split_name(Split s);
 Split split_of(const char *doc_id, int val_permille);
 
 typedef struct {
-    char *id;        /* "<source>/<unit>#<chunk>" */
-    int source;      /* index into the corpus's source names */
+    char *id;   /* "<source>/<unit>#<chunk>" */
+    int source; /* index into the corpus's source names */
     Domain domain;
     Split split;
-    char *text;      /* paragraphs joined by '\n', no trailing newline */
+    char *text; /* paragraphs joined by '\n', no trailing newline */
     size_t len;
     uint32_t paragraphs;
 } Doc;

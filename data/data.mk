@@ -4,7 +4,8 @@ DATA_MAIN := data/dlcm_data_main.c
 DATA_SRCS := $(filter-out $(DATA_MAIN),$(wildcard data/*.c))
 DATA_OBJS := $(DATA_SRCS:%.c=$(BUILD)/%.o)
 PART_LIBS += $(BUILD)/libdlcm_data.a
-EXT_LIBS += -larchive -lxml2 -ljson-c -lz
+DATA_EXT_LIBS := -larchive -lxml2 -ljson-c -lz
+EXT_LIBS += $(DATA_EXT_LIBS)
 PROGRAMS += $(BIN)/dlcm-data
 
 $(BUILD)/data/%.o: CFLAGS += $(shell pkg-config --cflags libxml-2.0)
@@ -14,7 +15,7 @@ $(BUILD)/libdlcm_data.a: $(DATA_OBJS)
 
 $(BIN)/dlcm-data: $(BUILD)/data/dlcm_data_main.o $(BUILD)/libdlcm_data.a
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $^ $(EXT_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(DATA_EXT_LIBS) -lm
 
 # The corpus: byte and bpe4096 tokenizers by default (DATA_BPE=4096,8192 for more).
 DATA_BPE ?= 4096

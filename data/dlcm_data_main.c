@@ -127,15 +127,22 @@ static int fetch_all(const Options *o, const Source *sources, int n, char *err, 
             if (s->registry == REGISTRY_DEB) {
                 snprintf(spec, sizeof spec, "%s=%s", s->package, s->version);
                 char *argv[] = {"apt-get", "download", "-q", spec, NULL};
-                if (spawn_run(argv, o->cache, NULL, NULL, err, errlen) != 0) return -1;
+                if (spawn_run(argv, o->cache, NULL, NULL, err, errlen) != 0) {
+                    size_t used = strlen(err);
+                    snprintf(err + used, errlen - (int)used,
+                             " fetching %s (apt lists current? run apt-get update; a version "
+                             "gone from the mirror needs a new manifest row)",
+                             spec);
+                    return -1;
+                }
             } else {
                 snprintf(spec, sizeof spec, "%s@%s", s->package, s->version);
                 char *argv[] = {"npm", "pack", "--silent", spec, NULL};
                 if (spawn_run(argv, o->cache, "/dev/null", NULL, err, errlen) != 0) return -1;
             }
             if (!file_exists(path)) {
-                snprintf(err, errlen, "%s: download of %s %s did not produce %s", s->id,
-                         s->package, s->version, path);
+                snprintf(err, errlen, "%s: download of %s %s did not produce %s", s->id, s->package,
+                         s->version, path);
                 return -1;
             }
             downloaded++;
@@ -160,7 +167,8 @@ static int extract_all(const Options *o, const Source *sources, int n, Corpus *c
                        int errlen)
 {
     corpus_init(c, o->val_permille);
-    for (int i = 0; i < n; i++) corpus_add_source(c, sources[i].id, sources[i].domain);
+    for (int i = 0; i < n; i++)
+        corpus_add_source(c, sources[i].id, sources[i].domain);
     for (int i = 0; i < n; i++) {
         const Source *s = &sources[i];
         double t0 = now_seconds();
@@ -190,8 +198,10 @@ static int extract_all(const Options *o, const Source *sources, int n, Corpus *c
         for (size_t k = 0; k < c->n_docs; k++)
             val_docs += c->docs[k].domain == (Domain)d && c->docs[k].split == SPLIT_VAL;
         if (val_docs == 0) {
-            snprintf(err, errlen, "no %s document fell in the validation split (raise "
-                                  "--val-permille)", domain_name((Domain)d));
+            snprintf(err, errlen,
+                     "no %s document fell in the validation split (raise "
+                     "--val-permille)",
+                     domain_name((Domain)d));
             return -1;
         }
     }
@@ -238,7 +248,7 @@ static int ensure_bpe(const Options *o, int vocab, char *err, int errlen)
     if (text_fingerprint(o, text, sizeof text, err, errlen) != 0) return -1;
     snprintf(dir, sizeof dir, "%s/bpe%d", o->out, vocab);
     snprintf(stamp_path, sizeof stamp_path, "%s/MODEL_STAMP", dir);
-    snprintf(stamp, sizeof stamp, "%s | bpe %d sample %ld", text, vocab, o->bpe_sample);
+    snprintf(stamp, sizeof stamp, "%s | bpe %d sample %ld seed 1", text, vocab, o->bpe_sample);
     if (!o->force && stamp_matches(stamp_path, stamp)) {
         printf("bpe%d: model up to date\n", vocab);
         return 0;
@@ -290,8 +300,8 @@ static int ensure_shards(const Options *o, const Corpus *c, const char *tokenize
     return stamp_write(stamp_path, stamp, err, errlen);
 }
 
-static int ensure_tasks(const Options *o, const Corpus *c, const Source *sources, int n,
-                        char *err, int errlen)
+static int ensure_tasks(const Options *o, const Corpus *c, const Source *sources, int n, char *err,
+                        int errlen)
 {
     char stamp_path[1100], stamp[1024], text[512], dir[1024];
     if (text_fingerprint(o, text, sizeof text, err, errlen) != 0) return -1;
@@ -355,12 +365,21 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--force")) o.force = 1;
-        else if (!strcmp(a, "--manifest") && v) { o.manifest = v; i++; }
-        else if (!strcmp(a, "--cache") && v) { o.cache = v; i++; }
-        else if (!strcmp(a, "--out") && v) { o.out = v; i++; }
-        else if (!strcmp(a, "--bpe") && v) {
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--force"))
+            o.force = 1;
+        else if (!strcmp(a, "--manifest") && v) {
+            o.manifest = v;
+            i++;
+        } else if (!strcmp(a, "--cache") && v) {
+            o.cache = v;
+            i++;
+        } else if (!strcmp(a, "--out") && v) {
+            o.out = v;
+            i++;
+        } else if (!strcmp(a, "--bpe") && v) {
             if (parse_sizes(v, &o) != 0) {
                 fprintf(stderr, "dlcm-data: --bpe takes 4096, 8192 or 16384 (comma-separated)\n");
                 return 2;
@@ -383,10 +402,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    static const char *const commands[] = {"fetch", "extract", "bpe", "shards", "tasks",
-                                           "report", "build", NULL};
+    static const char *const commands[] = {"fetch", "extract", "bpe",   "shards",
+                                           "tasks", "report",  "build", NULL};
     int known = 0;
-    for (int k = 0; commands[k]; k++) known |= !strcmp(command, commands[k]);
+    for (int k = 0; commands[k]; k++)
+        known |= !strcmp(command, commands[k]);
     if (!known) {
         fprintf(stderr, "dlcm-data: unknown command %s (see --help)\n", command);
         return 2;

@@ -5,17 +5,25 @@
 #include <stdio.h>
 #include <string.h>
 
-int extract_source(Corpus *c, int source_index, const Source *s, const MemberList *files,
-                   char *err, int errlen)
+int extract_source(Corpus *c, int source_index, const Source *s, const MemberList *files, char *err,
+                   int errlen)
 {
     static const struct {
         const char *method;
         int (*run)(Corpus *, int, const MemberList *, char *, int);
     } methods[] = {
-        {"gutenberg", extract_gutenberg}, {"sotu", extract_sotu},     {"brown", extract_brown},
-        {"mail", extract_mail},           {"fortune", extract_fortune}, {"sword", extract_sword},
-        {"dictd", extract_dictd},         {"webster", extract_webster}, {"wordnet", extract_wordnet},
-        {"rst", extract_rst},             {"pod", extract_pod},       {"html", extract_html},
+        {"gutenberg", extract_gutenberg},
+        {"sotu", extract_sotu},
+        {"brown", extract_brown},
+        {"mail", extract_mail},
+        {"fortune", extract_fortune},
+        {"sword", extract_sword},
+        {"dictd", extract_dictd},
+        {"webster", extract_webster},
+        {"wordnet", extract_wordnet},
+        {"rst", extract_rst},
+        {"pod", extract_pod},
+        {"html", extract_html},
         {"man", extract_man},
     };
     if (files->count == 0) {
@@ -48,9 +56,11 @@ const char *member_unit_name(const char *path, const char *strip_prefix, const c
 /* Trimmed length of a line (without trailing spaces). */
 static size_t trimmed_length(const char *s, size_t n)
 {
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) n--;
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        n--;
     size_t lead = 0;
-    while (lead < n && (s[lead] == ' ' || s[lead] == '\t')) lead++;
+    while (lead < n && (s[lead] == ' ' || s[lead] == '\t'))
+        lead++;
     return n - lead;
 }
 
@@ -62,7 +72,8 @@ static void emit_block(Corpus *c, const char **lines, const size_t *lens, size_t
         if (trimmed_length(lines[i], lens[i]) >= 50) long_lines++;
     int is_prose = n == 1 || long_lines * 2 >= n - 1;
     if (!is_prose) {
-        for (size_t i = 0; i < n; i++) corpus_add_paragraph(c, lines[i], lens[i]);
+        for (size_t i = 0; i < n; i++)
+            corpus_add_paragraph(c, lines[i], lens[i]);
         return;
     }
     Buf joined = {0};
@@ -82,7 +93,8 @@ void emit_wrapped_text(Corpus *c, const char *text, size_t len)
     size_t n = 0, i = 0;
     while (i < len) {
         size_t end = i;
-        while (end < len && text[end] != '\n') end++;
+        while (end < len && text[end] != '\n')
+            end++;
         if (trimmed_length(text + i, end - i) == 0) {
             emit_block(c, lines, lens, n);
             n = 0;

@@ -7,8 +7,8 @@
 #include "data/corpus.h"
 #include "data/manifest.h"
 
-int extract_source(Corpus *c, int source_index, const Source *s, const MemberList *files,
-                   char *err, int errlen);
+int extract_source(Corpus *c, int source_index, const Source *s, const MemberList *files, char *err,
+                   int errlen);
 
 /* Families (extract_literature.c, extract_sword.c, extract_dict.c, extract_docs.c,
  * extract_man.c). */

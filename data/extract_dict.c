@@ -1,7 +1,5 @@
-/* data/extract_dict.c: dictionary extractors: dictd databases (.index with dictd's base64
- * offsets + dictzip .dict.dz), Webster 1913 as a JSON object, and WordNet 3.0 data files.
- * Every entry becomes a paragraph "headword: definition" (FOLDOC-style long entries keep their
- * later paragraphs after the first). */
+/* data/extract_dict.c: dictionary extractors: dictd databases (.index + dictzip), Webster 1913
+ * JSON and WordNet 3.0 data files, each entry a paragraph "headword: definition". */
 #include "data/extract.h"
 
 #include <ctype.h>
@@ -10,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* Long dictd entries (FOLDOC) keep their later paragraphs after the first. */
 
 /* dictd writes offsets and lengths as big-endian base-64 numbers in this alphabet. */
 static int dictd_number(const char *s, size_t n, uint64_t *value)
@@ -50,7 +50,8 @@ static void emit_dictd_entry(Corpus *c, const char *headword, const char *text, 
     Buf block = {0};
     if (eol && (size_t)(eol - p) >= hw && strncasecmp(p, headword, hw) == 0) {
         const char *rest = p + hw;
-        while (rest < eol && (*rest == ',' || *rest == ';' || *rest == ':' || isspace((unsigned char)*rest)))
+        while (rest < eol &&
+               (*rest == ',' || *rest == ';' || *rest == ':' || isspace((unsigned char)*rest)))
             rest++;
         if (rest < eol) buf_append(&block, rest, (size_t)(eol - rest));
         p = eol + 1;
@@ -61,8 +62,12 @@ static void emit_dictd_entry(Corpus *c, const char *headword, const char *text, 
         if (!eol) eol = end;
         const char *s = p;
         size_t n = (size_t)(eol - p);
-        while (n > 0 && isspace((unsigned char)*s)) { s++; n--; }
-        while (n > 0 && isspace((unsigned char)s[n - 1])) n--;
+        while (n > 0 && isspace((unsigned char)*s)) {
+            s++;
+            n--;
+        }
+        while (n > 0 && isspace((unsigned char)s[n - 1]))
+            n--;
         if (n == 0 || eol == end) {
             if (n > 0 && !is_date_line(s, n)) {
                 if (block.len) buf_putc(&block, ' ');
@@ -79,7 +84,8 @@ static void emit_dictd_entry(Corpus *c, const char *headword, const char *text, 
                     buf_puts(&para, ": ");
                 }
                 for (size_t k = 0; k < block.len; k++)
-                    if (block.data[k] != '{' && block.data[k] != '}') buf_putc(&para, block.data[k]);
+                    if (block.data[k] != '{' && block.data[k] != '}')
+                        buf_putc(&para, block.data[k]);
                 corpus_add_paragraph(c, para.data, para.len);
                 buf_free(&para);
                 first = 0;
@@ -115,7 +121,8 @@ int extract_dictd(Corpus *c, int src, const MemberList *files, char *err, int er
         unsigned char *dict = gunzip_buffer(dz->data, dz->len, &dict_len, dz->path, err, errlen);
         if (!dict) return -1;
         char name[128];
-        snprintf(name, sizeof name, "%s", member_unit_name(index->path, "usr/share/dictd/", ".index"));
+        snprintf(name, sizeof name, "%s",
+                 member_unit_name(index->path, "usr/share/dictd/", ".index"));
         char unit[160] = "", previous_unit[160] = "";
         const char *p = (const char *)index->data, *end = p + index->len;
         int line_no = 0;
@@ -136,8 +143,8 @@ int extract_dictd(Corpus *c, int src, const MemberList *files, char *err, int er
             }
             char headword[256];
             snprintf(headword, sizeof headword, "%.*s", (int)(tab1 - p), p);
-            if (strncmp(headword, "00-database", 11) != 0 && strncmp(headword, "00database", 9) != 0 &&
-                headword[0]) {
+            if (strncmp(headword, "00-database", 11) != 0 &&
+                strncmp(headword, "00database", 9) != 0 && headword[0]) {
                 initial_unit(unit, sizeof unit, name, headword);
                 if (strcmp(unit, previous_unit) != 0) {
                     corpus_begin_unit(c, src, unit);

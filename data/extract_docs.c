@@ -1,6 +1,5 @@
-/* data/extract_docs.c: technical documentation reduced to its prose: reStructuredText sources
- * (Sphinx _sources), Perl POD and HTML manuals (libxml2's HTML parser). Code blocks, directives,
- * tables and navigation are dropped, and every paragraph must pass text_is_prose(). */
+/* data/extract_docs.c: technical documentation reduced to prose: reST, Perl POD and HTML
+ * (libxml2); code, directives, tables and navigation dropped, the rest passes the prose test. */
 #include "data/extract.h"
 
 #include <ctype.h>
@@ -34,8 +33,8 @@ static void rst_inline(const char *s, size_t n, Buf *out)
     while (i < n) {
         if (s[i] == ':' && i + 1 < n && islower((unsigned char)s[i + 1])) {
             size_t k = i + 1;
-            while (k < n && (isalnum((unsigned char)s[k]) || s[k] == ':' || s[k] == '-' ||
-                             s[k] == '+'))
+            while (k < n &&
+                   (isalnum((unsigned char)s[k]) || s[k] == ':' || s[k] == '-' || s[k] == '+'))
                 k++;
             if (k < n && s[k] == '`' && s[k - 1] == ':') { /* a role prefix */
                 i = k;
@@ -45,7 +44,8 @@ static void rst_inline(const char *s, size_t n, Buf *out)
         if (s[i] == '`') {
             size_t ticks = i + 1 < n && s[i + 1] == '`' ? 2 : 1;
             size_t start = i + ticks, k = start;
-            while (k < n && !(s[k] == '`' && (ticks == 1 || (k + 1 < n && s[k + 1] == '`')))) k++;
+            while (k < n && !(s[k] == '`' && (ticks == 1 || (k + 1 < n && s[k + 1] == '`'))))
+                k++;
             if (k >= n) { /* unmatched: keep literally */
                 buf_putc(out, s[i]);
                 i++;
@@ -57,13 +57,20 @@ static void rst_inline(const char *s, size_t n, Buf *out)
             for (size_t a = 0; a + 1 < len; a++)
                 if (inner[a] == ' ' && inner[a + 1] == '<') angle = inner + a;
             if (angle && inner[len - 1] == '>') len = (size_t)(angle - inner);
-            while (len > 0 && (*inner == '~' || *inner == '!')) { inner++; len--; }
+            while (len > 0 && (*inner == '~' || *inner == '!')) {
+                inner++;
+                len--;
+            }
             buf_append(out, inner, len);
             i = k + ticks;
-            while (i < n && s[i] == '_') i++;
+            while (i < n && s[i] == '_')
+                i++;
             continue;
         }
-        if (s[i] == '*') { i++; continue; }
+        if (s[i] == '*') {
+            i++;
+            continue;
+        }
         if (s[i] == '_' && i > 0 && isalnum((unsigned char)s[i - 1]) &&
             (i + 1 == n || s[i + 1] == ' ' || ispunct((unsigned char)s[i + 1]))) {
             i++;
@@ -86,7 +93,8 @@ static size_t bullet_length(const char *s, size_t n)
 {
     if (n >= 2 && (s[0] == '-' || s[0] == '*' || s[0] == '+') && s[1] == ' ') return 2;
     size_t k = 0;
-    while (k < n && (isdigit((unsigned char)s[k]) || s[k] == '#')) k++;
+    while (k < n && (isdigit((unsigned char)s[k]) || s[k] == '#'))
+        k++;
     if (k > 0 && k + 1 < n && (s[k] == '.' || s[k] == ')') && s[k + 1] == ' ') return k + 2;
     return 0;
 }
@@ -130,7 +138,8 @@ static void rst_document(Corpus *c, const char *text, size_t len)
             s++;
         }
         size_t n = (size_t)(eol - s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\r')) n--;
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\r'))
+            n--;
         p = eol + 1;
         if (r.skip_indent >= 0) {
             if (n == 0 || indent > r.skip_indent) continue;
@@ -144,8 +153,8 @@ static void rst_document(Corpus *c, const char *text, size_t len)
             buf_clear(&r.paragraph);
             continue;
         }
-        if (s[0] == '+' || s[0] == '|' || (n >= 2 && s[0] == '.' && s[1] == '.' &&
-                                             (n == 2 || s[2] == ' '))) {
+        if (s[0] == '+' || s[0] == '|' ||
+            (n >= 2 && s[0] == '.' && s[1] == '.' && (n == 2 || s[2] == ' '))) {
             if (s[0] == '.') { /* directive or comment: skip it and its indented body */
                 rst_flush(&r);
                 r.skip_indent = indent;
@@ -155,8 +164,10 @@ static void rst_document(Corpus *c, const char *text, size_t len)
         }
         size_t bullet = bullet_length(s, n);
         if (bullet) rst_flush(&r);
-        if (r.paragraph.len == 0) r.paragraph_indent = indent;
-        else buf_putc(&r.paragraph, ' ');
+        if (r.paragraph.len == 0)
+            r.paragraph_indent = indent;
+        else
+            buf_putc(&r.paragraph, ' ');
         buf_append(&r.paragraph, s + bullet, n - bullet);
     }
     rst_flush(&r);
@@ -185,42 +196,58 @@ static void pod_render(const char *s, size_t n, Buf *out)
         if (i + 1 < n && isupper((unsigned char)s[i]) && s[i + 1] == '<') {
             char code = s[i];
             size_t open = 0, k = i + 1;
-            while (k < n && s[k] == '<') { open++; k++; }
+            while (k < n && s[k] == '<') {
+                open++;
+                k++;
+            }
             size_t start = k, stop = n, resume = n;
             if (open == 1) {
                 int depth = 1;
                 for (; k < n; k++) {
-                    if (s[k] == '<' && k > 0 && isupper((unsigned char)s[k - 1])) depth++;
-                    else if (s[k] == '>' && --depth == 0) break;
+                    if (s[k] == '<' && k > 0 && isupper((unsigned char)s[k - 1]))
+                        depth++;
+                    else if (s[k] == '>' && --depth == 0)
+                        break;
                 }
                 stop = k < n ? k : n;
                 resume = k < n ? k + 1 : n;
             } else { /* C<< x >>: closes at a run of as many '>' after a space */
                 for (; k + open <= n; k++) {
                     size_t g = 0;
-                    while (g < open && s[k + g] == '>') g++;
+                    while (g < open && s[k + g] == '>')
+                        g++;
                     if (g == open && k > start && s[k - 1] == ' ') break;
                 }
                 stop = k <= n ? k : n;
                 resume = k + open <= n ? k + open : n;
-                while (start < stop && s[start] == ' ') start++;
-                while (stop > start && s[stop - 1] == ' ') stop--;
+                while (start < stop && s[start] == ' ')
+                    start++;
+                while (stop > start && s[stop - 1] == ' ')
+                    stop--;
             }
             const char *inner = s + start;
             size_t len = stop - start;
             if (code == 'E') {
                 char name[16];
                 snprintf(name, sizeof name, "%.*s", (int)(len < 15 ? len : 15), inner);
-                if (!strcmp(name, "lt")) buf_putc(out, '<');
-                else if (!strcmp(name, "gt")) buf_putc(out, '>');
-                else if (!strcmp(name, "verbar")) buf_putc(out, '|');
-                else if (!strcmp(name, "sol")) buf_putc(out, '/');
-                else if (!strcmp(name, "quot")) buf_putc(out, '"');
-                else if (!strcmp(name, "amp")) buf_putc(out, '&');
-                else if (isdigit((unsigned char)name[0])) buf_put_codepoint(out, (uint32_t)strtoul(name, NULL, 0));
+                if (!strcmp(name, "lt"))
+                    buf_putc(out, '<');
+                else if (!strcmp(name, "gt"))
+                    buf_putc(out, '>');
+                else if (!strcmp(name, "verbar"))
+                    buf_putc(out, '|');
+                else if (!strcmp(name, "sol"))
+                    buf_putc(out, '/');
+                else if (!strcmp(name, "quot"))
+                    buf_putc(out, '"');
+                else if (!strcmp(name, "amp"))
+                    buf_putc(out, '&');
+                else if (isdigit((unsigned char)name[0]))
+                    buf_put_codepoint(out, (uint32_t)strtoul(name, NULL, 0));
             } else if (code == 'L') {
                 const char *bar = memchr(inner, '|', len);
-                if (bar) len = (size_t)(bar - inner);
+                if (bar)
+                    len = (size_t)(bar - inner);
                 else { /* L<page/"section">: show the section or the page */
                     const char *slash = memchr(inner, '/', len);
                     if (slash && slash + 1 < inner + len) {
@@ -260,7 +287,8 @@ int extract_pod(Corpus *c, int src, const MemberList *files, char *err, int errl
                 const char *eol = memchr(p, '\n', (size_t)(end - p));
                 if (!eol) eol = end;
                 const char *q = p;
-                while (q < eol && isspace((unsigned char)*q)) q++;
+                while (q < eol && isspace((unsigned char)*q))
+                    q++;
                 int blank = q == eol;
                 if (!blank) {
                     if (paragraph.len) buf_putc(&paragraph, '\n');
@@ -303,8 +331,9 @@ static int name_in(const xmlChar *name, const char *const *names)
 }
 
 static const char *const skipped_elements[] = {
-    "script", "style", "pre", "nav", "head", "table", "form", "header", "footer", "noscript",
-    "svg", "button", "select", "textarea", "h1", "h2", "h3", "h4", "h5", "h6", "title", NULL};
+    "script", "style",    "pre", "nav",    "head",   "table",    "form", "header",
+    "footer", "noscript", "svg", "button", "select", "textarea", "h1",   "h2",
+    "h3",     "h4",       "h5",  "h6",     "title",  NULL};
 
 static void gather_text(xmlNode *node, Buf *out)
 {
@@ -322,9 +351,9 @@ static void gather_text(xmlNode *node, Buf *out)
 /* Elements that flow inside a paragraph; anything else (including HTML5 elements the HTML4
  * parser does not know, such as rustdoc's <details>) makes its parent a container. */
 static const char *const inline_elements[] = {
-    "a", "abbr", "acronym", "b", "big", "br", "cite", "code", "dfn", "em", "font", "i", "img",
-    "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "tt", "u",
-    "var", "wbr", NULL};
+    "a",      "abbr", "acronym", "b",    "big",  "br", "cite", "code", "dfn",   "em",
+    "font",   "i",    "img",     "kbd",  "mark", "q",  "s",    "samp", "small", "span",
+    "strong", "sub",  "sup",     "time", "tt",   "u",  "var",  "wbr",  NULL};
 
 static int only_inline_content(xmlNode *node)
 {

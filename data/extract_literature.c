@@ -1,6 +1,5 @@
-/* data/extract_literature.c: extractors for the literary and speech sources: Gutenberg books,
- * State of the Union addresses (JSON), the tagged Brown corpus, SpamAssassin ham mail bodies
- * and fortune files. */
+/* data/extract_literature.c: extractors for literature: Gutenberg books, State of the Union JSON,
+ * the tagged Brown corpus, SpamAssassin ham mail bodies and fortune files. */
 #include "data/extract.h"
 
 #include <ctype.h>
@@ -45,7 +44,8 @@ int extract_sotu(Corpus *c, int src, const MemberList *files, char *err, int err
         }
         corpus_begin_unit(c, src, member_unit_name(m->path, "package/data/", ".json"));
         /* each address is one unbroken string: the packaged data has no paragraph breaks */
-        corpus_add_paragraph(c, json_object_get_string(text), (size_t)json_object_get_string_len(text));
+        corpus_add_paragraph(c, json_object_get_string(text),
+                             (size_t)json_object_get_string_len(text));
         corpus_end_unit(c);
         json_object_put(root);
     }
@@ -61,8 +61,10 @@ static void brown_append_word(Buf *out, const char *w, size_t n, int *no_space_n
                         (n >= 2 && w[0] == '\'' && isalpha((unsigned char)w[1])) ||
                         (n == 3 && strncasecmp(w, "n't", 3) == 0);
     if (out->len > 0 && !attaches_left && !*no_space_next) buf_putc(out, ' ');
-    if (is_open_quote || is_close_quote) buf_putc(out, '"');
-    else buf_append(out, w, n);
+    if (is_open_quote || is_close_quote)
+        buf_putc(out, '"');
+    else
+        buf_append(out, w, n);
     *no_space_next = is_open_quote || (n == 1 && (w[0] == '(' || w[0] == '['));
 }
 
@@ -78,7 +80,8 @@ int extract_brown(Corpus *c, int src, const MemberList *files, char *err, int er
             const char *eol = memchr(p, '\n', (size_t)(end - p));
             if (!eol) eol = end;
             const char *q = p;
-            while (q < eol && isspace((unsigned char)*q)) q++;
+            while (q < eol && isspace((unsigned char)*q))
+                q++;
             if (q == eol) { /* blank line: paragraph break */
                 if (paragraph.len) corpus_add_paragraph(c, paragraph.data, paragraph.len);
                 buf_clear(&paragraph);
@@ -86,12 +89,15 @@ int extract_brown(Corpus *c, int src, const MemberList *files, char *err, int er
             }
             while (q < eol) {
                 const char *w = q;
-                while (q < eol && !isspace((unsigned char)*q)) q++;
+                while (q < eol && !isspace((unsigned char)*q))
+                    q++;
                 const char *slash = q;
-                while (slash > w && *(slash - 1) != '/') slash--;
+                while (slash > w && *(slash - 1) != '/')
+                    slash--;
                 size_t n = slash > w ? (size_t)(slash - 1 - w) : (size_t)(q - w);
                 if (n > 0) brown_append_word(&paragraph, w, n, &no_space_next);
-                while (q < eol && isspace((unsigned char)*q)) q++;
+                while (q < eol && isspace((unsigned char)*q))
+                    q++;
             }
             p = eol + 1;
         }
@@ -135,11 +141,11 @@ static int mail_body_is_plain(const char *headers, size_t len)
             in_encoding = starts_with_ci(p, n, "content-transfer-encoding:");
         }
         for (size_t k = 0; k + 4 <= n; k++) {
-            if (in_type && (strncasecmp(p + k, "multipart", 9) == 0 ||
-                            strncasecmp(p + k, "html", 4) == 0))
+            if (in_type &&
+                (strncasecmp(p + k, "multipart", 9) == 0 || strncasecmp(p + k, "html", 4) == 0))
                 return 0;
-            if (in_encoding && (strncasecmp(p + k, "base64", 6) == 0 ||
-                                strncasecmp(p + k, "quoted", 6) == 0))
+            if (in_encoding &&
+                (strncasecmp(p + k, "base64", 6) == 0 || strncasecmp(p + k, "quoted", 6) == 0))
                 return 0;
         }
         p = eol + 1;
@@ -162,7 +168,8 @@ int extract_mail(Corpus *c, int src, const MemberList *files, char *err, int err
             const char *eol = memchr(p, '\n', (size_t)(end - p));
             if (!eol) eol = end;
             size_t n = (size_t)(eol - p);
-            while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ')) n--;
+            while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' '))
+                n--;
             /* signature, list footer or forwarded copy: nothing after it is the writer's */
             if ((n == 2 && memcmp(p, "--", 2) == 0) || (n == 3 && memcmp(p, "-- ", 3) == 0) ||
                 starts_with_ci(p, n, "_____") || starts_with_ci(p, n, "-----original") ||

@@ -1,6 +1,5 @@
-/* data/extract_man.c: Linux man pages (gzip'ed roff) reduced to prose paragraphs: man macros
- * give paragraph breaks and font changes, no-fill blocks (.nf/.EX), tables (.TS) and the
- * SYNOPSIS, NAME and SEE ALSO sections are dropped, and roff escapes become characters. */
+/* data/extract_man.c: man pages (gzip'ed roff) reduced to prose: macros give breaks and fonts,
+ * no-fill blocks, tables and the NAME/SYNOPSIS/SEE ALSO sections are dropped. */
 #include "data/extract.h"
 
 #include <ctype.h>
@@ -12,11 +11,29 @@ static const struct {
     const char *name;
     const char *text;
 } special_characters[] = {
-    {"em", "\xe2\x80\x94"}, {"en", "\xe2\x80\x93"}, {"aq", "'"}, {"dq", "\""},
-    {"lq", "\xe2\x80\x9c"}, {"rq", "\xe2\x80\x9d"}, {"oq", "\xe2\x80\x98"}, {"cq", "\xe2\x80\x99"},
-    {"bu", "\xe2\x80\xa2"}, {"co", "\xc2\xa9"}, {"mu", "\xc3\x97"}, {"ti", "~"}, {"ha", "^"},
-    {"rs", "\\"}, {"at", "@"}, {"hy", "-"}, {"ga", "`"}, {"aa", "\xc2\xb4"}, {"de", "\xc2\xb0"},
-    {"+-", "\xc2\xb1"}, {"<=", "\xe2\x89\xa4"}, {">=", "\xe2\x89\xa5"}, {"->", "\xe2\x86\x92"},
+    {"em", "\xe2\x80\x94"},
+    {"en", "\xe2\x80\x93"},
+    {"aq", "'"},
+    {"dq", "\""},
+    {"lq", "\xe2\x80\x9c"},
+    {"rq", "\xe2\x80\x9d"},
+    {"oq", "\xe2\x80\x98"},
+    {"cq", "\xe2\x80\x99"},
+    {"bu", "\xe2\x80\xa2"},
+    {"co", "\xc2\xa9"},
+    {"mu", "\xc3\x97"},
+    {"ti", "~"},
+    {"ha", "^"},
+    {"rs", "\\"},
+    {"at", "@"},
+    {"hy", "-"},
+    {"ga", "`"},
+    {"aa", "\xc2\xb4"},
+    {"de", "\xc2\xb0"},
+    {"+-", "\xc2\xb1"},
+    {"<=", "\xe2\x89\xa4"},
+    {">=", "\xe2\x89\xa5"},
+    {"->", "\xe2\x86\x92"},
 };
 
 static void put_special(const char *name, size_t n, Buf *out)
@@ -65,12 +82,15 @@ static void roff_render(const char *s, size_t n, Buf *out)
         size_t name_len, used;
         switch (e) {
         case '"': return; /* comment to end of line */
-        case 'f': case '*': case 'n':
+        case 'f':
+        case '*':
+        case 'n':
             used = escape_name(s + i, n - i, &name, &name_len);
             if (e == '*') put_special(name, name_len, out); /* \*(lq and friends */
             i += used;
             break;
-        case '(': case '[':
+        case '(':
+        case '[':
             i -= 1;
             used = escape_name(s + i, n - i, &name, &name_len);
             put_special(name, name_len, out);
@@ -82,13 +102,23 @@ static void roff_render(const char *s, size_t n, Buf *out)
                 const char *close = memchr(s + i, ']', n - i);
                 i = close ? (size_t)(close - s) + 1 : n;
             } else {
-                while (i < n && isdigit((unsigned char)s[i])) i++;
+                while (i < n && isdigit((unsigned char)s[i]))
+                    i++;
             }
             break;
         case '-': buf_putc(out, '-'); break;
-        case 'e': case '\\': buf_putc(out, '\\'); break;
-        case '~': case ' ': case '0': buf_putc(out, ' '); break;
-        case '&': case '|': case '^': case 'c': case '%': case ':': case ')': break;
+        case 'e':
+        case '\\': buf_putc(out, '\\'); break;
+        case '~':
+        case ' ':
+        case '0': buf_putc(out, ' '); break;
+        case '&':
+        case '|':
+        case '^':
+        case 'c':
+        case '%':
+        case ':':
+        case ')': break;
         default: buf_putc(out, e); break;
         }
     }
@@ -101,18 +131,25 @@ static int macro_arguments(const char *s, size_t n, Buf *args, size_t *starts, i
     size_t i = 0;
     buf_clear(args);
     while (i < n && count < max) {
-        while (i < n && s[i] == ' ') i++;
+        while (i < n && s[i] == ' ')
+            i++;
         if (i >= n) break;
         starts[count++] = args->len;
         if (s[i] == '"') {
             i++;
             while (i < n) {
-                if (s[i] == '"' && i + 1 < n && s[i + 1] == '"') { buf_putc(args, '"'); i += 2; }
-                else if (s[i] == '"') { i++; break; }
-                else buf_putc(args, s[i++]);
+                if (s[i] == '"' && i + 1 < n && s[i + 1] == '"') {
+                    buf_putc(args, '"');
+                    i += 2;
+                } else if (s[i] == '"') {
+                    i++;
+                    break;
+                } else
+                    buf_putc(args, s[i++]);
             }
         } else {
-            while (i < n && s[i] != ' ') buf_putc(args, s[i++]);
+            while (i < n && s[i] != ' ')
+                buf_putc(args, s[i++]);
         }
         buf_putc(args, '\0');
     }
@@ -159,9 +196,11 @@ static int macro_is(const char *name, size_t n, const char *want)
 static void man_macro(ManReader *r, const char *s, size_t n)
 {
     size_t i = 1;
-    while (i < n && s[i] == ' ') i++;
+    while (i < n && s[i] == ' ')
+        i++;
     const char *name = s + i;
-    while (i < n && s[i] != ' ') i++;
+    while (i < n && s[i] != ' ')
+        i++;
     size_t name_len = (size_t)(s + i - name);
     if (name_len >= 2 && name[0] == '\\' && name[1] == '"') return; /* comment */
     const char *rest = s + i;
@@ -204,7 +243,8 @@ static void man_macro(ManReader *r, const char *s, size_t n)
         /* alternating fonts (.BR open ()): the arguments run together */
         int k = macro_arguments(rest, rest_len, &r->args, starts, 16);
         Buf words = {0};
-        for (int a = 0; a < k; a++) buf_puts(&words, r->args.data + starts[a]);
+        for (int a = 0; a < k; a++)
+            buf_puts(&words, r->args.data + starts[a]);
         if (words.len) man_text(r, words.data, words.len);
         buf_free(&words);
     } else if (macro_is(name, name_len, "TP")) {
@@ -241,8 +281,10 @@ static void man_page(ManReader *r, const char *text, size_t len)
             if (!r->no_fill) man_flush(r);
             continue;
         }
-        if (line.data[0] == '.' || line.data[0] == '\'') man_macro(r, line.data, line.len);
-        else man_text(r, line.data, line.len);
+        if (line.data[0] == '.' || line.data[0] == '\'')
+            man_macro(r, line.data, line.len);
+        else
+            man_text(r, line.data, line.len);
     }
     man_flush(r);
     buf_free(&line);

@@ -1,7 +1,5 @@
-/* data/extract_sword.c: SWORD zText/zCom modules read directly: the block index (*.?zs: offset,
- * compressed size, size), the entry index (*.?zv: block, offset, size; 10 bytes, or 12 in the
- * "4" drivers), zlib blocks (*.?zz), and OSIS markup reduced to paragraphs. Entries that several
- * verses link to are read once (rendering verse by verse repeats them thousands of times). */
+/* data/extract_sword.c: SWORD zText/zCom Bible and commentary modules read directly (block index,
+ * entry index, zlib blocks), each linked entry once, OSIS markup reduced to paragraphs. */
 #include "data/extract.h"
 
 #include <stdio.h>
@@ -9,6 +7,10 @@
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
+
+/* Layout: *.?zs holds (offset, compressed size, size) per zlib block; *.?zv holds (block, offset,
+ * size) per entry, 10 bytes (2-byte size) or 12 in the "4" drivers. Entries that several verses
+ * link to are read once (rendering verse by verse repeats them thousands of times). */
 
 static uint32_t le32(const unsigned char *p)
 {
@@ -41,13 +43,15 @@ static void osis_feed(OsisReader *r, const char *s, size_t len)
     while (i < len) {
         if (s[i] != '<') {
             size_t end = i;
-            while (end < len && s[end] != '<') end++;
+            while (end < len && s[end] != '<')
+                end++;
             if (r->note_depth == 0) text_decode_entities(s + i, end - i, &r->paragraph);
             i = end;
             continue;
         }
         size_t end = i + 1;
-        while (end < len && s[end] != '>') end++;
+        while (end < len && s[end] != '>')
+            end++;
         const char *tag = s + i + 1;
         size_t tag_len = end - i - 1;
         int closing = tag_len > 0 && tag[0] == '/';
@@ -57,8 +61,10 @@ static void osis_feed(OsisReader *r, const char *s, size_t len)
         while (name + name_len < tag + tag_len && name[name_len] != ' ' && name[name_len] != '/')
             name_len++;
         if (tag_is(name, name_len, "note")) {
-            if (closing && r->note_depth > 0) r->note_depth--;
-            else if (!closing && !self_closing) r->note_depth++;
+            if (closing && r->note_depth > 0)
+                r->note_depth--;
+            else if (!closing && !self_closing)
+                r->note_depth++;
         } else if (r->note_depth == 0 &&
                    (tag_is(name, name_len, "p") || tag_is(name, name_len, "div") ||
                     tag_is(name, name_len, "title") || tag_is(name, name_len, "lb") ||
@@ -140,7 +146,10 @@ static int read_testament(OsisReader *r, const char *module, const char *dir, in
         uint64_t key = (uint64_t)b << 32 | offset;
         int repeated = 0;
         for (size_t k = n_seen; k > 0 && k + 64 > n_seen; k--) /* links point near each other */
-            if (seen[k - 1] == key) { repeated = 1; break; }
+            if (seen[k - 1] == key) {
+                repeated = 1;
+                break;
+            }
         if (repeated) continue;
         seen[n_seen++] = key;
         if (b >= n_blocks) {
@@ -157,8 +166,8 @@ static int read_testament(OsisReader *r, const char *module, const char *dir, in
             uLongf out_len = uncompressed;
             if (!block || (uint64_t)start + compressed > data->len ||
                 uncompress(block, &out_len, data->data + start, compressed) != Z_OK) {
-                snprintf(err, errlen, "%s: block %u (offset %u, %u bytes) is corrupt",
-                         data->path, b, start, compressed);
+                snprintf(err, errlen, "%s: block %u (offset %u, %u bytes) is corrupt", data->path,
+                         b, start, compressed);
                 rc = -1;
                 break;
             }

@@ -103,7 +103,8 @@ Loader *loader_open(const char *const *paths, int n_paths, int B, int T, LoaderO
 void loader_close(Loader *l)
 {
     if (!l) return;
-    for (int i = 0; i < l->n_shards; i++) shard_close(l->shards[i]);
+    for (int i = 0; i < l->n_shards; i++)
+        shard_close(l->shards[i]);
     free(l->shards);
     free(l->windows_before);
     free(l);
@@ -115,8 +116,10 @@ static void locate_window(const Loader *l, uint64_t window, int *shard, uint64_t
     int lo = 0, hi = l->n_shards - 1;
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        if (l->windows_before[mid] <= window) lo = mid;
-        else hi = mid - 1;
+        if (l->windows_before[mid] <= window)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     uint64_t local = window - l->windows_before[lo];
     *shard = lo;
@@ -138,7 +141,8 @@ void loader_next(Loader *l, int32_t *out)
         locate_window(l, window, &shard, &start);
         const uint16_t *tokens = shard_tokens(l->shards[shard]) + start;
         int32_t *dst = out + (size_t)row * (size_t)(l->T + 1);
-        for (int t = 0; t <= l->T; t++) dst[t] = tokens[t];
+        for (int t = 0; t <= l->T; t++)
+            dst[t] = tokens[t];
     }
     l->batches_drawn++;
 }

@@ -9,15 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *known_methods[] = {"gutenberg", "sotu", "brown", "mail", "fortune", "sword",
-                                      "dictd", "webster", "wordnet", "rst", "pod", "html", "man"};
+static const char *known_methods[] = {"gutenberg", "sotu",  "brown",   "mail",    "fortune",
+                                      "sword",     "dictd", "webster", "wordnet", "rst",
+                                      "pod",       "html",  "man"};
 
 static int copy_field(char *dst, size_t cap, const char *value, const char *path, int line,
                       const char *field, char *err, int errlen)
 {
     if (strlen(value) >= cap || value[0] == '\0') {
-        snprintf(err, errlen, "%s: line %d: field %s is empty or longer than %zu characters",
-                 path, line, field, cap - 1);
+        snprintf(err, errlen, "%s: line %d: field %s is empty or longer than %zu characters", path,
+                 line, field, cap - 1);
         return -1;
     }
     snprintf(dst, cap, "%s", value);
@@ -49,9 +50,11 @@ int manifest_read(const char *path, Source **sources, int *count, char *err, int
             p = tab + 1;
         }
         if (nf != 11) {
-            snprintf(err, errlen, "%s: line %d: %d tab-separated fields, expected 11 (id domain "
-                                  "registry package version file sha256 licence method include "
-                                  "exclude)", path, line_no, nf);
+            snprintf(err, errlen,
+                     "%s: line %d: %d tab-separated fields, expected 11 (id domain "
+                     "registry package version file sha256 licence method include "
+                     "exclude)",
+                     path, line_no, nf);
             goto fail;
         }
         if (n == cap) {
@@ -84,13 +87,17 @@ int manifest_read(const char *path, Source **sources, int *count, char *err, int
             goto fail;
         int domain = domain_parse(fields[1]);
         if (domain < 0) {
-            snprintf(err, errlen, "%s: line %d: field domain '%s' is not literature, "
-                                  "dictionary or technical", path, line_no, fields[1]);
+            snprintf(err, errlen,
+                     "%s: line %d: field domain '%s' is not literature, "
+                     "dictionary or technical",
+                     path, line_no, fields[1]);
             goto fail;
         }
         s->domain = (Domain)domain;
-        if (strcmp(fields[2], "deb") == 0) s->registry = REGISTRY_DEB;
-        else if (strcmp(fields[2], "npm") == 0) s->registry = REGISTRY_NPM;
+        if (strcmp(fields[2], "deb") == 0)
+            s->registry = REGISTRY_DEB;
+        else if (strcmp(fields[2], "npm") == 0)
+            s->registry = REGISTRY_NPM;
         else {
             snprintf(err, errlen, "%s: line %d: field registry '%s' is not deb or npm", path,
                      line_no, fields[2]);
@@ -100,8 +107,8 @@ int manifest_read(const char *path, Source **sources, int *count, char *err, int
         for (int i = 0; hex_ok && i < 64; i++)
             hex_ok = isxdigit((unsigned char)s->sha256[i]) && !isupper((unsigned char)s->sha256[i]);
         if (!hex_ok) {
-            snprintf(err, errlen, "%s: line %d: field sha256 is not 64 lowercase hex digits",
-                     path, line_no);
+            snprintf(err, errlen, "%s: line %d: field sha256 is not 64 lowercase hex digits", path,
+                     line_no);
             goto fail;
         }
         int method_ok = 0;

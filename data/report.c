@@ -14,7 +14,8 @@ static long count_lines(const char *path)
     if (!f) return -1;
     long lines = 0;
     int ch;
-    while ((ch = fgetc(f)) != EOF) lines += ch == '\n';
+    while ((ch = fgetc(f)) != EOF)
+        lines += ch == '\n';
     fclose(f);
     return lines;
 }
@@ -39,6 +40,17 @@ static int read_token_stats(const char *path, const Corpus *c, uint64_t tokens[]
     return 0;
 }
 
+/* Whether the first line of a stamp file contains text. */
+static int stamp_mentions(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[4096] = "";
+    int found = fgets(line, sizeof line, f) && strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     const char *x = *(const char *const *)a, *y = *(const char *const *)b;
@@ -59,8 +71,10 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
         snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
         return -1;
     }
-    uint64_t docs[CORPUS_MAX_SOURCES][SPLIT_COUNT] = {{0}}, bytes[CORPUS_MAX_SOURCES][SPLIT_COUNT] = {{0}};
-    uint64_t domain_docs[DOMAIN_COUNT][SPLIT_COUNT] = {{0}}, domain_bytes[DOMAIN_COUNT][SPLIT_COUNT] = {{0}};
+    uint64_t docs[CORPUS_MAX_SOURCES][SPLIT_COUNT] = {{0}},
+             bytes[CORPUS_MAX_SOURCES][SPLIT_COUNT] = {{0}};
+    uint64_t domain_docs[DOMAIN_COUNT][SPLIT_COUNT] = {{0}},
+             domain_bytes[DOMAIN_COUNT][SPLIT_COUNT] = {{0}};
     for (size_t d = 0; d < c->n_docs; d++) {
         const Doc *doc = &c->docs[d];
         docs[doc->source][doc->split]++;
@@ -69,9 +83,11 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
         domain_bytes[doc->domain][doc->split] += doc->len;
     }
     fprintf(f, "dlcm corpus report\n\n");
-    fprintf(f, "Documents are split by a hash of their id (validation = %d/1000). Bytes are clean "
-               "UTF-8 text\n(paragraphs joined by newlines), after exact-paragraph dedup "
-               "across sources.\n\n", c->val_permille);
+    fprintf(f,
+            "Documents are split by a hash of their id (validation = %d/1000). Bytes are clean "
+            "UTF-8 text\n(paragraphs joined by newlines), after exact-paragraph dedup "
+            "across sources.\n\n",
+            c->val_permille);
     fprintf(f, "%-5s %-10s %-31s %-20s %9s %7s %9s %12s %7s %11s\n", "id", "domain", "package",
             "version", "paragr.", "dupl.", "train_doc", "train_bytes", "val_doc", "val_bytes");
     uint64_t total_docs[SPLIT_COUNT] = {0}, total_bytes[SPLIT_COUNT] = {0};
@@ -84,10 +100,10 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
                 version = sources[k].version;
             }
         fprintf(f, "%-5s %-10s %-31.31s %-20.20s %9llu %7llu %9llu %12llu %7llu %11llu\n", st->id,
-                domain_name(st->domain), package, version,
-                (unsigned long long)st->paragraphs_kept, (unsigned long long)st->duplicates,
-                (unsigned long long)docs[s][0], (unsigned long long)bytes[s][0],
-                (unsigned long long)docs[s][1], (unsigned long long)bytes[s][1]);
+                domain_name(st->domain), package, version, (unsigned long long)st->paragraphs_kept,
+                (unsigned long long)st->duplicates, (unsigned long long)docs[s][0],
+                (unsigned long long)bytes[s][0], (unsigned long long)docs[s][1],
+                (unsigned long long)bytes[s][1]);
         for (int sp = 0; sp < SPLIT_COUNT; sp++) {
             total_docs[sp] += docs[s][sp];
             total_bytes[sp] += bytes[s][sp];
@@ -104,7 +120,13 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
             (unsigned long long)total_docs[1], (unsigned long long)total_bytes[1],
             (total_bytes[0] + total_bytes[1]) / 1e6);
 
-    /* tokenizers: every out_dir/<id>/stats.tsv */
+    /* tokenizers: every out_dir/<id>/stats.tsv whose shards were built from the current text */
+    char fingerprint[80];
+    if (corpus_text_fingerprint(out_dir, fingerprint, sizeof fingerprint, err, errlen) != 0) {
+        fclose(f);
+        remove(tmp);
+        return -1;
+    }
     char *names[32];
     int n_names = 0;
     DIR *dir = opendir(out_dir);
@@ -115,6 +137,12 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
         FILE *probe = fopen(path, "r");
         if (!probe) continue;
         fclose(probe);
+        snprintf(path, sizeof path, "%s/%s/SHARDS_STAMP", out_dir, entry->d_name);
+        if (!stamp_mentions(path, fingerprint)) {
+            fprintf(f, "\n(%s: shards were built from another text; rebuild with --bpe to report "
+                       "them)\n", entry->d_name);
+            continue;
+        }
         names[n_names++] = strdup(entry->d_name);
     }
     if (dir) closedir(dir);
@@ -127,7 +155,8 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
         fprintf(f, "\ntokens, tokenizer %s (newline and end-of-text tokens included)\n", names[t]);
         fprintf(f, "%-5s %-10s %12s %10s %9s\n", "id", "domain", "train_tokens", "val_tokens",
                 "tok/byte");
-        uint64_t sum[SPLIT_COUNT] = {0}, dom_tokens[DOMAIN_COUNT] = {0}, dom_bytes[DOMAIN_COUNT] = {0};
+        uint64_t sum[SPLIT_COUNT] = {0}, dom_tokens[DOMAIN_COUNT] = {0},
+                 dom_bytes[DOMAIN_COUNT] = {0};
         for (int s = 0; s < c->n_sources; s++) {
             uint64_t b = bytes[s][0] + bytes[s][1], k = tokens[s][0] + tokens[s][1];
             fprintf(f, "%-5s %-10s %12llu %10llu %9.4f\n", c->sources[s].id,
@@ -163,7 +192,8 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
     if (in) {
         char line[512];
         printf("\n");
-        while (fgets(line, sizeof line, in)) fputs(line, stdout);
+        while (fgets(line, sizeof line, in))
+            fputs(line, stdout);
         fclose(in);
     }
     return 0;

@@ -38,11 +38,23 @@ static void compress_block(uint32_t state[8], const unsigned char *block)
         uint32_t sum0 = rotate_right(a, 2) ^ rotate_right(a, 13) ^ rotate_right(a, 22);
         uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
         uint32_t t2 = sum0 + majority;
-        h = g; g = f; f = e; e = d + t1;
-        d = c; c = b; b = a; a = t1 + t2;
+        h = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
     }
-    state[0] += a; state[1] += b; state[2] += c; state[3] += d;
-    state[4] += e; state[5] += f; state[6] += g; state[7] += h;
+    state[0] += a;
+    state[1] += b;
+    state[2] += c;
+    state[3] += d;
+    state[4] += e;
+    state[5] += f;
+    state[6] += g;
+    state[7] += h;
 }
 
 void sha256_init(Sha256 *h)
@@ -78,11 +90,14 @@ void sha256_final_hex(Sha256 *h, char hex[65])
     unsigned char pad = 0x80;
     sha256_update(h, &pad, 1);
     unsigned char zero = 0;
-    while (h->block_used != 56) sha256_update(h, &zero, 1);
+    while (h->block_used != 56)
+        sha256_update(h, &zero, 1);
     unsigned char length_be[8];
-    for (int i = 0; i < 8; i++) length_be[i] = (unsigned char)(bit_length >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        length_be[i] = (unsigned char)(bit_length >> (56 - 8 * i));
     sha256_update(h, length_be, 8);
-    for (int i = 0; i < 8; i++) snprintf(hex + 8 * i, 9, "%08x", h->state[i]);
+    for (int i = 0; i < 8; i++)
+        snprintf(hex + 8 * i, 9, "%08x", h->state[i]);
 }
 
 int sha256_file_hex(const char *path, char hex[65], char *err, int errlen)
@@ -96,7 +111,8 @@ int sha256_file_hex(const char *path, char hex[65], char *err, int errlen)
     sha256_init(&h);
     static unsigned char buffer[1 << 16];
     size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, f)) > 0) sha256_update(&h, buffer, n);
+    while ((n = fread(buffer, 1, sizeof buffer, f)) > 0)
+        sha256_update(&h, buffer, n);
     int failed = ferror(f);
     fclose(f);
     if (failed) {

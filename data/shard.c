@@ -41,7 +41,8 @@ static uint64_t read_u64(const unsigned char *p)
 
 static void write_u32(unsigned char *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static void write_u64(unsigned char *p, uint64_t v)
@@ -205,8 +206,8 @@ int shard_write(const char *path, const uint16_t *tokens, uint64_t count, uint32
     }
     for (uint64_t i = 0; i < count; i++) {
         if (tokens[i] >= vocab) {
-            snprintf(err, errlen, "%s: token %llu is %u, not below the vocabulary size %u",
-                     path, (unsigned long long)i, tokens[i], vocab);
+            snprintf(err, errlen, "%s: token %llu is %u, not below the vocabulary size %u", path,
+                     (unsigned long long)i, tokens[i], vocab);
             return -1;
         }
     }

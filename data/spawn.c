@@ -62,8 +62,8 @@ int spawn_wait(pid_t pid, const char *argv0, char *err, int errlen)
     return -1;
 }
 
-int spawn_run(char *const argv[], const char *cwd, const char *stdout_path,
-              const char *stderr_path, char *err, int errlen)
+int spawn_run(char *const argv[], const char *cwd, const char *stdout_path, const char *stderr_path,
+              char *err, int errlen)
 {
     pid_t pid = spawn_start(argv, cwd, stdout_path, stderr_path, err, errlen);
     if (pid < 0) return -1;

@@ -13,7 +13,7 @@ pid_t spawn_start(char *const argv[], const char *cwd, const char *stdout_path,
 /* Waits for pid; 0 when it exited with status 0, else -1 with a message naming argv0. */
 int spawn_wait(pid_t pid, const char *argv0, char *err, int errlen);
 /* spawn_start followed by spawn_wait. */
-int spawn_run(char *const argv[], const char *cwd, const char *stdout_path,
-              const char *stderr_path, char *err, int errlen);
+int spawn_run(char *const argv[], const char *cwd, const char *stdout_path, const char *stderr_path,
+              char *err, int errlen);
 
 #endif

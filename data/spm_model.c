@@ -32,12 +32,18 @@ static int skip_field(Reader *r, int wire_type)
     uint64_t n;
     switch (wire_type) {
     case 0: return read_varint(r, &n);
-    case 1: if (r->end - r->p < 8) return -1; r->p += 8; return 0;
+    case 1:
+        if (r->end - r->p < 8) return -1;
+        r->p += 8;
+        return 0;
     case 2:
         if (read_varint(r, &n) != 0 || (uint64_t)(r->end - r->p) < n) return -1;
         r->p += n;
         return 0;
-    case 5: if (r->end - r->p < 4) return -1; r->p += 4; return 0;
+    case 5:
+        if (r->end - r->p < 4) return -1;
+        r->p += 4;
+        return 0;
     default: return -1;
     }
 }
@@ -111,14 +117,20 @@ int spm_model_load(const char *path, SpmModel *model, char *err, int errlen)
     int ok = size > 0;
     while (ok && r.p < r.end) {
         uint64_t key;
-        if (read_varint(&r, &key) != 0) { ok = 0; break; }
+        if (read_varint(&r, &key) != 0) {
+            ok = 0;
+            break;
+        }
         int field = (int)(key >> 3), wire = (int)(key & 7);
         if (field != 1 || wire != 2) {
             if (skip_field(&r, wire) != 0) ok = 0;
             continue;
         }
         uint64_t len;
-        if (read_varint(&r, &len) != 0 || (uint64_t)(r.end - r.p) < len) { ok = 0; break; }
+        if (read_varint(&r, &len) != 0 || (uint64_t)(r.end - r.p) < len) {
+            ok = 0;
+            break;
+        }
         Reader sub = {r.p, r.p + len};
         r.p += len;
         if (model->count == cap_pieces) {
@@ -127,9 +139,13 @@ int spm_model_load(const char *path, SpmModel *model, char *err, int errlen)
             if (pieces) model->pieces = pieces;
             int *types = realloc(model->types, cap_pieces * sizeof *types);
             if (types) model->types = types;
-            if (!pieces || !types) { ok = 0; break; }
+            if (!pieces || !types) {
+                ok = 0;
+                break;
+            }
         }
-        if (parse_piece_or_free(sub, &model->pieces[model->count], &model->types[model->count]) != 0) {
+        if (parse_piece_or_free(sub, &model->pieces[model->count], &model->types[model->count]) !=
+            0) {
             ok = 0;
             break;
         }
@@ -147,7 +163,8 @@ int spm_model_load(const char *path, SpmModel *model, char *err, int errlen)
 
 void spm_model_free(SpmModel *model)
 {
-    for (uint32_t i = 0; i < model->count; i++) free(model->pieces[i]);
+    for (uint32_t i = 0; i < model->count; i++)
+        free(model->pieces[i]);
     free(model->pieces);
     free(model->types);
     memset(model, 0, sizeof *model);

@@ -6,12 +6,18 @@
 #include <stdint.h>
 
 /* sentencepiece's SentencePiece.Type values. */
-enum { SPM_NORMAL = 1, SPM_UNKNOWN = 2, SPM_CONTROL = 3, SPM_USER_DEFINED = 4, SPM_UNUSED = 5,
-       SPM_BYTE = 6 };
+enum {
+    SPM_NORMAL = 1,
+    SPM_UNKNOWN = 2,
+    SPM_CONTROL = 3,
+    SPM_USER_DEFINED = 4,
+    SPM_UNUSED = 5,
+    SPM_BYTE = 6
+};
 
 typedef struct {
-    char **pieces;   /* UTF-8 text of each piece, NUL-terminated */
-    int *types;      /* SPM_* per piece */
+    char **pieces; /* UTF-8 text of each piece, NUL-terminated */
+    int *types;    /* SPM_* per piece */
     uint32_t count;
 } SpmModel;
 

@@ -1,7 +1,5 @@
-/* data/tasks.c: LAMBADA-style last-word cloze and HellaSwag-style 4-way next sentence from
- * windows of 60-220 words of validation narrative text, and 4-way word -> definition from
- * validation dictionary entries. Everything is a pure function of the corpus (no clock, no
- * global random state), so the files are identical on every build. */
+/* data/tasks.c: LAMBADA-style cloze and 4-way next sentence from narrative validation windows,
+ * 4-way word -> definition from validation dictionary entries; deterministic. */
 #include "data/tasks.h"
 
 #include <ctype.h>
@@ -12,23 +10,26 @@
 #include <string.h>
 #include <strings.h>
 
+/* Everything is a pure function of the corpus (no clock, no global random state), so the files
+ * are identical on every build. */
+
 #define WINDOW_MIN_WORDS 60
 #define WINDOW_MAX_WORDS 220
 #define MAX_SENTENCES 65536
 
-static const char *const abbreviations[] = {"Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Mt",
-                                            "vs", "etc", "No", "Gen", "Col", "Capt", "Rev",
-                                            "Hon", "Prof", "Lt", "Sgt", "cf", "viz", "Co", NULL};
+static const char *const abbreviations[] = {
+    "Mr",  "Mrs",  "Ms",  "Dr",  "St",   "Jr", "Sr",  "Mt", "vs",  "etc", "No", "Gen",
+    "Col", "Capt", "Rev", "Hon", "Prof", "Lt", "Sgt", "cf", "viz", "Co",  NULL};
 
 static int is_abbreviation(const char *s, size_t dot)
 {
     size_t start = dot;
-    while (start > 0 && isalpha((unsigned char)s[start - 1])) start--;
+    while (start > 0 && isalpha((unsigned char)s[start - 1]))
+        start--;
     size_t n = dot - start;
     if (n == 1 && isupper((unsigned char)s[start])) return 1; /* an initial: "J. Smith" */
     for (int i = 0; abbreviations[i]; i++)
-        if (strlen(abbreviations[i]) == n && strncmp(s + start, abbreviations[i], n) == 0)
-            return 1;
+        if (strlen(abbreviations[i]) == n && strncmp(s + start, abbreviations[i], n) == 0) return 1;
     return 0;
 }
 
@@ -36,12 +37,14 @@ int split_sentences(const char *s, size_t len, size_t *starts, int max)
 {
     int n = 0;
     size_t i = 0;
-    while (i < len && s[i] == ' ') i++;
+    while (i < len && s[i] == ' ')
+        i++;
     if (i < len && n < max) starts[n++] = i;
     for (; i < len; i++) {
         if (s[i] != '.' && s[i] != '!' && s[i] != '?') continue;
         size_t k = i + 1;
-        while (k < len && strchr("\"')]\xe2\x80\x9d\x99", s[k])) k++; /* closing quotes */
+        while (k < len && strchr("\"')]\xe2\x80\x9d\x99", s[k]))
+            k++; /* closing quotes */
         if (k >= len || s[k] != ' ') continue;
         size_t next = k + 1;
         unsigned char c = next < len ? (unsigned char)s[next] : 0;
@@ -65,16 +68,17 @@ typedef struct {
     char *context;       /* window without its last sentence */
     char *last_sentence; /* with its leading separator (" " or "\n") */
     size_t last_len;
-    char *full;          /* the whole window */
+    char *full; /* the whole window */
     int source;
-    uint64_t unit;       /* hash of the document id's unit part ("A01/austen-emma") */
+    uint64_t unit; /* hash of the document id's unit part ("A01/austen-emma") */
     char id[700];
 } Window;
 
 static char *join_sentences(const Sentence *s, int from, int to)
 {
     size_t total = 1;
-    for (int i = from; i < to; i++) total += s[i].len + 1;
+    for (int i = from; i < to; i++)
+        total += s[i].len + 1;
     char *out = malloc(total);
     if (!out) return NULL;
     size_t at = 0;
@@ -101,7 +105,8 @@ static void document_windows(const char *doc_id, int source, const char *text, s
         int k = split_sentences(p, (size_t)(eol - p), starts, 4096);
         for (int i = 0; i < k && n_sentences < MAX_SENTENCES; i++) {
             size_t stop = i + 1 < k ? starts[i + 1] : (size_t)(eol - p);
-            while (stop > starts[i] && p[stop - 1] == ' ') stop--;
+            while (stop > starts[i] && p[stop - 1] == ' ')
+                stop--;
             Sentence *s = &sentences[n_sentences++];
             s->text = p + starts[i];
             s->len = stop - starts[i];
@@ -114,7 +119,8 @@ static void document_windows(const char *doc_id, int source, const char *text, s
     while (first < n_sentences) {
         size_t words = 0;
         int last = first;
-        while (last < n_sentences && words < WINDOW_MIN_WORDS) words += sentences[last++].words;
+        while (last < n_sentences && words < WINDOW_MIN_WORDS)
+            words += sentences[last++].words;
         if (words < WINDOW_MIN_WORDS) break;
         if (words > WINDOW_MAX_WORDS || last - first < 2) {
             first++;
@@ -153,7 +159,7 @@ static uint64_t item_hash(const char *id, uint64_t salt)
 static int write_json_line(FILE *f, json_object *item)
 {
     const char *s = json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN |
-                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
     int rc = fprintf(f, "%s\n", s) < 0 ? -1 : 0;
     json_object_put(item);
     return rc;
@@ -169,7 +175,8 @@ static int cloze_target(const char *full, size_t *word_start, size_t *word_len)
         end--;
     }
     size_t start = end;
-    while (start > 0 && isalpha((unsigned char)full[start - 1])) start--;
+    while (start > 0 && isalpha((unsigned char)full[start - 1]))
+        start--;
     if (end - start < 3 || start == 0 || full[start - 1] != ' ') return 0;
     for (size_t i = 0; i + (end - start) < start; i++) {
         if ((i == 0 || !isalpha((unsigned char)full[i - 1])) &&
@@ -186,7 +193,8 @@ static int cloze_target(const char *full, size_t *word_start, size_t *word_len)
 static json_object *choices_array(char *const *choices, int n)
 {
     json_object *a = json_object_new_array();
-    for (int i = 0; i < n; i++) json_object_array_add(a, json_object_new_string(choices[i]));
+    for (int i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(choices[i]));
     return a;
 }
 
@@ -194,14 +202,14 @@ static json_object *choices_array(char *const *choices, int n)
 static int arrange(const char *id, char *truth, char **distractors, char **out)
 {
     int answer = (int)(item_hash(id, 7) % 4);
-    for (int i = 0, d = 0; i < 4; i++) out[i] = i == answer ? truth : distractors[d++];
+    for (int i = 0, d = 0; i < 4; i++)
+        out[i] = i == answer ? truth : distractors[d++];
     return answer;
 }
 
 /* Finds the three windows (other than i, same unit or same source) whose last sentences are
  * closest in length to window i's, ties broken by a hash; returns how many were found. */
-static int closest_endings(const Window *windows, size_t n, size_t i, int same_unit,
-                           size_t best[3])
+static int closest_endings(const Window *windows, size_t n, size_t i, int same_unit, size_t best[3])
 {
     const Window *w = &windows[i];
     uint64_t best_score[3] = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
@@ -211,8 +219,8 @@ static int closest_endings(const Window *windows, size_t n, size_t i, int same_u
         if (j == i || o->source != w->source || (same_unit && o->unit != w->unit) ||
             !o->last_sentence || strcmp(o->last_sentence + 1, w->last_sentence + 1) == 0)
             continue;
-        uint64_t diff = o->last_len > w->last_len ? o->last_len - w->last_len
-                                                  : w->last_len - o->last_len;
+        uint64_t diff =
+            o->last_len > w->last_len ? o->last_len - w->last_len : w->last_len - o->last_len;
         uint64_t score = diff << 20 | (item_hash(o->id, i) & 0xfffff);
         for (int b = 0; b < 3; b++) {
             if (score < best_score[b]) {
@@ -254,9 +262,11 @@ static int narrative_tasks(const Corpus *c, const Source *sources, int n_sources
             char target[256];
             snprintf(target, sizeof target, " %.*s", (int)(wl < 250 ? wl : 250), w->full + ws);
             json_object_object_add(item, "id", json_object_new_string(w->id));
-            json_object_object_add(item, "source", json_object_new_string(c->sources[w->source].id));
+            json_object_object_add(item, "source",
+                                   json_object_new_string(c->sources[w->source].id));
             json_object_object_add(item, "domain", json_object_new_string("literature"));
-            json_object_object_add(item, "context", json_object_new_string_len(w->full, (int)ws - 1));
+            json_object_object_add(item, "context",
+                                   json_object_new_string_len(w->full, (int)ws - 1));
             json_object_object_add(item, "target", json_object_new_string(target));
             rc = write_json_line(cloze, item);
             counts->cloze++;
@@ -288,7 +298,8 @@ static int narrative_tasks(const Corpus *c, const Source *sources, int n_sources
         json_object_object_add(item, "answer", json_object_new_int(answer));
         rc = write_json_line(next, item);
         counts->next_sentence++;
-        for (int b = 0; b < 3; b++) free(distractors[b]);
+        for (int b = 0; b < 3; b++)
+            free(distractors[b]);
     }
     for (size_t i = 0; i < n; i++) {
         free(windows[i].context);
@@ -385,7 +396,8 @@ static int definition_tasks(const Corpus *c, const Source *sources, int n_source
             int answer = arrange(e->id, truth, distractors, choices);
             json_object *item = json_object_new_object();
             json_object_object_add(item, "id", json_object_new_string(e->id));
-            json_object_object_add(item, "source", json_object_new_string(c->sources[e->source].id));
+            json_object_object_add(item, "source",
+                                   json_object_new_string(c->sources[e->source].id));
             json_object_object_add(item, "domain", json_object_new_string("dictionary"));
             json_object_object_add(item, "context", json_object_new_string(context));
             json_object_object_add(item, "choices", choices_array(choices, 4));
@@ -394,7 +406,8 @@ static int definition_tasks(const Corpus *c, const Source *sources, int n_source
             counts->definition++;
             free(truth);
         }
-        for (int k = 0; k < found; k++) free(distractors[k]);
+        for (int k = 0; k < found; k++)
+            free(distractors[k]);
     }
     free(entries);
     return rc;
@@ -413,7 +426,8 @@ int build_tasks(const Corpus *c, const Source *sources, int n_sources, const cha
         files[i] = fopen(tmps[i], "w");
         if (!files[i]) {
             snprintf(err, errlen, "%s: cannot create: %s", tmps[i], strerror(errno));
-            for (int k = 0; k < i; k++) fclose(files[k]);
+            for (int k = 0; k < i; k++)
+                fclose(files[k]);
             return -1;
         }
     }

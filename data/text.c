@@ -11,7 +11,8 @@ void buf_append(Buf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *grown = realloc(b->data, cap);
         if (!grown) {
             fprintf(stderr, "dlcm-data: out of memory growing a text buffer to %zu bytes\n", cap);
@@ -72,11 +73,24 @@ static int utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp)
     unsigned char c = s[0];
     int n;
     uint32_t v, min;
-    if (c < 0x80) { *cp = c; return 1; }
-    if ((c & 0xe0) == 0xc0) { n = 2; v = c & 0x1f; min = 0x80; }
-    else if ((c & 0xf0) == 0xe0) { n = 3; v = c & 0x0f; min = 0x800; }
-    else if ((c & 0xf8) == 0xf0) { n = 4; v = c & 0x07; min = 0x10000; }
-    else return 0;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if ((c & 0xe0) == 0xc0) {
+        n = 2;
+        v = c & 0x1f;
+        min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 3;
+        v = c & 0x0f;
+        min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 4;
+        v = c & 0x07;
+        min = 0x10000;
+    } else
+        return 0;
     if ((size_t)n > avail) return 0;
     for (int i = 1; i < n; i++) {
         if ((s[i] & 0xc0) != 0x80) return 0;
@@ -96,8 +110,8 @@ size_t text_normalize_paragraph(char *s, size_t len)
         uint32_t cp;
         int n = utf8_sequence(in + i, len - i, &cp);
         int is_space = n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
-                       cp == 0xa0 || cp == 0x2581 || cp == 0xfeff || cp == 0x2028 ||
-                       cp == 0x2029 || cp == 0x200b || cp == ' ';
+                       cp == 0xa0 || cp == 0x2581 || cp == 0xfeff || cp == 0x2028 || cp == 0x2029 ||
+                       cp == 0x200b || cp == ' ';
         if (is_space) {
             pending_space = out > 0;
             i += n ? (size_t)n : 1;
@@ -117,10 +131,10 @@ static const struct {
     const char *name;
     uint32_t cp;
 } named_entities[] = {
-    {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xa0},
-    {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"lsquo", 0x2018},
-    {"rsquo", 0x2019}, {"ldquo", 0x201c}, {"rdquo", 0x201d}, {"copy", 0xa9}, {"reg", 0xae},
-    {"trade", 0x2122}, {"para", 0xb6}, {"sect", 0xa7}, {"deg", 0xb0}, {"times", 0xd7},
+    {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},      {"apos", '\''},
+    {"nbsp", 0xa0},    {"mdash", 0x2014}, {"ndash", 0x2013}, {"hellip", 0x2026}, {"lsquo", 0x2018},
+    {"rsquo", 0x2019}, {"ldquo", 0x201c}, {"rdquo", 0x201d}, {"copy", 0xa9},     {"reg", 0xae},
+    {"trade", 0x2122}, {"para", 0xb6},    {"sect", 0xa7},    {"deg", 0xb0},      {"times", 0xd7},
 };
 
 void text_decode_entities(const char *s, size_t len, Buf *out)
@@ -129,7 +143,8 @@ void text_decode_entities(const char *s, size_t len, Buf *out)
     while (i < len) {
         if (s[i] != '&') {
             size_t run = i;
-            while (run < len && s[run] != '&') run++;
+            while (run < len && s[run] != '&')
+                run++;
             buf_append(out, s + i, run - i);
             i = run;
             continue;
@@ -150,8 +165,10 @@ void text_decode_entities(const char *s, size_t len, Buf *out)
             char digits[16] = {0};
             memcpy(digits, name + 1, name_len - 1 < 15 ? name_len - 1 : 15);
             char *stop;
-            if (digits[0] == 'x' || digits[0] == 'X') cp = (uint32_t)strtoul(digits + 1, &stop, 16);
-            else cp = (uint32_t)strtoul(digits, &stop, 10);
+            if (digits[0] == 'x' || digits[0] == 'X')
+                cp = (uint32_t)strtoul(digits + 1, &stop, 16);
+            else
+                cp = (uint32_t)strtoul(digits, &stop, 10);
             known = *stop == '\0' && cp > 0 && cp < 0x110000;
         } else {
             for (size_t k = 0; k < sizeof named_entities / sizeof named_entities[0]; k++) {
@@ -219,23 +236,27 @@ int text_is_prose(const char *s, size_t len)
     size_t words = 0, code_words = 0, lowercase_initial = 0;
     size_t i = 0;
     while (i < len) {
-        while (i < len && s[i] == ' ') i++;
+        while (i < len && s[i] == ' ')
+            i++;
         size_t start = i;
-        while (i < len && s[i] != ' ') i++;
+        while (i < len && s[i] != ' ')
+            i++;
         if (i == start) break;
         words++;
         const char *w = s + start;
         size_t n = i - start;
         if (looks_like_code(w, n)) code_words++;
         size_t k = 0;
-        while (k < n && strchr("\"'(", w[k])) k++;
+        while (k < n && strchr("\"'(", w[k]))
+            k++;
         if (k < n && islower((unsigned char)w[k])) lowercase_initial++;
     }
     if (words < 8) return 0;
     if (code_words * 10 > words) return 0;
     if (lowercase_initial * 2 < words) return 0;
     size_t end = len;
-    while (end > 0 && strchr("\"')]", s[end - 1])) end--;
+    while (end > 0 && strchr("\"')]", s[end - 1]))
+        end--;
     if (end == 0) return 0;
     char last = s[end - 1];
     return last == '.' || last == '!' || last == '?';

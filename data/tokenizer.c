@@ -41,8 +41,7 @@ Tokenizer *tokenizer_open(const char *id, const char *data_dir, char *err, int e
     char *end;
     long size = strncmp(id, "bpe", 3) == 0 ? strtol(id + 3, &end, 10) : 0;
     if (size < 300 || size > 65536 || *end != '\0' || strlen(id) >= sizeof t->id) {
-        snprintf(err, errlen, "tokenizer '%s': unknown (use byte or bpe<vocab>, e.g. bpe4096)",
-                 id);
+        snprintf(err, errlen, "tokenizer '%s': unknown (use byte or bpe<vocab>, e.g. bpe4096)", id);
         free(t);
         return NULL;
     }
@@ -88,8 +87,10 @@ static long encode_bytes(const char *text, size_t len, int32_t **ids, char *err,
     }
     for (size_t i = 0; i < len; i++) {
         if (text[i] == '\0') {
-            snprintf(err, errlen, "tokenizer byte: text contains a NUL byte at %zu (NUL is the "
-                                  "end-of-text token)", i);
+            snprintf(err, errlen,
+                     "tokenizer byte: text contains a NUL byte at %zu (NUL is the "
+                     "end-of-text token)",
+                     i);
             free(*ids);
             *ids = NULL;
             return -1;
@@ -141,7 +142,8 @@ static int encode_bpe_many(Tokenizer *t, const char *const *texts, const size_t 
     }
     if (in) write_failed |= fclose(in) != 0;
     int rc = -1;
-    for (size_t i = 0; i < n; i++) ids[i] = NULL;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = NULL;
     FILE *out = NULL;
     char *line = NULL;
     size_t line_cap = 0;
@@ -159,7 +161,8 @@ static int encode_bpe_many(Tokenizer *t, const char *const *texts, const size_t 
     long line_no = 0;
     for (size_t i = 0; i < n; i++) {
         size_t lines = 1, count = 0, capacity = 0;
-        for (size_t k = 0; k < lens[i]; k++) lines += texts[i][k] == '\n';
+        for (size_t k = 0; k < lens[i]; k++)
+            lines += texts[i][k] == '\n';
         for (size_t l = 0; l < lines; l++) {
             line_no++;
             if (l > 0 && push_id(&ids[i], &count, &capacity, t->newline) != 0) {
@@ -197,7 +200,8 @@ done:
 int tokenizer_encode_many(Tokenizer *t, const char *const *texts, const size_t *lens, size_t n,
                           int32_t **ids, long *counts, char *err, int errlen)
 {
-    if (t->kind == TOKENIZER_BPE) return encode_bpe_many(t, texts, lens, n, ids, counts, err, errlen);
+    if (t->kind == TOKENIZER_BPE)
+        return encode_bpe_many(t, texts, lens, n, ids, counts, err, errlen);
     for (size_t i = 0; i < n; i++) {
         counts[i] = encode_bytes(texts[i], lens[i], &ids[i], err, errlen);
         if (counts[i] < 0) {

@@ -1,6 +1,5 @@
-/* tests/test_data_built.c: checks on the built corpus in data/out when it exists (skipped
- * otherwise): every shard validates, no document is in both splits, the shards decode back to
- * the documents, and every task item comes from a validation document. */
+/* tests/test_data_built.c: the built corpus in data/out (skipped unless up to date): shards
+ * validate, splits are disjoint, shards decode to the documents, tasks use validation only. */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -46,17 +45,21 @@ Test(data_built, shards_validate_and_splits_are_disjoint, .timeout = 120)
         bytes[c.docs[i].split] += c.docs[i].len;
         if (c.docs[i].split == SPLIT_VAL) domains_in_val[c.docs[i].domain] = 1;
     }
-    cr_assert(bytes[SPLIT_VAL] >= 1000000, "validation has %llu bytes", (unsigned long long)bytes[1]);
-    for (int d = 0; d < DOMAIN_COUNT; d++) cr_assert(domains_in_val[d], "domain %d missing in val", d);
+    cr_assert(bytes[SPLIT_VAL] >= 1000000, "validation has %llu bytes",
+              (unsigned long long)bytes[1]);
+    for (int d = 0; d < DOMAIN_COUNT; d++)
+        cr_assert(domains_in_val[d], "domain %d missing in val", d);
     /* the byte shards hold exactly the documents of each split, each followed by end-of-text */
     const char *names[SPLIT_COUNT] = {"data/out/byte/train.bin", "data/out/byte/val.bin"};
     for (int sp = 0; sp < SPLIT_COUNT; sp++) {
         Shard *s = shard_open(names[sp], 256, err, sizeof err);
         cr_assert_not_null(s, "%s", err);
         const ShardHeader *h = shard_header(s);
-        for (uint64_t i = 0; i < h->token_count; i++) eots[sp] += shard_tokens(s)[i] == 0;
+        for (uint64_t i = 0; i < h->token_count; i++)
+            eots[sp] += shard_tokens(s)[i] == 0;
         uint64_t docs = 0;
-        for (size_t i = 0; i < c.n_docs; i++) docs += c.docs[i].split == (Split)sp;
+        for (size_t i = 0; i < c.n_docs; i++)
+            docs += c.docs[i].split == (Split)sp;
         cr_assert_eq(eots[sp], docs, "%s: one end-of-text per document", names[sp]);
         cr_assert_eq(h->token_count, bytes[sp] + docs);
         shard_close(s);
@@ -76,8 +79,9 @@ Test(data_built, shards_validate_and_splits_are_disjoint, .timeout = 120)
 Test(data_built, bpe_shards_validate_and_decode, .timeout = 120)
 {
     char fingerprint[80], err[512];
-    if (!corpus_built() || corpus_text_fingerprint("data/out", fingerprint, sizeof fingerprint, err,
-                                                   sizeof err) != 0 ||
+    if (!corpus_built() ||
+        corpus_text_fingerprint("data/out", fingerprint, sizeof fingerprint, err, sizeof err) !=
+            0 ||
         !stamp_current("data/out/bpe4096/SHARDS_STAMP", fingerprint))
         cr_skip_test("data/out/bpe4096 not built from the current text (make data)");
     const char *files[] = {"train.bin", "val.bin", "val-literature.bin", "val-dictionary.bin",
@@ -97,9 +101,11 @@ Test(data_built, bpe_shards_validate_and_decode, .timeout = 120)
     /* the first validation document, decoded from the shard, is the first validation text */
     const uint16_t *tok = shard_tokens(val);
     size_t n = 0;
-    while (tok[n] != tokenizer_eot(t)) n++;
+    while (tok[n] != tokenizer_eot(t))
+        n++;
     int32_t *ids = malloc(n * sizeof *ids);
-    for (size_t i = 0; i < n; i++) ids[i] = tok[i];
+    for (size_t i = 0; i < n; i++)
+        ids[i] = tok[i];
     char *text = tokenizer_decode(t, ids, n, err, sizeof err);
     cr_assert_not_null(text, "%s", err);
     Corpus c;

@@ -1,6 +1,5 @@
-/* tests/test_data_corpus.c: the train/validation split is a function of the document id (no
- * document in both, stable across runs), exact duplicate paragraphs are dropped across sources,
- * long units are cut into documents, and the text files read back exactly. */
+/* tests/test_data_corpus.c: the split is a function of the document id (no document in both), exact
+ * duplicate paragraphs are dropped, long units are cut into documents, the text files read back. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -57,7 +56,8 @@ Test(data_corpus, split_is_a_function_of_the_id)
     cr_assert_eq(split_of("A01/austen-emma#3", 30), split_of("A01/austen-emma#3", 30));
     /* raising the validation share only moves documents from train to validation */
     for (size_t i = 0; i < c.n_docs; i++)
-        if (split_of(c.docs[i].id, 200) == SPLIT_VAL) cr_assert_eq(split_of(c.docs[i].id, 400), SPLIT_VAL);
+        if (split_of(c.docs[i].id, 200) == SPLIT_VAL)
+            cr_assert_eq(split_of(c.docs[i].id, 400), SPLIT_VAL);
     corpus_free(&c);
 }
 
@@ -133,6 +133,7 @@ Test(data_corpus, long_units_become_several_documents)
     corpus_end_unit(&c);
     cr_assert_eq(c.n_docs, 4, "100 kB in documents of about 32 kB");
     cr_assert_str_eq(c.docs[1].id, "A/long#1");
-    for (size_t i = 0; i < c.n_docs; i++) cr_assert(c.docs[i].len < CORPUS_DOC_TARGET_BYTES + 1100);
+    for (size_t i = 0; i < c.n_docs; i++)
+        cr_assert(c.docs[i].len < CORPUS_DOC_TARGET_BYTES + 1100);
     corpus_free(&c);
 }

@@ -1,6 +1,5 @@
-/* tests/test_data_loader.c: batches are a function of the seed and position only: the same seed
- * repeats, another seed differs, a restored position replays, sequential order walks windows in
- * order and wraps, and shards of different tokenizers are refused. */
+/* tests/test_data_loader.c: batches depend only on seed and position (repeat, differ, replay);
+ * sequential order walks and wraps; windows stay inside shards; mixed shards are refused. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +14,11 @@ static void make_shard(char *path, size_t n, const char *tag, uint64_t count, ui
 {
     snprintf(path, n, "/tmp/dlcm-test-loader-%s-%d.bin", tag, (int)getpid());
     uint16_t *tokens = malloc(count * sizeof *tokens);
-    for (uint64_t i = 0; i < count; i++) tokens[i] = (uint16_t)(i % vocab);
+    for (uint64_t i = 0; i < count; i++)
+        tokens[i] = (uint16_t)(i % vocab);
     char err[512];
-    cr_assert_eq(shard_write(path, tokens, count, vocab, tokenizer, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shard_write(path, tokens, count, vocab, tokenizer, 0, err, sizeof err), 0, "%s",
+                 err);
     free(tokens);
 }
 
@@ -65,9 +66,11 @@ Test(data_loader, restored_position_replays)
     make_shard(path, sizeof path, "resume", 20000, 30000, "byte16");
     Loader *a = open_one(path, LOADER_RANDOM, 7);
     int32_t batch[B * (T + 1)], expected[5][B * (T + 1)];
-    for (int i = 0; i < 10; i++) loader_next(a, batch);
+    for (int i = 0; i < 10; i++)
+        loader_next(a, batch);
     uint64_t saved = loader_position(a);
-    for (int i = 0; i < 5; i++) loader_next(a, expected[i]);
+    for (int i = 0; i < 5; i++)
+        loader_next(a, expected[i]);
     loader_close(a);
 
     Loader *b = open_one(path, LOADER_RANDOM, 7);
@@ -114,6 +117,33 @@ Test(data_loader, refuses_mixed_tokenizers_and_short_shards)
     cr_assert_eq(loader_vocab(l), 256);
     cr_assert_eq(loader_eot(l), 0);
     cr_assert_str_eq(loader_tokenizer(l), "byte");
+    loader_close(l);
+    unlink(a);
+    unlink(b);
+}
+
+Test(data_loader, random_windows_stay_inside_one_shard)
+{
+    char a[256], b[256], err[512];
+    /* both shards count 0, 1, 2, ... from their start: a window crossing from the end of one into
+     * the next would break the +1 progression */
+    make_shard(a, sizeof a, "cross-a", 100, 1000, "byte16");
+    make_shard(b, sizeof b, "cross-b", 300, 1000, "byte16");
+    const char *paths[2] = {a, b};
+    Loader *l = loader_open(paths, 2, B, T, LOADER_RANDOM, 99, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    cr_assert_eq(loader_total_tokens(l), 400);
+    int32_t batch[B * (T + 1)];
+    int saw_late_start = 0;
+    for (int step = 0; step < 200; step++) {
+        loader_next(l, batch);
+        for (int r = 0; r < B; r++) {
+            for (int t = 1; t <= T; t++)
+                cr_assert_eq(batch[r * (T + 1) + t], batch[r * (T + 1) + t - 1] + 1);
+            saw_late_start |= batch[r * (T + 1)] > 100 - T; /* only the longer shard has these */
+        }
+    }
+    cr_assert(saw_late_start, "the second shard was never drawn");
     loader_close(l);
     unlink(a);
     unlink(b);

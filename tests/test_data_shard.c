@@ -1,6 +1,5 @@
-/* tests/test_data_shard.c: token shards round-trip, and opening a truncated, foreign, wrong
- * version, wrong vocabulary, out-of-range or corrupt shard fails with a message naming the file
- * and the problem. */
+/* tests/test_data_shard.c: shards round-trip; truncated, foreign, wrong version or vocabulary,
+ * out-of-range and corrupt shards fail with a message naming the file and the problem. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +19,11 @@ static void write_valid(char *buf, size_t n, const char *tag, uint64_t count, ui
 {
     temp_path(buf, n, tag);
     uint16_t *tokens = malloc(count * sizeof *tokens);
-    for (uint64_t i = 0; i < count; i++) tokens[i] = (uint16_t)((i * 7919u) % vocab);
+    for (uint64_t i = 0; i < count; i++)
+        tokens[i] = (uint16_t)((i * 7919u) % vocab);
     char err[512];
-    cr_assert_eq(shard_write(buf, tokens, count, vocab, "bpe4096", 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(shard_write(buf, tokens, count, vocab, "bpe4096", 1, err, sizeof err), 0, "%s",
+                 err);
     free(tokens);
 }
 
@@ -49,8 +50,10 @@ Test(data_shard, round_trip)
     char path[256], err[512];
     temp_path(path, sizeof path, "roundtrip");
     uint16_t tokens[1000];
-    for (int i = 0; i < 1000; i++) tokens[i] = (uint16_t)(i * 31 % 4096);
-    cr_assert_eq(shard_write(path, tokens, 1000, 4096, "bpe4096", 1, err, sizeof err), 0, "%s", err);
+    for (int i = 0; i < 1000; i++)
+        tokens[i] = (uint16_t)(i * 31 % 4096);
+    cr_assert_eq(shard_write(path, tokens, 1000, 4096, "bpe4096", 1, err, sizeof err), 0, "%s",
+                 err);
     Shard *s = shard_open(path, 4096, err, sizeof err);
     cr_assert_not_null(s, "%s", err);
     const ShardHeader *h = shard_header(s);

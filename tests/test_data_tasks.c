@@ -1,6 +1,5 @@
-/* tests/test_data_tasks.c: held-out tasks from a small in-memory corpus: only validation
- * documents are used, the marked answer is the true continuation, and two builds give
- * byte-identical files. */
+/* tests/test_data_tasks.c: tasks from a small corpus use only validation documents, mark the true
+ * continuation as the answer, and come out identical from two builds. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -21,7 +20,7 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 static void remove_tree(const char *dir) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
 
-static const char *words[] = {"river", "garden", "letter", "morning", "window", "silver",
+static const char *words[] = {"river",   "garden", "letter", "morning", "window",  "silver",
                               "harbour", "candle", "meadow", "journey", "village", "thunder"};
 
 /* A narrative source (every document in validation at 1000/1000) and a dictionary source. */
@@ -89,7 +88,8 @@ Test(data_tasks, answers_are_true_continuations_and_builds_repeat)
         const char *dir = run ? dir2 : dir1;
         snprintf(path, sizeof path, "%s/tasks", dir);
         cr_assert_eq(make_dirs(path, err, sizeof err), 0, "%s", err);
-        cr_assert_eq(build_tasks(&c, sources, 2, dir, run ? &again : &counts, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(build_tasks(&c, sources, 2, dir, run ? &again : &counts, err, sizeof err), 0,
+                     "%s", err);
     }
     cr_assert(counts.cloze > 10 && counts.next_sentence > 10 && counts.definition > 10,
               "%ld %ld %ld", counts.cloze, counts.next_sentence, counts.definition);
@@ -119,19 +119,24 @@ Test(data_tasks, answers_are_true_continuations_and_builds_repeat)
                 cr_assert(json_object_object_get_ex(item, "choices", &choices));
                 cr_assert(json_object_object_get_ex(item, "answer", &answer));
                 int k = json_object_get_int(answer);
-                const char *right = json_object_get_string(json_object_array_get_idx(choices, (size_t)k));
+                const char *right =
+                    json_object_get_string(json_object_array_get_idx(choices, (size_t)k));
                 snprintf(joined, sizeof joined, "%s%s", json_object_get_string(context), right);
                 for (int m = 0; m < 4; m++)
                     if (m != k)
-                        cr_assert_str_neq(json_object_get_string(json_object_array_get_idx(choices, (size_t)m)), right);
+                        cr_assert_str_neq(
+                            json_object_get_string(json_object_array_get_idx(choices, (size_t)m)),
+                            right);
             }
             if (i == 2) { /* "word:" + " definition" is the stored entry "word: definition" */
                 int found = 0;
-                for (size_t d = 0; d < c.n_docs && !found; d++) found = strstr(c.docs[d].text, joined) != NULL;
+                for (size_t d = 0; d < c.n_docs && !found; d++)
+                    found = strstr(c.docs[d].text, joined) != NULL;
                 cr_assert(found, "not in the corpus: %s", joined);
             } else { /* the window's text, with its separators, is in one document */
                 int found = 0;
-                for (size_t d = 0; d < c.n_docs && !found; d++) found = strstr(c.docs[d].text, joined) != NULL;
+                for (size_t d = 0; d < c.n_docs && !found; d++)
+                    found = strstr(c.docs[d].text, joined) != NULL;
                 cr_assert(found, "not in the corpus: %s", joined);
             }
             json_object_put(item);
@@ -150,7 +155,8 @@ Test(data_tasks, train_documents_give_no_items)
     Corpus c;
     Source sources[2];
     build(&c, sources);
-    for (size_t d = 0; d < c.n_docs; d++) c.docs[d].split = SPLIT_TRAIN;
+    for (size_t d = 0; d < c.n_docs; d++)
+        c.docs[d].split = SPLIT_TRAIN;
     snprintf(path, sizeof path, "%s/tasks", dir);
     cr_assert_eq(make_dirs(path, err, sizeof err), 0, "%s", err);
     TaskCounts counts;

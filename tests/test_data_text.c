@@ -57,7 +57,8 @@ Test(data_text, sha256_known_vectors)
 
 Test(data_text, sentences_split_but_not_at_abbreviations)
 {
-    const char *s = "Mr. Woodhouse was ill. He said \"No!\" Then J. Smith left? Yes, at 3 p.m. today.";
+    const char *s =
+        "Mr. Woodhouse was ill. He said \"No!\" Then J. Smith left? Yes, at 3 p.m. today.";
     size_t starts[16];
     int n = split_sentences(s, strlen(s), starts, 16);
     cr_assert_eq(n, 4, "got %d sentences", n);
@@ -83,7 +84,8 @@ Test(data_text, manifest_errors_name_file_line_and_field)
     cr_assert_eq(manifest_read(path, &sources, &n, err, sizeof err), -1);
     cr_assert(strstr(err, "sha256") != NULL, "%s", err);
     f = fopen(path, "w");
-    fprintf(f, "X1\tliterature\tnpm\tp\t1\tp.tgz\t%064d\tPD\tgutenberg\tpackage/*.txt\t*/README*\n", 0);
+    fprintf(f, "X1\tliterature\tnpm\tp\t1\tp.tgz\t%064d\tPD\tgutenberg\tpackage/*.txt\t*/README*\n",
+            0);
     fclose(f);
     cr_assert_eq(manifest_read(path, &sources, &n, err, sizeof err), 0, "%s", err);
     cr_assert_eq(n, 1);

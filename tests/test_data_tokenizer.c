@@ -1,6 +1,5 @@
-/* tests/test_data_tokenizer.c: the byte tokenizer round-trips any text without NUL; a BPE model
- * (data/out/bpe4096 when built, else a small one trained here on a licence text) round-trips a
- * sample of documents, with lines, spaces and characters outside its vocabulary. */
+/* tests/test_data_tokenizer.c: the byte tokenizer and a BPE model (the built one, else one trained
+ * here on a licence text) round-trip documents; batch encoding equals one-by-one encoding. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -33,13 +32,15 @@ Test(data_tokenizer, byte_round_trip)
     cr_assert_eq(tokenizer_eot(t), 0);
     char text[300];
     size_t n = 0;
-    for (int c = 1; c < 256; c++) text[n++] = (char)c; /* every byte but NUL, invalid UTF-8 too */
+    for (int c = 1; c < 256; c++)
+        text[n++] = (char)c; /* every byte but NUL, invalid UTF-8 too */
     memcpy(text + n, "\nline two", 9);
     n += 9;
     int32_t *ids;
     long count = tokenizer_encode(t, text, n, &ids, err, sizeof err);
     cr_assert_eq(count, (long)n, "%s", err);
-    for (long i = 0; i < count; i++) cr_assert(ids[i] > 0 && ids[i] < 256);
+    for (long i = 0; i < count; i++)
+        cr_assert(ids[i] > 0 && ids[i] < 256);
     char *back = tokenizer_decode(t, ids, (size_t)count, err, sizeof err);
     cr_assert_not_null(back, "%s", err);
     cr_assert_eq(strlen(back), n);
@@ -92,7 +93,8 @@ static char *sample_text(size_t *len)
         *len = fread(buf, 1, 20000, f);
         fclose(f);
         /* cut at the last complete line so no UTF-8 sequence is split */
-        while (*len > 0 && buf[*len - 1] != '\n') (*len)--;
+        while (*len > 0 && buf[*len - 1] != '\n')
+            (*len)--;
         buf[*len] = '\0';
         return buf;
     }
@@ -130,7 +132,8 @@ Test(data_tokenizer, bpe_round_trip_on_documents, .timeout = 120)
     expect_round_trip(t, text);
     expect_round_trip(t, "");
     expect_round_trip(t, "two  spaces,\n  an indented line,\n\nan empty line and a tab-free end\n");
-    expect_round_trip(t, "caf\xc3\xa9 \xe2\x80\x9cquoted\xe2\x80\x9d \xf0\x9f\x98\x80 \xe4\xb8\xad\xe6\x96\x87");
+    expect_round_trip(
+        t, "caf\xc3\xa9 \xe2\x80\x9cquoted\xe2\x80\x9d \xf0\x9f\x98\x80 \xe4\xb8\xad\xe6\x96\x87");
     /* fewer tokens than bytes: the model really merges */
     int32_t *ids;
     long n = tokenizer_encode(t, text, len, &ids, err, sizeof err);
@@ -154,10 +157,12 @@ Test(data_tokenizer, encode_many_matches_one_by_one, .timeout = 120)
         cr_assert_not_null(t, "%s", err);
         const char *texts[4] = {"The first text.", "", "two\nlines", " leading space\n"};
         size_t lens[4];
-        for (int i = 0; i < 4; i++) lens[i] = strlen(texts[i]);
+        for (int i = 0; i < 4; i++)
+            lens[i] = strlen(texts[i]);
         int32_t *many[4];
         long counts[4];
-        cr_assert_eq(tokenizer_encode_many(t, texts, lens, 4, many, counts, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(tokenizer_encode_many(t, texts, lens, 4, many, counts, err, sizeof err), 0,
+                     "%s", err);
         for (int i = 0; i < 4; i++) {
             int32_t *one;
             long n = tokenizer_encode(t, texts[i], lens[i], &one, err, sizeof err);
