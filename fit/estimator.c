@@ -73,16 +73,16 @@ static void objective_fdf(const gsl_vector *x, void *params, double *f, gsl_vect
  * Hessian estimate) until a restart no longer lowers the objective. Returns the scaled
  * objective; *converged says whether the gradient test passed. */
 static double descend(gsl_multimin_fdfminimizer *m, gsl_multimin_function_fdf *fdf, double *theta,
-                      const EstimatorSettings *set, int *converged)
+                      int max_iter, int max_restarts, const EstimatorSettings *set, int *converged)
 {
     int k = (int)fdf->n;
     gsl_vector_view x0 = gsl_vector_view_array(theta, k);
     double best = GSL_POSINF;
     *converged = 0;
-    for (int restart = 0; restart < 20; restart++) {
+    for (int restart = 0; restart < max_restarts; restart++) {
         if (gsl_multimin_fdfminimizer_set(m, fdf, &x0.vector, 0.1, 0.1) != GSL_SUCCESS) break;
         if (!isfinite(m->f)) break;
-        for (int it = 0; it < set->max_iter; it++) {
+        for (int it = 0; it < max_iter; it++) {
             int status = gsl_multimin_fdfminimizer_iterate(m);
             if (status != GSL_SUCCESS) break; /* GSL_ENOPROG: the line search found no decrease */
             if (gsl_multimin_test_gradient(m->gradient, set->grad_tol) == GSL_SUCCESS) {
@@ -108,6 +108,39 @@ static double theta_distance(const double *a, const double *b, int k)
     return d;
 }
 
+/* Keeps the best few distinct minima, sorted by objective. */
+static void keep_warm(FitResult *out, double *warm_f, const double *theta, double f, int k)
+{
+    int dup = -1;
+    for (int w = 0; w < out->n_warm; w++)
+        if (theta_distance(out->warm[w], theta, k) < 1e-2) dup = w;
+    if (dup >= 0) {
+        if (f < warm_f[dup]) { warm_f[dup] = f; memcpy(out->warm[dup], theta, (size_t)k * sizeof *theta); }
+    } else if (out->n_warm < ESTIMATOR_MAX_WARM || f < warm_f[out->n_warm - 1]) {
+        int at = out->n_warm < ESTIMATOR_MAX_WARM ? out->n_warm++ : ESTIMATOR_MAX_WARM - 1;
+        warm_f[at] = f;
+        memcpy(out->warm[at], theta, (size_t)k * sizeof *theta);
+    }
+    for (int a = out->n_warm - 1; a > 0 && warm_f[a] < warm_f[a - 1]; a--) {
+        double tf = warm_f[a]; warm_f[a] = warm_f[a - 1]; warm_f[a - 1] = tf;
+        double tmp[LAW_MAX_PARAMS];
+        memcpy(tmp, out->warm[a], sizeof tmp);
+        memcpy(out->warm[a], out->warm[a - 1], sizeof tmp);
+        memcpy(out->warm[a - 1], tmp, sizeof tmp);
+    }
+}
+
+typedef struct {
+    double f;
+    int index;
+} Screened;
+
+static int by_objective(const void *a, const void *b)
+{
+    double x = ((const Screened *)a)->f, y = ((const Screened *)b)->f;
+    return (x > y) - (x < y);
+}
+
 int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weights, const double *starts,
                   int n_starts, const EstimatorSettings *set, FitResult *out, char *err, int errlen)
 {
@@ -115,44 +148,56 @@ int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weig
     Objective obj = {law, pts, n, weights, set->huber_delta};
     gsl_multimin_function_fdf fdf = {objective_f, objective_df, objective_fdf, (size_t)k, &obj};
     gsl_multimin_fdfminimizer *m = gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, k);
-    if (!m) { snprintf(err, errlen, "out of memory"); return -1; }
+    double *screened_theta = malloc((size_t)(n_starts > 0 ? n_starts : 1) * k * sizeof *screened_theta);
+    Screened *order = malloc((size_t)(n_starts > 0 ? n_starts : 1) * sizeof *order);
+    if (!m || !screened_theta || !order) {
+        if (m) gsl_multimin_fdfminimizer_free(m);
+        free(screened_theta);
+        free(order);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     memset(out, 0, sizeof *out);
+    /* Phase 1 (large grids only): every start descends for a short while; phase 2: the best
+     * ESTIMATOR_POLISH of them descend to convergence. Every start is tried; only the hopeless
+     * ones are not polished, which is where nearly all the time of a full grid went. */
+    int screening = n_starts > 2 * ESTIMATOR_POLISH;
+    for (int s = 0; s < n_starts; s++) {
+        double *theta = screened_theta + (size_t)s * k;
+        memcpy(theta, starts + (size_t)s * k, (size_t)k * sizeof *theta);
+        int converged = 0;
+        order[s].index = s;
+        order[s].f = screening ? descend(m, &fdf, theta, ESTIMATOR_SCREEN_ITER, 1, set, &converged) : 0.0;
+        if (!isfinite(order[s].f)) order[s].f = GSL_POSINF;
+        if (set->progress && screening && (s + 1) % 1000 == 0)
+            fprintf(stderr, "  fit: screened %d/%d starts\n", s + 1, n_starts);
+    }
+    int n_polish = n_starts;
+    if (screening) {
+        qsort(order, n_starts, sizeof *order, by_objective);
+        n_polish = ESTIMATOR_POLISH;
+    }
     double warm_f[ESTIMATOR_MAX_WARM];
     double best_f = GSL_POSINF;
-    for (int s = 0; s < n_starts; s++) {
+    for (int q = 0; q < n_polish; q++) {
+        if (!isfinite(order[q].f)) continue;
         double theta[LAW_MAX_PARAMS];
-        memcpy(theta, starts + (size_t)s * k, (size_t)k * sizeof *theta);
+        memcpy(theta, screened_theta + (size_t)order[q].index * k, (size_t)k * sizeof *theta);
         int converged;
-        double f = descend(m, &fdf, theta, set, &converged);
+        double f = descend(m, &fdf, theta, set->max_iter, 20, set, &converged);
         if (!isfinite(f)) continue;
         out->n_converged += converged;
         if (f < best_f) {
             best_f = f;
             memcpy(out->theta, theta, (size_t)k * sizeof *theta);
         }
-        /* Keep the best few distinct minima (sorted by objective). */
-        int dup = -1;
-        for (int w = 0; w < out->n_warm; w++)
-            if (theta_distance(out->warm[w], theta, k) < 1e-2) dup = w;
-        if (dup >= 0) {
-            if (f < warm_f[dup]) { warm_f[dup] = f; memcpy(out->warm[dup], theta, (size_t)k * sizeof *theta); }
-        } else if (out->n_warm < ESTIMATOR_MAX_WARM || f < warm_f[out->n_warm - 1]) {
-            int at = out->n_warm < ESTIMATOR_MAX_WARM ? out->n_warm++ : ESTIMATOR_MAX_WARM - 1;
-            warm_f[at] = f;
-            memcpy(out->warm[at], theta, (size_t)k * sizeof *theta);
-        }
-        for (int a = out->n_warm - 1; a > 0 && warm_f[a] < warm_f[a - 1]; a--) {
-            double tf = warm_f[a]; warm_f[a] = warm_f[a - 1]; warm_f[a - 1] = tf;
-            double tmp[LAW_MAX_PARAMS];
-            memcpy(tmp, out->warm[a], sizeof tmp);
-            memcpy(out->warm[a], out->warm[a - 1], sizeof tmp);
-            memcpy(out->warm[a - 1], tmp, sizeof tmp);
-        }
-        if (set->progress && n_starts >= 500 && (s + 1) % 1000 == 0)
-            fprintf(stderr, "  fit: %d/%d starts, best objective %.9g\n", s + 1, n_starts, best_f * set->huber_delta);
+        keep_warm(out, warm_f, theta, f, k);
     }
     gsl_multimin_fdfminimizer_free(m);
+    free(screened_theta);
+    free(order);
     out->n_starts = n_starts;
+    out->n_polished = n_polish;
     if (!isfinite(best_f)) {
         snprintf(err, errlen, "no starting point gave a finite objective");
         return -1;

@@ -8,6 +8,8 @@
 #include "fit/points.h"
 
 #define ESTIMATOR_MAX_WARM 4
+#define ESTIMATOR_SCREEN_ITER 40  /* BFGS iterations per start in the screening phase */
+#define ESTIMATOR_POLISH 64       /* starts descended to convergence after screening */
 
 typedef struct {
     double huber_delta;   /* 1e-3 */
@@ -26,7 +28,9 @@ typedef struct {
     double coef[LAW_MAX_PARAMS];
     double objective;      /* sum of Huber losses (unscaled) */
     int n_starts;
-    int n_converged;       /* starts whose gradient test passed */
+    int n_polished;        /* starts descended to convergence (all of them for small grids) */
+    int n_converged;       /* of those, how many passed the gradient test (the rest stopped at
+                              Huber kinks where BFGS2 can make no more progress) */
     double r2_log;         /* R^2 of log L on the data */
     /* The best distinct minima found, as starts for the bootstrap refits. */
     double warm[ESTIMATOR_MAX_WARM][LAW_MAX_PARAMS];
@@ -34,7 +38,9 @@ typedef struct {
 } FitResult;
 
 /* Minimizes sum_i weight_i * Huber(log Lhat_i - log L_i) from every start (rows of k values),
- * keeping the best; weights NULL means 1. 0, or -1 with err when no start gives a finite fit. */
+ * keeping the best; weights NULL means 1. Grids of more than 2 ESTIMATOR_POLISH starts are
+ * first screened (ESTIMATOR_SCREEN_ITER iterations each) and the best ESTIMATOR_POLISH are
+ * descended to convergence. 0, or -1 with err when no start gives a finite fit. */
 int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weights, const double *starts,
                   int n_starts, const EstimatorSettings *set, FitResult *out, char *err, int errlen);
 

@@ -171,19 +171,16 @@ int main(int argc, char **argv)
             status = 1;
             continue;
         }
-        double lo[5], hi[5];
-        for (int q = 0; q < 5; q++) {
-            for (int b = 0; b < B; b++) {
-                const double *cb = s.samples + (size_t)b * k;
-                if (q == 4) col[b] = allocate_loss(law, cb, &a);
-                else {
-                    Allocation ab = allocate_best(law, cb, set, budget);
-                    double v[4] = {ab.N, ab.P, ab.R, ab.D};
-                    col[b] = ab.valid ? v[q] : NAN;
-                }
-            }
-            estimator_percentile_interval(col, B, 0.95, &lo[q], &hi[q]);
+        /* Per sample: its own optimum (N, P, R, D) and the loss of the point allocation. */
+        for (int b = 0; b < B; b++) {
+            const double *cb = s.samples + (size_t)b * k;
+            Allocation ab = allocate_best(law, cb, set, budget);
+            double v[4] = {ab.N, ab.P, ab.R, ab.D};
+            for (int q = 0; q < 4; q++) col[(size_t)q * B + b] = ab.valid ? v[q] : NAN;
+            col[(size_t)4 * B + b] = allocate_loss(law, cb, &a);
         }
+        double lo[5], hi[5];
+        for (int q = 0; q < 5; q++) estimator_percentile_interval(col + (size_t)q * B, B, 0.95, &lo[q], &hi[q]);
         print_alloc(fam ? "\ndense optimum (same law, no concept term; P = 0, R = 1):" : "\ndlcm optimum:", &a, lo, hi);
         if (law->kind == LAW_CHINCHILLA) {
             double N_cf, D_cf;
@@ -198,9 +195,12 @@ int main(int argc, char **argv)
                 double C_eq = allocate_budget_for_loss(law, s.coef, &dlcm, d.loss, budget / 1e4, budget * 1e4);
                 printf("\npredicted saving at C = %.4g:\n", budget);
                 printf("  loss gap (dense - dlcm)   %+.5f nats/token\n", gap);
-                if (isfinite(C_eq))
+                if (isfinite(C_eq) && C_eq <= budget)
                     printf("  dlcm reaches the dense loss %.5f at C = %.4g: %.1f%% of the FLOPs (saving %.1f%%)\n", d.loss, C_eq,
                            100 * C_eq / budget, 100 * (1 - C_eq / budget));
+                else if (isfinite(C_eq))
+                    printf("  no saving: dlcm needs C = %.4g (%.2fx the budget) to reach the dense loss %.5f\n", C_eq,
+                           C_eq / budget, d.loss);
                 else
                     printf("  dlcm does not reach the dense loss within C/1e4 .. 1e4 C\n");
                 double *gaps = malloc((size_t)(B > 0 ? B : 1) * sizeof *gaps);

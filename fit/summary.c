@@ -192,7 +192,13 @@ json_object *summary_to_json(const LawSummary *s, const FitData *data, const Est
                                                law->kind == LAW_CHINCHILLA ? "none" : law->fit_offsets ? "free (log t)" : "fixed at 0"));
     json_object_object_add(est, "minimizer", json_object_new_string("GSL multimin vector_bfgs2, restarted while it improves"));
     json_object_object_add(est, "starts", json_object_new_int(n_starts));
-    json_object_object_add(est, "starts_converged_by_gradient_test", json_object_new_int(n_converged));
+    char screening[160];
+    snprintf(screening, sizeof screening, "%s", n_starts > 2 * ESTIMATOR_POLISH ? "" : "none: every start descended to convergence");
+    if (!screening[0])
+        snprintf(screening, sizeof screening, "every start %d BFGS iterations, the best %d descended to convergence",
+                 ESTIMATOR_SCREEN_ITER, ESTIMATOR_POLISH);
+    json_object_object_add(est, "screening", json_object_new_string(screening));
+    json_object_object_add(est, "polished_starts_passing_gradient_test", json_object_new_int(n_converged));
     json_object_object_add(est, "grad_tol", json_object_new_double(set->grad_tol));
     json_object_object_add(est, "max_iter", json_object_new_int(set->max_iter));
     json_object *boot = json_object_new_object();
