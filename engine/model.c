@@ -458,9 +458,9 @@ int model_module_stats(Model *m, const char **names, double *mean_abs, int max)
     for (int i = 0; i < m->n_modules && n < max; i++, n++) {
         const ModuleOut *o = &m->modules[i];
         names[n] = o->name;
-        if (!o->x) { /* the logits, measured before the loss overwrote them */
+        if (!o->x) { /* the logits the softmax sees, measured before the loss overwrote them */
             be->download(be, &value, &m->scalars[2], sizeof value);
-            mean_abs[n] = value;
+            mean_abs[n] = value * m->logit_scale;
             continue;
         }
         size_t rows = o->rows_are_concepts ? (size_t)m->B * m->M : (size_t)N;

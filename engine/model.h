@@ -109,7 +109,8 @@ int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint
 
 /* Evaluation of one sequence of n <= seq_len + 1 tokens (threshold boundaries): logprob[i] =
  * log p(tokens[i+1] | tokens[0..i]) for i < n-1, and concept[i] = index of token i's concept
- * (0 for a dense model). Host arrays. Returns 0 or -1. */
+ * (0 for a dense model; -1 for token seq_len when n = seq_len + 1: it is only a target, never
+ * an input). Host arrays. Returns 0 or -1. */
 int model_score(Model *m, const int32_t *tokens, int n, float *logprob, int32_t *concept,
                 char *err, int errlen);
 

@@ -122,10 +122,15 @@ Test(engine_model, dense_gradient_matches_finite_differences)
     be->destroy(be);
 }
 
-static void dlcm_gradient_case(BoundaryMode mode, ParserMode parser, SmoothingMode smoothing)
+static void dlcm_gradient_case(BoundaryMode mode, ParserMode parser, SmoothingMode smoothing,
+                               int n_enc, int n_con, int n_dec)
 {
     Backend *be = backend_cpu_create();
-    ModelConfig cfg = model_config_default(tiny_dlcm_shape(64, 128, 12, 23, 3));
+    ModelShape shape = tiny_dlcm_shape(64, 128, 12, 23, 3);
+    shape.n_enc = n_enc;
+    shape.n_con = n_con;
+    shape.n_dec = n_dec;
+    ModelConfig cfg = model_config_default(shape);
     cfg.sigma_base = 0.1f;
     cfg.boundary = mode;
     cfg.parser = parser;
@@ -142,12 +147,13 @@ static void dlcm_gradient_case(BoundaryMode mode, ParserMode parser, SmoothingMo
 
 Test(engine_model, dlcm_gradient_matches_finite_differences)
 {
-    dlcm_gradient_case(BOUNDARY_LEARNED, PARSER_GLOBAL, SMOOTHING_EMA);
+    dlcm_gradient_case(BOUNDARY_LEARNED, PARSER_GLOBAL, SMOOTHING_EMA, 1, 1, 1);
 }
-Test(engine_model, dlcm_per_sequence_parser_gradient) { dlcm_gradient_case(BOUNDARY_LEARNED, PARSER_PER_SEQUENCE, SMOOTHING_EMA); }
-Test(engine_model, dlcm_fixed_no_smoothing_gradient) { dlcm_gradient_case(BOUNDARY_FIXED, PARSER_GLOBAL, SMOOTHING_NONE); }
+Test(engine_model, dlcm_per_sequence_parser_gradient) { dlcm_gradient_case(BOUNDARY_LEARNED, PARSER_PER_SEQUENCE, SMOOTHING_EMA, 1, 1, 1); }
+/* also: no decoder blocks (the cross-attention feeds the final norm), deeper stacks */
+Test(engine_model, dlcm_fixed_no_smoothing_no_decoder_gradient) { dlcm_gradient_case(BOUNDARY_FIXED, PARSER_GLOBAL, SMOOTHING_NONE, 2, 2, 0); }
 /* cosine_rule's EMA gate is the rule's p on raw H, always detached: check it without smoothing */
-Test(engine_model, dlcm_cosine_rule_gradient) { dlcm_gradient_case(BOUNDARY_COSINE_RULE, PARSER_GLOBAL, SMOOTHING_NONE); }
+Test(engine_model, dlcm_cosine_rule_gradient) { dlcm_gradient_case(BOUNDARY_COSINE_RULE, PARSER_GLOBAL, SMOOTHING_NONE, 1, 1, 1); }
 
 /* ---- FLOPs ------------------------------------------------------------------------------ */
 
@@ -220,5 +226,34 @@ Test(engine_model, score_matches_training_loss)
         free(tokens);
         model_destroy(m);
     }
+    be->destroy(be);
+}
+
+/* Gradient accumulation: two micro-batches at grad_scale 1/2 give the mean of their gradients
+ * (up to fp32 rounding of the differently scaled chain, ~1e-6 relative; a wrong scale is 2x). */
+Test(engine_model, accumulation_averages_micro_batches)
+{
+    Backend *be = backend_cpu_create();
+    char err[256];
+    ModelConfig cfg = model_config_default(tiny_dense_shape(64, 2, 8, 30));
+    Model *m = make_model(be, &cfg, 2, 4);
+    size_t n = model_num_params(m);
+    int32_t *a = random_tokens(2, 8, 30, 1), *b = random_tokens(2, 8, 30, 2);
+    float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
+    model_begin_step(m);
+    cr_assert_eq(model_forward_backward(m, a, MODEL_TRAIN, 0, 1.0f, NULL, err, sizeof err), 0);
+    memcpy(ga, model_grads(m), n * sizeof(float));
+    model_begin_step(m);
+    cr_assert_eq(model_forward_backward(m, b, MODEL_TRAIN, 0, 1.0f, NULL, err, sizeof err), 0);
+    memcpy(gb, model_grads(m), n * sizeof(float));
+    model_begin_step(m);
+    cr_assert_eq(model_forward_backward(m, a, MODEL_TRAIN, 0, 0.5f, NULL, err, sizeof err), 0);
+    cr_assert_eq(model_forward_backward(m, b, MODEL_TRAIN, 0, 0.5f, NULL, err, sizeof err), 0);
+    for (size_t i = 0; i < n; i++) {
+        float want = 0.5f * (ga[i] + gb[i]);
+        cr_assert_float_eq(model_grads(m)[i], want, 1e-4f * fabsf(want) + 1e-8f, "grad %zu: %g vs %g", i, model_grads(m)[i], want);
+    }
+    free(a); free(b); free(ga); free(gb);
+    model_destroy(m);
     be->destroy(be);
 }

@@ -42,7 +42,16 @@ static void cpu_act_to_f32(Backend *be, float *dst, const void *src, size_t n)
 
 static void cpu_destroy(Backend *be) { free(be); }
 
-/* The one matrix product of the CPU backend. */
+/* The one call into OpenBLAS: every matrix product of the CPU backend goes through here
+ * (the backend's gemm op, which counts FLOPs, and the attention, which counts its own). */
+void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 static void cpu_gemm(Backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                      const void *A, int lda, const void *B, int ldb, float beta, void *C, int ldc,
                      int c_f32)
@@ -50,9 +59,7 @@ static void cpu_gemm(Backend *be, int trans_a, int trans_b, int M, int N, int K,
     (void)c_f32; /* activations are fp32 on the CPU, so C has the same type either way */
     if (M <= 0 || N <= 0) return;
     be->flops += 2.0 * (double)M * (double)N * (double)K;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, (const float *)A, lda,
-                (const float *)B, ldb, beta, (float *)C, ldc);
+    cpu_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void cpu_add(Backend *be, void *y, const void *a, const void *b, size_t n)

@@ -5,6 +5,10 @@
 
 #include "engine/ops.h"
 
+/* backend.c: the single wrapper over cblas_sgemm (row-major, fp32; counts nothing). */
+void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 /* layers.c */
 void cpu_embedding_forward(Backend *be, void *out, const int32_t *tokens, const void *table,
                            int N, int d);

@@ -1,6 +1,7 @@
 /* engine/cpu/layers.c: the CPU backend's per-row layers: embedding, RMSNorm, per-head RMSNorm
  * with RoPE, SwiGLU and the fused softmax cross-entropy, forward and backward. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,15 +71,25 @@ void cpu_rmsnorm_backward(Backend *be, void *dx, float *dgain, const void *dy, c
     }
 }
 
-/* cos and sin of position t for the 32 rotation frequencies theta^(-i/32). */
-static void rope_angles(int t, float *cs, float *sn)
+/* cos and sin of every position t < T for the 32 rotation frequencies theta^(-i/32):
+ * table[t][i] (cos) and table[T*32 + t*32 + i] (sin). NULL when use_rope is 0. */
+static float *rope_table(int T, int use_rope)
 {
+    if (!use_rope) return NULL;
+    float *table = malloc((size_t)T * HALF * 2 * sizeof(float));
+    if (!table) {
+        fprintf(stderr, "dlcm cpu backend: out of memory for the RoPE table\n");
+        exit(1);
+    }
     for (int i = 0; i < HALF; i++) {
         double inv_freq = pow(ROPE_THETA, -(double)i / HALF);
-        double a = t * inv_freq;
-        cs[i] = (float)cos(a);
-        sn[i] = (float)sin(a);
+        for (int t = 0; t < T; t++) {
+            double a = t * inv_freq;
+            table[(size_t)t * HALF + i] = (float)cos(a);
+            table[(size_t)T * HALF + (size_t)t * HALF + i] = (float)sin(a);
+        }
     }
+    return table;
 }
 
 void cpu_head_norm_rope_forward(Backend *be, void *out, float *rstd, const void *in,
@@ -87,9 +98,11 @@ void cpu_head_norm_rope_forward(Backend *be, void *out, float *rstd, const void 
 {
     (void)be;
     const float *g = gain;
-    float cs[HALF], sn[HALF], y[HD];
+    float y[HD];
+    float *table = rope_table(T, use_rope);
     for (int row = 0; row < B * T; row++) {
-        if (use_rope) rope_angles(row % T, cs, sn);
+        const float *cs = table ? table + (size_t)(row % T) * HALF : NULL;
+        const float *sn = table ? table + (size_t)T * HALF + (size_t)(row % T) * HALF : NULL;
         for (int h = 0; h < H; h++) {
             const float *x = (const float *)in + (size_t)row * in_stride + h * HD;
             float *o = (float *)out + ((size_t)row * H + h) * HD;
@@ -108,6 +121,7 @@ void cpu_head_norm_rope_forward(Backend *be, void *out, float *rstd, const void 
             }
         }
     }
+    free(table);
 }
 
 void cpu_head_norm_rope_backward(Backend *be, void *din, int din_stride, float *dgain,
@@ -117,9 +131,11 @@ void cpu_head_norm_rope_backward(Backend *be, void *din, int din_stride, float *
 {
     (void)be;
     const float *g = gain;
-    float cs[HALF], sn[HALF], dy[HD];
+    float dy[HD];
+    float *table = rope_table(T, use_rope);
     for (int row = 0; row < B * T; row++) {
-        if (use_rope) rope_angles(row % T, cs, sn);
+        const float *cs = table ? table + (size_t)(row % T) * HALF : NULL;
+        const float *sn = table ? table + (size_t)T * HALF + (size_t)(row % T) * HALF : NULL;
         for (int h = 0; h < H; h++) {
             const float *x = (const float *)in + (size_t)row * in_stride + h * HD;
             const float *dout_h = (const float *)dout + ((size_t)row * H + h) * HD;
@@ -142,6 +158,7 @@ void cpu_head_norm_rope_backward(Backend *be, void *din, int din_stride, float *
             for (int j = 0; j < HD; j++) dx[j] += r * dy[j] * g[j] - c * x[j];
         }
     }
+    free(table);
 }
 
 static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -191,16 +208,19 @@ void cpu_cross_entropy(Backend *be, float *losses, void *dlogits, const void *lo
         }
         float mx = -INFINITY;
         for (int j = 0; j < V; j++) mx = fmaxf(mx, logit_scale * z[j]);
-        double sum = 0;
-        for (int j = 0; j < V; j++) sum += exp((double)(logit_scale * z[j] - mx));
-        double lse = mx + log(sum);
         float target_logit = logit_scale * z[target];
-        losses[i] = (float)(lse - target_logit);
-        if (!dz) continue;
-        /* z and dz may alias: read each logit before overwriting it. */
+        /* One exp per logit; when dz is given it holds exp(scaled logit - max) until the
+         * normalization below (z and dz may alias: each logit is read before its overwrite). */
+        double sum = 0;
         for (int j = 0; j < V; j++) {
-            float prob = (float)exp((double)(logit_scale * z[j]) - lse);
-            dz[j] = dloss * logit_scale * (prob - (j == target ? 1.0f : 0.0f));
+            float e = expf(logit_scale * z[j] - mx);
+            sum += e;
+            if (dz) dz[j] = e;
         }
+        losses[i] = (float)(mx + log(sum) - target_logit);
+        if (!dz) continue;
+        float coef = dloss * logit_scale, inv = (float)(1.0 / sum);
+        for (int j = 0; j < V; j++) dz[j] = coef * dz[j] * inv;
+        dz[target] -= coef;
     }
 }
