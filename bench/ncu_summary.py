@@ -15,7 +15,7 @@ def main():
     name_col = head.index("Kernel Name")
     time_col = head.index("gpu__time_duration.sum")
     unit = rows[1][time_col] if len(rows) > 1 else ""
-    scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3}.get(unit, 1.0)
+    scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3}.get(unit, 1.0)
     total = defaultdict(float)
     count = defaultdict(int)
     for r in rows[1:]:

@@ -2,6 +2,7 @@
  * forward and backward. One warp per row (or per row and head); gain gradients are summed per
  * block in shared memory and added to the fp32 dgain with one atomic per element and block. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,9 +15,46 @@
 
 /* ---- RMSNorm --------------------------------------------------------------------------------- */
 
+/* 16 bytes of activations: 8 bf16 or 4 fp32, loaded and stored in one instruction. */
+template <typename T> struct alignas(16) Pack16 {
+    T v[16 / sizeof(T)];
+};
+
+static inline bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+/* One warp per row; each lane reads 16-byte packs (rows of a multiple of 32 packs). */
 template <typename T>
 __global__ void rmsnorm_forward_kernel(T *y, float *rstd, const T *x, const T *gain, int N, int d,
                                        float eps)
+{
+    const int P = 16 / sizeof(T);
+    int warp = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (warp >= N) return;
+    const Pack16<T> *xr = (const Pack16<T> *)(x + (size_t)warp * d);
+    const Pack16<T> *gr = (const Pack16<T> *)gain;
+    Pack16<T> *yr = (Pack16<T> *)(y + (size_t)warp * d);
+    int packs = d / P;
+    float ss = 0.0f;
+    for (int c = lane; c < packs; c += 32) {
+        Pack16<T> xv = xr[c];
+#pragma unroll
+        for (int e = 0; e < P; e++) ss += to_f32(xv.v[e]) * to_f32(xv.v[e]);
+    }
+    ss = warp_sum(ss);
+    float r = 1.0f / sqrtf(ss / d + eps);
+    if (lane == 0) rstd[warp] = r;
+    for (int c = lane; c < packs; c += 32) {
+        Pack16<T> xv = xr[c], gv = gr[c], out;
+#pragma unroll
+        for (int e = 0; e < P; e++) out.v[e] = from_f32<T>(to_f32(xv.v[e]) * r * to_f32(gv.v[e]));
+        yr[c] = out;
+    }
+}
+
+/* The same for any width and alignment, one element at a time. */
+template <typename T>
+__global__ void rmsnorm_forward_scalar_kernel(T *y, float *rstd, const T *x, const T *gain, int N,
+                                              int d, float eps)
 {
     int warp = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (warp >= N) return;
@@ -33,10 +71,40 @@ __global__ void rmsnorm_forward_kernel(T *y, float *rstd, const T *x, const T *g
     for (int j = lane; j < d; j += 32) yr[j] = from_f32<T>(to_f32(xr[j]) * r * to_f32(gain[j]));
 }
 
-/* dx += r g dy - r^3 x <dy g, x> / d, one warp per row. */
+/* dx += r g dy - r^3 x <dy g, x> / d, one warp per row, 16-byte packs. */
 template <typename T>
 __global__ void rmsnorm_backward_dx_kernel(T *dx, const T *dy, const T *x, const T *gain,
                                            const float *rstd, int N, int d)
+{
+    const int P = 16 / sizeof(T);
+    int row = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    const Pack16<T> *xr = (const Pack16<T> *)(x + (size_t)row * d);
+    const Pack16<T> *dyr = (const Pack16<T> *)(dy + (size_t)row * d);
+    const Pack16<T> *gr = (const Pack16<T> *)gain;
+    Pack16<T> *dxr = (Pack16<T> *)(dx + (size_t)row * d);
+    int packs = d / P;
+    float r = rstd[row];
+    float dot = 0.0f;
+    for (int c = lane; c < packs; c += 32) {
+        Pack16<T> xv = xr[c], dyv = dyr[c], gv = gr[c];
+#pragma unroll
+        for (int e = 0; e < P; e++) dot += to_f32(dyv.v[e]) * to_f32(gv.v[e]) * to_f32(xv.v[e]);
+    }
+    dot = warp_sum(dot);
+    float cf = dot / d * r * r * r;
+    for (int c = lane; c < packs; c += 32) {
+        Pack16<T> xv = xr[c], dyv = dyr[c], gv = gr[c], dv = dxr[c];
+#pragma unroll
+        for (int e = 0; e < P; e++)
+            dv.v[e] = from_f32<T>(to_f32(dv.v[e]) + r * to_f32(dyv.v[e]) * to_f32(gv.v[e]) - cf * to_f32(xv.v[e]));
+        dxr[c] = dv;
+    }
+}
+
+template <typename T>
+__global__ void rmsnorm_backward_dx_scalar_kernel(T *dx, const T *dy, const T *x, const T *gain,
+                                                  const float *rstd, int N, int d)
 {
     int row = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= N) return;
@@ -73,10 +141,15 @@ void cuda_rmsnorm_forward(Backend *be, void *y, float *rstd, const void *x, cons
     if (N <= 0) return;
     cudaStream_t s = cuda_state(be)->stream;
     unsigned g = (unsigned)((N + NORM_WARPS - 1) / NORM_WARPS);
-    if (is_bf16(be))
+    bool packed = d % (int)(16 / be->act_size) == 0 && aligned16(y) && aligned16(x) && aligned16(gain);
+    if (is_bf16(be) && packed)
         rmsnorm_forward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)y, rstd, (const bf16 *)x, (const bf16 *)gain, N, d, eps);
-    else
+    else if (is_bf16(be))
+        rmsnorm_forward_scalar_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)y, rstd, (const bf16 *)x, (const bf16 *)gain, N, d, eps);
+    else if (packed)
         rmsnorm_forward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)y, rstd, (const float *)x, (const float *)gain, N, d, eps);
+    else
+        rmsnorm_forward_scalar_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)y, rstd, (const float *)x, (const float *)gain, N, d, eps);
     CUDA_CHECK_LAUNCH();
 }
 
@@ -102,12 +175,19 @@ void cuda_rmsnorm_backward(Backend *be, void *dx, float *dgain, const void *dy, 
     if (chunks > (size_t)(N + 31) / 32) chunks = (size_t)(N + 31) / 32;
     int rows_per_chunk = (int)((N + chunks - 1) / chunks);
     dim3 grid_gain(col_blocks, (unsigned)((N + rows_per_chunk - 1) / rows_per_chunk));
+    bool packed = d % (int)(16 / be->act_size) == 0 && aligned16(dx) && aligned16(dy) && aligned16(x) && aligned16(gain);
     if (is_bf16(be)) {
-        rmsnorm_backward_dx_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)dx, (const bf16 *)dy, (const bf16 *)x, (const bf16 *)gain, rstd, N, d);
+        if (packed)
+            rmsnorm_backward_dx_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)dx, (const bf16 *)dy, (const bf16 *)x, (const bf16 *)gain, rstd, N, d);
+        else
+            rmsnorm_backward_dx_scalar_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)dx, (const bf16 *)dy, (const bf16 *)x, (const bf16 *)gain, rstd, N, d);
         CUDA_CHECK_LAUNCH();
         rmsnorm_backward_dgain_kernel<bf16><<<grid_gain, 256, 0, s>>>(dgain, (const bf16 *)dy, (const bf16 *)x, rstd, N, d, rows_per_chunk);
     } else {
-        rmsnorm_backward_dx_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)dx, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
+        if (packed)
+            rmsnorm_backward_dx_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)dx, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
+        else
+            rmsnorm_backward_dx_scalar_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)dx, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
         CUDA_CHECK_LAUNCH();
         rmsnorm_backward_dgain_kernel<float><<<grid_gain, 256, 0, s>>>(dgain, (const float *)dy, (const float *)x, rstd, N, d, rows_per_chunk);
     }

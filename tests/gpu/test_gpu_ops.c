@@ -110,10 +110,11 @@ Test(gpu_ops, embedding_bf16) { check_embedding(DTYPE_BF16); }
 
 /* ---- RMSNorm ------------------------------------------------------------------------------- */
 
-static void check_rmsnorm(DType dt)
+/* d = 320 takes the 16-byte-pack kernels; 90 the element-at-a-time ones */
+static void check_rmsnorm(DType dt, int d)
 {
     GpuPair P = gpu_pair_open(dt);
-    int N = 203, d = 320;
+    int N = 203;
     Pair x = pair_random(&P, (size_t)N * d, 1, 1.5f);
     Pair gain = pair_uniform(&P, d, 1, 0.5f, 1.5f);
     Pair y = pair_random(&P, (size_t)N * d, 1, 1.0f), rstd = pair_random(&P, N, 0, 1.0f);
@@ -131,8 +132,10 @@ static void check_rmsnorm(DType dt)
     pair_free(&P, &dy); pair_free(&P, &dx); pair_free(&P, &dgain);
     gpu_pair_close(&P);
 }
-Test(gpu_ops, rmsnorm_fp32) { check_rmsnorm(DTYPE_F32); }
-Test(gpu_ops, rmsnorm_bf16) { check_rmsnorm(DTYPE_BF16); }
+Test(gpu_ops, rmsnorm_fp32) { check_rmsnorm(DTYPE_F32, 320); }
+Test(gpu_ops, rmsnorm_bf16) { check_rmsnorm(DTYPE_BF16, 320); }
+Test(gpu_ops, rmsnorm_odd_width_fp32) { check_rmsnorm(DTYPE_F32, 90); }
+Test(gpu_ops, rmsnorm_odd_width_bf16) { check_rmsnorm(DTYPE_BF16, 90); }
 
 /* ---- per-head RMSNorm + RoPE, reading heads out of a packed qkv-like buffer -------------------- */
 
