@@ -40,6 +40,7 @@ typedef struct {
     double R;
     const char *dump_dir;
     const char *meta_dir; /* write each benchmarked config's meta.json here (for torch_ref.py) */
+    int breakdown;        /* synchronize between phases and report their times */
 } BenchArgs;
 
 static void usage(FILE *f)
@@ -57,6 +58,8 @@ static void usage(FILE *f)
             "  --ratio R                 DLCM target compression (default 4)\n"
             "  --steps N --warmup W      timed and untimed steps (default 20, 3)\n"
             "  --meta-dir DIR            also write DIR/<family>-<size>.json (shape and tensors)\n"
+            "  --breakdown 1             time forward+backward and the optimizer separately\n"
+            "                            (synchronizing between them)\n"
             "  --dump DIR                instead of timing: one fp32 (TF32 off) training step of\n"
             "                            the first selected config, written to DIR for\n"
             "                            bench/torch_ref.py --check DIR\n"
@@ -76,6 +79,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
     a->R = 4.0;
     a->dump_dir = NULL;
     a->meta_dir = NULL;
+    a->breakdown = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help")) { usage(stdout); exit(0); }
@@ -96,6 +100,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         else if (!strcmp(o, "--ratio")) a->R = strtod(v, &end);
         else if (!strcmp(o, "--dump")) a->dump_dir = v;
         else if (!strcmp(o, "--meta-dir")) a->meta_dir = v;
+        else if (!strcmp(o, "--breakdown")) a->breakdown = (int)strtol(v, &end, 10);
         else { fprintf(stderr, "dlcm-bench: unknown option %s (see --help)\n", o); return -1; }
         if (end && *end) { fprintf(stderr, "dlcm-bench: %s: not a number: %s\n", o, v); return -1; }
     }
@@ -267,18 +272,28 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
     }
     int32_t *tokens = bench_tokens(a->batch, a->seq_len, a->vocab, 7);
     StepStats st;
-    double t0 = 0, concepts = 0, flops_launched = 0, loss = 0;
+    double t0 = 0, concepts = 0, flops_launched = 0, loss = 0, t_fb = 0, t_opt = 0;
     for (int step = 0; step < a->warmup + a->steps; step++) {
         if (step == a->warmup) {
             be->synchronize(be);
             t0 = now_seconds();
         }
+        double t_phase = now_seconds();
         model_begin_step(m);
         if (model_forward_backward(m, tokens, MODEL_TRAIN, 1000 + step, 1.0f, &st, err, sizeof err)) {
             fprintf(stderr, "dlcm-bench: %s\n", err);
             return -1;
         }
+        if (a->breakdown) {
+            be->synchronize(be);
+            if (step >= a->warmup) t_fb += now_seconds() - t_phase;
+            t_phase = now_seconds();
+        }
         optim_step(o, 1.0f);
+        if (a->breakdown) {
+            be->synchronize(be);
+            if (step >= a->warmup) t_opt += now_seconds() - t_phase;
+        }
         if (step >= a->warmup) {
             concepts += st.concepts;
             flops_launched += st.flops;
@@ -305,6 +320,10 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
            peak_bf16 > 0 ? achieved / peak_bf16 : 0, peak_tf32 > 0 ? achieved / peak_tf32 : 0,
            backend_cuda_peak_bytes(be) / (1024.0 * 1024 * 1024), R_real, loss,
            flops_launched / (flops_per_token * tokens_per_step * a->steps), device);
+    if (a->breakdown)
+        printf("BREAKDOWN family=%s size=%s forward_backward_ms=%.2f optimizer_ms=%.2f\n",
+               shape.family == FAMILY_DLCM ? "dlcm" : "dense", size_name, 1e3 * t_fb / a->steps,
+               1e3 * t_opt / a->steps);
     fflush(stdout);
     free(tokens);
     optim_destroy(o);

@@ -3,33 +3,14 @@
  * and backward (one kernel for dQ and the null key's gradients, one for dK and dV). */
 #include <math.h>
 
+#include "engine/cuda/attention_common.h"
 #include "engine/cuda/cuda_internal.h"
 
-#define HD 64
 #define ATT_WARPS 4
 #define ATT_THREADS (ATT_WARPS * 32)
 #define ROWS_PER_WARP 4                          /* queries (or keys) a warp owns */
 #define ROWS_PER_BLOCK (ATT_WARPS * ROWS_PER_WARP)
 #define TILE 32                                  /* keys (or queries) streamed per step */
-
-typedef struct {
-    int B, Tq, Tk, H;
-    int q_stride, k_stride, v_stride, o_stride;
-    const int32_t *key_count;
-    float scale;
-    int has_null;
-    /* key-count mode: query-key pairs are counted on the device (weighted by the products of
-     * the pass), since the counts never reach the host */
-    unsigned long long *pair_counter;
-} AttnArgs;
-
-/* Regular keys query i of sequence b sees (0 for rows past Tq). */
-static __device__ __forceinline__ int visible_keys(const AttnArgs &a, int b, int i)
-{
-    if (i >= a.Tq) return 0;
-    int n = a.key_count ? a.key_count[(size_t)b * a.Tq + i] : i + 1;
-    return n < a.Tk ? n : a.Tk;
-}
 
 /* Loads TILE rows of 64 from `src` (rows row0.., stride) into a padded fp32 tile; rows past
  * `rows` are zero. */
@@ -378,35 +359,14 @@ attention_backward_dkv_kernel(T *dk, T *dv, const T *dout, const T *out, const f
 
 /* ---- launchers ---------------------------------------------------------------------------------- */
 
-static AttnArgs attn_args(Backend *be, const AttnShape *s)
-{
-    AttnArgs a;
-    a.B = s->B;
-    a.Tq = s->Tq;
-    a.Tk = s->Tk;
-    a.H = s->H;
-    a.q_stride = s->q_stride;
-    a.k_stride = s->k_stride;
-    a.v_stride = s->v_stride;
-    a.o_stride = s->o_stride;
-    a.key_count = s->key_count;
-    a.scale = s->scale;
-    a.has_null = s->k_null != NULL;
-    a.pair_counter = s->key_count ? cuda_state(be)->attn_pairs_device : NULL;
-    return a;
-}
-
-/* Causal pairs are known on the host: B H (Tq (Tq + 1) / 2 + null per query). */
-static double causal_pairs(const AttnShape *s)
-{
-    double per_head = (double)s->Tq * (s->Tq + 1) / 2.0 + (s->k_null ? (double)s->Tq : 0.0);
-    return (double)s->B * s->H * per_head;
-}
-
 void cuda_attention_forward(Backend *be, void *out, float *lse, const void *q, const void *k,
                             const void *v, const AttnShape *s)
 {
     if (s->B <= 0 || s->Tq <= 0 || s->H <= 0) return;
+    if (cuda_state(be)->attention_kind == ATTENTION_GEMM) {
+        cuda_attention_gemm_forward(be, out, lse, q, k, v, s);
+        return;
+    }
     AttnArgs a = attn_args(be, s);
     if (!s->key_count) be->flops += 4.0 * HD * causal_pairs(s);
     dim3 grid((unsigned)((s->Tq + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), (unsigned)s->H, (unsigned)s->B);
@@ -427,6 +387,10 @@ void cuda_attention_backward(Backend *be, void *dq, void *dk, void *dv, float *d
                              const void *q, const void *k, const void *v, const AttnShape *s)
 {
     if (s->B <= 0 || s->Tq <= 0 || s->H <= 0) return;
+    if (cuda_state(be)->attention_kind == ATTENTION_GEMM) {
+        cuda_attention_gemm_backward(be, dq, dk, dv, dk_null, dv_null, dout, out, lse, q, k, v, s);
+        return;
+    }
     AttnArgs a = attn_args(be, s);
     if (!s->key_count) be->flops += 10.0 * HD * causal_pairs(s);
     cudaStream_t st = cuda_state(be)->stream;

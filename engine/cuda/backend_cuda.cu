@@ -130,6 +130,8 @@ static void cuda_destroy(Backend *be)
     CUBLAS_CHECK(cublasDestroy(st->cublas));
     CUDA_CHECK(cudaFree(st->cublas_workspace));
     CUDA_CHECK(cudaFree(st->attn_pairs_device));
+    if (st->scratch) CUDA_CHECK(cudaFree(st->scratch));
+    if (st->rope_table) CUDA_CHECK(cudaFree(st->rope_table));
     CUDA_CHECK(cudaStreamDestroy(st->stream));
     while (st->alloc_records) {
         AllocRecord *r = st->alloc_records;
@@ -197,6 +199,8 @@ extern "C" Backend *backend_cuda_create(int device, DType act_dtype, char *err, 
     CUDA_CHECK(cudaMalloc(&st->attn_pairs_device, sizeof(unsigned long long)));
     CUDA_CHECK(cudaMemset(st->attn_pairs_device, 0, sizeof(unsigned long long)));
     st->bytes_peak = st->bytes_in_use = st->cublas_workspace_bytes;
+    const char *attention = getenv("DLCM_CUDA_ATTENTION");
+    st->attention_kind = attention && strcmp(attention, "flash") == 0 ? ATTENTION_FLASH : ATTENTION_GEMM;
 
     be->name = "cuda";
     be->act_dtype = act_dtype;
@@ -273,4 +277,32 @@ extern "C" void backend_cuda_device_name(Backend *be, char *buf, int buflen)
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, cuda_state(be)->device));
     snprintf(buf, buflen, "%s", prop.name);
+}
+
+extern "C" void backend_cuda_set_attention(Backend *be, int kind)
+{
+    if (be && be->name && strcmp(be->name, "cuda") == 0)
+        cuda_state(be)->attention_kind = kind == ATTENTION_FLASH ? ATTENTION_FLASH : ATTENTION_GEMM;
+}
+
+void *cuda_scratch(Backend *be, size_t bytes)
+{
+    CudaState *st = cuda_state(be);
+    if (bytes <= st->scratch_bytes) return st->scratch;
+    if (st->scratch) {
+        CUDA_CHECK(cudaStreamSynchronize(st->stream));
+        CUDA_CHECK(cudaFree(st->scratch));
+        st->bytes_in_use -= st->scratch_bytes;
+    }
+    bytes += bytes / 2; /* headroom: DLCM shapes change with the concept count every step */
+    cudaError_t err = cudaMalloc(&st->scratch, bytes);
+    if (err != cudaSuccess) {
+        fprintf(stderr, "dlcm cuda backend: out of device memory allocating %zu bytes of attention "
+                "scratch (%s)\n", bytes, cudaGetErrorString(err));
+        exit(1);
+    }
+    st->scratch_bytes = bytes;
+    st->bytes_in_use += bytes;
+    if (st->bytes_in_use > st->bytes_peak) st->bytes_peak = st->bytes_in_use;
+    return st->scratch;
 }

@@ -29,6 +29,11 @@ typedef struct {
      * (forward 2, backward 4), counted on the device because key_count lives there; folded
      * into Backend.flops at each synchronizing call. */
     unsigned long long *attn_pairs_device;
+    int attention_kind;          /* ATTENTION_GEMM (default) or ATTENTION_FLASH */
+    void *scratch;               /* attention scores, grown to the largest call */
+    size_t scratch_bytes;
+    float *rope_table;           /* RoPE cos and sin per position (norms.cu) */
+    int rope_positions;
 } CudaState;
 
 static inline CudaState *cuda_state(Backend *be) { return (CudaState *)be->impl; }
@@ -93,6 +98,10 @@ static inline unsigned grid_for(size_t n, int threads)
 void cuda_gemm(Backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                const void *A, int lda, const void *B, int ldb, float beta, void *C, int ldc,
                int c_f32);
+void cuda_gemm_strided(Backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                       const void *A, int lda, long long stride_a, const void *B, int ldb,
+                       long long stride_b, float beta, void *C, int ldc, long long stride_c,
+                       int batch, int c_f32);
 
 /* elementwise.cu */
 void cuda_f32_to_act(Backend *be, void *dst, const float *src, size_t n);
@@ -127,6 +136,17 @@ void cuda_attention_forward(Backend *be, void *out, float *lse, const void *q, c
 void cuda_attention_backward(Backend *be, void *dq, void *dk, void *dv, float *dk_null,
                              float *dv_null, const void *dout, const void *out, const float *lse,
                              const void *q, const void *k, const void *v, const AttnShape *s);
+
+/* attention_gemm.cu: the same two ops with the products on tensor cores (cuBLAS) and the
+ * scores materialized per chunk of sequences in scratch memory */
+void cuda_attention_gemm_forward(Backend *be, void *out, float *lse, const void *q, const void *k,
+                                 const void *v, const AttnShape *s);
+void cuda_attention_gemm_backward(Backend *be, void *dq, void *dk, void *dv, float *dk_null,
+                                  float *dv_null, const void *dout, const void *out,
+                                  const float *lse, const void *q, const void *k, const void *v,
+                                  const AttnShape *s);
+/* Scratch memory of at least `bytes` (grown, never shrunk; synchronizes when it grows). */
+void *cuda_scratch(Backend *be, size_t bytes);
 
 /* cross_entropy.cu */
 void cuda_cross_entropy(Backend *be, float *losses, void *dlogits, const void *logits,

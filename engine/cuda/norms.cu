@@ -2,6 +2,9 @@
  * forward and backward. One warp per row (or per row and head); gain gradients are summed per
  * block in shared memory and added to the fp32 dgain with one atomic per element and block. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "engine/cuda/cuda_internal.h"
 
@@ -12,9 +15,46 @@
 
 /* ---- RMSNorm --------------------------------------------------------------------------------- */
 
+/* 16 bytes of activations: 8 bf16 or 4 fp32, loaded and stored in one instruction. */
+template <typename T> struct alignas(16) Pack16 {
+    T v[16 / sizeof(T)];
+};
+
+static inline bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+/* One warp per row; each lane reads 16-byte packs (rows of a multiple of 32 packs). */
 template <typename T>
 __global__ void rmsnorm_forward_kernel(T *y, float *rstd, const T *x, const T *gain, int N, int d,
                                        float eps)
+{
+    const int P = 16 / sizeof(T);
+    int warp = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (warp >= N) return;
+    const Pack16<T> *xr = (const Pack16<T> *)(x + (size_t)warp * d);
+    const Pack16<T> *gr = (const Pack16<T> *)gain;
+    Pack16<T> *yr = (Pack16<T> *)(y + (size_t)warp * d);
+    int packs = d / P;
+    float ss = 0.0f;
+    for (int c = lane; c < packs; c += 32) {
+        Pack16<T> xv = xr[c];
+#pragma unroll
+        for (int e = 0; e < P; e++) ss += to_f32(xv.v[e]) * to_f32(xv.v[e]);
+    }
+    ss = warp_sum(ss);
+    float r = 1.0f / sqrtf(ss / d + eps);
+    if (lane == 0) rstd[warp] = r;
+    for (int c = lane; c < packs; c += 32) {
+        Pack16<T> xv = xr[c], gv = gr[c], out;
+#pragma unroll
+        for (int e = 0; e < P; e++) out.v[e] = from_f32<T>(to_f32(xv.v[e]) * r * to_f32(gv.v[e]));
+        yr[c] = out;
+    }
+}
+
+/* The same for any width and alignment, one element at a time. */
+template <typename T>
+__global__ void rmsnorm_forward_scalar_kernel(T *y, float *rstd, const T *x, const T *gain, int N,
+                                              int d, float eps)
 {
     int warp = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (warp >= N) return;
@@ -31,34 +71,68 @@ __global__ void rmsnorm_forward_kernel(T *y, float *rstd, const T *x, const T *g
     for (int j = lane; j < d; j += 32) yr[j] = from_f32<T>(to_f32(xr[j]) * r * to_f32(gain[j]));
 }
 
-/* dx += r g dy - r^3 x <dy g, x> / d; dgain += sum over rows of dy x r. */
+/* dx += r g dy - r^3 x <dy g, x> / d, one warp per row, 16-byte packs. */
 template <typename T>
-__global__ void rmsnorm_backward_kernel(T *dx, float *dgain, const T *dy, const T *x, const T *gain,
-                                        const float *rstd, int N, int d)
+__global__ void rmsnorm_backward_dx_kernel(T *dx, const T *dy, const T *x, const T *gain,
+                                           const float *rstd, int N, int d)
 {
-    extern __shared__ float dgain_block[]; /* d floats */
-    for (int j = threadIdx.x; j < d; j += blockDim.x) dgain_block[j] = 0.0f;
-    __syncthreads();
-    int lane = threadIdx.x % 32;
-    for (int row = blockIdx.x * NORM_WARPS + threadIdx.x / 32; row < N; row += gridDim.x * NORM_WARPS) {
-        const T *xr = x + (size_t)row * d, *dyr = dy + (size_t)row * d;
-        T *dxr = dx + (size_t)row * d;
-        float r = rstd[row];
-        float dot = 0.0f;
-        for (int j = lane; j < d; j += 32) {
-            float xv = to_f32(xr[j]), dyv = to_f32(dyr[j]);
-            dot += dyv * to_f32(gain[j]) * xv;
-            atomicAdd(&dgain_block[j], dyv * xv * r);
-        }
-        dot = warp_sum(dot);
-        float c = dot / d * r * r * r;
-        for (int j = lane; j < d; j += 32) {
-            float xv = to_f32(xr[j]), dyv = to_f32(dyr[j]);
-            dxr[j] = from_f32<T>(to_f32(dxr[j]) + r * dyv * to_f32(gain[j]) - c * xv);
-        }
+    const int P = 16 / sizeof(T);
+    int row = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    const Pack16<T> *xr = (const Pack16<T> *)(x + (size_t)row * d);
+    const Pack16<T> *dyr = (const Pack16<T> *)(dy + (size_t)row * d);
+    const Pack16<T> *gr = (const Pack16<T> *)gain;
+    Pack16<T> *dxr = (Pack16<T> *)(dx + (size_t)row * d);
+    int packs = d / P;
+    float r = rstd[row];
+    float dot = 0.0f;
+    for (int c = lane; c < packs; c += 32) {
+        Pack16<T> xv = xr[c], dyv = dyr[c], gv = gr[c];
+#pragma unroll
+        for (int e = 0; e < P; e++) dot += to_f32(dyv.v[e]) * to_f32(gv.v[e]) * to_f32(xv.v[e]);
     }
-    __syncthreads();
-    for (int j = threadIdx.x; j < d; j += blockDim.x) atomicAdd(&dgain[j], dgain_block[j]);
+    dot = warp_sum(dot);
+    float cf = dot / d * r * r * r;
+    for (int c = lane; c < packs; c += 32) {
+        Pack16<T> xv = xr[c], dyv = dyr[c], gv = gr[c], dv = dxr[c];
+#pragma unroll
+        for (int e = 0; e < P; e++)
+            dv.v[e] = from_f32<T>(to_f32(dv.v[e]) + r * to_f32(dyv.v[e]) * to_f32(gv.v[e]) - cf * to_f32(xv.v[e]));
+        dxr[c] = dv;
+    }
+}
+
+template <typename T>
+__global__ void rmsnorm_backward_dx_scalar_kernel(T *dx, const T *dy, const T *x, const T *gain,
+                                                  const float *rstd, int N, int d)
+{
+    int row = blockIdx.x * NORM_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= N) return;
+    const T *xr = x + (size_t)row * d, *dyr = dy + (size_t)row * d;
+    T *dxr = dx + (size_t)row * d;
+    float r = rstd[row];
+    float dot = 0.0f;
+    for (int j = lane; j < d; j += 32) dot += to_f32(dyr[j]) * to_f32(gain[j]) * to_f32(xr[j]);
+    dot = warp_sum(dot);
+    float c = dot / d * r * r * r;
+    for (int j = lane; j < d; j += 32) {
+        float xv = to_f32(xr[j]), dyv = to_f32(dyr[j]);
+        dxr[j] = from_f32<T>(to_f32(dxr[j]) + r * dyv * to_f32(gain[j]) - c * xv);
+    }
+}
+
+/* dgain[j] += sum over rows of dy x r: a thread per column (coalesced across the block), a
+ * chunk of rows per blockIdx.y, one atomic per column and chunk. */
+template <typename T>
+__global__ void rmsnorm_backward_dgain_kernel(float *dgain, const T *dy, const T *x,
+                                              const float *rstd, int N, int d, int rows_per_chunk)
+{
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= d) return;
+    int r0 = blockIdx.y * rows_per_chunk, r1 = min(N, r0 + rows_per_chunk);
+    float acc = 0.0f;
+    for (int r = r0; r < r1; r++) acc += to_f32(dy[(size_t)r * d + j]) * to_f32(x[(size_t)r * d + j]) * rstd[r];
+    atomicAdd(&dgain[j], acc);
 }
 
 void cuda_rmsnorm_forward(Backend *be, void *y, float *rstd, const void *x, const void *gain,
@@ -67,10 +141,15 @@ void cuda_rmsnorm_forward(Backend *be, void *y, float *rstd, const void *x, cons
     if (N <= 0) return;
     cudaStream_t s = cuda_state(be)->stream;
     unsigned g = (unsigned)((N + NORM_WARPS - 1) / NORM_WARPS);
-    if (is_bf16(be))
+    bool packed = d % (int)(16 / be->act_size) == 0 && aligned16(y) && aligned16(x) && aligned16(gain);
+    if (is_bf16(be) && packed)
         rmsnorm_forward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)y, rstd, (const bf16 *)x, (const bf16 *)gain, N, d, eps);
-    else
+    else if (is_bf16(be))
+        rmsnorm_forward_scalar_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)y, rstd, (const bf16 *)x, (const bf16 *)gain, N, d, eps);
+    else if (packed)
         rmsnorm_forward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)y, rstd, (const float *)x, (const float *)gain, N, d, eps);
+    else
+        rmsnorm_forward_scalar_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)y, rstd, (const float *)x, (const float *)gain, N, d, eps);
     CUDA_CHECK_LAUNCH();
 }
 
@@ -88,33 +167,82 @@ void cuda_rmsnorm_backward(Backend *be, void *dx, float *dgain, const void *dy, 
 {
     if (N <= 0) return;
     cudaStream_t s = cuda_state(be)->stream;
-    unsigned g = reduction_blocks(be, NORM_WARPS, (size_t)N);
-    size_t shmem = (size_t)d * sizeof(float);
-    if (is_bf16(be))
-        rmsnorm_backward_kernel<bf16><<<g, NORM_THREADS, shmem, s>>>((bf16 *)dx, dgain, (const bf16 *)dy, (const bf16 *)x, (const bf16 *)gain, rstd, N, d);
-    else
-        rmsnorm_backward_kernel<float><<<g, NORM_THREADS, shmem, s>>>((float *)dx, dgain, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
+    unsigned g = (unsigned)((N + NORM_WARPS - 1) / NORM_WARPS);
+    /* column blocks x row chunks: about four blocks per multiprocessor */
+    unsigned col_blocks = (unsigned)((d + 255) / 256);
+    size_t chunks = (size_t)cuda_state(be)->multiprocessors * 4 / col_blocks;
+    if (chunks < 1) chunks = 1;
+    if (chunks > (size_t)(N + 31) / 32) chunks = (size_t)(N + 31) / 32;
+    int rows_per_chunk = (int)((N + chunks - 1) / chunks);
+    dim3 grid_gain(col_blocks, (unsigned)((N + rows_per_chunk - 1) / rows_per_chunk));
+    bool packed = d % (int)(16 / be->act_size) == 0 && aligned16(dx) && aligned16(dy) && aligned16(x) && aligned16(gain);
+    if (is_bf16(be)) {
+        if (packed)
+            rmsnorm_backward_dx_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)dx, (const bf16 *)dy, (const bf16 *)x, (const bf16 *)gain, rstd, N, d);
+        else
+            rmsnorm_backward_dx_scalar_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)dx, (const bf16 *)dy, (const bf16 *)x, (const bf16 *)gain, rstd, N, d);
+        CUDA_CHECK_LAUNCH();
+        rmsnorm_backward_dgain_kernel<bf16><<<grid_gain, 256, 0, s>>>(dgain, (const bf16 *)dy, (const bf16 *)x, rstd, N, d, rows_per_chunk);
+    } else {
+        if (packed)
+            rmsnorm_backward_dx_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)dx, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
+        else
+            rmsnorm_backward_dx_scalar_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)dx, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
+        CUDA_CHECK_LAUNCH();
+        rmsnorm_backward_dgain_kernel<float><<<grid_gain, 256, 0, s>>>(dgain, (const float *)dy, (const float *)x, rstd, N, d, rows_per_chunk);
+    }
     CUDA_CHECK_LAUNCH();
 }
 
 /* ---- per-head RMSNorm + RoPE ------------------------------------------------------------------
  * One warp per (row, head): lane holds elements lane and lane + 32, exactly the pair that the
- * rotate-half RoPE mixes. Angles in double, as the CPU reference computes them. */
+ * rotate-half RoPE mixes. cos and sin come from a table the host computes once in double,
+ * with the CPU reference's formula, so both backends rotate by identical floats. */
 
-static __device__ __forceinline__ void rope_angle(int t, int i, float *cs, float *sn)
+/* The table [T][32] of cos then [T][32] of sin, grown to the longest sequence seen. */
+static const float *rope_table(Backend *be, int T)
 {
-    double inv_freq = pow(ROPE_THETA, -(double)i / (HEAD_DIM / 2));
-    double a = t * inv_freq;
-    double sd, cd;
-    sincos(a, &sd, &cd);
-    *cs = (float)cd;
-    *sn = (float)sd;
+    CudaState *st = cuda_state(be);
+    if (T <= st->rope_positions) return st->rope_table;
+    int half = HEAD_DIM / 2;
+    size_t n = (size_t)T * half;
+    float *host = (float *)malloc(2 * n * sizeof(float));
+    if (!host) {
+        fprintf(stderr, "dlcm cuda backend: out of host memory for the RoPE table\n");
+        exit(1);
+    }
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            double inv_freq = pow(ROPE_THETA, -(double)i / half);
+            double a = t * inv_freq;
+            host[(size_t)t * half + i] = (float)cos(a);
+            host[n + (size_t)t * half + i] = (float)sin(a);
+        }
+    CUDA_CHECK(cudaStreamSynchronize(st->stream));
+    if (st->rope_table) {
+        CUDA_CHECK(cudaFree(st->rope_table));
+        st->bytes_in_use -= (size_t)st->rope_positions * half * 2 * sizeof(float);
+    }
+    CUDA_CHECK(cudaMalloc(&st->rope_table, 2 * n * sizeof(float)));
+    CUDA_CHECK(cudaMemcpy(st->rope_table, host, 2 * n * sizeof(float), cudaMemcpyHostToDevice));
+    st->bytes_in_use += 2 * n * sizeof(float);
+    if (st->bytes_in_use > st->bytes_peak) st->bytes_peak = st->bytes_in_use;
+    st->rope_positions = T;
+    free(host);
+    return st->rope_table;
+}
+
+static __device__ __forceinline__ void rope_angle(const float *table, int positions, int t, int i,
+                                                  float *cs, float *sn)
+{
+    *cs = table[(size_t)t * (HEAD_DIM / 2) + i];
+    *sn = table[(size_t)positions * (HEAD_DIM / 2) + (size_t)t * (HEAD_DIM / 2) + i];
 }
 
 template <typename T>
 __global__ void head_norm_rope_forward_kernel(T *out, float *rstd, const T *in, int in_stride,
                                               const T *gain, int B, int T_len, int H, int use_rope,
-                                              float eps)
+                                              float eps, const float *rope, int rope_positions)
 {
     size_t item = (size_t)blockIdx.x * NORM_WARPS + threadIdx.x / 32; /* row * H + head */
     int lane = threadIdx.x % 32;
@@ -131,7 +259,7 @@ __global__ void head_norm_rope_forward_kernel(T *out, float *rstd, const T *in, 
     T *o = out + item * HEAD_DIM;
     if (use_rope) {
         float cs, sn;
-        rope_angle((int)(row % T_len), lane, &cs, &sn);
+        rope_angle(rope, rope_positions, (int)(row % T_len), lane, &cs, &sn);
         float o0 = y0 * cs - y1 * sn;
         float o1 = y1 * cs + y0 * sn;
         y0 = o0;
@@ -145,7 +273,7 @@ template <typename T>
 __global__ void head_norm_rope_backward_kernel(T *din, int din_stride, float *dgain, const T *dout,
                                                const T *in, int in_stride, const T *gain,
                                                const float *rstd, int B, int T_len, int H,
-                                               int use_rope)
+                                               int use_rope, const float *rope, int rope_positions)
 {
     __shared__ float dgain_block[HEAD_DIM];
     if (threadIdx.x < HEAD_DIM) dgain_block[threadIdx.x] = 0.0f;
@@ -166,7 +294,7 @@ __global__ void head_norm_rope_backward_kernel(T *din, int din_stride, float *dg
         float dy0 = to_f32(dout_h[lane]), dy1 = to_f32(dout_h[lane + 32]);
         if (use_rope) { /* the rotation's transpose */
             float cs, sn;
-            rope_angle((int)(row % T_len), lane, &cs, &sn);
+            rope_angle(rope, rope_positions, (int)(row % T_len), lane, &cs, &sn);
             float a = dy0 * cs + dy1 * sn;
             float b = dy1 * cs - dy0 * sn;
             dy0 = a;
@@ -191,12 +319,14 @@ void cuda_head_norm_rope_forward(Backend *be, void *out, float *rstd, const void
 {
     size_t items = (size_t)B * T * H;
     if (!items) return;
+    const float *rope = use_rope ? rope_table(be, T) : NULL;
+    int positions = cuda_state(be)->rope_positions;
     cudaStream_t s = cuda_state(be)->stream;
     unsigned g = (unsigned)((items + NORM_WARPS - 1) / NORM_WARPS);
     if (is_bf16(be))
-        head_norm_rope_forward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)out, rstd, (const bf16 *)in, in_stride, (const bf16 *)gain, B, T, H, use_rope, eps);
+        head_norm_rope_forward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)out, rstd, (const bf16 *)in, in_stride, (const bf16 *)gain, B, T, H, use_rope, eps, rope, positions);
     else
-        head_norm_rope_forward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)out, rstd, (const float *)in, in_stride, (const float *)gain, B, T, H, use_rope, eps);
+        head_norm_rope_forward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)out, rstd, (const float *)in, in_stride, (const float *)gain, B, T, H, use_rope, eps, rope, positions);
     CUDA_CHECK_LAUNCH();
 }
 
@@ -207,11 +337,13 @@ void cuda_head_norm_rope_backward(Backend *be, void *din, int din_stride, float 
 {
     size_t items = (size_t)B * T * H;
     if (!items) return;
+    const float *rope = use_rope ? rope_table(be, T) : NULL;
+    int positions = cuda_state(be)->rope_positions;
     cudaStream_t s = cuda_state(be)->stream;
     unsigned g = reduction_blocks(be, NORM_WARPS * 4, items);
     if (is_bf16(be))
-        head_norm_rope_backward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)din, din_stride, dgain, (const bf16 *)dout, (const bf16 *)in, in_stride, (const bf16 *)gain, rstd, B, T, H, use_rope);
+        head_norm_rope_backward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)din, din_stride, dgain, (const bf16 *)dout, (const bf16 *)in, in_stride, (const bf16 *)gain, rstd, B, T, H, use_rope, rope, positions);
     else
-        head_norm_rope_backward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)din, din_stride, dgain, (const float *)dout, (const float *)in, in_stride, (const float *)gain, rstd, B, T, H, use_rope);
+        head_norm_rope_backward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)din, din_stride, dgain, (const float *)dout, (const float *)in, in_stride, (const float *)gain, rstd, B, T, H, use_rope, rope, positions);
     CUDA_CHECK_LAUNCH();
 }

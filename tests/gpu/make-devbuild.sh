@@ -20,7 +20,7 @@ strip --strip-debug "$DEST/dlcm-gpu-tests"
 link_static_blas "$DEST/dlcm-bench" "$BUILD"/bench/bench.o -Wl,--start-group $PART -Wl,--end-group $STATIC_LIBS
 strip --strip-debug "$DEST/dlcm-bench"
 mkdir -p "$DEST/bench"
-cp bench/torch_ref.py bench/run-bench.sh "$DEST/bench/"
+cp bench/torch_ref.py bench/run-bench.sh bench/ncu_summary.py "$DEST/bench/"
 # every shared library outside glibc and CUDA that the binaries need
 for bin in "$DEST"/dlcm-*; do
     ldd "$bin" | awk '/=> \// {print $3}' |

@@ -110,10 +110,11 @@ Test(gpu_ops, embedding_bf16) { check_embedding(DTYPE_BF16); }
 
 /* ---- RMSNorm ------------------------------------------------------------------------------- */
 
-static void check_rmsnorm(DType dt)
+/* d = 320 takes the 16-byte-pack kernels; 90 the element-at-a-time ones */
+static void check_rmsnorm(DType dt, int d)
 {
     GpuPair P = gpu_pair_open(dt);
-    int N = 203, d = 320;
+    int N = 203;
     Pair x = pair_random(&P, (size_t)N * d, 1, 1.5f);
     Pair gain = pair_uniform(&P, d, 1, 0.5f, 1.5f);
     Pair y = pair_random(&P, (size_t)N * d, 1, 1.0f), rstd = pair_random(&P, N, 0, 1.0f);
@@ -131,8 +132,10 @@ static void check_rmsnorm(DType dt)
     pair_free(&P, &dy); pair_free(&P, &dx); pair_free(&P, &dgain);
     gpu_pair_close(&P);
 }
-Test(gpu_ops, rmsnorm_fp32) { check_rmsnorm(DTYPE_F32); }
-Test(gpu_ops, rmsnorm_bf16) { check_rmsnorm(DTYPE_BF16); }
+Test(gpu_ops, rmsnorm_fp32) { check_rmsnorm(DTYPE_F32, 320); }
+Test(gpu_ops, rmsnorm_bf16) { check_rmsnorm(DTYPE_BF16, 320); }
+Test(gpu_ops, rmsnorm_odd_width_fp32) { check_rmsnorm(DTYPE_F32, 90); }
+Test(gpu_ops, rmsnorm_odd_width_bf16) { check_rmsnorm(DTYPE_BF16, 90); }
 
 /* ---- per-head RMSNorm + RoPE, reading heads out of a packed qkv-like buffer -------------------- */
 
@@ -166,9 +169,11 @@ Test(gpu_ops, head_norm_no_rope_fp32) { check_head_norm_rope(DTYPE_F32, 0); }
 
 /* mode 0: causal self-attention on a packed qkv buffer; 1: key counts with a null key (the
  * cross-attention); 2: key counts without a null key, some queries seeing no key at all. */
-static void check_attention(DType dt, int mode)
+static void check_attention(DType dt, int mode, int kind)
 {
     GpuPair P = gpu_pair_open(dt);
+    backend_cuda_set_attention(P.gpu, kind);
+    const char *impl = kind == ATTENTION_FLASH ? "flash" : "gemm";
     int B = 2, H = 3, Tq = 133, Tk = mode == 0 ? Tq : 37;
     int width = H * HD;
     AttnShape s;
@@ -223,8 +228,11 @@ static void check_attention(DType dt, int mode)
     const char *names[3][2] = {{"attention causal fwd", "attention causal lse"},
                                {"attention xattn+null fwd", "attention xattn+null lse"},
                                {"attention xattn fwd", "attention xattn lse"}};
-    expect_close(&P, names[mode][0], &out);
-    expect_close(&P, names[mode][1], &lse);
+    char label[96];
+    snprintf(label, sizeof label, "%s [%s]", names[mode][0], impl);
+    expect_close(&P, label, &out);
+    snprintf(label, sizeof label, "%s [%s]", names[mode][1], impl);
+    expect_close(&P, label, &lse);
     Pair dout = pair_random(&P, (size_t)B * Tq * width, 1, 1.0f);
     P.cpu->attention_backward(P.cpu, dq.host + q_off, dk.host + k_off, dv.host + v_off,
                               mode == 1 ? dkn.host : NULL, mode == 1 ? dvn.host : NULL, dout.host,
@@ -244,15 +252,17 @@ static void check_attention(DType dt, int mode)
     const char *gnames[3][3] = {{"attention causal dq,dk,dv", "", ""},
                                 {"attention xattn+null dq", "attention xattn+null dk,dv", ""},
                                 {"attention xattn dq", "attention xattn dk,dv", ""}};
-    if (mode == 0) {
-        expect_close(&P, gnames[0][0], &dq);
-    } else {
-        expect_close(&P, gnames[mode][0], &dq);
-        expect_close(&P, gnames[mode][1], &dk);
+    snprintf(label, sizeof label, "%s [%s]", gnames[mode][0], impl);
+    expect_close(&P, label, &dq);
+    if (mode != 0) {
+        snprintf(label, sizeof label, "%s [%s]", gnames[mode][1], impl);
+        expect_close(&P, label, &dk);
     }
     if (mode == 1) {
-        expect_close(&P, "attention null dk_null", &dkn);
-        expect_close(&P, "attention null dv_null", &dvn);
+        snprintf(label, sizeof label, "attention dk_null [%s]", impl);
+        expect_close(&P, label, &dkn);
+        snprintf(label, sizeof label, "attention dv_null [%s]", impl);
+        expect_close(&P, label, &dvn);
     }
     cr_expect_eq(P.gpu->flops, P.cpu->flops, "attention FLOP count: gpu %.0f cpu %.0f", P.gpu->flops, P.cpu->flops);
     pair_free(&P, &q); pair_free(&P, &dq); pair_free(&P, &out); pair_free(&P, &lse); pair_free(&P, &dout);
@@ -265,11 +275,17 @@ static void check_attention(DType dt, int mode)
     }
     gpu_pair_close(&P);
 }
-Test(gpu_ops, attention_causal_fp32) { check_attention(DTYPE_F32, 0); }
-Test(gpu_ops, attention_causal_bf16) { check_attention(DTYPE_BF16, 0); }
-Test(gpu_ops, attention_keycount_null_fp32) { check_attention(DTYPE_F32, 1); }
-Test(gpu_ops, attention_keycount_null_bf16) { check_attention(DTYPE_BF16, 1); }
-Test(gpu_ops, attention_keycount_empty_fp32) { check_attention(DTYPE_F32, 2); }
+Test(gpu_ops, attention_causal_fp32) { check_attention(DTYPE_F32, 0, ATTENTION_GEMM); }
+Test(gpu_ops, attention_causal_bf16) { check_attention(DTYPE_BF16, 0, ATTENTION_GEMM); }
+Test(gpu_ops, attention_keycount_null_fp32) { check_attention(DTYPE_F32, 1, ATTENTION_GEMM); }
+Test(gpu_ops, attention_keycount_null_bf16) { check_attention(DTYPE_BF16, 1, ATTENTION_GEMM); }
+Test(gpu_ops, attention_keycount_empty_fp32) { check_attention(DTYPE_F32, 2, ATTENTION_GEMM); }
+Test(gpu_ops, attention_keycount_empty_bf16) { check_attention(DTYPE_BF16, 2, ATTENTION_GEMM); }
+Test(gpu_ops, flash_attention_causal_fp32) { check_attention(DTYPE_F32, 0, ATTENTION_FLASH); }
+Test(gpu_ops, flash_attention_causal_bf16) { check_attention(DTYPE_BF16, 0, ATTENTION_FLASH); }
+Test(gpu_ops, flash_attention_keycount_null_fp32) { check_attention(DTYPE_F32, 1, ATTENTION_FLASH); }
+Test(gpu_ops, flash_attention_keycount_null_bf16) { check_attention(DTYPE_BF16, 1, ATTENTION_FLASH); }
+Test(gpu_ops, flash_attention_keycount_empty_fp32) { check_attention(DTYPE_F32, 2, ATTENTION_FLASH); }
 
 /* ---- SwiGLU ---------------------------------------------------------------------------------- */
 
