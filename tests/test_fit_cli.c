@@ -3,8 +3,10 @@
  * a non-zero exit and nothing written; a small fit writes its JSON and its fits row; the query
  * agrees with the Chinchilla closed form; the muP verdict passes on transfer data and fails on
  * sp-like data. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <math.h>
 #include <spawn.h>
@@ -27,6 +29,19 @@ static void make_dir(void)
     snprintf(dir, sizeof dir, "/tmp/dlcm-test-fit-cli-%d", (int)getpid());
     mkdir(dir, 0777);
 }
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* Each test runs in its own process with its own scratch directory; remove it afterwards. */
+static void remove_dir(void)
+{
+    if (dir[0]) nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(fit_cli, .fini = remove_dir);
 
 static void path_in(char *buf, size_t n, const char *name)
 {
@@ -348,4 +363,22 @@ Test(fit_cli, decay_from_csv_writes_json)
     cr_assert(strstr(out, "R^2"), "%s", out);
     free(out);
     cr_assert(exists("decay.json"));
+}
+
+Test(fit_cli, mup_on_a_sweep_without_runs_is_refused)
+{
+    make_dir();
+    char db_path[256], json[256], err[512];
+    path_in(db_path, sizeof db_path, "empty-mup.sqlite");
+    path_in(json, sizeof json, "mup.json");
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    cr_assert_eq(db_exec(db, "INSERT INTO sweeps(name, created_at) VALUES ('none', 0)", err, sizeof err), 0, "%s", err);
+    db_close(db);
+    char *argv[] = {"./bin/dlcm-fit", "mup", "--db", db_path, "--sweep", "none", "--json", json, "--no-plots", NULL};
+    cr_assert_eq(run(argv, "out.txt", "err.txt"), 1);
+    char *msg = slurp("err.txt");
+    cr_assert(strstr(msg, "no finished or diverged runs"), "%s", msg);
+    free(msg);
+    cr_assert(!exists("mup.json"));
 }
