@@ -219,9 +219,11 @@ static int law_fit_main(int argc, char **argv)
     if (!isfinite(s.R_min)) s.R_min = s.R_max = 1, s.P_min = s.P_max = 0;
     if (set.n_boot > 0) {
         if (!quiet) fprintf(stderr, "dlcm-fit: bootstrap, %d resamples (seed %lu)\n", set.n_boot, set.seed);
-        s.n_samples = estimator_bootstrap(&law, data.pts, data.n, &best, &set, &s.samples);
-        if (s.n_samples < 0) { fprintf(stderr, "dlcm-fit: out of memory\n"); return 1; }
+        s.n_samples_ok = estimator_bootstrap(&law, data.pts, data.n, &best, &set, &s.samples);
+        if (s.n_samples_ok < 0) { fprintf(stderr, "dlcm-fit: out of memory\n"); return 1; }
         s.n_samples = set.n_boot; /* rows of failed refits hold NaN and are ignored by the intervals */
+        if (s.n_samples_ok < set.n_boot)
+            fprintf(stderr, "dlcm-fit: warning: %d of %d bootstrap refits failed\n", set.n_boot - s.n_samples_ok, set.n_boot);
     }
     if (!no_lobo) {
         if (!quiet) fprintf(stderr, "dlcm-fit: leave-largest-budget-out refit\n");

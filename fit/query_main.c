@@ -181,7 +181,10 @@ int main(int argc, char **argv)
         }
         double lo[5], hi[5];
         for (int q = 0; q < 5; q++) estimator_percentile_interval(col + (size_t)q * B, B, 0.95, &lo[q], &hi[q]);
-        print_alloc(fam ? "\ndense optimum (same law, no concept term; P = 0, R = 1):" : "\ndlcm optimum:", &a, lo, hi);
+        const char *label = !fam ? "\ndlcm optimum:"
+                            : have_dlcm ? "\ndense optimum (same law, no concept term; P = 0, R = 1):"
+                                        : "\ndense optimum (dense shapes from shape_solve, 3 F_fwd D = C):";
+        print_alloc(label, &a, lo, hi);
         if (law->kind == LAW_CHINCHILLA) {
             double N_cf, D_cf;
             allocate_chinchilla_closed_form(s.coef, budget, &N_cf, &D_cf);

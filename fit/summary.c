@@ -203,7 +203,7 @@ json_object *summary_to_json(const LawSummary *s, const FitData *data, const Est
     json_object_object_add(est, "max_iter", json_object_new_int(set->max_iter));
     json_object *boot = json_object_new_object();
     json_object_object_add(boot, "resamples", json_object_new_int(set->n_boot));
-    json_object_object_add(boot, "succeeded", json_object_new_int(s->n_samples));
+    json_object_object_add(boot, "succeeded", json_object_new_int(s->n_samples_ok));
     json_object_object_add(boot, "seed", json_object_new_int64((int64_t)set->seed));
     json_object_object_add(boot, "level", json_object_new_double(set->level));
     json_object_object_add(boot, "method", json_object_new_string("non-parametric over points, percentile intervals; "

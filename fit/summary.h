@@ -26,7 +26,8 @@ typedef struct {
     double coef[LAW_MAX_PARAMS];
     double lo[LAW_MAX_PARAMS], hi[LAW_MAX_PARAMS];
     double *samples;       /* n_samples rows of law.n_coef (bootstrap), may be NULL */
-    int n_samples;
+    int n_samples;         /* rows of samples (failed refits are rows of NaN) */
+    int n_samples_ok;      /* resamples whose refit succeeded */
     double objective, r2_log;
     int n_points;
     LoboResult lobo;

@@ -3,8 +3,10 @@
  * a non-zero exit and nothing written; a small fit writes its JSON and its fits row; the query
  * agrees with the Chinchilla closed form; the muP verdict passes on transfer data and fails on
  * sp-like data. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <math.h>
 #include <spawn.h>
@@ -27,6 +29,19 @@ static void make_dir(void)
     snprintf(dir, sizeof dir, "/tmp/dlcm-test-fit-cli-%d", (int)getpid());
     mkdir(dir, 0777);
 }
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* Each test runs in its own process with its own scratch directory; remove it afterwards. */
+static void remove_dir(void)
+{
+    if (dir[0]) nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(fit_cli, .fini = remove_dir);
 
 static void path_in(char *buf, size_t n, const char *name)
 {
@@ -266,6 +281,37 @@ static void write_mup_sweep(const char *db_path, const char *sweep, int mup_like
                     cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
                 }
     sqlite3_finalize(st);
+    /* Coordinate-check runs (they have module_stats, so the transfer analysis leaves them out):
+     * mean |x| = c width^s, s = 0 under a working mup and 0.5 under sp. */
+    st = db_prepare(db,
+                    "INSERT INTO runs(id, sweep_id, status, config, family, parametrization, d_t, d_c, lr,"
+                    " final_val_loss, created_at) VALUES (?1, ?2, 'done', '', 'dense', ?3, ?4, 0, 0.1, 5, 0)",
+                    err, sizeof err);
+    sqlite3_stmt *ms = db_prepare(db, "INSERT INTO module_stats(run_id, step, module, mean_abs) VALUES (?1, ?2, ?3, ?4)", err, sizeof err);
+    cr_assert(st && ms, "%s", err);
+    for (int p = 0; p < 2; p++)
+        for (int w = 128; w <= 1024; w *= 2) {
+            char id[64];
+            snprintf(id, sizeof id, "%s-coord-%s-%d", sweep, params[p], w);
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, sweep_id);
+            sqlite3_bind_text(st, 3, params[p], -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, 4, w);
+            cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+            double s = p == 0 && mup_like ? 0.0 : 0.5;
+            for (int step = 1; step <= 6; step++)
+                for (int m = 0; m < 2; m++) {
+                    sqlite3_reset(ms);
+                    sqlite3_bind_text(ms, 1, id, -1, SQLITE_TRANSIENT);
+                    sqlite3_bind_int(ms, 2, step);
+                    sqlite3_bind_text(ms, 3, m ? "block0.ffn" : "block0.attn", -1, SQLITE_STATIC);
+                    sqlite3_bind_double(ms, 4, (1 + 0.1 * step) * pow(w, s));
+                    cr_assert_eq(sqlite3_step(ms), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+                }
+        }
+    sqlite3_finalize(st);
+    sqlite3_finalize(ms);
     db_close(db);
 }
 
@@ -283,6 +329,7 @@ Test(fit_cli, mup_verdict_passes_on_transfer_and_fails_on_sp_like_data)
     char *out = slurp("mup.txt");
     cr_assert_eq(rc, 0, "transfer data must pass: %s", out);
     cr_assert(strstr(out, "verdict: PASS"), "%s", out);
+    cr_assert(strstr(out, "worst |slope|"), "the coordinate check must be reported: %s", out);
     free(out);
     char *text = slurp("mup.json");
     cr_assert(strstr(text, "\"verdict\":\"pass\"") || strstr(text, "\"verdict\": \"pass\""), "%s", text);
@@ -293,4 +340,45 @@ Test(fit_cli, mup_verdict_passes_on_transfer_and_fails_on_sp_like_data)
     cr_assert_eq(rc, 3, "sp-like data labelled mup must fail (exit 3): %s", out);
     cr_assert(strstr(out, "verdict: FAIL"), "%s", out);
     free(out);
+}
+
+Test(fit_cli, decay_from_csv_writes_json)
+{
+    make_dir();
+    char path[256], json[256];
+    path_in(path, sizeof path, "decay.csv");
+    path_in(json, sizeof json, "decay.json");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "L_stable,L_final,R,N\n");
+    for (int i = 0; i < 12; i++) {
+        double Ls = 3.0 + 0.1 * i, R = 1 << (i % 3), N = 1e7 * (1 + i % 4);
+        double delta = 0.04 * pow(Ls, -0.5) * pow(R, 0.1) * pow(N, 0.02) * (1 + 0.01 * ((i * 7) % 5 - 2));
+        fprintf(f, "%.6f,%.6f,%g,%g\n", Ls, Ls * (1 - delta), R, N);
+    }
+    fclose(f);
+    char *argv[] = {"./bin/dlcm-fit", "decay", "--csv", path, "--json", json, NULL};
+    int rc = run(argv, "decay.txt", "decayerr.txt");
+    char *out = slurp("decay.txt");
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "R^2"), "%s", out);
+    free(out);
+    cr_assert(exists("decay.json"));
+}
+
+Test(fit_cli, mup_on_a_sweep_without_runs_is_refused)
+{
+    make_dir();
+    char db_path[256], json[256], err[512];
+    path_in(db_path, sizeof db_path, "empty-mup.sqlite");
+    path_in(json, sizeof json, "mup.json");
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    cr_assert_eq(db_exec(db, "INSERT INTO sweeps(name, created_at) VALUES ('none', 0)", err, sizeof err), 0, "%s", err);
+    db_close(db);
+    char *argv[] = {"./bin/dlcm-fit", "mup", "--db", db_path, "--sweep", "none", "--json", json, "--no-plots", NULL};
+    cr_assert_eq(run(argv, "out.txt", "err.txt"), 1);
+    char *msg = slurp("err.txt");
+    cr_assert(strstr(msg, "no finished or diverged runs"), "%s", msg);
+    free(msg);
+    cr_assert(!exists("mup.json"));
 }

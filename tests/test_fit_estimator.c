@@ -325,3 +325,19 @@ Test(fit_mup, optimum_slope_drift_and_edge)
     cr_assert_eq(mup_transfer(runs, n, "sp", &t, err, sizeof err), 0, "%s", err);
     cr_assert(t.w[4].edge && t.w[4].log2_lr_star >= -11.0 - 1e-9);
 }
+
+Test(fit_points, drop_top_loss_keeps_input_order)
+{
+    FitData d = {0};
+    const double losses[6] = {3.0, 5.0, 2.0, 4.0, 2.5, 6.0};
+    for (int i = 0; i < 6; i++) {
+        FitPoint p = {.N = 1e7 * (i + 1), .D = 1e9, .R = 1, .C = 6e16, .loss = losses[i], .dense = 1, .line = i + 2};
+        cr_assert_eq(fit_data_push(&d, &p), 0);
+    }
+    fit_data_drop_top_loss(&d, 2);
+    cr_assert_eq(d.n, 4);
+    cr_assert_eq(d.dropped, 2);
+    const double kept[4] = {3.0, 2.0, 4.0, 2.5};
+    for (int i = 0; i < 4; i++) cr_assert_eq(d.pts[i].loss, kept[i], "point %d", i);
+    fit_data_free(&d);
+}
