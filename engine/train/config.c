@@ -11,6 +11,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "engine/ops.h"
+
 typedef enum { KEY_INT, KEY_INT64, KEY_FLOAT, KEY_DOUBLE, KEY_STRING, KEY_ENUM, KEY_BOOL } KeyType;
 
 /* A key is part of the run's identity (its hash) unless it only says where things live. */
@@ -150,7 +152,8 @@ TrainConfig train_config_default(void)
     c.optim = optim_config_default();
     c.seed = 1;
     c.data_seed = 1;
-    c.device = DEVICE_CPU;
+    /* The GPU when this build has CUDA and a device is present, else the CPU (issue 4). */
+    c.device = backend_cuda_available() ? DEVICE_CUDA : DEVICE_CPU;
     c.precision = PRECISION_FP32;
     snprintf(c.data_dir, sizeof c.data_dir, "data/out");
     snprintf(c.tokenizer, sizeof c.tokenizer, "byte");

@@ -23,6 +23,7 @@
 #include "engine/train/checkpoint.h"
 #include "engine/train/schedule.h"
 #include "engine/train/valset.h"
+#include "engine/cuda/backend_cuda.h"
 
 #define ERRLEN 1024
 #define HEARTBEAT_SECONDS 30.0
@@ -189,7 +190,9 @@ static RunProgress progress_now(Run *r)
     }
     if (isfinite(r->state.last_train_loss)) p.final_train_loss = r->state.last_train_loss;
     p.initial_loss = r->state.initial_loss;
-    if (strcmp(r->be->name, "cpu") == 0) {
+    if (strcmp(r->be->name, "cuda") == 0) {
+        p.peak_mem_bytes = (int64_t)backend_cuda_peak_bytes(r->be);
+    } else {
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0) p.peak_mem_bytes = (int64_t)ru.ru_maxrss * 1024;
     }
