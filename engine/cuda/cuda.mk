@@ -20,6 +20,8 @@ $(BUILD)/libdlcm_cuda.a: $(CUDA_OBJS)
 # ---- GPU tests: CUDA backend against the CPU backend; they skip when no GPU is present ------
 GPU_TEST_SRCS := $(wildcard tests/gpu/*.c)
 GPU_TEST_BIN  := $(BUILD)/tests/dlcm-gpu-tests
+# --verbose lists every test, so a machine without a GPU shows each one skipped with its reason.
+GPU_TEST_ARGS ?= --verbose
 $(BUILD)/tests/gpu/%.o: tests/gpu/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
