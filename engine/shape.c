@@ -109,11 +109,13 @@ ShapeRule shape_rule_default(void)
     return r;
 }
 
-/* How far a candidate misses N (log ratio) and P. Misses within a few percent cost little, so
- * that among shapes hitting the target the aspect preferences decide; beyond that they dominate. */
+/* How far a candidate misses N (log ratio) and P. Misses within the tolerances cost little, so
+ * that among shapes near the target the aspect preferences decide; beyond them they dominate.
+ * N is loose (10 %) because at small N whole blocks are coarse steps, and the planner and the
+ * query use the shape's realized N anyway; a poor aspect ratio would be a worse model. */
 static double shape_fit_error(double n_log_err, double p_err)
 {
-    const double n_tolerance = 0.03, p_tolerance = 0.02;
+    const double n_tolerance = 0.10, p_tolerance = 0.03;
     double n_excess = n_log_err > n_tolerance ? n_log_err - n_tolerance : 0.0;
     double p_excess = p_err > p_tolerance ? p_err - p_tolerance : 0.0;
     return 20.0 * (n_excess + p_excess) + 1.0 * (n_log_err + p_err);
