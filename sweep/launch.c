@@ -116,8 +116,10 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
                  exit_code == TRAINER_EXIT_BAD_INPUT ? " (bad input: see the stderr tail)" : "",
                  collected || !have_db ? "" : "; collect: ", collected || !have_db ? "" : collect_err);
     }
+    /* A config the trainer rejects fails the same way on every launch: no retry. */
+    int attempts_allowed = exit_code == TRAINER_EXIT_BAD_INPUT ? 1 : max_attempts;
     if (sweeps_finish(db, run_id, outcome, error[0] ? error : NULL, strcmp(outcome, "done") ? tail : NULL,
-                      max_attempts, err, errlen))
+                      attempts_allowed, err, errlen))
         return -1;
     /* A failure with attempts left went back to the queue. */
     char stored[32];

@@ -80,6 +80,14 @@ static char *resolved_config(const SweepSpec *spec, const PlannedRun *run)
     return text;
 }
 
+/* The trainer setting with this dotted key, or NULL. */
+static const SweepTrainerSetting *trainer_setting(const SweepSpec *spec, const char *key)
+{
+    for (int i = 0; i < spec->n_trainer; i++)
+        if (strcmp(spec->trainer[i].key, key) == 0) return &spec->trainer[i];
+    return NULL;
+}
+
 static const SweepList *pick(const SweepList *family_list, const SweepList *sweep_list)
 {
     return family_list->n ? family_list : sweep_list;
@@ -164,6 +172,15 @@ static int expand_shape(const SweepSpec *spec, int fi, const ModelShape *shape, 
                      "%s:%d: budgets: %g cannot be matched within %g%% by %s: %lld steps of %lld tokens give %.4g FLOPs (%+.2f%%); raise the budget or lower batch_tokens",
                      spec->file, amounts->lines[a], amounts->v[a], spec->max_deviation * 100, desc, (long long)steps,
                      (long long)spec->batch_tokens, run.train_flops, run.deviation * 100);
+            return -1;
+        }
+        /* The trainer rejects a warm-up it was given that exceeds the run (its default shrinks). */
+        const SweepTrainerSetting *warmup = trainer_setting(spec, "schedule.warmup");
+        if (warmup && atoll(warmup->value) > steps) {
+            snprintf(err, errlen,
+                     "%s:%d: schedule.warmup: %s warm-up steps, but %s at %s %g has only %lld optimizer steps; lower the warm-up or raise the %s",
+                     spec->file, warmup->line, warmup->value, desc, use_budget ? "budget" : "tokens", amounts->v[a],
+                     (long long)steps, use_budget ? "budget" : "tokens");
             return -1;
         }
         run.est_memory_bytes = sweep_estimate_memory(shape, spec->batch_tokens);

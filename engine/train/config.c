@@ -555,8 +555,12 @@ int config_resolve(TrainConfig *cfg, const ConfigSources *src, char *err, int er
         cfg->steps = (cfg->tokens + per_step - 1) / per_step;
         cfg->tokens = 0;
     }
-    if (cfg->schedule.warmup > cfg->steps)
-        return fail_key(src, "schedule.warmup", err, errlen, "exceeds train.steps");
+    if (cfg->schedule.warmup > cfg->steps) {
+        /* The default warm-up shrinks to fit a short run; one that was asked for is an error. */
+        if (strcmp(origin_of(src, "schedule.warmup"), "default") != 0)
+            return fail_key(src, "schedule.warmup", err, errlen, "exceeds train.steps");
+        cfg->schedule.warmup = cfg->steps;
+    }
     if (!(cfg->optim.beta2 > 0))
         return fail_key(src, "optim.beta2", err, errlen, "must be > 0");
     if (!(cfg->optim.eps > 0))
