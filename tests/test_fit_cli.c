@@ -3,10 +3,8 @@
  * a non-zero exit and nothing written; a small fit writes its JSON and its fits row; the query
  * agrees with the Chinchilla closed form; the muP verdict passes on transfer data and fails on
  * sp-like data. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <math.h>
 #include <spawn.h>
@@ -19,6 +17,7 @@
 #include "db/db.h"
 #include "fit/allocate.h"
 #include "fit/law.h"
+#include "remove_tree.h"
 
 extern char **environ;
 
@@ -30,15 +29,10 @@ static void make_dir(void)
     mkdir(dir, 0777);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 /* Each test runs in its own process with its own scratch directory; remove it afterwards. */
 static void remove_dir(void)
 {
-    if (dir[0]) nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (dir[0]) remove_tree(dir);
 }
 
 TestSuite(fit_cli, .fini = remove_dir);

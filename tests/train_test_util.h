@@ -4,7 +4,6 @@
 #define DLCM_TESTS_TRAIN_TEST_UTIL_H
 
 #include <fcntl.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "data/shard.h"
+#include "remove_tree.h"
 
 /* Starts argv[0] with stdout and stderr in files; returns the child's pid (or -1). */
 static inline pid_t start_program(char *const argv[], const char *out_path, const char *err_path)
@@ -67,27 +67,6 @@ static inline void write_text(const char *path, const char *text)
     if (!f) return;
     fputs(text, f);
     fclose(f);
-}
-
-/* rm -r of a test's own temporary directory (no links followed). */
-static inline void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char child[1024];
-            if ((size_t)snprintf(child, sizeof child, "%s/%s", path, e->d_name) < sizeof child)
-                remove_tree(child);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 /* Text-like byte tokens: words drawn by a fixed LCG, end-of-text (0) between documents. */
