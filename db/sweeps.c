@@ -321,38 +321,61 @@ static const char trainer_columns[] =
     "flops_launched, realized_R_train, realized_R_eval, final_train_loss, final_val_loss, initial_loss, "
     "tokens_done, steps_done, tokens_per_s, peak_mem_bytes, device";
 
-int sweeps_prepare_run_db(sqlite3 *db, const char *run_id, const char *run_db_path, char *err, int errlen)
+/* A run's own database attached to db as schema `run`. 0 or -1 with err. */
+static int attach_run_db(sqlite3 *db, const char *run_db_path, char *err, int errlen)
 {
-    sqlite3 *run_db = db_open(run_db_path, err, errlen); /* creates the schema; keeps an existing file */
-    if (!run_db) return -1;
-    db_close(run_db);
     sqlite3_stmt *st = db_prepare(db, "ATTACH DATABASE ?1 AS run", err, errlen);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, run_db_path, -1, SQLITE_STATIC);
     int rc = step_done(db, st, "attaching the run's database", err, errlen);
     sqlite3_finalize(st);
-    if (rc) return -1;
-    rc = db_begin(db, err, errlen);
-    if (!rc) {
-        const char *copies[] = {
-            "INSERT OR IGNORE INTO run.sweeps SELECT s.* FROM main.sweeps s JOIN main.runs r ON r.sweep_id = s.id WHERE r.id = ?1",
-            "INSERT OR IGNORE INTO run.runs SELECT * FROM main.runs WHERE id = ?1"};
-        for (int i = 0; i < 2 && !rc; i++) {
-            sqlite3_stmt *copy = db_prepare(db, copies[i], err, errlen);
-            if (!copy) { rc = -1; break; }
-            sqlite3_bind_text(copy, 1, run_id, -1, SQLITE_STATIC);
-            rc = step_done(db, copy, "seeding the run's database", err, errlen);
-            sqlite3_finalize(copy);
-        }
-        if (rc) db_rollback(db);
-        else if (db_commit(db, err, errlen)) { db_rollback(db); rc = -1; }
-    }
+    return rc ? -1 : 0;
+}
+
+/* Detaches `run`; rc is the result of the work done while attached, kept when it is already an
+ * error (a failed detach then goes unreported), else -1 with err when the detach fails. */
+static int detach_run_db(sqlite3 *db, int rc, char *err, int errlen)
+{
     char inner[256];
     if (db_exec(db, "DETACH DATABASE run", inner, sizeof inner) && !rc) {
         snprintf(err, errlen, "%s", inner);
         rc = -1;
     }
     return rc;
+}
+
+/* Runs each statement with ?1 bound to run_id, stopping at the first failure. 0 or -1 with err. */
+static int run_copies(sqlite3 *db, const char *const *sqls, size_t n, const char *run_id, const char *context,
+                      char *err, int errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite3_stmt *copy = db_prepare(db, sqls[i], err, errlen);
+        if (!copy) return -1;
+        sqlite3_bind_text(copy, 1, run_id, -1, SQLITE_STATIC);
+        rc = step_done(db, copy, context, err, errlen);
+        sqlite3_finalize(copy);
+    }
+    return rc;
+}
+
+int sweeps_prepare_run_db(sqlite3 *db, const char *run_id, const char *run_db_path, char *err, int errlen)
+{
+    sqlite3 *run_db = db_open(run_db_path, err, errlen); /* creates the schema; keeps an existing file */
+    if (!run_db) return -1;
+    db_close(run_db);
+    if (attach_run_db(db, run_db_path, err, errlen)) return -1;
+    int rc = db_begin(db, err, errlen);
+    if (!rc) {
+        const char *copies[] = {
+            "INSERT OR IGNORE INTO run.sweeps SELECT s.* FROM main.sweeps s JOIN main.runs r ON r.sweep_id = s.id WHERE r.id = ?1",
+            "INSERT OR IGNORE INTO run.runs SELECT * FROM main.runs WHERE id = ?1"};
+        rc = run_copies(db, copies, sizeof copies / sizeof copies[0], run_id, "seeding the run's database", err,
+                        errlen);
+        if (rc) db_rollback(db);
+        else if (db_commit(db, err, errlen)) { db_rollback(db); rc = -1; }
+    }
+    return detach_run_db(db, rc, err, errlen);
 }
 
 int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, char *trainer_status,
@@ -367,12 +390,7 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
         return -1;
     }
     sqlite3_close(probe);
-    sqlite3_stmt *st = db_prepare(db, "ATTACH DATABASE ?1 AS run", err, errlen);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, run_db_path, -1, SQLITE_STATIC);
-    int rc = step_done(db, st, "attaching the run's database", err, errlen);
-    sqlite3_finalize(st);
-    if (rc) return -1;
+    if (attach_run_db(db, run_db_path, err, errlen)) return -1;
     char sql_update[1024];
     snprintf(sql_update, sizeof sql_update,
              "UPDATE main.runs SET (%s) = (SELECT %s FROM run.runs WHERE id = ?1) "
@@ -387,14 +405,9 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
         "SELECT run_id, step, split, loss, realized_R FROM run.evals WHERE run_id = ?1",
         "INSERT OR REPLACE INTO main.module_stats(run_id, step, module, mean_abs) "
         "SELECT run_id, step, module, mean_abs FROM run.module_stats WHERE run_id = ?1"};
-    rc = db_begin(db, err, errlen);
-    for (size_t i = 0; !rc && i < sizeof copies / sizeof copies[0]; i++) {
-        sqlite3_stmt *copy = db_prepare(db, copies[i], err, errlen);
-        if (!copy) { rc = -1; break; }
-        sqlite3_bind_text(copy, 1, run_id, -1, SQLITE_STATIC);
-        rc = step_done(db, copy, "collecting the run's results", err, errlen);
-        sqlite3_finalize(copy);
-    }
+    int rc = db_begin(db, err, errlen);
+    if (!rc) rc = run_copies(db, copies, sizeof copies / sizeof copies[0], run_id, "collecting the run's results", err,
+                             errlen);
     if (!rc) {
         sqlite3_stmt *status = db_prepare(db, "SELECT status FROM run.runs WHERE id = ?1", err, errlen);
         if (!status) rc = -1;
@@ -407,12 +420,7 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
     }
     if (rc) db_rollback(db);
     else if (db_commit(db, err, errlen)) { db_rollback(db); rc = -1; }
-    char inner[256];
-    if (db_exec(db, "DETACH DATABASE run", inner, sizeof inner) && !rc) {
-        snprintf(err, errlen, "%s", inner);
-        rc = -1;
-    }
-    return rc;
+    return detach_run_db(db, rc, err, errlen);
 }
 
 int sweeps_run_progress(const char *run_db_path, const char *run_id, int64_t *tokens_done, double *tokens_per_s)

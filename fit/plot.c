@@ -1,5 +1,5 @@
 /* fit/plot.c: gnuplot figures: a scratch directory with data blocks and a script, rendered to
- * PNG (pngcairo) and SVG by fork/exec of gnuplot. */
+ * PNG (pngcairo) and SVG by gnuplot, run through data/spawn.h (fork/exec, no shell). */
 #include "fit/plot.h"
 
 #include <dirent.h>
@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "data/spawn.h"
 
 static void remove_scratch(Plot *p)
 {
@@ -75,25 +76,11 @@ void plot_script(Plot *p, const char *text)
     fputs(text, p->script);
 }
 
+/* gnuplot (found in PATH) on the script; 0, or -1 with err naming gnuplot and its exit status. */
 static int run_gnuplot(const char *script, char *err, int errlen)
 {
-    pid_t pid = fork();
-    if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); return -1; }
-    if (pid == 0) {
-        char *argv[] = {"gnuplot", (char *)script, NULL};
-        execvp("gnuplot", argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) { snprintf(err, errlen, "waitpid: %s", strerror(errno)); return -1; }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "gnuplot %s (exit %d)",
-                 WIFEXITED(status) && WEXITSTATUS(status) == 127 ? "not found" : "failed",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return -1;
-    }
-    return 0;
+    char *argv[] = {"gnuplot", (char *)script, NULL};
+    return spawn_run(argv, NULL, NULL, NULL, err, errlen);
 }
 
 int plot_command(Plot *p, const char *command)

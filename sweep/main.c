@@ -1,6 +1,7 @@
 /* sweep/main.c: the dlcm-sweep program: plan (table, CSV, JSON), run (local GPUs, CPU or Slurm),
  * status, retry, export, and the Slurm array task's entry point. */
 #include <errno.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -279,23 +280,48 @@ static void print_plan_csv(const SweepPlan *plan)
     }
 }
 
+static void add_int(json_object *o, const char *key, long long v) { json_object_object_add(o, key, json_object_new_int64(v)); }
+static void add_double(json_object *o, const char *key, double v) { json_object_object_add(o, key, json_object_new_double(v)); }
+static void add_string(json_object *o, const char *key, const char *v) { json_object_object_add(o, key, json_object_new_string(v)); }
+
+/* The plan as a JSON array, one run's object a line (written by json-c, so names are escaped). */
 static void print_plan_json(const SweepSpec *spec, const SweepPlan *plan)
 {
     printf("[\n");
     for (int i = 0; i < plan->n; i++) {
         const PlannedRun *r = &plan->runs[i];
         const ModelShape *s = &r->shape;
-        printf("  {\"id\": \"%s\", \"sweep\": \"%s\", \"family\": \"%s\", \"parametrization\": \"%s\", \"N\": %lld, "
-               "\"P\": %.10g, \"R\": %.10g, \"d_t\": %d, \"d_c\": %d, \"n_enc\": %d, \"n_con\": %d, \"n_dec\": %d, "
-               "\"n_layers\": %d, \"vocab\": %d, \"T\": %d, \"embedding\": %lld, \"unembedding\": %lld, "
-               "\"fwd_flops_per_token\": %.17g, \"train_flops_per_token\": %.17g, \"tokens\": %lld, \"steps\": %lld, "
-               "\"budget\": %.17g, \"train_flops\": %.17g, \"deviation\": %.10g, \"lr\": %.17g, \"seed\": %lld, "
-               "\"est_memory_bytes\": %.6g}%s\n",
-               r->id, spec->name, sweep_family_name(s->family), sweep_param_name(r->param), (long long)r->params.N,
-               r->params.P, s->family == FAMILY_DLCM ? s->R : 1.0, s->d_t, s->d_c, s->n_enc, s->n_con, s->n_dec,
-               s->n_layers, s->vocab, s->seq_len, (long long)r->params.embedding, (long long)r->params.unembedding,
-               r->fwd_flops_per_token, r->train_flops_per_token, (long long)r->tokens, (long long)r->steps, r->budget,
-               r->train_flops, r->deviation, r->lr, (long long)r->seed, r->est_memory_bytes, i + 1 < plan->n ? "," : "");
+        json_object *o = json_object_new_object();
+        add_string(o, "id", r->id);
+        add_string(o, "sweep", spec->name);
+        add_string(o, "family", sweep_family_name(s->family));
+        add_string(o, "parametrization", sweep_param_name(r->param));
+        add_int(o, "N", r->params.N);
+        add_double(o, "P", r->params.P);
+        add_double(o, "R", s->family == FAMILY_DLCM ? s->R : 1.0);
+        add_int(o, "d_t", s->d_t);
+        add_int(o, "d_c", s->d_c);
+        add_int(o, "n_enc", s->n_enc);
+        add_int(o, "n_con", s->n_con);
+        add_int(o, "n_dec", s->n_dec);
+        add_int(o, "n_layers", s->n_layers);
+        add_int(o, "vocab", s->vocab);
+        add_int(o, "T", s->seq_len);
+        add_int(o, "embedding", r->params.embedding);
+        add_int(o, "unembedding", r->params.unembedding);
+        add_double(o, "fwd_flops_per_token", r->fwd_flops_per_token);
+        add_double(o, "train_flops_per_token", r->train_flops_per_token);
+        add_int(o, "tokens", r->tokens);
+        add_int(o, "steps", r->steps);
+        add_double(o, "budget", r->budget);
+        add_double(o, "train_flops", r->train_flops);
+        add_double(o, "deviation", r->deviation);
+        add_double(o, "lr", r->lr);
+        add_int(o, "seed", r->seed);
+        add_double(o, "est_memory_bytes", r->est_memory_bytes);
+        printf("  %s%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE),
+               i + 1 < plan->n ? "," : "");
+        json_object_put(o);
     }
     printf("]\n");
 }

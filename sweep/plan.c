@@ -3,6 +3,8 @@
  * goes through engine/shape.h (never re-derived here). */
 #include "sweep/plan.h"
 
+#include "engine/train/config.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +14,7 @@ const char *sweep_family_name(ModelFamily f) { return f == FAMILY_DLCM ? "dlcm" 
 
 void sweep_run_id(const char *config, char id[17])
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *c = (const unsigned char *)config; *c; c++) {
-        h ^= *c;
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = fnv1a64(config, strlen(config), FNV1A64_INIT);
     snprintf(id, 17, "%016llx", (unsigned long long)h);
 }
 

@@ -3,7 +3,7 @@
 SWEEP_SRCS := $(filter-out sweep/main.c,$(wildcard sweep/*.c))
 SWEEP_OBJS := $(SWEEP_SRCS:%.c=$(BUILD)/%.o)
 PART_LIBS += $(BUILD)/libdlcm_sweep.a
-EXT_LIBS += -lyaml
+EXT_LIBS += -lyaml -ljson-c
 PROGRAMS += $(BIN)/dlcm-sweep
 
 $(BUILD)/libdlcm_sweep.a: $(SWEEP_OBJS)

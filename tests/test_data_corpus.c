@@ -1,25 +1,13 @@
 /* tests/test_data_corpus.c: the split is a function of the document id (no document in both), exact
  * duplicate paragraphs are dropped, long units are cut into documents, the text files read back. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "data/corpus.h"
-
-/* Removes a temporary directory tree made by a test. */
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_tree(const char *dir) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
+#include "remove_tree.h"
 
 static void build_small_corpus(Corpus *c, int val_permille)
 {

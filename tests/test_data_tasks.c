@@ -1,24 +1,13 @@
 /* tests/test_data_tasks.c: tasks from a small corpus use only validation documents, mark the true
  * continuation as the answer, and come out identical from two builds. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "data/tasks.h"
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_tree(const char *dir) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
+#include "remove_tree.h"
 
 static const char *words[] = {"river",   "garden", "letter", "morning", "window",  "silver",
                               "harbour", "candle", "meadow", "journey", "village", "thunder"};

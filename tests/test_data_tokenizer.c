@@ -1,8 +1,6 @@
 /* tests/test_data_tokenizer.c: the byte tokenizer and a BPE model (the built one, else one trained
  * here on a licence text) round-trip documents; batch encoding equals one-by-one encoding. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +9,7 @@
 
 #include "data/bpe.h"
 #include "data/tokenizer.h"
-
-/* Removes a temporary directory tree made by a test. */
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
-static void remove_tree(const char *dir) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
+#include "remove_tree.h"
 
 Test(data_tokenizer, byte_round_trip)
 {

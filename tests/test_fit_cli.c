@@ -3,24 +3,19 @@
  * a non-zero exit and nothing written; a small fit writes its JSON and its fits row; the query
  * agrees with the Chinchilla closed form; the muP verdict passes on transfer data and fails on
  * sp-like data. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "db/db.h"
 #include "fit/allocate.h"
 #include "fit/law.h"
-
-extern char **environ;
+#include "remove_tree.h"
+#include "run_program.h"
 
 static char dir[128];
 
@@ -30,15 +25,10 @@ static void make_dir(void)
     mkdir(dir, 0777);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 /* Each test runs in its own process with its own scratch directory; remove it afterwards. */
 static void remove_dir(void)
 {
-    if (dir[0]) nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (dir[0]) remove_tree(dir);
 }
 
 TestSuite(fit_cli, .fini = remove_dir);
@@ -54,17 +44,10 @@ static int run(char *const argv[], const char *out_name, const char *err_name)
     char out[256], err[256];
     path_in(out, sizeof out, out_name);
     path_in(err, sizeof err, err_name);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(rc, 0, "cannot start %s", argv[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    int rc = run_program(argv, out, err);
+    /* -1: fork failed; 126: the output files could not be opened; 127: exec failed */
+    cr_assert(rc != -1 && rc != 126 && rc != 127, "cannot start %s (%d)", argv[0], rc);
+    return rc;
 }
 
 static char *slurp(const char *name)

@@ -9,33 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/shape.h"
 #include "sweep/testing/test_util.h"
 
-typedef struct {
-    char dir[256], yaml[320], db[320], log[320];
-} Sweep;
-
-/* A sweep of n_seeds dense runs of `steps` steps each (one per seed). */
-static void make_sweep(Sweep *s, const char *tag, int n_seeds, int steps)
-{
-    tu_temp_dir(s->dir, tag);
-    snprintf(s->yaml, sizeof s->yaml, "%s/sweep.yaml", s->dir);
-    snprintf(s->db, sizeof s->db, "%s/db.sqlite", s->dir);
-    snprintf(s->log, sizeof s->log, "%s/sweep.log", s->dir);
-    ModelShape shape = {.family = FAMILY_DENSE, .vocab = 256, .seq_len = 16, .d_t = 64, .n_layers = 1};
-    double budget = shape_train_flops_per_token(&shape, 1) * 64.0 * steps;
-    char seeds[256] = "", text[2048];
-    for (int i = 0; i < n_seeds; i++) snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), "%s%d", i ? ", " : "", i);
-    snprintf(text, sizeof text,
-             "name: %s\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: %.17g\nlr: 0.01\nseed: [%s]\n"
-             "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\n",
-             tag, budget, seeds);
-    tu_write(s->yaml, text);
-}
-
 /* Runs `dlcm-sweep run` on the CPU backend with fast heartbeats; extra args may be NULL. */
-static pid_t start_run(const Sweep *s, const char *const *env, const char *extra)
+static pid_t start_run(const TuSweep *s, const char *const *env, const char *extra)
 {
     const char *args[] = {"run", s->yaml, "--db", s->db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none",
                           "--cpu-workers", "2", "--heartbeat", "0.1", "--stale-after", "0.5", "--max-attempts", "3",
@@ -43,34 +20,11 @@ static pid_t start_run(const Sweep *s, const char *const *env, const char *extra
     return tu_sweep_start(args, env, s->log);
 }
 
-static long q(const Sweep *s, const char *sql) { return tu_query_int(s->db, sql); }
-
-/* The run directory of the run with this seed. */
-static void run_dir(const Sweep *s, int seed, char *out, size_t n)
-{
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT out_dir FROM runs WHERE seed = %d", seed);
-    sqlite3 *db = NULL;
-    out[0] = '\0';
-    cr_assert_eq(sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-}
-
-static int launches_of(const Sweep *s, int seed)
-{
-    char dir[1024], path[1100];
-    run_dir(s, seed, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/launches", dir);
-    return tu_count_lines(path);
-}
+static long q(const TuSweep *s, const char *sql) { return tu_query_int(s->db, sql); }
 
 /* Polls a query until it returns at least `want`; fails after a generous guard time (the test
  * waits for states, never for durations). */
-static void wait_for(const Sweep *s, const char *sql, long want)
+static void wait_for(const TuSweep *s, const char *sql, long want)
 {
     for (int i = 0; i < 1200; i++) {
         if (q(s, sql) >= want) return;
@@ -82,39 +36,39 @@ static void wait_for(const Sweep *s, const char *sql, long want)
 
 Test(sweep_run, completes_then_rerun_skips_completed_runs)
 {
-    Sweep s;
-    make_sweep(&s, "rerun", 4, 5);
+    TuSweep s;
+    tu_make_sweep(&s, "rerun", 4, 5);
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE device = 'cpu'"), 4, "CPU-only: the CPU backend");
     cr_assert_eq(q(&s, "SELECT count(*) FROM metrics"), 4 * 5, "metrics collected into the main database");
-    for (int seed = 0; seed < 4; seed++) cr_assert_eq(launches_of(&s, seed), 1);
+    for (int seed = 0; seed < 4; seed++) cr_assert_eq(tu_launches_of(&s, seed), 1);
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
-    for (int seed = 0; seed < 4; seed++) cr_assert_eq(launches_of(&s, seed), 1, "a completed run is not run again");
+    for (int seed = 0; seed < 4; seed++) cr_assert_eq(tu_launches_of(&s, seed), 1, "a completed run is not run again");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 4);
     tu_remove_tree(s.dir);
 }
 
 Test(sweep_run, failures_are_recorded_retried_and_never_stop_the_sweep)
 {
-    Sweep s;
-    make_sweep(&s, "fail", 6, 6);
+    TuSweep s;
+    tu_make_sweep(&s, "fail", 6, 6);
     const char *env[] = {"DLCM_FAKE_MODES=1=crash,2=fail,3=flaky,4=nan,5=rising", NULL};
     cr_assert_eq(tu_wait(start_run(&s, env, NULL)), 1, "exit 1: some runs failed");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 0 AND status = 'done'"), 1);
     /* crash: retried to the limit, recorded with the signal and the stderr tail */
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 1 AND status = 'failed' AND attempts = 3 "
                        "AND error LIKE '%signal 6%' AND stderr_tail LIKE '%simulated crash%'"), 1);
-    cr_assert_eq(launches_of(&s, 1), 3);
+    cr_assert_eq(tu_launches_of(&s, 1), 3);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 2 AND status = 'failed' AND error LIKE '%exit code 1%' "
                        "AND stderr_tail LIKE '%simulated failure%'"), 1);
     /* flaky: the retry succeeds */
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 3 AND status = 'done' AND attempts = 2"), 1);
     /* NaN and rising loss: diverged, not retried */
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 4 AND status = 'diverged'"), 1);
-    cr_assert_eq(launches_of(&s, 4), 1);
+    cr_assert_eq(tu_launches_of(&s, 4), 1);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 5 AND status = 'diverged' AND error LIKE '%above initial%'"), 1);
-    cr_assert_eq(launches_of(&s, 5), 1);
+    cr_assert_eq(tu_launches_of(&s, 5), 1);
 
     /* status and export */
     char out_path[400], text[8192];
@@ -137,15 +91,15 @@ Test(sweep_run, failures_are_recorded_retried_and_never_stop_the_sweep)
     cr_assert_eq(tu_sweep(retry_args, NULL, s.log), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'done'"), 4);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'diverged'"), 2, "diverged runs are not retried");
-    cr_assert_eq(launches_of(&s, 4), 1);
-    cr_assert_eq(launches_of(&s, 0), 1);
+    cr_assert_eq(tu_launches_of(&s, 4), 1);
+    cr_assert_eq(tu_launches_of(&s, 0), 1);
     tu_remove_tree(s.dir);
 }
 
 Test(sweep_run, sigkill_at_any_moment_loses_nothing_and_duplicates_nothing)
 {
-    Sweep s;
-    make_sweep(&s, "kill", 6, 16);
+    TuSweep s;
+    tu_make_sweep(&s, "kill", 6, 16);
     const char *env[] = {"DLCM_FAKE_STEP_MS=15", NULL};
     char done_before[6] = {0};
     /* Kill points: at once; once a run has made progress (mid-run, checkpoints on disk); once
@@ -170,7 +124,7 @@ Test(sweep_run, sigkill_at_any_moment_loses_nothing_and_duplicates_nothing)
         }
     }
     int launches_when_done[6];
-    for (int seed = 0; seed < 6; seed++) launches_when_done[seed] = done_before[seed] ? launches_of(&s, seed) : -1;
+    for (int seed = 0; seed < 6; seed++) launches_when_done[seed] = done_before[seed] ? tu_launches_of(&s, seed) : -1;
     cr_assert_eq(tu_wait(start_run(&s, env, NULL)), 0, "the restarted scheduler finishes the sweep");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 6, "no run duplicated");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'done'"), 6);
@@ -179,11 +133,11 @@ Test(sweep_run, sigkill_at_any_moment_loses_nothing_and_duplicates_nothing)
     int resumed = 0;
     for (int seed = 0; seed < 6; seed++) {
         char dir[1024], path[1100], launches[4096];
-        run_dir(&s, seed, dir, sizeof dir);
+        tu_run_dir(&s, seed, dir, sizeof dir);
         snprintf(path, sizeof path, "%s/CONCURRENT", dir);
         cr_assert_neq(access(path, F_OK), 0, "two trainers ran at once in %s", dir);
         if (launches_when_done[seed] >= 0)
-            cr_assert_eq(launches_of(&s, seed), launches_when_done[seed], "seed %d was done: not run again", seed);
+            cr_assert_eq(tu_launches_of(&s, seed), launches_when_done[seed], "seed %d was done: not run again", seed);
         snprintf(path, sizeof path, "%s/launches", dir);
         tu_read(path, launches, sizeof launches);
         for (char *line = launches; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
@@ -198,8 +152,8 @@ Test(sweep_run, sigkill_at_any_moment_loses_nothing_and_duplicates_nothing)
 
 Test(sweep_run, sigterm_stops_cleanly_and_requeues)
 {
-    Sweep s;
-    make_sweep(&s, "term", 3, 8);
+    TuSweep s;
+    tu_make_sweep(&s, "term", 3, 8);
     const char *env[] = {"DLCM_FAKE_DEFAULT=hang", NULL};
     pid_t pid = start_run(&s, env, NULL);
     wait_for(&s, "SELECT count(*) FROM runs WHERE status = 'running' AND tokens_done >= 64", 2);
@@ -211,8 +165,8 @@ Test(sweep_run, sigterm_stops_cleanly_and_requeues)
 
 Test(sweep_run, command_line_errors)
 {
-    Sweep s;
-    make_sweep(&s, "cli", 2, 5);
+    TuSweep s;
+    tu_make_sweep(&s, "cli", 2, 5);
     char bad[400], out[400], text[8192];
     snprintf(bad, sizeof bad, "%s/bad.yaml", s.dir);
     snprintf(out, sizeof out, "%s/out.txt", s.dir);
@@ -253,7 +207,7 @@ Test(sweep_run, command_line_errors)
 }
 
 /* The most runs that overlapped in time on one device (from each run's times file). */
-static int max_overlap_on(const Sweep *s, const char *device)
+static int max_overlap_on(const TuSweep *s, const char *device)
 {
     double starts[64], ends[64];
     int n = 0;
@@ -281,8 +235,8 @@ static int max_overlap_on(const Sweep *s, const char *device)
 
 Test(sweep_run, gpus_one_run_each_unless_memory_allows_packing)
 {
-    Sweep s;
-    make_sweep(&s, "gpus", 4, 10);
+    TuSweep s;
+    tu_make_sweep(&s, "gpus", 4, 10);
     const char *env[] = {"DLCM_FAKE_STEP_MS=100", NULL};
     /* Plenty of memory: two runs share each GPU, and both GPUs are used. */
     const char *packed[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "3,5",
@@ -295,7 +249,7 @@ Test(sweep_run, gpus_one_run_each_unless_memory_allows_packing)
     tu_remove_tree(s.dir);
 
     /* Memory for one run only: never two on a GPU. */
-    make_sweep(&s, "gpus1", 4, 10);
+    tu_make_sweep(&s, "gpus1", 4, 10);
     const char *single[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "0",
                             "--gpu-mem", "0.01", "--max-per-gpu", "4", "--quiet", NULL};
     cr_assert_eq(tu_sweep(single, env, s.log), 0);

@@ -4,7 +4,6 @@
 #define DLCM_TESTS_TRAIN_TEST_UTIL_H
 
 #include <fcntl.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,36 +14,8 @@
 #include <unistd.h>
 
 #include "data/shard.h"
-
-/* Starts argv[0] with stdout and stderr in files; returns the child's pid (or -1). */
-static inline pid_t start_program(char *const argv[], const char *out_path, const char *err_path)
-{
-    pid_t pid = fork();
-    if (pid != 0) return pid;
-    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0) _exit(126);
-    dup2(out, 1);
-    dup2(err, 2);
-    execv(argv[0], argv);
-    _exit(127);
-}
-
-/* The exit code of a finished child, or 128 + signal when a signal ended it. */
-static inline int wait_program(pid_t pid)
-{
-    int status;
-    if (waitpid(pid, &status, 0) != pid) return -1;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return -1;
-}
-
-static inline int run_program(char *const argv[], const char *out_path, const char *err_path)
-{
-    pid_t pid = start_program(argv, out_path, err_path);
-    return pid < 0 ? -1 : wait_program(pid);
-}
+#include "remove_tree.h"
+#include "run_program.h"
 
 /* The whole of a (small) file as a string; "" when missing. Malloc'ed. */
 static inline char *slurp(const char *path)
@@ -67,27 +38,6 @@ static inline void write_text(const char *path, const char *text)
     if (!f) return;
     fputs(text, f);
     fclose(f);
-}
-
-/* rm -r of a test's own temporary directory (no links followed). */
-static inline void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char child[1024];
-            if ((size_t)snprintf(child, sizeof child, "%s/%s", path, e->d_name) < sizeof child)
-                remove_tree(child);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 /* Text-like byte tokens: words drawn by a fixed LCG, end-of-text (0) between documents. */

@@ -1,6 +1,7 @@
 /* sweep/testing/test_util.c: helpers of the sweep tests (see test_util.h). */
 #include "sweep/testing/test_util.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/shape.h"
 #include "sweep/proc.h"
 
 void tu_temp_dir(char *dir, const char *tag)
@@ -28,6 +30,45 @@ void tu_write(const char *path, const char *text)
         perror(path);
         abort();
     }
+}
+
+void tu_make_sweep(TuSweep *s, const char *tag, int n_seeds, int steps)
+{
+    tu_temp_dir(s->dir, tag);
+    snprintf(s->yaml, sizeof s->yaml, "%s/sweep.yaml", s->dir);
+    snprintf(s->db, sizeof s->db, "%s/db.sqlite", s->dir);
+    snprintf(s->log, sizeof s->log, "%s/sweep.log", s->dir);
+    ModelShape shape = {.family = FAMILY_DENSE, .vocab = 256, .seq_len = 16, .d_t = 64, .n_layers = 1};
+    double budget = shape_train_flops_per_token(&shape, 1) * 64.0 * steps;
+    char seeds[256] = "", text[2048];
+    for (int i = 0; i < n_seeds; i++) snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), "%s%d", i ? ", " : "", i);
+    snprintf(text, sizeof text,
+             "name: %s\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: %.17g\nlr: 0.01\nseed: [%s]\n"
+             "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\n",
+             tag, budget, seeds);
+    tu_write(s->yaml, text);
+}
+
+void tu_run_dir(const TuSweep *s, int seed, char *out, size_t n)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT out_dir FROM runs WHERE seed = %d", seed);
+    sqlite3 *db = NULL;
+    out[0] = '\0';
+    cr_assert_eq(sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+int tu_launches_of(const TuSweep *s, int seed)
+{
+    char dir[1024], path[1100];
+    tu_run_dir(s, seed, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/launches", dir);
+    return tu_count_lines(path);
 }
 
 void tu_remove_tree(const char *dir)

@@ -1,10 +1,11 @@
 /* sweep/testing/test_util.h: helpers the sweep tests share: temporary directories and files,
- * running bin/dlcm-sweep (to completion or in the background) with a chosen environment, and
- * one-number SQL queries. Linked into the unit-test binary only. */
+ * a small sweep of fake-trainer runs, running bin/dlcm-sweep (to completion or in the background)
+ * with a chosen environment, and one-number SQL queries. Linked into the unit-test binary only. */
 #ifndef DLCM_SWEEP_TESTING_TEST_UTIL_H
 #define DLCM_SWEEP_TESTING_TEST_UTIL_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define TEST_FAKE_TRAINER "build/sweep/dlcm-fake-train"
@@ -15,6 +16,19 @@ void tu_temp_dir(char *dir, const char *tag);
 void tu_write(const char *path, const char *text);
 /* rm -r of a test directory (through fork/exec of rm, no shell). */
 void tu_remove_tree(const char *dir);
+
+/* A test sweep's directory and the files in it. */
+typedef struct {
+    char dir[256], yaml[320], db[320], log[320];
+} TuSweep;
+
+/* A fresh directory holding sweep.yaml: n_seeds dense runs (one per seed) of `steps` steps each,
+ * the sweep named after tag; db.sqlite and sweep.log are where the scheduler is to write. */
+void tu_make_sweep(TuSweep *s, const char *tag, int n_seeds, int steps);
+/* The run directory of the run with this seed ("" when there is none yet). */
+void tu_run_dir(const TuSweep *s, int seed, char *out, size_t n);
+/* How many times the fake trainer was launched for the run with this seed. */
+int tu_launches_of(const TuSweep *s, int seed);
 
 /* Starts bin/dlcm-sweep with args (NULL-terminated, without argv[0]) and env ("K=V", NULL-
  * terminated or NULL), output to log_path. Returns the pid. */
