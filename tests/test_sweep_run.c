@@ -49,6 +49,20 @@ Test(sweep_run, completes_then_rerun_skips_completed_runs)
     tu_remove_tree(s.dir);
 }
 
+/* A config the trainer rejects (exit 2) fails the same way every time: one launch, no retry. */
+Test(sweep_run, bad_input_is_not_retried)
+{
+    TuSweep s;
+    tu_make_sweep(&s, "badinput", 2, 6);
+    const char *env[] = {"DLCM_FAKE_MODES=1=badinput", NULL};
+    cr_assert_eq(tu_wait(start_run(&s, env, NULL)), 1, "exit 1: a run failed");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 0 AND status = 'done'"), 1);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 1 AND status = 'failed' AND attempts = 1 "
+                       "AND error LIKE '%bad input%' AND stderr_tail LIKE '%config rejection%'"), 1);
+    cr_assert_eq(tu_launches_of(&s, 1), 1, "launched once, not retried");
+    tu_remove_tree(s.dir);
+}
+
 Test(sweep_run, failures_are_recorded_retried_and_never_stop_the_sweep)
 {
     TuSweep s;

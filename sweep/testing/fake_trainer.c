@@ -133,6 +133,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "fake-train: simulated failure before the first step\n");
         return 1;
     }
+    if (strcmp(mode, "badinput") == 0) {
+        fprintf(stderr, "fake-train: simulated config rejection (exit 2, as dlcm-train on bad input)\n");
+        return 2;
+    }
     if (strcmp(mode, "flaky") == 0 && n_launches == 1) {
         fprintf(stderr, "fake-train: simulated failure of the first launch\n");
         return 4;
