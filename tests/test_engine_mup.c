@@ -111,6 +111,42 @@ Test(engine_mup, logit_scale_is_one_over_s_token)
     be->destroy(be);
 }
 
+/* The backbone's statistics average over each sequence's real concepts only: with learned
+ * boundaries sequences have different numbers of concepts, and the padding rows up to the
+ * longest (the output for a zero concept) must not dilute the mean. */
+Test(engine_mup, backbone_statistics_skip_padding_concepts)
+{
+    Backend *be = backend_cpu_create();
+    ModelConfig cfg = model_config_default(tiny_dlcm_shape(64, 64, 32, 300, 4));
+    Model *m = make_model(be, &cfg, 4, 5);
+    char err[256];
+    StepStats st;
+    int padded = 0;
+    for (uint64_t seed = 1; seed < 20 && !padded; seed++) {
+        int32_t *tokens = random_tokens(4, 32, 300, seed);
+        cr_assert_eq(model_forward_backward(m, tokens, MODEL_TRAIN, seed, 1.0f, &st, err, sizeof err), 0, "%s", err);
+        free(tokens);
+        for (int b = 0; b < 4; b++) padded |= m->counts_host[b] < m->M;
+    }
+    cr_assert(padded, "some sequence has fewer concepts than the longest");
+    const char *names[16];
+    double v[16];
+    int n = model_module_stats(m, names, v, 16);
+    int k = 0;
+    while (k < n && strcmp(names[k], "backbone.0") != 0) k++;
+    cr_assert_lt(k, n, "backbone.0 is measured");
+    const float *x = m->acts[m->first_con].ffn.x_out;
+    double sum = 0, count = 0;
+    for (int b = 0; b < 4; b++)
+        for (size_t i = 0; i < (size_t)m->counts_host[b] * 64; i++) {
+            sum += fabs(x[(size_t)b * m->M * 64 + i]);
+            count++;
+        }
+    cr_assert_float_eq(v[k], sum / count, 1e-5 * sum / count, "mean |x| over real concepts");
+    model_destroy(m);
+    be->destroy(be);
+}
+
 /* ---- coordinate check ------------------------------------------------------------------- */
 
 enum { CW = 3, CSTEPS = 10, CSEEDS = 3, CMODULES = 8, CB = 4, CT = 32 };
