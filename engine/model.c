@@ -463,10 +463,23 @@ int model_module_stats(Model *m, const char **names, double *mean_abs, int max)
             mean_abs[n] = value * m->logit_scale;
             continue;
         }
-        size_t rows = o->rows_are_concepts ? (size_t)m->B * m->M : (size_t)N;
-        be->mean_abs(be, &m->scalars[0], o->x, rows * o->width);
-        be->download(be, &value, &m->scalars[0], sizeof value);
-        mean_abs[n] = value;
+        if (!o->rows_are_concepts) {
+            be->mean_abs(be, &m->scalars[0], o->x, (size_t)N * o->width);
+            be->download(be, &value, &m->scalars[0], sizeof value);
+            mean_abs[n] = value;
+            continue;
+        }
+        /* only each sequence's real concepts: the padding rows up to M hold the backbone's
+         * output for zero input, and their share changes with the boundaries */
+        double sum = 0, count = 0;
+        for (int b = 0; b < m->B; b++) {
+            size_t elems = (size_t)m->counts_host[b] * o->width;
+            be->mean_abs(be, &m->scalars[0], act_at(m, o->x, (size_t)b * m->M * o->width), elems);
+            be->download(be, &value, &m->scalars[0], sizeof value);
+            sum += (double)value * elems;
+            count += elems;
+        }
+        mean_abs[n] = sum / count;
     }
     return n;
 }
