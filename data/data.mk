@@ -11,7 +11,7 @@ PROGRAMS += $(BIN)/dlcm-data
 $(BUILD)/data/%.o: CFLAGS += $(shell pkg-config --cflags libxml-2.0)
 
 $(BUILD)/libdlcm_data.a: $(DATA_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BIN)/dlcm-data: $(BUILD)/data/dlcm_data_main.o $(BUILD)/libdlcm_data.a
 	@mkdir -p $(BIN)

@@ -10,4 +10,4 @@ $(BUILD)/db/schema.inc: db/schema.sql
 $(BUILD)/db/db.o: $(BUILD)/db/schema.inc
 $(BUILD)/db/db.o: CFLAGS += -I$(BUILD)
 $(BUILD)/libdlcm_db.a: $(DB_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^

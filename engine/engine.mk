@@ -6,4 +6,4 @@ PART_LIBS += $(BUILD)/libdlcm_engine.a
 EXT_LIBS += -lopenblas
 
 $(BUILD)/libdlcm_engine.a: $(ENGINE_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^

@@ -10,7 +10,7 @@ TRAIN_LINK_LIBS := $(PART_LIBS)
 
 $(BUILD)/libdlcm_train.a: $(TRAIN_OBJS)
 	rm -f $@
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BIN)/dlcm-train: $(BUILD)/engine/train/train_main.o $(TRAIN_LINK_LIBS)
 	@mkdir -p $(BIN)

@@ -8,7 +8,7 @@ EXT_LIBS  += -lgsl -lgslcblas -ljson-c
 PROGRAMS  += $(BIN)/dlcm-fit $(BIN)/dlcm-query
 
 $(BUILD)/libdlcm_fit.a: $(FIT_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BIN)/dlcm-fit: $(BUILD)/fit/fit_main.o $(PART_LIBS)
 	@mkdir -p $(BIN)

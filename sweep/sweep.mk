@@ -7,7 +7,7 @@ EXT_LIBS += -lyaml -ljson-c
 PROGRAMS += $(BIN)/dlcm-sweep
 
 $(BUILD)/libdlcm_sweep.a: $(SWEEP_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # The libraries of the parts read so far (db, data, engine, cuda, train, sweep): the planner checks
 # trainer settings against dlcm-train's own key table (engine/train/config.h).

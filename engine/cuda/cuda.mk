@@ -15,7 +15,7 @@ CUDA_OBJS := $(BUILD)/engine/cuda/backend_cuda_absent.o
 endif
 
 $(BUILD)/libdlcm_cuda.a: $(CUDA_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 # ---- GPU tests: CUDA backend against the CPU backend; they skip when no GPU is present ------
 GPU_TEST_SRCS := $(wildcard tests/gpu/*.c)
