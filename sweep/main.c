@@ -579,13 +579,19 @@ out:
     return rc;
 }
 
+/* The database of a sweep that was run before (status, export read; they never create one). */
+static sqlite3 *open_existing_db(const char *path)
+{
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "dlcm-sweep: %s: no such database\n", path);
+        return NULL;
+    }
+    return open_db(path);
+}
+
 static int cmd_status(const Args *a)
 {
-    if (access(a->db_path, R_OK) != 0) {
-        fprintf(stderr, "dlcm-sweep: %s: no such database\n", a->db_path);
-        return EXIT_BAD;
-    }
-    sqlite3 *db = open_db(a->db_path);
+    sqlite3 *db = open_existing_db(a->db_path);
     if (!db) return EXIT_BAD;
     char name[256], err[512], line[256];
     int64_t sweep_id;
@@ -625,11 +631,7 @@ out:
 
 static int cmd_export(const Args *a)
 {
-    if (access(a->db_path, R_OK) != 0) {
-        fprintf(stderr, "dlcm-sweep: %s: no such database\n", a->db_path);
-        return EXIT_BAD;
-    }
-    sqlite3 *db = open_db(a->db_path);
+    sqlite3 *db = open_existing_db(a->db_path);
     if (!db) return EXIT_BAD;
     char name[256], err[512], tmp[PATH_MAX + 16];
     int64_t sweep_id;
