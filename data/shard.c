@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/fnv.h"
+
 struct Shard {
     ShardHeader header;
     void *map;
@@ -20,13 +22,7 @@ struct Shard {
 uint64_t shard_checksum(const uint16_t *tokens, uint64_t count)
 {
     /* FNV-1a 64 over the little-endian token bytes (the on-disk bytes). */
-    const unsigned char *bytes = (const unsigned char *)tokens;
-    uint64_t hash = 0xcbf29ce484222325ull;
-    for (uint64_t i = 0; i < count * 2; i++) {
-        hash ^= bytes[i];
-        hash *= 0x100000001b3ull;
-    }
-    return hash;
+    return fnv1a64(tokens, (size_t)count * 2, FNV1A64_INIT);
 }
 
 static uint32_t read_u32(const unsigned char *p)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/fnv.h"
+
 void buf_append(Buf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
@@ -264,11 +266,7 @@ int text_is_prose(const char *s, size_t len)
 
 uint64_t text_hash64(const char *s, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = fnv1a64(s, len, FNV1A64_INIT);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;

@@ -3,6 +3,7 @@
  * goes through engine/shape.h (never re-derived here). */
 #include "sweep/plan.h"
 
+#include "data/fnv.h"
 #include "engine/train/config.h"
 
 #include <math.h>

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "data/fnv.h"
 #include "engine/ops.h"
 
 typedef enum { KEY_INT, KEY_INT64, KEY_FLOAT, KEY_DOUBLE, KEY_STRING, KEY_ENUM, KEY_BOOL } KeyType;
@@ -121,16 +122,6 @@ static const ConfigKey KEYS[] = {
 struct ConfigSources {
     char origin[NUM_KEYS][CONFIG_PATH_MAX + 32];
 };
-
-uint64_t fnv1a64(const void *data, size_t n, uint64_t h)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 TrainConfig train_config_default(void)
 {

@@ -98,8 +98,5 @@ int config_load_text(TrainConfig *cfg, const char *text, const char *name, char 
 /* One line per key: name, type or choices, default, meaning (for --help). */
 void config_print_keys(FILE *f);
 
-/* FNV-1a 64 over bytes (the config hash and checkpoint checksums). */
-uint64_t fnv1a64(const void *data, size_t n, uint64_t h);
-#define FNV1A64_INIT 0xcbf29ce484222325ull
 
 #endif
