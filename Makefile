@@ -22,6 +22,7 @@ EXT_LIBS   := -lm -lpthread
 .PHONY: all test deps data bench gpu-test clean help
 all:
 
+include cli/cli.mk
 include db/db.mk
 include data/data.mk
 include engine/engine.mk

@@ -13,7 +13,7 @@ $(BUILD)/data/%.o: CFLAGS += $(shell pkg-config --cflags libxml-2.0)
 $(BUILD)/libdlcm_data.a: $(DATA_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/dlcm-data: $(BUILD)/data/dlcm_data_main.o $(BUILD)/libdlcm_data.a
+$(BIN)/dlcm-data: $(BUILD)/data/dlcm_data_main.o $(BUILD)/libdlcm_data.a $(BUILD)/libdlcm_cli.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(DATA_EXT_LIBS) -lm
 

@@ -1,6 +1,7 @@
 /* db/db.c: opening the SQLite store, creating and migrating its schema (db/schema.sql, built
  * in as a string), transactions that wait out a busy database, and small helpers. */
 #include "db/db.h"
+#include "db/migrate.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -100,15 +101,22 @@ sqlite3 *db_open(const char *path, char *err, int errlen)
         return NULL;
     }
     if (version < DB_SCHEMA_VERSION) {
+        /* A migration may rebuild a table: foreign keys stay off until it is committed. */
+        if (version > 0 && db_exec(db, "PRAGMA foreign_keys=OFF", inner, sizeof inner)) goto fail;
         if (db_begin(db, inner, sizeof inner)) goto fail;
-        /* Version 0 -> 1 creates everything. Later versions add their steps here, in order. */
-        if (db_exec(db, schema_sql, inner, sizeof inner)) { db_rollback(db); goto fail; }
+        /* Version 0 creates everything; older versions migrate step by step (db/migrate.c). */
+        if (version == 0 ? db_exec(db, schema_sql, inner, sizeof inner)
+                         : db_migrate(db, version, schema_sql, inner, sizeof inner)) {
+            db_rollback(db);
+            goto fail;
+        }
         char sql[128];
         snprintf(sql, sizeof sql,
                  "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '%d')",
                  DB_SCHEMA_VERSION);
         if (db_exec(db, sql, inner, sizeof inner)) { db_rollback(db); goto fail; }
         if (db_commit(db, inner, sizeof inner)) { db_rollback(db); goto fail; }
+        if (db_exec(db, "PRAGMA foreign_keys=ON", inner, sizeof inner)) goto fail;
     }
     return db;
 fail:

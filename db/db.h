@@ -6,7 +6,7 @@
 
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /* Opens (creating if needed) the database at path and brings its schema to
  * DB_SCHEMA_VERSION inside one transaction. A database from a newer version is refused.

@@ -292,13 +292,14 @@ int sweeps_finish(sqlite3 *db, const char *run_id, const char *status, const cha
     const char *sql;
     if (strcmp(status, "failed") == 0)
         sql = "UPDATE runs SET status = CASE WHEN attempts >= ?5 THEN ?6 ELSE 'queued' END, error = ?3, "
-              "stderr_tail = ?4, heartbeat_at = NULL, finished_at = ?2 WHERE id = ?1";
+              "stderr_tail = ?4, heartbeat_at = NULL, finished_at = ?2 WHERE id = ?1 AND status <> 'cancelled'";
     else if (strcmp(status, "queued") == 0) /* interrupted: the attempt does not count */
         sql = "UPDATE runs SET status = ?6, attempts = max(attempts - 1, 0), heartbeat_at = NULL, "
-              "error = coalesce(?3, error), stderr_tail = coalesce(?4, stderr_tail) WHERE id = ?1";
+              "error = coalesce(?3, error), stderr_tail = coalesce(?4, stderr_tail) WHERE id = ?1 "
+              "AND status <> 'cancelled'";
     else if (strcmp(status, "done") == 0 || strcmp(status, "diverged") == 0)
         sql = "UPDATE runs SET status = ?6, error = ?3, stderr_tail = ?4, heartbeat_at = NULL, finished_at = ?2 "
-              "WHERE id = ?1";
+              "WHERE id = ?1 AND status <> 'cancelled'";
     else {
         snprintf(err, errlen, "unknown run status '%s'", status);
         return -1;
@@ -473,7 +474,8 @@ int sweeps_counts(sqlite3 *db, int64_t sweep_id, SweepCounts *out, char *err, in
         else if (strcmp(status, "diverged") == 0) out->diverged = n;
         out->total += n;
         out->tokens_planned += sqlite3_column_int64(st, 2);
-        if (strcmp(status, "failed") && strcmp(status, "diverged")) out->tokens_done += sqlite3_column_int64(st, 3);
+        if (strcmp(status, "failed") && strcmp(status, "diverged") && strcmp(status, "cancelled"))
+            out->tokens_done += sqlite3_column_int64(st, 3);
         else out->tokens_planned -= sqlite3_column_int64(st, 2); /* no more work is coming from those */
         out->tokens_per_s += sqlite3_column_double(st, 4);
     }

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "db/db.h"
+#include "db/study.h"
 #include "db/sweeps.h"
 #include "sweep/launch.h"
 #include "sweep/plan.h"
@@ -29,6 +31,9 @@ typedef struct {
     double memory;
     int64_t tokens_done;
     double tokens_per_s;
+    int64_t rate_tokens;  /* tokens done at rate_time: throughput when the trainer reports none */
+    double rate_time;
+    int cancelled;        /* cancelled from outside (dlcm-sweep cancel): its trainer was stopped */
 } Slot;
 
 static volatile sig_atomic_t stop_requested = 0;
@@ -65,20 +70,11 @@ int local_detect_gpus(int *ids, double *mem_bytes, int max)
     return n;
 }
 
-static void format_duration(double seconds, char *buf, int buflen)
-{
-    if (!isfinite(seconds) || seconds < 0) { snprintf(buf, buflen, "?"); return; }
-    long s = (long)(seconds + 0.5);
-    if (s >= 3600) snprintf(buf, buflen, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-    else if (s >= 60) snprintf(buf, buflen, "%ldm%02lds", s / 60, s % 60);
-    else snprintf(buf, buflen, "%lds", s);
-}
-
 void local_format_status(const char *sweep_name, int done, int running, int failed, int diverged, int queued,
                          double tokens_per_s, double tokens_left, char *buf, int buflen)
 {
     char eta[32];
-    format_duration(tokens_per_s > 0 ? tokens_left / tokens_per_s : NAN, eta, sizeof eta);
+    cli_format_duration(tokens_per_s > 0 ? tokens_left / tokens_per_s : NAN, eta, sizeof eta);
     snprintf(buf, buflen, "%s: done %d  running %d  failed %d  diverged %d  queued %d | %.3gk tok/s | ETA %s",
              sweep_name, done, running, failed, diverged, queued, tokens_per_s / 1000.0, eta);
 }
@@ -188,6 +184,10 @@ static int running_slots(const Slot *slots)
     return n;
 }
 
+static double monotonic_now(void);
+
+/* Each running run: copy its new metrics and progress into the main database (so curves are
+ * visible while it trains), stop its trainer if the run was cancelled, and heartbeat it. */
 static int heartbeat(sqlite3 *db, Slot *slots, char *err, int errlen)
 {
     RunHeartbeat progress[MAX_SLOTS];
@@ -196,11 +196,25 @@ static int heartbeat(sqlite3 *db, Slot *slots, char *err, int errlen)
         if (!slots[i].pid) continue;
         RunPaths paths;
         run_paths(slots[i].out_dir, &paths);
+        char status[32];
+        if (!slots[i].cancelled && sweeps_run_status(db, slots[i].id, status, sizeof status, err, errlen) == 0 &&
+            strcmp(status, "cancelled") == 0) {
+            kill(slots[i].pid, SIGTERM);
+            slots[i].cancelled = 1;
+        }
+        if (study_copy_progress(db, slots[i].id, paths.run_db, err, errlen)) return -1;
         int64_t tokens;
-        double rate;
+        double rate, now = monotonic_now();
         if (sweeps_run_progress(paths.run_db, slots[i].id, &tokens, &rate) == 0) {
+            /* A trainer that reports no throughput: measured here from its progress. */
+            if (rate < 0 && slots[i].rate_time > 0 && tokens > slots[i].rate_tokens && now > slots[i].rate_time)
+                rate = (double)(tokens - slots[i].rate_tokens) / (now - slots[i].rate_time);
+            if (tokens != slots[i].rate_tokens || slots[i].rate_time <= 0) {
+                slots[i].rate_tokens = tokens;
+                slots[i].rate_time = now;
+            }
             slots[i].tokens_done = tokens;
-            slots[i].tokens_per_s = rate;
+            if (rate >= 0) slots[i].tokens_per_s = rate;
         }
         snprintf(progress[n].id, sizeof progress[n].id, "%s", slots[i].id);
         progress[n].tokens_done = slots[i].tokens_done > 0 ? slots[i].tokens_done : -1;
@@ -221,11 +235,17 @@ static void show_status(sqlite3 *db, int64_t sweep_id, const char *name, const L
                         int final_line)
 {
     if (!opt->status_out) return;
+    static double started = -1;
+    if (started < 0) started = monotonic_now();
     SweepCounts c;
-    char err[256], line[256];
+    char err[256], line[256], elapsed[24];
     if (sweeps_counts(db, sweep_id, &c, err, sizeof err)) return;
     local_format_status(name, c.done, c.running, c.failed, c.diverged, c.queued, c.tokens_per_s,
                         (double)(c.tokens_planned - c.tokens_done), line, sizeof line);
+    cli_format_duration(monotonic_now() - started, elapsed, sizeof elapsed);
+    size_t used = strlen(line);
+    snprintf(line + used, sizeof line - used, " | %.0f%% of tokens | elapsed %s",
+             c.tokens_planned > 0 ? 100.0 * c.tokens_done / c.tokens_planned : 0.0, elapsed);
     if (tty && !final_line) fprintf(opt->status_out, "\r\033[K%s", line);
     else fprintf(opt->status_out, "%s%s\n", tty ? "\r\033[K" : "", line);
     fflush(opt->status_out);
@@ -272,7 +292,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
                     rc = -1;
                     goto out;
                 }
-                print_event(opt, tty, outcome, slots[i].id);
+                print_event(opt, tty, slots[i].cancelled ? "cancelled" : outcome, slots[i].id);
                 if (strcmp(outcome, "locked") == 0) claims_paused_until = monotonic_now() + 1.0;
                 slots[i].pid = 0;
             }

@@ -1,5 +1,6 @@
 /* sweep/main.c: the dlcm-sweep program: plan (table, CSV, JSON), run (local GPUs, CPU or Slurm),
- * status, retry, export, and the Slurm array task's entry point. */
+ * retry, export, and the Slurm array task's entry point; options in sweep/args.c, status, show,
+ * cancel and tag in sweep/manage.c. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -10,163 +11,18 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/study.h"
 #include "db/sweeps.h"
+#include "sweep/args.h"
+#include "sweep/commands.h"
 #include "sweep/config.h"
 #include "sweep/local.h"
 #include "sweep/plan.h"
+#include "sweep/preflight.h"
 #include "sweep/proc.h"
+#include "sweep/provenance.h"
 #include "sweep/slurm.h"
-
-static const char usage[] =
-    "usage: dlcm-sweep COMMAND [options]\n"
-    "\n"
-    "Plans and runs compute-matched sweeps of dlcm and dense models (configs/sweep-*.yaml).\n"
-    "\n"
-    "commands:\n"
-    "  plan FILE [--csv | --json] [--db DB]\n"
-    "      Print the expanded runs: id, family, shape, N, P, R, FLOPs per token (inference and\n"
-    "      training), tokens D, steps, realized budget and its deviation, estimated time when the\n"
-    "      database holds measured throughput. Checks the file; writes nothing.\n"
-    "  run FILE [--backend local|slurm] [--gpus LIST|all|none] [run options]\n"
-    "      Record the sweep and its runs in the database, then execute them. Completed runs are\n"
-    "      skipped; interrupted ones resume from their checkpoints.\n"
-    "  status [--sweep NAME] [--runs]\n"
-    "      Counts per status; --runs lists every run (failed ones with their error).\n"
-    "  retry [--sweep NAME] [--no-run] [run options]\n"
-    "      Requeue the failed runs (not diverged ones) and execute them.\n"
-    "  export [--sweep NAME] [-o FILE]\n"
-    "      CSV of finished runs for dlcm-fit (N, D, loss, R, P, family, budget, ...).\n"
-    "\n"
-    "options:\n"
-    "  --db FILE            the database (default results/dlcm.sqlite)\n"
-    "  --runs-dir DIR       run directories (default: runs/ beside the database)\n"
-    "  --trainer PATH       the trainer (default: dlcm-train beside this program)\n"
-    "  --gpus LIST          GPU indices, e.g. 0,1,3; 'all' (default: those nvidia-smi lists) or\n"
-    "                       'none' (CPU backend)\n"
-    "  --gpu-mem GIB        memory per GPU for packing (default: from nvidia-smi)\n"
-    "  --max-per-gpu N      runs packed on one GPU at most (default 4)\n"
-    "  --cpu-workers N      concurrent runs on a CPU-only machine (default 1)\n"
-    "  --heartbeat S        seconds between heartbeats (default 5)\n"
-    "  --stale-after S      requeue a running run not heard of for S seconds (default 60;\n"
-    "                       Slurm: 120)\n"
-    "  --max-attempts N     launches per run before it stays failed (default: the sweep's, 3)\n"
-    "  --quiet              no status line\n"
-    "  slurm: --partition P  --time T  --gpus-per-task N (default 1 with GPUs, else 0)\n"
-    "         --cpus-per-task N  --max-parallel N  --poll S (default 5)\n"
-    "\n"
-    "sweep file (YAML; see configs/sweep-*.yaml):\n"
-    "  name, vocab, seq_len, batch_tokens (tokens per step), grad_accum (default 1)\n"
-    "  budgets: [C, ...] training FLOPs (D = C / (3 F_fwd) in whole steps, within 1%), or\n"
-    "  tokens: [D, ...] fixed training tokens\n"
-    "  lr, seed, parametrization (mup | sp): a value or a list; max_attempts (default 3)\n"
-    "  shape_rule: {concept_width_ratio, aspect, encoder_share, max_width} for derived shapes\n"
-    "  families: a list; each has family (dense | dlcm) and either N (and P for dlcm), from which\n"
-    "    the shape is derived, or d_t, n_layers (dense) / d_t, d_c or d_c_ratio, n_enc, n_con,\n"
-    "    n_dec (dlcm); R (dlcm); optional ffn_t, ffn_c; any of lr, seed, budgets, tokens,\n"
-    "    parametrization to override the sweep's. Every key may be a list: the grid is their product.\n"
-    "  trainer: dlcm-train settings given to every run (e.g. data.tokenizer, schedule.kind)\n"
-    "\n"
-    "exit status: 0 all runs done or diverged; 1 some failed; 2 interrupted; 3 bad input or error.\n";
-
-#define EXIT_BAD 3
-
-typedef struct {
-    const char *command, *file, *db_path, *runs_dir, *trainer, *sweep_name, *gpus, *backend, *output;
-    const char *partition, *time_limit;
-    int csv, json, quiet, list_runs, no_run;
-    double gpu_mem_gib, heartbeat_s, stale_after_s, poll_s;
-    int max_per_gpu, cpu_workers, max_attempts, gpus_per_task, cpus_per_task, max_parallel;
-} Args;
-
-static int parse_number(const char *flag, const char *text, double lo, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = text ? strtod(text, &end) : 0;
-    if (!text || end == text || *end || errno || !(v >= lo) || !isfinite(v)) {
-        fprintf(stderr, "dlcm-sweep: %s needs a number >= %g (got '%s')\n", flag, lo, text ? text : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_int(const char *flag, const char *text, int lo, int *out)
-{
-    double v;
-    if (parse_number(flag, text, lo, &v)) return -1;
-    if (v != floor(v) || v > INT_MAX) {
-        fprintf(stderr, "dlcm-sweep: %s needs an integer (got '%s')\n", flag, text);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_args(int argc, char **argv, Args *a)
-{
-    memset(a, 0, sizeof *a);
-    a->db_path = "results/dlcm.sqlite";
-    a->backend = "local";
-    a->max_per_gpu = 4;
-    a->cpu_workers = 1;
-    a->heartbeat_s = 5;
-    a->stale_after_s = -1;
-    a->poll_s = 5;
-    a->gpus_per_task = -1;
-    a->cpus_per_task = 1;
-    a->command = argv[1];
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        int used_value = 1, bad = 0;
-        if (strcmp(arg, "--csv") == 0) { a->csv = 1; used_value = 0; }
-        else if (strcmp(arg, "--json") == 0) { a->json = 1; used_value = 0; }
-        else if (strcmp(arg, "--quiet") == 0) { a->quiet = 1; used_value = 0; }
-        else if (strcmp(arg, "--runs") == 0) { a->list_runs = 1; used_value = 0; }
-        else if (strcmp(arg, "--no-run") == 0) { a->no_run = 1; used_value = 0; }
-        else if (arg[0] == '-' && arg[1] && !value) {
-            fprintf(stderr, "dlcm-sweep: %s needs a value (see --help)\n", arg);
-            return -1;
-        }
-        else if (strcmp(arg, "--db") == 0) a->db_path = value;
-        else if (strcmp(arg, "--runs-dir") == 0) a->runs_dir = value;
-        else if (strcmp(arg, "--trainer") == 0) a->trainer = value;
-        else if (strcmp(arg, "--sweep") == 0) a->sweep_name = value;
-        else if (strcmp(arg, "--gpus") == 0) a->gpus = value;
-        else if (strcmp(arg, "--backend") == 0) a->backend = value;
-        else if (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0) a->output = value;
-        else if (strcmp(arg, "--partition") == 0) a->partition = value;
-        else if (strcmp(arg, "--time") == 0) a->time_limit = value;
-        else if (strcmp(arg, "--gpu-mem") == 0) bad = parse_number(arg, value, 0.01, &a->gpu_mem_gib);
-        else if (strcmp(arg, "--heartbeat") == 0) bad = parse_number(arg, value, 0.01, &a->heartbeat_s);
-        else if (strcmp(arg, "--stale-after") == 0) bad = parse_number(arg, value, 0.05, &a->stale_after_s);
-        else if (strcmp(arg, "--poll") == 0) bad = parse_number(arg, value, 0.05, &a->poll_s);
-        else if (strcmp(arg, "--max-per-gpu") == 0) bad = parse_int(arg, value, 1, &a->max_per_gpu);
-        else if (strcmp(arg, "--cpu-workers") == 0) bad = parse_int(arg, value, 1, &a->cpu_workers);
-        else if (strcmp(arg, "--max-attempts") == 0) bad = parse_int(arg, value, 1, &a->max_attempts);
-        else if (strcmp(arg, "--gpus-per-task") == 0) bad = parse_int(arg, value, 0, &a->gpus_per_task);
-        else if (strcmp(arg, "--cpus-per-task") == 0) bad = parse_int(arg, value, 1, &a->cpus_per_task);
-        else if (strcmp(arg, "--max-parallel") == 0) bad = parse_int(arg, value, 0, &a->max_parallel);
-        else if (arg[0] == '-') {
-            fprintf(stderr, "dlcm-sweep: unknown option %s (see --help)\n", arg);
-            return -1;
-        } else if (!a->file) {
-            a->file = arg;
-            used_value = 0;
-        } else {
-            fprintf(stderr, "dlcm-sweep: unexpected argument %s\n", arg);
-            return -1;
-        }
-        if (bad) return -1;
-        if (used_value) i++;
-    }
-    if (strcmp(a->backend, "local") && strcmp(a->backend, "slurm")) {
-        fprintf(stderr, "dlcm-sweep: --backend is local or slurm (got '%s')\n", a->backend);
-        return -1;
-    }
-    return 0;
-}
+#include "sweep/version.h"
 
 /* Reads the whole sweep file (its text is stored with the sweep). */
 static char *read_text(const char *path)
@@ -244,14 +100,16 @@ static void print_plan_table(const SweepSpec *spec, const SweepPlan *plan, doubl
            (long long)spec->batch_tokens, spec->seq_len, spec->vocab);
     printf("%-16s %-5s %-24s %10s %5s %4s %10s %10s %12s %8s %10s %10s %7s %-3s %9s %s\n", "id", "fam", "shape", "N", "P",
            "R", "F_inf/tok", "F_trn/tok", "D tokens", "steps", "budget", "realized", "dev%", "par", "lr", "seed/est");
-    double worst = 0;
+    double worst = 0, total_s = 0;
     for (int i = 0; i < plan->n; i++) {
         const PlannedRun *r = &plan->runs[i];
         char shape[64], est[32] = "";
         shape_text(&r->shape, shape, sizeof shape);
         if (flops_per_s > 0) {
-            double s = r->train_flops / flops_per_s;
-            snprintf(est, sizeof est, " ~%.0fs", s);
+            char duration[24];
+            cli_format_duration(r->train_flops / flops_per_s, duration, sizeof duration);
+            snprintf(est, sizeof est, " ~%s", duration);
+            total_s += r->train_flops / flops_per_s;
         }
         printf("%-16s %-5s %-24s %10.4g %5.3f %4.3g %10.4g %10.4g %12lld %8lld %10.4g %10.4g %+7.3f %-3s %9.3g %lld%s\n", r->id,
                sweep_family_name(r->shape.family), shape, (double)r->params.N, r->params.P,
@@ -262,6 +120,12 @@ static void print_plan_table(const SweepSpec *spec, const SweepPlan *plan, doubl
     }
     printf("largest deviation from a budget: %.3f%% (limit %.3g%%)%s\n", worst * 100, spec->max_deviation * 100,
            flops_per_s > 0 ? "" : "; no measured throughput in the database yet, so no time estimates");
+    if (flops_per_s > 0) {
+        char total[24];
+        cli_format_duration(total_s, total, sizeof total);
+        printf("estimated time: %s of training in all, one run at a time, at the %.3g FLOP/s measured by finished "
+               "runs\n", total, flops_per_s);
+    }
 }
 
 static void print_plan_csv(const SweepPlan *plan)
@@ -328,18 +192,23 @@ static void print_plan_json(const SweepSpec *spec, const SweepPlan *plan)
 
 static int cmd_plan(const Args *a)
 {
-    if (!a->file) { fprintf(stderr, "dlcm-sweep plan: which sweep file?\n"); return EXIT_BAD; }
+    if (!a->file) { fprintf(stderr, "dlcm-sweep plan: which sweep file?\n"); return SWEEP_EXIT_BAD; }
     static SweepSpec spec;
     SweepPlan plan;
     char *text;
-    if (load_plan(a->file, &spec, &plan, &text)) return EXIT_BAD;
+    if (load_plan(a->file, &spec, &plan, &text)) return SWEEP_EXIT_BAD;
     if (a->json) print_plan_json(&spec, &plan);
     else if (a->csv) print_plan_csv(&plan);
     else print_plan_table(&spec, &plan, measured_flops_per_s(a->db_path));
     int bad = fflush(stdout) != 0 || ferror(stdout);
+    /* Planning needs no corpus, but a run would fail without one: say so now. */
+    int problems = a->no_check ? 0 : sweep_preflight(&plan, stderr);
+    if (problems)
+        fprintf(stderr, "dlcm-sweep plan: %d problem(s) with the data these runs need: `run` will refuse the sweep\n",
+                problems);
     sweep_plan_free(&plan);
     free(text);
-    return bad ? EXIT_BAD : 0;
+    return bad ? SWEEP_EXIT_FAILED : 0;
 }
 
 /* ---- shared by run, retry, status, export ----------------------------------------------- */
@@ -419,26 +288,12 @@ static int resolve_trainer(const Args *a, char *out, size_t n)
     return 0;
 }
 
-static int find_sweep(sqlite3 *db, const Args *a, char *name, int namelen, int64_t *sweep_id)
-{
-    char err[512];
-    int rc;
-    if (a->sweep_name) {
-        snprintf(name, namelen, "%s", a->sweep_name);
-        rc = sweeps_find(db, a->sweep_name, sweep_id, err, sizeof err);
-    } else {
-        rc = sweeps_only(db, name, namelen, sweep_id, err, sizeof err);
-    }
-    if (rc) fprintf(stderr, "dlcm-sweep: %s: %s\n", a->db_path, err);
-    return rc ? -1 : 0;
-}
-
 /* Runs the sweep's queued runs on the chosen backend; the process exit code. */
 static int execute(const Args *a, sqlite3 *db, int64_t sweep_id, const char *name, int max_attempts)
 {
     char trainer[PATH_MAX], runs_dir[PATH_MAX], err[1024];
-    if (resolve_trainer(a, trainer, sizeof trainer)) return EXIT_BAD;
-    if (runs_dir_for(a, name, runs_dir, sizeof runs_dir)) return EXIT_BAD;
+    if (resolve_trainer(a, trainer, sizeof trainer)) return SWEEP_EXIT_BAD;
+    if (runs_dir_for(a, name, runs_dir, sizeof runs_dir)) return SWEEP_EXIT_BAD;
     int rc;
     int gpu_ids[LOCAL_MAX_DEVICES];
     double gpu_mem[LOCAL_MAX_DEVICES];
@@ -454,7 +309,7 @@ static int execute(const Args *a, sqlite3 *db, int64_t sweep_id, const char *nam
             long id = strtol(tok, &end, 10);
             if (*end || end == tok || id < 0 || n_gpus == LOCAL_MAX_DEVICES) {
                 fprintf(stderr, "dlcm-sweep: --gpus: bad GPU index '%s'\n", tok);
-                return EXIT_BAD;
+                return SWEEP_EXIT_BAD;
             }
             double mem = 0;
             for (int j = 0; j < found; j++)
@@ -471,7 +326,7 @@ static int execute(const Args *a, sqlite3 *db, int64_t sweep_id, const char *nam
         SlurmOptions opt;
         slurm_options_default(&opt);
         char self[PATH_MAX];
-        if (self_path(self, sizeof self)) { fprintf(stderr, "dlcm-sweep: cannot find my own path\n"); return EXIT_BAD; }
+        if (self_path(self, sizeof self)) { fprintf(stderr, "dlcm-sweep: cannot find my own path\n"); return SWEEP_EXIT_BAD; }
         opt.trainer = trainer;
         opt.self = self;
         opt.runs_dir = runs_dir;
@@ -499,6 +354,7 @@ static int execute(const Args *a, sqlite3 *db, int64_t sweep_id, const char *nam
         if (opt.stale_after_s < 3 * opt.heartbeat_s) opt.stale_after_s = 3 * opt.heartbeat_s;
         opt.max_attempts = max_attempts;
         opt.status_out = a->quiet ? NULL : stderr;
+        opt.status_every_s = a->status_every_s;
         if (!a->quiet)
             fprintf(stderr, "dlcm-sweep: sweep %s on %s%s, runs in %s\n", name,
                     n_gpus ? "GPUs" : "the CPU backend", n_gpus ? "" : " (no GPU found)", runs_dir);
@@ -506,30 +362,45 @@ static int execute(const Args *a, sqlite3 *db, int64_t sweep_id, const char *nam
     }
     if (rc < 0) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
-        return EXIT_BAD;
+        return SWEEP_EXIT_FAILED;
     }
-    return rc;
+    /* The backends answer 0 all done, 1 some failed, 2 stopped by a signal. */
+    return rc == 2 ? SWEEP_EXIT_INTERRUPTED : rc;
 }
 
 static int cmd_run(const Args *a)
 {
-    if (!a->file) { fprintf(stderr, "dlcm-sweep run: which sweep file?\n"); return EXIT_BAD; }
+    if (!a->file) { fprintf(stderr, "dlcm-sweep run: which sweep file?\n"); return SWEEP_EXIT_BAD; }
     static SweepSpec spec;
     SweepPlan plan;
     char *text;
-    if (load_plan(a->file, &spec, &plan, &text)) return EXIT_BAD;
-    int rc = EXIT_BAD;
+    if (load_plan(a->file, &spec, &plan, &text)) return SWEEP_EXIT_BAD;
+    int rc = SWEEP_EXIT_BAD;
     char err[1024], runs_dir[PATH_MAX];
     SweepRunRow *rows = NULL;
     char (*dirs)[PATH_MAX + 20] = NULL;
-    sqlite3 *db = open_db(a->db_path);
+    sqlite3 *db = NULL;
+    if (!a->no_check) {
+        int problems = sweep_preflight(&plan, stderr);
+        if (problems) {
+            fprintf(stderr, "dlcm-sweep run: %d problem(s) with the data these runs need: nothing launched "
+                            "(--no-check launches anyway)\n", problems);
+            goto out;
+        }
+    }
+    db = open_db(a->db_path);
     if (!db) goto out;
-    if (runs_dir_for(a, spec.name, runs_dir, sizeof runs_dir)) goto out;
     int64_t sweep_id;
-    if (sweeps_record(db, spec.name, a->file, text, &sweep_id, err, sizeof err)) {
+    int versioned = sweep_record_version(db, &spec, &plan, a->file, text, a->new_version, &sweep_id);
+    if (versioned) {
+        rc = versioned > 0 ? SWEEP_EXIT_BAD : SWEEP_EXIT_FAILED;
+        goto out;
+    }
+    if ((a->tags || a->note) && study_label(db, sweep_id, NULL, a->tags, a->note, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         goto out;
     }
+    if (runs_dir_for(a, spec.name, runs_dir, sizeof runs_dir)) goto out;
     rows = calloc(plan.n ? plan.n : 1, sizeof *rows);
     dirs = calloc(plan.n ? plan.n : 1, sizeof *dirs);
     if (!rows || !dirs) { fprintf(stderr, "dlcm-sweep: out of memory\n"); goto out; }
@@ -542,6 +413,10 @@ static int cmd_run(const Args *a)
     }
     int inserted;
     if (sweeps_insert_runs(db, sweep_id, rows, plan.n, &inserted, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        goto out;
+    }
+    if (sweep_record_provenance(db, &plan, !a->gpus || strcmp(a->gpus, "none") != 0, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         goto out;
     }
@@ -563,11 +438,12 @@ out:
 static int cmd_retry(const Args *a)
 {
     sqlite3 *db = open_db(a->db_path);
-    if (!db) return EXIT_BAD;
+    if (!db) return SWEEP_EXIT_BAD;
     char name[256], err[512];
     int64_t sweep_id;
-    int rc = EXIT_BAD, n;
-    if (find_sweep(db, a, name, sizeof name, &sweep_id)) goto out;
+    int rc = SWEEP_EXIT_FAILED, n;
+    int picked = sweep_pick(db, a, name, sizeof name, &sweep_id);
+    if (picked) { rc = picked; goto out; }
     if (sweeps_retry_failed(db, sweep_id, &n, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         goto out;
@@ -589,55 +465,16 @@ static sqlite3 *open_existing_db(const char *path)
     return open_db(path);
 }
 
-static int cmd_status(const Args *a)
-{
-    sqlite3 *db = open_existing_db(a->db_path);
-    if (!db) return EXIT_BAD;
-    char name[256], err[512], line[256];
-    int64_t sweep_id;
-    int rc = EXIT_BAD;
-    SweepCounts c;
-    if (find_sweep(db, a, name, sizeof name, &sweep_id)) goto out;
-    if (sweeps_counts(db, sweep_id, &c, err, sizeof err)) { fprintf(stderr, "dlcm-sweep: %s\n", err); goto out; }
-    local_format_status(name, c.done, c.running, c.failed, c.diverged, c.queued, c.tokens_per_s,
-                        (double)(c.tokens_planned - c.tokens_done), line, sizeof line);
-    printf("%s\n%d runs, %lld of %lld planned tokens trained\n", line, c.total, (long long)c.tokens_done,
-           (long long)c.tokens_planned);
-    if (a->list_runs) {
-        sqlite3_stmt *st = db_prepare(db,
-                                      "SELECT id, status, family, N, coalesce(R_target, 1), P, budget, attempts, "
-                                      "coalesce(final_val_loss, final_train_loss), coalesce(error, '') "
-                                      "FROM runs WHERE sweep_id = ?1 ORDER BY rowid",
-                                      err, sizeof err);
-        if (!st) { fprintf(stderr, "dlcm-sweep: %s\n", err); goto out; }
-        sqlite3_bind_int64(st, 1, sweep_id);
-        printf("%-16s %-8s %-5s %10s %4s %5s %10s %3s %8s %s\n", "id", "status", "fam", "N", "R", "P", "budget", "try",
-               "loss", "error");
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            char loss[32] = "-";
-            if (sqlite3_column_type(st, 8) != SQLITE_NULL) snprintf(loss, sizeof loss, "%.4f", sqlite3_column_double(st, 8));
-            printf("%-16s %-8s %-5s %10.4g %4.3g %5.3f %10.4g %3d %8s %.100s\n", sqlite3_column_text(st, 0),
-                   sqlite3_column_text(st, 1), sqlite3_column_text(st, 2), sqlite3_column_double(st, 3),
-                   sqlite3_column_double(st, 4), sqlite3_column_double(st, 5), sqlite3_column_double(st, 6),
-                   sqlite3_column_int(st, 7), loss, sqlite3_column_text(st, 9));
-        }
-        sqlite3_finalize(st);
-    }
-    rc = 0;
-out:
-    db_close(db);
-    return rc;
-}
-
 static int cmd_export(const Args *a)
 {
     sqlite3 *db = open_existing_db(a->db_path);
-    if (!db) return EXIT_BAD;
+    if (!db) return SWEEP_EXIT_BAD;
     char name[256], err[512], tmp[PATH_MAX + 16];
     int64_t sweep_id;
-    int rc = EXIT_BAD;
+    int rc = SWEEP_EXIT_FAILED;
     FILE *out = stdout;
-    if (find_sweep(db, a, name, sizeof name, &sweep_id)) goto out;
+    int picked = sweep_pick(db, a, name, sizeof name, &sweep_id);
+    if (picked) { rc = picked; goto out; }
     if (a->output) {
         /* Written beside and renamed: a failed export never leaves half a CSV under the name. */
         snprintf(tmp, sizeof tmp, "%s.tmp", a->output);
@@ -655,10 +492,10 @@ static int cmd_export(const Args *a)
     rc = 0;
 out:
     if (out != stdout) {
-        if (fclose(out) != 0) rc = EXIT_BAD;
+        if (fclose(out) != 0) rc = SWEEP_EXIT_BAD;
         if (rc == 0 && rename(tmp, a->output) != 0) {
             fprintf(stderr, "dlcm-sweep: %s: %s\n", a->output, strerror(errno));
-            rc = EXIT_BAD;
+            rc = SWEEP_EXIT_BAD;
         }
         if (rc) unlink(tmp);
     }
@@ -668,26 +505,21 @@ out:
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_BAD : 0;
-    }
-    if (strcmp(argv[1], "slurm-task") == 0) {
-        if (argc != 3) { fprintf(stderr, "usage: dlcm-sweep slurm-task TASKS_FILE (run by sbatch)\n"); return EXIT_BAD; }
+    if (argc >= 2 && strcmp(argv[1], "slurm-task") == 0) {
+        if (argc != 3) { fprintf(stderr, "usage: dlcm-sweep slurm-task TASKS_FILE (run by sbatch)\n"); return SWEEP_EXIT_BAD; }
         return slurm_task_main(argv[2]);
     }
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
     Args a;
-    if (parse_args(argc, argv, &a)) return EXIT_BAD;
+    int exit_code;
+    if (sweep_parse_args(argc, argv, &a, &exit_code)) return exit_code;
     if (strcmp(a.command, "plan") == 0) return cmd_plan(&a);
     if (strcmp(a.command, "run") == 0) return cmd_run(&a);
-    if (strcmp(a.command, "status") == 0) return cmd_status(&a);
+    if (strcmp(a.command, "status") == 0) return sweep_cmd_status(&a);
+    if (strcmp(a.command, "show") == 0) return sweep_cmd_show(&a);
     if (strcmp(a.command, "retry") == 0) return cmd_retry(&a);
+    if (strcmp(a.command, "cancel") == 0) return sweep_cmd_cancel(&a);
+    if (strcmp(a.command, "tag") == 0) return sweep_cmd_tag(&a);
     if (strcmp(a.command, "export") == 0) return cmd_export(&a);
     fprintf(stderr, "dlcm-sweep: unknown command '%s' (see --help)\n", a.command);
-    return EXIT_BAD;
+    return SWEEP_EXIT_BAD;
 }

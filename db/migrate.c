@@ -1,0 +1,45 @@
+/* db/migrate.c: the schema's migration steps (see db/migrate.h). Version 2 adds sweep versions,
+ * tags and notes, the 'cancelled' run status (a CHECK constraint, so `runs` is rebuilt), each
+ * run's provenance columns, and the views run_summary, run_curve and sweep_summary. */
+#include "db/migrate.h"
+
+#include <stdio.h>
+
+#include "db/db.h"
+
+/* The columns of `runs` in schema version 1, in order: what the rebuild copies. */
+static const char runs_v1_columns[] =
+    "id, sweep_id, status, config, family, parametrization, d_t, d_c, n_layers, n_enc, n_con, n_dec, vocab, "
+    "seq_len, R_target, N, embedding_params, unembedding_params, P, fwd_flops_per_token, train_flops_per_token, "
+    "tokens, steps, budget, train_flops, lr, seed, flops_launched, realized_R_train, realized_R_eval, "
+    "final_train_loss, final_val_loss, initial_loss, tokens_done, steps_done, tokens_per_s, peak_mem_bytes, device, "
+    "attempts, error, stderr_tail, out_dir, heartbeat_at, created_at, started_at, finished_at";
+
+static int migrate_1_to_2(sqlite3 *db, const char *schema_sql, char *err, int errlen)
+{
+    /* legacy_alter_table keeps the rename from rewriting the foreign keys of metrics, evals and
+     * module_stats, which must go on naming `runs` (the rebuilt table). */
+    if (db_exec(db, "PRAGMA legacy_alter_table=ON", err, errlen) ||
+        db_exec(db, "DROP INDEX IF EXISTS runs_by_sweep", err, errlen) ||
+        db_exec(db, "ALTER TABLE runs RENAME TO runs_v1", err, errlen) ||
+        db_exec(db,
+                "ALTER TABLE sweeps ADD COLUMN base_name TEXT; "
+                "ALTER TABLE sweeps ADD COLUMN version INTEGER NOT NULL DEFAULT 1; "
+                "ALTER TABLE sweeps ADD COLUMN tags TEXT; "
+                "ALTER TABLE sweeps ADD COLUMN notes TEXT",
+                err, errlen) ||
+        db_exec(db, schema_sql, err, errlen))
+        return -1;
+    char copy[2048];
+    snprintf(copy, sizeof copy, "INSERT INTO runs(%s) SELECT %s FROM runs_v1", runs_v1_columns, runs_v1_columns);
+    if (db_exec(db, copy, err, errlen) || db_exec(db, "DROP TABLE runs_v1", err, errlen) ||
+        db_exec(db, "PRAGMA legacy_alter_table=OFF", err, errlen))
+        return -1;
+    return 0;
+}
+
+int db_migrate(sqlite3 *db, int from_version, const char *schema_sql, char *err, int errlen)
+{
+    if (from_version < 2 && migrate_1_to_2(db, schema_sql, err, errlen)) return -1;
+    return 0;
+}
