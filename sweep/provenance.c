@@ -36,8 +36,8 @@ static void stamp_hashes(const char *shard_path, const char *tokenizer, char *co
     const char *p = strstr(line, "text ");
     if (p && sscanf(p + 5, "%79s", word) == 1) snprintf(corpus, n, "%s", word);
     p = strstr(line, " model ");
-    if (p && sscanf(p + 7, "%79s", word) == 1) snprintf(model, n, "%s", word);
-    else if (strcmp(tokenizer, "byte") == 0) snprintf(model, n, "byte");
+    if (p && sscanf(p + 7, "%79s", word) == 1 && strcmp(word, "none") != 0) snprintf(model, n, "%s", word);
+    else if (strcmp(tokenizer, "byte") == 0) snprintf(model, n, "byte"); /* bytes need no model */
 }
 
 int sweep_record_provenance(sqlite3 *db, const SweepPlan *plan, int with_gpu, char *err, int errlen)

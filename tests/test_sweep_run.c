@@ -172,7 +172,7 @@ Test(sweep_run, sigterm_stops_cleanly_and_requeues)
     pid_t pid = start_run(&s, env, NULL);
     wait_for(&s, "SELECT count(*) FROM runs WHERE status = 'running' AND tokens_done >= 64", 2);
     kill(pid, SIGTERM);
-    cr_assert_eq(tu_wait(pid), 2, "exit 2: interrupted");
+    cr_assert_eq(tu_wait(pid), 130, "exit 130: interrupted");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'queued' AND attempts = 0"), 3);
     tu_remove_tree(s.dir);
 }
@@ -187,11 +187,11 @@ Test(sweep_run, command_line_errors)
     tu_write(bad, "name: bad\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: 1e9\nlr: 0.01\n"
                   "families:\n  - family: dense\n    d_t: 100\n    n_layers: 1\n");
     const char *plan_bad[] = {"plan", bad, NULL};
-    cr_assert_eq(tu_sweep(plan_bad, NULL, out), 3);
+    cr_assert_eq(tu_sweep(plan_bad, NULL, out), 2);
     tu_read(out, text, sizeof text);
     cr_assert(strstr(text, "bad.yaml:9: d_t: width must be a positive multiple of 64") != NULL, "%s", text);
     const char *run_bad[] = {"run", bad, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, NULL};
-    cr_assert_eq(tu_sweep(run_bad, NULL, out), 3);
+    cr_assert_eq(tu_sweep(run_bad, NULL, out), 2);
     cr_assert_neq(access(s.db, F_OK), 0, "a bad sweep file creates nothing");
 
     const char *json[] = {"plan", s.yaml, "--json", NULL};
@@ -208,11 +208,11 @@ Test(sweep_run, command_line_errors)
     cr_assert_eq(tu_count_lines(out), 3);
 
     const char *no_trainer[] = {"run", s.yaml, "--db", s.db, "--trainer", "/nonexistent/dlcm-train", "--quiet", NULL};
-    cr_assert_eq(tu_sweep(no_trainer, NULL, out), 3);
+    cr_assert_eq(tu_sweep(no_trainer, NULL, out), 2);
     tu_read(out, text, sizeof text);
     cr_assert(strstr(text, "/nonexistent/dlcm-train") != NULL, "%s", text);
     const char *unknown[] = {"run", s.yaml, "--gpu", "0", NULL};
-    cr_assert_eq(tu_sweep(unknown, NULL, out), 3);
+    cr_assert_eq(tu_sweep(unknown, NULL, out), 2);
     const char *help[] = {"--help", NULL};
     cr_assert_eq(tu_sweep(help, NULL, out), 0);
     tu_read(out, text, sizeof text);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "data/shard.h"
 #include "engine/shape.h"
 #include "sweep/proc.h"
 
@@ -42,10 +43,22 @@ void tu_make_sweep(TuSweep *s, const char *tag, int n_seeds, int steps)
     double budget = shape_train_flops_per_token(&shape, 1) * 64.0 * steps;
     char seeds[256] = "", text[2048];
     for (int i = 0; i < n_seeds; i++) snprintf(seeds + strlen(seeds), sizeof seeds - strlen(seeds), "%s%d", i ? ", " : "", i);
+    /* A corpus of its own (tiny byte shards), so the scheduler's data check passes on any machine. */
+    char data_dir[320], byte_dir[340], shard[360], err[256];
+    snprintf(data_dir, sizeof data_dir, "%s/data", s->dir);
+    snprintf(byte_dir, sizeof byte_dir, "%s/byte", data_dir);
+    cr_assert_eq(proc_mkdirs(byte_dir, err, sizeof err), 0, "%s", err);
+    uint16_t tokens[512];
+    for (int i = 0; i < 512; i++) tokens[i] = (uint16_t)(i * 7 % 256);
+    const char *names[] = {"train.bin", "val.bin"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(shard, sizeof shard, "%s/%s", byte_dir, names[i]);
+        cr_assert_eq(shard_write(shard, tokens, 512, 256, "byte", 0, err, sizeof err), 0, "%s", err);
+    }
     snprintf(text, sizeof text,
              "name: %s\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: %.17g\nlr: 0.01\nseed: [%s]\n"
-             "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\n",
-             tag, budget, seeds);
+             "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\ntrainer:\n  data.dir: %s\n",
+             tag, budget, seeds, data_dir);
     tu_write(s->yaml, text);
 }
 
