@@ -1,5 +1,6 @@
 /* data/dlcm_data_main.c: bin/dlcm-data, the corpus command: fetch and verify the packages of
  * data/sources.tsv, extract clean text, train BPE, write token shards, tasks and the report. */
+#include "cli/cli.h"
 #include "data/archive_files.h"
 #include "data/bpe.h"
 #include "data/build_shards.h"
@@ -12,6 +13,7 @@
 #include "data/tasks.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +59,11 @@ static void usage(FILE *f)
             "  --bpe-sample N      lines sampled to train BPE (default 300000)\n"
             "  --jobs N            parallel spm processes (default 2)\n"
             "  --force             redo every step even when its stamp matches\n"
-            "  -h, --help          this help\n");
+            "  -h, --help          this help\n"
+            "  --version           the program's version (source commit)\n"
+            "Options take their value as `--opt value` or `--opt=value`.\n"
+            "\n"
+            "exit status: 0 success, 1 a step failed, 2 bad input (arguments, manifest).\n");
 }
 
 static double now_seconds(void)
@@ -362,45 +368,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--force"))
-            o.force = 1;
-        else if (!strcmp(a, "--manifest") && v) {
-            o.manifest = v;
-            i++;
-        } else if (!strcmp(a, "--cache") && v) {
-            o.cache = v;
-            i++;
-        } else if (!strcmp(a, "--out") && v) {
-            o.out = v;
-            i++;
-        } else if (!strcmp(a, "--bpe") && v) {
-            if (parse_sizes(v, &o) != 0) {
-                fprintf(stderr, "dlcm-data: --bpe takes 4096, 8192 or 16384 (comma-separated)\n");
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--val-permille")) {
-            if (parse_int(a, v, 1, 500, &n) != 0) return 2;
-            o.val_permille = (int)n;
-            i++;
-        } else if (!strcmp(a, "--bpe-sample")) {
-            if (parse_int(a, v, 1000, 100000000, &n) != 0) return 2;
-            o.bpe_sample = n;
-            i++;
-        } else if (!strcmp(a, "--jobs")) {
-            if (parse_int(a, v, 1, 8, &n) != 0) return 2;
-            o.jobs = (int)n;
-            i++;
-        } else {
-            fprintf(stderr, "dlcm-data: unknown option %s (see --help)\n", a);
-            return 2;
-        }
+    if (!strcmp(command, "--version")) {
+        cli_print_version(stdout, "dlcm-data");
+        return 0;
     }
     static const char *const commands[] = {"fetch", "extract", "bpe",   "shards",
                                            "tasks", "report",  "build", NULL};
@@ -408,7 +378,60 @@ int main(int argc, char **argv)
     for (int k = 0; commands[k]; k++)
         known |= !strcmp(command, commands[k]);
     if (!known) {
+        /* Even with --help after it: an unknown command is an error. */
         fprintf(stderr, "dlcm-data: unknown command %s (see --help)\n", command);
+        return 2;
+    }
+    enum { OPT_MANIFEST = 1000, OPT_CACHE, OPT_OUT, OPT_BPE, OPT_VAL, OPT_SAMPLE, OPT_JOBS, OPT_FORCE, OPT_HELP,
+           OPT_VERSION };
+    static const struct option options[] = {
+        {"manifest", required_argument, NULL, OPT_MANIFEST}, {"cache", required_argument, NULL, OPT_CACHE},
+        {"out", required_argument, NULL, OPT_OUT},           {"bpe", required_argument, NULL, OPT_BPE},
+        {"val-permille", required_argument, NULL, OPT_VAL},  {"bpe-sample", required_argument, NULL, OPT_SAMPLE},
+        {"jobs", required_argument, NULL, OPT_JOBS},         {"force", no_argument, NULL, OPT_FORCE},
+        {"help", no_argument, NULL, OPT_HELP},               {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0}};
+    optind = 2;
+    opterr = 0;
+    int code;
+    long n;
+    while ((code = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (code) {
+        case 'h':
+        case OPT_HELP: usage(stdout); return 0;
+        case OPT_VERSION: cli_print_version(stdout, "dlcm-data"); return 0;
+        case OPT_FORCE: o.force = 1; break;
+        case OPT_MANIFEST: o.manifest = optarg; break;
+        case OPT_CACHE: o.cache = optarg; break;
+        case OPT_OUT: o.out = optarg; break;
+        case OPT_BPE:
+            if (parse_sizes(optarg, &o) != 0) {
+                fprintf(stderr, "dlcm-data: --bpe takes 4096, 8192 or 16384 (comma-separated)\n");
+                return 2;
+            }
+            break;
+        case OPT_VAL:
+            if (parse_int("--val-permille", optarg, 1, 500, &n) != 0) return 2;
+            o.val_permille = (int)n;
+            break;
+        case OPT_SAMPLE:
+            if (parse_int("--bpe-sample", optarg, 1000, 100000000, &n) != 0) return 2;
+            o.bpe_sample = n;
+            break;
+        case OPT_JOBS:
+            if (parse_int("--jobs", optarg, 1, 8, &n) != 0) return 2;
+            o.jobs = (int)n;
+            break;
+        case ':':
+            fprintf(stderr, "dlcm-data %s: %s needs a value (see --help)\n", command, argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "dlcm-data %s: unknown option %s (see --help)\n", command, argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dlcm-data %s: unexpected argument %s (see --help)\n", command, argv[optind]);
         return 2;
     }
 
@@ -417,7 +440,7 @@ int main(int argc, char **argv)
     int n_sources = 0;
     if (manifest_read(o.manifest, &sources, &n_sources, err, sizeof err) != 0) {
         fprintf(stderr, "dlcm-data: %s\n", err);
-        return 1;
+        return 2; /* a missing or malformed manifest is bad input */
     }
     double t0 = now_seconds();
     int rc = 0;

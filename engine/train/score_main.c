@@ -2,11 +2,13 @@
  * and where the model cuts concepts) or on a held-out task file (accuracy with a Wilson 95%
  * interval). */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "engine/train/scorer.h"
 #include "engine/train/tasks.h"
 
@@ -32,6 +34,8 @@ static void usage(FILE *f)
         "  --limit N           score only the first N task items\n"
         "  --quiet             task mode: no per-item progress\n"
         "  --help              this text\n"
+        "  --version           the program's version (source commit)\n"
+        "Options take their value as `--opt value` or `--opt=value`.\n"
         "\n"
         "exit codes: 0 success, 1 runtime failure, 2 bad input (checkpoint, file, task line).\n");
 }
@@ -157,41 +161,42 @@ int main(int argc, char **argv)
     const char *separator = " | ";
     long limit = 0;
     int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--quiet") == 0) {
-            quiet = 1;
-        } else if (!strcmp(a, "--task") || !strcmp(a, "--data-dir") || !strcmp(a, "--separator") ||
-                   !strcmp(a, "--limit")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "dlcm-score: %s needs a value (see --help)\n", a);
-                return 2;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--task")) task = v;
-            else if (!strcmp(a, "--data-dir")) data_dir = v;
-            else if (!strcmp(a, "--separator")) separator = v;
-            else {
-                char *end;
-                limit = strtol(v, &end, 10);
-                if (*end || limit <= 0) {
-                    fprintf(stderr, "dlcm-score: --limit: expected a positive integer, got '%s'\n", v);
-                    return 2;
-                }
-            }
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "dlcm-score: unknown option %s (see --help)\n", a);
-            return 2;
-        } else if (!checkpoint) {
-            checkpoint = a;
-        } else if (!file) {
-            file = a;
-        } else {
-            fprintf(stderr, "dlcm-score: unexpected argument %s (see --help)\n", a);
-            return 2;
+    enum { OPT_TASK = 1000, OPT_DATA_DIR, OPT_SEPARATOR, OPT_LIMIT, OPT_QUIET, OPT_HELP, OPT_VERSION };
+    static const struct option options[] = {
+        {"task", required_argument, NULL, OPT_TASK},       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"separator", required_argument, NULL, OPT_SEPARATOR}, {"limit", required_argument, NULL, OPT_LIMIT},
+        {"quiet", no_argument, NULL, OPT_QUIET},           {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},       {NULL, 0, NULL, 0}};
+    opterr = 0;
+    int option;
+    long long n;
+    while ((option = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (option) {
+        case 'h':
+        case OPT_HELP: usage(stdout); return CLI_EXIT_OK;
+        case OPT_VERSION: cli_print_version(stdout, "dlcm-score"); return CLI_EXIT_OK;
+        case OPT_QUIET: quiet = 1; break;
+        case OPT_TASK: task = optarg; break;
+        case OPT_DATA_DIR: data_dir = optarg; break;
+        case OPT_SEPARATOR: separator = optarg; break;
+        case OPT_LIMIT:
+            if (cli_parse_int("dlcm-score", "--limit", optarg, 1, 1LL << 40, &n)) return CLI_EXIT_BAD_INPUT;
+            limit = (long)n;
+            break;
+        case ':':
+            fprintf(stderr, "dlcm-score: %s needs a value (see --help)\n", argv[optind - 1]);
+            return CLI_EXIT_BAD_INPUT;
+        default:
+            fprintf(stderr, "dlcm-score: unknown option %s (see --help)\n", argv[optind - 1]);
+            return CLI_EXIT_BAD_INPUT;
+        }
+    }
+    for (; optind < argc; optind++) {
+        if (!checkpoint) checkpoint = argv[optind];
+        else if (!file) file = argv[optind];
+        else {
+            fprintf(stderr, "dlcm-score: unexpected argument %s (see --help)\n", argv[optind]);
+            return CLI_EXIT_BAD_INPUT;
         }
     }
     if (!checkpoint || (!file && !task) || (file && task)) {

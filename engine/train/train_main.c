@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "engine/train/config.h"
 #include "engine/train/trainer.h"
 
@@ -32,6 +33,7 @@ static void usage(FILE *f)
         "  --print-run-id      print the run id and exit\n"
         "  --quiet             no progress lines\n"
         "  --help              this text\n"
+        "  --version           the program's version (source commit)\n"
         "\n"
         "exit codes:\n"
         "  0    done (or stopped by --stop-at-step, resumable)\n"
@@ -73,12 +75,22 @@ int main(int argc, char **argv)
     int n_over = 0;
     if (!overrides) return TRAIN_EXIT_ERROR;
 
+    if (argc < 2) {
+        /* Training a default model by accident costs time: say what to give instead. */
+        usage(stderr);
+        free(overrides);
+        return TRAIN_EXIT_BAD_INPUT;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *key = NULL;
         char *inline_value = NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            cli_print_version(stdout, "dlcm-train");
+            free(overrides);
             return 0;
         } else if (strcmp(a, "--resume") == 0) {
             opt.require_resume = 1;
