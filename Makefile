@@ -30,6 +30,7 @@ include engine/engine.mk
 include engine/train.mk
 include sweep/sweep.mk
 include fit/fit.mk
+include report/report.mk
 include bench/bench.mk
 
 all: $(PROGRAMS)

@@ -421,3 +421,76 @@ int study_run_curve(sqlite3 *db, const char *run_id,
     if (rc != SQLITE_DONE) return fail(db, "reading the curve", err, errlen);
     return 0;
 }
+
+static double column_or_nan(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const ReportRun *run), void *ctx,
+                      char *err, int errlen)
+{
+    sqlite3_stmt *st = db_prepare(db,
+                                  "SELECT id, status, family, N, P, coalesce(R_target, 1), budget, tokens, lr, "
+                                  "coalesce(final_val_loss, final_train_loss), finished_at - started_at, "
+                                  "train_flops_per_token, realized_R_train, realized_R_eval, seed, steps, steps_done "
+                                  "FROM runs WHERE sweep_id = ?1 ORDER BY rowid",
+                                  err, errlen);
+    if (!st) return -1;
+    if (sqlite3_bind_int64(st, 1, sweep_id) != SQLITE_OK) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ReportRun r = {column_text(st, 0), column_text(st, 1), column_text(st, 2), column_or_nan(st, 3),
+                       column_or_nan(st, 4), column_or_nan(st, 5), column_or_nan(st, 6), column_or_nan(st, 7),
+                       column_or_nan(st, 8), column_or_nan(st, 9), column_or_nan(st, 10), column_or_nan(st, 11),
+                       column_or_nan(st, 12), column_or_nan(st, 13), sqlite3_column_int64(st, 14),
+                       sqlite3_column_int64(st, 15), sqlite3_column_int64(st, 16)};
+        each(ctx, &r);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(db, "reading the runs", err, errlen);
+    return 0;
+}
+
+int study_latest_fits(sqlite3 *db, const char *source,
+                      void (*each)(void *ctx, const char *law, double created_at, const char *json), void *ctx,
+                      char *err, int errlen)
+{
+    sqlite3_stmt *st = db_prepare(db,
+                                  "SELECT law, created_at, json FROM fits f WHERE source = ?1 AND id = "
+                                  "(SELECT max(id) FROM fits g WHERE g.source = f.source AND g.law = f.law) ORDER BY law",
+                                  err, errlen);
+    if (!st) return -1;
+    if (bind_text(st, 1, source)) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        each(ctx, column_text(st, 0), sqlite3_column_double(st, 1), column_text(st, 2));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(db, "reading the fits", err, errlen);
+    return 0;
+}
+
+int study_provenance(sqlite3 *db, int64_t sweep_id,
+                     void (*each)(void *ctx, const char *column, const char *value, int runs), void *ctx,
+                     char *err, int errlen)
+{
+    static const char *const columns[] = {"git_commit", "git_dirty", "host", "gpu_model", "gpu_driver",
+                                          "corpus_hash", "tokenizer_hash"};
+    for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT coalesce(%s, ''), count(*) FROM runs WHERE sweep_id = ?1 GROUP BY 1 ORDER BY 2 DESC",
+                 columns[c]);
+        sqlite3_stmt *st = db_prepare(db, sql, err, errlen);
+        if (!st) return -1;
+        if (sqlite3_bind_int64(st, 1, sweep_id) != SQLITE_OK) {
+            sqlite3_finalize(st);
+            return fail(db, "binding", err, errlen);
+        }
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) each(ctx, columns[c], column_text(st, 0), sqlite3_column_int(st, 1));
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) return fail(db, "reading provenance", err, errlen);
+    }
+    return 0;
+}

@@ -80,4 +80,25 @@ int study_run_curve(sqlite3 *db, const char *run_id,
                     void (*each)(void *ctx, int64_t step, int64_t tokens, double train_loss, double val_loss),
                     void *ctx, char *err, int errlen);
 
+/* What a report shows of each run of a sweep (NAN where absent), in planning order. */
+typedef struct {
+    const char *id, *status, *family;
+    double N, P, R, budget, D, lr, loss, seconds, train_flops_per_token, realized_R_train, realized_R_eval;
+    int64_t seed, steps, steps_done;
+} ReportRun;
+
+int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const ReportRun *run), void *ctx,
+                      char *err, int errlen);
+
+/* The newest stored fit of each law for a source ("sweep:NAME"). */
+int study_latest_fits(sqlite3 *db, const char *source,
+                      void (*each)(void *ctx, const char *law, double created_at, const char *json), void *ctx,
+                      char *err, int errlen);
+
+/* The distinct values of the sweep's provenance columns (git_commit, git_dirty, host, gpu_model,
+ * gpu_driver, corpus_hash, tokenizer_hash) with how many runs have each; NULL values as "". */
+int study_provenance(sqlite3 *db, int64_t sweep_id,
+                     void (*each)(void *ctx, const char *column, const char *value, int runs), void *ctx,
+                     char *err, int errlen);
+
 #endif

@@ -1,0 +1,10 @@
+# report/report.mk: bin/dlcm-report, a sweep's Markdown report with its figures. It reads the
+# store (db) and the fits (fit: the laws and the gnuplot runner); the sweep scheduler does not
+# link any of this, so it stays free of GSL and gnuplot.
+REPORT_OBJS := $(BUILD)/report/isoflop.o
+PROGRAMS += $(BIN)/dlcm-report
+TEST_OBJS += $(REPORT_OBJS)
+
+$(BIN)/dlcm-report: $(BUILD)/report/report_main.o $(REPORT_OBJS) $(PART_LIBS)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $(BUILD)/report/report_main.o $(REPORT_OBJS) -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS)
