@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/study.h"
 #include "db/sweeps.h"
 #include "sweep/launch.h"
 #include "sweep/local.h"
@@ -151,6 +152,8 @@ static int watch_running(sqlite3 *db, int64_t sweep_id, const SlurmOptions *opt,
         if (read_small_file(paths.slurm_job, job, sizeof job)) continue; /* not submitted yet: the heartbeat decides */
         if (!squeue_ok) continue;
         if (job_listed(alive, job)) {
+            /* Its curve so far, into the sweep's database (the run directory is on a shared disk). */
+            if (study_copy_progress(db, running.ids[i], paths.run_db, err, errlen)) { rc = -1; break; }
             RunHeartbeat *b = &beats[n_beats++];
             snprintf(b->id, sizeof b->id, "%s", running.ids[i]);
             b->tokens_done = -1;
