@@ -9,6 +9,7 @@
 #include "data/manifest.h"
 #include "data/report.h"
 #include "data/sha256.h"
+#include "data/shard.h"
 #include "data/spawn.h"
 #include "data/tasks.h"
 
@@ -49,6 +50,11 @@ static void usage(FILE *f)
             "  tasks     write the held-out evaluation tasks (out/tasks/)\n"
             "  report    write and print out/report.txt\n"
             "  build     all of the above; steps whose inputs did not change are skipped\n"
+            "  wrap RAW.bin SHARD.bin [--tokenizer gpt2] [--vocab 50257] [--eot 50256]\n"
+            "            a headerless uint16 token file (nanoGPT's prepare.py) as a dlcm shard, every\n"
+            "            token checked against the vocabulary. llm.c's shards (256-int32 header, magic\n"
+            "            20240520) need no wrapping: the trainer reads them as they are\n"
+            "            (data.tokenizer: gpt2, model.vocab: 50257, data.train/data.val: the files).\n"
             "\n"
             "options:\n"
             "  --manifest FILE     source manifest (default data/sources.tsv)\n"
@@ -327,6 +333,64 @@ static int ensure_tasks(const Options *o, const Corpus *c, const Source *sources
     return stamp_write(stamp_path, stamp, err, errlen);
 }
 
+/* ---- wrap: nanoGPT's headerless uint16 files into dlcm shards ---------------------------- */
+
+/* Reads a raw file of little-endian uint16 tokens (nanoGPT's prepare.py output), checks that it
+ * is whole tokens all below vocab, and writes it as a dlcm shard with that tokenizer id. A raw
+ * file carries nothing that identifies it, so it is never read directly: this step is where
+ * its tokenizer and vocabulary are stated. 0, 1 on a write failure, 2 on bad input. */
+static int wrap_raw(const char *in, const char *out, const char *tokenizer, long vocab, long eot)
+{
+    FILE *f = fopen(in, "rb");
+    if (!f) {
+        fprintf(stderr, "dlcm-data wrap: %s: cannot open: %s\n", in, strerror(errno));
+        return 2;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || st.st_size <= 0 || st.st_size % 2 != 0) {
+        fprintf(stderr, "dlcm-data wrap: %s: %lld bytes: not a whole number of uint16 tokens\n", in,
+                (long long)st.st_size);
+        fclose(f);
+        return 2;
+    }
+    uint64_t count = (uint64_t)st.st_size / 2;
+    uint16_t *tokens = malloc((size_t)st.st_size);
+    if (!tokens || fread(tokens, 2, (size_t)count, f) != count) {
+        fprintf(stderr, "dlcm-data wrap: %s: cannot read\n", in);
+        free(tokens);
+        fclose(f);
+        return tokens ? 2 : 1;
+    }
+    fclose(f);
+    if (count >= 256) {
+        /* llm.c's header read as tokens would pass the range check: refuse it by name. */
+        uint32_t magic = (uint32_t)tokens[0] | (uint32_t)tokens[1] << 16;
+        if (magic == 20240520u) {
+            fprintf(stderr, "dlcm-data wrap: %s is an llm.c shard (magic 20240520): the trainer reads it as it "
+                            "is; no wrapping needed\n", in);
+            free(tokens);
+            return 2;
+        }
+    }
+    for (uint64_t i = 0; i < count; i++)
+        if (tokens[i] >= vocab) {
+            fprintf(stderr, "dlcm-data wrap: %s: token %llu is %u, not below --vocab %ld: not %s tokens\n", in,
+                    (unsigned long long)i, tokens[i], vocab, tokenizer);
+            free(tokens);
+            return 2;
+        }
+    char err[512];
+    int rc = shard_write(out, tokens, count, (uint32_t)vocab, tokenizer, (uint32_t)eot, err, sizeof err);
+    free(tokens);
+    if (rc) {
+        fprintf(stderr, "dlcm-data wrap: %s\n", err);
+        return 1;
+    }
+    printf("dlcm-data wrap: %s -> %s (%llu %s tokens, vocabulary %ld)\n", in, out, (unsigned long long)count,
+           tokenizer, vocab);
+    return 0;
+}
+
 /* ---- command line ------------------------------------------------------------------------ */
 
 static int parse_sizes(const char *arg, Options *o)
@@ -372,8 +436,8 @@ int main(int argc, char **argv)
         cli_print_version(stdout, "dlcm-data");
         return 0;
     }
-    static const char *const commands[] = {"fetch", "extract", "bpe",   "shards",
-                                           "tasks", "report",  "build", NULL};
+    static const char *const commands[] = {"fetch", "extract", "bpe",   "shards", "tasks",
+                                           "report", "build",  "wrap", NULL};
     int known = 0;
     for (int k = 0; commands[k]; k++)
         known |= !strcmp(command, commands[k]);
@@ -383,14 +447,18 @@ int main(int argc, char **argv)
         return 2;
     }
     enum { OPT_MANIFEST = 1000, OPT_CACHE, OPT_OUT, OPT_BPE, OPT_VAL, OPT_SAMPLE, OPT_JOBS, OPT_FORCE, OPT_HELP,
-           OPT_VERSION };
+           OPT_VERSION, OPT_TOKENIZER, OPT_VOCAB, OPT_EOT };
+    const char *wrap_tokenizer = "gpt2";
+    long wrap_vocab = 50257, wrap_eot = 50256;
+    int wrap = !strcmp(command, "wrap");
     static const struct option options[] = {
         {"manifest", required_argument, NULL, OPT_MANIFEST}, {"cache", required_argument, NULL, OPT_CACHE},
         {"out", required_argument, NULL, OPT_OUT},           {"bpe", required_argument, NULL, OPT_BPE},
         {"val-permille", required_argument, NULL, OPT_VAL},  {"bpe-sample", required_argument, NULL, OPT_SAMPLE},
         {"jobs", required_argument, NULL, OPT_JOBS},         {"force", no_argument, NULL, OPT_FORCE},
         {"help", no_argument, NULL, OPT_HELP},               {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0}};
+        {"tokenizer", required_argument, NULL, OPT_TOKENIZER}, {"vocab", required_argument, NULL, OPT_VOCAB},
+        {"eot", required_argument, NULL, OPT_EOT},            {NULL, 0, NULL, 0}};
     optind = 2;
     opterr = 0;
     int code;
@@ -422,6 +490,23 @@ int main(int argc, char **argv)
             if (parse_int("--jobs", optarg, 1, 8, &n) != 0) return 2;
             o.jobs = (int)n;
             break;
+        case OPT_TOKENIZER:
+        case OPT_VOCAB:
+        case OPT_EOT:
+            if (!wrap) {
+                fprintf(stderr, "dlcm-data %s: %s is an option of wrap only\n", command, argv[optind - 1]);
+                return 2;
+            }
+            if (code == OPT_TOKENIZER) {
+                if (!optarg[0] || strlen(optarg) > SHARD_TOKENIZER_ID_LEN) {
+                    fprintf(stderr, "dlcm-data wrap: --tokenizer needs 1..%d characters\n", SHARD_TOKENIZER_ID_LEN);
+                    return 2;
+                }
+                wrap_tokenizer = optarg;
+            } else if (parse_int(code == OPT_VOCAB ? "--vocab" : "--eot", optarg, code == OPT_VOCAB ? 2 : 0, 65535 + (code == OPT_VOCAB),
+                                 code == OPT_VOCAB ? &wrap_vocab : &wrap_eot) != 0)
+                return 2;
+            break;
         case ':':
             fprintf(stderr, "dlcm-data %s: %s needs a value (see --help)\n", command, argv[optind - 1]);
             return 2;
@@ -429,6 +514,17 @@ int main(int argc, char **argv)
             fprintf(stderr, "dlcm-data %s: unknown option %s (see --help)\n", command, argv[optind - 1]);
             return 2;
         }
+    }
+    if (wrap) {
+        if (argc - optind != 2) {
+            fprintf(stderr, "usage: dlcm-data wrap RAW.bin SHARD.bin [--tokenizer gpt2] [--vocab 50257] [--eot 50256]\n");
+            return 2;
+        }
+        if (wrap_eot >= wrap_vocab) {
+            fprintf(stderr, "dlcm-data wrap: --eot %ld is not below --vocab %ld\n", wrap_eot, wrap_vocab);
+            return 2;
+        }
+        return wrap_raw(argv[optind], argv[optind + 1], wrap_tokenizer, wrap_vocab, wrap_eot);
     }
     if (optind < argc) {
         fprintf(stderr, "dlcm-data %s: unexpected argument %s (see --help)\n", command, argv[optind]);

@@ -17,6 +17,7 @@ struct Shard {
     ShardHeader header;
     void *map;
     size_t map_bytes;
+    size_t data_offset; /* where the tokens start: SHARD_HEADER_BYTES, or LLMC_HEADER_BYTES */
 };
 
 uint64_t shard_checksum(const uint16_t *tokens, uint64_t count)
@@ -102,6 +103,42 @@ static int parse_header(const char *path, const unsigned char *h, uint64_t file_
     return 0;
 }
 
+/* llm.c's header: 256 little-endian int32, [0] magic, [1] version (1: uint16 GPT-2 tokens),
+ * [2] token count, the rest zero in the files its scripts write. */
+static int parse_llmc_header(const char *path, const unsigned char *h, uint64_t file_bytes,
+                             uint32_t expected_vocab, ShardHeader *out, char *err, int errlen)
+{
+    if (file_bytes < LLMC_HEADER_BYTES) {
+        snprintf(err, errlen, "%s: llm.c shard shorter than its %d-byte header", path, LLMC_HEADER_BYTES);
+        return -1;
+    }
+    out->version = read_u32(h + 4);
+    if (out->version != LLMC_VERSION_GPT2) {
+        snprintf(err, errlen, "%s: llm.c shard version %u; only version %d (uint16 GPT-2 tokens) is read",
+                 path, out->version, LLMC_VERSION_GPT2);
+        return -1;
+    }
+    out->token_count = read_u32(h + 8);
+    if (file_bytes != LLMC_HEADER_BYTES + 2 * out->token_count) {
+        snprintf(err, errlen,
+                 "%s: llm.c header says %llu tokens (%llu bytes) but the file has %llu bytes "
+                 "(truncated or trailing data)",
+                 path, (unsigned long long)out->token_count,
+                 (unsigned long long)(LLMC_HEADER_BYTES + 2 * out->token_count),
+                 (unsigned long long)file_bytes);
+        return -1;
+    }
+    out->vocab_size = LLMC_GPT2_VOCAB;
+    if (expected_vocab > 0 && out->vocab_size != expected_vocab) {
+        snprintf(err, errlen, "%s: llm.c GPT-2 shard (vocabulary %u), expected vocabulary %u", path,
+                 out->vocab_size, expected_vocab);
+        return -1;
+    }
+    snprintf(out->tokenizer, sizeof out->tokenizer, "%s", LLMC_TOKENIZER);
+    out->eot = LLMC_GPT2_EOT;
+    return 0;
+}
+
 Shard *shard_open(const char *path, uint32_t expected_vocab, char *err, int errlen)
 {
     int fd = open(path, O_RDONLY);
@@ -136,12 +173,21 @@ Shard *shard_open(const char *path, uint32_t expected_vocab, char *err, int errl
     }
     s->map = map;
     s->map_bytes = (size_t)file_bytes;
-    if (parse_header(path, map, file_bytes, expected_vocab, &s->header, err, errlen) != 0) {
+    s->data_offset = SHARD_HEADER_BYTES;
+    int llmc = read_u32(map) == LLMC_MAGIC;
+    if (llmc) {
+        s->data_offset = LLMC_HEADER_BYTES;
+        if (parse_llmc_header(path, map, file_bytes, expected_vocab, &s->header, err, errlen) != 0) {
+            shard_close(s);
+            return NULL;
+        }
+    } else if (parse_header(path, map, file_bytes, expected_vocab, &s->header, err, errlen) != 0) {
         shard_close(s);
         return NULL;
     }
     const uint16_t *tokens = shard_tokens(s);
     uint64_t actual = shard_checksum(tokens, s->header.token_count);
+    if (llmc) s->header.checksum = actual; /* llm.c's header has none: the tokens are checked below */
     if (actual != s->header.checksum) {
         snprintf(err, errlen, "%s: checksum mismatch (header %016llx, tokens %016llx): corrupt",
                  path, (unsigned long long)s->header.checksum, (unsigned long long)actual);
@@ -170,7 +216,7 @@ const ShardHeader *shard_header(const Shard *s) { return &s->header; }
 
 const uint16_t *shard_tokens(const Shard *s)
 {
-    return (const uint16_t *)((const unsigned char *)s->map + SHARD_HEADER_BYTES);
+    return (const uint16_t *)((const unsigned char *)s->map + s->data_offset);
 }
 
 static int write_all(int fd, const void *data, size_t len)

@@ -17,6 +17,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Shards written by llm.c's data scripts (its dev/data folder: FineWeb, TinyStories, ...) are read
+ * as they are: a header of 256 little-endian int32 (magic LLMC_MAGIC, version 1, token count)
+ * followed by uint16 GPT-2 tokens; they open as tokenizer "gpt2", vocabulary 50257, end-of-text
+ * 50256 (set data.tokenizer: gpt2 and model.vocab: 50257). nanoGPT's raw .bin files have no
+ * header, so nothing in them tells them apart from any other file: they are never guessed at,
+ * but wrapped once into a dlcm shard by `dlcm-data wrap` (which checks every token). */
+#define LLMC_MAGIC 20240520u
+#define LLMC_VERSION_GPT2 1
+#define LLMC_HEADER_BYTES 1024
+#define LLMC_GPT2_VOCAB 50257u
+#define LLMC_GPT2_EOT 50256u
+#define LLMC_TOKENIZER "gpt2"
+
 #define SHARD_MAGIC "DLCMTOK"
 #define SHARD_VERSION 1u
 #define SHARD_HEADER_BYTES 64
@@ -33,7 +46,7 @@ typedef struct {
 
 typedef struct Shard Shard;
 
-/* Opens and validates a shard (whole file read or mapped). NULL with a message naming the
+/* Opens and validates a shard, dlcm's or llm.c's (mapped). NULL with a message naming the
  * file and what is wrong in err. expected_vocab > 0 also checks the vocabulary. */
 Shard *shard_open(const char *path, uint32_t expected_vocab, char *err, int errlen);
 void shard_close(Shard *s);

@@ -41,6 +41,21 @@ static int check_shard(const char *path, const char *run_id, const char *key, co
     struct stat st;
     int have_size = fstat(fileno(f), &st) == 0;
     fclose(f);
+    if (got >= 12 && read_u32(h) == LLMC_MAGIC) {
+        /* llm.c's GPT-2 shard: the vocabulary and tokenizer are implied by its version. */
+        uint64_t llmc_count = read_u32(h + 8);
+        if (read_u32(h + 4) != LLMC_VERSION_GPT2 || (have_size && (uint64_t)st.st_size != LLMC_HEADER_BYTES + 2 * llmc_count)) {
+            fprintf(out, "run %s: %s: %s: an llm.c shard of another version or cut short\n", run_id, key, path);
+            return 1;
+        }
+        if (vocab != (int)LLMC_GPT2_VOCAB || strcmp(tokenizer, LLMC_TOKENIZER) != 0) {
+            fprintf(out, "run %s: %s: %s: an llm.c GPT-2 shard (vocabulary %u): set data.tokenizer: %s and "
+                         "model.vocab: %u (the run has '%s', %d)\n",
+                    run_id, key, path, LLMC_GPT2_VOCAB, LLMC_TOKENIZER, LLMC_GPT2_VOCAB, tokenizer, vocab);
+            return 1;
+        }
+        return 0;
+    }
     if (got != sizeof h || memcmp(h, SHARD_MAGIC, sizeof SHARD_MAGIC) != 0) {
         fprintf(out, "run %s: %s: %s: not a dlcm token shard (no DLCMTOK header): %s\n", run_id, key, path, hint);
         return 1;
