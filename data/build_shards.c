@@ -233,6 +233,12 @@ int build_shards(const Corpus *c, const char *out_dir, const char *tokenizer_id_
             if (c->docs[d].split == SPLIT_VAL && c->docs[d].domain == (Domain)dom)
                 selection[n++] = d;
         snprintf(path, sizeof path, "%s/val-%s.bin", dir, domain_name((Domain)dom));
+        /* A domain the corpus lacks (an own text filed under one domain) gets no file: an empty
+         * shard would stop every trainer that evaluates all val-*.bin. */
+        if (n == 0) {
+            remove(path);
+            continue;
+        }
         rc = write_selection(c, &e, selection, n, path, tok, err, errlen);
     }
     if (rc == 0) { /* stats.tsv: documents, bytes and tokens per source and split */

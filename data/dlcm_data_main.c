@@ -7,6 +7,7 @@
 #include "data/corpus.h"
 #include "data/extract.h"
 #include "data/manifest.h"
+#include "data/own_corpus.h"
 #include "data/report.h"
 #include "data/sha256.h"
 #include "data/shard.h"
@@ -33,6 +34,8 @@ typedef struct {
     long bpe_sample;
     int bpe_sizes[8], n_bpe_sizes;
     int force;
+    const char *text_path; /* the researcher's own text instead of the manifest (--text) */
+    Domain text_domain;
 } Options;
 
 static void usage(FILE *f)
@@ -60,7 +63,13 @@ static void usage(FILE *f)
             "  --manifest FILE     source manifest (default data/sources.tsv)\n"
             "  --cache DIR         download cache (default data/cache)\n"
             "  --out DIR           output directory (default data/out)\n"
-            "  --bpe N[,N...]      BPE vocabulary sizes: 4096 (default), 8192, 16384\n"
+            "  --bpe N[,N...]      BPE vocabulary sizes: 4096 (default), 8192, 16384; none: bytes only\n"
+            "  --text PATH         your own text instead of the manifest: a folder (searched\n"
+            "                      recursively) of .txt/.md/.text files and .jsonl files (one object a\n"
+            "                      line with a string field `text`), or one such file; needs --out.\n"
+            "                      Same pipeline: paragraphs, dedup, split, BPE, shards, tasks, report\n"
+            "  --domain NAME       the domain the own text is filed under: literature (default),\n"
+            "                      dictionary, technical (names its val-<domain>.bin)\n"
             "  --val-permille N    validation share of documents in 1/1000 (default 30)\n"
             "  --bpe-sample N      lines sampled to train BPE (default 300000)\n"
             "  --jobs N            parallel spm processes (default 2)\n"
@@ -241,6 +250,38 @@ static int ensure_text(const Options *o, const Source *sources, int n, Corpus *c
     return stamp_write(stamp_path, stamp, err, errlen);
 }
 
+/* The researcher's own text (--text): read again on every build (reading is quick; the text
+ * fingerprint keeps BPE and shards from being redone when the text did not change). A problem
+ * with the text itself sets *bad_input. */
+static int ensure_own_text(const Options *o, const Source *own, Corpus *c, int *bad_input, char *err, int errlen)
+{
+    corpus_init(c, o->val_permille);
+    corpus_add_source(c, own->id, own->domain);
+    double t0 = now_seconds();
+    int n_files;
+    if (own_corpus_read(c, 0, o->text_path, &n_files, err, errlen) != 0) {
+        *bad_input = 1;
+        return -1;
+    }
+    size_t in_split[SPLIT_COUNT] = {0};
+    for (size_t k = 0; k < c->n_docs; k++) in_split[c->docs[k].split]++;
+    const SourceStats *st = &c->sources[0];
+    printf("extract: %s: %d files, %.2f MB kept, %llu paragraphs, %llu duplicates dropped, %zu train and %zu "
+           "validation documents (%.1f s)\n",
+           o->text_path, n_files, st->bytes_kept / 1e6, (unsigned long long)st->paragraphs_kept,
+           (unsigned long long)st->duplicates, in_split[SPLIT_TRAIN], in_split[SPLIT_VAL], now_seconds() - t0);
+    if (in_split[SPLIT_TRAIN] == 0 || in_split[SPLIT_VAL] == 0) {
+        snprintf(err, errlen,
+                 "%s: %zu documents of ~%d KB: none fell in the %s split (give more text, or change "
+                 "--val-permille)",
+                 o->text_path, c->n_docs, CORPUS_DOC_TARGET_BYTES / 1024,
+                 in_split[SPLIT_VAL] == 0 ? "validation" : "training");
+        *bad_input = 1;
+        return -1;
+    }
+    return corpus_write(c, o->out, err, errlen);
+}
+
 /* ---- BPE, shards, tasks ------------------------------------------------------------------ */
 
 /* The fingerprint of the extracted text, computed once per run (the text does not change after
@@ -396,6 +437,7 @@ static int wrap_raw(const char *in, const char *out, const char *tokenizer, long
 static int parse_sizes(const char *arg, Options *o)
 {
     o->n_bpe_sizes = 0;
+    if (strcmp(arg, "none") == 0) return 0; /* bytes only */
     const char *p = arg;
     while (*p && o->n_bpe_sizes < 8) {
         char *end;
@@ -422,7 +464,7 @@ static int parse_int(const char *flag, const char *value, long lo, long hi, long
 
 int main(int argc, char **argv)
 {
-    Options o = {"data/sources.tsv", "data/cache", "data/out", 30, 2, 300000, {4096}, 1, 0};
+    Options o = {"data/sources.tsv", "data/cache", "data/out", 30, 2, 300000, {4096}, 1, 0, NULL, DOMAIN_LITERATURE};
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -447,7 +489,8 @@ int main(int argc, char **argv)
         return 2;
     }
     enum { OPT_MANIFEST = 1000, OPT_CACHE, OPT_OUT, OPT_BPE, OPT_VAL, OPT_SAMPLE, OPT_JOBS, OPT_FORCE, OPT_HELP,
-           OPT_VERSION, OPT_TOKENIZER, OPT_VOCAB, OPT_EOT };
+           OPT_VERSION, OPT_TOKENIZER, OPT_VOCAB, OPT_EOT, OPT_TEXT, OPT_DOMAIN };
+    int out_given = 0;
     const char *wrap_tokenizer = "gpt2";
     long wrap_vocab = 50257, wrap_eot = 50256;
     int wrap = !strcmp(command, "wrap");
@@ -458,7 +501,8 @@ int main(int argc, char **argv)
         {"jobs", required_argument, NULL, OPT_JOBS},         {"force", no_argument, NULL, OPT_FORCE},
         {"help", no_argument, NULL, OPT_HELP},               {"version", no_argument, NULL, OPT_VERSION},
         {"tokenizer", required_argument, NULL, OPT_TOKENIZER}, {"vocab", required_argument, NULL, OPT_VOCAB},
-        {"eot", required_argument, NULL, OPT_EOT},            {NULL, 0, NULL, 0}};
+        {"eot", required_argument, NULL, OPT_EOT},            {"text", required_argument, NULL, OPT_TEXT},
+        {"domain", required_argument, NULL, OPT_DOMAIN},      {NULL, 0, NULL, 0}};
     optind = 2;
     opterr = 0;
     int code;
@@ -471,10 +515,20 @@ int main(int argc, char **argv)
         case OPT_FORCE: o.force = 1; break;
         case OPT_MANIFEST: o.manifest = optarg; break;
         case OPT_CACHE: o.cache = optarg; break;
-        case OPT_OUT: o.out = optarg; break;
+        case OPT_OUT: o.out = optarg; out_given = 1; break;
+        case OPT_TEXT: o.text_path = optarg; break;
+        case OPT_DOMAIN: {
+            int d = domain_parse(optarg);
+            if (d < 0) {
+                fprintf(stderr, "dlcm-data: --domain is literature, dictionary or technical (got '%s')\n", optarg);
+                return 2;
+            }
+            o.text_domain = (Domain)d;
+            break;
+        }
         case OPT_BPE:
             if (parse_sizes(optarg, &o) != 0) {
-                fprintf(stderr, "dlcm-data: --bpe takes 4096, 8192 or 16384 (comma-separated)\n");
+                fprintf(stderr, "dlcm-data: --bpe takes 4096, 8192 or 16384 (comma-separated), or none\n");
                 return 2;
             }
             break;
@@ -533,8 +587,19 @@ int main(int argc, char **argv)
 
     char err[2048] = "";
     Source *sources = NULL;
-    int n_sources = 0;
-    if (manifest_read(o.manifest, &sources, &n_sources, err, sizeof err) != 0) {
+    int n_sources = 0, bad_input = 0;
+    if (o.text_path) {
+        /* Own text: its own output directory, never the project's corpus by default. */
+        if (!out_given || !strcmp(command, "fetch")) {
+            fprintf(stderr, "dlcm-data: --text needs --out DIR (where its corpus goes) and a command other than "
+                            "fetch\nusage: dlcm-data build --text FOLDER_OR_FILE --out DIR [--bpe 4096|none]\n");
+            return 2;
+        }
+        sources = calloc(1, sizeof *sources);
+        if (!sources) return 1;
+        own_corpus_source(o.text_path, o.text_domain, sources);
+        n_sources = 1;
+    } else if (manifest_read(o.manifest, &sources, &n_sources, err, sizeof err) != 0) {
         fprintf(stderr, "dlcm-data: %s\n", err);
         return 2; /* a missing or malformed manifest is bad input */
     }
@@ -547,7 +612,8 @@ int main(int argc, char **argv)
         rc = fetch_all(&o, sources, n_sources, err, sizeof err);
     } else {
         if (!strcmp(command, "extract")) o.force = 1;
-        rc = ensure_text(&o, sources, n_sources, &corpus, err, sizeof err);
+        rc = o.text_path ? ensure_own_text(&o, sources, &corpus, &bad_input, err, sizeof err)
+                         : ensure_text(&o, sources, n_sources, &corpus, err, sizeof err);
         if (!strcmp(command, "extract")) o.force = 0;
         have_corpus = rc == 0;
         if (rc == 0 && (all || !strcmp(command, "bpe")))
@@ -570,7 +636,7 @@ int main(int argc, char **argv)
     free(sources);
     if (rc != 0) {
         fprintf(stderr, "dlcm-data %s: %s\n", command, err);
-        return 1;
+        return bad_input ? 2 : 1;
     }
     printf("dlcm-data %s: done in %.1f s\n", command, now_seconds() - t0);
     return 0;

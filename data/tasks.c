@@ -248,7 +248,7 @@ static int narrative_tasks(const Corpus *c, const Source *sources, int n_sources
         if (doc->split != SPLIT_VAL || doc->source >= n_sources) continue;
         const char *method = sources[doc->source].method;
         if (strcmp(method, "gutenberg") && strcmp(method, "sotu") && strcmp(method, "brown") &&
-            strcmp(method, "sword"))
+            strcmp(method, "sword") && strcmp(method, "own")) /* own: a researcher's text */
             continue;
         document_windows(doc->id, doc->source, doc->text, doc->len, &windows, &n, &cap);
     }
