@@ -75,8 +75,12 @@ void local_format_status(const char *sweep_name, int done, int running, int fail
 {
     char eta[32];
     cli_format_duration(tokens_per_s > 0 ? tokens_left / tokens_per_s : NAN, eta, sizeof eta);
-    snprintf(buf, buflen, "%s: done %d  running %d  failed %d  diverged %d  queued %d | %.3gk tok/s | ETA %s",
-             sweep_name, done, running, failed, diverged, queued, tokens_per_s / 1000.0, eta);
+    if (running == 0 && queued == 0) /* nothing left to run: no rate, no ETA */
+        snprintf(buf, buflen, "%s: done %d  running 0  failed %d  diverged %d  queued 0 | finished", sweep_name, done,
+                 failed, diverged);
+    else
+        snprintf(buf, buflen, "%s: done %d  running %d  failed %d  diverged %d  queued %d | %.3gk tok/s | ETA %s",
+                 sweep_name, done, running, failed, diverged, queued, tokens_per_s / 1000.0, eta);
 }
 
 typedef struct {
