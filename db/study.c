@@ -52,6 +52,24 @@ int study_latest_version(sqlite3 *db, const char *base_name, int64_t *sweep_id, 
     return result;
 }
 
+int study_versions(sqlite3 *db, const char *base_name,
+                   void (*each)(void *ctx, int64_t sweep_id, const char *name, int version, const char *text),
+                   void *ctx, char *err, int errlen)
+{
+    sqlite3_stmt *st = db_prepare(db,
+                                  "SELECT id, name, version, coalesce(config, '') FROM sweeps "
+                                  "WHERE coalesce(base_name, name) = ?1 ORDER BY version DESC",
+                                  err, errlen);
+    if (!st) return -1;
+    if (bind_text(st, 1, base_name)) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        each(ctx, sqlite3_column_int64(st, 0), column_text(st, 1), sqlite3_column_int(st, 2), column_text(st, 3));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail(db, "listing the sweep's versions", err, errlen);
+    return 0;
+}
+
 int study_record_version(sqlite3 *db, const char *base_name, int version, const char *name, const char *file,
                          const char *text, int64_t *sweep_id, char *err, int errlen)
 {

@@ -13,6 +13,12 @@
 int study_latest_version(sqlite3 *db, const char *base_name, int64_t *sweep_id, char *name, int namelen,
                          int *version, char **text, char *err, int errlen);
 
+/* Every recorded version of the sweep whose sweep-file name is base_name, newest first: one call
+ * of each(ctx, sweep_id, name, version, text) per version. */
+int study_versions(sqlite3 *db, const char *base_name,
+                   void (*each)(void *ctx, int64_t sweep_id, const char *name, int version, const char *text),
+                   void *ctx, char *err, int errlen);
+
 /* Records version `version` of base_name (stored as NAME for 1, NAME.vK after) from file and text,
  * or updates the file and text of that version when it exists. */
 int study_record_version(sqlite3 *db, const char *base_name, int version, const char *name, const char *file,

@@ -134,6 +134,22 @@ int sweep_settings_diff(const char *old_text, const char *new_text, FILE *out)
     return n;
 }
 
+/* The newest recorded version whose settings equal the new text's (0: none). */
+typedef struct {
+    const char *text;
+    int version;
+    char name[256];
+} VersionMatch;
+
+static void match_version(void *ctx, int64_t sweep_id, const char *name, int version, const char *text)
+{
+    VersionMatch *m = ctx;
+    if (m->version == 0 && sweep_settings_diff(text, m->text, NULL) == 0) {
+        m->version = version;
+        snprintf(m->name, sizeof m->name, "%s", name);
+    }
+}
+
 int sweep_record_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const char *file, const char *text,
                          int new_version, int64_t *sweep_id)
 {
@@ -150,6 +166,21 @@ int sweep_record_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const ch
     if (found == 0) {
         int n = sweep_settings_diff(stored, text, NULL);
         if (n < 0) n = strcmp(stored, text) != 0; /* an unreadable stored text: compare it as text */
+        if (n > 0) {
+            /* The file of an earlier version, run again: that version, not a change. */
+            VersionMatch match = {text, 0, ""};
+            if (study_versions(db, base, match_version, &match, err, sizeof err)) {
+                fprintf(stderr, "dlcm-sweep: %s\n", err);
+                free(stored);
+                return -1;
+            }
+            if (match.version > 0) {
+                version = match.version;
+                n = 0;
+                fprintf(stderr, "dlcm-sweep: %s has the settings of version %d of sweep %s (%s)\n", file, version,
+                        base, match.name);
+            }
+        }
         if (n > 0 && !new_version) {
             fprintf(stderr,
                     "dlcm-sweep: %s: sweep '%s' (version %d) is already recorded with other settings:\n", file,

@@ -90,6 +90,12 @@ Test(sweep_flow, edited_sweep_is_refused_with_its_differences_or_becomes_a_new_v
     /* The same edited file again is that version: nothing new. */
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 4);
+    /* The first version's file again is the first version, not a third one. */
+    edit_sweep(&s, "lr: 0.008", "lr: 0.004");
+    cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM sweeps"), 2);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 4);
+    edit_sweep(&s, "lr: 0.004", "lr: 0.008");
 
     /* Several sweeps: status lists them; a misspelled name gets the closest ones. */
     const char *status[] = {"status", "--db", s.db, NULL};
