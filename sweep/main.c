@@ -416,7 +416,7 @@ static int cmd_run(const Args *a)
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         goto out;
     }
-    if (sweep_record_provenance(db, &plan, !a->gpus || strcmp(a->gpus, "none") != 0, err, sizeof err)) {
+    if (sweep_record_provenance(db, sweep_id, !a->gpus || strcmp(a->gpus, "none") != 0, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         goto out;
     }
@@ -449,6 +449,10 @@ static int cmd_retry(const Args *a)
         goto out;
     }
     fprintf(stderr, "dlcm-sweep: sweep %s: %d failed run(s) requeued\n", name, n);
+    if (!a->no_run && sweep_record_provenance(db, sweep_id, !a->gpus || strcmp(a->gpus, "none") != 0, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        goto out;
+    }
     rc = a->no_run ? 0 : execute(a, db, sweep_id, name, a->max_attempts ? a->max_attempts : 3);
 out:
     db_close(db);

@@ -4,12 +4,14 @@
 #include "sweep/provenance.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "db/sweeps.h"
 #include "db/study.h"
+#include "engine/train/config.h"
 #include "sweep/proc.h"
 
 /* The directory part of a path ("." when none). */
@@ -40,7 +42,25 @@ static void stamp_hashes(const char *shard_path, const char *tokenizer, char *co
     else if (strcmp(tokenizer, "byte") == 0) snprintf(model, n, "byte"); /* bytes need no model */
 }
 
-int sweep_record_provenance(sqlite3 *db, const SweepPlan *plan, int with_gpu, char *err, int errlen)
+typedef struct {
+    char (*ids)[64];
+    int n, cap;
+} QueuedRuns;
+
+static void add_queued(void *ctx, const char *id, const char *out_dir)
+{
+    QueuedRuns *q = ctx;
+    if (q->n == q->cap) {
+        int cap = q->cap ? 2 * q->cap : 64;
+        char (*grown)[64] = realloc(q->ids, (size_t)cap * sizeof *grown);
+        if (!grown) return;
+        q->ids = grown;
+        q->cap = cap;
+    }
+    snprintf(q->ids[q->n++], 64, "%s", id);
+}
+
+int sweep_record_provenance(sqlite3 *db, int64_t sweep_id, int with_gpu, char *err, int errlen)
 {
     char host[256] = "", gpu_model[256] = "", gpu_driver[64] = "", commit[64];
     if (gethostname(host, sizeof host - 1)) host[0] = '\0';
@@ -60,21 +80,23 @@ int sweep_record_provenance(sqlite3 *db, const SweepPlan *plan, int with_gpu, ch
     snprintf(commit, sizeof commit, "%s", cli_commit());
     char *dirty = strstr(commit, "-dirty");
     if (dirty) *dirty = '\0';
-    for (int i = 0; i < plan->n; i++) {
-        const PlannedRun *r = &plan->runs[i];
-        char status[32], inner[512];
-        if (sweeps_run_status(db, r->id, status, sizeof status, inner, sizeof inner) || strcmp(status, "queued"))
-            continue;
+    QueuedRuns queued = {NULL, 0, 0};
+    if (sweeps_list(db, sweep_id, "queued", add_queued, &queued, err, errlen)) return -1;
+    int rc = 0;
+    for (int i = 0; i < queued.n && rc == 0; i++) {
+        char *config = NULL, inner[512], corpus[80] = "", model[80] = "";
+        if (sweeps_run_config(db, queued.ids[i], &config, err, errlen)) { rc = -1; break; }
         TrainConfig cfg = train_config_default();
-        char corpus[80] = "", model[80] = "";
         ConfigSources *src = config_sources_create();
-        if (src && config_load_text(&cfg, r->config, r->id, inner, sizeof inner) == 0 &&
+        if (src && config_load_text(&cfg, config, queued.ids[i], inner, sizeof inner) == 0 &&
             config_resolve(&cfg, src, inner, sizeof inner) == 0)
             stamp_hashes(cfg.train_path, cfg.tokenizer, corpus, model, sizeof corpus);
-        config_sources_destroy(src);
+        if (src) config_sources_destroy(src);
+        free(config);
         RunProvenance p = {commit, dirty != NULL, host[0] ? host : NULL, gpu_model[0] ? gpu_model : NULL,
                            gpu_driver[0] ? gpu_driver : NULL, corpus[0] ? corpus : NULL, model[0] ? model : NULL};
-        if (study_record_provenance(db, r->id, &p, err, errlen)) return -1;
+        rc = study_record_provenance(db, queued.ids[i], &p, err, errlen);
     }
-    return 0;
+    free(queued.ids);
+    return rc;
 }

@@ -5,11 +5,10 @@
 #define DLCM_SWEEP_PROVENANCE_H
 
 #include <sqlite3.h>
+#include <stdint.h>
 
-#include "sweep/plan.h"
-
-/* Records provenance for every run of the plan that is queued (about to be launched here).
- * with_gpu: ask nvidia-smi for the GPU model and driver. 0, or -1 with err. */
-int sweep_record_provenance(sqlite3 *db, const SweepPlan *plan, int with_gpu, char *err, int errlen);
+/* Records provenance for every queued run of the sweep (about to be launched here, by run or
+ * retry). with_gpu: ask nvidia-smi for the GPU model and driver. 0, or -1 with err. */
+int sweep_record_provenance(sqlite3 *db, int64_t sweep_id, int with_gpu, char *err, int errlen);
 
 #endif
