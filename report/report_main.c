@@ -181,6 +181,17 @@ static void finish(Figures *f, Plot *p, const char *caption)
 
 /* The fit whose law draws this family (dense: a Chinchilla fit when stored, else the dlcm law
  * without its concept term; dlcm: the dlcm law). NULL when none applies. */
+static double json_number(json_object *o, const char *key);
+
+/* How many points of a family a fit used (from its data section; -1 when it does not say). */
+static double fit_points_of(const LoadedFit *fit, const char *family)
+{
+    json_object *data;
+    if (!json_object_object_get_ex(fit->root, "data", &data)) return -1;
+    double n = json_number(data, strcmp(family, "dense") == 0 ? "n_dense" : "n_dlcm");
+    return isnan(n) ? -1 : n;
+}
+
 static const LoadedFit *fit_for(const FitList *fits, int dense)
 {
     const LoadedFit *dlcm = NULL, *chinchilla = NULL;
@@ -188,8 +199,15 @@ static const LoadedFit *fit_for(const FitList *fits, int dense)
         if (fits->fits[i].fit.law.kind == LAW_DLCM) dlcm = &fits->fits[i].fit;
         else chinchilla = &fits->fits[i].fit;
     }
+    /* A Chinchilla fit describes the family it was fitted on, and only when it saw no other. */
+    if (chinchilla) {
+        double own = fit_points_of(chinchilla, dense ? "dense" : "dlcm");
+        double other = fit_points_of(chinchilla, dense ? "dlcm" : "dense");
+        if (own != 0 && other > 0) chinchilla = NULL;
+        else if (own == 0) chinchilla = NULL;
+    }
     if (dense) return chinchilla ? chinchilla : dlcm;
-    return dlcm;
+    return dlcm ? dlcm : chinchilla;
 }
 
 /* One isoFLOP family line: its runs (dense, or dlcm at one R) and its FLOPs-per-token curve. */
@@ -286,10 +304,16 @@ static void plot_isoflops(Figures *f, const RunList *l, const Line *d, const Loa
     char name[96], title[300], cmd[8192];
     snprintf(name, sizeof name, "isoflop-%.31s", d->file_tag);
     snprintf(title, sizeof title, "%.100s: isoFLOP curves, %.47s%s", f->sweep, d->label,
-             fit ? "" : " (no fit stored)");
+             fit ? "" : " (no fit of this family stored)");
     if (plot_begin(&p, f->dir, name, title, "non-embedding parameters N", "final loss", 1, 0, f->err, sizeof f->err)) {
         f->failed = 1;
         return;
+    }
+    if (d->n_hi <= d->n_lo * 1.0001) {
+        /* One size only: an x range around it (gnuplot cannot scale an empty one). */
+        char range[96];
+        snprintf(range, sizeof range, "set xrange [%.6g:%.6g]\n", d->n_lo / 3, d->n_hi * 3);
+        plot_script(&p, range);
     }
     size_t used = (size_t)snprintf(cmd, sizeof cmd, "plot ");
     for (int b = 0; b < n_budgets; b++) {
