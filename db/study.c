@@ -299,17 +299,19 @@ int study_copy_progress(sqlite3 *db, const char *run_id, const char *run_db_path
     int64_t last_metric = copied_step(db, "metrics", run_id), last_eval = copied_step(db, "evals", run_id);
     int rc = db_begin(db, err, errlen);
     if (rc) { sqlite3_close(run_db); return -1; }
-    /* The read transaction on the run's database gives one consistent snapshot of its rows. */
+    /* The read transaction on the run's database gives one consistent snapshot of its rows. The
+     * newest step already copied is copied again (INSERT OR REPLACE: the same values), so rows of
+     * that step written after the last poll (another validation split) are not skipped. */
     sqlite3_exec(run_db, "BEGIN", NULL, NULL, NULL);
     int r1 = copy_rows(run_db, db,
                        "SELECT step, tokens, train_loss, aux_loss, realized_R, lr, grad_norm, tokens_per_s FROM metrics "
-                       "WHERE run_id = ?1 AND step > ?2 ORDER BY step",
+                       "WHERE run_id = ?1 AND step >= ?2 ORDER BY step",
                        "INSERT OR REPLACE INTO metrics(run_id, step, tokens, train_loss, aux_loss, realized_R, lr, "
                        "grad_norm, tokens_per_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                        8, run_id, last_metric, err, errlen);
     int r2 = r1 < 0 ? 0
                     : copy_rows(run_db, db,
-                                "SELECT step, split, loss, realized_R FROM evals WHERE run_id = ?1 AND step > ?2",
+                                "SELECT step, split, loss, realized_R FROM evals WHERE run_id = ?1 AND step >= ?2",
                                 "INSERT OR REPLACE INTO evals(run_id, step, split, loss, realized_R) "
                                 "VALUES (?1, ?2, ?3, ?4, ?5)",
                                 4, run_id, last_eval, err, errlen);
