@@ -57,7 +57,7 @@ typedef struct {
 int study_record_provenance(sqlite3 *db, const char *run_id, const RunProvenance *p, char *err, int errlen);
 
 /* Copies what a running trainer has written so far into the main database: metrics and evaluation
- * rows newer than those already there, and its steps and tokens done. A run database that is
+ * rows from the newest step already there on, and its steps and tokens done. A run database that is
  * absent or busy is skipped (0): the next poll gets it. -1 only when the main database fails. */
 int study_copy_progress(sqlite3 *db, const char *run_id, const char *run_db_path, char *err, int errlen);
 
