@@ -1,5 +1,6 @@
-/* db/fits.c: the fits table: insert a fit with its JSON, read one back by id, find the latest
- * fit of a source. All SQL is parameterized. */
+/* db/fits.c: the fits table: store a fit with its JSON (replacing the one of the same source,
+ * law and label), read one back by id, find the latest fit of a source. All SQL is
+ * parameterized and every bind checked. */
 #include "db/fits.h"
 
 #include <math.h>
@@ -9,23 +10,59 @@
 
 #include "db/db.h"
 
-int fits_insert(sqlite3 *db, const FitRecord *rec, long long *id_out, char *err, int errlen)
+static int bind_ok(sqlite3 *db, int rc, int i, char *err, int errlen)
 {
+    if (rc == SQLITE_OK) return 0;
+    snprintf(err, errlen, "sqlite: cannot bind parameter %d: %s", i, sqlite3_errmsg(db));
+    return -1;
+}
+
+static int bind_text_or_null(sqlite3 *db, sqlite3_stmt *st, int i, const char *text, char *err, int errlen)
+{
+    return bind_ok(db, text ? sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i), i, err,
+                   errlen);
+}
+
+static int bind_real_or_null(sqlite3 *db, sqlite3_stmt *st, int i, double v, char *err, int errlen)
+{
+    return bind_ok(db, isfinite(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i), i, err, errlen);
+}
+
+int fits_store(sqlite3 *db, const FitRecord *rec, long long *id_out, int *replaced, char *err, int errlen)
+{
+    *replaced = 0;
+    sqlite3_stmt *del = db_prepare(db,
+                                   "DELETE FROM fits WHERE source = ?1 AND law = ?2 AND"
+                                   " (json_extract(json, '$.label') = ?3 OR (?4 AND json_extract(json, '$.label') IS NULL))",
+                                   err, errlen);
+    if (!del) return -1;
+    if (bind_text_or_null(db, del, 1, rec->source, err, errlen) || bind_text_or_null(db, del, 2, rec->law, err, errlen) ||
+        bind_text_or_null(db, del, 3, rec->label ? rec->label : "", err, errlen) ||
+        bind_ok(db, sqlite3_bind_int(del, 4, rec->label_is_default), 4, err, errlen)) {
+        sqlite3_finalize(del);
+        return -1;
+    }
+    int rc = sqlite3_step(del);
+    sqlite3_finalize(del);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "sqlite: cannot replace the earlier fit: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    *replaced = sqlite3_changes(db);
     sqlite3_stmt *st = db_prepare(db,
                                   "INSERT INTO fits(source, law, created_at, n_points, objective, r2, json)"
                                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                                   err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, rec->source, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, rec->law, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 3, db_now());
-    sqlite3_bind_int(st, 4, rec->n_points);
-    if (isfinite(rec->objective)) sqlite3_bind_double(st, 5, rec->objective);
-    else sqlite3_bind_null(st, 5);
-    if (isfinite(rec->r2)) sqlite3_bind_double(st, 6, rec->r2);
-    else sqlite3_bind_null(st, 6);
-    sqlite3_bind_text(st, 7, rec->json, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
+    if (bind_text_or_null(db, st, 1, rec->source, err, errlen) || bind_text_or_null(db, st, 2, rec->law, err, errlen) ||
+        bind_ok(db, sqlite3_bind_double(st, 3, db_now()), 3, err, errlen) ||
+        bind_ok(db, sqlite3_bind_int(st, 4, rec->n_points), 4, err, errlen) ||
+        bind_real_or_null(db, st, 5, rec->objective, err, errlen) || bind_real_or_null(db, st, 6, rec->r2, err, errlen) ||
+        bind_text_or_null(db, st, 7, rec->json, err, errlen)) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         snprintf(err, errlen, "sqlite: cannot store the fit: %s", sqlite3_errmsg(db));
@@ -39,7 +76,7 @@ int fits_read(sqlite3 *db, long long id, char **json, char *law, int lawlen, cha
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT json, law FROM fits WHERE id = ?1", err, errlen);
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, id);
+    if (bind_ok(db, sqlite3_bind_int64(st, 1, id), 1, err, errlen)) { sqlite3_finalize(st); return -1; }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         if (rc == SQLITE_DONE) snprintf(err, errlen, "no fit with id %lld in the database", id);
@@ -55,19 +92,25 @@ int fits_read(sqlite3 *db, long long id, char **json, char *law, int lawlen, cha
     return 0;
 }
 
-int fits_latest(sqlite3 *db, const char *source, const char *law, long long *id_out, char *err, int errlen)
+int fits_latest(sqlite3 *db, const char *source, const char *law, const char *label, long long *id_out, char *err,
+                int errlen)
 {
     sqlite3_stmt *st = db_prepare(db,
                                   "SELECT id FROM fits WHERE source = ?1 AND (?2 IS NULL OR law = ?2)"
+                                  " AND (?3 IS NULL OR json_extract(json, '$.label') = ?3)"
                                   " ORDER BY created_at DESC, id DESC LIMIT 1",
                                   err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
-    if (law) sqlite3_bind_text(st, 2, law, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, 2);
+    if (bind_text_or_null(db, st, 1, source, err, errlen) || bind_text_or_null(db, st, 2, law, err, errlen) ||
+        bind_text_or_null(db, st, 3, label, err, errlen)) {
+        sqlite3_finalize(st);
+        return -1;
+    }
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *id_out = sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE) snprintf(err, errlen, "no %s fit of %s in the database", law ? law : "", source);
+    else if (rc == SQLITE_DONE)
+        snprintf(err, errlen, "no %s fit of %s%s%s in the database", law ? law : "", source, label ? " labelled " : "",
+                 label ? label : "");
     else snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : -1;

@@ -29,11 +29,20 @@ static int write_file(const char *path, const char *text, char *err, int errlen)
     return 0;
 }
 
+void output_dir_of(const char *path, char *buf, int buflen)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(buf, buflen, ".");
+    else if (slash == path) snprintf(buf, buflen, "/");
+    else snprintf(buf, buflen, "%.*s", (int)(slash - path), path);
+}
+
 int output_commit(const char *json_path, const char *db_path, const FitRecord *rec, long long *id_out,
-                  char *err, int errlen)
+                  int *replaced, char *err, int errlen)
 {
     char tmp[4096];
     *id_out = 0;
+    *replaced = 0;
     if (json_path) {
         snprintf(tmp, sizeof tmp, "%s.tmp.%d", json_path, (int)getpid());
         if (write_file(tmp, rec->json, err, errlen)) return -1;
@@ -42,7 +51,7 @@ int output_commit(const char *json_path, const char *db_path, const FitRecord *r
     char inner[512];
     if (db_path) {
         db = db_open(db_path, inner, sizeof inner);
-        if (!db || db_begin(db, inner, sizeof inner) || fits_insert(db, rec, id_out, inner, sizeof inner)) {
+        if (!db || db_begin(db, inner, sizeof inner) || fits_store(db, rec, id_out, replaced, inner, sizeof inner)) {
             snprintf(err, errlen, "%s", inner);
             goto fail;
         }
