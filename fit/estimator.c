@@ -221,17 +221,27 @@ double estimator_r2_log(const Law *law, const double *theta, const FitPoint *pts
     return ss_tot > 0 ? 1.0 - ss_res / ss_tot : NAN;
 }
 
-int estimator_bootstrap(const Law *law, const FitPoint *pts, int n, const FitResult *full,
-                        const EstimatorSettings *set, double **samples)
+int estimator_bootstrap(const Law *law, const FitPoint *pts, int n, const FitResult *full, const double *grid,
+                        int n_grid, const EstimatorSettings *set, double **samples)
 {
-    int B = set->n_boot;
+    int B = set->n_boot, k = law->k;
     double *rows = malloc((size_t)(B > 0 ? B : 1) * law->n_coef * sizeof *rows);
     double *weights = malloc((size_t)n * sizeof *weights);
+    /* Starts: the full fit's best minima, then an even spread of the start grid, so that a
+     * resample whose minimum lies elsewhere can still reach it. */
+    int spread = n_grid < ESTIMATOR_BOOT_SPREAD ? n_grid : ESTIMATOR_BOOT_SPREAD;
+    double *starts = malloc((size_t)(full->n_warm + spread + 1) * k * sizeof *starts);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!rows || !weights || !rng) {
-        free(rows); free(weights);
+    if (!rows || !weights || !starts || !rng) {
+        free(rows); free(weights); free(starts);
         if (rng) gsl_rng_free(rng);
         return -1;
+    }
+    int n_starts = 0;
+    for (int w = 0; w < full->n_warm; w++) memcpy(starts + (size_t)k * n_starts++, full->warm[w], (size_t)k * sizeof *starts);
+    for (int q = 0; q < spread; q++) {
+        long at = (long)((double)n_grid * (q + 0.5) / spread);
+        memcpy(starts + (size_t)k * n_starts++, grid + (size_t)at * k, (size_t)k * sizeof *starts);
     }
     gsl_rng_set(rng, set->seed);
     int ok = 0;
@@ -241,7 +251,7 @@ int estimator_bootstrap(const Law *law, const FitPoint *pts, int n, const FitRes
         for (int i = 0; i < n; i++) weights[gsl_rng_uniform_int(rng, n)] += 1.0;
         FitResult r;
         double *row = rows + (size_t)b * law->n_coef;
-        if (estimator_fit(law, pts, n, weights, &full->warm[0][0], full->n_warm, set, &r, err, sizeof err) == 0) {
+        if (estimator_fit(law, pts, n, weights, starts, n_starts, set, &r, err, sizeof err) == 0) {
             memcpy(row, r.coef, (size_t)law->n_coef * sizeof *row);
             ok++;
         } else {
@@ -251,6 +261,7 @@ int estimator_bootstrap(const Law *law, const FitPoint *pts, int n, const FitRes
     }
     gsl_rng_free(rng);
     free(weights);
+    free(starts);
     *samples = rows;
     return ok;
 }

@@ -12,11 +12,18 @@ enum { DL_E0, DL_ATOK, DL_ACON, DL_ADAT, DL_DELTA1, DL_DELTA2, DL_GAMMA, DL_ALPH
 enum { DC_E0, DC_ATOK, DC_ACON, DC_ADAT, DC_TTOK, DC_TCON, DC_TDAT, DC_DELTA1, DC_DELTA2, DC_GAMMA, DC_ALPHA };
 
 static const char *const chinchilla_coef[] = {"E", "A", "B", "alpha", "beta"};
-static const char *const chinchilla_param[] = {"log E", "log A", "log B", "alpha", "beta"};
+static const char *const chinchilla_param[] = {"log E", "log A", "log B", "log alpha", "log beta"};
 static const char *const dlcm_coef[] = {"E0", "A_tok", "A_con", "A_dat", "t_tok", "t_con",
                                         "t_dat", "delta1", "delta2", "gamma", "alpha"};
-static const char *const dlcm_param[] = {"log E0", "log A_tok", "log A_con", "log A_dat", "delta1", "delta2",
-                                         "gamma", "alpha", "log t_tok", "log t_con", "log t_dat"};
+static const char *const dlcm_param[] = {"log E0", "log A_tok", "log A_con", "log A_dat", "log delta1", "log delta2",
+                                         "log gamma", "log alpha", "log t_tok", "log t_con", "log t_dat"};
+
+/* Exponents are exp of their parameter, so every exponent is positive by construction (never by
+ * rejecting a step or a sample); E is exp of its parameter for the same reason. */
+static int param_is_exponent(const Law *law, int i)
+{
+    return law->kind == LAW_CHINCHILLA ? (i == CH_ALPHA || i == CH_BETA) : (i >= DL_DELTA1 && i <= DL_ALPHA);
+}
 
 int law_init(Law *law, const char *name, int fit_offsets)
 {
@@ -43,11 +50,14 @@ const char *law_coef_name(const Law *law, int i)
     return law->kind == LAW_CHINCHILLA ? chinchilla_coef[i] : dlcm_coef[i];
 }
 
-int law_coef_index(const Law *law, const char *name)
+int law_coef_is_exponent(const Law *law, int i)
 {
-    for (int i = 0; i < law->n_coef; i++)
-        if (!strcmp(law_coef_name(law, i), name)) return i;
-    return -1;
+    return law->kind == LAW_CHINCHILLA ? (i == 3 || i == 4) : (i >= DC_DELTA1 && i <= DC_ALPHA);
+}
+
+int law_coef_is_fixed(const Law *law, int i)
+{
+    return law->kind == LAW_DLCM && !law->fit_offsets && i >= DC_TTOK && i <= DC_TDAT;
 }
 
 const char *law_param_name(const Law *law, int i)
@@ -78,9 +88,11 @@ void law_set_centers(Law *law, const FitPoint *pts, int n)
 }
 
 /* Uncentered log-scale values (a = log A etc.) from theta, in theta's order. */
-static void theta_uncenter(const Law *law, const double *t, double *u)
+static void theta_uncenter(const Law *law, const double *theta, double *u)
 {
     const double *m = law->center;
+    double t[LAW_MAX_PARAMS];
+    for (int i = 0; i < law->k; i++) t[i] = param_is_exponent(law, i) ? exp(theta[i]) : theta[i];
     memcpy(u, t, (size_t)law->k * sizeof *u);
     if (law->kind == LAW_CHINCHILLA) {
         u[CH_A] = t[CH_A] + t[CH_ALPHA] * m[CEN_TOK];
@@ -96,6 +108,8 @@ void law_theta_from_natural(const Law *law, const double *u, double *t)
 {
     const double *m = law->center;
     memcpy(t, u, (size_t)law->k * sizeof *t);
+    for (int i = 0; i < law->k; i++)
+        if (param_is_exponent(law, i)) t[i] = log(fmax(u[i], LAW_MIN_START_EXPONENT));
     if (law->kind == LAW_CHINCHILLA) {
         t[CH_A] = u[CH_A] - u[CH_ALPHA] * m[CEN_TOK];
         t[CH_B] = u[CH_B] - u[CH_BETA] * m[CEN_DAT];
@@ -140,9 +154,11 @@ static double log_offset(double x, const double *t, int tau_index, int free_offs
     return log(x + off);
 }
 
-double law_log_predict(const Law *law, const double *t, const FitPoint *p, double *grad)
+double law_log_predict(const Law *law, const double *theta, const FitPoint *p, double *grad)
 {
     const double *m = law->center;
+    double t[LAW_MAX_PARAMS];
+    for (int i = 0; i < law->k; i++) t[i] = param_is_exponent(law, i) ? exp(theta[i]) : theta[i];
     double term[4], x[4] = {0}, dtau[4] = {0};
     int n_terms = 3;
     if (law->kind == LAW_CHINCHILLA) {
@@ -177,6 +193,7 @@ double law_log_predict(const Law *law, const double *t, const FitPoint *p, doubl
         grad[CH_ALPHA] = -w[1] * x[1];
         grad[CH_B] = w[2];
         grad[CH_BETA] = -w[2] * x[2];
+        for (int i = 0; i < law->k; i++) if (param_is_exponent(law, i)) grad[i] *= t[i]; /* d exp(u) / du */
         return lse;
     }
     grad[DL_E0] = w[0];
@@ -194,6 +211,7 @@ double law_log_predict(const Law *law, const double *t, const FitPoint *p, doubl
         grad[DL_DELTA2] = -w[3] * x[3];
         if (law->fit_offsets) grad[DL_TCON] = -w[3] * t[DL_DELTA2] * dtau[3];
     }
+    for (int i = 0; i < law->k; i++) if (param_is_exponent(law, i)) grad[i] *= t[i]; /* d exp(u) / du */
     return lse;
 }
 
@@ -214,7 +232,7 @@ static const double ch_exp[] = {0, 0.5, 1, 1.5, 2};
 static const double dl_e[] = {-0.5, 0.5};
 static const double dl_scale[] = {2, 8, 14};
 static const double dl_exp[] = {0.2, 0.5, 1.0};
-static const double dl_gamma[] = {0.0, 0.5};
+static const double dl_gamma[] = {0.05, 0.5};
 static const double dl_tau[] = {8.0}; /* t ~ 3000: then refined by the minimizer */
 
 double *law_start_grid(const Law *law, int *n_starts)

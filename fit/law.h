@@ -29,18 +29,27 @@ const char *law_name(const Law *law);
 /* Natural coefficients, in the order of law_coef_name: chinchilla E, A, B, alpha, beta;
  * dlcm E0, A_tok, A_con, A_dat, t_tok, t_con, t_dat, delta1, delta2, gamma, alpha. */
 const char *law_coef_name(const Law *law, int i);
-/* Index of a coefficient by name, or -1. */
-int law_coef_index(const Law *law, const char *name);
+/* 1 when natural coefficient i is an exponent (alpha, beta; delta1, delta2, gamma, alpha). */
+int law_coef_is_exponent(const Law *law, int i);
+/* 1 when natural coefficient i is held fixed (the dlcm offsets without --offsets). */
+int law_coef_is_fixed(const Law *law, int i);
+
+/* An exponent below this is "on its constraint" (the parameterization keeps it positive, so a
+ * fit that wants it at or below 0 drives it here). Also the smallest exponent a start uses. */
+#define LAW_EXPONENT_FLOOR 1e-3
+#define LAW_MIN_START_EXPONENT 0.02
 
 /* Centers the parameterization on the data (call once, before fitting). */
 void law_set_centers(Law *law, const FitPoint *pts, int n);
 
 /* Estimator parameters theta (length k): logs of the positive scale coefficients (centered,
- * see Law.center), the exponents as they are, and (dlcm with offsets) the logs of t_*.
+ * see Law.center), logs of the exponents (so E and every exponent are positive by
+ * construction), and (dlcm with offsets) the logs of t_*.
  * law_param_name names the uncentered meaning. */
 const char *law_param_name(const Law *law, int i);
 void law_theta_to_coef(const Law *law, const double *theta, double *coef);
-/* From uncentered log-space values (log E, log A, ..., exponents, log t) to theta. */
+/* From uncentered log-space values (log E, log A, ..., exponents as values, log t) to theta;
+ * an exponent below LAW_MIN_START_EXPONENT (a grid's 0) starts there. */
 void law_theta_from_natural(const Law *law, const double *natural, double *theta);
 
 /* log L predicted at point p; fills grad (d log L / d theta, length k) when not NULL. The
