@@ -45,7 +45,19 @@ int allocate_candidates(const AllocSpace *space, int dense, CandidateSet *out, c
     double N_lo = space->N_lo > 0 ? space->N_lo : 1e5, N_hi = space->N_hi > 0 ? space->N_hi : 2e11;
     if (space->max_N > 0 && space->max_N < N_hi) N_hi = space->max_N * 1.1; /* the cap is applied exactly below */
     int n_N = (int)ceil(log10(N_hi / N_lo) * N_PER_DECADE) + 1;
-    int n_P = dense ? 1 : (int)lround(1.0 / P_STEP) - 1;
+    double P_lo = space->P_min > 0 ? space->P_min : P_STEP, P_hi = space->P_max > 0 ? space->P_max : 1.0 - P_STEP;
+    if (!dense && !(P_lo > 0 && P_hi < 1 && P_hi >= P_lo)) {
+        snprintf(err, errlen, "invalid P range [%g, %g]", P_lo, P_hi);
+        return -1;
+    }
+    /* P targets: the range's ends and every multiple of P_STEP between them. */
+    int n_P = dense ? 1 : (int)floor((P_hi - P_lo) / P_STEP) + 2;
+    out->N_lo = N_lo;
+    out->N_hi = N_hi;
+    out->N_step = pow(10.0, 1.0 / N_PER_DECADE);
+    out->P_lo = dense ? 0 : P_lo;
+    out->P_hi = dense ? 0 : P_hi;
+    out->P_step = P_STEP;
     int cap = n_N * n_P;
     out->shapes = malloc((size_t)cap * sizeof *out->shapes);
     out->N = malloc((size_t)cap * sizeof *out->N);
@@ -65,12 +77,13 @@ int allocate_candidates(const AllocSpace *space, int dense, CandidateSet *out, c
     for (int i = 0; i < n_N; i++) {
         double N_target = N_lo * pow(10.0, (double)i / N_PER_DECADE);
         for (int j = 0; j < n_P; j++) {
-            double P_target = dense ? 0.0 : P_STEP * (j + 1);
+            double P_target = dense ? 0.0 : j == n_P - 1 ? P_hi : fmin(P_lo + P_STEP * j, P_hi);
             ModelShape s;
             if (shape_solve(&base, N_target, P_target, &rule, &s, inner, sizeof inner)) continue;
             ShapeParams sp;
             if (shape_params(&s, &sp, inner, sizeof inner)) continue;
             if (space->max_N > 0 && sp.N > space->max_N) continue;
+            if (!dense && (sp.P < P_lo - ALLOC_P_TOLERANCE || sp.P > P_hi + ALLOC_P_TOLERANCE)) continue;
             int dup = 0;
             for (int c = out->n - 1; c >= 0 && c >= out->n - 4 * n_P && !dup; c--)
                 dup = same_shape(&out->shapes[c], &s);
@@ -144,6 +157,16 @@ Allocation allocate_best(const Law *law, const double *coef, const CandidateSet 
         if (L < best.loss) { best.loss = L; best_R = R; }
     }
     best.valid = 1;
+    /* Edges: the optimum's N or P at the end of the targets searched (within one grid step), or R
+     * at the end of its range. */
+    double N_c = set->N[best_c], P_c = set->P[best_c];
+    best.edge_N = N_c < set->N_lo * set->N_step ? -1 : N_c > set->N_hi / set->N_step ? 1 : 0;
+    if (!set->dense) {
+        best.edge_P = P_c < set->P_lo + 0.5 * set->P_step ? -1 : P_c > set->P_hi - 0.5 * set->P_step ? 1 : 0;
+        if (set->P_hi - set->P_lo < set->P_step) best.edge_P = 0; /* a range narrower than a step has no inside */
+        if (set->R_fixed <= 0)
+            best.edge_R = best_R < set->R_lo * 1.01 ? -1 : best_R > set->R_hi / 1.01 ? 1 : 0;
+    }
     best.shape = set->shapes[best_c];
     best.shape.R = set->dense ? 0.0 : best_R;
     best.N = set->N[best_c];

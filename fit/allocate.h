@@ -17,7 +17,13 @@ typedef struct {
     double max_N;             /* > 0: N <= max_N */
     double max_fwd_flops;     /* > 0: forward FLOPs per token <= this (inference cap) */
     double N_lo, N_hi;        /* range of N searched (default 1e5 .. 2e11) */
+    double P_min, P_max;      /* > 0: backbone shares searched (dlcm; default 0.025 .. 0.975); a solved
+                                 shape's P may differ from its target by up to ALLOC_P_TOLERANCE */
 } AllocSpace;
+
+/* Shapes come in steps of 64 width and whole blocks, so a shape solved for a target P lands
+ * near it, not on it; a realized P this close to the searched range counts as inside it. */
+#define ALLOC_P_TOLERANCE 0.03
 
 typedef struct {
     int valid;
@@ -25,6 +31,8 @@ typedef struct {
     double N, P, R, D;
     double fwd_flops;  /* forward FLOPs per token at R */
     double loss;       /* fitted loss */
+    /* The optimum sits on the edge of the search: -1 at the lower end, +1 at the upper, 0 inside. */
+    int edge_N, edge_P, edge_R;
 } Allocation;
 
 /* Candidate shapes with their FLOPs, built once per space and reused for every budget and
@@ -36,6 +44,8 @@ typedef struct {
     int dense;       /* 1: dense candidates (P = 0, R = 1) */
     double R_lo, R_hi, R_fixed;
     double max_fwd_flops;
+    double N_lo, N_hi, P_lo, P_hi; /* the targets searched (for the edge flags) */
+    double N_step, P_step;         /* their grid spacing (N: factor) */
 } CandidateSet;
 
 /* Builds the dense (dense = 1) or dlcm candidates. 0, or -1 with err. */

@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Splits one CSV line in place into at most max fields; handles double-quoted fields.
  * Returns the number of fields. */
@@ -40,10 +39,13 @@ int csv_split(char *line, char **fields, int max)
     return n;
 }
 
-/* Parses a finite number filling the whole field. */
+/* Parses a finite decimal number filling the whole field: digits, sign, point and exponent
+ * only, so hexadecimal ("0x10"), "inf" and "nan", which strtod would take, are refused. */
 int csv_number(const char *s, double *out)
 {
     if (!*s) return -1;
+    for (const char *c = s; *c; c++)
+        if (!isdigit((unsigned char)*c) && !strchr("+-.eE", *c)) return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -54,9 +56,13 @@ int csv_number(const char *s, double *out)
 
 int csv_column(char **header, int n, const char *name)
 {
+    int found = -1;
     for (int i = 0; i < n; i++)
-        if (!strcasecmp(header[i], name)) return i;
-    return -1;
+        if (!strcmp(header[i], name)) {
+            if (found >= 0) return -2;
+            found = i;
+        }
+    return found;
 }
 
 int csv_blank(const char *line)

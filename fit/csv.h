@@ -7,10 +7,10 @@
  * number of fields. */
 int csv_split(char *line, char **fields, int max);
 
-/* The index of the header field named name (case-insensitive), or -1. */
+/* The index of the header field named exactly name, -1 when absent, -2 when it appears twice. */
 int csv_column(char **header, int n, const char *name);
 
-/* A finite number filling the whole field: 0, or -1. */
+/* A finite decimal number filling the whole field (no hex, inf, nan): 0, or -1. */
 int csv_number(const char *field, double *out);
 
 /* 1 when the line holds only blanks. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "db/fitdata.h"
 #include "fit/csv.h"
 #include "fit/output.h"
 
@@ -116,8 +117,13 @@ int decay_read_csv(const char *path, DecayPoint **pts, int *n, char *err, int er
     int nf = csv_split(line, fields, 64);
     int c_stable = csv_column(fields, nf, "L_stable"), c_final = csv_column(fields, nf, "L_final");
     int c_delta = csv_column(fields, nf, "delta"), c_R = csv_column(fields, nf, "R"), c_N = csv_column(fields, nf, "N");
+    if (c_stable == -2 || c_final == -2 || c_delta == -2 || c_R == -2 || c_N == -2) {
+        snprintf(err, errlen, "%s:1: a column name appears twice in the header", path);
+        fclose(f);
+        return -1;
+    }
     if (c_stable < 0 || (c_final < 0 && c_delta < 0) || c_R < 0 || c_N < 0) {
-        snprintf(err, errlen, "%s:1: header needs L_stable, L_final (or delta), R, N", path);
+        snprintf(err, errlen, "%s:1: header needs L_stable, L_final (or delta), R, N (names matched exactly)", path);
         fclose(f);
         return -1;
     }
@@ -153,45 +159,57 @@ fail:
     return -1;
 }
 
-int decay_read_sweep(sqlite3 *db, const char *sweep, int window, DecayPoint **pts, int *n, char *err, int errlen)
+/* Mean of loss[from .. to] (inclusive). */
+static double window_mean(const double *loss, int from, int to)
+{
+    double sum = 0;
+    for (int i = from; i <= to; i++) sum += loss[i];
+    return sum / (to - from + 1);
+}
+
+int decay_read_sweep(sqlite3 *db, const char *sweep, const DecayWindow *window, DecayPoint **pts, int *n, char *err,
+                     int errlen)
 {
     *pts = NULL;
     *n = 0;
-    int cap = 0;
-    sqlite3_stmt *runs = db_prepare(db,
-                                    "SELECT r.id, r.family, r.R_target, r.N FROM runs r JOIN sweeps s ON r.sweep_id = s.id"
-                                    " WHERE s.name = ?1 AND r.status = 'done' ORDER BY r.id",
-                                    err, errlen);
-    sqlite3_stmt *traj = db_prepare(db, "SELECT train_loss, lr FROM metrics WHERE run_id = ?1 ORDER BY step", err, errlen);
-    double *loss = NULL, *lr = NULL;
-    int rc = -1, cap_t = 0;
-    if (!runs || !traj) goto done;
-    sqlite3_bind_text(runs, 1, sweep, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(runs) == SQLITE_ROW) {
-        DecayPoint p = {0};
-        snprintf(p.id, sizeof p.id, "run %s", (const char *)sqlite3_column_text(runs, 0));
-        const char *family = (const char *)sqlite3_column_text(runs, 1);
-        p.R = family && !strcmp(family, "dense") ? 1.0 : sqlite3_column_double(runs, 2);
-        p.N = sqlite3_column_double(runs, 3);
-        sqlite3_reset(traj);
-        sqlite3_bind_text(traj, 1, (const char *)sqlite3_column_text(runs, 0), -1, SQLITE_TRANSIENT);
-        int m = 0;
-        while (sqlite3_step(traj) == SQLITE_ROW) {
-            if (sqlite3_column_type(traj, 0) == SQLITE_NULL || sqlite3_column_type(traj, 1) == SQLITE_NULL) {
-                snprintf(err, errlen, "%s: metrics row %d has a NULL train_loss or lr", p.id, m);
-                goto done;
-            }
-            if (m == cap_t) {
-                cap_t = cap_t ? 2 * cap_t : 256;
-                double *a = realloc(loss, cap_t * sizeof *a), *b = a ? realloc(lr, cap_t * sizeof *b) : NULL;
-                if (a) loss = a;
-                if (!a || !b) { snprintf(err, errlen, "out of memory"); goto done; }
-                lr = b;
-            }
-            loss[m] = sqlite3_column_double(traj, 0);
-            lr[m] = sqlite3_column_double(traj, 1);
-            m++;
+    int cap = 0, exists, n_rows;
+    FitRunRow *rows = NULL;
+    if (fitdb_sweep_exists(db, sweep, &exists, err, errlen)) return -1;
+    if (!exists) { snprintf(err, errlen, "no sweep named \"%s\" in the database", sweep); return -1; }
+    if (fitdb_read_runs(db, sweep, &rows, &n_rows, err, errlen)) return -1;
+    /* Only WSD runs have a stable phase and a decay: every other finished run is refused by name. */
+    char others[1024] = "";
+    int n_others = 0, n_done = 0;
+    for (int i = 0; i < n_rows; i++) {
+        if (strcmp(rows[i].status, "done")) continue;
+        n_done++;
+        if (!strcmp(rows[i].schedule, "wsd")) continue;
+        if (n_others++ < 6) {
+            size_t used = strlen(others);
+            snprintf(others + used, sizeof others - used, "%s%s (%s)", used ? ", " : "", rows[i].id,
+                     rows[i].schedule[0] ? rows[i].schedule : "schedule not recorded");
         }
+    }
+    if (n_done == 0) { snprintf(err, errlen, "sweep \"%s\" has no finished runs (status 'done')", sweep); free(rows); return -1; }
+    if (n_others) {
+        snprintf(err, errlen, "the decay law reads only WSD runs; %d finished run%s of sweep \"%s\" %s another schedule: %s%s",
+                 n_others, n_others == 1 ? "" : "s", sweep, n_others == 1 ? "has" : "have", others, n_others > 6 ? ", ..." : "");
+        free(rows);
+        return -1;
+    }
+    double *loss = NULL, *lr = NULL;
+    long long *step = NULL;
+    int rc = -1;
+    for (int r = 0; r < n_rows; r++) {
+        const FitRunRow *row = &rows[r];
+        if (strcmp(row->status, "done")) continue;
+        DecayPoint p = {0};
+        snprintf(p.id, sizeof p.id, "run %s", row->id);
+        p.R = !strcmp(row->family, "dense") ? 1.0 : row->R_target;
+        p.N = row->N;
+        int m;
+        free(loss); free(lr); free(step);
+        if (fitdb_read_curve(db, row->id, &loss, &lr, &step, &m, err, errlen)) { loss = lr = NULL; step = NULL; goto done; }
         double peak = 0;
         int stable_end = -1;
         for (int i = 0; i < m; i++) peak = fmax(peak, lr[i]);
@@ -200,18 +218,26 @@ int decay_read_sweep(sqlite3 *db, const char *sweep, int window, DecayPoint **pt
             snprintf(err, errlen, "%s: no decay phase in its trajectory (%d logged steps; the LR never falls after its peak)", p.id, m);
             goto done;
         }
-        int ws = stable_end + 1 < window ? stable_end + 1 : window, wf = m - stable_end - 1 < window ? m - stable_end - 1 : window;
-        for (int i = 0; i < ws; i++) p.L_stable += loss[stable_end - i] / ws;
-        for (int i = 0; i < wf; i++) p.L_final += loss[m - 1 - i] / wf;
+        /* The windows: the last share of each phase's logged steps (at least one), or a fixed count. */
+        int stable_first = 0;
+        while (stable_first < stable_end && lr[stable_first] < peak * (1 - 1e-6)) stable_first++; /* after warm-up */
+        int n_stable = stable_end - stable_first + 1, n_decay = m - 1 - stable_end;
+        int ws = window->steps > 0 ? window->steps : (int)ceil(window->fraction * n_stable);
+        int wf = window->steps > 0 ? window->steps : (int)ceil(window->fraction * n_decay);
+        ws = ws < 1 ? 1 : ws > n_stable ? n_stable : ws;
+        wf = wf < 1 ? 1 : wf > n_decay ? n_decay : wf;
+        p.L_stable = window_mean(loss, stable_end - ws + 1, stable_end);
+        p.L_final = window_mean(loss, m - wf, m - 1);
+        p.window_stable = ws;
+        p.window_final = wf;
         if (push(pts, n, &cap, &p)) { snprintf(err, errlen, "out of memory"); goto done; }
     }
-    if (*n == 0) { snprintf(err, errlen, "sweep \"%s\" has no finished runs (status 'done')", sweep); goto done; }
     rc = 0;
 done:
-    sqlite3_finalize(runs);
-    sqlite3_finalize(traj);
+    free(rows);
     free(loss);
     free(lr);
+    free(step);
     if (rc) { free(*pts); *pts = NULL; *n = 0; }
     return rc;
 }
@@ -221,18 +247,23 @@ static void usage(FILE *f)
     fprintf(f, "usage: dlcm-fit decay (--csv FILE | --db FILE --sweep NAME) [--window K] [--json OUT] [--store DB | --no-store]\n"
                "Fits Delta = k L_stable^a R^b N^c (DLCM Eq. 23) by OLS on logs, Delta = (L_stable - L_final) / L_stable.\n"
                "  --csv FILE     columns L_stable, L_final (or delta), R, N\n"
-               "  --db, --sweep  WSD runs with status 'done': the stable phase ends at the last step at peak LR\n"
-               "  --window K     average train_loss over the last K logged steps of each phase (default 1)\n"
+               "  --db, --sweep  WSD runs with status 'done' (a run of another schedule is refused by name): the\n"
+               "                 stable phase ends at the last logged step at peak LR\n"
+               "  --window-fraction F  L_stable and L_final average the last share F of the logged steps of the\n"
+               "                 stable phase and of the decay (default 0.05, at least one step)\n"
+               "  --window K     average the last K logged steps of each phase instead\n"
                "  --json OUT     write the fit as JSON;  --store DB  store it (default with --db: that database)\n");
 }
 
 int decay_main(int argc, char **argv)
 {
     const char *csv = NULL, *db_path = NULL, *sweep = NULL, *json_path = NULL, *store = NULL;
-    int window = 1, no_store = 0;
+    int no_store = 0;
+    DecayWindow window = {.fraction = 0.05, .steps = 0};
+    char *end;
     static const struct option opts[] = {{"csv", 1, 0, 'c'}, {"db", 1, 0, 'd'}, {"sweep", 1, 0, 's'},
-                                         {"window", 1, 0, 'w'}, {"json", 1, 0, 'j'}, {"store", 1, 0, 't'},
-                                         {"no-store", 0, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                         {"window", 1, 0, 'w'}, {"window-fraction", 1, 0, 'f'}, {"json", 1, 0, 'j'},
+                                         {"store", 1, 0, 't'}, {"no-store", 0, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -240,7 +271,17 @@ int decay_main(int argc, char **argv)
         case 'c': csv = optarg; break;
         case 'd': db_path = optarg; break;
         case 's': sweep = optarg; break;
-        case 'w': window = atoi(optarg); break;
+        case 'w':
+            window.steps = (int)strtol(optarg, &end, 10);
+            if (*end || window.steps < 1) { fprintf(stderr, "dlcm-fit decay: --window needs a count >= 1\n"); return 2; }
+            break;
+        case 'f':
+            window.fraction = strtod(optarg, &end);
+            if (*end || !(window.fraction > 0 && window.fraction <= 1)) {
+                fprintf(stderr, "dlcm-fit decay: --window-fraction needs a share in (0, 1]\n");
+                return 2;
+            }
+            break;
         case 'j': json_path = optarg; break;
         case 't': store = optarg; break;
         case 'n': no_store = 1; break;
@@ -248,7 +289,7 @@ int decay_main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (!!csv + !!db_path != 1 || (db_path && !sweep) || window < 1) { usage(stderr); return 2; }
+    if (!!csv + !!db_path != 1 || (db_path && !sweep)) { usage(stderr); return 2; }
     if (!store && db_path) store = db_path;
     if (no_store) store = NULL;
     char err[1024], source[600];
@@ -261,7 +302,7 @@ int decay_main(int argc, char **argv)
         snprintf(source, sizeof source, "sweep:%s", sweep);
         sqlite3 *db = output_open_existing_db(db_path, err, sizeof err);
         if (!db) { fprintf(stderr, "dlcm-fit decay: %s\n", err); return 1; }
-        int rc = decay_read_sweep(db, sweep, window, &pts, &n, err, sizeof err);
+        int rc = decay_read_sweep(db, sweep, &window, &pts, &n, err, sizeof err);
         db_close(db);
         if (rc) { fprintf(stderr, "dlcm-fit decay: %s: %s\n", db_path, err); return 1; }
     }
@@ -292,7 +333,9 @@ int decay_main(int argc, char **argv)
     json_object_object_add(root, "r2_log", json_object_new_double(fit.r2));
     json_object *est = json_object_new_object();
     json_object_object_add(est, "method", json_object_new_string("OLS of log Delta on 1, log L_stable, log R, log N; 95% t intervals"));
-    json_object_object_add(est, "window", json_object_new_int(window));
+    if (window.steps > 0) json_object_object_add(est, "window_steps", json_object_new_int(window.steps));
+    else json_object_object_add(est, "window_fraction", json_object_new_double(window.fraction));
+    json_object_object_add(root, "label", json_object_new_string("decay"));
     json_object_object_add(root, "estimator", est);
     json_object *rows = json_object_new_array();
     for (int i = 0; i < n; i++) {
@@ -306,11 +349,12 @@ int decay_main(int argc, char **argv)
     }
     json_object_object_add(root, "data", rows);
     const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    FitRecord rec = {source, "decay", n, NAN, fit.r2, text};
+    FitRecord rec = {source, "decay", "decay", 1, n, NAN, fit.r2, text};
+    int replaced;
     long long id;
     int rc = 0;
     if (json_path || store) {
-        if (output_commit(json_path, store, &rec, &id, err, sizeof err)) { fprintf(stderr, "dlcm-fit decay: %s\n", err); rc = 1; }
+        if (output_commit(json_path, store, &rec, &id, &replaced, err, sizeof err)) { fprintf(stderr, "dlcm-fit decay: %s\n", err); rc = 1; }
         else {
             if (json_path) printf("  json: %s\n", json_path);
             if (store) printf("  stored: fit %lld in %s\n", id, store);

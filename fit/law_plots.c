@@ -25,21 +25,23 @@ static int points_block(Plot *p, const FitData *data, int dense, int which_x, do
 static void add_plot_item(char *cmd, size_t len, int *first, const Plot *p, int block, const char *style,
                           const char *title)
 {
-    char path[600];
+    char path[600], safe[256];
     plot_block_path(p, block, path, sizeof path);
+    plot_safe_text(title, safe, sizeof safe);
     size_t used = strlen(cmd);
-    snprintf(cmd + used, len - used, "%s'%s' using 1:2 %s title '%s'", *first ? "plot " : ", ", path, style, title);
+    snprintf(cmd + used, len - used, "%s'%s' using 1:2 %s title '%s'", *first ? "plot " : ", ", path, style, safe);
     *first = 0;
 }
 
-static int loss_vs_compute(const char *dir, const char *prefix, const LawSummary *s, const FitData *data,
-                           char *err, int errlen)
+static int loss_vs_compute(const char *dir, const char *prefix, const char *tag, const LawSummary *s,
+                           const FitData *data, char *err, int errlen)
 {
     Plot p;
-    char name[300];
+    char name[300], title[900];
     snprintf(name, sizeof name, "%s-loss-vs-compute", prefix);
-    if (plot_begin(&p, dir, name, "Loss vs training compute (points: runs; lines: fitted compute-optimal loss)",
-                   "training FLOPs C", "loss", 1, 1, err, errlen))
+    snprintf(title, sizeof title, "%s\nloss vs training compute (points: runs; lines: fitted compute-optimal loss)", tag);
+    /* Linear loss axis, autoscaled to the data: a log axis would stretch to whole decades. */
+    if (plot_begin(&p, dir, name, title, "training FLOPs C", "loss", 1, 0, err, errlen))
         return -1;
     double C_lo = INFINITY, C_hi = 0;
     int n_dense = 0;
@@ -64,7 +66,8 @@ static int loss_vs_compute(const char *dir, const char *prefix, const LawSummary
         fclose(f);
         add_plot_item(cmd, sizeof cmd, &first, &p, b, "with lines lw 2 lc rgb '#1f77b4'", "fit: L(N*(C), D*(C)), C = 6ND");
     } else if (s->vocab >= 2 && s->seq_len >= 2) {
-        AllocSpace space = {.vocab = s->vocab, .seq_len = s->seq_len, .R_min = s->R_min, .R_max = s->R_max};
+        AllocSpace space = {.vocab = s->vocab, .seq_len = s->seq_len, .R_min = s->R_min, .R_max = s->R_max,
+                            .P_min = s->P_min, .P_max = s->P_max};
         for (int dense = 1; dense >= 0; dense--) {
             CandidateSet set;
             if (allocate_candidates(&space, dense, &set, err, errlen)) continue;
@@ -86,13 +89,14 @@ static int loss_vs_compute(const char *dir, const char *prefix, const LawSummary
     return plot_finish(&p, err, errlen);
 }
 
-static int pred_vs_obs(const char *dir, const char *prefix, const LawSummary *s, const FitData *data, char *err,
-                       int errlen)
+static int pred_vs_obs(const char *dir, const char *prefix, const char *tag, const LawSummary *s, const FitData *data,
+                       char *err, int errlen)
 {
     Plot p;
-    char name[300];
+    char name[300], title[900];
     snprintf(name, sizeof name, "%s-pred-vs-obs", prefix);
-    if (plot_begin(&p, dir, name, "Fitted vs observed loss", "observed loss", "fitted loss", 0, 0, err, errlen)) return -1;
+    snprintf(title, sizeof title, "%s\nfitted vs observed loss", tag);
+    if (plot_begin(&p, dir, name, title, "observed loss", "fitted loss", 0, 0, err, errlen)) return -1;
     char cmd[4096] = "";
     int first = 1;
     for (int dense = 1; dense >= 0; dense--) {
@@ -113,17 +117,20 @@ static int pred_vs_obs(const char *dir, const char *prefix, const LawSummary *s,
     return plot_finish(&p, err, errlen);
 }
 
-/* Fitted optimum loss at budget C as a function of P (which = 1) or R (which = 2): the best
- * candidate in each P bin, or the best candidate at each R. */
-static int loss_vs_share(const char *dir, const char *prefix, const LawSummary *s, const FitData *data, int which,
-                         char *err, int errlen)
+/* The fitted loss at budget C as a function of P (which = 1) or R (which = 2), over the data's
+ * range only. P: at each P on a fine grid the law is evaluated at continuous (N, P) with N
+ * minimized over a fine log grid and D = C / (3 F_fwd) from the solved shape's FLOPs scaled to N,
+ * so the curve is smooth rather than stepping with the shapes' whole widths. R: the best shape at
+ * each fixed R. */
+static int loss_vs_share(const char *dir, const char *prefix, const char *tag, const LawSummary *s, const FitData *data,
+                         int which, char *err, int errlen)
 {
     Plot p;
-    char name[300], title[200];
+    char name[300], title[900];
     double C = s->budget_max;
     snprintf(name, sizeof name, "%s-loss-vs-%s", prefix, which == 1 ? "P" : "R");
-    snprintf(title, sizeof title, "Loss vs %s at C = %.3g FLOPs (points: runs of this budget; line: fitted optimum)",
-             which == 1 ? "P" : "R", C);
+    snprintf(title, sizeof title, "%s\nloss vs %s at C = %.3g FLOPs (points: runs of this budget; line: fitted, over the range of the runs)",
+             tag, which == 1 ? "P" : "R", C);
     if (plot_begin(&p, dir, name, title, which == 1 ? "backbone share P" : "compression ratio R", "loss", which == 2, 0,
                    err, errlen))
         return -1;
@@ -131,51 +138,70 @@ static int loss_vs_share(const char *dir, const char *prefix, const LawSummary *
     int first = 1;
     add_plot_item(cmd, sizeof cmd, &first, &p, points_block(&p, data, 0, which, C / 1.25), "with points pt 5 ps 0.8 lc rgb '#d62728'", "dlcm runs");
     if (s->vocab >= 2 && s->seq_len >= 2) {
-        AllocSpace space = {.vocab = s->vocab, .seq_len = s->seq_len, .R_min = s->R_min, .R_max = s->R_max};
-        CandidateSet set;
-        if (allocate_candidates(&space, 0, &set, err, errlen) == 0) {
-            int b;
-            FILE *f = plot_block(&p, &b);
-            if (which == 1) {
-                double best[40];
-                for (int k = 0; k < 40; k++) best[k] = INFINITY;
-                for (int c = 0; c < set.n; c++) {
-                    CandidateSet one = set;
-                    one.n = 1;
-                    one.shapes = &set.shapes[c];
-                    one.N = &set.N[c];
-                    one.P = &set.P[c];
-                    Allocation a = allocate_best(&s->law, s->coef, &one, C);
-                    int k = (int)(set.P[c] * 40);
-                    if (a.valid && k >= 0 && k < 40 && a.loss < best[k]) best[k] = a.loss;
+        int b;
+        FILE *f = plot_block(&p, &b);
+        if (which == 1) {
+            /* A range narrower than the shapes' resolution is drawn over that resolution. */
+            double P_lo = s->P_min, P_hi = s->P_max;
+            if (P_hi - P_lo < 2 * ALLOC_P_TOLERANCE) {
+                double mid = 0.5 * (P_lo + P_hi);
+                P_lo = fmax(0.01, mid - ALLOC_P_TOLERANCE);
+                P_hi = fmin(0.99, mid + ALLOC_P_TOLERANCE);
+            }
+            double R = sqrt(s->R_min * s->R_max);
+            double N_lo = INFINITY, N_hi = 0;
+            for (int i = 0; i < data->n; i++) { N_lo = fmin(N_lo, data->pts[i].N); N_hi = fmax(N_hi, data->pts[i].N); }
+            /* FLOPs per token ~ kappa 2 N ((1 - P) + P / R): the token streams see every token, the
+             * backbone one in R. kappa (attention, cross-attention, the shape's rounding) is taken
+             * once from the shape solved at the middle of the data, so the curve has no steps. */
+            ModelShape base = {.family = FAMILY_DLCM, .vocab = s->vocab, .seq_len = s->seq_len, .R = R}, mid;
+            ShapeRule rule = shape_rule_default();
+            ShapeParams sp;
+            char inner[256];
+            double P_mid = 0.5 * (s->P_min + s->P_max), kappa = 1.0;
+            if (!shape_solve(&base, sqrt(N_lo * N_hi), P_mid, &rule, &mid, inner, sizeof inner) &&
+                !shape_params(&mid, &sp, inner, sizeof inner))
+                kappa = shape_fwd_flops_per_token(&mid, R) / (2.0 * sp.N * ((1 - sp.P) + sp.P / R));
+            for (int k = 0; k <= 60; k++) {
+                double P = P_lo + (P_hi - P_lo) * k / 60.0, best = INFINITY;
+                for (int j = 0; j <= 200; j++) {
+                    double N = N_lo / 3 * pow(9 * N_hi / N_lo, j / 200.0);
+                    double F = kappa * 2.0 * N * ((1 - P) + P / R);
+                    double L = law_loss(&s->law, s->coef, N, C / (3 * F), R, P, 0);
+                    if (L < best) best = L;
                 }
-                for (int k = 0; k < 40; k++)
-                    if (isfinite(best[k])) fprintf(f, "%.4f %.9g\n", (k + 0.5) / 40, best[k]);
-            } else {
+                if (isfinite(best)) fprintf(f, "%.5f %.9g\n", P, best);
+            }
+        } else {
+            AllocSpace space = {.vocab = s->vocab, .seq_len = s->seq_len, .R_min = s->R_min, .R_max = s->R_max,
+                                .P_min = s->P_min, .P_max = s->P_max};
+            CandidateSet set;
+            if (allocate_candidates(&space, 0, &set, err, errlen) == 0) {
                 for (int i = 0; i <= 30; i++) {
                     CandidateSet fixed = set;
                     fixed.R_fixed = s->R_min * pow(s->R_max / s->R_min, i / 30.0);
                     Allocation a = allocate_best(&s->law, s->coef, &fixed, C);
                     if (a.valid) fprintf(f, "%.6g %.9g\n", fixed.R_fixed, a.loss);
                 }
+                allocate_candidates_free(&set);
             }
-            fclose(f);
-            allocate_candidates_free(&set);
-            add_plot_item(cmd, sizeof cmd, &first, &p, b, "with linespoints pt 6 ps 0.5 lw 2 lc rgb '#d62728'",
-                          "fit: best shape");
         }
+        fclose(f);
+        add_plot_item(cmd, sizeof cmd, &first, &p, b, "with lines lw 2 lc rgb '#d62728'",
+                      which == 1 ? "fit: best N at each P (R = geometric mean of the runs)" : "fit: best shape at each R");
     }
     strncat(cmd, "\n", sizeof cmd - strlen(cmd) - 1);
     plot_command(&p, cmd);
     return plot_finish(&p, err, errlen);
 }
 
-int law_plots(const char *dir, const char *prefix, const LawSummary *s, const FitData *data, char *err, int errlen)
+int law_plots(const char *dir, const char *prefix, const char *tag, const LawSummary *s, const FitData *data, char *err,
+              int errlen)
 {
-    if (loss_vs_compute(dir, prefix, s, data, err, errlen) || pred_vs_obs(dir, prefix, s, data, err, errlen))
+    if (loss_vs_compute(dir, prefix, tag, s, data, err, errlen) || pred_vs_obs(dir, prefix, tag, s, data, err, errlen))
         return -1;
-    if (s->law.kind == LAW_DLCM &&
-        (loss_vs_share(dir, prefix, s, data, 1, err, errlen) || loss_vs_share(dir, prefix, s, data, 2, err, errlen)))
+    if (s->law.kind == LAW_DLCM && (loss_vs_share(dir, prefix, tag, s, data, 1, err, errlen) ||
+                                    loss_vs_share(dir, prefix, tag, s, data, 2, err, errlen)))
         return -1;
     return 0;
 }

@@ -7,8 +7,9 @@
 #include "fit/summary.h"
 
 /* Writes <dir>/<prefix>-loss-vs-compute, -pred-vs-obs and, for dlcm, -loss-vs-P and
- * -loss-vs-R (.png and .svg). Curves that need shapes are drawn when V and T are known.
- * 0, or -1 with err. */
-int law_plots(const char *dir, const char *prefix, const LawSummary *s, const FitData *data, char *err, int errlen);
+ * -loss-vs-R (.png and .svg); every title starts with tag (the sweep or CSV and the fit).
+ * Curves that need shapes are drawn when V and T are known. 0, or -1 with err. */
+int law_plots(const char *dir, const char *prefix, const char *tag, const LawSummary *s, const FitData *data, char *err,
+              int errlen);
 
 #endif

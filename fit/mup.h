@@ -5,7 +5,6 @@
 #ifndef DLCM_FIT_MUP_H
 #define DLCM_FIT_MUP_H
 
-#include <sqlite3.h>
 
 #define MUP_MAX_WIDTHS 32
 #define MUP_MAX_LRS 64
@@ -23,7 +22,7 @@ typedef struct {
     double log2_lr[MUP_MAX_LRS];   /* the grid, ascending */
     double loss[MUP_MAX_LRS];      /* mean over seeds; +inf if any seed diverged */
     double log2_lr_star;           /* optimum from the quadratic */
-    int edge;                      /* 1: the best grid point is on the grid's edge */
+    int edge;                      /* -1 / +1: the best grid point is the lowest / highest LR; 0 inside */
     double best_loss;              /* lowest grid loss */
     double regret;                 /* loss at the base width's LR* (nearest grid point) - best_loss */
 } MupWidth;
@@ -35,7 +34,6 @@ typedef struct {
     double slope, slope_lo, slope_hi;  /* log2 LR* vs log2 width, 95 % t interval (NaN with < 3 widths) */
     double grid_step;                  /* median spacing of the LR grid, in log2 */
     double max_drift_steps;            /* max |LR*(w) - LR*(base)| in grid steps */
-    int pass;                          /* |slope| <= 0.1 and drift <= 1 step */
 } MupTransfer;
 
 /* Analyses the runs of one parametrization. 0, or -1 with err (fewer than 2 widths, a width
@@ -62,7 +60,41 @@ typedef struct {
  * averaged over seeds first). *slopes allocated. Returns their number, or -1 on OOM. */
 int mup_coord_slopes(const MupCoordRow *rows, int n, MupCoordSlope **slopes);
 
-/* dlcm-fit mup ... */
+/* The coordinate check's worst |slope| per parametrization (0 mup, 1 sp) and whether there is
+ * data for it. */
+typedef struct {
+    int have[2];
+    double worst[2];
+} MupCoordSummary;
+
+/* The verdict (spec scaling-laws.md §5), written down in fit/README.md:
+ * INCONCLUSIVE when any width's optimum is on the LR grid's edge (naming the LRs to add), when
+ * a slope interval cannot be computed, or when the sp control does not fail (its slope interval
+ * includes 0, or its coordinate check passes): the sweep cannot discriminate. Otherwise FAIL
+ * when the mup slope's 95 % interval lies wholly outside +-0.1 (or the drift exceeds 2 grid
+ * steps) or the mup coordinate check fails; PASS when the mup slope is within +-0.1, its
+ * interval within +-0.15, the drift at most 1 step and the coordinate check (where there is
+ * one) passes; INCONCLUSIVE in between. */
+#define MUP_SLOPE_BOUND 0.1
+#define MUP_SLOPE_INTERVAL_BOUND 0.15
+#define MUP_COORD_BOUND 0.1
+#define MUP_MAX_REASONS 24
+
+typedef enum { MUP_PASS = 0, MUP_FAIL = 1, MUP_INCONCLUSIVE = 2 } MupVerdictKind;
+
+typedef struct {
+    MupVerdictKind kind;
+    int n_reasons;
+    char reasons[MUP_MAX_REASONS][256];
+} MupVerdict;
+
+/* mup, sp, coord may be NULL (no such data). */
+void mup_verdict(const MupTransfer *mup, const MupTransfer *sp, const MupCoordSummary *coord, MupVerdict *v);
+const char *mup_verdict_name(MupVerdictKind k);
+/* 0 PASS, 3 FAIL, 4 INCONCLUSIVE. */
+int mup_verdict_exit(MupVerdictKind k);
+
+/* dlcm-fit mup ... (fit/mup_cli.c) */
 int mup_main(int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef DLCM_FIT_PLOT_H
 #define DLCM_FIT_PLOT_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 typedef struct {
@@ -13,6 +14,11 @@ typedef struct {
     int n_blocks;
     char *command;       /* the plot command, set by plot_command */
 } Plot;
+
+/* Copies text for a gnuplot single-quoted string, with every character that could end the
+ * string, run a command or expand a macro (quotes, backquote, @, $, backslash, control
+ * characters) replaced by '?'. */
+void plot_safe_text(const char *in, char *out, size_t len);
 
 /* Starts a plot: creates the scratch directory and the script with the title and axes.
  * 0, or -1 with err. */

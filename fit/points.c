@@ -1,17 +1,21 @@
-/* fit/points.c: reading fit observations from a CSV file or from a sweep's finished runs, and
- * the checks (values, design) that must pass before any fit is attempted. */
+/* fit/points.c: reading fit observations from a CSV file or from a sweep's finished runs, the
+ * selection of runs, and the checks (values, design) that must pass before any fit. */
 #include "fit/points.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "db/db.h"
+#include "db/fitdata.h"
 #include "fit/csv.h"
+
+FitSelection fit_selection_default(void)
+{
+    FitSelection s = {.family = NULL, .lr = 0, .seed = -1, .R_source = R_SOURCE_EVAL};
+    return s;
+}
 
 void fit_data_free(FitData *d)
 {
@@ -33,63 +37,111 @@ int fit_data_push(FitData *d, const FitPoint *p)
     return 0;
 }
 
+static FitPoint point_unknown(void)
+{
+    FitPoint p = {.R = 1.0, .R_target = NAN, .R_eval = NAN, .lr = NAN, .seed = -1};
+    return p;
+}
+
 /* ---- CSV ---------------------------------------------------------------------------------- */
 
 enum { COL_N, COL_D, COL_LOSS, COL_R, COL_P, COL_C, COL_FAMILY, COL_COUNT };
 static const char *const column_names[COL_COUNT] = {"N", "D", "loss", "R", "P", "C", "family"};
 
-int fit_data_read_csv(const char *path, FitData *out, char *err, int errlen)
+#define CSV_MAX_FIELDS 64
+
+/* The column a header name stands for, or -1 for a column the fitter does not read. */
+static int column_of(const char *name)
+{
+    for (int c = 0; c < COL_COUNT; c++)
+        if (!strcmp(name, column_names[c])) return c;
+    if (!strcmp(name, "budget") || !strcmp(name, "Training FLOP")) return COL_C;
+    if (!strcmp(name, "Model Size")) return COL_N;
+    return -1;
+}
+
+/* One line of the file; -1 at the end, -2 (with err) on a read error, a NUL byte or a file cut
+ * mid-row (a last line without its newline). */
+static ssize_t read_line(FILE *f, char **line, size_t *cap, const char *path, int lineno, char *err, int errlen)
+{
+    errno = 0;
+    ssize_t len = getline(line, cap, f);
+    if (len < 0) {
+        if (ferror(f)) { snprintf(err, errlen, "%s:%d: read error: %s", path, lineno, strerror(errno)); return -2; }
+        return -1;
+    }
+    if ((ssize_t)strlen(*line) != len) {
+        snprintf(err, errlen, "%s:%d: the line holds a NUL byte", path, lineno);
+        return -2;
+    }
+    if ((*line)[len - 1] != '\n') {
+        snprintf(err, errlen, "%s:%d: the file ends mid-row (no newline after the last line): truncated?", path, lineno);
+        return -2;
+    }
+    return len;
+}
+
+int fit_data_read_csv(const char *path, int compression_law, FitData *out, char *err, int errlen)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->source, sizeof out->source, "csv:%s", path);
+    snprintf(out->R_source, sizeof out->R_source, "CSV column R");
     FILE *f = fopen(path, "r");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
-    char line[8192];
-    char *fields[64];
+    char *line = NULL, *fields[CSV_MAX_FIELDS + 1];
+    size_t cap = 0;
     int col[COL_COUNT];
     for (int c = 0; c < COL_COUNT; c++) col[c] = -1;
-    int chinchilla_layout = 0, lineno = 1;
-    if (!fgets(line, sizeof line, f)) {
-        snprintf(err, errlen, "%s: empty file (expected a header line)", path);
-        fclose(f);
-        return -1;
+    int lineno = 1;
+    ssize_t len = read_line(f, &line, &cap, path, lineno, err, errlen);
+    if (len == -1) snprintf(err, errlen, "%s: empty file (expected a header line)", path);
+    if (len < 0) goto fail;
+    int n_header = csv_split(line, fields, CSV_MAX_FIELDS + 1);
+    if (n_header > CSV_MAX_FIELDS) {
+        snprintf(err, errlen, "%s:1: more than %d columns", path, CSV_MAX_FIELDS);
+        goto fail;
     }
-    int nf = csv_split(line, fields, 64);
-    for (int i = 0; i < nf; i++) {
-        for (int c = 0; c < COL_COUNT; c++)
-            if (!strcasecmp(fields[i], column_names[c])) col[c] = i;
-        if (!strcasecmp(fields[i], "budget")) col[COL_C] = i;
-        if (!strcasecmp(fields[i], "Model Size")) { col[COL_N] = i; chinchilla_layout = 1; }
-        if (!strcasecmp(fields[i], "Training FLOP")) { col[COL_C] = i; chinchilla_layout = 1; }
-    }
-    const char *missing = col[COL_N] < 0 ? "N (or \"Model Size\")" : col[COL_LOSS] < 0 ? "loss"
-                          : (col[COL_D] < 0 && col[COL_C] < 0) ? "D (or C / \"Training FLOP\")" : NULL;
-    if (missing) {
-        snprintf(err, errlen, "%s:1: header lacks column %s", path, missing);
-        fclose(f);
-        return -1;
-    }
-    snprintf(out->c_column, sizeof out->c_column, "%s", col[COL_C] >= 0 ? fields[col[COL_C]] : "6ND");
-    (void)chinchilla_layout;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            snprintf(err, errlen, "%s:%d: line longer than %zu characters", path, lineno, sizeof line - 1);
+    for (int i = 0; i < n_header; i++) {
+        for (int j = 0; j < i; j++)
+            if (!strcmp(fields[i], fields[j])) {
+                snprintf(err, errlen, "%s:1: column \"%s\" appears twice (columns %d and %d)", path, fields[i], j + 1, i + 1);
+                goto fail;
+            }
+        int c = column_of(fields[i]);
+        if (c < 0) continue;
+        if (col[c] >= 0) {
+            snprintf(err, errlen, "%s:1: columns %d (\"%s\") and %d (\"%s\") both give %s", path, col[c] + 1,
+                     fields[col[c]], i + 1, fields[i], column_names[c]);
             goto fail;
         }
+        col[c] = i;
+    }
+    const char *missing = col[COL_N] < 0 ? "N (or \"Model Size\")" : col[COL_LOSS] < 0 ? "loss"
+                          : (col[COL_D] < 0 && col[COL_C] < 0) ? "D (or C / \"Training FLOP\")"
+                          : compression_law && col[COL_R] < 0 ? "R (the compression-aware law needs each row's R)"
+                          : compression_law && col[COL_P] < 0 ? "P (the compression-aware law needs each row's P)"
+                                                             : NULL;
+    if (missing) {
+        snprintf(err, errlen, "%s:1: header lacks column %s (names are matched exactly)", path, missing);
+        goto fail;
+    }
+    snprintf(out->c_column, sizeof out->c_column, "%s", col[COL_C] >= 0 ? fields[col[COL_C]] : "6ND");
+    while ((len = read_line(f, &line, &cap, path, lineno + 1, err, errlen)) >= 0) {
+        lineno++;
         if (csv_blank(line)) continue;
-        nf = csv_split(line, fields, 64);
-        FitPoint p = {.R = 1.0, .P = 0.0, .line = lineno};
+        int nf = csv_split(line, fields, CSV_MAX_FIELDS + 1);
+        if (nf != n_header) {
+            snprintf(err, errlen, "%s:%d: %d fields where the header has %d", path, lineno, nf, n_header);
+            goto fail;
+        }
+        FitPoint p = point_unknown();
+        p.line = lineno;
         snprintf(p.id, sizeof p.id, "line %d", lineno);
         double v[COL_COUNT];
         for (int c = 0; c < COL_COUNT; c++) {
             if (col[c] < 0 || c == COL_FAMILY) continue;
-            if (col[c] >= nf) {
-                snprintf(err, errlen, "%s:%d: missing field %s", path, lineno, column_names[c]);
-                goto fail;
-            }
             if (csv_number(fields[col[c]], &v[c])) {
-                snprintf(err, errlen, "%s:%d: column %s: not a finite number: \"%s\"", path, lineno,
+                snprintf(err, errlen, "%s:%d: column %s: not a finite decimal number: \"%s\"", path, lineno,
                          column_names[c], fields[col[c]]);
                 goto fail;
             }
@@ -110,7 +162,7 @@ int fit_data_read_csv(const char *path, FitData *out, char *err, int errlen)
         if (col[COL_C] < 0) p.C = 6.0 * p.N * p.D;
         p.dense = p.P == 0.0;
         if (col[COL_FAMILY] >= 0) {
-            const char *fam = col[COL_FAMILY] < nf ? fields[col[COL_FAMILY]] : "";
+            const char *fam = fields[col[COL_FAMILY]];
             if (!strcmp(fam, "dense")) p.dense = 1;
             else if (!strcmp(fam, "dlcm")) p.dense = 0;
             else {
@@ -128,11 +180,13 @@ int fit_data_read_csv(const char *path, FitData *out, char *err, int errlen)
         }
         if (fit_data_push(out, &p)) { snprintf(err, errlen, "%s: out of memory", path); goto fail; }
     }
-    if (ferror(f)) { snprintf(err, errlen, "%s: read error", path); goto fail; }
+    if (len == -2) goto fail;
+    free(line);
     fclose(f);
     out->n_read = out->n;
     return 0;
 fail:
+    free(line);
     fclose(f);
     fit_data_free(out);
     return -1;
@@ -140,15 +194,10 @@ fail:
 
 /* ---- database ----------------------------------------------------------------------------- */
 
-/* Reads a column that must be a positive number; names the run and column otherwise. */
-static int column_positive(sqlite3_stmt *st, int i, const char *run, const char *name, double *out,
-                           char *err, int errlen)
+/* A value that must be positive and finite; names the run and column otherwise. */
+static int positive(double v, const char *run, const char *name, double *out, char *err, int errlen)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-        snprintf(err, errlen, "run %s: column %s is NULL", run, name);
-        return -1;
-    }
-    double v = sqlite3_column_double(st, i);
+    if (isnan(v)) { snprintf(err, errlen, "run %s: column %s is NULL", run, name); return -1; }
     if (!isfinite(v) || v <= 0) {
         snprintf(err, errlen, "run %s: column %s must be positive and finite (got %g)", run, name, v);
         return -1;
@@ -157,87 +206,112 @@ static int column_positive(sqlite3_stmt *st, int i, const char *run, const char 
     return 0;
 }
 
-int fit_data_read_sweep(sqlite3 *db, const char *sweep, const char *family_filter, int use_train,
-                        FitData *out, char *err, int errlen)
+int fit_data_read_sweep(sqlite3 *db, const char *sweep, const FitSelection *sel, int use_train, FitData *out,
+                        char *err, int errlen)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->source, sizeof out->source, "sweep:%s", sweep);
     snprintf(out->c_column, sizeof out->c_column, "budget");
+    snprintf(out->R_source, sizeof out->R_source, "%s",
+             sel->R_source == R_SOURCE_EVAL ? "realized evaluation R (runs.realized_R_eval)" : "target R (runs.R_target)");
     char inner[512];
-    sqlite3_stmt *st = db_prepare(db, "SELECT id FROM sweeps WHERE name = ?1", inner, sizeof inner);
-    if (!st) { snprintf(err, errlen, "%s", inner); return -1; }
-    sqlite3_bind_text(st, 1, sweep, -1, SQLITE_TRANSIENT);
-    int found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    if (!found) { snprintf(err, errlen, "no sweep named \"%s\" in the database", sweep); return -1; }
-    st = db_prepare(db,
-                    "SELECT r.id, r.family, r.N, r.tokens, r.R_target, r.P, r.budget, r.final_val_loss,"
-                    " r.final_train_loss, r.vocab, r.seq_len, r.train_flops"
-                    " FROM runs r JOIN sweeps s ON r.sweep_id = s.id"
-                    " WHERE s.name = ?1 AND r.status = 'done' AND (?2 IS NULL OR r.family = ?2)"
-                    " ORDER BY r.budget, r.N, r.id",
-                    inner, sizeof inner);
-    if (!st) { snprintf(err, errlen, "%s", inner); return -1; }
-    sqlite3_bind_text(st, 1, sweep, -1, SQLITE_TRANSIENT);
-    if (family_filter) sqlite3_bind_text(st, 2, family_filter, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, 2);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        FitPoint p = {0};
-        snprintf(p.id, sizeof p.id, "%s", (const char *)sqlite3_column_text(st, 0));
-        const char *family = (const char *)sqlite3_column_text(st, 1);
-        p.dense = family && !strcmp(family, "dense");
-        int loss_col = use_train ? 8 : 7;
-        if (column_positive(st, 2, p.id, "N", &p.N, err, errlen) ||
-            column_positive(st, 3, p.id, "tokens", &p.D, err, errlen) ||
-            column_positive(st, loss_col, p.id, use_train ? "final_train_loss" : "final_val_loss", &p.loss,
-                            err, errlen))
+    int exists;
+    if (fitdb_sweep_exists(db, sweep, &exists, inner, sizeof inner)) { snprintf(err, errlen, "%s", inner); return -1; }
+    if (!exists) { snprintf(err, errlen, "no sweep named \"%s\" in the database", sweep); return -1; }
+    FitRunRow *rows;
+    int n_rows;
+    if (fitdb_read_runs(db, sweep, &rows, &n_rows, inner, sizeof inner)) { snprintf(err, errlen, "%s", inner); return -1; }
+    int n_done = 0;
+    for (int i = 0; i < n_rows; i++) {
+        const FitRunRow *r = &rows[i];
+        if (strcmp(r->status, "done") || r->has_module_stats) continue;
+        n_done++;
+        if (sel->lr > 0 && !(fabs(r->lr - sel->lr) <= 1e-6 * sel->lr)) continue;
+        if (sel->seed >= 0 && r->seed != sel->seed) continue;
+        FitPoint p = point_unknown();
+        snprintf(p.id, sizeof p.id, "%s", r->id);
+        p.dense = !strcmp(r->family, "dense");
+        if (positive(r->N, p.id, "N", &p.N, err, errlen) || positive(r->tokens, p.id, "tokens", &p.D, err, errlen) ||
+            positive(use_train ? r->train_loss : r->val_loss, p.id, use_train ? "final_train_loss" : "final_val_loss",
+                     &p.loss, err, errlen))
             goto fail;
+        p.R_target = r->R_target;
+        p.R_eval = r->R_eval;
         if (p.dense) {
             p.R = 1.0;
             p.P = 0.0;
         } else {
-            if (column_positive(st, 4, p.id, "R_target", &p.R, err, errlen) ||
-                column_positive(st, 5, p.id, "P", &p.P, err, errlen))
+            double R = sel->R_source == R_SOURCE_EVAL ? r->R_eval : r->R_target;
+            if (isnan(R) && sel->R_source == R_SOURCE_EVAL) {
+                snprintf(err, errlen, "run %s: no realized evaluation R stored (runs.realized_R_eval is NULL); "
+                                      "fit with --R target to use the target R", p.id);
+                goto fail;
+            }
+            if (positive(R, p.id, sel->R_source == R_SOURCE_EVAL ? "realized_R_eval" : "R_target", &p.R, err, errlen) ||
+                positive(r->P, p.id, "P", &p.P, err, errlen))
                 goto fail;
             if (p.R < 1.0 || p.P >= 1.0) {
-                snprintf(err, errlen, "run %s: needs R_target >= 1 and P < 1 (got R=%g P=%g)", p.id, p.R, p.P);
+                snprintf(err, errlen, "run %s: needs R >= 1 and P < 1 (got R=%g P=%g)", p.id, p.R, p.P);
                 goto fail;
             }
         }
         /* The sweep's budget groups runs; a run without one falls back to its realized compute. */
-        if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
-            if (column_positive(st, 6, p.id, "budget", &p.C, err, errlen)) goto fail;
-        } else if (column_positive(st, 11, p.id, "train_flops (budget is NULL)", &p.C, err, errlen)) {
+        if (!isnan(r->budget)) {
+            if (positive(r->budget, p.id, "budget", &p.C, err, errlen)) goto fail;
+        } else if (positive(r->train_flops, p.id, "train_flops (budget is NULL)", &p.C, err, errlen)) {
             goto fail;
         }
-        int vocab = sqlite3_column_int(st, 9), seq_len = sqlite3_column_int(st, 10);
+        p.lr = r->lr;
+        p.seed = r->seed;
+        p.d_t = r->d_t;
+        p.d_c = r->d_c;
+        p.n_layers = r->n_layers;
+        p.n_enc = r->n_enc;
+        p.n_con = r->n_con;
+        p.n_dec = r->n_dec;
         if (out->n == 0) {
-            out->vocab = vocab;
-            out->seq_len = seq_len;
-        } else if (vocab != out->vocab || seq_len != out->seq_len) {
+            out->vocab = r->vocab;
+            out->seq_len = r->seq_len;
+        } else if (r->vocab != out->vocab || r->seq_len != out->seq_len) {
             out->vocab = out->seq_len = -1; /* mixed: the query must be told which to use */
         }
         if (fit_data_push(out, &p)) { snprintf(err, errlen, "out of memory"); goto fail; }
     }
-    if (rc != SQLITE_DONE) { snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db)); goto fail; }
-    sqlite3_finalize(st);
+    free(rows);
     if (out->vocab < 0) out->vocab = out->seq_len = 0;
     out->n_read = out->n;
     if (out->n == 0) {
-        snprintf(err, errlen, "sweep \"%s\" has no finished runs (status 'done')%s%s", sweep,
-                 family_filter ? " of family " : "", family_filter ? family_filter : "");
+        if (n_done == 0) snprintf(err, errlen, "sweep \"%s\" has no finished runs (status 'done')", sweep);
+        else snprintf(err, errlen, "sweep \"%s\": none of its %d finished runs matches the selection (--lr, --seed)", sweep, n_done);
         fit_data_free(out);
         return -1;
     }
     return 0;
 fail:
-    sqlite3_finalize(st);
+    free(rows);
     fit_data_free(out);
     return -1;
 }
 
 /* ---- selection and checks ----------------------------------------------------------------- */
+
+int fit_data_select(FitData *d, const FitSelection *sel, char *err, int errlen)
+{
+    char lr[48] = "", seed[48] = "";
+    if (sel->lr > 0) snprintf(lr, sizeof lr, " lr=%g", sel->lr);
+    if (sel->seed >= 0) snprintf(seed, sizeof seed, " seed=%lld", sel->seed);
+    snprintf(d->selection, sizeof d->selection, "family=%s%s%s", sel->family ? sel->family : "all", lr, seed);
+    if (!sel->family) return 0;
+    int want_dense = !strcmp(sel->family, "dense"), kept = 0, before = d->n;
+    for (int i = 0; i < d->n; i++)
+        if (d->pts[i].dense == want_dense) d->pts[kept++] = d->pts[i];
+    d->n = kept;
+    if (kept == 0) {
+        snprintf(err, errlen, "%s: none of its %d points is of family %s", d->source, before, sel->family);
+        return -1;
+    }
+    return 0;
+}
 
 static int by_loss_desc(const void *a, const void *b)
 {

@@ -48,7 +48,27 @@ static void dlcm_derived(const Law *law, const double *c, const CandidateSet *dl
     out[DL_DER_GAP] = a.valid && d.valid ? d.loss - a.loss : NAN;
 }
 
-void summary_compute(LawSummary *s, const EstimatorSettings *set)
+/* Share of samples with an exponent below LAW_EXPONENT_FLOOR: per coefficient and over all. */
+static void constraint_shares(LawSummary *s)
+{
+    const Law *law = &s->law;
+    int B = s->n_samples, valid = 0, any = 0;
+    int count[LAW_MAX_PARAMS] = {0};
+    for (int b = 0; b < B; b++) {
+        const double *row = s->samples + (size_t)b * law->n_coef;
+        if (isnan(row[0])) continue; /* a failed refit */
+        valid++;
+        int on = 0;
+        for (int j = 0; j < law->n_coef; j++)
+            if (law_coef_is_exponent(law, j) && row[j] < LAW_EXPONENT_FLOOR) { count[j]++; on = 1; }
+        any += on;
+    }
+    s->constraint_share = valid ? (double)any / valid : NAN;
+    for (int j = 0; j < law->n_coef; j++)
+        s->coef_constraint_share[j] = valid && law_coef_is_exponent(law, j) ? (double)count[j] / valid : NAN;
+}
+
+void summary_compute(LawSummary *s, const FitData *data, const EstimatorSettings *set)
 {
     const Law *law = &s->law;
     int B = s->n_samples;
@@ -59,6 +79,9 @@ void summary_compute(LawSummary *s, const EstimatorSettings *set)
         else s->lo[j] = s->hi[j] = NAN;
     }
     free(column);
+    constraint_shares(s);
+    scope_ranges(data, &s->ranges);
+    scope_identify(law, s->lo, s->hi, data, &s->ident);
     s->n_derived = 0;
     if (law->kind == LAW_CHINCHILLA) {
         double point[CH_DER_COUNT], *per = malloc((size_t)(B > 0 ? B : 1) * CH_DER_COUNT * sizeof *per);
@@ -77,7 +100,8 @@ void summary_compute(LawSummary *s, const EstimatorSettings *set)
         return;
     }
     if (s->vocab < 2 || s->seq_len < 2) return; /* shapes unknown: no allocation */
-    AllocSpace space = {.vocab = s->vocab, .seq_len = s->seq_len, .R_min = s->R_min, .R_max = s->R_max};
+    AllocSpace space = {.vocab = s->vocab, .seq_len = s->seq_len, .R_min = s->R_min, .R_max = s->R_max,
+                        .P_min = s->P_min, .P_max = s->P_max};
     CandidateSet dlcm, dense;
     char err[256];
     if (allocate_candidates(&space, 0, &dlcm, err, sizeof err)) return;
@@ -91,7 +115,7 @@ void summary_compute(LawSummary *s, const EstimatorSettings *set)
     static const char *const names[DL_DER_COUNT] = {"N_opt", "P_opt", "R_opt", "D_opt", "loss_opt", "dense_N_opt",
                                                      "dense_D_opt", "dense_loss_opt", "loss_gap"};
     static const char *const notes[DL_DER_COUNT] = {
-        "dlcm optimum at budget_max", "recommended backbone share", "recommended R (data range)", "training tokens",
+        "dlcm optimum at budget_max", "backbone share (searched in the data's P range)", "R (searched in the data's R range)", "training tokens",
         "fitted loss at the optimum", "dense optimum (law without concept term)", "dense tokens",
         "dense fitted loss", "dense_loss_opt - loss_opt"};
     double *col = malloc((size_t)(B > 0 ? B : 1) * sizeof *col);
@@ -127,15 +151,20 @@ json_object *summary_to_json(const LawSummary *s, const FitData *data, const Est
     json_object *root = json_object_new_object();
     json_object_object_add(root, "law", json_object_new_string(law_name(law)));
     json_object_object_add(root, "source", json_object_new_string(s->source));
+    json_object_object_add(root, "label", json_object_new_string(s->label));
     json_object *coefs = json_object_new_object();
     for (int j = 0; j < law->n_coef; j++) {
         json_object *c = interval_json(s->coef[j], s->lo[j], s->hi[j]);
         const char *name = law_coef_name(law, j);
-        if (law->kind == LAW_DLCM && !law->fit_offsets && name[0] == 't')
-            json_object_object_add(c, "fixed", json_object_new_boolean(1));
+        if (law_coef_is_fixed(law, j)) json_object_object_add(c, "fixed", json_object_new_boolean(1));
+        else if (s->ident.coef_state[j] >= 0)
+            json_object_object_add(c, "identified", json_object_new_boolean(s->ident.coef_state[j]));
+        if (law_coef_is_exponent(law, j) && isfinite(s->coef_constraint_share[j]))
+            json_object_object_add(c, "bootstrap_share_on_constraint", json_object_new_double(s->coef_constraint_share[j]));
         json_object_object_add(coefs, name, c);
     }
     json_object_object_add(root, "coefficients", coefs);
+    json_object_object_add(root, "identification", scope_identification_json(&s->ident));
     json_object *derived = json_object_new_object();
     for (int q = 0; q < s->n_derived; q++) {
         json_object *d = interval_json(s->derived[q].value, s->derived[q].lo, s->derived[q].hi);
@@ -180,14 +209,18 @@ json_object *summary_to_json(const LawSummary *s, const FitData *data, const Est
     json_object_array_add(pr, number_or_null(s->P_max));
     json_object_object_add(dj, "R_range", rr);
     json_object_object_add(dj, "P_range", pr);
+    json_object_object_add(dj, "R_source", json_object_new_string(s->R_source));
+    json_object_object_add(dj, "selection", json_object_new_string(s->selection));
+    json_object_object_add(dj, "ranges", scope_ranges_json(&s->ranges));
     json_object_object_add(root, "data", dj);
 
     json_object *est = json_object_new_object();
     json_object_object_add(est, "objective", json_object_new_string("sum_i Huber_delta(log Lhat_i - log L_i)"));
     json_object_object_add(est, "huber_delta", json_object_new_double(set->huber_delta));
     json_object_object_add(est, "parameterization",
-                           json_object_new_string("log Lhat = LSE of log-space terms; scales by their logs "
-                                                  "(centered on the data's mean log covariates), exponents as is"));
+                           json_object_new_string("log Lhat = LSE of log-space terms; E and the scales by their logs "
+                                                  "(centered on the data's mean log covariates), exponents by their logs "
+                                                  "(positive by construction)"));
     json_object_object_add(est, "offsets", json_object_new_string(
                                                law->kind == LAW_CHINCHILLA ? "none" : law->fit_offsets ? "free (log t)" : "fixed at 0"));
     json_object_object_add(est, "minimizer", json_object_new_string("GSL multimin vector_bfgs2, restarted while it improves"));
@@ -207,7 +240,12 @@ json_object *summary_to_json(const LawSummary *s, const FitData *data, const Est
     json_object_object_add(boot, "seed", json_object_new_int64((int64_t)set->seed));
     json_object_object_add(boot, "level", json_object_new_double(set->level));
     json_object_object_add(boot, "method", json_object_new_string("non-parametric over points, percentile intervals; "
-                                                                  "refits start from the full fit's best minima"));
+                                                                  "refits start from the full fit's best minima and an "
+                                                                  "even spread of the start grid"));
+    json_object_object_add(boot, "share_on_constraint", number_or_null(s->constraint_share));
+    json_object_object_add(boot, "constraint", json_object_new_string("exponents are exp of their parameter (positive by "
+                                                                       "construction); a sample is on the constraint when an "
+                                                                       "exponent ends below 1e-3"));
     json_object_object_add(est, "bootstrap", boot);
     json_object_object_add(root, "estimator", est);
 
@@ -227,16 +265,29 @@ json_object *summary_to_json(const LawSummary *s, const FitData *data, const Est
 void summary_print(FILE *f, const LawSummary *s)
 {
     const Law *law = &s->law;
-    fprintf(f, "\n%s law fit of %s: %d points\n", law_name(law), s->source, s->n_points);
+    fprintf(f, "\n%s law fit of %s (label \"%s\"%s%s): %d points\n", law_name(law), s->source, s->label,
+            strcmp(s->label, s->selection) ? "; selection " : "", strcmp(s->label, s->selection) ? s->selection : "", s->n_points);
+    if (law->kind == LAW_DLCM) fprintf(f, "  R in the law: %s\n", s->R_source);
     fprintf(f, "  %-12s %14s %14s %14s\n", "coefficient", "value", "95% lo", "95% hi");
     for (int j = 0; j < law->n_coef; j++) {
         const char *name = law_coef_name(law, j);
-        if (law->kind == LAW_DLCM && !law->fit_offsets && name[0] == 't') {
+        if (law_coef_is_fixed(law, j)) {
             fprintf(f, "  %-12s %14s\n", name, "0 (fixed)");
             continue;
         }
-        fprintf(f, "  %-12s %14.6g %14.6g %14.6g\n", name, s->coef[j], s->lo[j], s->hi[j]);
+        fprintf(f, "  %-12s %14.6g %14.6g %14.6g  %s\n", name, s->coef[j], s->lo[j], s->hi[j],
+                s->ident.coef_state[j] == 0 ? "not identified" : "");
     }
+    if (!s->ident.known)
+        fprintf(f, "  identification: unknown (no bootstrap intervals)\n");
+    else if (s->ident.identified)
+        fprintf(f, "  identification: identified (every 95%% interval within a factor 10, exponents within 0.5)\n");
+    else
+        fprintf(f, "  identification: NOT IDENTIFIED: %s (95%% interval wider than a factor 10, or than 0.5 for an "
+                   "exponent)\n    missing variation: %s\n", s->ident.coefficients, s->ident.missing);
+    if (isfinite(s->constraint_share))
+        fprintf(f, "  bootstrap samples with an exponent on its constraint (< %g): %.1f%%\n", LAW_EXPONENT_FLOOR,
+                100 * s->constraint_share);
     if (s->n_derived) {
         fprintf(f, "  derived at C = %.4g FLOPs:\n", s->budget_max);
         for (int q = 0; q < s->n_derived; q++)
@@ -289,7 +340,15 @@ int summary_from_json(const char *text, const char *what, LawSummary *s, char *e
         s->hi[j] = json_object_object_get_ex(c, "hi", &v) && !json_number(v, &s->hi[j]) ? s->hi[j] : NAN;
     }
     if (json_object_object_get_ex(root, "source", &o)) snprintf(s->source, sizeof s->source, "%s", json_object_get_string(o));
+    if (json_object_object_get_ex(root, "label", &o)) snprintf(s->label, sizeof s->label, "%s", json_object_get_string(o));
+    scope_identification_from_json(json_object_object_get_ex(root, "identification", &o) ? o : NULL, &s->ident);
+    scope_ranges_from_json(NULL, &s->ranges);
     if (json_object_object_get_ex(root, "data", &data)) {
+        if (json_object_object_get_ex(data, "ranges", &o)) scope_ranges_from_json(o, &s->ranges);
+        if (json_object_object_get_ex(data, "R_source", &o))
+            snprintf(s->R_source, sizeof s->R_source, "%s", json_object_get_string(o));
+        if (json_object_object_get_ex(data, "selection", &o))
+            snprintf(s->selection, sizeof s->selection, "%s", json_object_get_string(o));
         double v;
         if (json_object_object_get_ex(data, "vocab", &o) && !json_number(o, &v)) s->vocab = (int)v;
         if (json_object_object_get_ex(data, "seq_len", &o) && !json_number(o, &v)) s->seq_len = (int)v;

@@ -12,6 +12,7 @@
 #include "fit/estimator.h"
 #include "fit/law.h"
 #include "fit/points.h"
+#include "fit/scope.h"
 
 #define SUMMARY_MAX_DERIVED 16
 
@@ -37,12 +38,22 @@ typedef struct {
     double R_min, R_max, P_min, P_max; /* the dlcm points' ranges */
     int vocab, seq_len;    /* of the runs, or from flags; 0 when unknown */
     char source[512];
+    char label[128];       /* names the fit among the fits of its source and law */
+    char R_source[64];     /* what R in the data means (realized evaluation R, target R, a CSV column) */
+    char selection[256];   /* which runs were fitted */
+    DataRanges ranges;     /* the fitted runs' ranges, per family */
+    Identification ident;  /* which coefficients the data identifies */
+    /* Share of bootstrap samples with an exponent on its constraint (below LAW_EXPONENT_FLOOR),
+     * over all exponents and per coefficient. NaN without samples. */
+    double constraint_share;
+    double coef_constraint_share[LAW_MAX_PARAMS];
 } LawSummary;
 
-/* Fills intervals of every coefficient and the derived quantities (Chinchilla: exponents a, b,
- * G, N_opt, D_opt at budget_max; dlcm: the optimal N, P, R, D and loss at budget_max and the
- * dense optimum, when vocab and seq_len are known). */
-void summary_compute(LawSummary *s, const EstimatorSettings *set);
+/* Fills intervals of every coefficient, the share of samples on a constraint, the ranges of the
+ * data and the identification, and the derived quantities (Chinchilla: exponents a, b, G,
+ * N_opt, D_opt at budget_max; dlcm: the optimal N, P, R, D and loss at budget_max and the dense
+ * optimum, within the data's P and R, when vocab and seq_len are known). */
+void summary_compute(LawSummary *s, const FitData *data, const EstimatorSettings *set);
 
 /* The JSON of a law fit: see fit/README.md for the layout. data: the points used. */
 json_object *summary_to_json(const LawSummary *s, const FitData *data, const EstimatorSettings *set,

@@ -131,7 +131,7 @@ Test(fit_cli, nan_is_refused)
 {
     make_dir();
     write_text("nan.csv", "N,D,loss\n1e7,1e9,3.1\n2e7,1e9,nan\n");
-    expect_refusal("nan.csv", "chinchilla", "nan.csv:3: column loss: not a finite number");
+    expect_refusal("nan.csv", "chinchilla", "nan.csv:3: column loss: not a finite decimal number");
 }
 
 Test(fit_cli, one_compression_ratio_is_degenerate)
@@ -315,7 +315,7 @@ Test(fit_cli, mup_verdict_passes_on_transfer_and_fails_on_sp_like_data)
     cr_assert(strstr(out, "worst |slope|"), "the coordinate check must be reported: %s", out);
     free(out);
     char *text = slurp("mup.json");
-    cr_assert(strstr(text, "\"verdict\":\"pass\"") || strstr(text, "\"verdict\": \"pass\""), "%s", text);
+    cr_assert(strstr(text, "\"verdict\":\"PASS\"") || strstr(text, "\"verdict\": \"PASS\""), "%s", text);
     free(text);
     char *argv2[] = {"./bin/dlcm-fit", "mup", "--db", db_path, "--sweep", "bad", "--no-plots", NULL};
     rc = run(argv2, "mup2.txt", "mup2err.txt");
@@ -359,7 +359,7 @@ Test(fit_cli, mup_on_a_sweep_without_runs_is_refused)
     cr_assert_eq(db_exec(db, "INSERT INTO sweeps(name, created_at) VALUES ('none', 0)", err, sizeof err), 0, "%s", err);
     db_close(db);
     char *argv[] = {"./bin/dlcm-fit", "mup", "--db", db_path, "--sweep", "none", "--json", json, "--no-plots", NULL};
-    cr_assert_eq(run(argv, "out.txt", "err.txt"), 1);
+    cr_assert_eq(run(argv, "out.txt", "err.txt"), 2);
     char *msg = slurp("err.txt");
     cr_assert(strstr(msg, "no finished or diverged runs"), "%s", msg);
     free(msg);
