@@ -365,3 +365,165 @@ Test(fit_cli, mup_on_a_sweep_without_runs_is_refused)
     free(msg);
     cr_assert(!exists("mup.json"));
 }
+
+/* A CSV whose name is a gnuplot command: with default options (plots beside the CSV, prefix
+ * from its name) no command runs, and the figures carry the name as it is. */
+Test(fit_cli, a_hostile_csv_name_runs_nothing_in_gnuplot, .timeout = 60)
+{
+    make_dir();
+    const char *name = "x'; system 'touch PWNED'; print '.csv";
+    write_chinchilla_csv(name, 30);
+    char csv[256];
+    path_in(csv, sizeof csv, name);
+    unlink("PWNED");
+    char *argv[] = {"./bin/dlcm-fit", "--csv", csv, "--law", "chinchilla", "--bootstrap", "5", "--max-starts", "40",
+                    "--no-lobo", "--quiet", NULL};
+    int rc = run(argv, "out.txt", "err.txt");
+    char *msg = slurp("err.txt");
+    cr_assert_eq(rc, 0, "%s", msg);
+    free(msg);
+    cr_assert(!exists("PWNED") && access("PWNED", F_OK) != 0, "gnuplot ran the command in the file name");
+    cr_assert(exists("chinchilla-x'; system 'touch PWNED'; print '-loss-vs-compute.png"), "the figure keeps the name");
+    cr_assert(exists("chinchilla-x'; system 'touch PWNED'; print '-pred-vs-obs.svg"));
+}
+
+/* The query on a fit of budgets 6e16..2.8e20 (write_chinchilla_csv): a budget 5x beyond warns and
+ * answers, 1e30 is refused (exit 4), and --max-extrapolation lifts the limit. */
+Test(fit_cli, the_query_warns_beyond_the_data_and_refuses_far_beyond, .timeout = 60)
+{
+    make_dir();
+    write_chinchilla_csv("good.csv", 42);
+    char csv[256], json[256];
+    path_in(csv, sizeof csv, "good.csv");
+    path_in(json, sizeof json, "fit.json");
+    char *fit[] = {"./bin/dlcm-fit", "--csv", csv, "--law", "chinchilla", "--json", json, "--bootstrap", "20",
+                   "--max-starts", "40", "--no-plots", "--no-lobo", "--vocab", "32000", "--seq-len", "1024", "--quiet", NULL};
+    cr_assert_eq(run(fit, "out.txt", "err.txt"), 0);
+    char *text = slurp("fit.json");
+    cr_assert(strstr(text, "\"identification\"") && strstr(text, "\"ranges\""), "the JSON records identification and ranges");
+    free(text);
+    /* The data's largest budget is 6 N D = 6 * 1e9 * 10^(2/3) * 1e9 * 10^(5/3) = 2.785e20. */
+    char *near[] = {"./bin/dlcm-query", "--fit-json", json, "--budget", "1.4e21", NULL};
+    int rc = run(near, "q1.txt", "q1err.txt");
+    char *out = slurp("q1.txt");
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "warning: extrapolated: budget = 1.4e+21 is 5.03x beyond the largest trained (2.785e+20)"), "%s", out);
+    cr_assert(strstr(out, "dense optimum"), "%s", out);
+    free(out);
+    char *far[] = {"./bin/dlcm-query", "--fit-json", json, "--budget", "1e30", NULL};
+    rc = run(far, "q2.txt", "q2err.txt");
+    out = slurp("q2.txt");
+    cr_assert_eq(rc, 4, "%s", out);
+    cr_assert(strstr(out, "refused: beyond --max-extrapolation 10 in budget"), "%s", out);
+    cr_assert(!strstr(out, "  N          "), "no allocation is printed: %s", out);
+    free(out);
+    char *lifted[] = {"./bin/dlcm-query", "--fit-json", json, "--budget", "1e30", "--max-extrapolation", "1e12", NULL};
+    rc = run(lifted, "q3.txt", "q3err.txt");
+    out = slurp("q3.txt");
+    cr_assert(strstr(out, "is 3.59e+09x beyond the largest trained"), "%s", out);
+    free(out);
+}
+
+/* An unidentified fit (N varies by 10 % only) gives no recommendation unless forced. */
+Test(fit_cli, an_unidentified_fit_gives_no_recommendation_without_force, .timeout = 60)
+{
+    make_dir();
+    char path[256], json[256];
+    path_in(path, sizeof path, "narrow.csv");
+    path_in(json, sizeof json, "narrow.json");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "N,D,loss\n");
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 8; j++) {
+            double N = 1e7 * (1 + 0.05 * i), D = 1e9 * pow(10.0, j / 3.0), noise = 1 + 0.01 * sin(7.0 * (i * 8 + j));
+            fprintf(f, "%.6g,%.6g,%.9g\n", N, D, (1.8 + 400 / pow(N, 0.34) + 1500 / pow(D, 0.28)) * noise);
+        }
+    fclose(f);
+    char *fit[] = {"./bin/dlcm-fit", "--csv", path, "--law", "chinchilla", "--json", json, "--bootstrap", "40",
+                   "--max-starts", "60", "--no-plots", "--no-lobo", "--vocab", "32000", "--seq-len", "1024", "--quiet", NULL};
+    int rc = run(fit, "out.txt", "err.txt");
+    char *out = slurp("out.txt");
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "NOT IDENTIFIED") && strstr(out, "missing variation: N ("), "%s", out);
+    free(out);
+    char *q[] = {"./bin/dlcm-query", "--fit-json", json, "--budget", "1e19", NULL};
+    rc = run(q, "q.txt", "qerr.txt");
+    out = slurp("q.txt");
+    cr_assert_eq(rc, 4, "%s", out);
+    cr_assert(strstr(out, "the fit is not identified") && strstr(out, "no recommendation"), "%s", out);
+    free(out);
+    char *forced[] = {"./bin/dlcm-query", "--fit-json", json, "--budget", "1e19", "--force", NULL};
+    rc = run(forced, "qf.txt", "qferr.txt");
+    out = slurp("qf.txt");
+    cr_assert(strstr(out, "--force: answering anyway") && strstr(out, "  N          "), "%s", out);
+    free(out);
+}
+
+/* --family is honoured for a CSV as for a database. */
+Test(fit_cli, family_selects_rows_of_a_csv, .timeout = 60)
+{
+    make_dir();
+    char path[256], json[256];
+    path_in(path, sizeof path, "mixed.csv");
+    path_in(json, sizeof json, "mixed.json");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "N,D,R,P,family,loss\n");
+    for (int i = 0; i < 30; i++) {
+        double N = 1e7 * pow(10.0, (i % 6) / 3.0), D = 1e9 * pow(10.0, (i / 6) / 3.0);
+        fprintf(f, "%.6g,%.6g,1,0,dense,%.9g\n", N, D, 1.8 + 400 / pow(N, 0.34) + 1500 / pow(D, 0.28));
+    }
+    for (int i = 0; i < 9; i++) fprintf(f, "%.6g,%.6g,4,0.5,dlcm,%.9g\n", 2e7 * (1 + i), 1e10, 2.5 + 0.01 * i);
+    fclose(f);
+    char *fit[] = {"./bin/dlcm-fit", "--csv", path, "--law", "chinchilla", "--family", "dense", "--json", json, "--bootstrap",
+                   "0", "--max-starts", "30", "--no-plots", "--no-lobo", "--quiet", NULL};
+    cr_assert_eq(run(fit, "out.txt", "err.txt"), 0);
+    char *text = slurp("mixed.json");
+    cr_assert(strstr(text, "\"n_used\":30") || strstr(text, "\"n_used\": 30"), "%s", text);
+    free(text);
+}
+
+/* A sweep whose every LR optimum lies below the grid: exit 4, INCONCLUSIVE, the LRs to add. */
+Test(fit_cli, mup_edge_optima_are_inconclusive_with_exit_4)
+{
+    make_dir();
+    char db_path[256], err[512];
+    path_in(db_path, sizeof db_path, "edge.sqlite");
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    cr_assert_eq(db_exec(db, "INSERT INTO sweeps(name, created_at) VALUES ('edge', 0)", err, sizeof err), 0, "%s", err);
+    sqlite3_stmt *st = db_prepare(db,
+                                  "INSERT INTO runs(id, sweep_id, status, config, family, parametrization, d_t, d_c, lr,"
+                                  " final_val_loss, initial_loss, created_at) VALUES (?1, 1, 'done', '', 'dense', ?2, ?3, 0, ?4, ?5, 10, 0)",
+                                  err, sizeof err);
+    cr_assert_not_null(st, "%s", err);
+    const char *params[2] = {"mup", "sp"};
+    for (int p = 0; p < 2; p++)
+        for (int w = 128; w <= 1024; w *= 2)
+            for (int e = -10; e <= -4; e++) {
+                double opt = p == 0 ? -12.0 : -5.0 - log2(w / 128.0); /* mup: below the grid */
+                char id[64];
+                snprintf(id, sizeof id, "%s-%d-%d", params[p], w, e);
+                sqlite3_reset(st);
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 2, params[p], -1, SQLITE_STATIC);
+                sqlite3_bind_int(st, 3, w);
+                sqlite3_bind_double(st, 4, ldexp(1.0, e));
+                sqlite3_bind_double(st, 5, 3.0 + 0.04 * (e - opt) * (e - opt) + 0.001 * (w % 3));
+                cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+            }
+    sqlite3_finalize(st);
+    db_close(db);
+    char *argv[] = {"./bin/dlcm-fit", "mup", "--db", db_path, "--sweep", "edge", "--no-plots", "--no-store", NULL};
+    int rc = run(argv, "out.txt", "err.txt");
+    char *out = slurp("out.txt");
+    cr_assert_eq(rc, 4, "%s", out);
+    cr_assert(strstr(out, "verdict: INCONCLUSIVE"), "%s", out);
+    cr_assert(strstr(out, "mup width 128: the best loss is at the lowest LR of the grid (0.0009766); add LRs 0.0004883 and 0.0002441"),
+              "%s", out);
+    free(out);
+    char *help[] = {"./bin/dlcm-fit", "mup", "--help", NULL};
+    cr_assert_eq(run(help, "help.txt", "helperr.txt"), 0);
+    out = slurp("help.txt");
+    cr_assert(strstr(out, "0 PASS, 3 FAIL, 4 INCONCLUSIVE, 1 runtime error, 2 bad input"), "%s", out);
+    free(out);
+}

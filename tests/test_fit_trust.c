@@ -2,7 +2,8 @@
  * supports, on synthetic data with known answers: the μP verdict (edge optima, slopes 0 and -1,
  * an sp control that does not fail, too few widths), identification (an unidentifiable design
  * names the coefficients and the variable), exponents positive by construction with the share of
- * samples on the constraint, extrapolation factors, the query's edge flags, and CSV strictness. */
+ * samples on the constraint, extrapolation factors, the query's edge flags, CSV strictness, the
+ * realized R and run selection from a sweep, and the decay law's WSD-only windows. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -12,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db/db.h"
 #include "fit/allocate.h"
+#include "fit/decay.h"
 #include "fit/estimator.h"
 #include "fit/law.h"
 #include "fit/mup.h"
@@ -352,4 +355,123 @@ Test(fit_csv, strict_headers_rows_and_numbers)
     refused("N,D,loss\ninf,1e9,3.0\n", 0, "not a finite decimal number");
     refused("N,D,loss,P\n1e7,1e9,3.0,0.5\n", 1, "header lacks column R");
     refused("N,D,loss,R\n1e7,1e9,3.0,2\n", 1, "header lacks column P");
+}
+
+/* ---- reading a sweep: realized R, selection, the decay law ------------------------------------ */
+
+static char db_path[128];
+
+static sqlite3 *scratch_db(void)
+{
+    char err[512];
+    snprintf(db_path, sizeof db_path, "/tmp/dlcm-test-fit-trust-%d.sqlite", (int)getpid());
+    unlink(db_path);
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    cr_assert_eq(db_exec(db, "INSERT INTO sweeps(name, created_at) VALUES ('s', 0)", err, sizeof err), 0, "%s", err);
+    return db;
+}
+
+static void add_run(sqlite3 *db, const char *id, const char *family, double R_target, const char *R_eval, double lr,
+                    const char *schedule)
+{
+    char sql[1024], err[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO runs(id, sweep_id, status, config, family, N, tokens, R_target, realized_R_eval, P, budget,"
+             " final_val_loss, lr, seed, vocab, seq_len, d_t, d_c, n_layers, n_enc, n_con, n_dec, created_at)"
+             " VALUES ('%s', 1, 'done', 'schedule.kind: \"%s\"\n', '%s', 2e6, 1e8, %s, %s, %s, 1e15, 2.5, %g, 0, 256, 256,"
+             " 128, %s, %s, %s, %s, %s, 0)",
+             id, schedule, family, !strcmp(family, "dense") ? "NULL" : (R_target == 4 ? "4" : "8"), R_eval,
+             !strcmp(family, "dense") ? "0" : "0.5", lr, !strcmp(family, "dense") ? "NULL" : "256",
+             !strcmp(family, "dense") ? "4" : "NULL", !strcmp(family, "dense") ? "NULL" : "1",
+             !strcmp(family, "dense") ? "NULL" : "2", !strcmp(family, "dense") ? "NULL" : "1");
+    cr_assert_eq(db_exec(db, sql, err, sizeof err), 0, "%s", err);
+}
+
+Test(fit_sweep, realized_eval_R_by_default_target_on_request_and_selection_by_lr)
+{
+    sqlite3 *db = scratch_db();
+    add_run(db, "a", "dlcm", 8, "11.4", 0.01, "cosine");
+    add_run(db, "b", "dlcm", 4, "4.2", 0.02, "cosine");
+    add_run(db, "c", "dense", 1, "NULL", 0.01, "cosine");
+    FitSelection sel = fit_selection_default();
+    FitData d;
+    char err[512];
+    cr_assert_eq(fit_data_read_sweep(db, "s", &sel, 0, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n, 3);
+    cr_assert_float_eq(d.pts[0].R, 11.4, 1e-12, "realized evaluation R by default (got %g)", d.pts[0].R);
+    cr_assert_float_eq(d.pts[0].R_target, 8, 1e-12);
+    cr_assert(strstr(d.R_source, "realized evaluation"), "%s", d.R_source);
+    cr_assert_eq(d.pts[0].d_c, 256);
+    cr_assert_eq(d.pts[2].n_layers, 4);
+    fit_data_free(&d);
+    sel.R_source = R_SOURCE_TARGET;
+    cr_assert_eq(fit_data_read_sweep(db, "s", &sel, 0, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_float_eq(d.pts[0].R, 8, 1e-12);
+    fit_data_free(&d);
+    sel = fit_selection_default();
+    sel.lr = 0.01;
+    cr_assert_eq(fit_data_read_sweep(db, "s", &sel, 0, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n, 2, "only the runs at lr 0.01");
+    fit_data_free(&d);
+    sel.family = "dense";
+    cr_assert_eq(fit_data_read_sweep(db, "s", &sel, 0, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(fit_data_select(&d, &sel, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n, 1);
+    cr_assert_str_eq(d.selection, "family=dense lr=0.01");
+    fit_data_free(&d);
+    /* A run without its realized R: refused, pointing at --R target. */
+    add_run(db, "d", "dlcm", 4, "NULL", 0.01, "cosine");
+    sel = fit_selection_default();
+    cr_assert_eq(fit_data_read_sweep(db, "s", &sel, 0, &d, err, sizeof err), -1);
+    cr_assert(strstr(err, "run d") && strstr(err, "--R target"), "%s", err);
+    cr_assert_eq(fit_data_read_sweep(db, "nope", &sel, 0, &d, err, sizeof err), -1);
+    cr_assert(strstr(err, "no sweep named"), "%s", err);
+    db_close(db);
+    unlink(db_path);
+}
+
+static void add_curve(sqlite3 *db, const char *id, int steps, int stable_end)
+{
+    char err[512];
+    sqlite3_stmt *st = db_prepare(db, "INSERT INTO metrics(run_id, step, tokens, train_loss, lr) VALUES (?1, ?2, 0, ?3, ?4)",
+                                  err, sizeof err);
+    cr_assert_not_null(st, "%s", err);
+    for (int i = 0; i < steps; i++) {
+        /* Stable: loss 3.0 +- 0.1 alternating (one minibatch is noisy); decay: 2.8 +- 0.1. */
+        double noise = i % 2 ? 0.1 : -0.1;
+        double loss = (i <= stable_end ? 3.0 : 2.8) + noise, lr = i <= stable_end ? 0.01 : 0.01 * (steps - i) / (steps - stable_end);
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, i);
+        sqlite3_bind_double(st, 3, loss);
+        sqlite3_bind_double(st, 4, lr);
+        cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
+    }
+    sqlite3_finalize(st);
+}
+
+Test(fit_sweep, the_decay_law_reads_only_wsd_runs_and_averages_a_window)
+{
+    sqlite3 *db = scratch_db();
+    add_run(db, "w1", "dlcm", 4, "4.1", 0.01, "wsd");
+    add_curve(db, "w1", 200, 159);
+    add_run(db, "c1", "dlcm", 8, "8.2", 0.01, "cosine");
+    DecayWindow window = {.fraction = 0.05};
+    DecayPoint *pts;
+    int n;
+    char err[512];
+    cr_assert_eq(decay_read_sweep(db, "s", &window, &pts, &n, err, sizeof err), -1);
+    cr_assert(strstr(err, "only WSD runs") && strstr(err, "c1 (cosine)"), "%s", err);
+    cr_assert_eq(db_exec(db, "DELETE FROM runs WHERE id = 'c1'", err, sizeof err), 0);
+    cr_assert_eq(decay_read_sweep(db, "s", &window, &pts, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 1);
+    /* 5 % of 160 stable steps = 8, of 40 decay steps = 2: even counts average the +-0.1 away. */
+    cr_assert_eq(pts[0].window_stable, 8);
+    cr_assert_eq(pts[0].window_final, 2);
+    cr_assert_float_eq(pts[0].L_stable, 3.0, 1e-9);
+    cr_assert_float_eq(pts[0].L_final, 2.8, 1e-9);
+    free(pts);
+    db_close(db);
+    unlink(db_path);
 }
