@@ -141,8 +141,12 @@ static int by_objective(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weights, const double *starts,
-                  int n_starts, const EstimatorSettings *set, FitResult *out, char *err, int errlen)
+/* Minimizes from every start; when there are more than 2 * n_best starts (or always, with
+ * always_screen), each is first descended ESTIMATOR_SCREEN_ITER iterations and only the best
+ * n_best are descended to convergence. */
+static int fit_from_starts(const Law *law, const FitPoint *pts, int n, const double *weights, const double *starts,
+                           int n_starts, int n_best, int always_screen, const EstimatorSettings *set, FitResult *out,
+                           char *err, int errlen)
 {
     int k = law->k;
     Objective obj = {law, pts, n, weights, set->huber_delta};
@@ -161,7 +165,7 @@ int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weig
     /* Phase 1 (large grids only): every start descends for a short while; phase 2: the best
      * ESTIMATOR_POLISH of them descend to convergence. Every start is tried; only the hopeless
      * ones are not polished, which is where nearly all the time of a full grid went. */
-    int screening = n_starts > 2 * ESTIMATOR_POLISH;
+    int screening = n_starts > 2 * n_best || (always_screen && n_starts > n_best);
     for (int s = 0; s < n_starts; s++) {
         double *theta = screened_theta + (size_t)s * k;
         memcpy(theta, starts + (size_t)s * k, (size_t)k * sizeof *theta);
@@ -175,7 +179,7 @@ int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weig
     int n_polish = n_starts;
     if (screening) {
         qsort(order, n_starts, sizeof *order, by_objective);
-        n_polish = ESTIMATOR_POLISH;
+        n_polish = n_best;
     }
     double warm_f[ESTIMATOR_MAX_WARM];
     double best_f = GSL_POSINF;
@@ -206,6 +210,12 @@ int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weig
     law_theta_to_coef(law, out->theta, out->coef);
     out->r2_log = estimator_r2_log(law, out->theta, pts, n);
     return 0;
+}
+
+int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weights, const double *starts,
+                  int n_starts, const EstimatorSettings *set, FitResult *out, char *err, int errlen)
+{
+    return fit_from_starts(law, pts, n, weights, starts, n_starts, ESTIMATOR_POLISH, 0, set, out, err, errlen);
 }
 
 double estimator_r2_log(const Law *law, const double *theta, const FitPoint *pts, int n)
@@ -251,7 +261,7 @@ int estimator_bootstrap(const Law *law, const FitPoint *pts, int n, const FitRes
         for (int i = 0; i < n; i++) weights[gsl_rng_uniform_int(rng, n)] += 1.0;
         FitResult r;
         double *row = rows + (size_t)b * law->n_coef;
-        if (estimator_fit(law, pts, n, weights, starts, n_starts, set, &r, err, sizeof err) == 0) {
+        if (fit_from_starts(law, pts, n, weights, starts, n_starts, ESTIMATOR_BOOT_POLISH, 1, set, &r, err, sizeof err) == 0) {
             memcpy(row, r.coef, (size_t)law->n_coef * sizeof *row);
             ok++;
         } else {

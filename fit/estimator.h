@@ -11,6 +11,7 @@
 #define ESTIMATOR_SCREEN_ITER 40  /* BFGS iterations per start in the screening phase */
 #define ESTIMATOR_POLISH 64       /* starts descended to convergence after screening */
 #define ESTIMATOR_BOOT_SPREAD 8   /* grid starts of every bootstrap refit, besides the full fit's minima */
+#define ESTIMATOR_BOOT_POLISH 3   /* of a refit's starts, screened like a large grid, those descended to convergence */
 
 typedef struct {
     double huber_delta;   /* 1e-3 */
@@ -49,7 +50,8 @@ int estimator_fit(const Law *law, const FitPoint *pts, int n, const double *weig
 double estimator_r2_log(const Law *law, const double *theta, const FitPoint *pts, int n);
 
 /* Bootstrap over points: n_boot resamples (with replacement, seeded), each refitted from the
- * full fit's best minima and ESTIMATOR_BOOT_SPREAD starts spread evenly over grid (n_grid rows).
+ * full fit's best minima and ESTIMATOR_BOOT_SPREAD starts spread evenly over grid (n_grid rows):
+ * all screened, the best ESTIMATOR_BOOT_POLISH descended to convergence.
  * Fills samples (n_boot rows of law->n_coef natural coefficients), allocated. Returns the
  * number of resamples whose refit succeeded, or -1 on OOM. */
 int estimator_bootstrap(const Law *law, const FitPoint *pts, int n, const FitResult *full, const double *grid,

@@ -98,7 +98,7 @@ static void plot_place(const LawFitOptions *o, const Law *law, char *dir, size_t
     snprintf(base, sizeof base, "%s", slash ? slash + 1 : name);
     char *dot = strrchr(base, '.');
     if (o->csv && dot) *dot = '\0';
-    snprintf(prefix, prefixlen, "%s-%s", law_name(law), base);
+    snprintf(prefix, prefixlen, "%s-%.250s", law_name(law), base);
 }
 
 int law_fit_run(const LawFitOptions *o)
@@ -138,7 +138,7 @@ int law_fit_run(const LawFitOptions *o)
     s.seq_len = data.seq_len;
     snprintf(s.source, sizeof s.source, "%s", data.source);
     snprintf(s.R_source, sizeof s.R_source, "%s", data.R_source);
-    snprintf(s.selection, sizeof s.selection, "%s%s%s", data.selection, o->use_train_loss ? " loss=train" : "",
+    snprintf(s.selection, sizeof s.selection, "%.200s%s%s", data.selection, o->use_train_loss ? " loss=train" : "",
              law.kind == LAW_DLCM && o->db_path ? (o->select.R_source == R_SOURCE_EVAL ? " R=eval" : " R=target") : "");
     if (o->drop_top_loss) {
         size_t used = strlen(s.selection);
@@ -183,7 +183,8 @@ int law_fit_run(const LawFitOptions *o)
     if (rc == 0 && !o->no_plots) {
         char dir[1024], prefix[300], tag[700];
         plot_place(o, &law, dir, sizeof dir, prefix, sizeof prefix);
-        snprintf(tag, sizeof tag, "%s, %s fit (%s)", s.source, law_name(&law), s.label);
+        snprintf(tag, sizeof tag, "%s, %s fit (%s)%s", s.source, law_name(&law), s.label,
+                 !s.ident.known ? "" : s.ident.identified ? "" : ": NOT IDENTIFIED");
         if (law_plots(dir, prefix, tag, &s, &data, err, sizeof err)) {
             fprintf(stderr, "dlcm-fit: plots: %s\n", err);
             rc = 1;

@@ -241,7 +241,8 @@ json_object *summary_to_json(const LawSummary *s, const FitData *data, const Est
     json_object_object_add(boot, "level", json_object_new_double(set->level));
     json_object_object_add(boot, "method", json_object_new_string("non-parametric over points, percentile intervals; "
                                                                   "refits start from the full fit's best minima and an "
-                                                                  "even spread of the start grid"));
+                                                                  "even spread of the start grid (all screened, the best 3 "
+                                                                  "descended to convergence)"));
     json_object_object_add(boot, "share_on_constraint", number_or_null(s->constraint_share));
     json_object_object_add(boot, "constraint", json_object_new_string("exponents are exp of their parameter (positive by "
                                                                        "construction); a sample is on the constraint when an "

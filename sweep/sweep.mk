@@ -24,9 +24,10 @@ $(SWEEP_FAKE_TRAINER): $(BUILD)/sweep/testing/fake_trainer.o $(BUILD)/libdlcm_db
 
 # ---- the main job: corpus, demo sweep (CPU backend when there is no GPU), fit, query --------
 # The demo's dlcm runs vary only R, so its dlcm-law fit is a smoke test (reported, never fatal);
-# the query uses the Chinchilla fit of the dense runs.
+# the query uses the Chinchilla fit of the dense runs. Six dense runs cannot identify that law,
+# so the query's answer is a refusal (exit 4), which the demo shows rather than fails on.
 DEMO_DB ?= results/demo.sqlite
-DEMO_BUDGET ?= 1e13
+DEMO_BUDGET ?= 1e12
 .PHONY: demo
 demo: $(PROGRAMS)
 	$(MAKE) data
@@ -39,7 +40,7 @@ demo: $(PROGRAMS)
 	  { $(BIN)/dlcm-fit --db $(DEMO_DB) --sweep demo --law dlcm --bootstrap 200 \
 	      --json results/demo-fit-dlcm.json --no-plots --no-store || \
 	    echo "demo: the dlcm law does not fit the demo's few dlcm runs (fine for a demo)"; } && \
-	  $(BIN)/dlcm-query --db $(DEMO_DB) --sweep demo --law chinchilla --budget $(DEMO_BUDGET); \
+	  { $(BIN)/dlcm-query --db $(DEMO_DB) --sweep demo --law chinchilla --budget $(DEMO_BUDGET) || [ $$? -eq 4 ]; }; \
 	else echo "demo: bin/dlcm-fit or bin/dlcm-query is not built: skipping the fit and the query"; fi
 
 # Helpers shared by tests/test_sweep_*.c.
