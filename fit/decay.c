@@ -204,7 +204,7 @@ int decay_read_sweep(sqlite3 *db, const char *sweep, const DecayWindow *window, 
         const FitRunRow *row = &rows[r];
         if (strcmp(row->status, "done")) continue;
         DecayPoint p = {0};
-        snprintf(p.id, sizeof p.id, "run %s", row->id);
+        snprintf(p.id, sizeof p.id, "run %.64s", row->id);
         p.R = !strcmp(row->family, "dense") ? 1.0 : row->R_target;
         p.N = row->N;
         int m;
@@ -345,6 +345,10 @@ int decay_main(int argc, char **argv)
         json_object_object_add(r, "L_final", json_object_new_double(pts[i].L_final));
         json_object_object_add(r, "R", json_object_new_double(pts[i].R));
         json_object_object_add(r, "N", json_object_new_double(pts[i].N));
+        if (pts[i].window_stable > 0) {
+            json_object_object_add(r, "window_stable_steps", json_object_new_int(pts[i].window_stable));
+            json_object_object_add(r, "window_final_steps", json_object_new_int(pts[i].window_final));
+        }
         json_object_array_add(rows, r);
     }
     json_object_object_add(root, "data", rows);
