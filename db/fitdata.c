@@ -69,7 +69,8 @@ int fitdb_read_runs(sqlite3 *db, const char *sweep, FitRunRow **rows, int *n, ch
                                   " r.budget, r.train_flops, r.R_target, r.realized_R_eval, r.P, r.final_val_loss,"
                                   " r.final_train_loss, r.initial_loss, r.lr, r.seed, r.vocab, r.seq_len, r.d_t,"
                                   " r.d_c, r.n_layers, r.n_enc, r.n_con, r.n_dec,"
-                                  " EXISTS (SELECT 1 FROM module_stats m WHERE m.run_id = r.id), r.steps"
+                                  " EXISTS (SELECT 1 FROM module_stats m WHERE m.run_id = r.id), r.steps,"
+                                  " coalesce(r.tags, s.tags)"
                                   " FROM runs r JOIN sweeps s ON r.sweep_id = s.id"
                                   " WHERE s.name = ?1 AND r.status IN ('done', 'diverged')"
                                   " ORDER BY r.budget, r.N, r.id",
@@ -108,6 +109,7 @@ int fitdb_read_runs(sqlite3 *db, const char *sweep, FitRunRow **rows, int *n, ch
         for (int i = 0; i < 8; i++) *ints[i] = sqlite3_column_int(st, 17 + i);
         r->has_module_stats = sqlite3_column_int(st, 25);
         r->steps = sqlite3_column_int64(st, 26);
+        text_into(st, 27, r->tags, sizeof r->tags);
     }
     if (rc != SQLITE_DONE) { snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db)); goto fail; }
     sqlite3_finalize(st);

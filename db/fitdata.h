@@ -23,6 +23,7 @@ typedef struct {
     int vocab, seq_len, d_t, d_c, n_layers, n_enc, n_con, n_dec;
     int has_module_stats;     /* the run logged μP coordinate-check statistics */
     long long steps;          /* planned optimizer steps */
+    char tags[256];           /* the run's tags, or its sweep's when it has none (comma-separated) */
 } FitRunRow;
 
 /* *exists = 1 when a sweep of that name is in the database. 0, or -1 with err. */

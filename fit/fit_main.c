@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "  --family dense|dlcm|all  points used (default: dense for chinchilla, all for dlcm)\n"
             "  --lr LR               only runs with this peak learning rate\n"
             "  --run-seed S          only runs of this seed\n"
+            "  --tag T               only runs tagged T (their own tags, or their sweep's: dlcm-sweep tag)\n"
             "  --R eval|target       dlcm from a sweep: the realized evaluation R of each run (default) or its target\n"
             "  --loss val|train      which final loss (default val)\n"
             "  --drop-top-loss K     drop the K highest-loss points (Chinchilla reference: 5)\n"
@@ -81,7 +82,7 @@ static int parse_options(int argc, char **argv, LawFitOptions *o)
     int no_store = 0, quiet = 0;
     enum { O_CSV = 256, O_DB, O_SWEEP, O_LAW, O_DROP, O_JSON, O_STORE, O_NOSTORE, O_PLOTS, O_PREFIX, O_NOPLOTS,
            O_BOOT, O_SEED, O_OFFSETS, O_FAMILY, O_LOSS, O_VOCAB, O_SEQ, O_CHECK, O_QUIET, O_NOLOBO, O_MAXSTARTS,
-           O_LR, O_RUNSEED, O_R, O_LABEL };
+           O_LR, O_RUNSEED, O_R, O_LABEL, O_TAG };
     static const struct option opts[] = {
         {"csv", 1, 0, O_CSV}, {"db", 1, 0, O_DB}, {"sweep", 1, 0, O_SWEEP}, {"law", 1, 0, O_LAW},
         {"drop-top-loss", 1, 0, O_DROP}, {"json", 1, 0, O_JSON}, {"store", 1, 0, O_STORE},
@@ -90,7 +91,7 @@ static int parse_options(int argc, char **argv, LawFitOptions *o)
         {"offsets", 0, 0, O_OFFSETS}, {"family", 1, 0, O_FAMILY}, {"loss", 1, 0, O_LOSS},
         {"vocab", 1, 0, O_VOCAB}, {"seq-len", 1, 0, O_SEQ}, {"check-reference", 0, 0, O_CHECK},
         {"quiet", 0, 0, O_QUIET}, {"no-lobo", 0, 0, O_NOLOBO}, {"max-starts", 1, 0, O_MAXSTARTS},
-        {"lr", 1, 0, O_LR}, {"run-seed", 1, 0, O_RUNSEED}, {"R", 1, 0, O_R}, {"label", 1, 0, O_LABEL},
+        {"lr", 1, 0, O_LR}, {"run-seed", 1, 0, O_RUNSEED}, {"R", 1, 0, O_R}, {"label", 1, 0, O_LABEL}, {"tag", 1, 0, O_TAG},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c, seed;
     char *end;
@@ -130,6 +131,7 @@ static int parse_options(int argc, char **argv, LawFitOptions *o)
         case O_RUNSEED: if (parse_count("--run-seed", optarg, 0, &seed)) return 2; o->select.seed = seed; break;
         case O_R: R = optarg; break;
         case O_LABEL: o->label = optarg; break;
+        case O_TAG: o->select.tag = optarg; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
@@ -148,8 +150,8 @@ static int parse_options(int argc, char **argv, LawFitOptions *o)
     o->use_train_loss = !strcmp(loss, "train");
     if (strcmp(R, "eval") && strcmp(R, "target")) { fprintf(stderr, "dlcm-fit: --R eval|target\n"); return 2; }
     o->select.R_source = !strcmp(R, "eval") ? R_SOURCE_EVAL : R_SOURCE_TARGET;
-    if (o->csv && (o->select.lr > 0 || o->select.seed >= 0)) {
-        fprintf(stderr, "dlcm-fit: --lr and --run-seed select runs of a sweep (a CSV has no such columns)\n");
+    if (o->csv && (o->select.lr > 0 || o->select.seed >= 0 || o->select.tag)) {
+        fprintf(stderr, "dlcm-fit: --lr, --run-seed and --tag select runs of a sweep (a CSV has no such columns)\n");
         return 2;
     }
     if (!family) family = !strcmp(o->law, "chinchilla") ? "dense" : "all";

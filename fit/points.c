@@ -13,7 +13,7 @@
 
 FitSelection fit_selection_default(void)
 {
-    FitSelection s = {.family = NULL, .lr = 0, .seed = -1, .R_source = R_SOURCE_EVAL};
+    FitSelection s = {.family = NULL, .lr = 0, .seed = -1, .tag = NULL, .R_source = R_SOURCE_EVAL};
     return s;
 }
 
@@ -194,6 +194,8 @@ fail:
 
 /* ---- database ----------------------------------------------------------------------------- */
 
+static int has_tag(const char *tags, const char *tag);
+
 /* A value that must be positive and finite; names the run and column otherwise. */
 static int positive(double v, const char *run, const char *name, double *out, char *err, int errlen)
 {
@@ -228,6 +230,7 @@ int fit_data_read_sweep(sqlite3 *db, const char *sweep, const FitSelection *sel,
         n_done++;
         if (sel->lr > 0 && !(fabs(r->lr - sel->lr) <= 1e-6 * sel->lr)) continue;
         if (sel->seed >= 0 && r->seed != sel->seed) continue;
+        if (sel->tag && !has_tag(r->tags, sel->tag)) continue;
         FitPoint p = point_unknown();
         snprintf(p.id, sizeof p.id, "%s", r->id);
         p.dense = !strcmp(r->family, "dense");
@@ -282,7 +285,7 @@ int fit_data_read_sweep(sqlite3 *db, const char *sweep, const FitSelection *sel,
     out->n_read = out->n;
     if (out->n == 0) {
         if (n_done == 0) snprintf(err, errlen, "sweep \"%s\" has no finished runs (status 'done')", sweep);
-        else snprintf(err, errlen, "sweep \"%s\": none of its %d finished runs matches the selection (--lr, --seed)", sweep, n_done);
+        else snprintf(err, errlen, "sweep \"%s\": none of its %d finished runs matches the selection (--lr, --run-seed, --tag)", sweep, n_done);
         fit_data_free(out);
         return -1;
     }
@@ -295,12 +298,29 @@ fail:
 
 /* ---- selection and checks ----------------------------------------------------------------- */
 
+/* 1 when tag is one of the comma-separated tags (blanks around each ignored). */
+static int has_tag(const char *tags, const char *tag)
+{
+    size_t want = strlen(tag);
+    for (const char *p = tags; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *end = p;
+        while (*end && *end != ',') end++;
+        const char *last = end;
+        while (last > p && last[-1] == ' ') last--;
+        if ((size_t)(last - p) == want && !strncmp(p, tag, want)) return 1;
+        p = end;
+    }
+    return 0;
+}
+
 int fit_data_select(FitData *d, const FitSelection *sel, char *err, int errlen)
 {
-    char lr[48] = "", seed[48] = "";
+    char lr[48] = "", seed[48] = "", tag[80] = "";
     if (sel->lr > 0) snprintf(lr, sizeof lr, " lr=%g", sel->lr);
     if (sel->seed >= 0) snprintf(seed, sizeof seed, " seed=%lld", sel->seed);
-    snprintf(d->selection, sizeof d->selection, "family=%s%s%s", sel->family ? sel->family : "all", lr, seed);
+    if (sel->tag) snprintf(tag, sizeof tag, " tag=%.70s", sel->tag);
+    snprintf(d->selection, sizeof d->selection, "family=%s%s%s%s", sel->family ? sel->family : "all", lr, seed, tag);
     if (!sel->family) return 0;
     int want_dense = !strcmp(sel->family, "dense"), kept = 0, before = d->n;
     for (int i = 0; i < d->n; i++)

@@ -45,6 +45,7 @@ typedef struct {
     const char *family;   /* "dense", "dlcm" or NULL for both */
     double lr;            /* > 0: only runs with this peak LR (relative tolerance 1e-6) */
     long long seed;       /* >= 0: only runs of this seed */
+    const char *tag;      /* not NULL: only runs carrying this tag (their own, or their sweep's) */
     RSource R_source;     /* sweep: realized evaluation R (default) or the target */
 } FitSelection;
 
@@ -64,8 +65,8 @@ int fit_data_read_csv(const char *path, int compression_law, FitData *out, char 
 
 /* Final losses of the runs of a sweep with status 'done': N, tokens as D, R (realized evaluation
  * R or the target, per sel->R_source), P, budget as C, family, LR, seed, shape; the loss is
- * final_val_loss (or final_train_loss when use_train). The selection's lr and seed filters apply
- * here; the family filter is fit_data_select's. 0, or -1 with err. */
+ * final_val_loss (or final_train_loss when use_train). The selection's lr, seed and tag filters
+ * apply here; the family filter is fit_data_select's. 0, or -1 with err. */
 int fit_data_read_sweep(sqlite3 *db, const char *sweep, const FitSelection *sel, int use_train, FitData *out,
                         char *err, int errlen);
 

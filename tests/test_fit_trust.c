@@ -388,7 +388,7 @@ static void add_run(sqlite3 *db, const char *id, const char *family, double R_ta
     cr_assert_eq(db_exec(db, sql, err, sizeof err), 0, "%s", err);
 }
 
-Test(fit_sweep, realized_eval_R_by_default_target_on_request_and_selection_by_lr)
+Test(fit_sweep, realized_eval_R_by_default_target_on_request_and_selection_by_lr_and_tag)
 {
     sqlite3 *db = scratch_db();
     add_run(db, "a", "dlcm", 8, "11.4", 0.01, "cosine");
@@ -420,6 +420,21 @@ Test(fit_sweep, realized_eval_R_by_default_target_on_request_and_selection_by_lr
     cr_assert_eq(d.n, 1);
     cr_assert_str_eq(d.selection, "family=dense lr=0.01");
     fit_data_free(&d);
+    /* Tags: a run's own, else its sweep's. */
+    cr_assert_eq(db_exec(db, "UPDATE runs SET tags = 'pilot, v2' WHERE id = 'a'", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_exec(db, "UPDATE sweeps SET tags = 'v2'", err, sizeof err), 0, "%s", err);
+    sel = fit_selection_default();
+    sel.tag = "pilot";
+    cr_assert_eq(fit_data_read_sweep(db, "s", &sel, 0, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n, 1);
+    cr_assert_str_eq(d.pts[0].id, "a");
+    fit_data_free(&d);
+    sel.tag = "v2";
+    cr_assert_eq(fit_data_read_sweep(db, "s", &sel, 0, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.n, 3, "the sweep's tag reaches the runs without their own");
+    fit_data_free(&d);
+    sel.tag = "pil";
+    cr_assert_eq(fit_data_read_sweep(db, "s", &sel, 0, &d, err, sizeof err), -1, "a tag matches whole");
     /* A run without its realized R: refused, pointing at --R target. */
     add_run(db, "d", "dlcm", 4, "NULL", 0.01, "cosine");
     sel = fit_selection_default();
