@@ -4,6 +4,9 @@
 #include "fit/mup.h"
 
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +59,70 @@ static double quadratic_optimum(const MupWidth *w, int best)
     if (!(d2 > 0)) return w->log2_lr[best];
     double vertex = 0.5 * (x0 + x1) - d01 / (2 * d2);
     return fmin(fmax(vertex, x0), x2);
+}
+
+/* The seed bootstrap of the slope: every (width, LR) cell's seeds resampled with replacement,
+ * LR* and the slope recomputed; the 95 % percentile interval of the slopes. Cells of one seed
+ * do not vary, so with one seed everywhere the interval is the point (and the t interval
+ * decides). NaN bounds when fewer than 3 widths. */
+static void seed_bootstrap(const MupRun *runs, int n, const char *param, const MupTransfer *t, double *lo, double *hi,
+                           int *min_seeds)
+{
+    *lo = *hi = NAN;
+    *min_seeds = 0;
+    int n_w = t->n_widths;
+    if (n_w < 3) return;
+    /* The losses of each cell, in run order. */
+    int cap = n > 0 ? n : 1;
+    double *loss = malloc((size_t)cap * sizeof *loss), *slopes = malloc(MUP_BOOTSTRAP * sizeof *slopes);
+    int *start = malloc((size_t)MUP_MAX_WIDTHS * MUP_MAX_LRS * sizeof *start);
+    int *count = calloc((size_t)MUP_MAX_WIDTHS * MUP_MAX_LRS, sizeof *count);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!loss || !slopes || !start || !count || !rng) goto done;
+    int used = 0;
+    *min_seeds = 1 << 30;
+    for (int k = 0; k < n_w; k++)
+        for (int j = 0; j < t->w[k].n_lr; j++) {
+            int c = k * MUP_MAX_LRS + j;
+            start[c] = used;
+            for (int i = 0; i < n; i++)
+                if (!strcmp(runs[i].param, param) && runs[i].width == t->w[k].width &&
+                    fabs(log2(runs[i].lr) - t->w[k].log2_lr[j]) < 1e-9)
+                    loss[used++] = runs[i].loss, count[c]++;
+            if (count[c] < *min_seeds) *min_seeds = count[c];
+        }
+    gsl_rng_set(rng, 1);
+    int ok = 0;
+    for (int b = 0; b < MUP_BOOTSTRAP; b++) {
+        double x[MUP_MAX_WIDTHS], y[MUP_MAX_WIDTHS];
+        int good = 1;
+        for (int k = 0; k < n_w && good; k++) {
+            MupWidth w = t->w[k];
+            int best = -1;
+            for (int j = 0; j < w.n_lr; j++) {
+                int c = k * MUP_MAX_LRS + j;
+                double sum = 0;
+                for (int r = 0; r < count[c]; r++) sum += loss[start[c] + gsl_rng_uniform_int(rng, count[c])];
+                w.loss[j] = sum / count[c];
+                if (isfinite(w.loss[j]) && (best < 0 || w.loss[j] < w.loss[best])) best = j;
+            }
+            if (best < 0) { good = 0; break; }
+            x[k] = log2(w.width);
+            y[k] = quadratic_optimum(&w, best);
+        }
+        if (good) slopes[ok++] = ols_slope(x, y, n_w, NULL, NULL);
+    }
+    if (ok > 0) {
+        gsl_sort(slopes, 1, ok);
+        *lo = gsl_stats_quantile_from_sorted_data(slopes, 1, ok, 0.025);
+        *hi = gsl_stats_quantile_from_sorted_data(slopes, 1, ok, 0.975);
+    }
+done:
+    free(loss);
+    free(slopes);
+    free(start);
+    free(count);
+    if (rng) gsl_rng_free(rng);
 }
 
 int mup_transfer(const MupRun *runs, int n, const char *param, MupTransfer *out, char *err, int errlen)
@@ -116,7 +183,12 @@ int mup_transfer(const MupRun *runs, int n, const char *param, MupTransfer *out,
     }
     double x[MUP_MAX_WIDTHS], y[MUP_MAX_WIDTHS];
     for (int k = 0; k < n_w; k++) { x[k] = log2(out->w[k].width); y[k] = out->w[k].log2_lr_star; }
-    out->slope = ols_slope(x, y, n_w, &out->slope_lo, &out->slope_hi);
+    out->slope = ols_slope(x, y, n_w, &out->t_lo, &out->t_hi);
+    seed_bootstrap(runs, n, param, out, &out->boot_lo, &out->boot_hi, &out->min_seeds);
+    /* The interval decided on: the wider of the two (either may be too narrow alone: the t
+     * interval ignores seed noise, the bootstrap of one seed has none). */
+    out->slope_lo = isfinite(out->boot_lo) ? fmin(out->t_lo, out->boot_lo) : out->t_lo;
+    out->slope_hi = isfinite(out->boot_hi) ? fmax(out->t_hi, out->boot_hi) : out->t_hi;
     double base = out->w[0].log2_lr_star;
     for (int k = 0; k < n_w; k++) {
         MupWidth *w = &out->w[k];

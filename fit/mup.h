@@ -7,6 +7,7 @@
 
 
 #define MUP_MAX_WIDTHS 32
+#define MUP_BOOTSTRAP 1000
 #define MUP_MAX_LRS 64
 
 typedef struct {
@@ -31,7 +32,11 @@ typedef struct {
     char param[8];
     int n_widths;
     MupWidth w[MUP_MAX_WIDTHS];
-    double slope, slope_lo, slope_hi;  /* log2 LR* vs log2 width, 95 % t interval (NaN with < 3 widths) */
+    double slope;                      /* log2 LR* vs log2 width (OLS) */
+    double t_lo, t_hi;                 /* its 95 % t interval over widths (NaN with < 3 widths) */
+    double boot_lo, boot_hi;           /* its 95 % seed-bootstrap interval (MUP_BOOTSTRAP resamples) */
+    int min_seeds;                     /* the fewest seeds of any (width, LR) cell */
+    double slope_lo, slope_hi;         /* the interval decided on: the wider of the two */
     double grid_step;                  /* median spacing of the LR grid, in log2 */
     double max_drift_steps;            /* max |LR*(w) - LR*(base)| in grid steps */
 } MupTransfer;

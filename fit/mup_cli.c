@@ -110,6 +110,14 @@ static json_object *transfer_json(const MupTransfer *t)
     json_object_object_add(o, "slope", json_object_new_double(t->slope));
     json_object_object_add(o, "slope_lo", isfinite(t->slope_lo) ? json_object_new_double(t->slope_lo) : NULL);
     json_object_object_add(o, "slope_hi", isfinite(t->slope_hi) ? json_object_new_double(t->slope_hi) : NULL);
+    json_object *ti = json_object_new_array(), *bi = json_object_new_array();
+    json_object_array_add(ti, isfinite(t->t_lo) ? json_object_new_double(t->t_lo) : NULL);
+    json_object_array_add(ti, isfinite(t->t_hi) ? json_object_new_double(t->t_hi) : NULL);
+    json_object_array_add(bi, isfinite(t->boot_lo) ? json_object_new_double(t->boot_lo) : NULL);
+    json_object_array_add(bi, isfinite(t->boot_hi) ? json_object_new_double(t->boot_hi) : NULL);
+    json_object_object_add(o, "slope_t_interval", ti);
+    json_object_object_add(o, "slope_seed_bootstrap_interval", bi);
+    json_object_object_add(o, "min_seeds_per_cell", json_object_new_int(t->min_seeds));
     json_object_object_add(o, "grid_step_log2", json_object_new_double(t->grid_step));
     json_object_object_add(o, "max_drift_steps", json_object_new_double(t->max_drift_steps));
     for (int k = 0; k < t->n_widths; k++) {
@@ -341,13 +349,20 @@ static int mup_run(const MupOptions *o)
     print_transfer(&t[0], have[0]);
     print_transfer(&t[1], have[1]);
     printf("\n  %-28s %18s %18s\n", "", "mup", "sp");
-    const char *labels[] = {"slope log2 LR* / log2 width", "  95% lo", "  95% hi", "max drift (grid steps)", "grid step (log2)"};
-    for (int q = 0; q < 5; q++) {
+    const char *labels[] = {"slope log2 LR* / log2 width", "  95% lo (wider of t, boot)", "  95% hi",
+                            "  t interval over widths", "  seed bootstrap interval", "max drift (grid steps)",
+                            "grid step (log2)"};
+    for (int q = 0; q < 7; q++) {
         char cell[2][64];
         for (int k = 0; k < 2; k++) {
-            double v = q == 0 ? t[k].slope : q == 1 ? t[k].slope_lo : q == 2 ? t[k].slope_hi : q == 3 ? t[k].max_drift_steps : t[k].grid_step;
-            if (have[k]) snprintf(cell[k], sizeof cell[k], q >= 3 ? "%.2f" : "%.3f", v);
-            else snprintf(cell[k], sizeof cell[k], "-");
+            const MupTransfer *x = &t[k];
+            if (!have[k]) snprintf(cell[k], sizeof cell[k], "-");
+            else if (q == 3) snprintf(cell[k], sizeof cell[k], "[%.3f, %.3f]", x->t_lo, x->t_hi);
+            else if (q == 4) snprintf(cell[k], sizeof cell[k], "[%.3f, %.3f]", x->boot_lo, x->boot_hi);
+            else {
+                double v = q == 0 ? x->slope : q == 1 ? x->slope_lo : q == 2 ? x->slope_hi : q == 5 ? x->max_drift_steps : x->grid_step;
+                snprintf(cell[k], sizeof cell[k], q >= 5 ? "%.2f" : "%.3f", v);
+            }
         }
         printf("  %-28s %18s %18s\n", labels[q], cell[0], cell[1]);
     }

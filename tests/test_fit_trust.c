@@ -1,6 +1,6 @@
 /* tests/test_fit_trust.c: the rules that keep the fitter's answers within what the data
  * supports, on synthetic data with known answers: the μP verdict (edge optima, slopes 0 and -1,
- * an sp control that does not fail, too few widths), identification (an unidentifiable design
+ * an sp control that does not fail, too few widths, seed noise), identification (an unidentifiable design
  * names the coefficients and the variable), exponents positive by construction with the share of
  * samples on the constraint, extrapolation factors, the query's edge flags, CSV strictness, the
  * realized R and run selection from a sweep, and the decay law's WSD-only windows. */
@@ -139,6 +139,25 @@ Test(fit_mup_verdict, a_wide_interval_across_the_bound_is_inconclusive)
     MupVerdict v = verdict_of(runs, n, 1);
     cr_assert_eq(v.kind, MUP_INCONCLUSIVE, "%s", mup_verdict_name(v.kind));
     cr_assert(has_reason(&v, "neither within"));
+}
+
+/* Two seeds whose optima sit 0.8 octave either side of 2^-8.3 at every width: the mean curve's
+ * LR* does not move (t interval [0, 0]), but the seeds disagree, and the seed bootstrap says so. */
+Test(fit_mup_verdict, seed_noise_widens_the_interval_through_the_bootstrap)
+{
+    MupRun runs[512];
+    int n = make_runs(runs, 0, "mup", 4, -12, -3, -8.3, 0.0, 0.8);
+    n = make_runs(runs, n, "mup", 4, -12, -3, -8.3, 0.0, -0.8);
+    n = make_runs(runs, n, "sp", 4, -14, -3, -6.3, -1.0, 0.02);
+    MupTransfer t;
+    char err[256];
+    cr_assert_eq(mup_transfer(runs, n, "mup", &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t.min_seeds, 2);
+    cr_assert(fabs(t.slope) < 1e-9 && t.t_hi - t.t_lo < 1e-6, "t interval [%g, %g]", t.t_lo, t.t_hi);
+    cr_assert(t.boot_hi - t.boot_lo > 0.3, "seed bootstrap [%g, %g]", t.boot_lo, t.boot_hi);
+    cr_assert(t.slope_lo <= t.boot_lo && t.slope_hi >= t.boot_hi);
+    MupVerdict v = verdict_of(runs, n, 1);
+    cr_assert_eq(v.kind, MUP_INCONCLUSIVE, "%s", mup_verdict_name(v.kind));
 }
 
 /* ---- identification ------------------------------------------------------------------------ */
