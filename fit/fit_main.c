@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "fit/decay.h"
 #include "fit/law_fit.h"
 #include "fit/mup.h"
@@ -55,6 +56,7 @@ static void usage(FILE *f)
             "  --check-reference     exit 1 unless E, A, B, alpha, beta match the Chinchilla replication\n"
             "                        (Besiroglu et al. 2024) to three significant figures\n"
             "  --quiet               no progress on stderr\n"
+            "  --version             the commit this binary was built from\n"
             "\n"
             "exit status: 0 done, 1 runtime failure (or a reference mismatch), 2 bad input\n");
 }
@@ -91,7 +93,7 @@ static int parse_options(int argc, char **argv, LawFitOptions *o)
         {"offsets", 0, 0, O_OFFSETS}, {"family", 1, 0, O_FAMILY}, {"loss", 1, 0, O_LOSS},
         {"vocab", 1, 0, O_VOCAB}, {"seq-len", 1, 0, O_SEQ}, {"check-reference", 0, 0, O_CHECK},
         {"quiet", 0, 0, O_QUIET}, {"no-lobo", 0, 0, O_NOLOBO}, {"max-starts", 1, 0, O_MAXSTARTS},
-        {"lr", 1, 0, O_LR}, {"run-seed", 1, 0, O_RUNSEED}, {"R", 1, 0, O_R}, {"label", 1, 0, O_LABEL}, {"tag", 1, 0, O_TAG},
+        {"lr", 1, 0, O_LR}, {"run-seed", 1, 0, O_RUNSEED}, {"R", 1, 0, O_R}, {"label", 1, 0, O_LABEL}, {"tag", 1, 0, O_TAG}, {"version", 0, 0, 'v'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c, seed;
     char *end;
@@ -133,6 +135,7 @@ static int parse_options(int argc, char **argv, LawFitOptions *o)
         case O_LABEL: o->label = optarg; break;
         case O_TAG: o->select.tag = optarg; break;
         case 'h': usage(stdout); return 1;
+        case 'v': cli_print_version(stdout, "dlcm-fit"); return 1;
         default: usage(stderr); return 2;
         }
     }

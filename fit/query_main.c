@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "db/db.h"
 #include "db/fits.h"
 #include "fit/output.h"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
             "                          trained range (default 10)\n"
             "  --extrapolate           let P and R leave the trained range (P searched over 0.025..0.975)\n"
             "  --force                 answer even when refused (warnings are still printed)\n"
+            "  --version               the commit this binary was built from\n"
             "\n"
             "exit status: 0 answered, 1 runtime error, 2 bad input, 4 refused (the data does not carry the answer)\n");
 }
@@ -66,7 +68,7 @@ static int parse_options(int argc, char **argv, Options *o)
         {"R-range", 1, 0, O_RRANGE}, {"max-N", 1, 0, O_MAXN}, {"max-inference-flops", 1, 0, O_MAXINF},
         {"vocab", 1, 0, O_VOCAB}, {"seq-len", 1, 0, O_SEQ}, {"samples", 1, 0, O_SAMPLES},
         {"max-extrapolation", 1, 0, O_MAXEXT}, {"extrapolate", 0, 0, O_EXTRAP}, {"force", 0, 0, O_FORCE},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"version", 0, 0, 'v'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c, index = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, &index)) != -1) {
@@ -115,6 +117,7 @@ static int parse_options(int argc, char **argv, Options *o)
         case O_EXTRAP: o->query.extrapolate = 1; break;
         case O_FORCE: o->query.force = 1; break;
         case 'h': usage(stdout); return 1;
+        case 'v': cli_print_version(stdout, "dlcm-query"); return 1;
         default: usage(stderr); return 2;
         }
     }

@@ -410,7 +410,7 @@ Test(fit_cli, the_query_warns_beyond_the_data_and_refuses_far_beyond, .timeout =
     cr_assert(strstr(out, "warning: extrapolated: budget = 1.4e+21 is 5.03x beyond the largest trained (2.785e+20)"), "%s", out);
     cr_assert(strstr(out, "dense optimum"), "%s", out);
     free(out);
-    char *far[] = {"./bin/dlcm-query", "--fit-json", json, "--budget", "1e30", NULL};
+    char *far[] = {"./bin/dlcm-query", "--fit-json", json, "--budget=1e30", NULL}; /* --opt=value works too */
     rc = run(far, "q2.txt", "q2err.txt");
     out = slurp("q2.txt");
     cr_assert_eq(rc, 4, "%s", out);
@@ -520,6 +520,11 @@ Test(fit_cli, mup_edge_optima_are_inconclusive_with_exit_4)
     cr_assert(strstr(out, "verdict: INCONCLUSIVE"), "%s", out);
     cr_assert(strstr(out, "mup width 128: the best loss is at the lowest LR of the grid (0.0009766); add LRs 0.0004883 and 0.0002441"),
               "%s", out);
+    free(out);
+    char *version[] = {"./bin/dlcm-query", "--version", NULL};
+    cr_assert_eq(run(version, "version.txt", "versionerr.txt"), 0);
+    out = slurp("version.txt");
+    cr_assert(!strncmp(out, "dlcm-query (dlcm) ", 18), "%s", out);
     free(out);
     char *help[] = {"./bin/dlcm-fit", "mup", "--help", NULL};
     cr_assert_eq(run(help, "help.txt", "helperr.txt"), 0);
