@@ -49,7 +49,8 @@ typedef struct {
     size_t offset;       /* in elements, into the parameter, gradient and optimizer buffers */
     size_t count;
     int rows, cols;      /* a vector has rows = 1 */
-    ParamClass cls;
+    ParamClass cls;      /* by fan-in: sets the LR and ε multipliers */
+    ParamClass out_cls;  /* the class of the fan-out width (== cls but for W_up, W_K, W_V) */
     int is_matrix;       /* weight decay applies to matrices only */
     float init_std;      /* resolved for the config's parametrization; gains use init_value */
     float init_value;    /* constant init when init_std == 0 (gains: 1) */

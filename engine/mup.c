@@ -1,5 +1,6 @@
 /* engine/mup.c: decoupled μP (spec §4): each tensor class's init std, AdamW LR and ε
- * multipliers and the logit scale, from the widths of the config; `sp` sets them all to 1. */
+ * multipliers and the logit scale, from the widths of the config; `sp` sets them all to 1.
+ * LR and ε follow a matrix's fan-in class; the init also looks at its fan-out (readouts). */
 #include <math.h>
 #include <stdio.h>
 
@@ -16,6 +17,19 @@ static double class_width_scale(const ModelConfig *cfg, ParamClass cls)
     return 1.0;
 }
 
+/* A matrix's init std is σ_base/√s_in · min(1, √(s_out/s_in)) for the width ratios of its
+ * fan-in and fan-out. Hidden matrices (s_out = s_in) and matrices that widen (s_out > s_in)
+ * get σ_base/√s_in. A matrix that narrows - the cross-attention's W_K, W_V reading a backbone
+ * wider than the tokens, or W_up when the tokens are wider than the concepts - is a readout
+ * of the wider stream: μP initializes it with std ∝ 1/fan_in. At 1/√fan_in its random
+ * initial part dominates both its output's updates and the gradient it sends back, and the
+ * cross-attention output grew like d_c^0.1-0.17 with d_c scaled alone. */
+static double init_width_factor(const ModelConfig *cfg, const ParamTensor *t)
+{
+    double s_in = class_width_scale(cfg, t->cls), s_out = class_width_scale(cfg, t->out_cls);
+    return s_out < s_in ? sqrt(s_out / s_in) : 1.0;
+}
+
 void mup_resolve(const ModelConfig *cfg, ParamTensor *t, InitKind init)
 {
     double s = class_width_scale(cfg, t->cls);
@@ -30,7 +44,7 @@ void mup_resolve(const ModelConfig *cfg, ParamTensor *t, InitKind init)
         t->init_value = 1.0f;
         t->init_identity = 1;
     } else if (t->cls == PCLASS_TOKEN_HIDDEN || t->cls == PCLASS_CONCEPT_HIDDEN) {
-        t->init_std = (float)(cfg->sigma_base / sqrt(s));
+        t->init_std = (float)(cfg->sigma_base / sqrt(s) * init_width_factor(cfg, t));
     } else { /* embedding, unembedding, the null concept */
         t->init_std = cfg->sigma_base;
     }

@@ -7,7 +7,8 @@
 #include "engine/model_internal.h"
 
 /* Appends a tensor and returns its index. Like the backends' alloc, exits when out of memory. */
-static int add_tensor(Model *m, const char *name, int rows, int cols, ParamClass cls, InitKind init)
+static int add_mixed_tensor(Model *m, const char *name, int rows, int cols, ParamClass cls,
+                            ParamClass out_cls, InitKind init)
 {
     if (m->n_tensors == m->cap_tensors) {
         int cap = m->cap_tensors ? 2 * m->cap_tensors : 64;
@@ -27,10 +28,16 @@ static int add_tensor(Model *m, const char *name, int rows, int cols, ParamClass
     t->cols = cols;
     t->count = (size_t)rows * cols;
     t->cls = cls;
+    t->out_cls = out_cls;
     t->is_matrix = rows > 1;
     mup_resolve(&m->cfg, t, init);
     m->n_params += t->count;
     return m->n_tensors++;
+}
+
+static int add_tensor(Model *m, const char *name, int rows, int cols, ParamClass cls, InitKind init)
+{
+    return add_mixed_tensor(m, name, rows, cols, cls, cls, init);
 }
 
 static int add_named(Model *m, const char *prefix, const char *suffix, int rows, int cols,
@@ -80,16 +87,17 @@ int params_build(Model *m, char *err, int errlen)
         add_stack(m, "enc", s->n_enc, dt, m->ft, PCLASS_TOKEN_HIDDEN);
         m->router_wq = add_tensor(m, "router.w_q", dt, dt, PCLASS_TOKEN_HIDDEN, INIT_IDENTITY);
         m->router_wk = add_tensor(m, "router.w_k", dt, dt, PCLASS_TOKEN_HIDDEN, INIT_IDENTITY);
-        /* mixed-width matrices take the class of their fan-in (spec §4) */
-        m->w_up = add_tensor(m, "w_up", dc, dt, PCLASS_TOKEN_HIDDEN, INIT_NORMAL);
+        /* mixed-width matrices take the class of their fan-in (spec §4); their fan-out class
+         * sets the init of a readout (mup.c) */
+        m->w_up = add_mixed_tensor(m, "w_up", dc, dt, PCLASS_TOKEN_HIDDEN, PCLASS_CONCEPT_HIDDEN, INIT_NORMAL);
         m->first_con = m->n_blocks;
         add_stack(m, "backbone", s->n_con, dc, m->fc, PCLASS_CONCEPT_HIDDEN);
         XattnParams *x = &m->xattn;
         x->h_norm = add_tensor(m, "xattn.h_norm", 1, dt, PCLASS_VECTOR, INIT_ONES);
         x->z_norm = add_tensor(m, "xattn.z_norm", 1, dc, PCLASS_VECTOR, INIT_ONES);
         x->w_q = add_tensor(m, "xattn.w_q", dt, dt, PCLASS_TOKEN_HIDDEN, INIT_NORMAL);
-        x->w_k = add_tensor(m, "xattn.w_k", dt, dc, PCLASS_CONCEPT_HIDDEN, INIT_NORMAL);
-        x->w_v = add_tensor(m, "xattn.w_v", dt, dc, PCLASS_CONCEPT_HIDDEN, INIT_NORMAL);
+        x->w_k = add_mixed_tensor(m, "xattn.w_k", dt, dc, PCLASS_CONCEPT_HIDDEN, PCLASS_TOKEN_HIDDEN, INIT_NORMAL);
+        x->w_v = add_mixed_tensor(m, "xattn.w_v", dt, dc, PCLASS_CONCEPT_HIDDEN, PCLASS_TOKEN_HIDDEN, INIT_NORMAL);
         x->q_norm = add_tensor(m, "xattn.q_norm", 1, SHAPE_HEAD_DIM, PCLASS_VECTOR, INIT_ONES);
         x->k_norm = add_tensor(m, "xattn.k_norm", 1, SHAPE_HEAD_DIM, PCLASS_VECTOR, INIT_ONES);
         x->null_k = add_tensor(m, "xattn.null_k", 1, dt, PCLASS_VECTOR, INIT_NORMAL);
