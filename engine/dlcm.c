@@ -24,10 +24,10 @@ static int compare_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* cosine_rule: the threshold that makes about N/R boundaries (spec §2.2): the value of the
- * k-th largest p over the tokens after the first of each sequence. Needs p on the host: this
- * mode synchronizes twice per micro-batch (here and for the counts). */
-static float cosine_rule_threshold(Model *m)
+/* cosine_rule: the k-th largest p of this micro-batch (about N/R boundaries, spec §2.2), over
+ * the tokens after the first of each sequence. Needs p on the host: this mode synchronizes
+ * twice per training micro-batch (here and for the counts). */
+static float micro_batch_quantile(Model *m)
 {
     Backend *be = m->be;
     int B = m->B, T = m->T, n = 0;
@@ -39,6 +39,28 @@ static float cosine_rule_threshold(Model *m)
     if (k <= 0) return 1.0f;
     if (k > n) k = n;
     return m->p_host[k - 1];
+}
+
+/* The threshold that makes about N/R boundaries must not come from the current micro-batch:
+ * its k-th largest p depends on every token of the batch, so a boundary (and the logits
+ * before it) would depend on later tokens. The threshold is a running mean of earlier
+ * training micro-batches' quantiles, updated after the boundaries of the current one are
+ * drawn, and frozen in evaluation. Until one micro-batch has been seen it is 0.5, the
+ * learned mode's evaluation threshold. */
+#define RULE_THRESHOLD_RATE 0.1
+#define RULE_THRESHOLD_START 0.5f
+
+static float rule_threshold(const Model *m)
+{
+    return isnan(m->rule_threshold) ? RULE_THRESHOLD_START : (float)m->rule_threshold;
+}
+
+static void update_rule_threshold(Model *m)
+{
+    double q = micro_batch_quantile(m);
+    m->rule_threshold = isnan(m->rule_threshold)
+                            ? q
+                            : (1.0 - RULE_THRESHOLD_RATE) * m->rule_threshold + RULE_THRESHOLD_RATE * q;
 }
 
 /* Boundaries of the micro-batch into m->bounds, and m->p_used. */
@@ -58,7 +80,8 @@ static void choose_boundaries(Model *m, ModelMode mode, uint64_t seed)
         const void *H = hidden_states(m);
         be->router_forward(be, m->p_rule, H, H, m->B, m->T, m->dt);
         m->p_used = m->p_rule;
-        be->boundary_sample(be, m->bounds, m->p_rule, N, cosine_rule_threshold(m), 1.0f, 0, 0);
+        be->boundary_sample(be, m->bounds, m->p_rule, N, rule_threshold(m), 1.0f, 0, 0);
+        if (mode == MODEL_TRAIN) update_rule_threshold(m);
         break;
     }
     case BOUNDARY_FIXED:
@@ -107,10 +130,10 @@ static void xattn_forward(Model *m)
     ffn_forward(m, p->ffn_norm, p->w_gate_up, p->w_down, &a->ffn, a->x_mid, N, dt, m->ft);
 }
 
-int dlcm_forward(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen)
+int dlcm_boundaries(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen)
 {
     Backend *be = m->be;
-    int B = m->B, T = m->T, N = B * T, dt = m->dt, dc = m->dc;
+    int B = m->B, T = m->T, N = B * T, dt = m->dt;
     const void *h = hidden_states(m);
 
     /* router: runs in every mode (its FLOPs are in the analytic count) */
@@ -131,6 +154,15 @@ int dlcm_forward(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen)
         }
         if (m->counts_host[b] > m->M) m->M = m->counts_host[b];
     }
+    return 0;
+}
+
+int dlcm_forward(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen)
+{
+    Backend *be = m->be;
+    int B = m->B, T = m->T, dt = m->dt, dc = m->dc;
+    const void *h = hidden_states(m);
+    if (dlcm_boundaries(m, mode, seed, err, errlen)) return -1;
     int BM = concept_rows(m);
 
     be->segment_mean_forward(be, m->cmean, h, m->seg, m->starts, m->counts, B, T, m->M, dt);
@@ -187,9 +219,10 @@ static void xattn_backward(Model *m, void *d_x)
 }
 
 /* The Global Parser's gradient (spec §3): dL_aux/dp_t = R (R F - 1) / ((R - 1) |T|), with F
- * the running boundary fraction of the optimizer step so far (exact without accumulation;
- * with accumulation micro-batch i uses the F of micro-batches 1..i). per_sequence: each
- * sequence's own F, averaged over sequences. */
+ * the boundary fraction of the whole optimizer step: with one micro-batch its own, with
+ * several the F that model_parser_prepass counted over all of them before the first
+ * backward (the spec's first option; the previous step's F would lag the router by a step).
+ * per_sequence: each sequence's own F, averaged over sequences. */
 static void parser_gradient(Model *m, float grad_scale)
 {
     double R = m->cfg.shape.R;
@@ -248,7 +281,7 @@ void dlcm_backward(Model *m, void *d_x, float grad_scale)
 }
 
 /* L_aux = R/(R-1) [(R-1) F G + (1-F)(1-G)] - 1 (Eq. 10). */
-static double parser_loss(double R, double F, double G)
+double dlcm_parser_loss(double R, double F, double G)
 {
     return R / (R - 1.0) * ((R - 1.0) * F * G + (1.0 - F) * (1.0 - G)) - 1.0;
 }
@@ -263,11 +296,11 @@ void dlcm_parser_stats(const Model *m, const float *scalars_host, double *loss_a
     *G = scalars_host[1] / ((double)B * T);
     if (R <= 1.0) { *loss_aux = 0; return; }
     if (m->cfg.parser == PARSER_GLOBAL) {
-        *loss_aux = parser_loss(R, *F, *G);
+        *loss_aux = dlcm_parser_loss(R, *F, *G);
         return;
     }
     double sum = 0;
     for (int b = 0; b < B; b++)
-        sum += parser_loss(R, (double)m->counts_host[b] / T, scalars_host[3 + b] / T);
+        sum += dlcm_parser_loss(R, (double)m->counts_host[b] / T, scalars_host[3 + b] / T);
     *loss_aux = sum / B;
 }

@@ -192,6 +192,7 @@ Model *model_create(Backend *be, const ModelConfig *cfg, int batch, char *err, i
         m->fc = shape_ffn_c(s);
     }
     m->logit_scale = mup_logit_scale(cfg);
+    m->rule_threshold = NAN;
     if (params_build(m, err, errlen) || mup_check(m, err, errlen)) {
         model_destroy(m);
         return NULL;
@@ -287,13 +288,21 @@ void model_init(Model *m, uint64_t seed)
     m->be->upload(m->be, m->params, host, m->n_params * sizeof(float));
     free(host);
     model_params_changed(m);
+    m->rule_threshold = NAN;
 }
+
+double model_rule_threshold(const Model *m) { return m->rule_threshold; }
+void model_set_rule_threshold(Model *m, double threshold) { m->rule_threshold = threshold; }
 
 void model_begin_step(Model *m)
 {
     m->be->zero(m->be, m->grads, m->n_params * sizeof(float));
     m->step_boundaries = 0;
     m->step_tokens = 0;
+    m->step_p_sum = 0;
+    m->step_prepassed = 0;
+    m->step_sequence_aux_sum = 0;
+    m->step_sequences = 0;
 }
 
 /* Input of block i: the previous block's output, or the stack's input. */
@@ -327,7 +336,7 @@ static int forward(Model *m, ModelMode mode, uint64_t seed, float grad_scale, in
         for (int i = m->first_enc; i < m->first_con; i++)
             block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
         if (dlcm_forward(m, mode, seed, err, errlen)) return -1;
-        if (mode == MODEL_TRAIN) {
+        if (mode == MODEL_TRAIN && !m->step_prepassed) {
             for (int b = 0; b < B; b++) m->step_boundaries += m->counts_host[b];
             m->step_tokens += N;
         }
@@ -405,18 +414,74 @@ static int upload_batch(Model *m, char *err, int errlen, int *n_targets)
     return 0;
 }
 
-int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint64_t seed,
-                           float grad_scale, StepStats *stats, char *err, int errlen)
+/* The step's G (unless the prepass counted it) and per-sequence L_aux after a training
+ * forward; downloads the p sums. */
+static void step_parser_counts(Model *m)
 {
-    int T = m->T, n_targets;
+    int B = m->B, T = m->T;
+    double R = m->cfg.shape.R;
+    m->be->download(m->be, m->scalars_host, m->scalars, (3 + (size_t)B) * sizeof(float));
+    if (!m->step_prepassed) m->step_p_sum += m->scalars_host[1];
+    for (int b = 0; b < B; b++)
+        if (R > 1.0)
+            m->step_sequence_aux_sum += dlcm_parser_loss(R, (double)m->counts_host[b] / T,
+                                                         m->scalars_host[3 + b] / T);
+    m->step_sequences += B;
+}
+
+/* Copies a micro-batch [batch][seq_len + 1] into the input and target staging arrays. */
+static void stage_tokens(Model *m, const int32_t *tokens)
+{
+    int T = m->T;
     for (int b = 0; b < m->B; b++) {
         const int32_t *row = tokens + (size_t)b * (T + 1);
         memcpy(m->inputs_host + (size_t)b * T, row, (size_t)T * sizeof(int32_t));
         memcpy(m->targets_host + (size_t)b * T, row + 1, (size_t)T * sizeof(int32_t));
     }
+}
+
+int model_parser_prepass(Model *m, const int32_t *tokens, uint64_t seed, char *err, int errlen)
+{
+    if (m->cfg.shape.family != FAMILY_DLCM || m->cfg.boundary != BOUNDARY_LEARNED ||
+        m->cfg.parser != PARSER_GLOBAL)
+        return 0;
+    Backend *be = m->be;
+    int B = m->B, T = m->T, N = B * T, n_targets;
+    stage_tokens(m, tokens);
+    if (upload_batch(m, err, errlen, &n_targets)) return -1;
+    be->embedding_forward(be, m->x_embed, m->inputs, weight(m, m->embed), N, m->dt);
+    for (int i = m->first_enc; i < m->first_con; i++)
+        block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
+    if (dlcm_boundaries(m, MODEL_TRAIN, seed, err, errlen)) return -1;
+    float p_sum;
+    be->sum_f32(be, &m->scalars[1], m->p_used, (size_t)N);
+    be->download(be, &p_sum, &m->scalars[1], sizeof p_sum);
+    for (int b = 0; b < B; b++) m->step_boundaries += m->counts_host[b];
+    m->step_tokens += N;
+    m->step_p_sum += p_sum;
+    m->step_prepassed = 1;
+    return 0;
+}
+
+double model_step_aux_loss(const Model *m)
+{
+    double R = m->cfg.shape.R;
+    if (m->cfg.shape.family != FAMILY_DLCM || R <= 1.0) return 0.0;
+    if (m->cfg.parser == PARSER_PER_SEQUENCE)
+        return m->step_sequences ? m->step_sequence_aux_sum / (double)m->step_sequences : 0.0;
+    if (m->step_tokens == 0) return 0.0;
+    return dlcm_parser_loss(R, m->step_boundaries / m->step_tokens, m->step_p_sum / m->step_tokens);
+}
+
+int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint64_t seed,
+                           float grad_scale, StepStats *stats, char *err, int errlen)
+{
+    int n_targets;
+    stage_tokens(m, tokens);
     if (upload_batch(m, err, errlen, &n_targets)) return -1;
     double flops_before = m->be->flops;
     if (forward(m, mode, seed, grad_scale, n_targets, err, errlen)) return -1;
+    if (mode == MODEL_TRAIN && m->cfg.shape.family == FAMILY_DLCM) step_parser_counts(m);
     if (mode == MODEL_TRAIN) backward(m, grad_scale);
     if (stats) fill_stats(m, n_targets, flops_before, stats);
     return 0;

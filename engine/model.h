@@ -100,6 +100,25 @@ void model_init(Model *m, uint64_t seed);
 /* Starts an optimizer step: zeroes gradients and the step-level Global Parser counters. */
 void model_begin_step(Model *m);
 
+/* With gradient accumulation, the Global Parser's F covers the whole step (spec §3): call
+ * this for every micro-batch of the step (after model_begin_step, with the tokens and seed
+ * model_forward_backward will get) before the first model_forward_backward. It runs the
+ * encoder and the router and counts the sampled boundaries (one synchronization); the
+ * forward-backward then draws the same boundaries. A no-op unless the boundaries are learned
+ * and the parser is global. Without it, micro-batch i would use the F of micro-batches 1..i.
+ * Returns 0, -1 on error (message in err). */
+int model_parser_prepass(Model *m, const int32_t *tokens, uint64_t seed, char *err, int errlen);
+
+/* The Global Parser loss of the step so far (every training micro-batch since
+ * model_begin_step): L_aux of the step's F and G (global), or the mean over its sequences
+ * (per_sequence). 0 for a dense model. */
+double model_step_aux_loss(const Model *m);
+
+/* cosine_rule's threshold: state carried between steps (a resumed run restores it). NAN
+ * before the first training micro-batch. */
+double model_rule_threshold(const Model *m);
+void model_set_rule_threshold(Model *m, double threshold);
+
 /* One micro-batch. tokens: host array [batch][seq_len + 1] (inputs and shifted targets).
  * MODEL_TRAIN samples boundaries (Bernoulli, counter stream `seed`), runs backward and
  * accumulates gradients scaled by grad_scale (1 / micro-batches for a mean over the step).

@@ -119,8 +119,17 @@ struct Model {
     float *scalars;
     float *scalars_host;
 
-    /* Global Parser counters over the optimizer step so far (host; known after the sync) */
-    double step_boundaries, step_tokens;
+    /* Global Parser counters over the optimizer step (host; known after the sync): F and G
+     * over every micro-batch, filled by model_parser_prepass before the step's first backward
+     * when the step has several micro-batches, else by each training forward */
+    double step_boundaries, step_tokens, step_p_sum;
+    int step_prepassed;
+    double step_sequence_aux_sum; /* per_sequence: sum of the sequences' L_aux, and their count */
+    int64_t step_sequences;
+
+    /* cosine_rule: the boundary threshold, a running quantile of earlier training
+     * micro-batches' p (NAN until the first one); frozen in evaluation */
+    double rule_threshold;
 
     ModuleOut modules[MODEL_MAX_MODULES];
     int n_modules;
@@ -171,10 +180,13 @@ void linear_forward(Model *m, void *y, const void *x, int w, int rows, int in, i
 void linear_backward(Model *m, void *dx, const void *dy, const void *x, int w, int rows, int in,
                      int out, int accumulate_dx);
 
-/* dlcm.c: the stages between the encoder and the decoder. Forward returns 0, or -1 with err. */
+/* dlcm.c: the stages between the encoder and the decoder. Forward returns 0, or -1 with err.
+ * dlcm_boundaries is its first part (router, boundaries, segments, the counts on the host). */
+int dlcm_boundaries(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen);
 int dlcm_forward(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen);
 /* d_x: gradient w.r.t. the cross-attention block's output; fills d_hidden_states. */
 void dlcm_backward(Model *m, void *d_x, float grad_scale);
+double dlcm_parser_loss(double R, double F, double G);
 /* Global Parser loss of the last forward, and its parts. */
 void dlcm_parser_stats(const Model *m, const float *scalars_host, double *loss_aux, double *F,
                        double *G);

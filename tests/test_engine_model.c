@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/model.h"
+#include "engine/model_internal.h"
 #include "engine/shape.h"
 #include "tests/engine_models.h"
 #include "tests/engine_test_util.h"
@@ -73,17 +73,27 @@ typedef struct {
     const int32_t *tokens;
     uint64_t seed;
     float aux_weight;
+    double rule_threshold;
 } ModelCtx;
 
-/* L = CE + λ L_aux of one training micro-batch with boundaries drawn from a fixed seed. */
+/* L = CE + λ L_aux of one training micro-batch with boundaries drawn from a fixed seed.
+ * cosine_rule's threshold is state that each training forward moves: pinned here, so that
+ * every evaluation of the loss draws the same boundaries. */
 static double model_loss(void *p)
 {
     ModelCtx *c = p;
     StepStats st;
     char err[256];
+    model_set_rule_threshold(c->m, c->rule_threshold);
     model_begin_step(c->m);
     cr_assert_eq(model_forward_backward(c->m, c->tokens, MODEL_TRAIN, c->seed, 1.0f, &st, err, sizeof err), 0, "%s", err);
     return st.loss_ce + c->aux_weight * st.loss_aux;
+}
+
+static int compare_floats_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
 }
 
 /* Samples of every tensor. The model runs in fp32: a step of 3e-3 (weights of std ~0.05-0.2
@@ -93,7 +103,20 @@ static double model_loss(void *p)
 static void check_model_gradients(Model *m, const int32_t *tokens, uint64_t seed, float aux_weight,
                                   int samples_per_tensor)
 {
-    ModelCtx c = {m, tokens, seed, aux_weight};
+    ModelCtx c = {m, tokens, seed, aux_weight, NAN};
+    if (model_config(m)->boundary == BOUNDARY_COSINE_RULE) {
+        /* halfway between the two rule probabilities around the target count (N/R), so that
+         * the finite-difference steps move no p across it */
+        int N = model_batch(m) * m->T;
+        float *p = malloc((size_t)N * sizeof(float));
+        model_loss(&c);
+        memcpy(p, m->p_rule, (size_t)N * sizeof(float));
+        qsort(p, (size_t)N, sizeof(float), compare_floats_desc);
+        int k = (int)(N / model_config(m)->shape.R);
+        c.rule_threshold = 0.5 * ((double)p[k - 1] + p[k]);
+        cr_assert_gt(p[k - 1] - p[k], 1e-3, "a gap between the probabilities around the threshold");
+        free(p);
+    }
     model_loss(&c);
     size_t n = model_num_params(m);
     float *g = malloc(n * sizeof(float));

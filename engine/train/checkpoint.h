@@ -38,7 +38,7 @@ typedef struct {
     int64_t window_concepts;
     double train_seconds;      /* wall time spent in training steps (tokens/s) */
     double last_train_loss;    /* loss of the last step */
-    double reserved;           /* 0; room for model state carried between steps */
+    double rule_threshold;     /* cosine_rule's running threshold (model state; NAN before any) */
 } TrainState;
 
 typedef struct {

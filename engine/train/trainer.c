@@ -95,7 +95,7 @@ typedef struct {
     Loader *train;
     ValSet val;
     sqlite3 *db;
-    int32_t *batch_tokens;
+    int32_t *batch_tokens;  /* [grad_accum][batch][seq_len + 1]: the step's micro-batches */
     TrainState state;
     RunMetric *pending;    /* metrics rows not yet stored */
     int n_pending, cap_pending;
@@ -123,6 +123,7 @@ static int write_checkpoint(Run *r)
     r->be->download(r->be, m, optim_m(r->optim), bytes);
     r->be->download(r->be, v, optim_v(r->optim), bytes);
     r->state.loader_position = (int64_t)loader_position(r->train);
+    r->state.rule_threshold = model_rule_threshold(r->model);
     int rc = checkpoint_write(r->ckpt_path, &r->state, r->config_text, p, m, v, n, r->err, ERRLEN);
     free(p); free(m); free(v);
     return rc;
@@ -144,6 +145,7 @@ static int restore_checkpoint(Run *r, Checkpoint *ck)
     r->be->upload(r->be, optim_v(r->optim), ck->v, bytes);
     optim_set_steps_done(r->optim, (int)ck->state.step);
     loader_set_position(r->train, (uint64_t)ck->state.loader_position);
+    model_set_rule_threshold(r->model, ck->state.rule_threshold);
     r->state = ck->state;
     return 0;
 }
@@ -240,19 +242,30 @@ static int train_step(Run *r, RunMetric *row)
     model_begin_step(r->model);
     double loss = 0, aux = 0, flops = 0;
     int64_t tokens = 0, concepts = 0;
+    /* every micro-batch's boundaries are counted first, so that the Global Parser's F covers
+     * the whole step (model_parser_prepass) */
+    size_t micro_tokens = (size_t)cfg->batch * (size_t)(cfg->model.shape.seq_len + 1);
     for (int micro = 0; micro < cfg->grad_accum; micro++) {
-        loader_next(r->train, r->batch_tokens);
+        int32_t *tokens_of_micro = r->batch_tokens + (size_t)micro * micro_tokens;
+        loader_next(r->train, tokens_of_micro);
+        if (cfg->grad_accum > 1 &&
+            model_parser_prepass(r->model, tokens_of_micro,
+                                 boundary_seed((uint64_t)cfg->seed, step, micro, cfg->grad_accum),
+                                 r->err, ERRLEN))
+            return -1;
+    }
+    for (int micro = 0; micro < cfg->grad_accum; micro++) {
         StepStats st;
-        if (model_forward_backward(r->model, r->batch_tokens, MODEL_TRAIN,
+        if (model_forward_backward(r->model, r->batch_tokens + (size_t)micro * micro_tokens, MODEL_TRAIN,
                                    boundary_seed((uint64_t)cfg->seed, step, micro, cfg->grad_accum),
                                    1.0f / (float)cfg->grad_accum, &st, r->err, ERRLEN))
             return -1;
         loss += st.loss_ce / cfg->grad_accum;
-        aux += st.loss_aux / cfg->grad_accum;
         flops += st.flops;
         tokens += st.tokens;
         concepts += st.concepts;
     }
+    aux = model_step_aux_loss(r->model); /* the step's L_aux, not a mean over micro-batches */
     double lr_factor = schedule_factor(&cfg->schedule, step, cfg->steps);
     optim_step(r->optim, (float)lr_factor);
     double grad_norm = optim_last_grad_norm(r->optim);
@@ -416,7 +429,8 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     if (!r->model) return TRAIN_EXIT_BAD_INPUT;
     r->optim = optim_create(r->model, &cfg->optim, r->err, ERRLEN);
     if (!r->optim) return TRAIN_EXIT_BAD_INPUT;
-    r->batch_tokens = malloc((size_t)cfg->batch * (size_t)(cfg->model.shape.seq_len + 1) * sizeof(int32_t));
+    r->batch_tokens = malloc((size_t)cfg->grad_accum * (size_t)cfg->batch *
+                             (size_t)(cfg->model.shape.seq_len + 1) * sizeof(int32_t));
     if (!r->batch_tokens) {
         snprintf(r->err, ERRLEN, "out of memory");
         return TRAIN_EXIT_ERROR;
