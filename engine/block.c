@@ -69,12 +69,12 @@ void ffn_backward(Model *m, int norm, int w_gate_up, int w_down, FfnActs *a, con
                   void *d_x, int rows, int d, int f)
 {
     Backend *be = m->be;
-    linear_backward(m, m->s_h, d_x, a->hidden, w_down, rows, f, d, 0);
-    be->zero(be, m->s_gu, (size_t)rows * 2 * f * be->act_size);
-    be->swiglu_backward(be, m->s_gu, m->s_h, a->gate_up, rows, f);
-    linear_backward(m, m->s_ln, m->s_gu, a->ln, w_gate_up, rows, d, 2 * f, 0);
+    linear_backward(m, m->s_dhidden, d_x, a->hidden, w_down, rows, f, d, 0);
+    be->zero(be, m->s_dgate_up, (size_t)rows * 2 * f * be->act_size);
+    be->swiglu_backward(be, m->s_dgate_up, m->s_dhidden, a->gate_up, rows, f);
+    linear_backward(m, m->s_dnormed, m->s_dgate_up, a->ln, w_gate_up, rows, d, 2 * f, 0);
     /* the residual passes d_x through; the norm adds its part */
-    be->rmsnorm_backward(be, d_x, grad(m, norm), m->s_ln, x_in, weight(m, norm), a->rstd, rows, d);
+    be->rmsnorm_backward(be, d_x, grad(m, norm), m->s_dnormed, x_in, weight(m, norm), a->rstd, rows, d);
 }
 
 static AttnShape self_attention_shape(int B, int T, int d)
@@ -118,20 +118,20 @@ void block_backward(Model *m, const BlockParams *p, BlockActs *a, const void *x_
     size_t row_bytes = (size_t)rows * d * be->act_size;
     ffn_backward(m, p->ffn_norm, p->w_gate_up, p->w_down, &a->ffn, a->x_mid, d_x, rows, d, a->f);
     /* d_x is now the gradient w.r.t. x_mid */
-    linear_backward(m, m->s_att, d_x, a->att, p->w_o, rows, d, d, 0);
-    be->zero(be, m->s_q, row_bytes);
-    be->zero(be, m->s_k, row_bytes);
-    be->zero(be, m->s_pool, 3 * row_bytes); /* d qkv */
+    linear_backward(m, m->s_datt, d_x, a->att, p->w_o, rows, d, d, 0);
+    be->zero(be, m->s_dq, row_bytes);
+    be->zero(be, m->s_dk, row_bytes);
+    be->zero(be, m->s_dqkv, 3 * row_bytes);
     AttnShape s = self_attention_shape(B, T, d);
-    be->attention_backward(be, m->s_q, m->s_k, act_at(m, m->s_pool, 2 * (size_t)d), NULL, NULL,
-                           m->s_att, a->att, a->lse, a->q, a->k, act_at(m, a->qkv, 2 * (size_t)d),
+    be->attention_backward(be, m->s_dq, m->s_dk, act_at(m, m->s_dqkv, 2 * (size_t)d), NULL, NULL,
+                           m->s_datt, a->att, a->lse, a->q, a->k, act_at(m, a->qkv, 2 * (size_t)d),
                            &s);
-    be->head_norm_rope_backward(be, m->s_pool, 3 * d, grad(m, p->q_norm), m->s_q, a->qkv, 3 * d,
+    be->head_norm_rope_backward(be, m->s_dqkv, 3 * d, grad(m, p->q_norm), m->s_dq, a->qkv, 3 * d,
                                 weight(m, p->q_norm), a->rstd_q, B, T, a->H, use_rope);
-    be->head_norm_rope_backward(be, act_at(m, m->s_pool, d), 3 * d, grad(m, p->k_norm), m->s_k,
+    be->head_norm_rope_backward(be, act_at(m, m->s_dqkv, d), 3 * d, grad(m, p->k_norm), m->s_dk,
                                 act_at(m, a->qkv, d), 3 * d, weight(m, p->k_norm), a->rstd_k, B,
                                 T, a->H, use_rope);
-    linear_backward(m, m->s_ln, m->s_pool, a->ln1, p->w_qkv, rows, d, 3 * d, 0);
-    be->rmsnorm_backward(be, d_x, grad(m, p->attn_norm), m->s_ln, x_in, weight(m, p->attn_norm),
+    linear_backward(m, m->s_dnormed, m->s_dqkv, a->ln1, p->w_qkv, rows, d, 3 * d, 0);
+    be->rmsnorm_backward(be, d_x, grad(m, p->attn_norm), m->s_dnormed, x_in, weight(m, p->attn_norm),
                          a->rstd1, rows, d);
 }

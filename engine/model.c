@@ -1,7 +1,8 @@
 /* engine/model.c: a dense or DLCM model (engine/model.h): creation with one parameter, one
  * gradient buffer and activations for the worst case, initialization, the forward and
- * backward of a micro-batch with cross-entropy and the Global Parser loss, scoring, and the
- * per-module activation statistics of the μP coordinate check. */
+ * backward of a micro-batch around the stack (embedding, dense layers or the DLCM stack of
+ * dlcm.c, final norm, logits, cross-entropy), scoring, and the per-module activation
+ * statistics of the μP coordinate check. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,69 +111,19 @@ static void alloc_activations(Model *m)
     m->rstd_final = f32_buffer(m, N);
     m->logits = act_buffer(m, (size_t)N * m->V);
     m->losses = f32_buffer(m, N);
-    m->d_resid = act_buffer(m, (size_t)N * maxw);
-    m->s_ln = act_buffer(m, (size_t)N * maxw);
-    m->s_pool = act_buffer(m, (size_t)N * 3 * maxw);
-    m->s_q = act_buffer(m, (size_t)N * maxw);
-    m->s_k = act_buffer(m, (size_t)N * maxw);
-    m->s_att = act_buffer(m, (size_t)N * maxw);
-    m->s_gu = act_buffer(m, (size_t)N * 2 * maxf);
-    m->s_h = act_buffer(m, (size_t)N * maxf);
-    m->scalars = f32_buffer(m, 3 + (size_t)m->B);
-    m->scalars_host = host_alloc((3 + (size_t)m->B) * sizeof(float));
+    m->d_stream = act_buffer(m, (size_t)N * maxw);
+    m->s_dnormed = act_buffer(m, (size_t)N * maxw);
+    m->s_dqkv = act_buffer(m, (size_t)N * 3 * maxw);
+    m->s_dq = act_buffer(m, (size_t)N * maxw);
+    m->s_dk = act_buffer(m, (size_t)N * maxw);
+    m->s_datt = act_buffer(m, (size_t)N * maxw);
+    m->s_dgate_up = act_buffer(m, (size_t)N * 2 * maxf);
+    m->s_dhidden = act_buffer(m, (size_t)N * maxf);
+    m->scalars = f32_buffer(m, SCALAR_P_SUM_SEQUENCE + (size_t)m->B);
+    m->scalars_host = host_alloc((SCALAR_P_SUM_SEQUENCE + (size_t)m->B) * sizeof(float));
     m->inputs_host = host_alloc((size_t)N * sizeof(int32_t));
     m->targets_host = host_alloc((size_t)N * sizeof(int32_t));
-    if (m->cfg.shape.family != FAMILY_DLCM) return;
-
-    m->d_hidden_states = act_buffer(m, (size_t)N * dt);
-    m->rq = act_buffer(m, (size_t)N * dt);
-    m->rk = act_buffer(m, (size_t)N * dt);
-    m->p_router = f32_buffer(m, N);
-    m->p_rule = f32_buffer(m, N);
-    m->p_fixed = f32_buffer(m, N);
-    m->dp = f32_buffer(m, N);
-    m->bounds = i32_buffer(m, N);
-    m->bounds_fixed = i32_buffer(m, N);
-    m->seg = i32_buffer(m, N);
-    m->starts = i32_buffer(m, N);
-    m->counts = i32_buffer(m, m->B);
-    m->key_count = i32_buffer(m, N);
-    m->counts_host = host_alloc((size_t)m->B * sizeof(int32_t));
-    m->p_host = host_alloc((size_t)N * sizeof(float));
-    m->cmean = act_buffer(m, (size_t)N * dt);
-    m->concepts = act_buffer(m, (size_t)N * dc);
-    m->zt = act_buffer(m, (size_t)N * dc);
-    XattnActs *a = &m->xa;
-    a->hn = act_buffer(m, (size_t)N * dt);
-    a->rstd_h = f32_buffer(m, N);
-    a->zn = act_buffer(m, (size_t)N * dc);
-    a->rstd_z = f32_buffer(m, N);
-    a->qx = act_buffer(m, (size_t)N * dt);
-    a->kx = act_buffer(m, (size_t)N * dt);
-    a->vx = act_buffer(m, (size_t)N * dt);
-    a->qn = act_buffer(m, (size_t)N * dt);
-    a->kn = act_buffer(m, (size_t)N * dt);
-    a->rstd_qn = f32_buffer(m, (size_t)N * (dt / SHAPE_HEAD_DIM));
-    a->rstd_kn = f32_buffer(m, (size_t)N * (dt / SHAPE_HEAD_DIM));
-    a->att = act_buffer(m, (size_t)N * dt);
-    a->lse = f32_buffer(m, (size_t)N * (dt / SHAPE_HEAD_DIM));
-    a->x_mid = act_buffer(m, (size_t)N * dt);
-    ffn_acts_alloc(m, &a->ffn, N, dt, m->ft);
-
-    /* fixed mode: a boundary every R tokens, p = b (no smoothing across certain boundaries) */
-    int32_t *b = host_alloc((size_t)N * sizeof(int32_t));
-    float *p = host_alloc((size_t)N * sizeof(float));
-    double R = m->cfg.shape.R;
-    for (int s = 0; s < m->B; s++)
-        for (int t = 0; t < m->T; t++) {
-            int start = t == 0 || floor(t / R) != floor((t - 1) / R);
-            b[(size_t)s * m->T + t] = start;
-            p[(size_t)s * m->T + t] = (float)start;
-        }
-    m->be->upload(m->be, m->bounds_fixed, b, (size_t)N * sizeof(int32_t));
-    m->be->upload(m->be, m->p_fixed, p, (size_t)N * sizeof(float));
-    free(b);
-    free(p);
+    if (m->cfg.shape.family == FAMILY_DLCM) dlcm_alloc(m);
 }
 
 Model *model_create(Backend *be, const ModelConfig *cfg, int batch, char *err, int errlen)
@@ -220,16 +171,12 @@ void model_destroy(Model *m)
     Backend *be = m->be;
     void *device[] = {
         m->params, m->grads, m->weights_alias ? NULL : m->weights, m->inputs, m->targets,
-        m->x_embed, m->xn_final, m->rstd_final, m->logits, m->losses, m->d_resid, m->s_ln,
-        m->s_pool, m->s_q, m->s_k, m->s_att, m->s_gu, m->s_h, m->scalars, m->d_hidden_states,
-        m->rq, m->rk, m->p_router, m->p_rule, m->p_fixed, m->dp, m->bounds, m->bounds_fixed,
-        m->seg, m->starts, m->counts, m->key_count, m->cmean, m->concepts, m->zt,
-        m->xa.hn, m->xa.rstd_h, m->xa.zn, m->xa.rstd_z, m->xa.qx, m->xa.kx, m->xa.vx, m->xa.qn,
-        m->xa.kn, m->xa.rstd_qn, m->xa.rstd_kn, m->xa.att, m->xa.lse, m->xa.x_mid,
-        m->xa.ffn.ln, m->xa.ffn.rstd, m->xa.ffn.gate_up, m->xa.ffn.hidden, m->xa.ffn.x_out,
+        m->x_embed, m->xn_final, m->rstd_final, m->logits, m->losses, m->d_stream, m->s_dnormed,
+        m->s_dqkv, m->s_dq, m->s_dk, m->s_datt, m->s_dgate_up, m->s_dhidden, m->scalars,
     };
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
         if (device[i]) be->free(be, device[i]);
+    if (m->cfg.shape.family == FAMILY_DLCM && m->scalars) dlcm_free(m);
     for (int i = 0; m->acts && i < m->n_blocks; i++) {
         BlockActs *a = &m->acts[i];
         void *bufs[] = {a->ln1, a->rstd1, a->qkv, a->q, a->k, a->rstd_q, a->rstd_k, a->att,
@@ -244,8 +191,6 @@ void model_destroy(Model *m)
     free(m->scalars_host);
     free(m->inputs_host);
     free(m->targets_host);
-    free(m->counts_host);
-    free(m->p_host);
     free(m);
 }
 
@@ -291,33 +236,17 @@ void model_init(Model *m, uint64_t seed)
     m->rule_threshold = NAN;
 }
 
-double model_rule_threshold(const Model *m) { return m->rule_threshold; }
-void model_set_rule_threshold(Model *m, double threshold) { m->rule_threshold = threshold; }
 
 void model_begin_step(Model *m)
 {
     m->be->zero(m->be, m->grads, m->n_params * sizeof(float));
-    m->step_boundaries = 0;
-    m->step_tokens = 0;
-    m->step_p_sum = 0;
-    m->step_prepassed = 0;
-    m->step_sequence_aux_sum = 0;
-    m->step_sequences = 0;
+    if (m->cfg.shape.family == FAMILY_DLCM) dlcm_begin_step(m);
 }
 
-/* Input of block i: the previous block's output, or the stack's input. */
-static const void *block_input(const Model *m, int i)
-{
-    if (m->cfg.shape.family == FAMILY_DLCM) {
-        if (i == m->first_con) return m->concepts;
-        if (i == m->first_dec) return m->xa.ffn.x_out;
-    }
-    return i == 0 ? m->x_embed : m->acts[i - 1].ffn.x_out;
-}
-
+/* The stack's output, the final norm's input. */
 static const void *last_hidden(const Model *m)
 {
-    if (m->cfg.shape.family == FAMILY_DLCM && m->first_dec == m->n_blocks) return m->xa.ffn.x_out;
+    if (m->cfg.shape.family == FAMILY_DLCM) return dlcm_output(m);
     return m->acts[m->n_blocks - 1].ffn.x_out;
 }
 
@@ -331,29 +260,19 @@ static int forward(Model *m, ModelMode mode, uint64_t seed, float grad_scale, in
     be->embedding_forward(be, m->x_embed, m->inputs, weight(m, m->embed), N, dt);
     if (m->cfg.shape.family == FAMILY_DENSE) {
         for (int i = 0; i < m->n_blocks; i++)
-            block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
-    } else {
-        for (int i = m->first_enc; i < m->first_con; i++)
-            block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
-        if (dlcm_forward(m, mode, seed, err, errlen)) return -1;
-        if (mode == MODEL_TRAIN && !m->step_prepassed) {
-            for (int b = 0; b < B; b++) m->step_boundaries += m->counts_host[b];
-            m->step_tokens += N;
-        }
-        for (int i = m->first_dec; i < m->n_blocks; i++)
-            block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
-        be->sum_f32(be, &m->scalars[1], m->p_used, (size_t)N);
-        for (int b = 0; b < B; b++)
-            be->sum_f32(be, &m->scalars[3 + b], m->p_used + (size_t)b * T, (size_t)T);
+            block_forward(m, &m->blocks[i], &m->acts[i], i == 0 ? m->x_embed : m->acts[i - 1].ffn.x_out,
+                          B, T, 1);
+    } else if (dlcm_forward(m, mode, seed, err, errlen)) {
+        return -1;
     }
     be->rmsnorm_forward(be, m->xn_final, m->rstd_final, last_hidden(m), weight(m, m->final_norm),
                         N, dt, m->cfg.norm_eps);
     linear_forward(m, m->logits, m->xn_final, m->unembed, N, dt, m->V, 0);
-    be->mean_abs(be, &m->scalars[2], m->logits, (size_t)N * m->V);
+    be->mean_abs(be, &m->scalars[SCALAR_LOGITS_MEAN_ABS], m->logits, (size_t)N * m->V);
     float dloss = n_targets > 0 ? grad_scale / (float)n_targets : 0.0f;
     be->cross_entropy(be, m->losses, mode == MODEL_TRAIN ? m->logits : NULL, m->logits,
                       m->targets, N, m->V, m->logit_scale, dloss);
-    be->sum_f32(be, &m->scalars[0], m->losses, (size_t)N);
+    be->sum_f32(be, &m->scalars[SCALAR_LOSS_SUM], m->losses, (size_t)N);
     return 0;
 }
 
@@ -361,23 +280,19 @@ static void backward(Model *m, float grad_scale)
 {
     Backend *be = m->be;
     int B = m->B, T = m->T, N = B * T, dt = m->dt;
-    const void *x_last = last_hidden(m);
-    linear_backward(m, m->s_ln, m->logits, m->xn_final, m->unembed, N, dt, m->V, 0);
-    be->zero(be, m->d_resid, (size_t)N * dt * be->act_size);
-    be->rmsnorm_backward(be, m->d_resid, grad(m, m->final_norm), m->s_ln, x_last,
+    linear_backward(m, m->s_dnormed, m->logits, m->xn_final, m->unembed, N, dt, m->V, 0);
+    be->zero(be, m->d_stream, (size_t)N * dt * be->act_size);
+    be->rmsnorm_backward(be, m->d_stream, grad(m, m->final_norm), m->s_dnormed, last_hidden(m),
                          weight(m, m->final_norm), m->rstd_final, N, dt);
+    void *d_embedded = m->d_stream;
     if (m->cfg.shape.family == FAMILY_DENSE) {
         for (int i = m->n_blocks - 1; i >= 0; i--)
-            block_backward(m, &m->blocks[i], &m->acts[i], block_input(m, i), m->d_resid, B, T, 1);
+            block_backward(m, &m->blocks[i], &m->acts[i], i == 0 ? m->x_embed : m->acts[i - 1].ffn.x_out,
+                           m->d_stream, B, T, 1);
     } else {
-        for (int i = m->n_blocks - 1; i >= m->first_dec; i--)
-            block_backward(m, &m->blocks[i], &m->acts[i], block_input(m, i), m->d_resid, B, T, 1);
-        dlcm_backward(m, m->d_resid, grad_scale);
-        be->copy(be, m->d_resid, m->d_hidden_states, (size_t)N * dt * be->act_size);
-        for (int i = m->first_con - 1; i >= m->first_enc; i--)
-            block_backward(m, &m->blocks[i], &m->acts[i], block_input(m, i), m->d_resid, B, T, 1);
+        d_embedded = dlcm_backward(m, m->d_stream, grad_scale);
     }
-    be->embedding_backward(be, grad(m, m->embed), m->d_resid, m->inputs, N, dt);
+    be->embedding_backward(be, grad(m, m->embed), d_embedded, m->inputs, N, dt);
 }
 
 static void fill_stats(Model *m, int n_targets, double flops_before, StepStats *stats)
@@ -385,8 +300,8 @@ static void fill_stats(Model *m, int n_targets, double flops_before, StepStats *
     Backend *be = m->be;
     int N = m->B * m->T;
     memset(stats, 0, sizeof *stats);
-    be->download(be, m->scalars_host, m->scalars, (3 + (size_t)m->B) * sizeof(float));
-    stats->loss_ce = n_targets > 0 ? m->scalars_host[0] / n_targets : 0.0;
+    be->download(be, m->scalars_host, m->scalars, (SCALAR_P_SUM_SEQUENCE + (size_t)m->B) * sizeof(float));
+    stats->loss_ce = n_targets > 0 ? m->scalars_host[SCALAR_LOSS_SUM] / n_targets : 0.0;
     stats->tokens = N;
     stats->flops = be->flops - flops_before;
     if (m->cfg.shape.family != FAMILY_DLCM) return;
@@ -414,21 +329,6 @@ static int upload_batch(Model *m, char *err, int errlen, int *n_targets)
     return 0;
 }
 
-/* The step's G (unless the prepass counted it) and per-sequence L_aux after a training
- * forward; downloads the p sums. */
-static void step_parser_counts(Model *m)
-{
-    int B = m->B, T = m->T;
-    double R = m->cfg.shape.R;
-    m->be->download(m->be, m->scalars_host, m->scalars, (3 + (size_t)B) * sizeof(float));
-    if (!m->step_prepassed) m->step_p_sum += m->scalars_host[1];
-    for (int b = 0; b < B; b++)
-        if (R > 1.0)
-            m->step_sequence_aux_sum += dlcm_parser_loss(R, (double)m->counts_host[b] / T,
-                                                         m->scalars_host[3 + b] / T);
-    m->step_sequences += B;
-}
-
 /* Copies a micro-batch [batch][seq_len + 1] into the input and target staging arrays. */
 static void stage_tokens(Model *m, const int32_t *tokens)
 {
@@ -445,32 +345,11 @@ int model_parser_prepass(Model *m, const int32_t *tokens, uint64_t seed, char *e
     if (m->cfg.shape.family != FAMILY_DLCM || m->cfg.boundary != BOUNDARY_LEARNED ||
         m->cfg.parser != PARSER_GLOBAL)
         return 0;
-    Backend *be = m->be;
-    int B = m->B, T = m->T, N = B * T, n_targets;
+    int n_targets;
     stage_tokens(m, tokens);
     if (upload_batch(m, err, errlen, &n_targets)) return -1;
-    be->embedding_forward(be, m->x_embed, m->inputs, weight(m, m->embed), N, m->dt);
-    for (int i = m->first_enc; i < m->first_con; i++)
-        block_forward(m, &m->blocks[i], &m->acts[i], block_input(m, i), B, T, 1);
-    if (dlcm_boundaries(m, MODEL_TRAIN, seed, err, errlen)) return -1;
-    float p_sum;
-    be->sum_f32(be, &m->scalars[1], m->p_used, (size_t)N);
-    be->download(be, &p_sum, &m->scalars[1], sizeof p_sum);
-    for (int b = 0; b < B; b++) m->step_boundaries += m->counts_host[b];
-    m->step_tokens += N;
-    m->step_p_sum += p_sum;
-    m->step_prepassed = 1;
-    return 0;
-}
-
-double model_step_aux_loss(const Model *m)
-{
-    double R = m->cfg.shape.R;
-    if (m->cfg.shape.family != FAMILY_DLCM || R <= 1.0) return 0.0;
-    if (m->cfg.parser == PARSER_PER_SEQUENCE)
-        return m->step_sequences ? m->step_sequence_aux_sum / (double)m->step_sequences : 0.0;
-    if (m->step_tokens == 0) return 0.0;
-    return dlcm_parser_loss(R, m->step_boundaries / m->step_tokens, m->step_p_sum / m->step_tokens);
+    m->be->embedding_forward(m->be, m->x_embed, m->inputs, weight(m, m->embed), m->B * m->T, m->dt);
+    return dlcm_prepass(m, seed, err, errlen);
 }
 
 int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint64_t seed,
@@ -481,7 +360,12 @@ int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint
     if (upload_batch(m, err, errlen, &n_targets)) return -1;
     double flops_before = m->be->flops;
     if (forward(m, mode, seed, grad_scale, n_targets, err, errlen)) return -1;
-    if (mode == MODEL_TRAIN && m->cfg.shape.family == FAMILY_DLCM) step_parser_counts(m);
+    if (mode == MODEL_TRAIN && m->cfg.shape.family == FAMILY_DLCM) {
+        /* the step's G and per-sequence L_aux (a download of the p sums) */
+        m->be->download(m->be, m->scalars_host, m->scalars,
+                        (SCALAR_P_SUM_SEQUENCE + (size_t)m->B) * sizeof(float));
+        dlcm_step_counts(m, m->scalars_host);
+    }
     if (mode == MODEL_TRAIN) backward(m, grad_scale);
     if (stats) fill_stats(m, n_targets, flops_before, stats);
     return 0;
@@ -524,13 +408,13 @@ int model_module_stats(Model *m, const char **names, double *mean_abs, int max)
         const ModuleOut *o = &m->modules[i];
         names[n] = o->name;
         if (!o->x) { /* the logits the softmax sees, measured before the loss overwrote them */
-            be->download(be, &value, &m->scalars[2], sizeof value);
+            be->download(be, &value, &m->scalars[SCALAR_LOGITS_MEAN_ABS], sizeof value);
             mean_abs[n] = value * m->logit_scale;
             continue;
         }
         if (!o->rows_are_concepts) {
-            be->mean_abs(be, &m->scalars[0], o->x, (size_t)N * o->width);
-            be->download(be, &value, &m->scalars[0], sizeof value);
+            be->mean_abs(be, &m->scalars[SCALAR_MODULE_MEAN_ABS], o->x, (size_t)N * o->width);
+            be->download(be, &value, &m->scalars[SCALAR_MODULE_MEAN_ABS], sizeof value);
             mean_abs[n] = value;
             continue;
         }
@@ -539,8 +423,8 @@ int model_module_stats(Model *m, const char **names, double *mean_abs, int max)
         double sum = 0, count = 0;
         for (int b = 0; b < m->B; b++) {
             size_t elems = (size_t)m->counts_host[b] * o->width;
-            be->mean_abs(be, &m->scalars[0], act_at(m, o->x, (size_t)b * m->M * o->width), elems);
-            be->download(be, &value, &m->scalars[0], sizeof value);
+            be->mean_abs(be, &m->scalars[SCALAR_MODULE_MEAN_ABS], act_at(m, o->x, (size_t)b * m->M * o->width), elems);
+            be->download(be, &value, &m->scalars[SCALAR_MODULE_MEAN_ABS], sizeof value);
             sum += (double)value * elems;
             count += elems;
         }

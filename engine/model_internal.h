@@ -1,5 +1,6 @@
 /* engine/model_internal.h: the Model structure shared by the files that implement model.h
- * (model.c, params.c, mup.c, block.c, dlcm.c): parameter views, activations, scratch. */
+ * (model.c, params.c, mup.c, block.c, dlcm.c): parameter views, activations, scratch, the
+ * device scalar slots. */
 #ifndef DLCM_ENGINE_MODEL_INTERNAL_H
 #define DLCM_ENGINE_MODEL_INTERNAL_H
 
@@ -54,6 +55,26 @@ typedef struct {
     FfnActs ffn;
 } XattnActs;
 
+/* Gradients of the DLCM stages (act type), each holding one thing. */
+typedef struct {
+    void *d_H;          /* w.r.t. H, the encoder's output [N][d_t]; the encoder's backward
+                         * then runs on it in place */
+    void *d_qx, *d_kx, *d_vx; /* w.r.t. the cross-attention projections before the head norms */
+    void *d_Z_tilde;    /* w.r.t. the smoothed concepts Z~ [B*M][d_c] */
+    void *d_concepts;   /* the backbone's residual stream: dZ in, dC out [B*M][d_c] */
+    void *d_cmean;      /* w.r.t. the segment means [B*M][d_t] */
+    void *d_rq, *d_rk;  /* w.r.t. the router's projections [N][d_t] */
+} DlcmGrads;
+
+/* Slots of the device scalars (fp32). */
+enum {
+    SCALAR_LOSS_SUM = 0,        /* sum of the token losses of the micro-batch */
+    SCALAR_P_SUM = 1,           /* dlcm: sum of p over the micro-batch */
+    SCALAR_LOGITS_MEAN_ABS = 2, /* mean |logits| before the loss overwrote them */
+    SCALAR_MODULE_MEAN_ABS = 3, /* model_module_stats' reduction */
+    SCALAR_P_SUM_SEQUENCE = 4   /* dlcm: + b, sum of p over sequence b */
+};
+
 /* One module whose mean |output| the coordinate check reads. */
 typedef struct {
     char name[48];
@@ -95,7 +116,8 @@ struct Model {
     void *logits;               /* [N][V]; overwritten by dlogits in training */
     float *losses;              /* [N] */
 
-    /* dlcm */
+    /* dlcm (dlcm.c); the stage tensors H and Z are the last encoder and backbone blocks'
+     * outputs */
     void *rq, *rk;              /* router projections [N][d_t] */
     float *p_router, *p_rule, *p_fixed; /* learned, cosine-rule and fixed-mode probabilities */
     const float *p_used;        /* the p that made this micro-batch's boundaries */
@@ -105,17 +127,22 @@ struct Model {
     int32_t *inputs_host, *targets_host; /* [N] staging for upload */
     float *p_host;              /* cosine_rule: p downloaded to choose the threshold */
     void *cmean;                /* [B][T][d_t] segment means (first M rows per sequence used) */
-    void *concepts;             /* [B*T][d_c] after W_up */
-    void *zt;                   /* smoothed concepts [B*T][d_c] */
+    void *C;                    /* concepts, W_up · cmean: the backbone's input [B*M][d_c] */
+    void *Z_tilde;              /* smoothed concepts Z~ [B*M][d_c] */
     XattnActs xa;
+    DlcmGrads dg;
     int M;                      /* concepts of the longest sequence in the last forward */
 
-    /* gradient scratch (act type) */
-    void *d_resid;              /* gradient of the residual stream [N][max width] */
-    void *d_hidden_states;      /* dlcm: gradient w.r.t. H [N][d_t] */
-    void *s_ln, *s_pool, *s_q, *s_k, *s_att, *s_gu, *s_h;
+    /* gradient scratch of a block (act type, [N] rows of the widest width), each the
+     * gradient w.r.t. one thing; the cross-attention uses them in the same meaning */
+    void *d_stream;             /* the token residual stream (head, dense layers, decoder) */
+    void *s_dnormed;            /* a linear layer's input, the output of an RMSNorm */
+    void *s_dqkv;               /* the fused QKV projection [N][3 d] */
+    void *s_dq, *s_dk;          /* the normalized (and rotated) query and key heads */
+    void *s_datt;               /* the attention output, before W_O */
+    void *s_dgate_up, *s_dhidden; /* SwiGLU's input [N][2f] and output [N][f] */
 
-    /* device scalars: [0] loss sum, [1] p sum, [2] logits mean |x|, [3..3+B) p sums per sequence */
+    /* device scalars, SCALAR_* slots, SCALAR_P_SUM_SEQUENCE + B of them */
     float *scalars;
     float *scalars_host;
 
@@ -180,13 +207,22 @@ void linear_forward(Model *m, void *y, const void *x, int w, int rows, int in, i
 void linear_backward(Model *m, void *dx, const void *dy, const void *x, int w, int rows, int in,
                      int out, int accumulate_dx);
 
-/* dlcm.c: the stages between the encoder and the decoder. Forward returns 0, or -1 with err.
- * dlcm_boundaries is its first part (router, boundaries, segments, the counts on the host). */
-int dlcm_boundaries(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen);
+/* dlcm.c: the DLCM stack from the embedding's output to the decoder's. */
+void dlcm_alloc(Model *m);
+void dlcm_free(Model *m);
+/* Encoder to decoder, and the p sums. 0, or -1 with err. */
 int dlcm_forward(Model *m, ModelMode mode, uint64_t seed, char *err, int errlen);
-/* d_x: gradient w.r.t. the cross-attention block's output; fills d_hidden_states. */
-void dlcm_backward(Model *m, void *d_x, float grad_scale);
-double dlcm_parser_loss(double R, double F, double G);
+/* The decoder's output (or Ψ's when there is no decoder block). */
+const void *dlcm_output(const Model *m);
+/* d_stream: gradient w.r.t. dlcm_output (consumed). Returns the buffer holding the gradient
+ * w.r.t. the embedding output. */
+void *dlcm_backward(Model *m, void *d_stream, float grad_scale);
+/* Global Parser step counters: reset; the prepass of one uploaded micro-batch (embedding
+ * output in place); after a training forward, the step's G and per-sequence L_aux from the
+ * downloaded scalars. */
+void dlcm_begin_step(Model *m);
+int dlcm_prepass(Model *m, uint64_t seed, char *err, int errlen);
+void dlcm_step_counts(Model *m, const float *scalars_host);
 /* Global Parser loss of the last forward, and its parts. */
 void dlcm_parser_stats(const Model *m, const float *scalars_host, double *loss_aux, double *F,
                        double *G);

@@ -138,9 +138,8 @@ struct Backend {
                           int32_t *key_count, const int32_t *b, int B, int T, int include_own);
     /* c[b][k] = mean of h[b][t] over t in concept k, for k < counts[b]; rows k >= counts[b] of
      * the [B][M][d] output are zero. M >= max counts. */
-    void (*segment_mean_forward)(Backend *be, void *c, const void *h, const int32_t *seg,
-                                 const int32_t *starts, const int32_t *counts, int B, int T,
-                                 int M, int d);
+    void (*segment_mean_forward)(Backend *be, void *c, const void *h, const int32_t *starts,
+                                 const int32_t *counts, int B, int T, int M, int d);
     void (*segment_mean_backward)(Backend *be, void *dh, const void *dc, const int32_t *seg,
                                   const int32_t *starts, const int32_t *counts, int B, int T,
                                   int M, int d);

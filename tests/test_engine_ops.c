@@ -570,7 +570,7 @@ static void seg_setup(SegCtx *c)
 static double segmean_loss(void *ptr)
 {
     SegCtx *c = ptr;
-    c->be->segment_mean_forward(c->be, c->c, c->h, c->seg, c->starts, c->counts, c->B, c->T, c->M, c->d);
+    c->be->segment_mean_forward(c->be, c->c, c->h, c->starts, c->counts, c->B, c->T, c->M, c->d);
     return weighted_sum(c->c, c->w, (size_t)c->B * c->M * c->d);
 }
 

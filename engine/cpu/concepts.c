@@ -117,12 +117,10 @@ static int concept_length(const int32_t *starts, int count, int T, int k)
     return end - starts[k];
 }
 
-void cpu_segment_mean_forward(Backend *be, void *c, const void *h, const int32_t *seg,
-                              const int32_t *starts, const int32_t *counts, int B, int T, int M,
-                              int d)
+void cpu_segment_mean_forward(Backend *be, void *c, const void *h, const int32_t *starts,
+                              const int32_t *counts, int B, int T, int M, int d)
 {
     (void)be;
-    (void)seg;
     memset(c, 0, (size_t)B * M * d * sizeof(float));
     for (int b = 0; b < B; b++) {
         const int32_t *st = starts + (size_t)b * T;

@@ -228,11 +228,9 @@ __global__ void segment_mean_backward_kernel(T *dh, const T *dc, const int32_t *
     }
 }
 
-void cuda_segment_mean_forward(Backend *be, void *c, const void *h, const int32_t *seg,
-                               const int32_t *starts, const int32_t *counts, int B, int T, int M,
-                               int d)
+void cuda_segment_mean_forward(Backend *be, void *c, const void *h, const int32_t *starts,
+                               const int32_t *counts, int B, int T, int M, int d)
 {
-    (void)seg;
     if (B <= 0 || M <= 0) return;
     dim3 grid((unsigned)M, (unsigned)B);
     int threads = d < 256 ? 128 : 256;

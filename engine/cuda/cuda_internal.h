@@ -160,9 +160,8 @@ void cuda_boundary_sample(Backend *be, int32_t *b, const float *p, int n, float 
                           float tau, uint64_t seed, uint64_t offset);
 void cuda_segment_index(Backend *be, int32_t *seg, int32_t *starts, int32_t *counts,
                         int32_t *key_count, const int32_t *b, int B, int T, int include_own);
-void cuda_segment_mean_forward(Backend *be, void *c, const void *h, const int32_t *seg,
-                               const int32_t *starts, const int32_t *counts, int B, int T, int M,
-                               int d);
+void cuda_segment_mean_forward(Backend *be, void *c, const void *h, const int32_t *starts,
+                               const int32_t *counts, int B, int T, int M, int d);
 void cuda_segment_mean_backward(Backend *be, void *dh, const void *dc, const int32_t *seg,
                                 const int32_t *starts, const int32_t *counts, int B, int T, int M,
                                 int d);

@@ -434,8 +434,8 @@ static void check_concept_ops(DType dt)
     M += 3; /* rows past every count must come out zero */
 
     Pair h = pair_random(&P, (size_t)B * T * d, 1, 1.0f), c = pair_random(&P, (size_t)B * M * d, 1, 1.0f);
-    P.cpu->segment_mean_forward(P.cpu, c.host, h.host, seg.ihost, starts.ihost, counts.ihost, B, T, M, d);
-    P.gpu->segment_mean_forward(P.gpu, c.dev, h.dev, seg.dev, starts.dev, counts.dev, B, T, M, d);
+    P.cpu->segment_mean_forward(P.cpu, c.host, h.host, starts.ihost, counts.ihost, B, T, M, d);
+    P.gpu->segment_mean_forward(P.gpu, c.dev, h.dev, starts.dev, counts.dev, B, T, M, d);
     expect_close(&P, "segment_mean_forward", &c);
     Pair dc = pair_random(&P, (size_t)B * M * d, 1, 1.0f), dh = pair_random(&P, (size_t)B * T * d, 1, 1.0f);
     P.cpu->segment_mean_backward(P.cpu, dh.host, dc.host, seg.ihost, starts.ihost, counts.ihost, B, T, M, d);
