@@ -224,6 +224,14 @@ static int boundaries_forward(Model *m, ModelMode mode, uint64_t seed, char *err
         }
         if (m->counts_host[b] > m->M) m->M = m->counts_host[b];
     }
+    /* padding rows past a sequence's count are zero in C, never read by the cross-attention
+     * (key_count) nor by the EMA, and come after the real concepts in the backbone's causal
+     * attention: they change no real row and receive zero gradient */
+    int bucket = m->cfg.concept_bucket;
+    if (bucket > 1) {
+        m->M = (m->M + bucket - 1) / bucket * bucket;
+        if (m->M > T) m->M = T;
+    }
     return 0;
 }
 

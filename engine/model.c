@@ -27,6 +27,7 @@ ModelConfig model_config_default(ModelShape shape)
     c.d_base = 256;
     c.sigma_base = 0.02f;
     c.norm_eps = 1e-6f;
+    c.concept_bucket = 1;
     return c;
 }
 
@@ -44,6 +45,7 @@ static int config_check(const ModelConfig *c, int batch, char *err, int errlen)
     if ((unsigned)c->xattn_mask > XATTN_MASK_PAPER) { snprintf(err, errlen, "unknown xattn_mask %d", (int)c->xattn_mask); return -1; }
     if ((unsigned)c->smoothing > SMOOTHING_NONE) { snprintf(err, errlen, "unknown smoothing %d", (int)c->smoothing); return -1; }
     if (!(c->boundary_tau > 0)) { snprintf(err, errlen, "boundary_tau must be positive (got %g)", c->boundary_tau); return -1; }
+    if (c->concept_bucket < 1) { snprintf(err, errlen, "concept_bucket must be >= 1 (got %d)", c->concept_bucket); return -1; }
     if (!(c->aux_weight >= 0)) { snprintf(err, errlen, "aux_weight must be >= 0 (got %g)", c->aux_weight); return -1; }
     return 0;
 }

@@ -38,6 +38,11 @@ typedef struct {
     int d_base;                 /* μP base width (default 256) */
     float sigma_base;           /* base init std (default 0.02) */
     float norm_eps;             /* RMSNorm epsilon (default 1e-6) */
+    int concept_bucket;         /* dlcm: M (concepts per sequence in the concept stage's
+                                 * tensors) is rounded up to a multiple of this, at most T, so
+                                 * that GEMM shapes repeat across steps; the extra rows are
+                                 * masked padding and change no result. 1 (default): M is the
+                                 * largest count of the micro-batch */
 } ModelConfig;
 
 /* Defaults of the spec for everything but the shape. */
