@@ -415,9 +415,16 @@ static int decoupled_slopes(ScaledWidth scaled, ScalingRule rule, double *slopes
 
 /* The backbone's own output is the one module that still drifts with the other stack's
  * width under mup: it grows with d_t (+0.12, +0.21 for two seed sets) and shrinks with d_c
- * (-0.11, -0.14), with the backbone, W_up, the encoder or the cross-attention's W_K/W_V each
- * frozen as well, and with fixed boundaries: its cause is open, and it is held to 0.3, not to
- * the spec's 0.1, so that this test says what it does not yet show. */
+ * (-0.11, -0.14), also with fixed boundaries and with the backbone, W_up, the encoder or W_K/W_V
+ * frozen one at a time. What is found: the backbone's input C = W_up · (segment means of H)
+ * starts small (mean |C| 0.003 against 0.05 for the backbone's output; a hidden matrix at
+ * σ_base passes 0.16 of its input's size, and C, unlike a block's output, has no residual
+ * carrying H), so after a few steps it is made of W_up's updates, whose random part shrinks
+ * like 1/sqrt(d_t); the backbone's attention output follows (+0.13 in d_t, -0.11 in d_c).
+ * With W_up's init 8 times larger the backbone's slopes drop to +0.02 and -0.04: a
+ * finite-width effect of the small C at 128-512, not a class mix-up (no class or multiplier
+ * change moved it). It is held to 0.3, not to the spec's 0.1, so that this test says what it
+ * does not show. */
 #define BACKBONE_DRIFT_BOUND 0.3
 
 static void decoupled_case(ScaledWidth scaled, ScalingRule rule)
