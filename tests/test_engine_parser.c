@@ -223,3 +223,38 @@ static void ratio_case(double target)
 
 Test(engine_parser, realized_ratio_approaches_target_8) { ratio_case(8.0); }
 Test(engine_parser, realized_ratio_approaches_target_2) { ratio_case(2.0); }
+
+/* cosine_rule: the threshold is a running quantile of earlier training micro-batches' p, so
+ * the boundary fraction of later micro-batches is near 1/R without reading their own p; the
+ * threshold does not move in evaluation. Text windows differ from batch to batch: F of one
+ * micro-batch of 4 x 127 rule probabilities varies by a few hundredths around 1/R = 0.25;
+ * the mean over the last 10 of 30 micro-batches within 20% of it. */
+Test(engine_parser, cosine_rule_threshold_tracks_the_target_causally)
+{
+    Backend *be = backend_cpu_create();
+    enum { B = 4, T = 128, BATCHES = 30 };
+    ModelConfig cfg = model_config_default(tiny_dlcm_shape(64, 64, T, 256, 4.0));
+    cfg.boundary = BOUNDARY_COSINE_RULE;
+    Model *m = make_model(be, &cfg, B, 9);
+    char err[256];
+    StepStats st;
+    cr_assert(isnan(model_rule_threshold(m)), "no threshold before any training micro-batch");
+    double late_F = 0;
+    for (int i = 0; i < BATCHES; i++) {
+        int32_t *tokens = text_tokens(LICENSE_TEXT, B, T, 997L * i);
+        double before = model_rule_threshold(m);
+        model_begin_step(m);
+        cr_assert_eq(model_forward_backward(m, tokens, MODEL_TRAIN, i, 1.0f, &st, err, sizeof err), 0, "%s", err);
+        cr_assert(i == 0 || model_rule_threshold(m) != before, "the threshold moves in training");
+        if (i >= BATCHES - 10) late_F += st.boundary_frac / 10;
+        double frozen = model_rule_threshold(m);
+        cr_assert_eq(model_forward_backward(m, tokens, MODEL_EVAL, 0, 0.0f, &st, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(model_rule_threshold(m), frozen, "evaluation leaves the threshold alone");
+        free(tokens);
+    }
+    cr_log_info("cosine_rule: threshold %.4f, F over the last 10 micro-batches %.3f (1/R = 0.25)",
+                model_rule_threshold(m), late_F);
+    cr_assert_float_eq(late_F, 0.25, 0.05, "F %.3f", late_F);
+    model_destroy(m);
+    be->destroy(be);
+}
