@@ -243,16 +243,18 @@ static int train_step(Run *r, RunMetric *row)
     double loss = 0, aux = 0, flops = 0;
     int64_t tokens = 0, concepts = 0;
     /* every micro-batch's boundaries are counted first, so that the Global Parser's F covers
-     * the whole step (model_parser_prepass) */
+     * the whole step (model_parser_prepass); its encoder FLOPs are launched FLOPs too */
     size_t micro_tokens = (size_t)cfg->batch * (size_t)(cfg->model.shape.seq_len + 1);
     for (int micro = 0; micro < cfg->grad_accum; micro++) {
         int32_t *tokens_of_micro = r->batch_tokens + (size_t)micro * micro_tokens;
         loader_next(r->train, tokens_of_micro);
+        double flops_before = r->be->flops;
         if (cfg->grad_accum > 1 &&
             model_parser_prepass(r->model, tokens_of_micro,
                                  boundary_seed((uint64_t)cfg->seed, step, micro, cfg->grad_accum),
                                  r->err, ERRLEN))
             return -1;
+        flops += r->be->flops - flops_before;
     }
     for (int micro = 0; micro < cfg->grad_accum; micro++) {
         StepStats st;
