@@ -20,7 +20,39 @@
 /* Backward ops accumulate: gradient buffers start at this value and the tests subtract it. */
 #define PREFILL 0.25f
 
-static float *vec(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+/* Every buffer and backend a test makes is released after it (the suite's fini), so that a
+ * test that stops at a failed assertion leaks nothing either. */
+enum { MAX_TRACKED = 256 };
+static void *tracked[MAX_TRACKED];
+static int n_tracked;
+static Backend *tracked_backends[8];
+static int n_backends;
+
+static void *track(void *p)
+{
+    cr_assert_not_null(p, "out of memory");
+    cr_assert_lt(n_tracked, MAX_TRACKED, "raise MAX_TRACKED");
+    return tracked[n_tracked++] = p;
+}
+
+static float *vec(size_t n) { return track(calloc(n ? n : 1, sizeof(float))); }
+static int32_t *ivec(size_t n) { return track(calloc(n ? n : 1, sizeof(int32_t))); }
+
+static Backend *cpu_backend(void)
+{
+    Backend *be = backend_cpu_create();
+    cr_assert_lt(n_backends, 8);
+    return tracked_backends[n_backends++] = be;
+}
+
+static void release_tracked(void)
+{
+    for (int i = 0; i < n_tracked; i++) free(tracked[i]);
+    for (int i = 0; i < n_backends; i++) tracked_backends[i]->destroy(tracked_backends[i]);
+    n_tracked = n_backends = 0;
+}
+
+TestSuite(engine_ops, .fini = release_tracked);
 
 static void prefill(float *x, size_t n) { for (size_t i = 0; i < n; i++) x[i] = PREFILL; }
 static void unprefill(float *x, size_t n) { for (size_t i = 0; i < n; i++) x[i] -= PREFILL; }
@@ -29,7 +61,7 @@ static void unprefill(float *x, size_t n) { for (size_t i = 0; i < n; i++) x[i] 
 
 Test(engine_ops, gemm_all_transposes_and_flops)
 {
-    Backend *be = backend_cpu_create();
+    Backend *be = cpu_backend();
     int M = 5, N = 7, K = 3;
     float A[5 * 3], B[3 * 7], C[5 * 7], C0[5 * 7];
     for (int ta = 0; ta < 2; ta++) {
@@ -56,14 +88,13 @@ Test(engine_ops, gemm_all_transposes_and_flops)
             }
         }
     }
-    be->destroy(be);
 }
 
 /* ---- elementwise and reductions --------------------------------------------------------- */
 
 Test(engine_ops, elementwise_and_reductions)
 {
-    Backend *be = backend_cpu_create();
+    Backend *be = cpu_backend();
     float a[6] = {1, -2, 3, -4, 5, -6}, b[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}, y[6];
     be->add(be, y, a, b, 6);
     for (int i = 0; i < 6; i++) cr_assert_float_eq(y[i], a[i] + 0.5f, 0);
@@ -93,12 +124,11 @@ Test(engine_ops, elementwise_and_reductions)
     be->add_per_row(be, dp, coef, 2, 3);
     be->add_per_row(be, dp, coef, 2, 3);
     for (int i = 0; i < 6; i++) cr_assert_float_eq(dp[i], 2 * coef[i / 3], 0);
-    be->destroy(be);
 }
 
 Test(engine_ops, adamw_matches_hand_computation)
 {
-    Backend *be = backend_cpu_create();
+    Backend *be = cpu_backend();
     float param[2] = {1.0f, -2.0f}, act[2] = {0}, grad[2] = {0.5f, -1.0f}, m[2] = {0}, v[2] = {0};
     float gs = 0.5f;
     float lr = 0.1f, b1 = 0.9f, b2 = 0.99f, eps = 1e-8f, wd = 0.01f;
@@ -115,7 +145,6 @@ Test(engine_ops, adamw_matches_hand_computation)
             cr_assert_eq(act[i], param[i], "the working copy follows the master weight");
         }
     }
-    be->destroy(be);
 }
 
 /* ---- embedding -------------------------------------------------------------------------- */
@@ -136,7 +165,7 @@ static double emb_loss(void *p)
 
 Test(engine_ops, embedding_gradient)
 {
-    EmbCtx c = {.be = backend_cpu_create(), .V = 5, .d = 8, .N = 6, .tokens = {0, 3, 3, 4, 1, 3}};
+    EmbCtx c = {.be = cpu_backend(), .V = 5, .d = 8, .N = 6, .tokens = {0, 3, 3, 4, 1, 3}};
     c.table = vec(40);
     c.out = vec(48);
     c.w = vec(48);
@@ -150,7 +179,6 @@ Test(engine_ops, embedding_gradient)
     c.be->embedding_backward(c.be, dtable, c.w, c.tokens, c.N, c.d);
     unprefill(dtable, 40);
     check_gradient("embedding table", emb_loss, &c, c.table, dtable, 40, 40, FD_H, FD_ATOL, FD_RTOL);
-    c.be->destroy(c.be);
 }
 
 /* ---- RMSNorm ---------------------------------------------------------------------------- */
@@ -170,7 +198,7 @@ static double norm_loss(void *p)
 
 Test(engine_ops, rmsnorm_forward_and_gradient)
 {
-    NormCtx c = {.be = backend_cpu_create(), .N = 4, .d = 24};
+    NormCtx c = {.be = cpu_backend(), .N = 4, .d = 24};
     size_t n = 96;
     c.x = vec(n); c.y = vec(n); c.w = vec(n); c.gain = vec(24); c.rstd = vec(4);
     fill_normal(c.x, n, 1.5f, 21);
@@ -191,7 +219,6 @@ Test(engine_ops, rmsnorm_forward_and_gradient)
     unprefill(dgain, 24);
     check_gradient("rmsnorm x", norm_loss, &c, c.x, dx, n, n, FD_H, FD_ATOL, FD_RTOL);
     check_gradient("rmsnorm gain", norm_loss, &c, c.gain, dgain, 24, 24, FD_H, FD_ATOL, FD_RTOL);
-    c.be->destroy(c.be);
 }
 
 /* ---- per-head RMSNorm + RoPE ------------------------------------------------------------- */
@@ -212,7 +239,7 @@ static double head_loss(void *p)
 
 static void head_norm_case(int rope)
 {
-    HeadCtx c = {.be = backend_cpu_create(), .B = 2, .T = 5, .H = 2, .rope = rope};
+    HeadCtx c = {.be = cpu_backend(), .B = 2, .T = 5, .H = 2, .rope = rope};
     c.stride = 3 * c.H * HD; /* q inside a fused qkv row */
     size_t rows = (size_t)c.B * c.T, n_in = rows * c.stride, n_out = rows * c.H * HD;
     c.in = vec(n_in); c.out = vec(n_out); c.w = vec(n_out); c.gain = vec(HD);
@@ -237,7 +264,6 @@ static void head_norm_case(int rope)
         }
         /* position 0 is not rotated */
         for (int j = 0; j < HD; j++) cr_assert_float_eq(c.out[j], plain.out[j], 1e-6);
-        free(plain.out);
     }
     float *din = vec(n_in), *dgain = vec(HD);
     prefill(din, n_in);
@@ -250,7 +276,6 @@ static void head_norm_case(int rope)
         for (int j = c.H * HD; j < c.stride; j++) cr_assert_eq(din[r * c.stride + j], 0.0f);
     check_gradient("head_norm_rope in", head_loss, &c, c.in, din, n_in, 300, FD_H, FD_ATOL, FD_RTOL);
     check_gradient("head_norm_rope gain", head_loss, &c, c.gain, dgain, HD, HD, FD_H, FD_ATOL, FD_RTOL);
-    c.be->destroy(c.be);
 }
 
 Test(engine_ops, head_norm_gradient) { head_norm_case(0); }
@@ -302,7 +327,7 @@ static void attn_reference(const AttnCtx *c, int b, int h, int i, double *ref)
 
 static void attention_case(int cross)
 {
-    AttnCtx c = {.be = backend_cpu_create()};
+    AttnCtx c = {.be = cpu_backend()};
     int B = 2, H = 2, Tq = 6, Tk = cross ? 4 : 6;
     int32_t key_count[12] = {0, 0, 1, 1, 2, 4, 0, 1, 1, 3, 3, 4};
     c.s = (AttnShape){.B = B, .Tq = Tq, .Tk = Tk, .H = H, .scale = 1.0f / sqrtf(HD)};
@@ -325,7 +350,6 @@ static void attention_case(int cross)
         fill_normal(c.v_null, H * HD, 1, 45);
         c.s.k_null = c.k_null; c.s.v_null = c.v_null;
     } else { /* q, k, v as three slices of one row */
-        free(c.k); free(c.v);
         c.k = c.q + H * HD;
         c.v = c.q + 2 * H * HD;
     }
@@ -363,7 +387,6 @@ static void attention_case(int cross)
     } else {
         check_gradient("attention fused qkv", attn_loss, &c, c.q, dq, nq, 500, FD_H, FD_ATOL, FD_RTOL);
     }
-    c.be->destroy(c.be);
 }
 
 Test(engine_ops, causal_self_attention_gradient) { attention_case(0); }
@@ -386,7 +409,7 @@ static double swiglu_loss(void *p)
 
 Test(engine_ops, swiglu_gradient)
 {
-    SwigluCtx c = {.be = backend_cpu_create(), .N = 3, .f = 10};
+    SwigluCtx c = {.be = cpu_backend(), .N = 3, .f = 10};
     c.gu = vec(60); c.h = vec(30); c.w = vec(30);
     fill_normal(c.gu, 60, 2, 51);
     fill_normal(c.w, 30, 1, 52);
@@ -401,7 +424,6 @@ Test(engine_ops, swiglu_gradient)
     c.be->swiglu_backward(c.be, dgu, c.w, c.gu, c.N, c.f);
     unprefill(dgu, 60);
     check_gradient("swiglu gate_up", swiglu_loss, &c, c.gu, dgu, 60, 60, FD_H, FD_ATOL, FD_RTOL);
-    c.be->destroy(c.be);
 }
 
 /* ---- cross-entropy ----------------------------------------------------------------------- */
@@ -425,7 +447,7 @@ static double ce_loss(void *p)
 
 Test(engine_ops, cross_entropy_loss_and_gradient)
 {
-    CeCtx c = {.be = backend_cpu_create(), .N = 4, .V = 9, .scale = 0.5f, .targets = {3, -1, 0, 8}};
+    CeCtx c = {.be = cpu_backend(), .N = 4, .V = 9, .scale = 0.5f, .targets = {3, -1, 0, 8}};
     c.logits = vec(36); c.losses = vec(4);
     fill_normal(c.logits, 36, 3, 61);
     ce_loss(&c);
@@ -444,7 +466,6 @@ Test(engine_ops, cross_entropy_loss_and_gradient)
     memcpy(alias, c.logits, 36 * sizeof(float));
     c.be->cross_entropy(c.be, c.losses, alias, alias, c.targets, c.N, c.V, c.scale, 0.3f);
     for (int j = 0; j < 36; j++) cr_assert_float_eq(alias[j], dlogits[j], 1e-7, "aliased dlogits");
-    c.be->destroy(c.be);
 }
 
 /* ---- router ------------------------------------------------------------------------------ */
@@ -464,7 +485,7 @@ static double router_loss(void *ptr)
 
 Test(engine_ops, router_probabilities_and_gradient)
 {
-    RouterCtx c = {.be = backend_cpu_create(), .B = 2, .T = 5, .d = 16};
+    RouterCtx c = {.be = cpu_backend(), .B = 2, .T = 5, .d = 16};
     size_t n = 160;
     c.q = vec(n); c.k = vec(n); c.p = vec(10); c.w = vec(10);
     fill_normal(c.q, n, 1, 71);
@@ -493,17 +514,16 @@ Test(engine_ops, router_probabilities_and_gradient)
     unprefill(dk, n);
     check_gradient("router q", router_loss, &c, c.q, dq, n, n, FD_H, FD_ATOL, FD_RTOL);
     check_gradient("router k", router_loss, &c, c.k, dk, n, n, FD_H, FD_ATOL, FD_RTOL);
-    c.be->destroy(c.be);
 }
 
 /* ---- boundaries and segments ------------------------------------------------------------- */
 
 Test(engine_ops, boundary_sample_threshold_and_bernoulli)
 {
-    Backend *be = backend_cpu_create();
+    Backend *be = cpu_backend();
     enum { n = 20000 };
     float *p = vec(n);
-    int32_t *b = calloc(n, sizeof *b), *b2 = calloc(n, sizeof *b2);
+    int32_t *b = ivec(n), *b2 = ivec(n);
     for (int i = 0; i < n; i++) p[i] = 0.3f;
     p[0] = 1.0f;
     p[1] = 0.5f;
@@ -528,13 +548,12 @@ Test(engine_ops, boundary_sample_threshold_and_bernoulli)
     for (int i = 2; i < n; i++) mean += b[i];
     mean /= n - 2;
     cr_assert_float_eq(mean, 0.09 / 0.58, 0.0115, "sharpened mean %g", mean);
-    free(p); free(b); free(b2);
-    be->destroy(be);
+
 }
 
 Test(engine_ops, segment_index_by_hand)
 {
-    Backend *be = backend_cpu_create();
+    Backend *be = cpu_backend();
     int32_t b[12] = {1, 0, 0, 1, 1, 0, /* */ 1, 1, 0, 0, 0, 0};
     int32_t seg[12], starts[12], counts[2], kc[12];
     be->segment_index(be, seg, starts, counts, kc, b, 2, 6, 0);
@@ -549,7 +568,6 @@ Test(engine_ops, segment_index_by_hand)
     }
     be->segment_index(be, seg, starts, counts, kc, b, 2, 6, 1);
     for (int i = 0; i < 12; i++) cr_assert_eq(kc[i], want_seg[i] + 1, "include_own key_count[%d]", i);
-    be->destroy(be);
 }
 
 typedef struct {
@@ -562,7 +580,7 @@ typedef struct {
 static void seg_setup(SegCtx *c)
 {
     int32_t b[12] = {1, 0, 0, 1, 1, 0, /* */ 1, 1, 0, 0, 0, 0}, kc[12];
-    c->be = backend_cpu_create();
+    c->be = cpu_backend();
     c->B = 2; c->T = 6; c->M = 4; c->d = 8;
     c->be->segment_index(c->be, c->seg, c->starts, c->counts, kc, b, 2, 6, 0);
 }
@@ -597,7 +615,6 @@ Test(engine_ops, segment_mean_forward_and_gradient)
     c.be->segment_mean_backward(c.be, dh, c.w, c.seg, c.starts, c.counts, c.B, c.T, c.M, c.d);
     unprefill(dh, nh);
     check_gradient("segment_mean h", segmean_loss, &c, c.h, dh, nh, nh, FD_H, FD_ATOL, FD_RTOL);
-    c.be->destroy(c.be);
 }
 
 static double ema_loss(void *ptr)
@@ -637,5 +654,4 @@ Test(engine_ops, ema_forward_and_gradient)
     cr_assert_eq(dp[6], 0.0f);
     check_gradient("ema p", ema_loss, &c, c.p + 1, dp + 1, 5, 5, 1e-3f, FD_ATOL, FD_RTOL);
     check_gradient("ema p", ema_loss, &c, c.p + 7, dp + 7, 5, 5, 1e-3f, FD_ATOL, FD_RTOL);
-    c.be->destroy(c.be);
 }
