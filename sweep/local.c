@@ -270,7 +270,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
     sigaction(SIGTERM, &sa, &old_term);
     int tty = opt->status_out && isatty(fileno(opt->status_out));
     MpsDaemon mps = {0}; /* packed runs on a GPU run concurrently only under MPS */
-    if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu > 1) mps_start(&mps, opt->status_out);
+    if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu > 1) mps_start(&mps, stderr); /* also when quiet */
 
     int rc = 0, any_failed = 0;
     double last_beat = -1e9, last_status = -1e9;
@@ -346,7 +346,7 @@ out:
         slots[i].pid = 0;
     }
     show_status(db, sweep_id, sweep_name, opt, tty, 1);
-    mps_stop(&mps, opt->status_out);
+    mps_stop(&mps, stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc == 0 && stop_requested) return 2;
