@@ -123,17 +123,6 @@ __global__ void iota_kernel(int32_t *x, int n)
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) x[i] = i;
 }
 
-/* First index of sorted[0..n) greater than value. */
-static __device__ int upper_bound_i32(const int32_t *sorted, int n, int value)
-{
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (sorted[mid] <= value) lo = mid + 1; else hi = mid;
-    }
-    return lo;
-}
-
 /* Block (x, y): the token runs that start among sorted entries x*32.., columns y*32... */
 template <typename T>
 __global__ void __launch_bounds__(32 * EMB_SLICES)
@@ -147,10 +136,9 @@ embedding_backward_kernel(float *dtable, const T *dout, const int32_t *sorted_to
     for (int e0 = blockIdx.x * EMB_ENTRIES_PER_BLOCK; e0 < e_end; e0++) {
         int token = sorted_tokens[e0];
         if (e0 > 0 && sorted_tokens[e0 - 1] == token) continue; /* block-uniform */
-        int run_end = upper_bound_i32(sorted_tokens, N, token);
-        float acc = 0.0f;
+        float acc = 0.0f; /* the run is contiguous: a slice stops at its first other token */
         if (col < d)
-            for (int e = e0 + slice; e < run_end; e += EMB_SLICES)
+            for (int e = e0 + slice; e < N && sorted_tokens[e] == token; e += EMB_SLICES)
                 acc += to_f32(dout[(size_t)sorted_rows[e] * d + col]);
         slice_sum[slice][lane] = acc;
         __syncthreads();

@@ -96,18 +96,27 @@ static void reduce(Backend *be, float *out, const T *x, size_t n, int read, doub
     CUDA_CHECK_LAUNCH();
 }
 
-/* dst[g][j] += sum over p of partials[g][p][j], p in order; dst may be NULL (nothing to do). */
-__global__ void add_partials_kernel(float *dst, const float *partials, int groups, int parts,
-                                    int width)
+/* dst[g][j] += sum over p of partials[g][p][j]. Block (32, ADD_SLICES): 32 columns (coalesced
+ * reads), slice s summing parts s, s + ADD_SLICES, ..., then the slices added in order: a fixed
+ * order whatever the timing, and short serial chains even for hundreds of parts. */
+#define ADD_SLICES 16
+__global__ void __launch_bounds__(32 * ADD_SLICES)
+add_partials_kernel(float *dst, const float *partials, int parts, int width)
 {
-    size_t total = (size_t)groups * width;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * blockDim.x) {
-        size_t g = i / width, j = i % width;
-        const float *p = partials + g * parts * width + j;
-        float s = 0.0f;
-        for (int q = 0; q < parts; q++) s += p[(size_t)q * width];
-        dst[i] += s;
+    __shared__ float slice_sum[ADD_SLICES][32];
+    int lane = threadIdx.x, slice = threadIdx.y;
+    int g = blockIdx.y, j = blockIdx.x * 32 + lane;
+    float s = 0.0f;
+    if (j < width) {
+        const float *p = partials + (size_t)g * parts * width + j;
+        for (int q = slice; q < parts; q += ADD_SLICES) s += p[(size_t)q * width];
+    }
+    slice_sum[slice][lane] = s;
+    __syncthreads();
+    if (slice == 0 && j < width) {
+        float total = 0.0f;
+        for (int r = 0; r < ADD_SLICES; r++) total += slice_sum[r][lane];
+        dst[(size_t)g * width + j] += total;
     }
 }
 
@@ -115,8 +124,8 @@ void cuda_add_partials(Backend *be, float *dst, const float *partials, int group
                        int width)
 {
     if (!dst || groups <= 0 || parts <= 0 || width <= 0) return;
-    add_partials_kernel<<<grid_for((size_t)groups * width, 256), 256, 0, cuda_state(be)->stream>>>(
-        dst, partials, groups, parts, width);
+    dim3 grid((unsigned)((width + 31) / 32), (unsigned)groups), block(32, ADD_SLICES);
+    add_partials_kernel<<<grid, block, 0, cuda_state(be)->stream>>>(dst, partials, parts, width);
     CUDA_CHECK_LAUNCH();
 }
 
