@@ -11,6 +11,8 @@
 set -u
 TRAIN=${1:-bin/dlcm-train}
 CONFIG=${2:-configs/tiny-dlcm.yaml}
+own_work=0
+[ -n "${3:-}" ] || own_work=1
 WORK=${3:-$(mktemp -d)}
 [ $# -gt 3 ] && shift 3 || shift $#
 [ "${1:-}" = "--" ] && shift
@@ -20,6 +22,7 @@ HERE=$(dirname "$0")
 
 if [ "$DEVICE" = cuda ] && ! nvidia-smi -L >/dev/null 2>&1; then
     echo "determinism: skipped: no CUDA GPU on this machine"
+    [ $own_work -eq 0 ] || rmdir "$WORK"
     exit 0
 fi
 mkdir -p "$WORK"
@@ -77,5 +80,6 @@ rm -rf "$RUN"
 train "$@" --stop-at-step "${STOP_AT:-70}" >"$WORK/stop.log" 2>&1 && train "$@" --resume >>"$WORK/stop.log" 2>&1 &&
     keep resumed-stop-at && same a resumed-stop-at || { echo "determinism: FAIL: stop-at-step run"; fail=1; }
 
-[ $fail -eq 0 ] && echo "determinism: PASS ($DEVICE, $CONFIG $shift_args)" || echo "determinism: FAILED"
+[ $fail -eq 0 ] && echo "determinism: PASS ($DEVICE, $CONFIG $shift_args)" || echo "determinism: FAILED (runs in $WORK)"
+[ $fail -eq 0 ] && [ $own_work -eq 1 ] && rm -rf "$WORK"
 exit $fail
