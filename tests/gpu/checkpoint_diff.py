@@ -2,7 +2,8 @@
 """tests/gpu/checkpoint_diff.py: compares two dlcm checkpoints (engine/train/checkpoint.h) part by
 part: exit 0 when parameters, AdamW m and v, the trainer's counters and the config text are
 byte-identical; only the wall-clock train_seconds and the checksums that cover it may differ.
-Usage: checkpoint_diff.py A B"""
+--ignore-config: the config text may differ too (runs trained in different directories at once).
+Usage: checkpoint_diff.py [--ignore-config] A B"""
 import struct
 import sys
 
@@ -37,16 +38,19 @@ def parts(path):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    ignore = {"config text"} if args[:1] == ["--ignore-config"] else set()
+    args = args[1:] if ignore else args
+    if len(args) != 2:
         sys.exit(__doc__)
-    a, na = parts(sys.argv[1])
-    b, nb = parts(sys.argv[2])
+    a, na = parts(args[0])
+    b, nb = parts(args[1])
     if na != nb:
         print(f"parameter counts differ: {na} vs {nb}")
         return 1
     differ = 0
     for key in a:
-        if key.replace("state.", "") in WALL_CLOCK or a[key] == b[key]:
+        if key.replace("state.", "") in WALL_CLOCK or key in ignore or a[key] == b[key]:
             continue
         differ += 1
         if key in ("params", "adam m", "adam v"):
