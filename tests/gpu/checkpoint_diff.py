@@ -20,7 +20,7 @@ def parts(path):
     if data[:8] != b"DLCMCKPT":
         sys.exit(f"{path}: not a dlcm checkpoint")
     n_params, = struct.unpack_from("<Q", data, 16)
-    out = {"header (sizes, config hash, steps)": data[8:48]}
+    out = {"header (version, sizes, config hash, steps)": data[8:40], "payload length": data[40:48]}
     off = HEADER
     for name in STATE_FIELDS:
         out["state." + name] = data[off:off + 8]
@@ -39,7 +39,7 @@ def parts(path):
 
 def main():
     args = sys.argv[1:]
-    ignore = {"config text"} if args[:1] == ["--ignore-config"] else set()
+    ignore = {"config text", "payload length"} if args[:1] == ["--ignore-config"] else set()
     args = args[1:] if ignore else args
     if len(args) != 2:
         sys.exit(__doc__)
