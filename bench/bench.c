@@ -41,6 +41,8 @@ typedef struct {
     const char *dump_dir;
     const char *meta_dir; /* write each benchmarked config's meta.json here (for torch_ref.py) */
     int breakdown;        /* synchronize between phases and report their times */
+    BenchSize custom;     /* --d-t etc.: one shape of the caller's ("custom"), e.g. a sweep's run */
+    int meta_only;        /* write the meta.json and stop (bench/sweep-bench.sh) */
 } BenchArgs;
 
 static void usage(FILE *f)
@@ -58,6 +60,9 @@ static void usage(FILE *f)
             "  --ratio R                 DLCM target compression (default 4)\n"
             "  --steps N --warmup W      timed and untimed steps (default 20, 3)\n"
             "  --meta-dir DIR            also write DIR/<family>-<size>.json (shape and tensors)\n"
+            "  --d-t N --d-c N --layers N --enc N --con N --dec N\n"
+            "                            one shape of your own (size \"custom\") instead of --size\n"
+            "  --meta-only 1             only write the config's meta.json (needs --meta-dir)\n"
             "  --breakdown 1             time forward+backward and the optimizer separately\n"
             "                            (synchronizing between them)\n"
             "  --dump DIR                instead of timing: one fp32 (TF32 off) training step of\n"
@@ -101,8 +106,20 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         else if (!strcmp(o, "--dump")) a->dump_dir = v;
         else if (!strcmp(o, "--meta-dir")) a->meta_dir = v;
         else if (!strcmp(o, "--breakdown")) a->breakdown = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--meta-only")) a->meta_only = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--d-t")) a->custom.d_t = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--d-c")) a->custom.d_c = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--layers")) a->custom.n_layers = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--enc")) a->custom.n_enc = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--con")) a->custom.n_con = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--dec")) a->custom.n_dec = (int)strtol(v, &end, 10);
         else { fprintf(stderr, "dlcm-bench: unknown option %s (see --help)\n", o); return -1; }
         if (end && *end) { fprintf(stderr, "dlcm-bench: %s: not a number: %s\n", o, v); return -1; }
+    }
+    a->custom.name = "custom";
+    if (a->meta_only && !a->meta_dir) {
+        fprintf(stderr, "dlcm-bench: --meta-only needs --meta-dir\n");
+        return -1;
     }
     if (a->batch < 1 || a->seq_len < 2 || a->vocab < 2 || a->steps < 1 || a->warmup < 0 || a->R < 1) {
         fprintf(stderr, "dlcm-bench: batch, seq-len, vocab, steps must be positive and ratio >= 1\n");
@@ -254,8 +271,9 @@ static int dump_step(const BenchArgs *a, ModelShape shape)
 static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name)
 {
     char err[512], device[256];
-    Backend *be = backend_cuda_create(0, a->dtype, err, sizeof err);
-    if (!be) { fprintf(stderr, "dlcm-bench: %s\n", err); return -1; }
+    /* the meta only needs the model's tensor table: the CPU backend gives it on any machine */
+    Backend *be = a->meta_only ? backend_cpu_create() : backend_cuda_create(0, a->dtype, err, sizeof err);
+    if (!be) { fprintf(stderr, "dlcm-bench: %s\n", a->meta_only ? "no CPU backend" : err); return -1; }
     backend_cuda_device_name(be, device, sizeof device);
     ModelConfig cfg = model_config_default(shape);
     Model *m = model_create(be, &cfg, a->batch, err, sizeof err);
@@ -269,6 +287,12 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
         snprintf(path, sizeof path, "%s/%s-%s.json", a->meta_dir,
                  shape.family == FAMILY_DLCM ? "dlcm" : "dense", size_name);
         if (write_meta(path, m, a->batch, NULL)) return -1;
+        if (a->meta_only) {
+            optim_destroy(o);
+            model_destroy(m);
+            be->destroy(be);
+            return 0;
+        }
     }
     int32_t *tokens = bench_tokens(a->batch, a->seq_len, a->vocab, 7);
     StepStats st;
@@ -336,20 +360,22 @@ int main(int argc, char **argv)
 {
     BenchArgs a;
     if (parse_args(argc, argv, &a)) { usage(stderr); return 2; }
-    if (!backend_cuda_available()) {
+    if (!a.meta_only && !backend_cuda_available()) {
         fprintf(stderr, "dlcm-bench: no CUDA GPU available (or this build has no CUDA backend)\n");
         return 1;
     }
     int failures = 0, ran = 0;
+    int custom = a.custom.d_t > 0;
     for (int fam = 0; fam < 2; fam++) {
         const char *fname = fam ? "dlcm" : "dense";
         if (strcmp(a.family, "all") && strcmp(a.family, fname)) continue;
-        for (int i = 0; i < N_SIZES; i++) {
-            if (strcmp(a.size, "all") && strcmp(a.size, SIZES[i].name)) continue;
-            ModelShape sh = bench_shape(&a, fam, &SIZES[i]);
+        for (int i = 0; i < (custom ? 1 : N_SIZES); i++) {
+            const BenchSize *size = custom ? &a.custom : &SIZES[i];
+            if (!custom && strcmp(a.size, "all") && strcmp(a.size, size->name)) continue;
+            ModelShape sh = bench_shape(&a, fam, size);
             ran++;
             if (a.dump_dir) return dump_step(&a, sh) ? 1 : 0;
-            if (bench_one(&a, sh, SIZES[i].name)) failures++;
+            if (bench_one(&a, sh, size->name)) failures++;
         }
     }
     if (!ran) {

@@ -1,5 +1,7 @@
 # bench/bench.mk: dlcm-bench (training throughput on the CUDA backend; --dump for the PyTorch
-# loss check) and `make bench`, which runs it and the PyTorch reference bench/torch_ref.py.
+# loss check) and `make bench`, which runs it and the PyTorch reference bench/torch_ref.py, then
+# the sweep-throughput benchmark (bench/sweep-bench.sh: packed runs with and without MPS beside
+# torch.compile one run after another).
 BENCH_BIN := $(BUILD)/bench/dlcm-bench
 $(BENCH_BIN): $(BUILD)/bench/bench.o $(PART_LIBS)
 	@mkdir -p $(dir $@)
@@ -7,5 +9,7 @@ $(BENCH_BIN): $(BUILD)/bench/bench.o $(PART_LIBS)
 
 BENCH_ARGS ?=
 BENCH_OUT  ?= $(BUILD)/bench/out
-bench: $(BENCH_BIN)
+SWEEP_BENCH_FILE ?= configs/sweep-byte-h100.yaml
+bench: $(BENCH_BIN) $(BIN)/dlcm-sweep $(BIN)/dlcm-train
 	BENCH_BIN=$(BENCH_BIN) BENCH_OUT=$(BENCH_OUT) bench/run-bench.sh $(BENCH_ARGS)
+	BIN=$(BIN) BENCH_BIN=$(BENCH_BIN) OUT=$(BENCH_OUT)/sweep bench/sweep-bench.sh $(SWEEP_BENCH_FILE)

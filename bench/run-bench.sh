@@ -3,7 +3,7 @@
 # loss and gradients from the same weights and batch, (2) our training throughput at every
 # size, (3) PyTorch eager and torch.compile on the same configs, (4) the comparison table.
 # Extra arguments go to dlcm-bench (e.g. --batch 4 --steps 10). Env: BENCH_BIN, BENCH_OUT,
-# PYTHON (default python3), TORCH_STEPS (default 10).
+# PYTHON (default python3), TORCH_STEPS (default 10), TORCH_MODES (default "eager compile").
 set -eu
 BIN=${BENCH_BIN:-build/bench/dlcm-bench}
 OUT=${BENCH_OUT:-build/bench/out}
@@ -18,8 +18,13 @@ done
 "$BIN" --meta-dir "$OUT/meta" "$@" | tee "$OUT/ours.txt"
 : > "$OUT/torch.txt"
 for meta in "$OUT"/meta/*.json; do
-    for mode in eager compile; do
-        "$PY" bench/torch_ref.py bench "$meta" --mode "$mode" --steps "$STEPS" 2>>"$OUT/torch.err" \
+    # the DLCM's torch.compile peer has fixed boundaries (learned ones recompile for every M)
+    fixed=""
+    case "$(basename "$meta")" in dlcm-*) fixed=--fixed-boundaries ;; esac
+    for mode in ${TORCH_MODES:-eager compile}; do
+        extra=""
+        [ "$mode" = compile ] && extra=$fixed
+        "$PY" bench/torch_ref.py bench "$meta" --mode "$mode" --steps "$STEPS" $extra 2>>"$OUT/torch.err" \
             | tee -a "$OUT/torch.txt" || echo "torch $mode failed on $meta (see $OUT/torch.err)"
     done
 done

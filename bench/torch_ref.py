@@ -6,7 +6,11 @@ layout, initialisation and μP constants (read from the meta.json that dlcm-benc
   check DIR             recompute the loss and every gradient of the fp32 step that
                         `dlcm-bench --dump DIR` wrote (TF32 off), and compare with ours
   bench META --mode M   time training steps (bf16 autocast, fused AdamW, clipping) in
-                        eager mode (M = eager) or under torch.compile (M = compile)
+                        eager mode (M = eager) or under torch.compile (M = compile);
+                        --fixed-boundaries: the DLCM with a boundary every R tokens, the
+                        torch.compile peer (learned boundaries recompile for every M)
+  sweep LIST            a sweep's runs one after another under torch.compile (fixed-boundary
+                        DLCM), each for its planned steps (bench/sweep-bench.sh)
   summary OURS TORCH    the table of ours vs eager vs compile from the two logs
 """
 import argparse
@@ -119,14 +123,20 @@ class RefModel(torch.nn.Module):
         nq = torch.sqrt(rq[:, :-1].pow(2).sum(-1) + 1e-12)
         nk = torch.sqrt(rk[:, 1:].pow(2).sum(-1) + 1e-12)
         p = torch.cat([torch.ones(B, 1, device=Hs.device), (1 - dot / (nq * nk)) / 2], dim=1)
-        if bounds is None:
+        fixed_R = self.meta.get("fixed_R", 0)
+        if fixed_R:
+            # fixed boundaries every R tokens: M is known ahead, so torch.compile sees one graph
+            b = (torch.arange(T, device=Hs.device) % fixed_R == 0).to(torch.int64).expand(B, T)
+        elif bounds is None:
             b = torch.bernoulli(p.detach()).to(torch.int64)
         else:
             b = bounds.to(torch.int64)
-        b[:, 0] = 1
+        if not fixed_R:
+            b[:, 0] = 1
         seg = torch.cumsum(b, 1) - 1
         counts = seg[:, -1] + 1
-        M = int(counts.max())  # the host learns the number of concepts (as ours does)
+        # the host learns the number of concepts (as ours does), except with fixed boundaries
+        M = (T + fixed_R - 1) // fixed_R if fixed_R else int(counts.max())
         # segment mean pooling, W_up
         sums = torch.zeros(B, M, dt, device=Hs.device).scatter_add(1, seg[..., None].expand(B, T, dt), Hs.float())
         lengths = torch.zeros(B, M, device=Hs.device).scatter_add(1, seg, torch.ones(B, T, device=Hs.device))
@@ -204,6 +214,8 @@ def check(args):
 
 def bench(args):
     meta = json.load(open(args.meta))
+    if args.fixed_boundaries and meta["family"] == "dlcm":
+        meta["fixed_R"] = int(round(meta["R"]))
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.manual_seed(1234)
     model = RefModel(meta).cuda()
@@ -239,9 +251,64 @@ def bench(args):
     torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     size = os.path.basename(args.meta).rsplit(".", 1)[0].split("-", 1)[1]
+    impl = args.mode + ("-fixedR" if meta.get("fixed_R") else "")
     print("RESULT impl=torch-%s family=%s size=%s dtype=%s step_ms=%.2f tokens_per_s=%.0f peak_mem_gib=%.2f loss=%.4f" %
-          (args.mode, meta["family"], size, args.dtype, 1e3 * dt / args.steps, B * T * args.steps / dt,
+          (impl, meta["family"], size, args.dtype, 1e3 * dt / args.steps, B * T * args.steps / dt,
            torch.cuda.max_memory_allocated() / 2 ** 30, ce.item()), flush=True)
+    return 0
+
+
+def sweep(args):
+    """The runs of a sweep one after another in this process under torch.compile (DLCM with fixed
+    boundaries), each for its planned steps: total wall time with and without compilation."""
+    torch.backends.cuda.matmul.allow_tf32 = True
+    total_flops = total_wall = total_train = 0.0
+    runs = 0
+    for line in open(args.list):
+        if not line.strip() or line.startswith("#"):
+            continue
+        meta_path, steps, flops, run_id = line.split()[:4]
+        steps, flops = int(steps), float(flops)
+        meta = json.load(open(meta_path))
+        if meta["family"] == "dlcm":
+            meta["fixed_R"] = int(round(meta["R"]))
+        torch._dynamo.reset()  # a fresh compilation per run, as a separate job would pay
+        torch.manual_seed(1234)
+        t_start = time.perf_counter()
+        model = RefModel(meta).cuda()
+        groups = [{"params": [model.p(t["name"])], "lr": 1e-2 * t["lr_mult"], "eps": 1e-8 * t["eps_mult"],
+                   "weight_decay": 0.1 if t["is_matrix"] else 0.0} for t in meta["tensors"]]
+        opt = torch.optim.AdamW(groups, betas=(0.9, 0.95), fused=True)
+        fwd = torch.compile(model)
+        B, T, V = meta["batch"], meta["seq_len"], meta["vocab"]
+        g = torch.Generator(device="cuda").manual_seed(7)
+        params = list(model.parameters())
+        t_train = None
+        for step in range(steps):
+            tokens = torch.randint(0, V, (B, T + 1), device="cuda", generator=g)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                total, ce, aux, concepts = fwd(tokens)
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if step == 1:  # compiled (forward, backward and the optimizer's first steps)
+                torch.cuda.synchronize()
+                t_train = time.perf_counter()
+        torch.cuda.synchronize()
+        t_end = time.perf_counter()
+        # steady-state time of the run: the compiled steps' rate applied to all of its steps
+        train_s = (t_end - t_train) * steps / max(steps - 2, 1) if t_train else t_end - t_start
+        runs += 1
+        total_flops += flops
+        total_wall += t_end - t_start
+        total_train += train_s
+        print("RUN impl=torch-compile id=%s family=%s steps=%d wall_s=%.2f train_s=%.2f tflops=%.1f loss=%.4f" %
+              (run_id, meta["family"], steps, t_end - t_start, train_s, flops / train_s / 1e12, ce.item()), flush=True)
+        del model, opt, fwd
+    print("RESULT impl=torch-compile-sequential runs=%d train_flops=%.4g wall_s=%.1f tflops_wall=%.1f "
+          "train_s=%.1f tflops_train=%.1f" % (runs, total_flops, total_wall, total_flops / total_wall / 1e12,
+                                              total_train, total_flops / total_train / 1e12), flush=True)
     return 0
 
 
@@ -268,7 +335,7 @@ def summary(args):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (fam, size), o in ours.items():
         e = torch_rows.get(("torch-eager", fam, size), {})
-        c = torch_rows.get(("torch-compile", fam, size), {})
+        c = torch_rows.get(("torch-compile", fam, size)) or torch_rows.get(("torch-compile-fixedR", fam, size), {})
         ot = float(o["tokens_per_s"])
         et = float(e.get("tokens_per_s", "nan"))
         ct = float(c.get("tokens_per_s", "nan"))
@@ -289,11 +356,15 @@ def main():
     b.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16")
     b.add_argument("--steps", type=int, default=20)
     b.add_argument("--warmup", type=int, default=3)
+    b.add_argument("--fixed-boundaries", action="store_true",
+                   help="DLCM: a boundary every R tokens (the torch.compile peer: one graph)")
+    w = sub.add_parser("sweep", help="train a sweep's runs one after another under torch.compile")
+    w.add_argument("list", help="lines: META.json steps train_flops run_id (bench/sweep-bench.sh)")
     s = sub.add_parser("summary", help="table of ours vs PyTorch")
     s.add_argument("ours")
     s.add_argument("torch")
     args = ap.parse_args()
-    return {"check": check, "bench": bench, "summary": summary}[args.cmd](args)
+    return {"check": check, "bench": bench, "sweep": sweep, "summary": summary}[args.cmd](args)
 
 
 if __name__ == "__main__":

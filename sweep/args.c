@@ -16,6 +16,7 @@ static const char run_options_help[] =
     "                       'none' (CPU backend)\n"
     "  --gpu-mem GIB        memory per GPU for packing (default: from nvidia-smi)\n"
     "  --max-per-gpu N      runs packed on one GPU at most (default 4)\n"
+    "  --mps on|off         CUDA MPS daemon while runs are packed on a GPU (default on)\n"
     "  --cpu-workers N      concurrent runs on a CPU-only machine (default 1)\n"
     "  --heartbeat S        seconds between heartbeats and live-progress copies (default 5)\n"
     "  --stale-after S      requeue a running run not heard of for S seconds (default 60;\n"
@@ -112,7 +113,7 @@ static void print_command_help(FILE *f, const Command *c)
 
 enum {
     OPT_DB = 1000, OPT_RUNS_DIR, OPT_TRAINER, OPT_SWEEP, OPT_GPUS, OPT_BACKEND, OPT_PARTITION, OPT_TIME, OPT_GPU_MEM,
-    OPT_HEARTBEAT, OPT_STALE, OPT_POLL, OPT_MAX_PER_GPU, OPT_CPU_WORKERS, OPT_MAX_ATTEMPTS, OPT_GPUS_PER_TASK,
+    OPT_HEARTBEAT, OPT_STALE, OPT_POLL, OPT_MAX_PER_GPU, OPT_MPS, OPT_CPU_WORKERS, OPT_MAX_ATTEMPTS, OPT_GPUS_PER_TASK,
     OPT_CPUS_PER_TASK, OPT_MAX_PARALLEL, OPT_CSV, OPT_JSON, OPT_QUIET, OPT_RUNS, OPT_NO_RUN, OPT_NEW_VERSION,
     OPT_NO_CHECK, OPT_TAG, OPT_NOTE, OPT_HELP, OPT_VERSION, OPT_STATUS_EVERY
 };
@@ -132,6 +133,7 @@ static const struct option long_options[] = {
     {"stale-after", required_argument, NULL, OPT_STALE},
     {"poll", required_argument, NULL, OPT_POLL},
     {"max-per-gpu", required_argument, NULL, OPT_MAX_PER_GPU},
+    {"mps", required_argument, NULL, OPT_MPS},
     {"cpu-workers", required_argument, NULL, OPT_CPU_WORKERS},
     {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
     {"gpus-per-task", required_argument, NULL, OPT_GPUS_PER_TASK},
@@ -153,7 +155,7 @@ static const struct option long_options[] = {
 };
 
 static const char *const run_option_names =
-    "runs-dir trainer backend gpus gpu-mem max-per-gpu cpu-workers heartbeat stale-after max-attempts quiet "
+    "runs-dir trainer backend gpus gpu-mem max-per-gpu mps cpu-workers heartbeat stale-after max-attempts quiet "
     "status-every "
     "partition time gpus-per-task cpus-per-task max-parallel poll";
 
@@ -281,6 +283,11 @@ int sweep_parse_args(int argc, char **argv, Args *a, int *exit_code)
         case OPT_STATUS_EVERY: bad = cli_parse_double("dlcm-sweep", flagbuf, optarg, 0.05, &a->status_every_s); break;
         case OPT_POLL: bad = cli_parse_double("dlcm-sweep", flagbuf, optarg, 0.05, &a->poll_s); break;
         case OPT_MAX_PER_GPU: bad = set_int(flagbuf, optarg, 1, &a->max_per_gpu); break;
+        case OPT_MPS:
+            bad = strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0;
+            if (bad) fprintf(stderr, "dlcm-sweep: %s takes on or off (got '%s')\n", flagbuf, optarg);
+            a->no_mps = strcmp(optarg, "off") == 0;
+            break;
         case OPT_CPU_WORKERS: bad = set_int(flagbuf, optarg, 1, &a->cpu_workers); break;
         case OPT_MAX_ATTEMPTS: bad = set_int(flagbuf, optarg, 1, &a->max_attempts); break;
         case OPT_GPUS_PER_TASK: bad = set_int(flagbuf, optarg, 0, &a->gpus_per_task); break;

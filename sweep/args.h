@@ -19,6 +19,7 @@ typedef struct {
     int csv, json, quiet, list_runs, no_run, new_version, no_check;
     double gpu_mem_gib, heartbeat_s, stale_after_s, poll_s, status_every_s;
     int max_per_gpu, cpu_workers, max_attempts, gpus_per_task, cpus_per_task, max_parallel;
+    int no_mps; /* --mps off */
 } Args;
 
 /* Parses argv (argv[1] is the command). Returns -1 when the process should exit with *exit_code

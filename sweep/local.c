@@ -18,6 +18,7 @@
 #include "db/study.h"
 #include "db/sweeps.h"
 #include "sweep/launch.h"
+#include "sweep/mps.h"
 #include "sweep/plan.h"
 #include "sweep/proc.h"
 
@@ -44,6 +45,7 @@ void local_options_default(LocalOptions *opt)
     memset(opt, 0, sizeof *opt);
     opt->trainer = "bin/dlcm-train";
     opt->max_per_gpu = 4;
+    opt->mps = 1;
     opt->cpu_workers = 1;
     opt->heartbeat_s = 5;
     opt->stale_after_s = 60;
@@ -267,6 +269,8 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     int tty = opt->status_out && isatty(fileno(opt->status_out));
+    MpsDaemon mps = {0}; /* packed runs on a GPU run concurrently only under MPS */
+    if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu > 1) mps_start(&mps, stderr); /* also when quiet */
 
     int rc = 0, any_failed = 0;
     double last_beat = -1e9, last_status = -1e9;
@@ -342,6 +346,7 @@ out:
         slots[i].pid = 0;
     }
     show_status(db, sweep_id, sweep_name, opt, tty, 1);
+    mps_stop(&mps, stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc == 0 && stop_requested) return 2;

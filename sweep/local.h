@@ -16,6 +16,7 @@ typedef struct {
     int gpu_ids[LOCAL_MAX_DEVICES];
     double gpu_mem_bytes[LOCAL_MAX_DEVICES]; /* 0: unknown (one run per GPU) */
     int max_per_gpu;                /* packing limit per GPU */
+    int mps;                        /* 1 (default): CUDA MPS daemon while runs are packed (sweep/mps.h) */
     int cpu_workers;                /* concurrent runs on a CPU-only machine */
     double heartbeat_s;             /* how often running runs are marked alive */
     double stale_after_s;           /* a run not marked alive this long is requeued */

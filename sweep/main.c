@@ -348,6 +348,7 @@ static int execute(const Args *a, sqlite3 *db, int64_t sweep_id, const char *nam
         memcpy(opt.gpu_ids, gpu_ids, sizeof gpu_ids);
         memcpy(opt.gpu_mem_bytes, gpu_mem, sizeof gpu_mem);
         opt.max_per_gpu = a->max_per_gpu;
+        opt.mps = !a->no_mps;
         opt.cpu_workers = a->cpu_workers;
         opt.heartbeat_s = a->heartbeat_s;
         if (a->stale_after_s > 0) opt.stale_after_s = a->stale_after_s;

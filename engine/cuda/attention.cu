@@ -1,421 +1,282 @@
-/* engine/cuda/attention.cu: multi-head attention with heads of 64, causal or with per-query key
- * counts and an optional null key/value, forward (online softmax over key tiles, flash style)
- * and backward (one kernel for dQ and the null key's gradients, one for dK and dV). */
+/* engine/cuda/attention.cu: attention with its products on tensor cores. For a chunk
+ * of sequences, S = Q K^T goes to fp32 scratch through cuBLAS, a row kernel masks it (causal or
+ * key counts), adds the null key and writes P = softmax(S) in the activation type (and lse),
+ * then O = P V is a second strided GEMM. Backward recomputes S and P, forms dP = dO V^T, the
+ * row kernel makes dS = P (dP - dO.O) scale and the null key's gradients, and three GEMMs add
+ * dQ += dS K, dK += dS^T Q, dV += P^T dO. Masked scores cost GEMM work but no accuracy. The
+ * null key's gradients are summed per block in warp order, then over blocks in block order: no
+ * floating-point atomics, so a run repeats bit for bit. */
 #include <math.h>
 
 #include "engine/cuda/attention_common.h"
-#include "engine/cuda/cuda_internal.h"
 
-#define ATT_WARPS 4
-#define ATT_THREADS (ATT_WARPS * 32)
-#define ROWS_PER_WARP 4                          /* queries (or keys) a warp owns */
-#define ROWS_PER_BLOCK (ATT_WARPS * ROWS_PER_WARP)
-#define TILE 32                                  /* keys (or queries) streamed per step */
+#define ROW_WARPS 8 /* query rows per block, one warp each */
+#define ROW_THREADS (ROW_WARPS * 32)
+#define SCRATCH_TARGET_BYTES ((size_t)512 << 20) /* chunk sequences up to this much scratch */
 
-/* Loads TILE rows of 64 from `src` (rows row0.., stride) into a padded fp32 tile; rows past
- * `rows` are zero. */
-template <typename T>
-static __device__ __forceinline__ void load_tile(float (*tile)[HD + 1], const T *src, size_t base_row,
-                                                 int row0, int rows, int stride, int col0)
+/* Adds the block's (visible keys + null) count, times the pass's products, to the counter. */
+static __device__ void count_block_pairs(const AttnArgs &a, unsigned long long warp_pairs, int weight)
 {
-    for (int e = threadIdx.x; e < TILE * HD; e += ATT_THREADS) {
-        int r = e / HD, c = e % HD;
-        int row = row0 + r;
-        tile[r][c] = row < rows ? to_f32(src[(base_row + row) * stride + col0 + c]) : 0.0f;
-    }
+    __shared__ unsigned long long block_pairs;
+    if (threadIdx.x == 0) block_pairs = 0;
+    __syncthreads();
+    if (threadIdx.x % 32 == 0 && warp_pairs) atomicAdd(&block_pairs, warp_pairs);
+    __syncthreads();
+    if (threadIdx.x == 0 && block_pairs) atomicAdd(a.pair_counter, (unsigned long long)weight * block_pairs);
 }
 
-/* ---- forward ------------------------------------------------------------------------------------
- * Block: 16 queries of one (sequence, head), 4 per warp; lane j scores key kt + j of each tile,
- * then the warp folds the tile into its running max, sum and output (lanes own output dims
- * lane and lane + 32). The null key is the softmax's starting state. */
-template <typename T>
-__global__ void __launch_bounds__(ATT_THREADS)
-attention_forward_kernel(T *out, float *lse, const T *q, const T *k, const T *v, const T *k_null,
-                         const T *v_null, AttnArgs a)
+/* Row (sequence b = b0 + chunk index, head h, query i) of the chunk's score matrices. */
+static __device__ __forceinline__ size_t score_row(const AttnArgs &a, int chunk_b, int h, int i)
 {
-    __shared__ float Ks[TILE][HD + 1];
-    __shared__ float Vs[TILE][HD + 1];
-    __shared__ float Qs[ROWS_PER_BLOCK][HD];
-    __shared__ int block_keys;
-    int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * ROWS_PER_BLOCK;
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    return (((size_t)chunk_b * a.H + h) * a.Tq + i) * a.Tk;
+}
 
-    for (int e = threadIdx.x; e < ROWS_PER_BLOCK * HD; e += ATT_THREADS) {
-        int r = e / HD, c = e % HD, i = q0 + r;
-        Qs[r][c] = i < a.Tq ? to_f32(q[((size_t)b * a.Tq + i) * a.q_stride + h * HD + c]) : 0.0f;
-    }
-    if (threadIdx.x == 0) block_keys = 0;
-    __syncthreads();
+template <typename T>
+static __device__ __forceinline__ float dot64(const T *x, const T *y)
+{
+    int lane = threadIdx.x % 32;
+    return warp_sum(to_f32(x[lane]) * to_f32(y[lane]) + to_f32(x[lane + 32]) * to_f32(y[lane + 32]));
+}
 
-    int n[ROWS_PER_WARP];
-    float m[ROWS_PER_WARP], l[ROWS_PER_WARP], o0[ROWS_PER_WARP], o1[ROWS_PER_WARP];
-    int warp_keys = 0;
+/* Softmax of one row with its mask and null key: P (act type), lse, and the output row
+ * initialised to p_null v_null for the P V product to add onto. */
+template <typename T>
+__global__ void __launch_bounds__(ROW_THREADS)
+softmax_forward_kernel(const float *S, T *P, T *out, float *lse, const T *q, const T *k_null,
+                       const T *v_null, AttnArgs a, int b0)
+{
+    int chunk_b = blockIdx.z, b = b0 + chunk_b, h = blockIdx.y;
+    int i = blockIdx.x * ROW_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     unsigned long long pairs = 0;
-#pragma unroll
-    for (int r = 0; r < ROWS_PER_WARP; r++) {
-        int i = q0 + warp * ROWS_PER_WARP + r;
-        const float *qr = Qs[warp * ROWS_PER_WARP + r];
-        n[r] = visible_keys(a, b, i);
-        warp_keys = max(warp_keys, n[r]);
-        if (i < a.Tq) pairs += (unsigned long long)(n[r] + a.has_null);
-        if (a.has_null) {
-            float kn0 = to_f32(k_null[h * HD + lane]), kn1 = to_f32(k_null[h * HD + lane + 32]);
-            m[r] = a.scale * warp_sum(qr[lane] * kn0 + qr[lane + 32] * kn1);
-            l[r] = 1.0f;
-            o0[r] = to_f32(v_null[h * HD + lane]);
-            o1[r] = to_f32(v_null[h * HD + lane + 32]);
-        } else {
-            m[r] = -INFINITY;
-            l[r] = 0.0f;
-            o0[r] = o1[r] = 0.0f;
+    if (i < a.Tq) {
+        const float *s = S + score_row(a, chunk_b, h, i);
+        T *p = P + score_row(a, chunk_b, h, i);
+        int n = visible_keys(a, b, i);
+        pairs = (unsigned long long)(n + a.has_null);
+        const T *qi = q + ((size_t)b * a.Tq + i) * a.q_stride + h * HD;
+        float s_null = a.has_null ? a.scale * dot64(qi, k_null + h * HD) : -INFINITY;
+        float m = s_null;
+        for (int j = lane; j < n; j += 32) m = fmaxf(m, a.scale * s[j]);
+        m = warp_max(m);
+        float sum = 0.0f;
+        if (m != -INFINITY) {
+            for (int j = lane; j < n; j += 32) sum += expf(a.scale * s[j] - m);
+            sum = warp_sum(sum) + (a.has_null ? expf(s_null - m) : 0.0f);
         }
+        float L = sum > 0.0f ? m + logf(sum) : -INFINITY;
+        for (int j = lane; j < a.Tk; j += 32)
+            p[j] = from_f32<T>(j < n && sum > 0.0f ? expf(a.scale * s[j] - L) : 0.0f);
+        T *o = out + ((size_t)b * a.Tq + i) * a.o_stride + h * HD;
+        float p_null = a.has_null && sum > 0.0f ? expf(s_null - L) : 0.0f;
+        o[lane] = from_f32<T>(a.has_null ? p_null * to_f32(v_null[h * HD + lane]) : 0.0f);
+        o[lane + 32] = from_f32<T>(a.has_null ? p_null * to_f32(v_null[h * HD + lane + 32]) : 0.0f);
+        if (lane == 0) lse[((size_t)b * a.H + h) * a.Tq + i] = L;
     }
-    if (lane == 0) {
-        atomicMax(&block_keys, warp_keys);
-        if (a.pair_counter) atomicAdd(a.pair_counter, 2ull * pairs);
-    }
-    __syncthreads();
-    int keys = block_keys;
-
-    for (int kt = 0; kt < keys; kt += TILE) {
-        __syncthreads(); /* the previous tile is consumed */
-        load_tile(Ks, k, (size_t)b * a.Tk, kt, a.Tk, a.k_stride, h * HD);
-        load_tile(Vs, v, (size_t)b * a.Tk, kt, a.Tk, a.v_stride, h * HD);
-        __syncthreads();
-        float s[ROWS_PER_WARP] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll 8
-        for (int d = 0; d < HD; d++) {
-            float kd = Ks[lane][d];
-#pragma unroll
-            for (int r = 0; r < ROWS_PER_WARP; r++) s[r] += Qs[warp * ROWS_PER_WARP + r][d] * kd;
-        }
-        int j = kt + lane;
-#pragma unroll
-        for (int r = 0; r < ROWS_PER_WARP; r++) {
-            float sr = j < n[r] ? a.scale * s[r] : -INFINITY;
-            float tile_max = warp_max(sr);
-            if (tile_max == -INFINITY) continue; /* warp-uniform: no visible key in this tile */
-            float m_new = fmaxf(m[r], tile_max);
-            float correction = expf(m[r] - m_new);
-            float p = expf(sr - m_new);
-            l[r] = l[r] * correction + warp_sum(p);
-            float a0 = o0[r] * correction, a1 = o1[r] * correction;
-#pragma unroll 8
-            for (int jj = 0; jj < TILE; jj++) {
-                float pj = __shfl_sync(0xffffffffu, p, jj);
-                a0 += pj * Vs[jj][lane];
-                a1 += pj * Vs[jj][lane + 32];
-            }
-            o0[r] = a0;
-            o1[r] = a1;
-            m[r] = m_new;
-        }
-    }
-
-#pragma unroll
-    for (int r = 0; r < ROWS_PER_WARP; r++) {
-        int i = q0 + warp * ROWS_PER_WARP + r;
-        if (i >= a.Tq) continue;
-        T *orow = out + ((size_t)b * a.Tq + i) * a.o_stride + h * HD;
-        float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
-        orow[lane] = from_f32<T>(o0[r] * inv);
-        orow[lane + 32] = from_f32<T>(o1[r] * inv);
-        if (lane == 0)
-            lse[((size_t)b * a.H + h) * a.Tq + i] = l[r] > 0.0f ? m[r] + logf(l[r]) : -INFINITY;
-    }
+    if (a.pair_counter) count_block_pairs(a, pairs, 2);
 }
 
-/* ---- backward: dQ (and the null key's dK, dV) ---------------------------------------------------
- * Same tiling as forward. P = exp(s - lse); dS = P (dO.v - D) scale with D = dO.O. */
+/* Backward, first half: P again from S and the saved lse. */
 template <typename T>
-__global__ void __launch_bounds__(ATT_THREADS)
-attention_backward_dq_kernel(T *dq, float *dk_null, float *dv_null, const T *dout, const T *out,
-                             const float *lse, const T *q, const T *k, const T *v, const T *k_null,
-                             const T *v_null, AttnArgs a)
+__global__ void __launch_bounds__(ROW_THREADS)
+probs_kernel(const float *S, T *P, const float *lse, AttnArgs a, int b0)
 {
-    __shared__ float Ks[TILE][HD + 1];
-    __shared__ float Vs[TILE][HD + 1];
-    __shared__ float Qs[ROWS_PER_BLOCK][HD];
-    __shared__ float DOs[ROWS_PER_BLOCK][HD];
-    __shared__ float null_grad[2][HD];
-    __shared__ int block_keys;
-    int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * ROWS_PER_BLOCK;
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    int chunk_b = blockIdx.z, b = b0 + chunk_b, h = blockIdx.y;
+    int i = blockIdx.x * ROW_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (i >= a.Tq) return;
+    const float *s = S + score_row(a, chunk_b, h, i);
+    T *p = P + score_row(a, chunk_b, h, i);
+    float L = lse[((size_t)b * a.H + h) * a.Tq + i];
+    int n = isfinite(L) ? visible_keys(a, b, i) : 0;
+    for (int j = lane; j < a.Tk; j += 32) p[j] = from_f32<T>(j < n ? expf(a.scale * s[j] - L) : 0.0f);
+}
 
-    for (int e = threadIdx.x; e < ROWS_PER_BLOCK * HD; e += ATT_THREADS) {
-        int r = e / HD, c = e % HD, i = q0 + r;
-        size_t row = (size_t)b * a.Tq + i;
-        Qs[r][c] = i < a.Tq ? to_f32(q[row * a.q_stride + h * HD + c]) : 0.0f;
-        DOs[r][c] = i < a.Tq ? to_f32(dout[row * a.o_stride + h * HD + c]) : 0.0f;
-    }
-    if (threadIdx.x < 2 * HD) null_grad[threadIdx.x / HD][threadIdx.x % HD] = 0.0f;
-    if (threadIdx.x == 0) block_keys = 0;
-    __syncthreads();
-
-    int n[ROWS_PER_WARP];
-    float L[ROWS_PER_WARP], D[ROWS_PER_WARP], dq0[ROWS_PER_WARP], dq1[ROWS_PER_WARP];
+/* Backward, second half: dS = P (dP - D) scale with D = dO.O, written over nothing else (own
+ * buffer); the null key's part goes straight into dq, dk_null and dv_null. */
+template <typename T>
+__global__ void __launch_bounds__(ROW_THREADS)
+dscores_kernel(const float *dP, const T *P, T *dS, T *dq, float *null_partials,
+               const T *dout, const T *out, const float *lse, const T *q, const T *k_null,
+               const T *v_null, AttnArgs a, int b0)
+{
+    __shared__ float null_grad[ROW_WARPS][2][HD];
+    int chunk_b = blockIdx.z, b = b0 + chunk_b, h = blockIdx.y;
+    int warp = threadIdx.x / 32;
+    int i = blockIdx.x * ROW_WARPS + warp, lane = threadIdx.x % 32;
+    unsigned long long pairs = 0;
     float dkn0 = 0.0f, dkn1 = 0.0f, dvn0 = 0.0f, dvn1 = 0.0f;
-    int warp_keys = 0;
-    unsigned long long pairs = 0;
-#pragma unroll
-    for (int r = 0; r < ROWS_PER_WARP; r++) {
-        int row_in_block = warp * ROWS_PER_WARP + r;
-        int i = q0 + row_in_block;
-        const float *qr = Qs[row_in_block], *dor = DOs[row_in_block];
-        dq0[r] = dq1[r] = 0.0f;
-        L[r] = i < a.Tq ? lse[((size_t)b * a.H + h) * a.Tq + i] : -INFINITY;
-        if (!isfinite(L[r])) { /* no key at all, or a padding row: no gradient */
-            n[r] = 0;
-            D[r] = 0.0f;
-            continue;
-        }
-        n[r] = visible_keys(a, b, i);
-        warp_keys = max(warp_keys, n[r]);
-        pairs += (unsigned long long)(n[r] + a.has_null);
-        const T *orow = out + ((size_t)b * a.Tq + i) * a.o_stride + h * HD;
-        D[r] = warp_sum(dor[lane] * to_f32(orow[lane]) + dor[lane + 32] * to_f32(orow[lane + 32]));
-        if (a.has_null) {
-            float kn0 = to_f32(k_null[h * HD + lane]), kn1 = to_f32(k_null[h * HD + lane + 32]);
-            float vn0 = to_f32(v_null[h * HD + lane]), vn1 = to_f32(v_null[h * HD + lane + 32]);
-            float P = expf(a.scale * warp_sum(qr[lane] * kn0 + qr[lane + 32] * kn1) - L[r]);
-            float dP = warp_sum(dor[lane] * vn0 + dor[lane + 32] * vn1);
-            float dS = P * (dP - D[r]) * a.scale;
-            dq0[r] += dS * kn0;
-            dq1[r] += dS * kn1;
-            dkn0 += dS * qr[lane];
-            dkn1 += dS * qr[lane + 32];
-            dvn0 += P * dor[lane];
-            dvn1 += P * dor[lane + 32];
+    if (i < a.Tq) {
+        size_t row = (size_t)b * a.Tq + i;
+        const float *dp = dP + score_row(a, chunk_b, h, i);
+        const T *p = P + score_row(a, chunk_b, h, i);
+        T *ds = dS + score_row(a, chunk_b, h, i);
+        float L = lse[((size_t)b * a.H + h) * a.Tq + i];
+        const T *doi = dout + row * a.o_stride + h * HD;
+        float D = dot64(doi, out + row * a.o_stride + h * HD);
+        bool live = isfinite(L);
+        int n = live ? visible_keys(a, b, i) : 0;
+        if (live) pairs = (unsigned long long)(n + a.has_null);
+        for (int j = lane; j < a.Tk; j += 32) /* P is zero past the visible keys */
+            ds[j] = from_f32<T>(j < n ? to_f32(p[j]) * (dp[j] - D) * a.scale : 0.0f);
+        if (live && a.has_null) {
+            const T *qi = q + row * a.q_stride + h * HD;
+            const T *kn = k_null + h * HD, *vn = v_null + h * HD;
+            float Pn = expf(a.scale * dot64(qi, kn) - L);
+            float dSn = Pn * (dot64(doi, vn) - D) * a.scale;
+            T *dqi = dq + row * a.q_stride + h * HD;
+            dqi[lane] = from_f32<T>(to_f32(dqi[lane]) + dSn * to_f32(kn[lane]));
+            dqi[lane + 32] = from_f32<T>(to_f32(dqi[lane + 32]) + dSn * to_f32(kn[lane + 32]));
+            dkn0 = dSn * to_f32(qi[lane]);
+            dkn1 = dSn * to_f32(qi[lane + 32]);
+            dvn0 = Pn * to_f32(doi[lane]);
+            dvn1 = Pn * to_f32(doi[lane + 32]);
         }
     }
-    if (lane == 0) {
-        atomicMax(&block_keys, warp_keys);
-        if (a.pair_counter) atomicAdd(a.pair_counter, 5ull * pairs);
-    }
-    __syncthreads();
-    int keys = block_keys;
-
-    for (int kt = 0; kt < keys; kt += TILE) {
+    if (a.has_null) { /* the block's sum in warp order, to its slot of the head's partials */
+        null_grad[warp][0][lane] = dkn0;
+        null_grad[warp][0][lane + 32] = dkn1;
+        null_grad[warp][1][lane] = dvn0;
+        null_grad[warp][1][lane + 32] = dvn1;
         __syncthreads();
-        load_tile(Ks, k, (size_t)b * a.Tk, kt, a.Tk, a.k_stride, h * HD);
-        load_tile(Vs, v, (size_t)b * a.Tk, kt, a.Tk, a.v_stride, h * HD);
-        __syncthreads();
-        float s[ROWS_PER_WARP] = {0.0f, 0.0f, 0.0f, 0.0f};
-        float dp[ROWS_PER_WARP] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll 8
-        for (int d = 0; d < HD; d++) {
-            float kd = Ks[lane][d], vd = Vs[lane][d];
-#pragma unroll
-            for (int r = 0; r < ROWS_PER_WARP; r++) {
-                s[r] += Qs[warp * ROWS_PER_WARP + r][d] * kd;
-                dp[r] += DOs[warp * ROWS_PER_WARP + r][d] * vd;
-            }
-        }
-        int j = kt + lane;
-#pragma unroll
-        for (int r = 0; r < ROWS_PER_WARP; r++) {
-            if (kt >= n[r]) continue; /* warp-uniform */
-            float P = j < n[r] ? expf(a.scale * s[r] - L[r]) : 0.0f;
-            float dS = P * (dp[r] - D[r]) * a.scale;
-            float a0 = dq0[r], a1 = dq1[r];
-#pragma unroll 8
-            for (int jj = 0; jj < TILE; jj++) {
-                float ds = __shfl_sync(0xffffffffu, dS, jj);
-                a0 += ds * Ks[jj][lane];
-                a1 += ds * Ks[jj][lane + 32];
-            }
-            dq0[r] = a0;
-            dq1[r] = a1;
+        if (threadIdx.x < 2 * HD) {
+            int which = threadIdx.x / HD, c = threadIdx.x % HD;
+            float s = 0.0f;
+            for (int w = 0; w < ROW_WARPS; w++) s += null_grad[w][which][c];
+            size_t slot = ((size_t)h * gridDim.z + chunk_b) * gridDim.x + blockIdx.x;
+            null_partials[((size_t)which * a.H * gridDim.z * gridDim.x * HD) + slot * HD + c] = s;
         }
     }
-
-#pragma unroll
-    for (int r = 0; r < ROWS_PER_WARP; r++) {
-        int i = q0 + warp * ROWS_PER_WARP + r;
-        if (i >= a.Tq) continue;
-        T *dqr = dq + ((size_t)b * a.Tq + i) * a.q_stride + h * HD;
-        dqr[lane] = from_f32<T>(to_f32(dqr[lane]) + dq0[r]);
-        dqr[lane + 32] = from_f32<T>(to_f32(dqr[lane + 32]) + dq1[r]);
-    }
-    if (a.has_null) {
-        atomicAdd(&null_grad[0][lane], dkn0);
-        atomicAdd(&null_grad[0][lane + 32], dkn1);
-        atomicAdd(&null_grad[1][lane], dvn0);
-        atomicAdd(&null_grad[1][lane + 32], dvn1);
-        __syncthreads();
-        if (threadIdx.x < HD) {
-            if (dk_null) atomicAdd(&dk_null[h * HD + threadIdx.x], null_grad[0][threadIdx.x]);
-            if (dv_null) atomicAdd(&dv_null[h * HD + threadIdx.x], null_grad[1][threadIdx.x]);
-        }
-    }
+    if (a.pair_counter) count_block_pairs(a, pairs, 5);
 }
 
-/* ---- backward: dK, dV ----------------------------------------------------------------------------
- * Block: 16 keys of one (sequence, head), 4 per warp; queries stream through in tiles of 32,
- * lane i taking query qt + i. dK_j = sum_i dS_ij q_i, dV_j = sum_i P_ij dO_i. */
-template <typename T>
-__global__ void __launch_bounds__(ATT_THREADS)
-attention_backward_dkv_kernel(T *dk, T *dv, const T *dout, const T *out, const float *lse,
-                              const T *q, const T *k, const T *v, AttnArgs a)
+/* ---- host side ------------------------------------------------------------------------------ */
+
+/* Sequences per chunk, so the chunk's scores fit the scratch target (at least one). */
+static int chunk_sequences(const AttnShape *s, size_t bytes_per_score)
 {
-    __shared__ float Qt[TILE][HD + 1];
-    __shared__ float DOt[TILE][HD + 1];
-    __shared__ float Kw[ROWS_PER_BLOCK][HD];
-    __shared__ float Vw[ROWS_PER_BLOCK][HD];
-    __shared__ float L_t[TILE], D_t[TILE];
-    __shared__ int n_t[TILE];
-    int b = blockIdx.z, h = blockIdx.y, j0 = blockIdx.x * ROWS_PER_BLOCK;
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-
-    for (int e = threadIdx.x; e < ROWS_PER_BLOCK * HD; e += ATT_THREADS) {
-        int r = e / HD, c = e % HD, j = j0 + r;
-        size_t row = (size_t)b * a.Tk + j;
-        Kw[r][c] = j < a.Tk ? to_f32(k[row * a.k_stride + h * HD + c]) : 0.0f;
-        Vw[r][c] = j < a.Tk ? to_f32(v[row * a.v_stride + h * HD + c]) : 0.0f;
-    }
-
-    float dk0[ROWS_PER_WARP], dk1[ROWS_PER_WARP], dv0[ROWS_PER_WARP], dv1[ROWS_PER_WARP];
-#pragma unroll
-    for (int r = 0; r < ROWS_PER_WARP; r++) dk0[r] = dk1[r] = dv0[r] = dv1[r] = 0.0f;
-
-    /* causal: query i sees key j only when i >= j, so earlier queries are skipped */
-    int first_query = a.key_count ? 0 : j0;
-    for (int qt = first_query; qt < a.Tq; qt += TILE) {
-        __syncthreads();
-        load_tile(Qt, q, (size_t)b * a.Tq, qt, a.Tq, a.q_stride, h * HD);
-        load_tile(DOt, dout, (size_t)b * a.Tq, qt, a.Tq, a.o_stride, h * HD);
-        /* each warp: D and the key count of 8 of the tile's queries */
-        for (int rr = warp; rr < TILE; rr += ATT_WARPS) {
-            int i = qt + rr;
-            float Dv = 0.0f, Lv = -INFINITY;
-            int nv = 0;
-            if (i < a.Tq) {
-                size_t row = (size_t)b * a.Tq + i;
-                const T *orow = out + row * a.o_stride + h * HD;
-                const T *dorow = dout + row * a.o_stride + h * HD;
-                Dv = warp_sum(to_f32(dorow[lane]) * to_f32(orow[lane]) +
-                              to_f32(dorow[lane + 32]) * to_f32(orow[lane + 32]));
-                Lv = lse[((size_t)b * a.H + h) * a.Tq + i];
-                nv = isfinite(Lv) ? visible_keys(a, b, i) : 0;
-            }
-            if (lane == 0) {
-                D_t[rr] = Dv;
-                L_t[rr] = Lv;
-                n_t[rr] = nv;
-            }
-        }
-        __syncthreads();
-        float s[ROWS_PER_WARP] = {0.0f, 0.0f, 0.0f, 0.0f};
-        float dp[ROWS_PER_WARP] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll 8
-        for (int d = 0; d < HD; d++) {
-            float qd = Qt[lane][d], dod = DOt[lane][d];
-#pragma unroll
-            for (int r = 0; r < ROWS_PER_WARP; r++) {
-                s[r] += qd * Kw[warp * ROWS_PER_WARP + r][d];
-                dp[r] += dod * Vw[warp * ROWS_PER_WARP + r][d];
-            }
-        }
-        int nq = n_t[lane];
-        float Lq = L_t[lane], Dq = D_t[lane];
-#pragma unroll
-        for (int r = 0; r < ROWS_PER_WARP; r++) {
-            int j = j0 + warp * ROWS_PER_WARP + r;
-            bool visible = j < nq;
-            if (!__any_sync(0xffffffffu, visible)) continue;
-            float P = visible ? expf(a.scale * s[r] - Lq) : 0.0f;
-            float dS = P * (dp[r] - Dq) * a.scale;
-            float ak0 = dk0[r], ak1 = dk1[r], av0 = dv0[r], av1 = dv1[r];
-#pragma unroll 8
-            for (int ii = 0; ii < TILE; ii++) {
-                float ds = __shfl_sync(0xffffffffu, dS, ii);
-                float pi = __shfl_sync(0xffffffffu, P, ii);
-                ak0 += ds * Qt[ii][lane];
-                ak1 += ds * Qt[ii][lane + 32];
-                av0 += pi * DOt[ii][lane];
-                av1 += pi * DOt[ii][lane + 32];
-            }
-            dk0[r] = ak0;
-            dk1[r] = ak1;
-            dv0[r] = av0;
-            dv1[r] = av1;
-        }
-    }
-
-#pragma unroll
-    for (int r = 0; r < ROWS_PER_WARP; r++) {
-        int j = j0 + warp * ROWS_PER_WARP + r;
-        if (j >= a.Tk) continue;
-        size_t row = (size_t)b * a.Tk + j;
-        T *dkr = dk + row * a.k_stride + h * HD;
-        T *dvr = dv + row * a.v_stride + h * HD;
-        dkr[lane] = from_f32<T>(to_f32(dkr[lane]) + dk0[r]);
-        dkr[lane + 32] = from_f32<T>(to_f32(dkr[lane + 32]) + dk1[r]);
-        dvr[lane] = from_f32<T>(to_f32(dvr[lane]) + dv0[r]);
-        dvr[lane + 32] = from_f32<T>(to_f32(dvr[lane + 32]) + dv1[r]);
-    }
+    size_t per_seq = (size_t)s->H * s->Tq * s->Tk * bytes_per_score;
+    size_t n = per_seq ? SCRATCH_TARGET_BYTES / per_seq : (size_t)s->B;
+    if (n < 1) n = 1;
+    if (n > (size_t)s->B) n = (size_t)s->B;
+    return (int)n;
 }
 
-/* ---- launchers ---------------------------------------------------------------------------------- */
+static const char *offset(const void *p, size_t elements, size_t elem_size)
+{
+    return (const char *)p + elements * elem_size;
+}
+
+/* S[h] = Q_h K_h^T for the heads of sequence b, into fp32 scores of the chunk slot. */
+static void scores_gemm(Backend *be, float *S_slot, const void *q, const void *k, const AttnShape *s, int b)
+{
+    size_t es = be->act_size;
+    cuda_gemm_strided(be, 0, 1, s->Tq, s->Tk, HD, 1.0f,
+                      offset(q, (size_t)b * s->Tq * s->q_stride, es), s->q_stride, HD,
+                      offset(k, (size_t)b * s->Tk * s->k_stride, es), s->k_stride, HD, 0.0f,
+                      S_slot, s->Tk, (long long)s->Tq * s->Tk, s->H, 1);
+}
 
 void cuda_attention_forward(Backend *be, void *out, float *lse, const void *q, const void *k,
-                            const void *v, const AttnShape *s)
+                                 const void *v, const AttnShape *s)
 {
     if (s->B <= 0 || s->Tq <= 0 || s->H <= 0) return;
-    if (cuda_state(be)->attention_kind == ATTENTION_GEMM) {
-        cuda_attention_gemm_forward(be, out, lse, q, k, v, s);
-        return;
-    }
     AttnArgs a = attn_args(be, s);
     if (!s->key_count) be->flops += 4.0 * HD * causal_pairs(s);
-    dim3 grid((unsigned)((s->Tq + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), (unsigned)s->H, (unsigned)s->B);
+    size_t es = be->act_size, per_head = (size_t)s->Tq * s->Tk;
+    int nb = chunk_sequences(s, sizeof(float) + es);
+    size_t chunk_scores = (size_t)nb * s->H * per_head;
+    char *scratch = (char *)cuda_scratch(be, chunk_scores * (sizeof(float) + es) + 256);
+    float *S = (float *)scratch;
+    void *P = scratch + chunk_scores * sizeof(float);
     cudaStream_t st = cuda_state(be)->stream;
-    if (is_bf16(be))
-        attention_forward_kernel<bf16><<<grid, ATT_THREADS, 0, st>>>(
-            (bf16 *)out, lse, (const bf16 *)q, (const bf16 *)k, (const bf16 *)v,
-            (const bf16 *)s->k_null, (const bf16 *)s->v_null, a);
-    else
-        attention_forward_kernel<float><<<grid, ATT_THREADS, 0, st>>>(
-            (float *)out, lse, (const float *)q, (const float *)k, (const float *)v,
-            (const float *)s->k_null, (const float *)s->v_null, a);
-    CUDA_CHECK_LAUNCH();
+    for (int b0 = 0; b0 < s->B; b0 += nb) {
+        int n = s->B - b0 < nb ? s->B - b0 : nb;
+        if (s->Tk > 0)
+            for (int c = 0; c < n; c++) scores_gemm(be, S + (size_t)c * s->H * per_head, q, k, s, b0 + c);
+        dim3 grid((unsigned)((s->Tq + ROW_WARPS - 1) / ROW_WARPS), (unsigned)s->H, (unsigned)n);
+        if (is_bf16(be))
+            softmax_forward_kernel<bf16><<<grid, ROW_THREADS, 0, st>>>(S, (bf16 *)P, (bf16 *)out, lse, (const bf16 *)q,
+                                                                      (const bf16 *)s->k_null, (const bf16 *)s->v_null, a, b0);
+        else
+            softmax_forward_kernel<float><<<grid, ROW_THREADS, 0, st>>>(S, (float *)P, (float *)out, lse, (const float *)q,
+                                                                       (const float *)s->k_null, (const float *)s->v_null, a, b0);
+        CUDA_CHECK_LAUNCH();
+        if (s->Tk == 0) continue;
+        for (int c = 0; c < n; c++) { /* O_h += P_h V_h */
+            int b = b0 + c;
+            cuda_gemm_strided(be, 0, 0, s->Tq, HD, s->Tk, 1.0f, offset(P, (size_t)c * s->H * per_head, es), s->Tk,
+                              (long long)per_head, offset(v, (size_t)b * s->Tk * s->v_stride, es), s->v_stride, HD,
+                              1.0f, (void *)offset(out, (size_t)b * s->Tq * s->o_stride, es), s->o_stride, HD,
+                              s->H, 0);
+        }
+    }
 }
 
 void cuda_attention_backward(Backend *be, void *dq, void *dk, void *dv, float *dk_null,
-                             float *dv_null, const void *dout, const void *out, const float *lse,
-                             const void *q, const void *k, const void *v, const AttnShape *s)
+                                  float *dv_null, const void *dout, const void *out,
+                                  const float *lse, const void *q, const void *k, const void *v,
+                                  const AttnShape *s)
 {
     if (s->B <= 0 || s->Tq <= 0 || s->H <= 0) return;
-    if (cuda_state(be)->attention_kind == ATTENTION_GEMM) {
-        cuda_attention_gemm_backward(be, dq, dk, dv, dk_null, dv_null, dout, out, lse, q, k, v, s);
-        return;
-    }
     AttnArgs a = attn_args(be, s);
     if (!s->key_count) be->flops += 10.0 * HD * causal_pairs(s);
+    size_t es = be->act_size, per_head = (size_t)s->Tq * s->Tk;
+    int nb = chunk_sequences(s, sizeof(float) + 2 * es);
+    size_t chunk_scores = (size_t)nb * s->H * per_head;
+    char *scratch = (char *)cuda_scratch(be, chunk_scores * (sizeof(float) + 2 * es) + 256);
+    float *S = (float *)scratch; /* scores, then dP */
+    void *P = scratch + chunk_scores * sizeof(float);
+    void *dS = scratch + chunk_scores * (sizeof(float) + es);
+    /* null key: per-block partial gradients [dk|dv][head][block], summed in block order */
+    int row_blocks = (s->Tq + ROW_WARPS - 1) / ROW_WARPS;
+    size_t blocks_per_head = (size_t)nb * row_blocks;
+    float *null_partials = s->k_null ? (float *)cuda_work(be, 2 * (size_t)s->H * blocks_per_head * HD * sizeof(float)) : NULL;
     cudaStream_t st = cuda_state(be)->stream;
-    dim3 grid_q((unsigned)((s->Tq + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), (unsigned)s->H, (unsigned)s->B);
-    dim3 grid_k((unsigned)((s->Tk + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), (unsigned)s->H, (unsigned)s->B);
-    if (is_bf16(be)) {
-        attention_backward_dq_kernel<bf16><<<grid_q, ATT_THREADS, 0, st>>>(
-            (bf16 *)dq, dk_null, dv_null, (const bf16 *)dout, (const bf16 *)out, lse,
-            (const bf16 *)q, (const bf16 *)k, (const bf16 *)v, (const bf16 *)s->k_null,
-            (const bf16 *)s->v_null, a);
+    for (int b0 = 0; b0 < s->B; b0 += nb) {
+        int n = s->B - b0 < nb ? s->B - b0 : nb;
+        dim3 grid((unsigned)row_blocks, (unsigned)s->H, (unsigned)n);
+        if (s->Tk > 0) {
+            for (int c = 0; c < n; c++) scores_gemm(be, S + (size_t)c * s->H * per_head, q, k, s, b0 + c);
+            if (is_bf16(be))
+                probs_kernel<bf16><<<grid, ROW_THREADS, 0, st>>>(S, (bf16 *)P, lse, a, b0);
+            else
+                probs_kernel<float><<<grid, ROW_THREADS, 0, st>>>(S, (float *)P, lse, a, b0);
+            CUDA_CHECK_LAUNCH();
+            AttnShape dov = *s; /* dP_h = dO_h V_h^T: the same product with dO and V */
+            dov.q_stride = s->o_stride;
+            dov.k_stride = s->v_stride;
+            for (int c = 0; c < n; c++) scores_gemm(be, S + (size_t)c * s->H * per_head, dout, v, &dov, b0 + c);
+        }
+        if (is_bf16(be))
+            dscores_kernel<bf16><<<grid, ROW_THREADS, 0, st>>>(
+                S, (const bf16 *)P, (bf16 *)dS, (bf16 *)dq, null_partials, (const bf16 *)dout,
+                (const bf16 *)out, lse, (const bf16 *)q, (const bf16 *)s->k_null, (const bf16 *)s->v_null, a, b0);
+        else
+            dscores_kernel<float><<<grid, ROW_THREADS, 0, st>>>(
+                S, (const float *)P, (float *)dS, (float *)dq, null_partials, (const float *)dout,
+                (const float *)out, lse, (const float *)q, (const float *)s->k_null, (const float *)s->v_null, a, b0);
         CUDA_CHECK_LAUNCH();
-        if (s->Tk > 0)
-            attention_backward_dkv_kernel<bf16><<<grid_k, ATT_THREADS, 0, st>>>(
-                (bf16 *)dk, (bf16 *)dv, (const bf16 *)dout, (const bf16 *)out, lse,
-                (const bf16 *)q, (const bf16 *)k, (const bf16 *)v, a);
-    } else {
-        attention_backward_dq_kernel<float><<<grid_q, ATT_THREADS, 0, st>>>(
-            (float *)dq, dk_null, dv_null, (const float *)dout, (const float *)out, lse,
-            (const float *)q, (const float *)k, (const float *)v, (const float *)s->k_null,
-            (const float *)s->v_null, a);
-        CUDA_CHECK_LAUNCH();
-        if (s->Tk > 0)
-            attention_backward_dkv_kernel<float><<<grid_k, ATT_THREADS, 0, st>>>(
-                (float *)dk, (float *)dv, (const float *)dout, (const float *)out, lse,
-                (const float *)q, (const float *)k, (const float *)v, a);
+        if (s->k_null) {
+            size_t parts = (size_t)n * row_blocks, per_kind = (size_t)s->H * parts * HD;
+            cuda_add_partials(be, dk_null, null_partials, s->H, (int)parts, HD);
+            cuda_add_partials(be, dv_null, null_partials + per_kind, s->H, (int)parts, HD);
+        }
+        if (s->Tk == 0) continue;
+        for (int c = 0; c < n; c++) {
+            int b = b0 + c;
+            const char *dS_c = offset(dS, (size_t)c * s->H * per_head, es);
+            const char *P_c = offset(P, (size_t)c * s->H * per_head, es);
+            /* dQ_h += dS_h K_h */
+            cuda_gemm_strided(be, 0, 0, s->Tq, HD, s->Tk, 1.0f, dS_c, s->Tk, (long long)per_head,
+                              offset(k, (size_t)b * s->Tk * s->k_stride, es), s->k_stride, HD, 1.0f,
+                              (void *)offset(dq, (size_t)b * s->Tq * s->q_stride, es), s->q_stride, HD, s->H, 0);
+            /* dK_h += dS_h^T Q_h */
+            cuda_gemm_strided(be, 1, 0, s->Tk, HD, s->Tq, 1.0f, dS_c, s->Tk, (long long)per_head,
+                              offset(q, (size_t)b * s->Tq * s->q_stride, es), s->q_stride, HD, 1.0f,
+                              (void *)offset(dk, (size_t)b * s->Tk * s->k_stride, es), s->k_stride, HD, s->H, 0);
+            /* dV_h += P_h^T dO_h */
+            cuda_gemm_strided(be, 1, 0, s->Tk, HD, s->Tq, 1.0f, P_c, s->Tk, (long long)per_head,
+                              offset(dout, (size_t)b * s->Tq * s->o_stride, es), s->o_stride, HD, 1.0f,
+                              (void *)offset(dv, (size_t)b * s->Tk * s->v_stride, es), s->v_stride, HD, s->H, 0);
+        }
     }
-    CUDA_CHECK_LAUNCH();
 }

@@ -1,5 +1,5 @@
-/* engine/cuda/attention_common.h: what the two attention implementations share: the launch
- * arguments, the visible-key rule (causal or per-query counts) and the host-side pair count. */
+/* engine/cuda/attention_common.h: the attention kernels' launch arguments, the visible-key rule
+ * (causal or per-query counts) and the host-side pair count. */
 #ifndef DLCM_ENGINE_CUDA_ATTENTION_COMMON_H
 #define DLCM_ENGINE_CUDA_ATTENTION_COMMON_H
 

@@ -131,6 +131,7 @@ static void cuda_destroy(Backend *be)
     CUDA_CHECK(cudaFree(st->cublas_workspace));
     CUDA_CHECK(cudaFree(st->attn_pairs_device));
     if (st->scratch) CUDA_CHECK(cudaFree(st->scratch));
+    if (st->work) CUDA_CHECK(cudaFree(st->work));
     if (st->rope_table) CUDA_CHECK(cudaFree(st->rope_table));
     CUDA_CHECK(cudaStreamDestroy(st->stream));
     while (st->alloc_records) {
@@ -196,11 +197,12 @@ extern "C" Backend *backend_cuda_create(int device, DType act_dtype, char *err, 
     st->cublas_workspace_bytes = 32u << 20;
     CUDA_CHECK(cudaMalloc(&st->cublas_workspace, st->cublas_workspace_bytes));
     CUBLAS_CHECK(cublasSetWorkspace(st->cublas, st->cublas_workspace, st->cublas_workspace_bytes));
+    /* Reproducible runs: no atomics inside cuBLAS (split-K sums in a fixed order), one stream
+     * and one fixed workspace, so the same shapes give the same bits on the same GPU. */
+    CUBLAS_CHECK(cublasSetAtomicsMode(st->cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
     CUDA_CHECK(cudaMalloc(&st->attn_pairs_device, sizeof(unsigned long long)));
     CUDA_CHECK(cudaMemset(st->attn_pairs_device, 0, sizeof(unsigned long long)));
     st->bytes_peak = st->bytes_in_use = st->cublas_workspace_bytes;
-    const char *attention = getenv("DLCM_CUDA_ATTENTION");
-    st->attention_kind = attention && strcmp(attention, "flash") == 0 ? ATTENTION_FLASH : ATTENTION_GEMM;
 
     be->name = "cuda";
     be->act_dtype = act_dtype;
@@ -279,30 +281,40 @@ extern "C" void backend_cuda_device_name(Backend *be, char *buf, int buflen)
     snprintf(buf, buflen, "%s", prop.name);
 }
 
-extern "C" void backend_cuda_set_attention(Backend *be, int kind)
+/* Grows *buf to at least `bytes` (with headroom: DLCM shapes change with the concept count every
+ * step); `what` names the buffer in the out-of-memory message. */
+static void *grow_buffer(Backend *be, void **buf, size_t *buf_bytes, size_t bytes, const char *what)
 {
-    if (be && be->name && strcmp(be->name, "cuda") == 0)
-        cuda_state(be)->attention_kind = kind == ATTENTION_FLASH ? ATTENTION_FLASH : ATTENTION_GEMM;
+    CudaState *st = cuda_state(be);
+    if (bytes <= *buf_bytes) return *buf;
+    if (*buf) {
+        CUDA_CHECK(cudaStreamSynchronize(st->stream));
+        CUDA_CHECK(cudaFree(*buf));
+        st->bytes_in_use -= *buf_bytes;
+        *buf = NULL;
+        *buf_bytes = 0;
+    }
+    bytes += bytes / 2;
+    cudaError_t err = cudaMalloc(buf, bytes);
+    if (err != cudaSuccess) {
+        fprintf(stderr, "dlcm cuda backend: out of device memory allocating %zu bytes of %s (%s)\n",
+                bytes, what, cudaGetErrorString(err));
+        exit(1);
+    }
+    *buf_bytes = bytes;
+    st->bytes_in_use += bytes;
+    if (st->bytes_in_use > st->bytes_peak) st->bytes_peak = st->bytes_in_use;
+    return *buf;
 }
 
 void *cuda_scratch(Backend *be, size_t bytes)
 {
     CudaState *st = cuda_state(be);
-    if (bytes <= st->scratch_bytes) return st->scratch;
-    if (st->scratch) {
-        CUDA_CHECK(cudaStreamSynchronize(st->stream));
-        CUDA_CHECK(cudaFree(st->scratch));
-        st->bytes_in_use -= st->scratch_bytes;
-    }
-    bytes += bytes / 2; /* headroom: DLCM shapes change with the concept count every step */
-    cudaError_t err = cudaMalloc(&st->scratch, bytes);
-    if (err != cudaSuccess) {
-        fprintf(stderr, "dlcm cuda backend: out of device memory allocating %zu bytes of attention "
-                "scratch (%s)\n", bytes, cudaGetErrorString(err));
-        exit(1);
-    }
-    st->scratch_bytes = bytes;
-    st->bytes_in_use += bytes;
-    if (st->bytes_in_use > st->bytes_peak) st->bytes_peak = st->bytes_in_use;
-    return st->scratch;
+    return grow_buffer(be, &st->scratch, &st->scratch_bytes, bytes, "attention scratch");
+}
+
+void *cuda_work(Backend *be, size_t bytes)
+{
+    CudaState *st = cuda_state(be);
+    return grow_buffer(be, &st->work, &st->work_bytes, bytes, "work memory");
 }

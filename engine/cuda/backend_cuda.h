@@ -11,13 +11,6 @@
  * to compare with the CPU at fp32 tolerance. No effect on a bf16 backend or a non-CUDA one. */
 void backend_cuda_set_tf32(Backend *be, int allow);
 
-/* Which attention kernels run: the products on tensor cores through cuBLAS with the scores
- * materialized per chunk of sequences (ATTENTION_GEMM, the default), or the fused online-softmax
- * kernel in fp32 arithmetic (ATTENTION_FLASH; no scratch memory). The environment variable
- * DLCM_CUDA_ATTENTION=gemm|flash sets the default. No effect off CUDA. */
-enum { ATTENTION_GEMM = 0, ATTENTION_FLASH = 1 };
-void backend_cuda_set_attention(Backend *be, int kind);
-
 /* Bytes allocated through be->alloc (plus cuBLAS's workspace) at their peak; 0 off CUDA. */
 size_t backend_cuda_peak_bytes(Backend *be);
 

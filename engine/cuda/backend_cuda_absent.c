@@ -41,9 +41,3 @@ void backend_cuda_device_name(Backend *be, char *buf, int buflen)
     (void)be;
     snprintf(buf, buflen, "none");
 }
-
-void backend_cuda_set_attention(Backend *be, int kind)
-{
-    (void)be;
-    (void)kind;
-}

@@ -283,13 +283,15 @@ __global__ void ema_forward_kernel(T *zt, const T *z, const float *p, const int3
     }
 }
 
-/* g_k = dzt_k + (1 - P_{k+1}) g_{k+1}; dz_k += P_k g_k; dp[start_k] += <g_k, z_k - zt_{k-1}>
- * where the clamp is inactive, summed by warps then one atomic per warp. */
+/* g_k = dzt_k + (1 - P_{k+1}) g_{k+1}; dz_k += P_k g_k; <g_k, z_k - zt_{k-1}> summed by each
+ * warp into partials[b][k][warp]; ema_dp_kernel adds the warps in order to dp[start_k] where
+ * the clamp is inactive (no atomics: the same bits on every run). */
 template <typename T>
-__global__ void ema_backward_kernel(T *dz, float *dp, const T *dzt, const T *z, const T *zt,
+__global__ void ema_backward_kernel(T *dz, float *partials, const T *dzt, const T *z, const T *zt,
                                     const float *p, const int32_t *starts, const int32_t *counts,
                                     int T_len, int M, int d)
 {
+    int warps = gridDim.x * (blockDim.x / 32), warp = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int b = blockIdx.y, j = blockIdx.x * blockDim.x + threadIdx.x;
     bool active = j < d;
     int count = counts[b];
@@ -308,10 +310,28 @@ __global__ void ema_backward_kernel(T *dz, float *dp, const T *dzt, const T *z, 
             g_next = g;
         }
         next_keep = 1.0f - P;
-        if (dp && raw > EMA_P_MIN && raw < EMA_P_MAX) {
+        if (partials) {
             float s = warp_sum(contribution);
-            if (threadIdx.x % 32 == 0) atomicAdd(&dp[start], s);
+            if (threadIdx.x % 32 == 0) partials[((size_t)b * M + k) * warps + warp] = s;
         }
+    }
+}
+
+/* dp[start_k] += the warps' partials of concept k, in warp order, where the clamp is inactive. */
+__global__ void ema_dp_kernel(float *dp, const float *partials, const float *p,
+                              const int32_t *starts, const int32_t *counts, int B, int T_len,
+                              int M, int warps)
+{
+    size_t total = (size_t)B * M;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        int b = (int)(i / M), k = (int)(i % M);
+        if (k >= counts[b]) continue;
+        size_t start = (size_t)b * T_len + starts[(size_t)b * T_len + k];
+        float raw = p[start];
+        if (!(raw > EMA_P_MIN && raw < EMA_P_MAX)) continue;
+        float s = 0.0f;
+        for (int w = 0; w < warps; w++) s += partials[i * warps + w];
+        dp[start] += s;
     }
 }
 
@@ -336,11 +356,16 @@ void cuda_ema_backward(Backend *be, void *dz, float *dp, const void *dzt, const 
 {
     if (B <= 0 || M <= 0 || d <= 0) return;
     dim3 grid((unsigned)((d + EMA_THREADS - 1) / EMA_THREADS), (unsigned)B);
+    int warps = (int)grid.x * (EMA_THREADS / 32);
+    float *partials = dp ? (float *)cuda_work(be, (size_t)B * M * warps * sizeof(float)) : NULL;
     cudaStream_t s = cuda_state(be)->stream;
     if (is_bf16(be))
-        ema_backward_kernel<bf16><<<grid, EMA_THREADS, 0, s>>>((bf16 *)dz, dp, (const bf16 *)dzt, (const bf16 *)z, (const bf16 *)zt, p, starts, counts, T, M, d);
+        ema_backward_kernel<bf16><<<grid, EMA_THREADS, 0, s>>>((bf16 *)dz, partials, (const bf16 *)dzt, (const bf16 *)z, (const bf16 *)zt, p, starts, counts, T, M, d);
     else
-        ema_backward_kernel<float><<<grid, EMA_THREADS, 0, s>>>((float *)dz, dp, (const float *)dzt, (const float *)z, (const float *)zt, p, starts, counts, T, M, d);
+        ema_backward_kernel<float><<<grid, EMA_THREADS, 0, s>>>((float *)dz, partials, (const float *)dzt, (const float *)z, (const float *)zt, p, starts, counts, T, M, d);
+    CUDA_CHECK_LAUNCH();
+    if (!dp) return;
+    ema_dp_kernel<<<grid_for((size_t)B * M, 256), 256, 0, s>>>(dp, partials, p, starts, counts, B, T, M, warps);
     CUDA_CHECK_LAUNCH();
 }
 

@@ -29,8 +29,10 @@ $(GPU_TEST_BIN): $(GPU_TEST_SRCS:tests/gpu/%.c=$(BUILD)/tests/gpu/%.o) $(PART_LI
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS) -lcriterion
 
 ifneq ($(strip $(NVCC)),)
-gpu-test: $(GPU_TEST_BIN)
+# then two runs of configs/tiny-dlcm.yaml, and runs killed and resumed, must end identical
+gpu-test: $(GPU_TEST_BIN) $(BIN)/dlcm-train
 	./$(GPU_TEST_BIN) $(GPU_TEST_ARGS)
+	tests/gpu/determinism.sh $(BIN)/dlcm-train configs/tiny-dlcm.yaml
 else
 gpu-test:
 	@echo "gpu-test: skipped: this build has no CUDA backend (nvcc was not found)"

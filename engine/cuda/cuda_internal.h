@@ -29,9 +29,10 @@ typedef struct {
      * (forward 2, backward 4), counted on the device because key_count lives there; folded
      * into Backend.flops at each synchronizing call. */
     unsigned long long *attn_pairs_device;
-    int attention_kind;          /* ATTENTION_GEMM (default) or ATTENTION_FLASH */
     void *scratch;               /* attention scores, grown to the largest call */
     size_t scratch_bytes;
+    void *work;                  /* other ops' temporaries (cuda_work) */
+    size_t work_bytes;
     float *rope_table;           /* RoPE cos and sin per position (norms.cu) */
     int rope_positions;
 } CudaState;
@@ -130,23 +131,19 @@ void cuda_head_norm_rope_backward(Backend *be, void *din, int din_stride, float 
                                   const void *gain, const float *rstd, int B, int T, int H,
                                   int use_rope);
 
-/* attention.cu */
+/* attention.cu: the products through cuBLAS, the scores materialized per chunk of sequences */
 void cuda_attention_forward(Backend *be, void *out, float *lse, const void *q, const void *k,
                             const void *v, const AttnShape *s);
 void cuda_attention_backward(Backend *be, void *dq, void *dk, void *dv, float *dk_null,
                              float *dv_null, const void *dout, const void *out, const float *lse,
                              const void *q, const void *k, const void *v, const AttnShape *s);
 
-/* attention_gemm.cu: the same two ops with the products on tensor cores (cuBLAS) and the
- * scores materialized per chunk of sequences in scratch memory */
-void cuda_attention_gemm_forward(Backend *be, void *out, float *lse, const void *q, const void *k,
-                                 const void *v, const AttnShape *s);
-void cuda_attention_gemm_backward(Backend *be, void *dq, void *dk, void *dv, float *dk_null,
-                                  float *dv_null, const void *dout, const void *out,
-                                  const float *lse, const void *q, const void *k, const void *v,
-                                  const AttnShape *s);
 /* Scratch memory of at least `bytes` (grown, never shrunk; synchronizes when it grows). */
 void *cuda_scratch(Backend *be, size_t bytes);
+
+/* Work memory for one op's temporaries (ordered partial sums, sort buffers): at least `bytes`,
+ * grown and never shrunk (synchronizes when it grows); valid until the next cuda_work call. */
+void *cuda_work(Backend *be, size_t bytes);
 
 /* cross_entropy.cu */
 void cuda_cross_entropy(Backend *be, float *losses, void *dlogits, const void *logits,
@@ -178,6 +175,10 @@ void cuda_sum_i32(Backend *be, float *out, const int32_t *x, size_t n);
 void cuda_sum_squares_f32(Backend *be, float *out, const float *x, size_t n);
 void cuda_mean_abs(Backend *be, float *out, const void *x, size_t n);
 void cuda_clip_scale(Backend *be, float *scale_out, const float *norm_sq, float max_norm);
+/* dst[g*width + j] += sum_p partials[(g*parts + p)*width + j], summed in p order, so that
+ * gradients built from per-block partials are the same bits on every run. */
+void cuda_add_partials(Backend *be, float *dst, const float *partials, int groups, int parts,
+                       int width);
 void cuda_adamw(Backend *be, float *param, void *param_act, const float *grad, float *m, float *v,
                 size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
                 int t, const float *grad_scale);

@@ -1,5 +1,7 @@
 /* engine/cuda/elementwise.cu: the CUDA backend's elementwise ops: type conversion, add and
  * accumulate, scaling, embedding lookup and its scatter-add backward, SwiGLU forward/backward. */
+#include <cub/device/device_radix_sort.cuh>
+
 #include "engine/cuda/cuda_internal.h"
 
 #define ELEMENTWISE_THREADS 256
@@ -108,14 +110,44 @@ __global__ void embedding_forward_kernel(T *out, const int32_t *tokens, const T 
     }
 }
 
-/* Tokens repeat within a batch, so rows of dtable receive several updates: atomics. */
-template <typename T>
-__global__ void embedding_backward_kernel(float *dtable, const T *dout, const int32_t *tokens, int N, int d)
+/* Tokens repeat within a batch, so a row of dtable gathers several rows of dout. The positions
+ * are sorted by token (a stable radix sort), and each token's run of sorted rows is summed by a
+ * block: 16 slices of 32 columns, slice r taking the run's rows r, r + 16, ..., then the slices
+ * added in order. The assignment never depends on timing: the same bits on every run, no
+ * atomics, and a frequent token (a space in a byte-level batch) is still spread over 16 warps. */
+#define EMB_SLICES 16
+#define EMB_ENTRIES_PER_BLOCK 32
+
+__global__ void iota_kernel(int32_t *x, int n)
 {
-    size_t total = (size_t)N * d;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        size_t row = i / d, col = i % d;
-        atomicAdd(&dtable[(size_t)tokens[row] * d + col], to_f32(dout[i]));
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) x[i] = i;
+}
+
+/* Block (x, y): the token runs that start among sorted entries x*32.., columns y*32... */
+template <typename T>
+__global__ void __launch_bounds__(32 * EMB_SLICES)
+embedding_backward_kernel(float *dtable, const T *dout, const int32_t *sorted_tokens,
+                          const int32_t *sorted_rows, int N, int d)
+{
+    __shared__ float slice_sum[EMB_SLICES][32];
+    int lane = threadIdx.x, slice = threadIdx.y;
+    int col = blockIdx.y * 32 + lane;
+    int e_end = min(N, (int)(blockIdx.x + 1) * EMB_ENTRIES_PER_BLOCK);
+    for (int e0 = blockIdx.x * EMB_ENTRIES_PER_BLOCK; e0 < e_end; e0++) {
+        int token = sorted_tokens[e0];
+        if (e0 > 0 && sorted_tokens[e0 - 1] == token) continue; /* block-uniform */
+        float acc = 0.0f; /* the run is contiguous: a slice stops at its first other token */
+        if (col < d)
+            for (int e = e0 + slice; e < N && sorted_tokens[e] == token; e += EMB_SLICES)
+                acc += to_f32(dout[(size_t)sorted_rows[e] * d + col]);
+        slice_sum[slice][lane] = acc;
+        __syncthreads();
+        if (slice == 0 && col < d) {
+            float total = 0.0f;
+            for (int r = 0; r < EMB_SLICES; r++) total += slice_sum[r][lane];
+            dtable[(size_t)token * d + col] += total;
+        }
+        __syncthreads();
     }
 }
 
@@ -135,11 +167,24 @@ void cuda_embedding_backward(Backend *be, float *dtable, const void *dout, const
 {
     if (N <= 0) return;
     cudaStream_t s = cuda_state(be)->stream;
-    unsigned g = grid_for((size_t)N * d, ELEMENTWISE_THREADS);
+    size_t sort_bytes = 0;
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(NULL, sort_bytes, tokens, (int32_t *)NULL,
+                                               (const int32_t *)NULL, (int32_t *)NULL, N, 0, 32, s));
+    size_t list_bytes = ((size_t)N * sizeof(int32_t) + 255) / 256 * 256;
+    char *work = (char *)cuda_work(be, 3 * list_bytes + sort_bytes);
+    int32_t *rows = (int32_t *)work;
+    int32_t *sorted_tokens = (int32_t *)(work + list_bytes);
+    int32_t *sorted_rows = (int32_t *)(work + 2 * list_bytes);
+    iota_kernel<<<grid_for((size_t)N, 256), 256, 0, s>>>(rows, N);
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cub::DeviceRadixSort::SortPairs(work + 3 * list_bytes, sort_bytes, tokens, sorted_tokens,
+                                               rows, sorted_rows, N, 0, 32, s));
+    dim3 grid((unsigned)((N + EMB_ENTRIES_PER_BLOCK - 1) / EMB_ENTRIES_PER_BLOCK), (unsigned)((d + 31) / 32));
+    dim3 block(32, EMB_SLICES);
     if (is_bf16(be))
-        embedding_backward_kernel<bf16><<<g, ELEMENTWISE_THREADS, 0, s>>>(dtable, (const bf16 *)dout, tokens, N, d);
+        embedding_backward_kernel<bf16><<<grid, block, 0, s>>>(dtable, (const bf16 *)dout, sorted_tokens, sorted_rows, N, d);
     else
-        embedding_backward_kernel<float><<<g, ELEMENTWISE_THREADS, 0, s>>>(dtable, (const float *)dout, tokens, N, d);
+        embedding_backward_kernel<float><<<grid, block, 0, s>>>(dtable, (const float *)dout, sorted_tokens, sorted_rows, N, d);
     CUDA_CHECK_LAUNCH();
 }
 

@@ -1,6 +1,7 @@
 /* engine/cuda/norms.cu: RMSNorm over rows, and the per-head QK-RMSNorm with rotate-half RoPE,
  * forward and backward. One warp per row (or per row and head); gain gradients are summed per
- * block in shared memory and added to the fp32 dgain with one atomic per element and block. */
+ * chunk of rows into partials that one more kernel adds to the fp32 dgain in chunk order (no
+ * atomics: the same bits on every run). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,10 +122,10 @@ __global__ void rmsnorm_backward_dx_scalar_kernel(T *dx, const T *dy, const T *x
     }
 }
 
-/* dgain[j] += sum over rows of dy x r: a thread per column (coalesced across the block), a
- * chunk of rows per blockIdx.y, one atomic per column and chunk. */
+/* partials[chunk][j] = sum over the chunk's rows of dy x r: a thread per column (coalesced
+ * across the block), a chunk of rows per blockIdx.y; cuda_add_partials adds the chunks. */
 template <typename T>
-__global__ void rmsnorm_backward_dgain_kernel(float *dgain, const T *dy, const T *x,
+__global__ void rmsnorm_backward_dgain_kernel(float *partials, const T *dy, const T *x,
                                               const float *rstd, int N, int d, int rows_per_chunk)
 {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
@@ -132,7 +133,7 @@ __global__ void rmsnorm_backward_dgain_kernel(float *dgain, const T *dy, const T
     int r0 = blockIdx.y * rows_per_chunk, r1 = min(N, r0 + rows_per_chunk);
     float acc = 0.0f;
     for (int r = r0; r < r1; r++) acc += to_f32(dy[(size_t)r * d + j]) * to_f32(x[(size_t)r * d + j]) * rstd[r];
-    atomicAdd(&dgain[j], acc);
+    partials[(size_t)blockIdx.y * d + j] = acc;
 }
 
 void cuda_rmsnorm_forward(Backend *be, void *y, float *rstd, const void *x, const void *gain,
@@ -174,7 +175,9 @@ void cuda_rmsnorm_backward(Backend *be, void *dx, float *dgain, const void *dy, 
     if (chunks < 1) chunks = 1;
     if (chunks > (size_t)(N + 31) / 32) chunks = (size_t)(N + 31) / 32;
     int rows_per_chunk = (int)((N + chunks - 1) / chunks);
-    dim3 grid_gain(col_blocks, (unsigned)((N + rows_per_chunk - 1) / rows_per_chunk));
+    int n_chunks = (N + rows_per_chunk - 1) / rows_per_chunk;
+    dim3 grid_gain(col_blocks, (unsigned)n_chunks);
+    float *partials = (float *)cuda_work(be, (size_t)n_chunks * d * sizeof(float));
     bool packed = d % (int)(16 / be->act_size) == 0 && aligned16(dx) && aligned16(dy) && aligned16(x) && aligned16(gain);
     if (is_bf16(be)) {
         if (packed)
@@ -182,16 +185,17 @@ void cuda_rmsnorm_backward(Backend *be, void *dx, float *dgain, const void *dy, 
         else
             rmsnorm_backward_dx_scalar_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)dx, (const bf16 *)dy, (const bf16 *)x, (const bf16 *)gain, rstd, N, d);
         CUDA_CHECK_LAUNCH();
-        rmsnorm_backward_dgain_kernel<bf16><<<grid_gain, 256, 0, s>>>(dgain, (const bf16 *)dy, (const bf16 *)x, rstd, N, d, rows_per_chunk);
+        rmsnorm_backward_dgain_kernel<bf16><<<grid_gain, 256, 0, s>>>(partials, (const bf16 *)dy, (const bf16 *)x, rstd, N, d, rows_per_chunk);
     } else {
         if (packed)
             rmsnorm_backward_dx_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)dx, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
         else
             rmsnorm_backward_dx_scalar_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)dx, (const float *)dy, (const float *)x, (const float *)gain, rstd, N, d);
         CUDA_CHECK_LAUNCH();
-        rmsnorm_backward_dgain_kernel<float><<<grid_gain, 256, 0, s>>>(dgain, (const float *)dy, (const float *)x, rstd, N, d, rows_per_chunk);
+        rmsnorm_backward_dgain_kernel<float><<<grid_gain, 256, 0, s>>>(partials, (const float *)dy, (const float *)x, rstd, N, d, rows_per_chunk);
     }
     CUDA_CHECK_LAUNCH();
+    cuda_add_partials(be, dgain, partials, 1, n_chunks, d);
 }
 
 /* ---- per-head RMSNorm + RoPE ------------------------------------------------------------------
@@ -270,15 +274,14 @@ __global__ void head_norm_rope_forward_kernel(T *out, float *rstd, const T *in, 
 }
 
 template <typename T>
-__global__ void head_norm_rope_backward_kernel(T *din, int din_stride, float *dgain, const T *dout,
+__global__ void head_norm_rope_backward_kernel(T *din, int din_stride, const T *dout,
                                                const T *in, int in_stride, const T *gain,
                                                const float *rstd, int B, int T_len, int H,
-                                               int use_rope, const float *rope, int rope_positions)
+                                               int use_rope, const float *rope, int rope_positions,
+                                               float *partials)
 {
-    __shared__ float dgain_block[HEAD_DIM];
-    if (threadIdx.x < HEAD_DIM) dgain_block[threadIdx.x] = 0.0f;
-    __syncthreads();
-    int lane = threadIdx.x % 32;
+    __shared__ float dgain_warp[NORM_WARPS][HEAD_DIM];
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     float g0 = to_f32(gain[lane]), g1 = to_f32(gain[lane + 32]);
     float dg0 = 0.0f, dg1 = 0.0f;
     size_t items = (size_t)B * T_len * H;
@@ -307,10 +310,14 @@ __global__ void head_norm_rope_backward_kernel(T *din, int din_stride, float *dg
         dx[lane] = from_f32<T>(to_f32(dx[lane]) + r * dy0 * g0 - c * x0);
         dx[lane + 32] = from_f32<T>(to_f32(dx[lane + 32]) + r * dy1 * g1 - c * x1);
     }
-    atomicAdd(&dgain_block[lane], dg0);
-    atomicAdd(&dgain_block[lane + 32], dg1);
+    dgain_warp[warp][lane] = dg0;
+    dgain_warp[warp][lane + 32] = dg1;
     __syncthreads();
-    if (threadIdx.x < HEAD_DIM) atomicAdd(&dgain[threadIdx.x], dgain_block[threadIdx.x]);
+    if (threadIdx.x < HEAD_DIM) { /* the block's sum in warp order; blocks are added in order */
+        float g = 0.0f;
+        for (int w = 0; w < NORM_WARPS; w++) g += dgain_warp[w][threadIdx.x];
+        partials[(size_t)blockIdx.x * HEAD_DIM + threadIdx.x] = g;
+    }
 }
 
 void cuda_head_norm_rope_forward(Backend *be, void *out, float *rstd, const void *in,
@@ -341,9 +348,11 @@ void cuda_head_norm_rope_backward(Backend *be, void *din, int din_stride, float 
     int positions = cuda_state(be)->rope_positions;
     cudaStream_t s = cuda_state(be)->stream;
     unsigned g = reduction_blocks(be, NORM_WARPS * 4, items);
+    float *partials = (float *)cuda_work(be, (size_t)g * HEAD_DIM * sizeof(float));
     if (is_bf16(be))
-        head_norm_rope_backward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)din, din_stride, dgain, (const bf16 *)dout, (const bf16 *)in, in_stride, (const bf16 *)gain, rstd, B, T, H, use_rope, rope, positions);
+        head_norm_rope_backward_kernel<bf16><<<g, NORM_THREADS, 0, s>>>((bf16 *)din, din_stride, (const bf16 *)dout, (const bf16 *)in, in_stride, (const bf16 *)gain, rstd, B, T, H, use_rope, rope, positions, partials);
     else
-        head_norm_rope_backward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)din, din_stride, dgain, (const float *)dout, (const float *)in, in_stride, (const float *)gain, rstd, B, T, H, use_rope, rope, positions);
+        head_norm_rope_backward_kernel<float><<<g, NORM_THREADS, 0, s>>>((float *)din, din_stride, (const float *)dout, (const float *)in, in_stride, (const float *)gain, rstd, B, T, H, use_rope, rope, positions, partials);
     CUDA_CHECK_LAUNCH();
+    cuda_add_partials(be, dgain, partials, 1, (int)g, HEAD_DIM);
 }

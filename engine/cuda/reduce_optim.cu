@@ -1,5 +1,6 @@
 /* engine/cuda/reduce_optim.cu: reductions into device scalars (sums, sum of squares, mean |x|),
- * the gradient-clipping scale and AdamW, all without a host round trip. */
+ * the ordered sum of per-block partials, the gradient-clipping scale and AdamW, all without a
+ * host round trip. No floating-point atomics: every sum runs in a fixed order, run to run. */
 #include <math.h>
 
 #include "engine/cuda/cuda_internal.h"
@@ -50,11 +51,11 @@ sum_i32_kernel(float *out, const int32_t *x, size_t n)
     if (threadIdx.x == 0) *out = (float)s;
 }
 
-/* Many blocks for large arrays (the whole gradient buffer): per-block double sums, one float
- * atomic per block into *out, which the caller has prepared. */
+/* Many blocks for large arrays (the whole gradient buffer): each block writes its double sum
+ * to partials[blockIdx.x]; finish_sum_kernel adds them in block order. */
 template <typename T>
 __global__ void __launch_bounds__(REDUCE_THREADS)
-sum_many_blocks_kernel(float *out, const T *x, size_t n, int read, double divisor)
+sum_many_blocks_kernel(double *partials, const T *x, size_t n, int read)
 {
     double s = 0.0;
     for (size_t i = blockIdx.x * (size_t)REDUCE_THREADS + threadIdx.x; i < n;
@@ -63,10 +64,19 @@ sum_many_blocks_kernel(float *out, const T *x, size_t n, int read, double diviso
         s += read == READ_SQUARE ? v * v : read == READ_ABS ? fabs(v) : v;
     }
     s = block_sum(s);
-    if (threadIdx.x == 0) atomicAdd(out, (float)(s / divisor));
+    if (threadIdx.x == 0) partials[blockIdx.x] = s;
 }
 
-#define ONE_BLOCK_MAX (1u << 20) /* arrays up to this size use the deterministic kernel */
+__global__ void finish_sum_kernel(float *out, const double *partials, int parts, double divisor,
+                                  int accumulate)
+{
+    double s = 0.0;
+    for (int p = 0; p < parts; p++) s += partials[p];
+    float r = (float)(s / divisor);
+    *out = accumulate ? *out + r : r;
+}
+
+#define ONE_BLOCK_MAX (1u << 20) /* arrays up to this size are summed by one block */
 
 template <typename T>
 static void reduce(Backend *be, float *out, const T *x, size_t n, int read, double divisor,
@@ -78,9 +88,44 @@ static void reduce(Backend *be, float *out, const T *x, size_t n, int read, doub
         CUDA_CHECK_LAUNCH();
         return;
     }
-    if (!accumulate) CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float), st->stream));
-    unsigned blocks = (unsigned)(st->multiprocessors * 4);
-    sum_many_blocks_kernel<T><<<blocks, REDUCE_THREADS, 0, st->stream>>>(out, x, n, read, divisor);
+    int blocks = st->multiprocessors * 4;
+    double *partials = (double *)cuda_work(be, (size_t)blocks * sizeof(double));
+    sum_many_blocks_kernel<T><<<blocks, REDUCE_THREADS, 0, st->stream>>>(partials, x, n, read);
+    CUDA_CHECK_LAUNCH();
+    finish_sum_kernel<<<1, 1, 0, st->stream>>>(out, partials, blocks, divisor, accumulate);
+    CUDA_CHECK_LAUNCH();
+}
+
+/* dst[g][j] += sum over p of partials[g][p][j]. Block (32, ADD_SLICES): 32 columns (coalesced
+ * reads), slice s summing parts s, s + ADD_SLICES, ..., then the slices added in order: a fixed
+ * order whatever the timing, and short serial chains even for hundreds of parts. */
+#define ADD_SLICES 16
+__global__ void __launch_bounds__(32 * ADD_SLICES)
+add_partials_kernel(float *dst, const float *partials, int parts, int width)
+{
+    __shared__ float slice_sum[ADD_SLICES][32];
+    int lane = threadIdx.x, slice = threadIdx.y;
+    int g = blockIdx.y, j = blockIdx.x * 32 + lane;
+    float s = 0.0f;
+    if (j < width) {
+        const float *p = partials + (size_t)g * parts * width + j;
+        for (int q = slice; q < parts; q += ADD_SLICES) s += p[(size_t)q * width];
+    }
+    slice_sum[slice][lane] = s;
+    __syncthreads();
+    if (slice == 0 && j < width) {
+        float total = 0.0f;
+        for (int r = 0; r < ADD_SLICES; r++) total += slice_sum[r][lane];
+        dst[(size_t)g * width + j] += total;
+    }
+}
+
+void cuda_add_partials(Backend *be, float *dst, const float *partials, int groups, int parts,
+                       int width)
+{
+    if (!dst || groups <= 0 || parts <= 0 || width <= 0) return;
+    dim3 grid((unsigned)((width + 31) / 32), (unsigned)groups), block(32, ADD_SLICES);
+    add_partials_kernel<<<grid, block, 0, cuda_state(be)->stream>>>(dst, partials, parts, width);
     CUDA_CHECK_LAUNCH();
 }
 

@@ -6,7 +6,7 @@
 set -eu
 DEST=${1:-/work/main/.devbuild}
 BUILD=build
-make -j2 "$BUILD/tests/dlcm-gpu-tests" "$BUILD/bench/dlcm-bench" >/dev/null
+make -j2 "$BUILD/tests/dlcm-gpu-tests" "$BUILD/bench/dlcm-bench" bin/dlcm-train bin/dlcm-sweep >/dev/null
 mkdir -p "$DEST/lib"
 link_static_blas() { # $1 = output, rest = the link line's objects and libraries
     out=$1; shift
@@ -19,8 +19,13 @@ link_static_blas "$DEST/dlcm-gpu-tests" "$BUILD"/tests/gpu/*.o -Wl,--start-group
 strip --strip-debug "$DEST/dlcm-gpu-tests"
 link_static_blas "$DEST/dlcm-bench" "$BUILD"/bench/bench.o -Wl,--start-group $PART -Wl,--end-group $STATIC_LIBS
 strip --strip-debug "$DEST/dlcm-bench"
-mkdir -p "$DEST/bench"
-cp bench/torch_ref.py bench/run-bench.sh bench/ncu_summary.py "$DEST/bench/"
+link_static_blas "$DEST/dlcm-train" "$BUILD"/engine/train/train_main.o -Wl,--start-group $PART -Wl,--end-group $STATIC_LIBS
+link_static_blas "$DEST/dlcm-sweep" "$BUILD"/sweep/main.o -Wl,--start-group $PART -Wl,--end-group $STATIC_LIBS
+strip --strip-debug "$DEST/dlcm-train" "$DEST/dlcm-sweep"
+mkdir -p "$DEST/bench" "$DEST/tests/gpu" "$DEST/configs"
+cp bench/*.py bench/*.sh "$DEST/bench/"
+cp tests/gpu/*.sh tests/gpu/*.py "$DEST/tests/gpu/"
+cp configs/*.yaml "$DEST/configs/"
 # every shared library outside glibc and CUDA that the binaries need
 for bin in "$DEST"/dlcm-*; do
     ldd "$bin" | awk '/=> \// {print $3}' |

@@ -1,6 +1,7 @@
 /* tests/gpu/test_gpu_model.c: whole training steps of the dense and the DLCM model on the CUDA
  * backend against the CPU backend from the same weights and batch (loss, every gradient tensor,
- * the weights after one AdamW step, launched FLOPs), and the no-leak check on the GPU. */
+ * the weights after one AdamW step, launched FLOPs), bit-for-bit repeats on the GPU, and the
+ * no-leak check on the GPU. */
 #include "engine/model_internal.h"
 #include "engine/optim.h"
 #include "tests/engine_models.h"
@@ -36,10 +37,9 @@ static double compare_f32(GpuPair *P, const char *what, const float *gpu_dev, co
     return expect_close_tol(P, what, &b, tol);
 }
 
-static void train_step_case(DType dt, ModelConfig cfg, const char *label, int attention)
+static void train_step_case(DType dt, ModelConfig cfg, const char *label)
 {
     GpuPair P = gpu_pair_open(dt);
-    backend_cuda_set_attention(P.gpu, attention);
     int batch = 2;
     uint64_t init_seed = P.seed % 1000 + 1, boundary_seed = P.seed % 7777 + 3;
     Model *mc = model_on(P.cpu, &cfg, batch, init_seed);
@@ -119,13 +119,81 @@ static ModelConfig dlcm_config(BoundaryMode boundary)
     return c;
 }
 
-Test(gpu_model, dense_step_fp32) { train_step_case(DTYPE_F32, dense_config(), "dense", ATTENTION_GEMM); }
-Test(gpu_model, dense_step_bf16) { train_step_case(DTYPE_BF16, dense_config(), "dense", ATTENTION_GEMM); }
-Test(gpu_model, dlcm_step_fp32) { train_step_case(DTYPE_F32, dlcm_config(BOUNDARY_LEARNED), "dlcm", ATTENTION_GEMM); }
-Test(gpu_model, dlcm_step_fp32_flash) { train_step_case(DTYPE_F32, dlcm_config(BOUNDARY_LEARNED), "dlcm-flash", ATTENTION_FLASH); }
+Test(gpu_model, dense_step_fp32) { train_step_case(DTYPE_F32, dense_config(), "dense"); }
+Test(gpu_model, dense_step_bf16) { train_step_case(DTYPE_BF16, dense_config(), "dense"); }
+Test(gpu_model, dlcm_step_fp32) { train_step_case(DTYPE_F32, dlcm_config(BOUNDARY_LEARNED), "dlcm"); }
 /* bf16 moves p by ~1e-3, enough to flip a sampled boundary now and then: fixed boundaries keep
  * the two segmentations identical so the comparison measures arithmetic only. */
-Test(gpu_model, dlcm_step_bf16_fixed_boundaries) { train_step_case(DTYPE_BF16, dlcm_config(BOUNDARY_FIXED), "dlcm-fixed", ATTENTION_GEMM); }
+Test(gpu_model, dlcm_step_bf16_fixed_boundaries) { train_step_case(DTYPE_BF16, dlcm_config(BOUNDARY_FIXED), "dlcm-fixed"); }
+
+/* ---- reproducibility: the CUDA backend has no floating-point atomics whose order varies, so
+ * two models trained from the same weights on the same batches agree bit for bit, gradients
+ * and weights, at every step (larger shapes than above, so that reductions span many blocks). */
+static void download_f32(Backend *be, float *host, const float *dev, size_t n)
+{
+    be->download(be, host, dev, n * sizeof(float));
+}
+
+static void repeat_case(DType dt, ModelConfig cfg, const char *label)
+{
+    GpuPair P = gpu_pair_open(dt);
+    int batch = 8, steps = 3;
+    char err[256];
+    Model *m[2];
+    Optimizer *o[2];
+    OptimConfig oc = optim_config_default();
+    for (int r = 0; r < 2; r++) {
+        m[r] = model_on(P.gpu, &cfg, batch, 11);
+        o[r] = optim_create(m[r], &oc, err, sizeof err);
+        cr_assert_not_null(o[r], "%s", err);
+    }
+    size_t n = model_num_params(m[0]);
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+    cr_assert(a && b);
+    for (int step = 0; step < steps; step++) {
+        int32_t *tokens = random_tokens(batch, cfg.shape.seq_len, cfg.shape.vocab, 900 + step);
+        for (int r = 0; r < 2; r++) {
+            model_begin_step(m[r]);
+            cr_assert_eq(model_forward_backward(m[r], tokens, MODEL_TRAIN, 31 + step, 1.0f, NULL, err, sizeof err), 0, "%s", err);
+        }
+        download_f32(P.gpu, a, model_grads(m[0]), n);
+        download_f32(P.gpu, b, model_grads(m[1]), n);
+        size_t diff = 0;
+        for (size_t i = 0; i < n; i++) diff += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+        printf("REPEAT %s %s step %d: %zu of %zu gradient values differ\n", label, P.dtype, step, diff, n);
+        cr_expect_eq(diff, 0, "%s %s step %d: %zu of %zu gradient values differ between two identical runs",
+                     label, P.dtype, step, diff, n);
+        for (int r = 0; r < 2; r++) optim_step(o[r], 1.0f);
+        download_f32(P.gpu, a, model_params(m[0]), n);
+        download_f32(P.gpu, b, model_params(m[1]), n);
+        cr_expect_eq(memcmp(a, b, n * sizeof(float)), 0, "%s %s step %d: weights differ between two identical runs",
+                     label, P.dtype, step);
+        free(tokens);
+    }
+    free(a);
+    free(b);
+    for (int r = 0; r < 2; r++) {
+        optim_destroy(o[r]);
+        model_destroy(m[r]);
+    }
+    gpu_pair_close(&P);
+}
+
+static ModelConfig repeat_dlcm_config(void)
+{
+    ModelShape s = tiny_dlcm_shape(128, 256, 256, 512, 4);
+    s.n_enc = 1;
+    s.n_con = 2;
+    s.n_dec = 1;
+    ModelConfig c = model_config_default(s);
+    c.boundary = BOUNDARY_LEARNED;
+    c.smoothing_grad = 1;
+    return c;
+}
+
+Test(gpu_model, dense_repeats_bit_for_bit_bf16) { repeat_case(DTYPE_BF16, model_config_default(tiny_dense_shape(128, 2, 256, 512)), "dense"); }
+Test(gpu_model, dlcm_repeats_bit_for_bit_bf16) { repeat_case(DTYPE_BF16, repeat_dlcm_config(), "dlcm"); }
+Test(gpu_model, dlcm_repeats_bit_for_bit_fp32) { repeat_case(DTYPE_F32, repeat_dlcm_config(), "dlcm"); }
 
 /* ---- no leak on the GPU (spec §6), as tests/test_engine_leak.c does on the CPU ------------- */
 

@@ -169,11 +169,9 @@ Test(gpu_ops, head_norm_no_rope_fp32) { check_head_norm_rope(DTYPE_F32, 0); }
 
 /* mode 0: causal self-attention on a packed qkv buffer; 1: key counts with a null key (the
  * cross-attention); 2: key counts without a null key, some queries seeing no key at all. */
-static void check_attention(DType dt, int mode, int kind)
+static void check_attention(DType dt, int mode)
 {
     GpuPair P = gpu_pair_open(dt);
-    backend_cuda_set_attention(P.gpu, kind);
-    const char *impl = kind == ATTENTION_FLASH ? "flash" : "gemm";
     int B = 2, H = 3, Tq = 133, Tk = mode == 0 ? Tq : 37;
     int width = H * HD;
     AttnShape s;
@@ -229,9 +227,9 @@ static void check_attention(DType dt, int mode, int kind)
                                {"attention xattn+null fwd", "attention xattn+null lse"},
                                {"attention xattn fwd", "attention xattn lse"}};
     char label[96];
-    snprintf(label, sizeof label, "%s [%s]", names[mode][0], impl);
+    snprintf(label, sizeof label, "%s", names[mode][0]);
     expect_close(&P, label, &out);
-    snprintf(label, sizeof label, "%s [%s]", names[mode][1], impl);
+    snprintf(label, sizeof label, "%s", names[mode][1]);
     expect_close(&P, label, &lse);
     Pair dout = pair_random(&P, (size_t)B * Tq * width, 1, 1.0f);
     P.cpu->attention_backward(P.cpu, dq.host + q_off, dk.host + k_off, dv.host + v_off,
@@ -252,16 +250,16 @@ static void check_attention(DType dt, int mode, int kind)
     const char *gnames[3][3] = {{"attention causal dq,dk,dv", "", ""},
                                 {"attention xattn+null dq", "attention xattn+null dk,dv", ""},
                                 {"attention xattn dq", "attention xattn dk,dv", ""}};
-    snprintf(label, sizeof label, "%s [%s]", gnames[mode][0], impl);
+    snprintf(label, sizeof label, "%s", gnames[mode][0]);
     expect_close(&P, label, &dq);
     if (mode != 0) {
-        snprintf(label, sizeof label, "%s [%s]", gnames[mode][1], impl);
+        snprintf(label, sizeof label, "%s", gnames[mode][1]);
         expect_close(&P, label, &dk);
     }
     if (mode == 1) {
-        snprintf(label, sizeof label, "attention dk_null [%s]", impl);
+        snprintf(label, sizeof label, "attention dk_null");
         expect_close(&P, label, &dkn);
-        snprintf(label, sizeof label, "attention dv_null [%s]", impl);
+        snprintf(label, sizeof label, "attention dv_null");
         expect_close(&P, label, &dvn);
     }
     cr_expect_eq(P.gpu->flops, P.cpu->flops, "attention FLOP count: gpu %.0f cpu %.0f", P.gpu->flops, P.cpu->flops);
@@ -275,17 +273,12 @@ static void check_attention(DType dt, int mode, int kind)
     }
     gpu_pair_close(&P);
 }
-Test(gpu_ops, attention_causal_fp32) { check_attention(DTYPE_F32, 0, ATTENTION_GEMM); }
-Test(gpu_ops, attention_causal_bf16) { check_attention(DTYPE_BF16, 0, ATTENTION_GEMM); }
-Test(gpu_ops, attention_keycount_null_fp32) { check_attention(DTYPE_F32, 1, ATTENTION_GEMM); }
-Test(gpu_ops, attention_keycount_null_bf16) { check_attention(DTYPE_BF16, 1, ATTENTION_GEMM); }
-Test(gpu_ops, attention_keycount_empty_fp32) { check_attention(DTYPE_F32, 2, ATTENTION_GEMM); }
-Test(gpu_ops, attention_keycount_empty_bf16) { check_attention(DTYPE_BF16, 2, ATTENTION_GEMM); }
-Test(gpu_ops, flash_attention_causal_fp32) { check_attention(DTYPE_F32, 0, ATTENTION_FLASH); }
-Test(gpu_ops, flash_attention_causal_bf16) { check_attention(DTYPE_BF16, 0, ATTENTION_FLASH); }
-Test(gpu_ops, flash_attention_keycount_null_fp32) { check_attention(DTYPE_F32, 1, ATTENTION_FLASH); }
-Test(gpu_ops, flash_attention_keycount_null_bf16) { check_attention(DTYPE_BF16, 1, ATTENTION_FLASH); }
-Test(gpu_ops, flash_attention_keycount_empty_fp32) { check_attention(DTYPE_F32, 2, ATTENTION_FLASH); }
+Test(gpu_ops, attention_causal_fp32) { check_attention(DTYPE_F32, 0); }
+Test(gpu_ops, attention_causal_bf16) { check_attention(DTYPE_BF16, 0); }
+Test(gpu_ops, attention_keycount_null_fp32) { check_attention(DTYPE_F32, 1); }
+Test(gpu_ops, attention_keycount_null_bf16) { check_attention(DTYPE_BF16, 1); }
+Test(gpu_ops, attention_keycount_empty_fp32) { check_attention(DTYPE_F32, 2); }
+Test(gpu_ops, attention_keycount_empty_bf16) { check_attention(DTYPE_BF16, 2); }
 
 /* ---- SwiGLU ---------------------------------------------------------------------------------- */
 
