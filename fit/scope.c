@@ -142,18 +142,23 @@ static void append(char *buf, size_t len, const char *text)
     snprintf(buf + used, len - used, "%s%s", used ? "; " : "", text);
 }
 
+int scope_coefficient_identified(const Law *law, int j, double lo, double hi)
+{
+    if (law_coef_is_fixed(law, j) || !isfinite(lo) || !isfinite(hi)) return -1;
+    return law_coef_is_exponent(law, j) ? hi - lo <= SCOPE_MAX_EXPONENT_WIDTH
+                                        : lo > 0 && hi / lo <= SCOPE_MAX_SCALE_RATIO;
+}
+
 void scope_identify(const Law *law, const double *lo, const double *hi, const FitData *d, Identification *out)
 {
     memset(out, 0, sizeof *out);
     out->identified = 1;
     int wanted[VAR_COUNT][2] = {{0}};
     for (int j = 0; j < law->n_coef; j++) {
-        out->coef_state[j] = -1;
-        if (law_coef_is_fixed(law, j) || !isfinite(lo[j]) || !isfinite(hi[j])) continue;
-        out->known = 1;
-        int ok = law_coef_is_exponent(law, j) ? hi[j] - lo[j] <= SCOPE_MAX_EXPONENT_WIDTH
-                                              : lo[j] > 0 && hi[j] / lo[j] <= SCOPE_MAX_SCALE_RATIO;
+        int ok = scope_coefficient_identified(law, j, lo[j], hi[j]);
         out->coef_state[j] = ok;
+        if (ok < 0) continue;
+        out->known = 1;
         if (ok) continue;
         out->identified = 0;
         size_t used = strlen(out->coefficients);

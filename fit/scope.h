@@ -42,6 +42,10 @@ typedef struct {
     char missing[512];               /* the variables whose variation is missing, with the evidence */
 } Identification;
 
+/* One coefficient's label under that rule from its 95 % interval: 1 identified, 0 not, -1 fixed
+ * or without an interval. Everything that labels a coefficient (the fitter, the report) asks here. */
+int scope_coefficient_identified(const Law *law, int j, double lo, double hi);
+
 /* Labels each coefficient from its interval and names the variables (N, P, R, D) of the
  * unidentified ones that vary least in d. */
 void scope_identify(const Law *law, const double *lo, const double *hi, const FitData *d, Identification *out);

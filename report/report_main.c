@@ -19,6 +19,7 @@
 #include "db/study.h"
 #include "db/sweeps.h"
 #include "fit/plot.h"
+#include "fit/scope.h"
 #include "report/isoflop.h"
 
 static void usage(FILE *f)
@@ -543,6 +544,14 @@ static double json_number(json_object *o, const char *key)
     return o && json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : NAN;
 }
 
+/* The index of a coefficient of the law by its name; -1 when the law has none. */
+static int coef_index(const Law *law, const char *name)
+{
+    for (int j = 0; j < law->n_coef; j++)
+        if (strcmp(law_coef_name(law, j), name) == 0) return j;
+    return -1;
+}
+
 static void write_fit_section(FILE *out, const Fit *f)
 {
     json_object *root = f->fit.root, *coefs = NULL, *derived = NULL, *validation = NULL, *data = NULL;
@@ -558,29 +567,61 @@ static void write_fit_section(FILE *out, const Fit *f)
             json_number(data, "n_used"), json_number(data, "n_dense"), json_number(data, "n_dlcm"),
             json_number(validation, "r2_log"), f->fit.n_boot);
     fprintf(out, "| coefficient | value | 95%% interval | identified by the data? |\n|---|---|---|---|\n");
-    int unidentified = 0;
+    /* The fit's own labels (fit/scope.h's rule, stored with each coefficient); a fit written before
+     * they were stored is labelled here by the same rule, never by one of the report's own. */
+    int recomputed = 0, n_unidentified = 0;
+    char unidentified[256] = "";
     json_object_object_foreach(coefs, key, c)
     {
-        json_object *fixed;
+        json_object *fixed, *label;
         if (json_object_object_get_ex(c, "fixed", &fixed) && json_object_get_boolean(fixed)) {
             fprintf(out, "| %s | %.4g | fixed | - |\n", key, json_number(c, "value"));
             continue;
         }
         double v = json_number(c, "value"), lo = json_number(c, "lo"), hi = json_number(c, "hi");
-        /* Scales spanning over two orders of magnitude, or exponents whose interval crosses 0, are
-         * not pinned down by these runs. */
-        int is_exponent = strchr("adgb", key[0]) != NULL && strcmp(key, "A_tok") && strcmp(key, "A_con") &&
-                          strcmp(key, "A_dat");
-        int loose = is_exponent ? (lo <= 0 && hi >= 0) || hi - lo > 1.0 : (lo > 0 && hi / lo > 100) || lo <= 0;
-        unidentified += loose;
+        int j = coef_index(&f->fit.law, key), state = -1;
+        if (json_object_object_get_ex(c, "identified", &label) && json_object_is_type(label, json_type_boolean)) {
+            state = json_object_get_boolean(label);
+        } else {
+            if (j >= 0) state = scope_coefficient_identified(&f->fit.law, j, lo, hi);
+            recomputed += state >= 0;
+        }
+        if (state == 0) {
+            size_t used = strlen(unidentified);
+            snprintf(unidentified + used, sizeof unidentified - used, "%s%s", used ? ", " : "", key);
+            n_unidentified++;
+        }
+        int is_exponent = j >= 0 && law_coef_is_exponent(&f->fit.law, j);
         fprintf(out, "| %s | %.4g | [%.4g, %.4g] | %s |\n", key, v, lo, hi,
-                loose ? (is_exponent ? "no: the interval spans 0 or more than 1" : "no: over 100x wide") : "yes");
+                state < 0   ? "unknown (no interval)"
+                : state     ? "yes"
+                : is_exponent ? "no: the interval is more than 0.5 wide"
+                              : "no: the interval spans more than a factor of 10");
     }
     fprintf(out, "\n");
-    if (unidentified)
-        fprintf(out, "**%d coefficient(s) are not identified** by these runs: read the curves and recommendations\n"
-                     "below as descriptions of this grid, not as laws that extrapolate.\n\n",
+    json_object *ident_json = NULL;
+    Identification ident;
+    scope_identification_from_json(json_object_object_get_ex(root, "identification", &ident_json) ? ident_json : NULL,
+                                   &ident);
+    if (ident.known && !ident.identified)
+        fprintf(out, "**The fit is not identified** (a coefficient's 95%% interval spans more than a factor of %g, an exponent's "
+                     "is more than %g wide): %s. Missing variation: %s. Read the curves and recommendations below as "
+                     "descriptions of this grid, not as laws that extrapolate.\n\n",
+                SCOPE_MAX_SCALE_RATIO, SCOPE_MAX_EXPONENT_WIDTH, ident.coefficients,
+                ident.missing[0] ? ident.missing : "(not named by the fit)");
+    else if (ident.known)
+        fprintf(out, "Identified: every coefficient's 95%% interval spans at most a factor of %g (an exponent's at "
+                     "most %g).\n\n",
+                SCOPE_MAX_SCALE_RATIO, SCOPE_MAX_EXPONENT_WIDTH);
+    else if (n_unidentified)
+        fprintf(out, "**The fit is not identified**: %s (labelled by the fitter's rule from the intervals; this fit predates the "
+                     "stored identification, so the missing variable is not named: re-run dlcm-fit). Read the curves "
+                     "and recommendations below as descriptions of this grid.\n\n",
                 unidentified);
+    else
+        fprintf(out, "Identification: %s.\n\n", recomputed ? "every interval within the fitter's limits (an older "
+                                                             "fit: labelled here by the fitter's rule)"
+                                                           : "unknown (the fit has no bootstrap intervals)");
     if (derived) {
         fprintf(out, "Derived quantities (at the largest budget of the data, C = %.3g):\n\n"
                      "| quantity | value | 95%% interval | note |\n|---|---|---|---|\n",
@@ -604,6 +645,62 @@ static void write_fit_section(FILE *out, const Fit *f)
                     json_number(held, "n_held_out"), json_number(held, "mae_log"), json_number(held, "rmse_log"),
                     100 * json_number(held, "mean_relative_error"));
     }
+}
+
+/* Appends "; " and text to buf. */
+static void add_clause(char *buf, size_t n, const char *text)
+{
+    size_t used = strlen(buf);
+    snprintf(buf + used, n - used, "%s%s", used ? "; " : "", text);
+}
+
+/* Appends how far a recommended quantity lies outside the fit's trained range (fit/scope.h's
+ * factor); nothing when inside or unknown. */
+static void add_extrapolation(char *buf, size_t n, const char *name, double v, double lo, double hi)
+{
+    double k = scope_factor(v, lo, hi);
+    if (isnan(k) || k <= 1.0) return;
+    char text[160];
+    if (isinf(k)) snprintf(text, sizeof text, "extrapolated: %s = %.3g where every fitted run has %.3g", name, v, v > hi ? hi : lo);
+    else snprintf(text, sizeof text, "extrapolated: %s %.3gx %s fitted (%.3g)", name, k,
+                  v > hi ? "beyond the largest" : "below the smallest", v > hi ? hi : lo);
+    add_clause(buf, n, text);
+}
+
+/* Where an isoFLOP optimum stands: on the search's edge (a bound), how far N and D/N lie outside
+ * the ranges the fit records for its runs (the fit's data.ranges; the line's own runs when the fit
+ * predates them), and whether the fit itself is identified (its stored identification). */
+static void describe_location(const LoadedFit *fit, const Line *line, const Optimum *o, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (o->at_edge) add_clause(buf, n, "no: at the edge of the range searched (a bound)");
+    else if (o->edge_share > 0.05) {
+        char text[96];
+        snprintf(text, sizeof text, "partly: %.0f%% of resamples at an edge", 100 * o->edge_share);
+        add_clause(buf, n, text);
+    }
+    json_object *data, *ranges_json;
+    DataRanges ranges;
+    scope_ranges_from_json(json_object_object_get_ex(fit->root, "data", &data) &&
+                                   json_object_object_get_ex(data, "ranges", &ranges_json)
+                               ? ranges_json
+                               : NULL,
+                           &ranges);
+    const FamilyRange *r = &ranges.fam[line->dense ? FAM_DENSE : FAM_DLCM];
+    size_t before = strlen(buf);
+    if (isnan(r->lo[Q_N])) {
+        add_extrapolation(buf, n, "N", o->N_opt, line->n_lo, line->n_hi);
+    } else {
+        add_extrapolation(buf, n, "N", o->N_opt, r->lo[Q_N], r->hi[Q_N]);
+        add_extrapolation(buf, n, "D/N", o->D_opt / o->N_opt, r->lo[Q_D_OVER_N], r->hi[Q_D_OVER_N]);
+    }
+    if (!o->at_edge && o->edge_share <= 0.05 && strlen(buf) == before)
+        add_clause(buf, n, isnan(r->lo[Q_N]) ? "yes, inside the runs' N range" : "yes, inside the fitted runs' N and D/N");
+    json_object *ident_json;
+    Identification ident;
+    scope_identification_from_json(json_object_object_get_ex(fit->root, "identification", &ident_json) ? ident_json : NULL,
+                                   &ident);
+    if (ident.known && !ident.identified) add_clause(buf, n, "the fit is not identified");
 }
 
 static int write_report(const char *path, const char *sweep, const char *db_path, sqlite3 *db, int64_t sweep_id,
@@ -685,22 +782,18 @@ static int write_report(const char *path, const char *sweep, const char *db_path
                      "same optimum over the bootstrap resamples. An optimum at the end of the searched range is only "
                      "a bound: the data do not locate it. D_opt = C / (training FLOPs per token at N_opt), the "
                      "FLOPs per token interpolated between the family's runs; DLCM lines are drawn at the mean P "
-                     "of their runs.\n\n"
-                     "| family | budget C | N_opt [95%%] | D_opt [95%%] | fitted loss | located? |\n|---|---|---|---|---|---|\n");
+                     "of their runs. The last column compares N_opt and D_opt/N_opt with the ranges the fit records for its "
+                     "runs (x k beyond them) and repeats the fit's own identification.\n\n"
+                     "| family | budget C | N_opt [95%%] | D_opt [95%%] | fitted loss | located? inside the data? |\n|---|---|---|---|---|---|\n");
         for (int k = 0; k < n_lines; k++) {
             const LoadedFit *fit = fit_for(fits, lines[k].dense);
             if (!fit) continue;
             for (int b = 0; b < n_budgets; b++) {
                 Optimum o = optimum_of(fit, &lines[k], budgets[b]);
-                char n_text[96], d_text[96], located[128];
+                char n_text[96], d_text[96], located[512];
                 fmt_interval(n_text, sizeof n_text, o.N_opt, o.N_lo, o.N_hi);
                 fmt_interval(d_text, sizeof d_text, o.D_opt, o.D_lo, o.D_hi);
-                if (o.at_edge) snprintf(located, sizeof located, "no: at the edge of the range (a bound)");
-                else if (o.edge_share > 0.05)
-                    snprintf(located, sizeof located, "partly: %.0f%% of resamples at an edge", 100 * o.edge_share);
-                else if (o.N_opt < lines[k].n_lo || o.N_opt > lines[k].n_hi)
-                    snprintf(located, sizeof located, "outside the runs' N range: extrapolated");
-                else snprintf(located, sizeof located, "yes, inside the runs' N range");
+                describe_location(fit, &lines[k], &o, located, sizeof located);
                 fprintf(out, "| %s | %.3g | %s | %s | %.4f | %s |\n", lines[k].label, budgets[b], n_text, d_text, o.loss,
                         located);
             }

@@ -1,7 +1,8 @@
 /* tests/test_report.c: bin/dlcm-report on a small sweep run by the test double of the trainer:
  * the report and every figure it names exist, name the sweep, and show a fit when one is given;
- * bad input exits 2. The law evaluation along isoFLOP lines is checked against a hand-made fit. */
+ * bad input exits 2; its identification is the fit's own. The law evaluation along isoFLOP lines is checked against a hand-made fit. */
 #include <criterion/criterion.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,6 +85,93 @@ Test(report, writes_the_report_and_every_figure_it_names)
     cr_assert_eq(run_report(no_fit, log), 2);
     const char *no_db[] = {"--db", "/nonexistent/db.sqlite", NULL};
     cr_assert_eq(run_report(no_db, log), 2);
+    tu_remove_tree(s.dir);
+}
+
+/* Every free coefficient's row in report.md says "yes" exactly where the fit JSON labels it
+ * identified, and the report names the fit's unidentified coefficients. */
+static void assert_labels_match(const char *report_text, json_object *fit)
+{
+    json_object *coefs, *ident, *names;
+    cr_assert(json_object_object_get_ex(fit, "coefficients", &coefs));
+    int checked = 0, unidentified = 0;
+    json_object_object_foreach(coefs, key, c)
+    {
+        json_object *fixed, *label;
+        if (json_object_object_get_ex(c, "fixed", &fixed) && json_object_get_boolean(fixed)) continue;
+        cr_assert(json_object_object_get_ex(c, "identified", &label), "%s has the fit's label", key);
+        char row[64];
+        snprintf(row, sizeof row, "\n| %s | ", key);
+        const char *at = strstr(report_text, row);
+        cr_assert(at != NULL, "the report has a row for %s", key);
+        const char *end = strchr(at + 1, '\n');
+        char line[256];
+        snprintf(line, sizeof line, "%.*s", (int)(end - at - 1), at + 1);
+        int says_yes = strstr(line, "| yes |") != NULL, says_no = strstr(line, "| no: ") != NULL;
+        cr_assert(says_yes != says_no, "%s", line);
+        cr_assert_eq(says_yes, json_object_get_boolean(label), "report row '%s' against the fit's label", line);
+        unidentified += !says_yes;
+        checked++;
+    }
+    cr_assert_geq(checked, 6);
+    cr_assert_gt(unidentified, 0, "the design is one with an unidentified coefficient");
+    cr_assert(json_object_object_get_ex(fit, "identification", &ident) &&
+              json_object_object_get_ex(ident, "not_identified", &names));
+    cr_assert(strstr(report_text, json_object_get_string(names)) != NULL, "the report names %s",
+              json_object_get_string(names));
+}
+
+/* The byte-h100 dlcm fit: E0's interval spans a factor 14.6 (unidentified under the fitter's
+ * factor-10 rule, identified under a looser one) and gamma's 0.28 wide (identified). The report
+ * says what the fit says, also for an older fit JSON without the stored labels, which the report
+ * labels by the fitter's rule (fit/scope.h). */
+Test(report, identification_is_the_fits_own)
+{
+    const char *fit_path = "results/byte-h100/fit-dlcm.json";
+    json_object *fit = json_object_from_file(fit_path);
+    cr_assert(fit != NULL, "%s", fit_path);
+    json_object *coefs, *e0, *label;
+    cr_assert(json_object_object_get_ex(fit, "coefficients", &coefs) && json_object_object_get_ex(coefs, "E0", &e0) &&
+              json_object_object_get_ex(e0, "identified", &label));
+    cr_assert(!json_object_get_boolean(label), "the fit labels E0 not identified");
+
+    TuSweep s;
+    tu_make_sweep(&s, "flowident", 1, 6);
+    const char *run[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none", "--quiet", NULL};
+    cr_assert_eq(tu_sweep(run, NULL, s.log), 0);
+    char out_dir[400], md_path[420], log[420], fit_arg[600], old_path[420];
+    static char text[131072];
+    snprintf(out_dir, sizeof out_dir, "%s/report", s.dir);
+    snprintf(md_path, sizeof md_path, "%s/report.md", out_dir);
+    snprintf(log, sizeof log, "%s/report.log", s.dir);
+    snprintf(fit_arg, sizeof fit_arg, "--fit=%s", fit_path);
+    const char *args[] = {"--db", s.db, "--out", out_dir, fit_arg, NULL};
+    cr_assert_eq(run_report(args, log), 0);
+    tu_read(md_path, text, sizeof text);
+    assert_labels_match(text, fit);
+    cr_assert(strstr(text, "| E0 | 0.4697 | [0.08151, 1.193] | no: the interval spans more than a factor of 10 |"),
+              "%.2000s", strstr(text, "## Fits"));
+    cr_assert(strstr(text, "| gamma |") && strstr(strstr(text, "| gamma |"), "| yes |"));
+
+    /* The same fit without its stored labels: the report labels it by the fitter's rule. */
+    json_object *old = json_object_from_file(fit_path);
+    json_object *old_coefs;
+    json_object_object_get_ex(old, "coefficients", &old_coefs);
+    json_object_object_foreach(old_coefs, key, c)
+    {
+        (void)key;
+        json_object_object_del(c, "identified");
+    }
+    json_object_object_del(old, "identification");
+    snprintf(old_path, sizeof old_path, "%s/old-fit.json", s.dir);
+    cr_assert_eq(json_object_to_file(old_path, old), 0);
+    snprintf(fit_arg, sizeof fit_arg, "--fit=%s", old_path);
+    cr_assert_eq(run_report(args, log), 0);
+    tu_read(md_path, text, sizeof text);
+    assert_labels_match(text, fit);
+    cr_assert(strstr(text, "this fit predates the stored identification") != NULL);
+    json_object_put(old);
+    json_object_put(fit);
     tu_remove_tree(s.dir);
 }
 
