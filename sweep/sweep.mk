@@ -42,6 +42,7 @@ demo: $(PROGRAMS)
 	    echo "demo: the dlcm law does not fit the demo's few dlcm runs (fine for a demo)"; } && \
 	  { $(BIN)/dlcm-query --db $(DEMO_DB) --sweep demo --law chinchilla --budget $(DEMO_BUDGET) || [ $$? -eq 4 ]; }; \
 	else echo "demo: bin/dlcm-fit or bin/dlcm-query is not built: skipping the fit and the query"; fi
+	$(BIN)/dlcm-report --db $(DEMO_DB) --sweep demo --out results/demo-report
 
 # Helpers shared by tests/test_sweep_*.c.
 TEST_OBJS += $(BUILD)/sweep/testing/test_util.o
