@@ -4,6 +4,7 @@
 #ifndef DLCM_FIT_QUERY_H
 #define DLCM_FIT_QUERY_H
 
+#include <json-c/json.h>
 #include <stdio.h>
 
 #include "fit/summary.h"
@@ -26,7 +27,10 @@ typedef struct {
 QueryOptions query_defaults(void);
 
 /* Runs the query on the fit s (what: how the fit was found, for the header), printing to out.
- * Returns 0, 1 (runtime error, message printed to stderr), 2 (bad input) or QUERY_EXIT_REFUSED. */
-int query_run(const QueryOptions *opt, LawSummary *s, const char *what, FILE *out);
+ * Returns 0, 1 (runtime error, message printed to stderr), 2 (bad input) or QUERY_EXIT_REFUSED.
+ * When answer is not NULL the same answer goes into it as JSON: the fit, its R source and
+ * identification, every warning and refusal (kind, family, quantity, factor), the search, each
+ * family's recommendation with its intervals, the saving, and exit_code with its meaning. */
+int query_run(const QueryOptions *opt, LawSummary *s, const char *what, FILE *out, json_object *answer);
 
 #endif

@@ -43,6 +43,12 @@ static void usage(FILE *f)
             "                          trained range (default 10)\n"
             "  --extrapolate           let P and R leave the trained range (P searched over 0.025..0.975)\n"
             "  --force                 answer even when refused (warnings are still printed)\n"
+            "  --json                  the answer as one JSON object on stdout instead of the text: the fit, its R\n"
+            "                          source and identification, every warning and refusal (kind, family,\n"
+            "                          quantity, value, trained range, factor k), the search, each family's\n"
+            "                          recommendation (shape, N, P, R, D, loss, each {value, lo, hi}), the saving,\n"
+            "                          exit_code and status; errors still go to stderr (nothing on stdout when\n"
+            "                          the fit cannot be read); numbers that are not finite are null\n"
             "  --version               the commit this binary was built from\n"
             "\n"
             "exit status: 0 answered, 1 runtime error, 2 bad input, 4 refused (the data does not carry the answer)\n");
@@ -52,6 +58,7 @@ typedef struct {
     QueryOptions query;
     const char *db_path, *sweep, *fit_json, *law, *label;
     long long fit_id;
+    int json;
 } Options;
 
 /* 0, 1 (--help printed) or 2 (bad input, message printed). */
@@ -61,13 +68,14 @@ static int parse_options(int argc, char **argv, Options *o)
     o->query = query_defaults();
     o->fit_id = -1;
     enum { O_BUDGET = 256, O_DB, O_FIT, O_SWEEP, O_LAW, O_LABEL, O_JSON, O_R, O_RRANGE, O_MAXN, O_MAXINF, O_VOCAB, O_SEQ,
-           O_SAMPLES, O_MAXEXT, O_EXTRAP, O_FORCE };
+           O_SAMPLES, O_MAXEXT, O_EXTRAP, O_FORCE, O_JSON_OUT };
     static const struct option opts[] = {
         {"budget", 1, 0, O_BUDGET}, {"db", 1, 0, O_DB}, {"fit", 1, 0, O_FIT}, {"sweep", 1, 0, O_SWEEP},
         {"law", 1, 0, O_LAW}, {"label", 1, 0, O_LABEL}, {"fit-json", 1, 0, O_JSON}, {"R", 1, 0, O_R},
         {"R-range", 1, 0, O_RRANGE}, {"max-N", 1, 0, O_MAXN}, {"max-inference-flops", 1, 0, O_MAXINF},
         {"vocab", 1, 0, O_VOCAB}, {"seq-len", 1, 0, O_SEQ}, {"samples", 1, 0, O_SAMPLES},
         {"max-extrapolation", 1, 0, O_MAXEXT}, {"extrapolate", 0, 0, O_EXTRAP}, {"force", 0, 0, O_FORCE},
+        {"json", 0, 0, O_JSON_OUT},
         {"version", 0, 0, 'v'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c, index = 0;
     optind = 1;
@@ -116,6 +124,7 @@ static int parse_options(int argc, char **argv, Options *o)
             break;
         case O_EXTRAP: o->query.extrapolate = 1; break;
         case O_FORCE: o->query.force = 1; break;
+        case O_JSON_OUT: o->json = 1; break;
         case 'h': usage(stdout); return 1;
         case 'v': cli_print_version(stdout, "dlcm-query"); return 1;
         default: usage(stderr); return 2;
@@ -186,7 +195,30 @@ int main(int argc, char **argv)
     rc = summary_from_json(text, what, &s, err, sizeof err);
     free(text);
     if (rc) { fprintf(stderr, "dlcm-query: %s\n", err); return 1; }
-    rc = query_run(&o.query, &s, what, stdout);
+    if (!o.json) {
+        rc = query_run(&o.query, &s, what, stdout, NULL);
+        summary_free(&s);
+        return rc;
+    }
+    /* --json: the text answer is written to memory and dropped; the JSON carries the same. */
+    char *text_buf = NULL;
+    size_t text_len = 0;
+    FILE *text_out = open_memstream(&text_buf, &text_len);
+    json_object *answer = json_object_new_object();
+    if (!text_out || !answer) {
+        fprintf(stderr, "dlcm-query: out of memory\n");
+        if (text_out) fclose(text_out);
+        free(text_buf);
+        json_object_put(answer);
+        summary_free(&s);
+        return 1;
+    }
+    rc = query_run(&o.query, &s, what, text_out, answer);
+    fclose(text_out);
+    free(text_buf);
+    printf("%s\n", json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(answer);
     summary_free(&s);
+    if (fflush(stdout) != 0) return 1;
     return rc;
 }
