@@ -538,10 +538,23 @@ static void fmt_interval(char *buf, size_t n, double v, double lo, double hi)
     else snprintf(buf, n, "%.4g (no interval)", v);
 }
 
+/* A number of the fit JSON; NaN when absent or null (the fitter writes null for a bound that is
+ * not finite, which json-c would otherwise read as 0). */
 static double json_number(json_object *o, const char *key)
 {
     json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) : NAN;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !v) return NAN;
+    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) return NAN;
+    return json_object_get_double(v);
+}
+
+/* "[lo, hi]", an end that is not finite written as "none" (the bootstrap did not bound it). */
+static void fmt_bounds(char *buf, size_t n, double lo, double hi)
+{
+    char a[32] = "none", b[32] = "none";
+    if (isfinite(lo)) snprintf(a, sizeof a, "%.4g", lo);
+    if (isfinite(hi)) snprintf(b, sizeof b, "%.4g", hi);
+    snprintf(buf, n, "[%s, %s]", a, b);
 }
 
 /* The index of a coefficient of the law by its name; -1 when the law has none. */
@@ -592,7 +605,9 @@ static void write_fit_section(FILE *out, const Fit *f)
             n_unidentified++;
         }
         int is_exponent = j >= 0 && law_coef_is_exponent(&f->fit.law, j);
-        fprintf(out, "| %s | %.4g | [%.4g, %.4g] | %s |\n", key, v, lo, hi,
+        char bounds[80];
+        fmt_bounds(bounds, sizeof bounds, lo, hi);
+        fprintf(out, "| %s | %.4g | %s | %s |\n", key, v, bounds,
                 state < 0   ? "unknown (no interval)"
                 : state     ? "yes"
                 : is_exponent ? "no: the interval is more than 0.5 wide"
@@ -631,8 +646,9 @@ static void write_fit_section(FILE *out, const Fit *f)
             if (!json_object_is_type(d, json_type_object)) continue; /* e.g. the budget itself */
             json_object *note;
             const char *note_text = json_object_object_get_ex(d, "note", &note) ? json_object_get_string(note) : "";
-            fprintf(out, "| %s | %.4g | [%.4g, %.4g] | %s |\n", dkey, json_number(d, "value"), json_number(d, "lo"),
-                    json_number(d, "hi"), note_text);
+            char bounds[80];
+            fmt_bounds(bounds, sizeof bounds, json_number(d, "lo"), json_number(d, "hi"));
+            fprintf(out, "| %s | %.4g | %s | %s |\n", dkey, json_number(d, "value"), bounds, note_text);
         }
         fprintf(out, "\n");
     }
