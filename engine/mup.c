@@ -23,8 +23,14 @@ static double class_width_scale(const ModelConfig *cfg, ParamClass cls)
  * wider than the tokens, or W_up when the tokens are wider than the concepts - is a readout
  * of the wider stream: μP initializes it with std ∝ 1/fan_in. At 1/√fan_in its random
  * initial part dominates both its output's updates and the gradient it sends back: with d_t
- * = 128 and d_c alone from 128 to 512 the cross-attention output grew like d_c^0.10-0.19
- * (fixed and learned boundaries, two seed sets), and like d_c^-0.06-0.03 with this init. */
+ * = 128 and d_c alone from 128 to 512 the cross-attention output grew like d_c^0.09-0.19
+ * (fixed and learned boundaries, two seed sets), and like d_c^-0.06-0.03 with this init;
+ * with d_t = 64 (the decoupled test) d_c^0.13 before, d_c^0.05 with this init.
+ * W_up follows the spec's table (σ_base/√s_token, a gain of σ_base·√d_base on the segment
+ * means of H), which leaves the backbone's input C about 17 times smaller than its blocks'
+ * output: μP in every exponent, but at widths 128-1024 the backbone's output then grows like
+ * d_t^0.12 with d_c fixed (d_t^0.02 with W_up's init 8 times larger); the decoupled
+ * coordinate check in tests/test_engine_mup.c has the numbers. */
 static double init_width_factor(const ModelConfig *cfg, const ParamTensor *t)
 {
     double s_in = class_width_scale(cfg, t->cls), s_out = class_width_scale(cfg, t->out_cls);
