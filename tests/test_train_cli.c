@@ -14,8 +14,9 @@ typedef struct {
     char out[320], err[320];
 } Fixture;
 
-/* A tiny DLCM run on synthetic shards under /tmp (tag keeps tests apart). */
-static void fixture_open(Fixture *f, const char *tag, const char *extra_yaml)
+/* A tiny DLCM run on synthetic shards under /tmp (tag keeps tests apart); model_yaml adds keys
+ * to the model section, extra_yaml whole sections. */
+static void fixture_open_model(Fixture *f, const char *tag, const char *model_yaml, const char *extra_yaml)
 {
     snprintf(f->dir, sizeof f->dir, "/tmp/dlcm-test-train-%s-%d", tag, (int)getpid());
     remove_tree(f->dir);
@@ -26,11 +27,16 @@ static void fixture_open(Fixture *f, const char *tag, const char *extra_yaml)
     char yaml[4096];
     snprintf(yaml, sizeof yaml,
              "data:\n  dir: %s\n  tokenizer: byte\nmodel:\n  family: dlcm\n  seq_len: 32\n"
-             "  d_t: 64\n  d_c: 64\n  n_enc: 1\n  n_con: 1\n  n_dec: 1\n  R: 4\n"
+             "  d_t: 64\n  d_c: 64\n  n_enc: 1\n  n_con: 1\n  n_dec: 1\n  R: 4\n%s"
              "optim:\n  lr: 0.003\nschedule:\n  warmup: 2\ntrain:\n  batch: 2\n  grad_accum: 2\n"
              "  steps: 8\nlog:\n  interval: 2\neval:\n  interval: 4\n  batches: 2\n%s",
-             f->dir, extra_yaml ? extra_yaml : "");
+             f->dir, model_yaml ? model_yaml : "", extra_yaml ? extra_yaml : "");
     write_text(f->config, yaml);
+}
+
+static void fixture_open(Fixture *f, const char *tag, const char *extra_yaml)
+{
+    fixture_open_model(f, tag, NULL, extra_yaml);
 }
 
 static int train(Fixture *f, const char *out_dir, const char *flag, const char *flag_value)
@@ -151,10 +157,12 @@ static char *query_text(const char *db_path, const char *sql)
     return text;
 }
 
-Test(train_cli, resume_is_bit_identical)
+/* Runs 8 steps straight and 5 + 3 with a checkpoint and resume in between; both end with the
+ * same parameters, optimizer state, counters, metrics, evaluations and run row. */
+static void check_resume_is_bit_identical(const char *tag, const char *model_yaml)
 {
     Fixture f;
-    fixture_open(&f, "resume", "checkpoint:\n  interval: 3\n");
+    fixture_open_model(&f, tag, model_yaml, "checkpoint:\n  interval: 3\n");
     char straight[300], resumed[300];
     snprintf(straight, sizeof straight, "%s/straight", f.dir);
     snprintf(resumed, sizeof resumed, "%s/resumed", f.dir);
@@ -212,6 +220,15 @@ Test(train_cli, resume_is_bit_identical)
     cr_assert_str_eq(evals, "val,val-alpha\n", "overall and per-domain validation");
     free(evals);
     remove_tree(f.dir);
+}
+
+Test(train_cli, resume_is_bit_identical) { check_resume_is_bit_identical("resume", NULL); }
+
+/* cosine_rule's threshold is a running quantile of earlier steps' p: the checkpoint carries it,
+ * or the resumed run's boundaries (and all that follows) differ from the straight run's. */
+Test(train_cli, resume_is_bit_identical_with_cosine_rule_boundaries)
+{
+    check_resume_is_bit_identical("resume-cosine", "  boundary: cosine_rule\n");
 }
 
 Test(train_cli, sigterm_checkpoints_and_exits_143)
