@@ -254,25 +254,22 @@ int sweeps_heartbeat(sqlite3 *db, const RunHeartbeat *runs, int n, char *err, in
     return 0;
 }
 
-int sweeps_requeue_stale(sqlite3 *db, int64_t sweep_id, double stale_after, int max_attempts, int *requeued,
-                         char *err, int errlen)
+int sweeps_requeue_stale(sqlite3 *db, int64_t sweep_id, double stale_after, int *requeued, char *err, int errlen)
 {
     *requeued = 0;
     if (db_begin(db, err, errlen)) return -1;
-    /* A run lost this often is not worth another try: it likely takes its worker down. */
+    /* Silence means the scheduler that launched the run died, not that the trainer failed (a
+     * trainer's own failure is collected from its exit): the attempt is given back. */
     sqlite3_stmt *st = db_prepare(db,
-                                  "UPDATE runs SET status = CASE WHEN attempts >= ?3 THEN 'failed' ELSE 'queued' END, "
-                                  "error = CASE WHEN attempts >= ?3 THEN 'lost: no heartbeat in ' || ?4 || ' s, "
-                                  "attempts used up' ELSE error END, "
-                                  "heartbeat_at = NULL, finished_at = CASE WHEN attempts >= ?3 THEN ?2 ELSE NULL END "
+                                  "UPDATE runs SET status = 'queued', attempts = max(attempts - 1, 0), "
+                                  "heartbeat_at = NULL, finished_at = NULL "
                                   "WHERE sweep_id = ?1 AND status = 'running' AND "
-                                  "(heartbeat_at IS NULL OR heartbeat_at < ?2 - ?4)",
+                                  "(heartbeat_at IS NULL OR heartbeat_at < ?2 - ?3)",
                                   err, errlen);
     if (!st) { db_rollback(db); return -1; }
     sqlite3_bind_int64(st, 1, sweep_id);
     sqlite3_bind_double(st, 2, db_now());
-    sqlite3_bind_int(st, 3, max_attempts);
-    sqlite3_bind_double(st, 4, stale_after);
+    sqlite3_bind_double(st, 3, stale_after);
     if (step_done(db, st, "requeueing stale runs", err, errlen)) {
         sqlite3_finalize(st);
         db_rollback(db);

@@ -70,10 +70,9 @@ typedef struct {
 /* Marks these running runs alive now and stores their progress, in one transaction. */
 int sweeps_heartbeat(sqlite3 *db, const RunHeartbeat *runs, int n, char *err, int errlen);
 
-/* Running runs whose heartbeat is older than stale_after seconds go back to queued (or to failed
- * once they used max_attempts). *requeued counts them. */
-int sweeps_requeue_stale(sqlite3 *db, int64_t sweep_id, double stale_after, int max_attempts, int *requeued,
-                         char *err, int errlen);
+/* Running runs whose heartbeat is older than stale_after seconds go back to queued with their
+ * attempt given back (their scheduler died; the trainer did not fail). *requeued counts them. */
+int sweeps_requeue_stale(sqlite3 *db, int64_t sweep_id, double stale_after, int *requeued, char *err, int errlen);
 
 /* Ends an attempt. status: done | diverged | failed | queued (interrupted; the attempt is not
  * counted). A failed run with attempts < max_attempts goes back to queued, keeping its error. */

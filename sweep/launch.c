@@ -84,8 +84,9 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
                                               collect_err, sizeof collect_err) == 0;
     const char *outcome;
     error[0] = '\0';
-    int stopped_by_signal = exit_code == 128 + SIGINT || exit_code == 128 + SIGTERM ||
-                            (!is_exit_code && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    int stopped_by_signal = exit_code == 128 + SIGINT || exit_code == 128 + SIGTERM || exit_code == 128 + SIGHUP ||
+                            (!is_exit_code && WIFSIGNALED(status) &&
+                             (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGHUP));
     if (strcmp(trainer_status, "diverged") == 0 || exit_code == TRAINER_EXIT_DIVERGED) {
         outcome = "diverged";
         snprintf(error, sizeof error, "diverged (trainer: %s)", how);

@@ -262,12 +262,13 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
     static Slot slots[MAX_SLOTS];
     memset(slots, 0, sizeof slots);
     stop_requested = 0;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup); /* a closed terminal stops the sweep like SIGTERM */
     int tty = opt->status_out && isatty(fileno(opt->status_out));
     MpsDaemon mps = {0}; /* packed runs on a GPU run concurrently only under MPS */
     if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu > 1) mps_start(&mps, stderr); /* also when quiet */
@@ -276,7 +277,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
     double last_beat = -1e9, last_status = -1e9;
     double claims_paused_until = 0; /* after a run found its directory locked by a trainer still exiting */
     int requeued;
-    if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, opt->max_attempts, &requeued, err, errlen)) {
+    if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, &requeued, err, errlen)) {
         rc = -1;
         goto out;
     }
@@ -309,7 +310,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
         double now = monotonic_now();
         if (now - last_beat >= opt->heartbeat_s) {
             if (heartbeat(db, slots, err, errlen)) { rc = -1; break; }
-            if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, opt->max_attempts, &requeued, err, errlen)) {
+            if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, &requeued, err, errlen)) {
                 rc = -1;
                 break;
             }
@@ -349,6 +350,7 @@ out:
     mps_stop(&mps, stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     if (rc == 0 && stop_requested) return 2;
     if (rc == 0 && any_failed) return 1;
     return rc;

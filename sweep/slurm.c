@@ -284,12 +284,13 @@ out:
 int slurm_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const SlurmOptions *opt, char *err, int errlen)
 {
     stop_requested = 0;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup); /* a closed terminal stops the sweep like SIGTERM */
     int rc = 0;
     char last_line[256] = "";
     double last_print = 0;
@@ -297,7 +298,7 @@ int slurm_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Slurm
         /* Adopt or collect what is running first, so a live task is never requeued. */
         if (watch_running(db, sweep_id, opt, err, errlen)) { rc = -1; break; }
         int requeued;
-        if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, opt->max_attempts, &requeued, err, errlen)) {
+        if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, &requeued, err, errlen)) {
             rc = -1;
             break;
         }
@@ -329,6 +330,7 @@ int slurm_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Slurm
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     return rc;
 }
 

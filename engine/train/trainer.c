@@ -41,6 +41,7 @@ static void install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal: stop as for SIGTERM */
 }
 
 static double now_seconds(void)
@@ -598,7 +599,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
         if (flush_metrics(r) || write_checkpoint(r)) goto runtime_error;
         char why[160];
         snprintf(why, sizeof why, "interrupted by %s at step %lld; checkpoint written, resumable",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)r->state.step);
+                 sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM", (long long)r->state.step);
         fprintf(stderr, "dlcm-train: %s\n", why);
         code = finish(r, "queued", why, sig == SIGINT ? TRAIN_EXIT_SIGINT : TRAIN_EXIT_SIGTERM);
         teardown(r);
