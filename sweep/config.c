@@ -279,6 +279,7 @@ static int read_shape_rule(Reader *r, const yaml_node_t *node, ShapeRule *rule)
         yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
         const char *key = scalar_text(k);
         if (!key) return fail(r, k, "shape_rule", "keys must be plain strings%s", "");
+        if (repeated_key(r, node, p)) return fail(r, k, key, "given twice in shape_rule%s", "");
         double x;
         if (strcmp(key, "concept_width_ratio") == 0) {
             if (read_number(r, v, key, &x)) return -1;
@@ -447,6 +448,13 @@ int sweep_config_parse(const char *text, size_t len, const char *name, SweepSpec
     spec->n_param = 1;
     spec->param[0] = SWEEP_PARAM_MUP;
 
+    /* A NUL byte would end the text early for every reader that takes it as a C string (the
+     * stored copy of the sweep file among them): the file is refused, not cut short. */
+    int nul_line = config_nul_byte_line(text, len);
+    if (nul_line) {
+        snprintf(err, errlen, "%s:%d: (file): a NUL byte: not a text file", name, nul_line);
+        return -1;
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
@@ -461,6 +469,26 @@ int sweep_config_parse(const char *text, size_t len, const char *name, SweepSpec
         yaml_parser_delete(&parser);
         return -1;
     }
+    /* One sweep per file: a second document ("---") would otherwise be ignored. */
+    yaml_document_t next;
+    if (!yaml_parser_load(&parser, &next)) {
+        snprintf(err, errlen, "%s:%d: (syntax): %s%s%s", name, (int)parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "invalid YAML", parser.context ? " " : "",
+                 parser.context ? parser.context : "");
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    yaml_node_t *second = yaml_document_get_root_node(&next);
+    if (second) {
+        snprintf(err, errlen, "%s:%d: (file): a second YAML document: one sweep per file", name,
+                 (int)next.start_mark.line + 1);
+        yaml_document_delete(&next);
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    yaml_document_delete(&next);
     Reader r = {&doc, name, err, errlen};
     int rc = read_top(&r, yaml_document_get_root_node(&doc), spec);
     if (!rc && spec->seed.n == 0) spec->seed.n = 1; /* default: one run per point, seed 0 */

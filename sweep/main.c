@@ -25,7 +25,7 @@
 #include "sweep/version.h"
 
 /* Reads the whole sweep file (its text is stored with the sweep). */
-static char *read_text(const char *path)
+static char *read_text(const char *path, size_t *len_out)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -51,15 +51,17 @@ static char *read_text(const char *path)
         return NULL;
     }
     text[len] = '\0';
+    *len_out = len;
     return text;
 }
 
 static int load_plan(const char *file, SweepSpec *spec, SweepPlan *plan, char **text)
 {
     char err[1024];
-    *text = read_text(file);
+    size_t len;
+    *text = read_text(file, &len);
     if (!*text) return -1;
-    if (sweep_config_parse(*text, strlen(*text), file, spec, err, sizeof err) || sweep_plan(spec, plan, err, sizeof err)) {
+    if (sweep_config_parse(*text, len, file, spec, err, sizeof err) || sweep_plan(spec, plan, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         free(*text);
         *text = NULL;

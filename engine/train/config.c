@@ -362,6 +362,7 @@ static int load_parser(TrainConfig *cfg, ConfigSources *src, yaml_parser_t *pars
     int have_pending = 0;
     int depth = 0;            /* mapping nesting */
     int pending_line = 0;
+    int documents = 0;
     unsigned char seen[NUM_KEYS];
     memset(seen, 0, sizeof seen);
     int rc = -1;
@@ -377,8 +378,14 @@ static int load_parser(TrainConfig *cfg, ConfigSources *src, yaml_parser_t *pars
         int line = (int)ev.start_mark.line + 1;
         int done = 0, bad = 0;
         switch (ev.type) {
-        case YAML_STREAM_START_EVENT:
         case YAML_DOCUMENT_START_EVENT:
+            /* One config per file: a second document ("---") is not merged or ignored. */
+            if (++documents > 1) {
+                snprintf(err, errlen, "%s:%d: (file): a second YAML document: one config per file", name, line);
+                bad = 1;
+            }
+            break;
+        case YAML_STREAM_START_EVENT:
         case YAML_DOCUMENT_END_EVENT:
             break;
         case YAML_STREAM_END_EVENT:
@@ -455,6 +462,18 @@ static int load_parser(TrainConfig *cfg, ConfigSources *src, yaml_parser_t *pars
     return rc;
 }
 
+int config_nul_byte_line(const char *text, size_t len)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (!nul) return 0;
+    int line = 1;
+    for (const char *c = text; c < nul; c++) line += *c == '\n';
+    return line;
+}
+
+/* Run configs are a few hundred bytes; anything this large is not one. */
+#define CONFIG_FILE_MAX (1 << 20)
+
 int config_load_yaml(TrainConfig *cfg, ConfigSources *src, const char *path, char *err,
                      int errlen)
 {
@@ -463,16 +482,32 @@ int config_load_yaml(TrainConfig *cfg, ConfigSources *src, const char *path, cha
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
+    /* Read whole, so a NUL byte (which libyaml reports without a line) is refused with its line. */
+    char *text = malloc(CONFIG_FILE_MAX + 1);
+    size_t len = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
+    int read_error = !text || ferror(f);
+    fclose(f);
+    if (read_error || len > CONFIG_FILE_MAX) {
+        snprintf(err, errlen, "%s: cannot read%s", path, read_error ? "" : ": larger than 1 MiB, not a run config");
+        free(text);
+        return -1;
+    }
+    int nul_line = config_nul_byte_line(text, len);
+    if (nul_line) {
+        snprintf(err, errlen, "%s:%d: (file): a NUL byte: not a text file", path, nul_line);
+        free(text);
+        return -1;
+    }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+        free(text);
         snprintf(err, errlen, "%s: cannot initialize the YAML parser", path);
         return -1;
     }
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int rc = load_parser(cfg, src, &parser, path, err, errlen);
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     return rc;
 }
 

@@ -73,6 +73,10 @@ void config_sources_destroy(ConfigSources *s);
 int config_load_yaml(TrainConfig *cfg, ConfigSources *src, const char *path, char *err,
                      int errlen);
 
+/* The line of the first NUL byte in text[0, len), 0 when there is none. A NUL would cut the text
+ * short for every reader taking it as a C string, so the config readers refuse it. */
+int config_nul_byte_line(const char *text, size_t len);
+
 /* Applies one "key=value" override (origin names it in messages, e.g. "--set"). 0 or -1. */
 int config_set(TrainConfig *cfg, ConfigSources *src, const char *key_eq_value,
                const char *origin, char *err, int errlen);
