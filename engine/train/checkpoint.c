@@ -178,7 +178,9 @@ int checkpoint_read(const char *path, Checkpoint *out, char *err, int errlen)
         corrupt(path, err, errlen, msg);
         goto done;
     }
-    if (payload_bytes < sizeof(TrainState) + 8 + 3 * n_params * sizeof(float)) {
+    /* Divided, not multiplied: a forged count times 12 could wrap around to a small number. */
+    if (payload_bytes < sizeof(TrainState) + 8 ||
+        n_params > (payload_bytes - sizeof(TrainState) - 8) / (3 * sizeof(float))) {
         corrupt(path, err, errlen, "payload smaller than its parameter count");
         goto done;
     }

@@ -576,8 +576,14 @@ int config_resolve(TrainConfig *cfg, const ConfigSources *src, char *err, int er
     if (shape_validate(s, serr, sizeof serr)) return fail_key(src, "model", err, errlen, serr);
     if (cfg->precision == PRECISION_BF16 && cfg->device != DEVICE_CUDA)
         return fail_key(src, "run.precision", err, errlen, "bf16 needs run.device: cuda");
+    /* Token counts are int64 in the database and summed as doubles: a run's tokens must stay
+     * exact in both (2^53), or steps x batch x grad_accum x seq_len overflows. */
+    int64_t per_step = (int64_t)cfg->batch * s->seq_len * cfg->grad_accum;
+    const int64_t max_run_tokens = (int64_t)1 << 53;
+    if (cfg->tokens > max_run_tokens || (cfg->tokens == 0 && cfg->steps > max_run_tokens / per_step))
+        return fail_key(src, cfg->tokens > 0 ? "train.tokens" : "train.steps", err, errlen,
+                        "more than 2^53 (9.0e15) training tokens in one run");
     if (cfg->tokens > 0) {
-        int64_t per_step = (int64_t)cfg->batch * s->seq_len * cfg->grad_accum;
         cfg->steps = (cfg->tokens + per_step - 1) / per_step;
         cfg->tokens = 0;
     }
@@ -612,6 +618,9 @@ int config_resolve(TrainConfig *cfg, const ConfigSources *src, char *err, int er
     for (const char *p = cfg->id; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
             return fail_key(src, "run.id", err, errlen, "only [A-Za-z0-9._-] are allowed");
+    /* The id names files and directories: '.' and '..' would name the working directory or its parent. */
+    if (strcmp(cfg->id, ".") == 0 || strcmp(cfg->id, "..") == 0)
+        return fail_key(src, "run.id", err, errlen, "'.' and '..' are not run ids");
     if (!cfg->out[0]) snprintf(cfg->out, sizeof cfg->out, "runs/%s", cfg->id);
     return 0;
 }

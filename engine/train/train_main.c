@@ -40,6 +40,7 @@ static void usage(FILE *f)
         "  1    runtime failure (I/O, database, backend); status 'failed'\n"
         "  2    bad input: config, flags, data shards or checkpoint (message names file, line, key)\n"
         "  3    diverged: loss not finite or above the initial loss; status 'diverged'\n"
+        "  75   another dlcm-train is running in the run directory: nothing was done\n"
         "  130  SIGINT, 143 SIGTERM: the current step finished, checkpoint written, status\n"
         "       'queued' (resumable: run the same command again)\n"
         "\n"

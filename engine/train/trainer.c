@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -105,6 +107,7 @@ typedef struct {
     double window_start;   /* wall clock of the window's first step in this process */
     double last_heartbeat; /* wall clock of the last progress row update */
     int64_t window_first_step;
+    int lock_fd;           /* OUT/trainer.lock, held while the run trains (-1: not taken) */
     char err[ERRLEN];
 } Run;
 
@@ -370,12 +373,56 @@ static void describe_run(Run *r, RunInfo *info, ShapeParams *sp, char *device, i
     info->out_dir = cfg->out;
 }
 
+/* A checkpoint's counters against the config it was written for. Its checksums catch damage,
+ * not forgery: a step beyond the run or counts no run could reach are refused, not resumed. */
+static int check_checkpoint_state(Run *r, const TrainState *s)
+{
+    const TrainConfig *cfg = r->cfg;
+    int64_t per_step = (int64_t)cfg->batch * cfg->grad_accum * cfg->model.shape.seq_len;
+    const char *bad = NULL;
+    if (s->step < 0 || s->step > cfg->steps)
+        bad = "step outside [0, train.steps]";
+    else if (s->loader_position != s->step * cfg->grad_accum)
+        bad = "training batches drawn is not step x train.grad_accum";
+    else if (s->tokens_done < 0 || s->tokens_done > s->step * per_step)
+        bad = "tokens done outside [0, step x tokens per step]";
+    else if (s->concepts_done < 0 || s->concepts_done > s->tokens_done)
+        bad = "concepts done outside [0, tokens done]";
+    else if (s->window_steps < 0 || s->window_steps > s->step || s->window_tokens < 0 ||
+             s->window_tokens > s->tokens_done || s->window_concepts < 0 || s->window_concepts > s->window_tokens)
+        bad = "progress window outside the run so far";
+    else if (s->seed != (uint64_t)cfg->seed)
+        bad = "seed differs from run.seed";
+    else if (!(s->flops_launched >= 0 && isfinite(s->flops_launched)) ||
+             !(s->train_seconds >= 0 && isfinite(s->train_seconds)))
+        bad = "FLOPs or training seconds negative or not finite";
+    if (!bad) return 0;
+    snprintf(r->err, ERRLEN, "%s: corrupt checkpoint: %s (step %lld of %lld)", r->ckpt_path, bad,
+             (long long)s->step, (long long)cfg->steps);
+    return -1;
+}
+
 /* Opens everything. Returns TRAIN_EXIT_DONE or the exit code of the failure. */
 static int setup(Run *r, Checkpoint *ck, int *resumed)
 {
     const TrainConfig *cfg = r->cfg;
     *resumed = 0;
     if (make_dirs(cfg->out, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
+    /* One trainer per run directory: a second one would interleave checkpoint.bin.tmp writes and
+     * rows in the run's database. The lock goes with the process, however it ends. (Not the
+     * scheduler's OUT/.lock, which the launched trainer inherits already held.) */
+    char lock_path[CONFIG_PATH_MAX + 32];
+    snprintf(lock_path, sizeof lock_path, "%s/trainer.lock", cfg->out);
+    r->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (r->lock_fd < 0) {
+        snprintf(r->err, ERRLEN, "%s: cannot open: %s", lock_path, strerror(errno));
+        return TRAIN_EXIT_ERROR;
+    }
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(r->err, ERRLEN, "%s: locked: another dlcm-train is running in this run directory; nothing was done",
+                 lock_path);
+        return TRAIN_EXIT_BUSY;
+    }
     train_checkpoint_path(cfg->out, r->ckpt_path, sizeof r->ckpt_path);
     r->config_text = config_canonical(cfg);
     /* The resolved config beside the checkpoint: `dlcm-train OUT/config.yaml` reruns it. */
@@ -398,6 +445,7 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
                      (unsigned long long)config_hash(cfg));
             return TRAIN_EXIT_BAD_INPUT;
         }
+        if (check_checkpoint_state(r, &ck->state)) return TRAIN_EXIT_BAD_INPUT;
         *resumed = 1;
     } else if (r->opt->require_resume) {
         snprintf(r->err, ERRLEN, "%s: no checkpoint to resume from", r->ckpt_path);
@@ -484,6 +532,7 @@ static void teardown(Run *r)
     free(r->batch_tokens);
     free(r->pending);
     free(r->config_text);
+    if (r->lock_fd >= 0) close(r->lock_fd);
 }
 
 /* Records the end of the run in the database; a failure here is reported but does not change
@@ -511,6 +560,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
     r->opt = opt;
     r->last_eval_step = -1;
     r->last_val_loss = NAN;
+    r->lock_fd = -1;
     stop_signal = 0;
     install_signal_handlers();
 
@@ -627,7 +677,7 @@ stop:
     fprintf(stderr, "dlcm-train: %s\n", r->err);
     {
         char err_copy[ERRLEN];
-        snprintf(err_copy, sizeof err_copy, "%s", r->err);
+        memcpy(err_copy, r->err, sizeof err_copy);
         code = finish(r, fail_status, err_copy, code);
     }
     teardown(r);

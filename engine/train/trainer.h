@@ -14,6 +14,8 @@ enum {
     TRAIN_EXIT_ERROR = 1,     /* a runtime failure: I/O, database, backend; status 'failed' */
     TRAIN_EXIT_BAD_INPUT = 2, /* bad config, flags, data or checkpoint: nothing was trained */
     TRAIN_EXIT_DIVERGED = 3,  /* loss NaN/inf or above the initial loss; status 'diverged' */
+    TRAIN_EXIT_BUSY = 75,     /* another trainer holds the run directory: nothing done (EX_TEMPFAIL,
+                                 the code the scheduler's launcher gives a locked directory too) */
     TRAIN_EXIT_SIGINT = 130,  /* interrupted: checkpoint written, status 'queued' (resumable) */
     TRAIN_EXIT_SIGTERM = 143
 };
