@@ -25,6 +25,11 @@ void run_paths(const char *out_dir, RunPaths *p)
 
 int launch_prepare(sqlite3 *db, const char *run_id, const char *out_dir, char *err, int errlen)
 {
+    if (strlen(out_dir) > LAUNCH_RUN_DIR_MAX) {
+        snprintf(err, errlen, "run directory of %zu characters (at most %d): %.80s...", strlen(out_dir),
+                 LAUNCH_RUN_DIR_MAX, out_dir);
+        return -1;
+    }
     RunPaths paths;
     run_paths(out_dir, &paths);
     if (proc_mkdirs(out_dir, err, errlen)) return -1;

@@ -8,6 +8,11 @@
 #include <sqlite3.h>
 
 #include "db/sweeps.h"
+#include "engine/train/config.h"
+
+/* The longest run directory path: dlcm-train takes --out up to CONFIG_PATH_MAX - 1 characters,
+ * and RunPaths holds the files in it. */
+#define LAUNCH_RUN_DIR_MAX (CONFIG_PATH_MAX - 1)
 
 /* Paths inside a run directory. */
 typedef struct {

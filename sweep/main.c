@@ -16,6 +16,7 @@
 #include "sweep/args.h"
 #include "sweep/commands.h"
 #include "sweep/config.h"
+#include "sweep/launch.h"
 #include "sweep/local.h"
 #include "sweep/plan.h"
 #include "sweep/preflight.h"
@@ -253,10 +254,14 @@ static int runs_dir_for(const Args *a, const char *sweep_name, char *out, size_t
         fprintf(stderr, "dlcm-sweep: %s: %s\n", base, strerror(errno));
         return -1;
     }
-    if ((size_t)snprintf(out, n, "%s/%s", resolved, sweep_name) >= n) {
-        fprintf(stderr, "dlcm-sweep: runs directory path too long\n");
+    /* Every run directory is this, '/' and a 16-digit id; it must reach the trainer whole. */
+    size_t len = strlen(resolved) + 1 + strlen(sweep_name);
+    if (len + 1 + 16 > LAUNCH_RUN_DIR_MAX || len >= n) {
+        fprintf(stderr, "dlcm-sweep: %s/%s: runs directory too long (%zu characters): run directories in it "
+                "would exceed %d\n", resolved, sweep_name, len, LAUNCH_RUN_DIR_MAX);
         return -1;
     }
+    snprintf(out, n, "%s/%s", resolved, sweep_name);
     return 0;
 }
 

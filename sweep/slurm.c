@@ -209,11 +209,23 @@ static int submit_queued(sqlite3 *db, int64_t sweep_id, const char *name, const 
     snprintf(script, sizeof script, "%s/%s-%ld-%d.sh", slurm_dir, name, stamp, (int)getpid());
     snprintf(output, sizeof output, "%s/%%A_%%a.out", slurm_dir);
 
-    size_t cap = (size_t)queued.n * 2200 + 1;
+    size_t cap = 4096, used = 0;
     char *lines = malloc(cap);
     if (!lines) { snprintf(err, errlen, "out of memory"); goto out; }
-    size_t used = 0;
     for (int i = 0; i < queued.n; i++) {
+        /* Sized from the line itself: paths may be as long as the system allows. */
+        size_t need = strlen(queued.ids[i]) + strlen(queued.dirs[i]) + strlen(opt->trainer) + 4;
+        if (used + need > cap) {
+            size_t grown_cap = 2 * (used + need);
+            char *grown = realloc(lines, grown_cap);
+            if (!grown) {
+                snprintf(err, errlen, "out of memory");
+                free(lines);
+                goto out;
+            }
+            lines = grown;
+            cap = grown_cap;
+        }
         if (strpbrk(queued.dirs[i], "\t\n") || strpbrk(opt->trainer, "\t\n")) {
             snprintf(err, errlen, "%s: tabs or newlines in a run path", queued.dirs[i]);
             free(lines);
