@@ -7,6 +7,7 @@
 #include "data/spm_model.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,15 +121,23 @@ static int encode_bpe_many(Tokenizer *t, const char *const *texts, const size_t 
 {
     const char *tmpdir = getenv("TMPDIR");
     if (!tmpdir || !*tmpdir) tmpdir = "/tmp";
-    char in_path[1024], out_path[1100];
-    snprintf(in_path, sizeof in_path, "%s/dlcm-spm-XXXXXX", tmpdir);
-    int fd = mkstemp(in_path);
-    if (fd < 0) {
-        snprintf(err, errlen, "tokenizer %s: cannot create a temporary file in %s: %s", t->id,
+    /* Both files in a fresh private directory (mkdtemp, mode 0700): spm_encode creates its output
+     * by name, and a predictable name beside a shared /tmp could be planted or raced. */
+    char dir[1024], in_path[1100], out_path[1100];
+    snprintf(dir, sizeof dir, "%s/dlcm-spm-XXXXXX", tmpdir);
+    if (!mkdtemp(dir)) {
+        snprintf(err, errlen, "tokenizer %s: cannot create a temporary directory in %s: %s", t->id,
                  tmpdir, strerror(errno));
         return -1;
     }
-    snprintf(out_path, sizeof out_path, "%s.ids", in_path);
+    snprintf(in_path, sizeof in_path, "%s/text", dir);
+    snprintf(out_path, sizeof out_path, "%s/ids", dir);
+    int fd = open(in_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "tokenizer %s: cannot create %s: %s", t->id, in_path, strerror(errno));
+        rmdir(dir);
+        return -1;
+    }
     FILE *in = fdopen(fd, "wb");
     int write_failed = !in;
     for (size_t i = 0; i < n && !write_failed; i++) {
@@ -136,6 +145,7 @@ static int encode_bpe_many(Tokenizer *t, const char *const *texts, const size_t 
             snprintf(err, errlen, "tokenizer %s: text %zu contains a NUL byte", t->id, i);
             fclose(in);
             unlink(in_path);
+            rmdir(dir);
             return -1;
         }
         write_failed = fwrite(texts[i], 1, lens[i], in) != lens[i] || fputc('\n', in) == EOF;
@@ -194,6 +204,7 @@ done:
     if (out) fclose(out);
     unlink(in_path);
     unlink(out_path);
+    rmdir(dir);
     return rc;
 }
 
