@@ -42,6 +42,8 @@ help:
 	@echo "make test      build and run the unit tests (CPU only; GPU tests: make gpu-test)"
 	@echo "make demo      the main job: corpus, demo sweep, fit, query"
 	@echo "make bench     benchmarks (GPU machine)"
+	@echo "make asan-test the unit tests under ASan+UBSan+LSan (build-asan/, bin-asan/)"
+	@echo "make fuzz      each parser's libFuzzer target: regressions, then FUZZ_SECONDS (45) of fuzzing"
 
 deps:
 	./scripts/install-deps
@@ -61,6 +63,10 @@ test: $(TEST_BIN) $(PROGRAMS) $(TEST_DATA)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Sanitized suite (make asan-test) and the parsers' fuzzers (make fuzz).
+include tests/asan.mk
+include fuzz/fuzz.mk
 
 clean:
 	rm -rf $(BUILD) $(BIN)

@@ -65,16 +65,28 @@ typedef struct {
     const char *key;
     const char *value;
     const char *origin;
+    char *owned; /* the copy key and origin point into, freed at exit */
 } Override;
 
+static int train_main(int argc, char **argv, Override *overrides);
+
 int main(int argc, char **argv)
+{
+    Override *overrides = calloc((size_t)argc, sizeof *overrides);
+    if (!overrides) return TRAIN_EXIT_ERROR;
+    int code = train_main(argc, argv, overrides);
+    for (int i = 0; i < argc; i++) free(overrides[i].owned);
+    free(overrides);
+    return code;
+}
+
+/* main without the cleanup: every return leaves only overrides[] to free. */
+static int train_main(int argc, char **argv, Override *overrides)
 {
     const char *config_path = NULL;
     TrainOptions opt = {0};
     int print_config = 0, print_id = 0;
-    Override *overrides = calloc((size_t)argc, sizeof *overrides);
     int n_over = 0;
-    if (!overrides) return TRAIN_EXIT_ERROR;
 
     if (argc < 2) {
         /* Training a default model by accident costs time: say what to give instead. */
@@ -123,11 +135,14 @@ int main(int argc, char **argv)
                     return TRAIN_EXIT_BAD_INPUT;
                 }
                 char *k = strndup(v, (size_t)(eq - v));
-                overrides[n_over++] = (Override){k, eq + 1, "--set"};
+                if (!k) return TRAIN_EXIT_ERROR;
+                overrides[n_over++] = (Override){k, eq + 1, "--set", k};
             }
         } else if (strncmp(a, "--", 2) == 0) {
             /* --KEY VALUE, --KEY=VALUE, or a shortcut */
             char *name = strdup(a);
+            if (!name) return TRAIN_EXIT_ERROR;
+            overrides[n_over].owned = name; /* freed at exit, whether or not the flag is kept */
             char *eq = strchr(name, '=');
             if (eq) {
                 *eq = '\0';
@@ -147,7 +162,7 @@ int main(int argc, char **argv)
                 }
                 value = argv[++i];
             }
-            overrides[n_over++] = (Override){key, value, name};
+            overrides[n_over++] = (Override){key, value, name, name};
         } else if (!config_path) {
             config_path = a;
         } else {
@@ -160,21 +175,15 @@ int main(int argc, char **argv)
     TrainConfig cfg = train_config_default();
     ConfigSources *src = config_sources_create();
     if (!src) return TRAIN_EXIT_ERROR;
-    if (config_path && config_load_yaml(&cfg, src, config_path, err, sizeof err)) {
-        fprintf(stderr, "dlcm-train: %s\n", err);
-        return TRAIN_EXIT_BAD_INPUT;
-    }
-    for (int i = 0; i < n_over; i++) {
-        if (config_set_kv(&cfg, src, overrides[i].key, overrides[i].value, overrides[i].origin, err, sizeof err)) {
-            fprintf(stderr, "dlcm-train: %s\n", err);
-            return TRAIN_EXIT_BAD_INPUT;
-        }
-    }
-    if (config_resolve(&cfg, src, err, sizeof err)) {
-        fprintf(stderr, "dlcm-train: %s\n", err);
-        return TRAIN_EXIT_BAD_INPUT;
-    }
+    int bad = config_path && config_load_yaml(&cfg, src, config_path, err, sizeof err);
+    for (int i = 0; i < n_over && !bad; i++)
+        bad = config_set_kv(&cfg, src, overrides[i].key, overrides[i].value, overrides[i].origin, err, sizeof err);
+    if (!bad) bad = config_resolve(&cfg, src, err, sizeof err);
     config_sources_destroy(src);
+    if (bad) {
+        fprintf(stderr, "dlcm-train: %s\n", err);
+        return TRAIN_EXIT_BAD_INPUT;
+    }
     if (print_config || print_id) {
         if (print_id) printf("%s\n", cfg.id);
         if (print_config) {
