@@ -169,88 +169,131 @@ static int cloze_candidates(TaskItem *items, long n, long i, char *err, int errl
     return 0;
 }
 
-int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskResult *out,
-                     char *err, int errlen)
+struct TaskSet {
+    json_object **objs; /* the parsed lines; items point into them */
+    TaskItem *items;
+    long *line_of;      /* file line of each item */
+    long n;
+    const char *path;
+};
+
+void tasks_free(TaskSet *t)
 {
-    memset(out, 0, sizeof *out);
+    if (!t) return;
+    for (long i = 0; i < t->n; i++) free(t->items[i].choices); /* parse_item clears it first */
+    for (long i = 0; i < t->n; i++) json_object_put(t->objs[i]);
+    free(t->objs);
+    free(t->items);
+    free(t->line_of);
+    free(t);
+}
+
+long tasks_count(const TaskSet *t) { return t->n; }
+
+TaskSet *tasks_read_file(const char *path, long limit, int *code, char *err, int errlen)
+{
+    *code = 2;
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return 2;
+        return NULL;
     }
+    TaskSet *t = calloc(1, sizeof *t);
+    if (!t) {
+        fclose(f);
+        snprintf(err, errlen, "out of memory");
+        *code = 1;
+        return NULL;
+    }
+    t->path = path;
     /* Read every item first: cloze candidates come from the other items. */
-    json_object **objs = NULL;
-    TaskItem *items = NULL;
-    long *line_of = NULL;
-    long n = 0, cap = 0, line_no = 0;
+    long cap = 0, line_no = 0;
     char *line = NULL;
     size_t line_cap = 0;
-    int code = 0;
+    int failed = 0;
     char msg[512];
-    while (getline(&line, &line_cap, f) >= 0) {
+    while (!failed && getline(&line, &line_cap, f) >= 0) {
         line_no++;
         const char *p = line;
         while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
         if (!*p) continue;
-        if (n == cap) {
+        if (t->n == cap) {
             cap = cap ? 2 * cap : 256;
-            objs = realloc(objs, (size_t)cap * sizeof *objs);
-            items = realloc(items, (size_t)cap * sizeof *items);
-            line_of = realloc(line_of, (size_t)cap * sizeof *line_of);
+            json_object **objs = realloc(t->objs, (size_t)cap * sizeof *objs);
+            if (objs) t->objs = objs;
+            TaskItem *items = realloc(t->items, (size_t)cap * sizeof *items);
+            if (items) t->items = items;
+            long *line_of = realloc(t->line_of, (size_t)cap * sizeof *line_of);
+            if (line_of) t->line_of = line_of;
             if (!objs || !items || !line_of) {
                 snprintf(err, errlen, "out of memory");
-                code = 1;
+                *code = 1;
+                failed = 1;
                 break;
             }
         }
         enum json_tokener_error jerr;
-        objs[n] = json_tokener_parse_verbose(line, &jerr);
-        if (!objs[n]) {
+        json_object *obj = json_tokener_parse_verbose(line, &jerr);
+        if (!obj) {
             snprintf(err, errlen, "%s:%ld: invalid JSON: %s", path, line_no, json_tokener_error_desc(jerr));
-            code = 2;
+            failed = 1;
             break;
         }
-        line_of[n] = line_no;
-        n++;
-        if (parse_item(objs[n - 1], &items[n - 1], msg, sizeof msg)) {
+        t->objs[t->n] = obj;
+        t->line_of[t->n] = line_no;
+        t->n++;
+        if (parse_item(obj, &t->items[t->n - 1], msg, sizeof msg)) {
             snprintf(err, errlen, "%s:%ld: %s", path, line_no, msg);
-            code = 2;
-            break;
+            failed = 1;
         }
     }
     free(line);
     fclose(f);
-    if (!code && n == 0) {
+    if (!failed && t->n == 0) {
         snprintf(err, errlen, "%s: no task items", path);
-        code = 2;
+        failed = 1;
     }
-    for (long i = 0; !code && i < n && (limit <= 0 || i < limit); i++) {
-        if (items[i].target && cloze_candidates(items, n, i, msg, sizeof msg)) {
-            snprintf(err, errlen, "%s:%ld: %s", path, line_of[i], msg);
-            code = 2;
-            break;
+    for (long i = 0; !failed && i < t->n && (limit <= 0 || i < limit); i++) {
+        if (t->items[i].target && cloze_candidates(t->items, t->n, i, msg, sizeof msg)) {
+            snprintf(err, errlen, "%s:%ld: %s", path, t->line_of[i], msg);
+            failed = 1;
         }
+    }
+    if (failed) {
+        tasks_free(t);
+        return NULL;
+    }
+    *code = 0;
+    return t;
+}
+
+int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskResult *out,
+                     char *err, int errlen)
+{
+    memset(out, 0, sizeof *out);
+    int code;
+    TaskSet *t = tasks_read_file(path, limit, &code, err, errlen);
+    if (!t) return code;
+    char msg[512];
+    for (long i = 0; !code && i < t->n && (limit <= 0 || i < limit); i++) {
+        const TaskItem *item = &t->items[i];
         double answer_logprob = 0;
-        int chosen = best_choice(s, &items[i], &answer_logprob, msg, sizeof msg);
+        int chosen = best_choice(s, item, &answer_logprob, msg, sizeof msg);
         if (chosen < 0) {
-            snprintf(err, errlen, "%s:%ld: %s", path, line_of[i], msg);
+            snprintf(err, errlen, "%s:%ld: %s", path, t->line_of[i], msg);
             code = 1;
             break;
         }
         out->items++;
-        if (chosen == items[i].answer) out->correct++;
-        out->chance += 1.0 / items[i].n_choices;
+        if (chosen == item->answer) out->correct++;
+        out->chance += 1.0 / item->n_choices;
         out->answer_logprob += answer_logprob;
-        out->answer_bytes += (long)strlen(items[i].choices[items[i].answer]);
+        out->answer_bytes += (long)strlen(item->choices[item->answer]);
         if (!quiet && out->items % 100 == 0)
             fprintf(stderr, "dlcm-score: %ld items, accuracy %.4f\n", out->items,
                     (double)out->correct / (double)out->items);
     }
-    for (long i = 0; i < n; i++) free(items[i].choices); /* parse_item clears it first */
-    for (long i = 0; i < n; i++) json_object_put(objs[i]);
-    free(objs);
-    free(items);
-    free(line_of);
+    tasks_free(t);
     if (code) return code;
     out->accuracy = (double)out->correct / (double)out->items;
     out->chance /= (double)out->items;

@@ -31,6 +31,14 @@ typedef struct {
 /* Wilson score interval of k successes in n trials at normal quantile z (1.96 for 95%). */
 void wilson_interval(long k, long n, double z, double *low, double *high);
 
+/* The items of a task file, parsed and checked, cloze candidates filled in. */
+typedef struct TaskSet TaskSet;
+/* Reads every item of path and prepares the first `limit` (0: all) for scoring. NULL with
+ * *code 1 (runtime failure) or 2 (bad file, with the line number in err). */
+TaskSet *tasks_read_file(const char *path, long limit, int *code, char *err, int errlen);
+long tasks_count(const TaskSet *t);
+void tasks_free(TaskSet *t);
+
 /* Scores the first `limit` items (0: all). Returns 0, 1 (runtime failure) or 2 (bad file, with
  * the line number in err). */
 int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskResult *out,
