@@ -354,11 +354,13 @@ int summary_from_json(const char *text, const char *what, LawSummary *s, char *e
         if (json_object_object_get_ex(data, "vocab", &o) && !json_number(o, &v)) s->vocab = (int)v;
         if (json_object_object_get_ex(data, "seq_len", &o) && !json_number(o, &v)) s->seq_len = (int)v;
         if (json_object_object_get_ex(data, "budget_max", &o) && !json_number(o, &v)) s->budget_max = v;
-        if (json_object_object_get_ex(data, "R_range", &o) && json_object_array_length(o) == 2) {
+        if (json_object_object_get_ex(data, "R_range", &o) && json_object_is_type(o, json_type_array) &&
+            json_object_array_length(o) == 2) {
             json_number(json_object_array_get_idx(o, 0), &s->R_min);
             json_number(json_object_array_get_idx(o, 1), &s->R_max);
         }
-        if (json_object_object_get_ex(data, "P_range", &o) && json_object_array_length(o) == 2) {
+        if (json_object_object_get_ex(data, "P_range", &o) && json_object_is_type(o, json_type_array) &&
+            json_object_array_length(o) == 2) {
             json_number(json_object_array_get_idx(o, 0), &s->P_min);
             json_number(json_object_array_get_idx(o, 1), &s->P_max);
         }
