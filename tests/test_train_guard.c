@@ -1,6 +1,7 @@
 /* tests/test_train_guard.c: dlcm-train refuses what would overflow, escape or collide: a run of
  * more tokens than it can count, a run id that is a path component, a forged checkpoint whose
- * checksums match but whose counters no run could reach, and a second trainer in a run directory. */
+ * checksums match but whose counters no run could reach, and a second trainer in a run directory;
+ * and it stops on SIGHUP (a closed terminal) as on SIGTERM, checkpointed and resumable. */
 #include <criterion/criterion.h>
 #include <sys/file.h>
 
@@ -162,5 +163,34 @@ Test(train_guard, second_trainer_in_a_run_directory_is_refused)
     close(fd);
     cr_assert_eq(train(&f, NULL, NULL), 0, "once the lock is free the run resumes: %s", slurp(f.err));
     free(before);
+    remove_tree(f.dir);
+}
+
+Test(train_guard, sighup_stops_like_sigterm)
+{
+    Fixture f;
+    fixture_open(&f, "sighup");
+    char *argv[] = {"./bin/dlcm-train", f.config, "--out", f.out_dir, "--steps", "1000000", "--set", "log.interval=1", NULL};
+    pid_t pid = start_program(argv, f.out, f.err);
+    cr_assert_gt(pid, 0);
+    int seen = 0;
+    for (int i = 0; i < 600 && !seen; i++) {
+        char *log = slurp(f.out);
+        seen = strstr(log, "step 2/") != NULL;
+        free(log);
+        if (!seen) usleep(100000);
+    }
+    cr_assert(seen, "the run never reached step 2");
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    int code = wait_program(pid);
+    char *err = slurp(f.err);
+    cr_assert_eq(code, TRAIN_EXIT_SIGTERM, "exit %d: %s", code, err);
+    cr_assert(strstr(err, "interrupted by SIGHUP") != NULL && strstr(err, "resumable") != NULL, "%s", err);
+    free(err);
+    char msg[512];
+    Checkpoint c;
+    cr_assert_eq(checkpoint_read(f.ckpt, &c, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_geq(c.state.step, 2);
+    checkpoint_free(&c);
     remove_tree(f.dir);
 }
