@@ -2,6 +2,7 @@
  * back) and its terminal table. */
 #include "fit/summary.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,8 +352,16 @@ int summary_from_json(const char *text, const char *what, LawSummary *s, char *e
         if (json_object_object_get_ex(data, "selection", &o))
             snprintf(s->selection, sizeof s->selection, "%s", json_object_get_string(o));
         double v;
-        if (json_object_object_get_ex(data, "vocab", &o) && !json_number(o, &v)) s->vocab = (int)v;
-        if (json_object_object_get_ex(data, "seq_len", &o) && !json_number(o, &v)) s->seq_len = (int)v;
+        const char *count_names[2] = {"vocab", "seq_len"};
+        int *counts[2] = {&s->vocab, &s->seq_len};
+        for (int c = 0; c < 2; c++) {
+            if (!json_object_object_get_ex(data, count_names[c], &o) || json_number(o, &v)) continue;
+            if (!(v >= 0 && v <= INT_MAX && v == floor(v))) {
+                snprintf(err, errlen, "%s: data.%s is not a count (got %g)", what, count_names[c], v);
+                goto done;
+            }
+            *counts[c] = (int)v;
+        }
         if (json_object_object_get_ex(data, "budget_max", &o) && !json_number(o, &v)) s->budget_max = v;
         if (json_object_object_get_ex(data, "R_range", &o) && json_object_is_type(o, json_type_array) &&
             json_object_array_length(o) == 2) {
