@@ -425,14 +425,18 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     }
     train_checkpoint_path(cfg->out, r->ckpt_path, sizeof r->ckpt_path);
     r->config_text = config_canonical(cfg);
-    /* The resolved config beside the checkpoint: `dlcm-train OUT/config.yaml` reruns it. */
-    char config_path[CONFIG_PATH_MAX + 32];
+    /* The resolved config beside the checkpoint: `dlcm-train OUT/config.yaml` reruns it. Written
+     * to a temporary name and renamed: a trainer killed mid-write must not leave the next one
+     * (the scheduler passes this very file) a truncated config. */
+    char config_path[CONFIG_PATH_MAX + 32], config_tmp[CONFIG_PATH_MAX + 40];
     snprintf(config_path, sizeof config_path, "%s/config.yaml", cfg->out);
-    FILE *cf = fopen(config_path, "w");
-    int written = cf && fputs(r->config_text, cf) >= 0;
+    snprintf(config_tmp, sizeof config_tmp, "%s.tmp", config_path);
+    FILE *cf = fopen(config_tmp, "w");
+    int written = cf && fputs(r->config_text, cf) >= 0 && fflush(cf) == 0 && fsync(fileno(cf)) == 0;
     if (cf && fclose(cf) != 0) written = 0;
-    if (!written) {
+    if (!written || rename(config_tmp, config_path) != 0) {
         snprintf(r->err, ERRLEN, "%s: cannot write: %s", config_path, strerror(errno));
+        unlink(config_tmp);
         return TRAIN_EXIT_ERROR;
     }
 
