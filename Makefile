@@ -43,7 +43,7 @@ help:
 	@echo "make demo      the main job: corpus, demo sweep, fit, query"
 	@echo "make bench     benchmarks (GPU machine)"
 	@echo "make asan-test the unit tests under ASan+UBSan+LSan (build-asan/, bin-asan/)"
-	@echo "make fuzz      each parser's libFuzzer target: regressions, then FUZZ_SECONDS (45) of fuzzing"
+	@echo "make fuzz      each parser's libFuzzer target: regressions, then FUZZ_SECONDS (40) of fuzzing"
 
 deps:
 	./scripts/install-deps

@@ -4,7 +4,7 @@
 # of its checks, e.g. a checkpoint whose parameter count times 12 wraps to 0), then fuzzes for
 # FUZZ_SECONDS from its seed corpus (fuzz/corpus/TARGET). fuzz/run says what to do on a crash.
 FUZZ_TARGETS := run_config sweep_config fit_csv fit_json checkpoint shard tasks
-FUZZ_SECONDS ?= 45
+FUZZ_SECONDS ?= 40
 FUZZ_BUILD   := build-fuzz
 FUZZ_CC      := clang -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
