@@ -91,7 +91,6 @@ static int train_main(int argc, char **argv, Override *overrides)
     if (argc < 2) {
         /* Training a default model by accident costs time: say what to give instead. */
         usage(stderr);
-        free(overrides);
         return TRAIN_EXIT_BAD_INPUT;
     }
     for (int i = 1; i < argc; i++) {
@@ -103,7 +102,6 @@ static int train_main(int argc, char **argv, Override *overrides)
             return 0;
         } else if (strcmp(a, "--version") == 0) {
             cli_print_version(stdout, "dlcm-train");
-            free(overrides);
             return 0;
         } else if (strcmp(a, "--resume") == 0) {
             opt.require_resume = 1;
