@@ -259,8 +259,10 @@ static int ensure_own_text(const Options *o, const Source *own, Corpus *c, int *
     corpus_add_source(c, own->id, own->domain);
     double t0 = now_seconds();
     int n_files;
+    /* On failure the corpus is freed here: the caller keeps only a corpus that was built. */
     if (own_corpus_read(c, 0, o->text_path, &n_files, err, errlen) != 0) {
         *bad_input = 1;
+        corpus_free(c);
         return -1;
     }
     size_t in_split[SPLIT_COUNT] = {0};
@@ -277,9 +279,12 @@ static int ensure_own_text(const Options *o, const Source *own, Corpus *c, int *
                  o->text_path, c->n_docs, CORPUS_DOC_TARGET_BYTES / 1024,
                  in_split[SPLIT_VAL] == 0 ? "validation" : "training");
         *bad_input = 1;
+        corpus_free(c);
         return -1;
     }
-    return corpus_write(c, o->out, err, errlen);
+    int rc = corpus_write(c, o->out, err, errlen);
+    if (rc) corpus_free(c);
+    return rc;
 }
 
 /* ---- BPE, shards, tasks ------------------------------------------------------------------ */
