@@ -14,6 +14,11 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_input.h $(PART_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer -o $@ $< -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS)
 
+# Every `make test` compiles the targets (without libFuzzer), so a changed reader API breaks the
+# test build, not the next `make fuzz`.
+$(BUILD)/fuzz/%.o: CFLAGS += -D_GNU_SOURCE
+TEST_DATA += $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%.o)
+
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)
 fuzz:

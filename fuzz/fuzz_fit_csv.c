@@ -10,10 +10,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[1024];
     const char *path = fuzz_input_path(data, size);
-    FitData d;
-    if (fit_data_read_csv(path, &d, err, sizeof err) == 0) {
-        fit_data_check(&d, 5, 1, err, sizeof err);
-        fit_data_free(&d);
+    for (int compression_law = 0; compression_law < 2; compression_law++) {
+        FitData d;
+        if (fit_data_read_csv(path, compression_law, &d, err, sizeof err) == 0) {
+            fit_data_check(&d, 5, compression_law, err, sizeof err);
+            fit_data_free(&d);
+        }
     }
     DecayPoint *pts = NULL;
     int n = 0;
