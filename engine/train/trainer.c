@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "data/loader.h"
+#include "util/fs.h"
+#include "util/duration.h"
 #include "db/db.h"
 #include "db/runs.h"
 #include "engine/model.h"
@@ -50,37 +52,9 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path, char *err, int errlen)
-{
-    char buf[CONFIG_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                snprintf(err, errlen, "%s: cannot create directory: %s", buf, strerror(errno));
-                return -1;
-            }
-            *p = saved;
-            if (saved == '\0') break;
-        }
-    }
-    return 0;
-}
-
 void train_checkpoint_path(const char *out_dir, char *buf, int buflen)
 {
     snprintf(buf, buflen, "%s/checkpoint.bin", out_dir);
-}
-
-static void format_duration(double s, char *buf, int n)
-{
-    if (!(s >= 0) || s > 1e8) { snprintf(buf, n, "?"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 /* Everything a run holds while it trains. */
@@ -374,19 +348,9 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
 {
     const TrainConfig *cfg = r->cfg;
     *resumed = 0;
-    if (make_dirs(cfg->out, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
+    if (fs_mkdirs(cfg->out, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
     train_checkpoint_path(cfg->out, r->ckpt_path, sizeof r->ckpt_path);
     r->config_text = config_canonical(cfg);
-    /* The resolved config beside the checkpoint: `dlcm-train OUT/config.yaml` reruns it. */
-    char config_path[CONFIG_PATH_MAX + 32];
-    snprintf(config_path, sizeof config_path, "%s/config.yaml", cfg->out);
-    FILE *cf = fopen(config_path, "w");
-    int written = cf && fputs(r->config_text, cf) >= 0;
-    if (cf && fclose(cf) != 0) written = 0;
-    if (!written) {
-        snprintf(r->err, ERRLEN, "%s: cannot write: %s", config_path, strerror(errno));
-        return TRAIN_EXIT_ERROR;
-    }
 
     /* A checkpoint in the run directory means: continue it. */
     if (access(r->ckpt_path, F_OK) == 0) {
@@ -450,7 +414,7 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
 
     char db_path[CONFIG_PATH_MAX + 16];
     if (r->opt->db_path) snprintf(db_path, sizeof db_path, "%s", r->opt->db_path);
-    else snprintf(db_path, sizeof db_path, "%s/run.db", cfg->out);
+    else snprintf(db_path, sizeof db_path, "%s/" TRAIN_RUN_DB_NAME, cfg->out);
     r->db = db_open(db_path, r->err, ERRLEN);
     if (!r->db) return TRAIN_EXIT_ERROR;
     ShapeParams sp;
@@ -459,6 +423,13 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     char device[64];
     describe_run(r, &info, &sp, device, sizeof device);
     if (runs_begin(r->db, &info, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
+    /* The resolved config beside the checkpoint, so `dlcm-train OUT/config.yaml` reruns it; written
+     * only once the run is accepted, atomically, and never over an existing file: that may be the
+     * very config this run was started from (a sweep's), and is left as its planner wrote it. */
+    char config_path[CONFIG_PATH_MAX + 32];
+    snprintf(config_path, sizeof config_path, "%s/" TRAIN_RUN_CONFIG_NAME, cfg->out);
+    if (access(config_path, F_OK) != 0 && fs_write_text_atomic(config_path, r->config_text, r->err, ERRLEN))
+        return TRAIN_EXIT_ERROR;
     if (!r->opt->quiet) {
         char shape[256];
         shape_describe(&cfg->model.shape, shape, sizeof shape);
