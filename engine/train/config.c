@@ -153,6 +153,7 @@ TrainConfig train_config_default(void)
     c.model.d_base = 256;
     c.model.sigma_base = 0.02f;
     c.model.norm_eps = 1e-6f;
+    c.model.concept_bucket = 1;
     c.optim.lr_token = 3e-3f;
     c.optim.lr_concept = 3e-3f;
     c.optim.lr_other = 3e-3f;
