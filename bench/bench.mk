@@ -3,9 +3,9 @@
 # the sweep-throughput benchmark (bench/sweep-bench.sh: packed runs with and without MPS beside
 # torch.compile one run after another).
 BENCH_BIN := $(BUILD)/bench/dlcm-bench
-$(BENCH_BIN): $(BUILD)/bench/bench.o $(PART_LIBS)
+$(BENCH_BIN): $(BUILD)/bench/bench.o $(TRAIN_LINK_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(TRAIN_LINK) $(EXT_LIBS)
 
 BENCH_ARGS ?=
 BENCH_OUT  ?= $(BUILD)/bench/out

@@ -24,7 +24,5 @@ int cli_parse_double(const char *program, const char *flag, const char *text, do
 int cli_parse_int(const char *program, const char *flag, const char *text, long long lo, long long hi,
                   long long *out);
 
-/* A duration for people: "42s", "5m 02s", "2h 14m", "3d 04h"; "?" when unknown (negative, NaN). */
-void cli_format_duration(double seconds, char *buf, int buflen);
 
 #endif

@@ -168,16 +168,6 @@ void member_list_free(MemberList *list)
     memset(list, 0, sizeof *list);
 }
 
-const MemberFile *member_find_suffix(const MemberList *list, const char *suffix)
-{
-    size_t n = strlen(suffix);
-    for (size_t i = 0; i < list->count; i++) {
-        size_t len = strlen(list->files[i].path);
-        if (len >= n && strcmp(list->files[i].path + len - n, suffix) == 0) return &list->files[i];
-    }
-    return NULL;
-}
-
 unsigned char *gunzip_buffer(const unsigned char *data, size_t len, size_t *out_len,
                              const char *what, char *err, int errlen)
 {

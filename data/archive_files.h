@@ -23,8 +23,6 @@ typedef struct {
 int archive_read_members(const char *archive_path, const Source *source, MemberList *out, char *err,
                          int errlen);
 void member_list_free(MemberList *list);
-/* The member whose path ends with suffix, or NULL. */
-const MemberFile *member_find_suffix(const MemberList *list, const char *suffix);
 
 /* Decompresses a gzip (or dictzip) buffer; NULL with err on corrupt input. */
 unsigned char *gunzip_buffer(const unsigned char *data, size_t len, size_t *out_len,

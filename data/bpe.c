@@ -2,7 +2,7 @@
  * encoding lossless on dlcm's clean text: identity normalization, spaces kept, byte fallback. */
 #include "data/bpe.h"
 
-#include "data/spawn.h"
+#include "util/spawn.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,7 +4,8 @@
 
 #include "data/bpe.h"
 #include "data/shard.h"
-#include "data/spawn.h"
+#include "util/fs.h"
+#include "util/spawn.h"
 #include "data/tokenizer.h"
 
 #include <errno.h>
@@ -189,7 +190,7 @@ int build_shards(const Corpus *c, const char *out_dir, const char *tokenizer_id_
     if (!tok) return -1;
     char dir[1024], path[1100];
     snprintf(dir, sizeof dir, "%s/%s", out_dir, tokenizer_id_str);
-    if (make_dirs(dir, err, errlen) != 0) {
+    if (fs_mkdirs(dir, err, errlen) != 0) {
         tokenizer_close(tok);
         return -1;
     }

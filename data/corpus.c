@@ -3,6 +3,7 @@
 #include "data/corpus.h"
 
 #include "data/sha256.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -204,119 +205,61 @@ void corpus_end_unit(Corpus *c)
     c->unit_source = -1;
 }
 
-int make_dirs(const char *path, char *err, int errlen)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "%s: cannot create directory: %s", tmp, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create directory: %s", tmp, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* Writes to path.tmp then renames, so a crash never leaves a half-written file in place. */
-static FILE *open_for_replace(const char *path, char *tmp_path, size_t tmp_len, char *err,
-                              int errlen)
-{
-    snprintf(tmp_path, tmp_len, "%s.tmp", path);
-    FILE *f = fopen(tmp_path, "wb");
-    if (!f) snprintf(err, errlen, "%s: cannot create: %s", tmp_path, strerror(errno));
-    return f;
-}
-
-static int finish_replace(FILE *f, const char *tmp_path, const char *path, char *err, int errlen)
-{
-    int failed = ferror(f);
-    if (fclose(f) != 0) failed = 1;
-    if (failed || rename(tmp_path, path) != 0) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp_path);
-        return -1;
-    }
-    return 0;
-}
-
 int corpus_write(const Corpus *c, const char *dir, char *err, int errlen)
 {
-    char path[1024], tmp[1100];
-    FILE *files[SPLIT_COUNT][DOMAIN_COUNT];
-    char paths[SPLIT_COUNT][DOMAIN_COUNT][1024];
+    char path[1024];
+    /* Every file is written beside and renamed into place: a crash never leaves half a corpus. */
+    FsReplace files[SPLIT_COUNT][DOMAIN_COUNT];
+    for (int s = 0; s < SPLIT_COUNT; s++)
+        for (int d = 0; d < DOMAIN_COUNT; d++) files[s][d].f = NULL;
     for (int s = 0; s < SPLIT_COUNT; s++) {
         snprintf(path, sizeof path, "%s/text/%s", dir, split_names[s]);
-        if (make_dirs(path, err, errlen) != 0) return -1;
+        if (fs_mkdirs(path, err, errlen) != 0) goto fail;
         for (int d = 0; d < DOMAIN_COUNT; d++) {
-            snprintf(paths[s][d], sizeof paths[s][d], "%s/text/%s/%s.txt", dir, split_names[s],
-                     domain_names[d]);
-            snprintf(tmp, sizeof tmp, "%s.tmp", paths[s][d]);
-            files[s][d] = fopen(tmp, "wb");
-            if (!files[s][d]) {
-                snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-                return -1;
-            }
+            snprintf(path, sizeof path, "%s/text/%s/%s.txt", dir, split_names[s], domain_names[d]);
+            if (fs_replace_open(&files[s][d], path, err, errlen) != 0) goto fail;
         }
     }
+    FsReplace index;
     snprintf(path, sizeof path, "%s/text/docs.tsv", dir);
-    FILE *index = open_for_replace(path, tmp, sizeof tmp, err, errlen);
-    if (!index) return -1;
-    fprintf(index, "# doc_id\tsource\tdomain\tsplit\tbytes\tparagraphs\n");
+    if (fs_replace_open(&index, path, err, errlen) != 0) goto fail;
+    fprintf(index.f, "# doc_id\tsource\tdomain\tsplit\tbytes\tparagraphs\n");
     for (size_t i = 0; i < c->n_docs; i++) {
         const Doc *d = &c->docs[i];
-        fprintf(index, "%s\t%s\t%s\t%s\t%zu\t%u\n", d->id, c->sources[d->source].id,
+        fprintf(index.f, "%s\t%s\t%s\t%s\t%zu\t%u\n", d->id, c->sources[d->source].id,
                 domain_names[d->domain], split_names[d->split], d->len, d->paragraphs);
-        FILE *f = files[d->split][d->domain];
+        FILE *f = files[d->split][d->domain].f;
         fwrite(d->text, 1, d->len, f);
         fputs("\n\n", f);
     }
-    if (finish_replace(index, tmp, path, err, errlen) != 0) return -1;
+    if (fs_replace_commit(&index, err, errlen) != 0) goto fail;
     for (int s = 0; s < SPLIT_COUNT; s++)
-        for (int d = 0; d < DOMAIN_COUNT; d++) {
-            snprintf(tmp, sizeof tmp, "%s.tmp", paths[s][d]);
-            if (finish_replace(files[s][d], tmp, paths[s][d], err, errlen) != 0) return -1;
-        }
+        for (int d = 0; d < DOMAIN_COUNT; d++)
+            if (fs_replace_commit(&files[s][d], err, errlen) != 0) goto fail;
+    FsReplace src;
     snprintf(path, sizeof path, "%s/text/sources.tsv", dir);
-    FILE *src = open_for_replace(path, tmp, sizeof tmp, err, errlen);
-    if (!src) return -1;
-    fprintf(src, "# source\tdomain\tparagraphs_in\tparagraphs_kept\tduplicates\tbytes_kept\n");
+    if (fs_replace_open(&src, path, err, errlen) != 0) return -1;
+    fprintf(src.f, "# source\tdomain\tparagraphs_in\tparagraphs_kept\tduplicates\tbytes_kept\n");
     for (int i = 0; i < c->n_sources; i++) {
         const SourceStats *s = &c->sources[i];
-        fprintf(src, "%s\t%s\t%llu\t%llu\t%llu\t%llu\n", s->id, domain_names[s->domain],
+        fprintf(src.f, "%s\t%s\t%llu\t%llu\t%llu\t%llu\n", s->id, domain_names[s->domain],
                 (unsigned long long)s->paragraphs_in, (unsigned long long)s->paragraphs_kept,
                 (unsigned long long)s->duplicates, (unsigned long long)s->bytes_kept);
     }
-    return finish_replace(src, tmp, path, err, errlen);
+    return fs_replace_commit(&src, err, errlen);
+fail:
+    for (int s = 0; s < SPLIT_COUNT; s++)
+        for (int d = 0; d < DOMAIN_COUNT; d++)
+            if (files[s][d].f) fs_replace_abort(&files[s][d]);
+    return -1;
 }
 
+/* A corpus file, whole; its absence means the extraction has not run. */
 static char *read_whole_file(const char *path, size_t *len, char *err, int errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s (run dlcm-data extract first)", path,
-                 strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *data = size >= 0 ? malloc((size_t)size + 1) : NULL;
-    if (!data || fread(data, 1, (size_t)size, f) != (size_t)size) {
-        snprintf(err, errlen, "%s: cannot read", path);
-        free(data);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    data[size] = '\0';
-    *len = (size_t)size;
+    char inner[1200];
+    char *data = fs_read_file(path, (size_t)1 << 40, len, inner, sizeof inner);
+    if (!data) snprintf(err, errlen, "%s (run dlcm-data extract first)", inner);
     return data;
 }
 

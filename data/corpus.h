@@ -81,7 +81,4 @@ int corpus_read(Corpus *c, const char *dir, char *err, int errlen);
  * record in their stamps, so a changed text rebuilds them. */
 int corpus_text_fingerprint(const char *dir, char *out, size_t cap, char *err, int errlen);
 
-/* Creates a directory and its parents; 0 or -1 with err. */
-int make_dirs(const char *path, char *err, int errlen);
-
 #endif

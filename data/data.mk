@@ -3,7 +3,8 @@
 DATA_MAIN := data/dlcm_data_main.c
 DATA_SRCS := $(filter-out $(DATA_MAIN),$(wildcard data/*.c))
 DATA_OBJS := $(DATA_SRCS:%.c=$(BUILD)/%.o)
-PART_LIBS += $(BUILD)/libdlcm_data.a
+DATA_LIB := $(BUILD)/libdlcm_data.a
+PART_LIBS += $(DATA_LIB)
 DATA_EXT_LIBS := -larchive -lxml2 -ljson-c -lz
 EXT_LIBS += $(DATA_EXT_LIBS)
 PROGRAMS += $(BIN)/dlcm-data
@@ -13,7 +14,7 @@ $(BUILD)/data/%.o: CFLAGS += $(shell pkg-config --cflags libxml-2.0)
 $(BUILD)/libdlcm_data.a: $(DATA_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/dlcm-data: $(BUILD)/data/dlcm_data_main.o $(BUILD)/libdlcm_data.a $(BUILD)/libdlcm_cli.a
+$(BIN)/dlcm-data: $(BUILD)/data/dlcm_data_main.o $(DATA_LIB) $(CLI_LIB) $(UTIL_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(DATA_EXT_LIBS) -lm
 

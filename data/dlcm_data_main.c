@@ -11,7 +11,8 @@
 #include "data/report.h"
 #include "data/sha256.h"
 #include "data/shard.h"
-#include "data/spawn.h"
+#include "util/fs.h"
+#include "util/spawn.h"
 #include "data/tasks.h"
 
 #include <errno.h>
@@ -136,7 +137,7 @@ static int verify(const Source *s, const char *path, char *err, int errlen)
 
 static int fetch_all(const Options *o, const Source *sources, int n, char *err, int errlen)
 {
-    if (make_dirs(o->cache, err, errlen) != 0) return -1;
+    if (fs_mkdirs(o->cache, err, errlen) != 0) return -1;
     int downloaded = 0;
     for (int i = 0; i < n; i++) {
         const Source *s = &sources[i];
@@ -311,7 +312,7 @@ static int ensure_bpe(const Options *o, int vocab, char *err, int errlen)
         printf("bpe%d: model up to date\n", vocab);
         return 0;
     }
-    if (make_dirs(dir, err, errlen) != 0) return -1;
+    if (fs_mkdirs(dir, err, errlen) != 0) return -1;
     remove(stamp_path);
     char inputs[DOMAIN_COUNT][1100];
     const char *input_ptrs[DOMAIN_COUNT];
@@ -348,7 +349,7 @@ static int ensure_shards(const Options *o, const Corpus *c, const char *tokenize
         printf("%s: shards up to date\n", tokenizer);
         return 0;
     }
-    if (make_dirs(dir, err, errlen) != 0) return -1;
+    if (fs_mkdirs(dir, err, errlen) != 0) return -1;
     remove(stamp_path);
     printf("%s: encoding %zu documents\n", tokenizer, c->n_docs);
     fflush(stdout);
@@ -370,7 +371,7 @@ static int ensure_tasks(const Options *o, const Corpus *c, const Source *sources
         printf("tasks: up to date\n");
         return 0;
     }
-    if (make_dirs(dir, err, errlen) != 0) return -1;
+    if (fs_mkdirs(dir, err, errlen) != 0) return -1;
     remove(stamp_path);
     TaskCounts counts;
     if (build_tasks(c, sources, n, o->out, &counts, err, errlen) != 0) return -1;

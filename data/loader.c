@@ -1,6 +1,7 @@
 /* data/loader.c: batches of B x (T+1) token windows over one or more shards. Every row of every
  * batch is a pure function of (seed, row number), so a saved position replays exactly. */
 #include "data/loader.h"
+#include "util/mix64.h"
 
 #include "data/shard.h"
 
@@ -20,15 +21,6 @@ struct Loader {
     uint32_t vocab, eot;
     char tokenizer[SHARD_TOKENIZER_ID_LEN + 1];
 };
-
-/* splitmix64: a counter-based generator, so row r's draw needs no state from rows before it. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 /* Windows a shard of n tokens offers: random order may start anywhere a full window fits;
  * sequential order steps by T, so consecutive windows share only their boundary token and every
@@ -133,7 +125,8 @@ void loader_next(Loader *l, int32_t *out)
         uint64_t row_number = l->batches_drawn * (uint64_t)l->B + (uint64_t)row;
         uint64_t window;
         if (l->order == LOADER_RANDOM)
-            window = mix64(l->seed ^ mix64(row_number)) % total_windows;
+            /* Counter-based: row r's draw needs no state from the rows before it. */
+            window = rng_mix64(l->seed ^ rng_mix64(row_number)) % total_windows;
         else
             window = row_number % total_windows;
         int shard;

@@ -1,6 +1,7 @@
 /* data/report.c: the corpus report (data/out/report.txt): per source and split documents and
  * bytes, extraction statistics, tokens per tokenizer, tokens per byte and task item counts. */
 #include "data/report.h"
+#include "util/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -63,14 +64,11 @@ static int compare_names(const void *a, const void *b)
 int write_report(const Corpus *c, const Source *sources, int n_sources, const char *out_dir,
                  char *err, int errlen)
 {
-    char path[1024], report_path[1024], tmp[1100];
+    char path[1024], report_path[1024];
     snprintf(report_path, sizeof report_path, "%s/report.txt", out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", report_path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
-        return -1;
-    }
+    FsReplace out;
+    if (fs_replace_open(&out, report_path, err, errlen) != 0) return -1;
+    FILE *f = out.f;
     uint64_t docs[CORPUS_MAX_SOURCES][SPLIT_COUNT] = {{0}},
              bytes[CORPUS_MAX_SOURCES][SPLIT_COUNT] = {{0}};
     uint64_t domain_docs[DOMAIN_COUNT][SPLIT_COUNT] = {{0}},
@@ -123,8 +121,7 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
     /* tokenizers: every out_dir/<id>/stats.tsv whose shards were built from the current text */
     char fingerprint[80];
     if (corpus_text_fingerprint(out_dir, fingerprint, sizeof fingerprint, err, errlen) != 0) {
-        fclose(f);
-        remove(tmp);
+        fs_replace_abort(&out);
         return -1;
     }
     char *names[32];
@@ -183,11 +180,7 @@ int write_report(const Corpus *c, const Source *sources, int n_sources, const ch
         snprintf(path, sizeof path, "%s/tasks/%s.jsonl", out_dir, task_names[i]);
         fprintf(f, "  %-14s %6ld items\n", task_names[i], count_lines(path));
     }
-    int failed = ferror(f);
-    if (fclose(f) != 0 || failed || rename(tmp, report_path) != 0) {
-        snprintf(err, errlen, "%s: write failed", report_path);
-        return -1;
-    }
+    if (fs_replace_commit(&out, err, errlen) != 0) return -1;
     FILE *in = fopen(report_path, "r");
     if (in) {
         char line[512];

@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data/fnv.h"
+#include "util/fnv.h"
+#include "util/fs.h"
 
 struct Shard {
     ShardHeader header;
@@ -219,21 +220,6 @@ const uint16_t *shard_tokens(const Shard *s)
     return (const uint16_t *)((const unsigned char *)s->map + s->data_offset);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int shard_write(const char *path, const uint16_t *tokens, uint64_t count, uint32_t vocab,
                 const char *tokenizer, uint32_t eot, char *err, int errlen)
 {
@@ -262,34 +248,14 @@ int shard_write(const char *path, const uint16_t *tokens, uint64_t count, uint32
     write_u64(header + 48, shard_checksum(tokens, count));
     write_u32(header + 56, eot);
 
-    size_t tmp_len = strlen(path) + 16;
-    char *tmp = malloc(tmp_len);
-    if (!tmp) {
-        snprintf(err, errlen, "%s: out of memory", path);
+    /* Written beside and renamed: a reader never sees half a shard. */
+    FsReplace out;
+    if (fs_replace_open(&out, path, err, errlen) != 0) return -1;
+    if (fwrite(header, 1, sizeof header, out.f) != sizeof header ||
+        fwrite(tokens, 2, (size_t)count, out.f) != (size_t)count) {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        fs_replace_abort(&out);
         return -1;
     }
-    snprintf(tmp, tmp_len, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    int failed = write_all(fd, header, sizeof header) != 0 ||
-                 write_all(fd, tokens, (size_t)count * 2) != 0 || fsync(fd) != 0;
-    int saved_errno = errno;
-    if (close(fd) != 0) failed = 1;
-    if (!failed && chmod(tmp, 0644) != 0) failed = 1;
-    if (!failed && rename(tmp, path) != 0) {
-        saved_errno = errno;
-        failed = 1;
-    }
-    if (failed) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(saved_errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    return fs_replace_commit(&out, err, errlen);
 }

@@ -1,6 +1,7 @@
 /* data/tasks.c: LAMBADA-style cloze and 4-way next sentence from narrative validation windows,
  * 4-way word -> definition from validation dictionary entries; deterministic. */
 #include "data/tasks.h"
+#include "util/fs.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -417,26 +418,22 @@ int build_tasks(const Corpus *c, const Source *sources, int n_sources, const cha
                 TaskCounts *counts, char *err, int errlen)
 {
     memset(counts, 0, sizeof *counts);
-    char paths[3][1024], tmps[3][1100];
     const char *names[3] = {"cloze", "next_sentence", "definition"};
-    FILE *files[3] = {NULL, NULL, NULL};
+    FsReplace files[3];
     for (int i = 0; i < 3; i++) {
-        snprintf(paths[i], sizeof paths[i], "%s/tasks/%s.jsonl", out_dir, names[i]);
-        snprintf(tmps[i], sizeof tmps[i], "%s.tmp", paths[i]);
-        files[i] = fopen(tmps[i], "w");
-        if (!files[i]) {
-            snprintf(err, errlen, "%s: cannot create: %s", tmps[i], strerror(errno));
-            for (int k = 0; k < i; k++)
-                fclose(files[k]);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tasks/%s.jsonl", out_dir, names[i]);
+        if (fs_replace_open(&files[i], path, err, errlen) != 0) {
+            for (int k = 0; k < i; k++) fs_replace_abort(&files[k]);
             return -1;
         }
     }
-    int rc = narrative_tasks(c, sources, n_sources, files[0], files[1], counts);
-    if (rc == 0) rc = definition_tasks(c, sources, n_sources, files[2], counts);
-    for (int i = 0; i < 3; i++) {
-        if (fclose(files[i]) != 0) rc = -1;
-        if (rc == 0 && rename(tmps[i], paths[i]) != 0) rc = -1;
-    }
+    int rc = narrative_tasks(c, sources, n_sources, files[0].f, files[1].f, counts);
+    if (rc == 0) rc = definition_tasks(c, sources, n_sources, files[2].f, counts);
     if (rc != 0) snprintf(err, errlen, "%s/tasks: writing the task files failed", out_dir);
+    for (int i = 0; i < 3; i++) {
+        if (rc == 0) rc = fs_replace_commit(&files[i], err, errlen);
+        else fs_replace_abort(&files[i]);
+    }
     return rc;
 }

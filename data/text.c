@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/fnv.h"
+#include "util/fnv.h"
 
 void buf_append(Buf *b, const char *s, size_t n)
 {

@@ -3,7 +3,7 @@
 #include "data/tokenizer.h"
 
 #include "data/bpe.h"
-#include "data/spawn.h"
+#include "util/spawn.h"
 #include "data/spm_model.h"
 
 #include <errno.h>

@@ -66,7 +66,4 @@ int runs_add_eval(sqlite3 *db, const char *id, int64_t step, const char *split, 
 int runs_add_module_stats(sqlite3 *db, const char *id, int64_t step, const char *const *modules,
                           const double *mean_abs, int n, char *err, int errlen);
 
-/* Reads the status of a run into buf ("" when absent). 0 or -1. */
-int runs_status(sqlite3 *db, const char *id, char *buf, int buflen, char *err, int errlen);
-
 #endif

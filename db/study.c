@@ -9,18 +9,6 @@
 
 #include "db/db.h"
 
-static int fail(sqlite3 *db, const char *context, char *err, int errlen)
-{
-    snprintf(err, errlen, "sqlite: %s: %s", context, sqlite3_errmsg(db));
-    return -1;
-}
-
-/* Binds text (NULL binds NULL); nonzero when the bind failed. */
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) != SQLITE_OK : sqlite3_bind_null(st, i) != SQLITE_OK;
-}
-
 static const char *column_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -36,7 +24,7 @@ int study_latest_version(sqlite3 *db, const char *base_name, int64_t *sweep_id, 
                                   "ORDER BY version DESC LIMIT 1",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text(st, 1, base_name)) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, base_name)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
     int rc = sqlite3_step(st), result = 1;
     if (rc == SQLITE_ROW) {
         *sweep_id = sqlite3_column_int64(st, 0);
@@ -46,7 +34,7 @@ int study_latest_version(sqlite3 *db, const char *base_name, int64_t *sweep_id, 
         result = *text ? 0 : -1;
         if (!*text) snprintf(err, errlen, "out of memory");
     } else if (rc != SQLITE_DONE) {
-        result = fail(db, "finding the sweep's versions", err, errlen);
+        result = db_fail(db, "finding the sweep's versions", err, errlen);
     }
     sqlite3_finalize(st);
     return result;
@@ -61,12 +49,12 @@ int study_versions(sqlite3 *db, const char *base_name,
                                   "WHERE coalesce(base_name, name) = ?1 ORDER BY version DESC",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text(st, 1, base_name)) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, base_name)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         each(ctx, sqlite3_column_int64(st, 0), column_text(st, 1), sqlite3_column_int(st, 2), column_text(st, 3));
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(db, "listing the sweep's versions", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "listing the sweep's versions", err, errlen);
     return 0;
 }
 
@@ -81,12 +69,12 @@ int study_record_version(sqlite3 *db, const char *base_name, int version, const 
                                   err, errlen);
     if (!st) return -1;
     int rc = -1;
-    if (bind_text(st, 1, name) || bind_text(st, 2, file) || bind_text(st, 3, text) ||
-        sqlite3_bind_double(st, 4, db_now()) != SQLITE_OK || bind_text(st, 5, base_name) ||
-        sqlite3_bind_int(st, 6, version) != SQLITE_OK)
-        fail(db, "binding", err, errlen);
+    if (db_bind_text(st, 1, name) || db_bind_text(st, 2, file) || db_bind_text(st, 3, text) ||
+        db_bind_double(st, 4, db_now()) || db_bind_text(st, 5, base_name) ||
+        db_bind_int64(st, 6, version))
+        db_fail(db, "binding", err, errlen);
     else if (sqlite3_step(st) != SQLITE_ROW)
-        fail(db, "recording the sweep", err, errlen);
+        db_fail(db, "recording the sweep", err, errlen);
     else {
         *sweep_id = sqlite3_column_int64(st, 0);
         rc = 0;
@@ -126,7 +114,7 @@ int study_list_sweeps(sqlite3 *db, SweepListing **out, int *n, char *err, int er
         snprintf(s->tags, sizeof s->tags, "%s", column_text(st, 9));
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(db, "listing sweeps", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "listing sweeps", err, errlen);
     return 0;
 }
 
@@ -189,11 +177,11 @@ int study_cancel(sqlite3 *db, int64_t sweep_id, const char *run_id, int *n, char
                                   err, errlen);
     if (!st) return -1;
     int rc = -1;
-    if (sqlite3_bind_int64(st, 1, sweep_id) != SQLITE_OK || bind_text(st, 2, run_id) ||
-        sqlite3_bind_double(st, 3, db_now()) != SQLITE_OK)
-        fail(db, "binding", err, errlen);
+    if (db_bind_int64(st, 1, sweep_id) || db_bind_text(st, 2, run_id) ||
+        db_bind_double(st, 3, db_now()))
+        db_fail(db, "binding", err, errlen);
     else if (sqlite3_step(st) != SQLITE_DONE)
-        fail(db, "cancelling runs", err, errlen);
+        db_fail(db, "cancelling runs", err, errlen);
     else {
         *n = sqlite3_changes(db);
         rc = 0;
@@ -212,11 +200,11 @@ int study_label(sqlite3 *db, int64_t sweep_id, const char *run_id, const char *t
     sqlite3_stmt *st = db_prepare(db, sql, err, errlen);
     if (!st) return -1;
     int rc = -1;
-    if (sqlite3_bind_int64(st, 1, sweep_id) != SQLITE_OK || bind_text(st, 2, tags) || bind_text(st, 3, note) ||
-        bind_text(st, 4, run_id))
-        fail(db, "binding", err, errlen);
+    if (db_bind_int64(st, 1, sweep_id) || db_bind_text(st, 2, tags) || db_bind_text(st, 3, note) ||
+        db_bind_text(st, 4, run_id))
+        db_fail(db, "binding", err, errlen);
     else if (sqlite3_step(st) != SQLITE_DONE)
-        fail(db, "labelling", err, errlen);
+        db_fail(db, "labelling", err, errlen);
     else
         rc = sqlite3_changes(db) > 0 ? 0 : 1;
     sqlite3_finalize(st);
@@ -232,12 +220,12 @@ int study_record_provenance(sqlite3 *db, const char *run_id, const RunProvenance
                                   err, errlen);
     if (!st) return -1;
     int rc = -1;
-    if (bind_text(st, 1, run_id) || bind_text(st, 2, p->git_commit) || sqlite3_bind_int(st, 3, p->git_dirty) ||
-        bind_text(st, 4, p->host) || bind_text(st, 5, p->gpu_model) || bind_text(st, 6, p->gpu_driver) ||
-        bind_text(st, 7, p->corpus_hash) || bind_text(st, 8, p->tokenizer_hash))
-        fail(db, "binding", err, errlen);
+    if (db_bind_text(st, 1, run_id) || db_bind_text(st, 2, p->git_commit) || db_bind_int64(st, 3, p->git_dirty) ||
+        db_bind_text(st, 4, p->host) || db_bind_text(st, 5, p->gpu_model) || db_bind_text(st, 6, p->gpu_driver) ||
+        db_bind_text(st, 7, p->corpus_hash) || db_bind_text(st, 8, p->tokenizer_hash))
+        db_fail(db, "binding", err, errlen);
     else if (sqlite3_step(st) != SQLITE_DONE)
-        fail(db, "recording provenance", err, errlen);
+        db_fail(db, "recording provenance", err, errlen);
     else
         rc = 0;
     sqlite3_finalize(st);
@@ -251,7 +239,7 @@ static int64_t copied_step(sqlite3 *db, const char *table, const char *run_id)
     snprintf(sql, sizeof sql, "SELECT coalesce(max(step), -1) FROM %s WHERE run_id = ?1", table);
     sqlite3_stmt *st = NULL;
     int64_t step = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && !bind_text(st, 1, run_id) &&
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && !db_bind_text(st, 1, run_id) &&
         sqlite3_step(st) == SQLITE_ROW)
         step = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -266,7 +254,7 @@ static int copy_rows(sqlite3 *run_db, sqlite3 *db, const char *select_sql, const
 {
     sqlite3_stmt *from = NULL, *to = NULL;
     if (sqlite3_prepare_v2(run_db, select_sql, -1, &from, NULL) != SQLITE_OK) { sqlite3_finalize(from); return 1; }
-    if (bind_text(from, 1, run_id) || sqlite3_bind_int64(from, 2, after_step) != SQLITE_OK) {
+    if (db_bind_text(from, 1, run_id) || db_bind_int64(from, 2, after_step)) {
         sqlite3_finalize(from);
         return 1;
     }
@@ -275,12 +263,12 @@ static int copy_rows(sqlite3 *run_db, sqlite3 *db, const char *select_sql, const
     int rc, result = 0;
     while ((rc = sqlite3_step(from)) == SQLITE_ROW) {
         sqlite3_reset(to);
-        if (bind_text(to, 1, run_id)) { result = fail(db, "binding", err, errlen); break; }
+        if (db_bind_text(to, 1, run_id)) { result = db_fail(db, "binding", err, errlen); break; }
         for (int c = 0; c < n_cols && !result; c++)
             if (sqlite3_bind_value(to, c + 2, sqlite3_column_value(from, c)) != SQLITE_OK)
-                result = fail(db, "binding", err, errlen);
+                result = db_fail(db, "binding", err, errlen);
         if (result) break;
-        if (sqlite3_step(to) != SQLITE_DONE) { result = fail(db, "copying live rows", err, errlen); break; }
+        if (sqlite3_step(to) != SQLITE_DONE) { result = db_fail(db, "copying live rows", err, errlen); break; }
     }
     if (!result && rc != SQLITE_DONE) result = 1; /* the trainer holds a lock: next poll */
     sqlite3_finalize(from);
@@ -322,7 +310,7 @@ int study_copy_progress(sqlite3 *db, const char *run_id, const char *run_db_path
         int64_t steps = -1, tokens = -1;
         if (sqlite3_prepare_v2(run_db, "SELECT steps_done, tokens_done FROM runs WHERE id = ?1", -1, &from, NULL) ==
                 SQLITE_OK &&
-            !bind_text(from, 1, run_id) && sqlite3_step(from) == SQLITE_ROW) {
+            !db_bind_text(from, 1, run_id) && sqlite3_step(from) == SQLITE_ROW) {
             steps = sqlite3_column_int64(from, 0);
             tokens = sqlite3_column_int64(from, 1);
         }
@@ -337,11 +325,11 @@ int study_copy_progress(sqlite3 *db, const char *run_id, const char *run_db_path
                                       err, errlen);
         if (!to) r3 = -1;
         else {
-            if (bind_text(to, 1, run_id) || sqlite3_bind_int64(to, 2, steps) != SQLITE_OK ||
-                sqlite3_bind_int64(to, 3, tokens) != SQLITE_OK)
-                r3 = fail(db, "binding", err, errlen);
+            if (db_bind_text(to, 1, run_id) || db_bind_int64(to, 2, steps) ||
+                db_bind_int64(to, 3, tokens))
+                r3 = db_fail(db, "binding", err, errlen);
             else if (sqlite3_step(to) != SQLITE_DONE)
-                r3 = fail(db, "updating progress", err, errlen);
+                r3 = db_fail(db, "updating progress", err, errlen);
             sqlite3_finalize(to);
         }
     }
@@ -365,7 +353,7 @@ int study_list_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const
                                   "FROM runs WHERE sweep_id = ?1 ORDER BY rowid",
                                   err, errlen);
     if (!st) return -1;
-    if (sqlite3_bind_int64(st, 1, sweep_id) != SQLITE_OK) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    if (db_bind_int64(st, 1, sweep_id)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         RunListing r = {column_text(st, 0), column_text(st, 1), column_text(st, 2), column_text(st, 3),
@@ -378,7 +366,7 @@ int study_list_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const
         each(ctx, &r);
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(db, "listing runs", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "listing runs", err, errlen);
     return 0;
 }
 
@@ -386,14 +374,14 @@ int study_find_run(sqlite3 *db, const char *prefix, char *id, int idlen, char *e
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2", err, errlen);
     if (!st) return -1;
-    if (bind_text(st, 1, prefix)) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, prefix)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == 0) snprintf(id, idlen, "%s", column_text(st, 0));
         n++;
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(db, "finding the run", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "finding the run", err, errlen);
     if (n == 0) { snprintf(err, errlen, "no run whose id starts with '%s'", prefix); return 1; }
     if (n > 1) { snprintf(err, errlen, "several runs' ids start with '%s': give more of it", prefix); return 2; }
     return 0;
@@ -407,7 +395,7 @@ int study_run_fields(sqlite3 *db, const char *run_id, void (*each)(void *ctx, co
                                   "JOIN runs r ON r.id = s.run WHERE s.run = ?1",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text(st, 1, run_id)) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, run_id)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         for (int c = 0; c < sqlite3_column_count(st); c++)
@@ -415,7 +403,7 @@ int study_run_fields(sqlite3 *db, const char *run_id, void (*each)(void *ctx, co
     }
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE) { snprintf(err, errlen, "no run %s", run_id); return 1; }
-    if (rc != SQLITE_ROW) return fail(db, "reading the run", err, errlen);
+    if (rc != SQLITE_ROW) return db_fail(db, "reading the run", err, errlen);
     return 0;
 }
 
@@ -431,14 +419,14 @@ int study_run_curve(sqlite3 *db, const char *run_id,
                                   " GROUP BY step ORDER BY step",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text(st, 1, run_id)) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, run_id)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         each(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
              sqlite3_column_type(st, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 2),
              sqlite3_column_type(st, 3) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 3));
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(db, "reading the curve", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "reading the curve", err, errlen);
     return 0;
 }
 
@@ -457,7 +445,7 @@ int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, con
                                   "FROM runs WHERE sweep_id = ?1 ORDER BY rowid",
                                   err, errlen);
     if (!st) return -1;
-    if (sqlite3_bind_int64(st, 1, sweep_id) != SQLITE_OK) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    if (db_bind_int64(st, 1, sweep_id)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ReportRun r = {column_text(st, 0), column_text(st, 1), column_text(st, 2), column_or_nan(st, 3),
@@ -468,7 +456,7 @@ int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, con
         each(ctx, &r);
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(db, "reading the runs", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "reading the runs", err, errlen);
     return 0;
 }
 
@@ -481,12 +469,12 @@ int study_latest_fits(sqlite3 *db, const char *source,
                                   "(SELECT max(id) FROM fits g WHERE g.source = f.source AND g.law = f.law) ORDER BY law",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text(st, 1, source)) { sqlite3_finalize(st); return fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, source)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         each(ctx, column_text(st, 0), sqlite3_column_double(st, 1), column_text(st, 2));
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail(db, "reading the fits", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "reading the fits", err, errlen);
     return 0;
 }
 
@@ -503,14 +491,14 @@ int study_provenance(sqlite3 *db, int64_t sweep_id,
                  columns[c]);
         sqlite3_stmt *st = db_prepare(db, sql, err, errlen);
         if (!st) return -1;
-        if (sqlite3_bind_int64(st, 1, sweep_id) != SQLITE_OK) {
+        if (db_bind_int64(st, 1, sweep_id)) {
             sqlite3_finalize(st);
-            return fail(db, "binding", err, errlen);
+            return db_fail(db, "binding", err, errlen);
         }
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) each(ctx, columns[c], column_text(st, 0), sqlite3_column_int(st, 1));
         sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) return fail(db, "reading provenance", err, errlen);
+        if (rc != SQLITE_DONE) return db_fail(db, "reading provenance", err, errlen);
     }
     return 0;
 }

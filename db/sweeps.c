@@ -10,33 +10,20 @@
 
 #include "db/db.h"
 
-/* Reports the connection's last error as "context: message". */
-static int sql_fail(sqlite3 *db, const char *context, char *err, int errlen)
-{
-    snprintf(err, errlen, "sqlite: %s: %s", context, sqlite3_errmsg(db));
-    return -1;
-}
-
-static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *context, char *err, int errlen)
-{
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sql_fail(db, context, err, errlen);
-    return 0;
-}
-
 int sweeps_record(sqlite3 *db, const char *name, const char *file, const char *text, int64_t *sweep_id,
                   char *err, int errlen)
 {
+    int bind_failed = 0;
     sqlite3_stmt *st = db_prepare(db,
                                   "INSERT INTO sweeps(name, file, config, created_at) VALUES (?1, ?2, ?3, ?4) "
                                   "ON CONFLICT(name) DO UPDATE SET file = excluded.file, config = excluded.config",
                                   err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 4, db_now());
-    int rc = step_done(db, st, "recording the sweep", err, errlen);
+    bind_failed |= db_bind_text(st, 1, name);
+    bind_failed |= db_bind_text(st, 2, file);
+    bind_failed |= db_bind_text(st, 3, text);
+    bind_failed |= db_bind_double(st, 4, db_now());
+    int rc = db_step(db, st, bind_failed, "recording the sweep", err, errlen);
     sqlite3_finalize(st);
     if (rc) return -1;
     return sweeps_find(db, name, sweep_id, err, errlen) == 0 ? 0 : -1;
@@ -44,9 +31,11 @@ int sweeps_record(sqlite3 *db, const char *name, const char *file, const char *t
 
 int sweeps_find(sqlite3 *db, const char *name, int64_t *sweep_id, char *err, int errlen)
 {
+    int bind_failed = 0;
     sqlite3_stmt *st = db_prepare(db, "SELECT id FROM sweeps WHERE name = ?1", err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    bind_failed |= db_bind_text(st, 1, name);
+    if (bind_failed) return db_bind_failed(st, "finding a sweep", err, errlen);
     int rc = sqlite3_step(st);
     int result;
     if (rc == SQLITE_ROW) {
@@ -56,7 +45,7 @@ int sweeps_find(sqlite3 *db, const char *name, int64_t *sweep_id, char *err, int
         snprintf(err, errlen, "no sweep named '%s' in the database", name);
         result = 1;
     } else {
-        result = sql_fail(db, "finding the sweep", err, errlen);
+        result = db_fail(db, "finding the sweep", err, errlen);
     }
     sqlite3_finalize(st);
     return result;
@@ -83,6 +72,7 @@ int sweeps_only(sqlite3 *db, char *name, int namelen, int64_t *sweep_id, char *e
 int sweeps_insert_runs(sqlite3 *db, int64_t sweep_id, const SweepRunRow *rows, int n, int *inserted,
                        char *err, int errlen)
 {
+    int bind_failed = 0;
     *inserted = 0;
     if (db_begin(db, err, errlen)) return -1;
     sqlite3_stmt *st = db_prepare(
@@ -97,42 +87,43 @@ int sweeps_insert_runs(sqlite3 *db, int64_t sweep_id, const SweepRunRow *rows, i
     double now = db_now();
     for (int i = 0; i < n; i++) {
         const SweepRunRow *r = &rows[i];
-        int dlcm = r->shape.family == FAMILY_DLCM;
+        int dlcm = strcmp(r->shape.family, "dlcm") == 0;
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-        sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, sweep_id);
-        sqlite3_bind_text(st, 3, r->config, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, dlcm ? "dlcm" : "dense", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, r->parametrization, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 6, r->shape.d_t);
+        bind_failed |= db_bind_text(st, 1, r->id);
+        bind_failed |= db_bind_int64(st, 2, sweep_id);
+        bind_failed |= db_bind_text(st, 3, r->config);
+        bind_failed |= db_bind_text(st, 4, r->shape.family);
+        bind_failed |= db_bind_text(st, 5, r->parametrization);
+        bind_failed |= db_bind_int64(st, 6, r->shape.d_t);
         if (dlcm) {
-            sqlite3_bind_int(st, 7, r->shape.d_c);
-            sqlite3_bind_int(st, 9, r->shape.n_enc);
-            sqlite3_bind_int(st, 10, r->shape.n_con);
-            sqlite3_bind_int(st, 11, r->shape.n_dec);
-            sqlite3_bind_double(st, 14, r->shape.R);
+            bind_failed |= db_bind_int64(st, 7, r->shape.d_c);
+            bind_failed |= db_bind_int64(st, 9, r->shape.n_enc);
+            bind_failed |= db_bind_int64(st, 10, r->shape.n_con);
+            bind_failed |= db_bind_int64(st, 11, r->shape.n_dec);
+            bind_failed |= db_bind_double(st, 14, r->shape.R);
         } else {
-            sqlite3_bind_int(st, 8, r->shape.n_layers);
+            bind_failed |= db_bind_int64(st, 8, r->shape.n_layers);
         }
-        sqlite3_bind_int(st, 12, r->shape.vocab);
-        sqlite3_bind_int(st, 13, r->shape.seq_len);
-        sqlite3_bind_int64(st, 15, r->params.N);
-        sqlite3_bind_int64(st, 16, r->params.embedding);
-        sqlite3_bind_int64(st, 17, r->params.unembedding);
-        sqlite3_bind_double(st, 18, r->params.P);
-        sqlite3_bind_double(st, 19, r->fwd_flops_per_token);
-        sqlite3_bind_double(st, 20, r->train_flops_per_token);
-        sqlite3_bind_int64(st, 21, r->tokens);
-        sqlite3_bind_int64(st, 22, r->steps);
-        sqlite3_bind_double(st, 23, r->budget);
-        sqlite3_bind_double(st, 24, r->train_flops);
-        sqlite3_bind_double(st, 25, r->lr);
-        sqlite3_bind_int64(st, 26, r->seed);
-        sqlite3_bind_text(st, 27, r->out_dir, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 28, now);
+        bind_failed |= db_bind_int64(st, 12, r->shape.vocab);
+        bind_failed |= db_bind_int64(st, 13, r->shape.seq_len);
+        bind_failed |= db_bind_int64(st, 15, r->N);
+        bind_failed |= db_bind_int64(st, 16, r->embedding_params);
+        bind_failed |= db_bind_int64(st, 17, r->unembedding_params);
+        bind_failed |= db_bind_double(st, 18, r->P);
+        bind_failed |= db_bind_double(st, 19, r->fwd_flops_per_token);
+        bind_failed |= db_bind_double(st, 20, r->train_flops_per_token);
+        bind_failed |= db_bind_int64(st, 21, r->tokens);
+        bind_failed |= db_bind_int64(st, 22, r->steps);
+        bind_failed |= db_bind_double(st, 23, r->budget);
+        bind_failed |= db_bind_double(st, 24, r->train_flops);
+        bind_failed |= db_bind_double(st, 25, r->lr);
+        bind_failed |= db_bind_int64(st, 26, r->seed);
+        bind_failed |= db_bind_text(st, 27, r->out_dir);
+        bind_failed |= db_bind_double(st, 28, now);
+        if (bind_failed) { db_bind_failed(st, "recording planned runs", err, errlen); db_rollback(db); return -1; }
         if (sqlite3_step(st) != SQLITE_DONE) {
-            sql_fail(db, "inserting a planned run", err, errlen);
+            db_fail(db, "inserting a planned run", err, errlen);
             sqlite3_finalize(st);
             db_rollback(db);
             return -1;
@@ -147,6 +138,7 @@ int sweeps_insert_runs(sqlite3 *db, int64_t sweep_id, const SweepRunRow *rows, i
 int sweeps_claim(sqlite3 *db, int64_t sweep_id, int (*accept)(void *ctx, const ClaimedRun *run), void *ctx,
                  ClaimedRun *out, char *err, int errlen)
 {
+    int bind_failed = 0;
     if (db_begin(db, err, errlen)) return -1;
     sqlite3_stmt *pick = db_prepare(db,
                                     "SELECT id, out_dir, attempts, tokens, family, d_t, d_c, n_layers, n_enc, n_con, "
@@ -154,7 +146,8 @@ int sweeps_claim(sqlite3 *db, int64_t sweep_id, int (*accept)(void *ctx, const C
                                     "ORDER BY attempts, rowid",
                                     err, errlen);
     if (!pick) { db_rollback(db); return -1; }
-    sqlite3_bind_int64(pick, 1, sweep_id);
+    bind_failed |= db_bind_int64(pick, 1, sweep_id);
+    if (bind_failed) { db_bind_failed(pick, "claiming a run", err, errlen); db_rollback(db); return -1; }
     int found = 0, rc;
     while ((rc = sqlite3_step(pick)) == SQLITE_ROW) {
         ClaimedRun run;
@@ -165,7 +158,7 @@ int sweeps_claim(sqlite3 *db, int64_t sweep_id, int (*accept)(void *ctx, const C
         run.attempts = sqlite3_column_int(pick, 2) + 1;
         run.tokens = sqlite3_column_int64(pick, 3);
         const unsigned char *family = sqlite3_column_text(pick, 4);
-        run.shape.family = family && strcmp((const char *)family, "dlcm") == 0 ? FAMILY_DLCM : FAMILY_DENSE;
+        snprintf(run.shape.family, sizeof run.shape.family, "%s", family ? (const char *)family : "dense");
         run.shape.d_t = sqlite3_column_int(pick, 5);
         run.shape.d_c = sqlite3_column_int(pick, 6);
         run.shape.n_layers = sqlite3_column_int(pick, 7);
@@ -183,7 +176,7 @@ int sweeps_claim(sqlite3 *db, int64_t sweep_id, int (*accept)(void *ctx, const C
         }
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        sql_fail(db, "finding a queued run", err, errlen);
+        db_fail(db, "finding a queued run", err, errlen);
         sqlite3_finalize(pick);
         db_rollback(db);
         return -1;
@@ -198,9 +191,9 @@ int sweeps_claim(sqlite3 *db, int64_t sweep_id, int (*accept)(void *ctx, const C
                                   "heartbeat_at = ?2, finished_at = NULL WHERE id = ?1 AND status = 'queued'",
                                   err, errlen);
     if (!st) { db_rollback(db); return -1; }
-    sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 2, db_now());
-    if (step_done(db, st, "claiming a run", err, errlen) || sqlite3_changes(db) != 1) {
+    bind_failed |= db_bind_text(st, 1, out->id);
+    bind_failed |= db_bind_double(st, 2, db_now());
+    if (db_step(db, st, bind_failed, "claiming a run", err, errlen) || sqlite3_changes(db) != 1) {
         if (!err[0]) snprintf(err, errlen, "run %s changed state while being claimed", out->id);
         sqlite3_finalize(st);
         db_rollback(db);
@@ -213,20 +206,22 @@ int sweeps_claim(sqlite3 *db, int64_t sweep_id, int (*accept)(void *ctx, const C
 
 int sweeps_mark_running(sqlite3 *db, const char *run_id, char *err, int errlen)
 {
+    int bind_failed = 0;
     sqlite3_stmt *st = db_prepare(db,
                                   "UPDATE runs SET status = 'running', attempts = attempts + 1, started_at = ?2, "
                                   "heartbeat_at = ?2, finished_at = NULL WHERE id = ?1 AND status = 'queued'",
                                   err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 2, db_now());
-    int rc = step_done(db, st, "marking a run running", err, errlen);
+    bind_failed |= db_bind_text(st, 1, run_id);
+    bind_failed |= db_bind_double(st, 2, db_now());
+    int rc = db_step(db, st, bind_failed, "marking a run running", err, errlen);
     sqlite3_finalize(st);
     return rc;
 }
 
 int sweeps_heartbeat(sqlite3 *db, const RunHeartbeat *runs, int n, char *err, int errlen)
 {
+    int bind_failed = 0;
     if (n == 0) return 0;
     if (db_begin(db, err, errlen)) return -1;
     sqlite3_stmt *st = db_prepare(db,
@@ -239,11 +234,11 @@ int sweeps_heartbeat(sqlite3 *db, const RunHeartbeat *runs, int n, char *err, in
     double now = db_now();
     for (int i = 0; i < n; i++) {
         sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, runs[i].id, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 2, now);
-        sqlite3_bind_int64(st, 3, runs[i].tokens_done);
-        sqlite3_bind_double(st, 4, runs[i].tokens_per_s);
-        if (step_done(db, st, "heartbeat", err, errlen)) {
+        bind_failed |= db_bind_text(st, 1, runs[i].id);
+        bind_failed |= db_bind_double(st, 2, now);
+        bind_failed |= db_bind_int64(st, 3, runs[i].tokens_done);
+        bind_failed |= db_bind_double(st, 4, runs[i].tokens_per_s);
+        if (db_step(db, st, bind_failed, "heartbeat", err, errlen)) {
             sqlite3_finalize(st);
             db_rollback(db);
             return -1;
@@ -256,6 +251,7 @@ int sweeps_heartbeat(sqlite3 *db, const RunHeartbeat *runs, int n, char *err, in
 
 int sweeps_requeue_stale(sqlite3 *db, int64_t sweep_id, double stale_after, int *requeued, char *err, int errlen)
 {
+    int bind_failed = 0;
     *requeued = 0;
     if (db_begin(db, err, errlen)) return -1;
     /* Silence means the scheduler that launched the run died, not that the trainer failed (a
@@ -267,10 +263,10 @@ int sweeps_requeue_stale(sqlite3 *db, int64_t sweep_id, double stale_after, int 
                                   "(heartbeat_at IS NULL OR heartbeat_at < ?2 - ?3)",
                                   err, errlen);
     if (!st) { db_rollback(db); return -1; }
-    sqlite3_bind_int64(st, 1, sweep_id);
-    sqlite3_bind_double(st, 2, db_now());
-    sqlite3_bind_double(st, 3, stale_after);
-    if (step_done(db, st, "requeueing stale runs", err, errlen)) {
+    bind_failed |= db_bind_int64(st, 1, sweep_id);
+    bind_failed |= db_bind_double(st, 2, db_now());
+    bind_failed |= db_bind_double(st, 3, stale_after);
+    if (db_step(db, st, bind_failed, "requeueing stale runs", err, errlen)) {
         sqlite3_finalize(st);
         db_rollback(db);
         return -1;
@@ -284,6 +280,7 @@ int sweeps_requeue_stale(sqlite3 *db, int64_t sweep_id, double stale_after, int 
 int sweeps_finish(sqlite3 *db, const char *run_id, const char *status, const char *error,
                   const char *stderr_tail, int max_attempts, char *err, int errlen)
 {
+    int bind_failed = 0;
     /* Parameters: ?1 id, ?2 now, ?3 error, ?4 stderr tail, ?5 max attempts, ?6 status; every
      * statement names ?6, so all six can be bound even where some are unused. */
     const char *sql;
@@ -303,13 +300,13 @@ int sweeps_finish(sqlite3 *db, const char *run_id, const char *status, const cha
     }
     sqlite3_stmt *st = db_prepare(db, sql, err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 2, db_now());
-    if (error) sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-    if (stderr_tail) sqlite3_bind_text(st, 4, stderr_tail, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, max_attempts);
-    sqlite3_bind_text(st, 6, status, -1, SQLITE_STATIC);
-    int rc = step_done(db, st, "finishing a run", err, errlen);
+    bind_failed |= db_bind_text(st, 1, run_id);
+    bind_failed |= db_bind_double(st, 2, db_now());
+    bind_failed |= db_bind_text(st, 3, error);
+    bind_failed |= db_bind_text(st, 4, stderr_tail);
+    bind_failed |= db_bind_int64(st, 5, max_attempts);
+    bind_failed |= db_bind_text(st, 6, status);
+    int rc = db_step(db, st, bind_failed, "finishing a run", err, errlen);
     sqlite3_finalize(st);
     return rc;
 }
@@ -322,10 +319,11 @@ static const char trainer_columns[] =
 /* A run's own database attached to db as schema `run`. 0 or -1 with err. */
 static int attach_run_db(sqlite3 *db, const char *run_db_path, char *err, int errlen)
 {
+    int bind_failed = 0;
     sqlite3_stmt *st = db_prepare(db, "ATTACH DATABASE ?1 AS run", err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, run_db_path, -1, SQLITE_STATIC);
-    int rc = step_done(db, st, "attaching the run's database", err, errlen);
+    bind_failed |= db_bind_text(st, 1, run_db_path);
+    int rc = db_step(db, st, bind_failed, "attaching the run's database", err, errlen);
     sqlite3_finalize(st);
     return rc ? -1 : 0;
 }
@@ -346,12 +344,13 @@ static int detach_run_db(sqlite3 *db, int rc, char *err, int errlen)
 static int run_copies(sqlite3 *db, const char *const *sqls, size_t n, const char *run_id, const char *context,
                       char *err, int errlen)
 {
+    int bind_failed = 0;
     int rc = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         sqlite3_stmt *copy = db_prepare(db, sqls[i], err, errlen);
         if (!copy) return -1;
-        sqlite3_bind_text(copy, 1, run_id, -1, SQLITE_STATIC);
-        rc = step_done(db, copy, context, err, errlen);
+        bind_failed |= db_bind_text(copy, 1, run_id);
+        rc = db_step(db, copy, bind_failed, context, err, errlen);
         sqlite3_finalize(copy);
     }
     return rc;
@@ -409,8 +408,9 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
     if (!rc) {
         sqlite3_stmt *status = db_prepare(db, "SELECT status FROM run.runs WHERE id = ?1", err, errlen);
         if (!status) rc = -1;
-        else {
-            sqlite3_bind_text(status, 1, run_id, -1, SQLITE_STATIC);
+        else if (db_bind_text(status, 1, run_id)) {
+            rc = db_bind_failed(status, "reading the trainer's status", err, errlen);
+        } else {
             if (sqlite3_step(status) == SQLITE_ROW && sqlite3_column_text(status, 0))
                 snprintf(trainer_status, statuslen, "%s", (const char *)sqlite3_column_text(status, 0));
             sqlite3_finalize(status);
@@ -423,6 +423,7 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
 
 int sweeps_run_progress(const char *run_db_path, const char *run_id, int64_t *tokens_done, double *tokens_per_s)
 {
+    int bind_failed = 0;
     sqlite3 *run_db = NULL;
     if (sqlite3_open_v2(run_db_path, &run_db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         sqlite3_close(run_db);
@@ -437,7 +438,8 @@ int sweeps_run_progress(const char *run_db_path, const char *run_id, int64_t *to
                            "UNION ALL SELECT * FROM (SELECT tokens, tokens_per_s FROM metrics WHERE run_id = ?1 "
                            "ORDER BY step DESC LIMIT 1)",
                            -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+        bind_failed |= db_bind_text(st, 1, run_id);
+        if (bind_failed) { sqlite3_finalize(st); sqlite3_close(run_db); return -1; }
         if (sqlite3_step(st) == SQLITE_ROW) {
             *tokens_done = sqlite3_column_int64(st, 0);
             *tokens_per_s = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 1);
@@ -451,6 +453,7 @@ int sweeps_run_progress(const char *run_db_path, const char *run_id, int64_t *to
 
 int sweeps_counts(sqlite3 *db, int64_t sweep_id, SweepCounts *out, char *err, int errlen)
 {
+    int bind_failed = 0;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = db_prepare(db,
                                   "SELECT status, count(*), sum(tokens), "
@@ -459,7 +462,8 @@ int sweeps_counts(sqlite3 *db, int64_t sweep_id, SweepCounts *out, char *err, in
                                   "FROM runs WHERE sweep_id = ?1 GROUP BY status",
                                   err, errlen);
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, sweep_id);
+    bind_failed |= db_bind_int64(st, 1, sweep_id);
+    if (bind_failed) return db_bind_failed(st, "counting runs", err, errlen);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(st, 0);
@@ -477,19 +481,20 @@ int sweeps_counts(sqlite3 *db, int64_t sweep_id, SweepCounts *out, char *err, in
         out->tokens_per_s += sqlite3_column_double(st, 4);
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sql_fail(db, "counting runs", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "counting runs", err, errlen);
     return 0;
 }
 
 int sweeps_retry_failed(sqlite3 *db, int64_t sweep_id, int *n, char *err, int errlen)
 {
+    int bind_failed = 0;
     sqlite3_stmt *st = db_prepare(db,
                                   "UPDATE runs SET status = 'queued', attempts = 0, finished_at = NULL "
                                   "WHERE sweep_id = ?1 AND status = 'failed'",
                                   err, errlen);
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, sweep_id);
-    int rc = step_done(db, st, "requeueing failed runs", err, errlen);
+    bind_failed |= db_bind_int64(st, 1, sweep_id);
+    int rc = db_step(db, st, bind_failed, "requeueing failed runs", err, errlen);
     *n = rc ? 0 : sqlite3_changes(db);
     sqlite3_finalize(st);
     return rc;
@@ -521,6 +526,7 @@ static void csv_field(FILE *out, sqlite3_stmt *st, int col, int last)
 
 int sweeps_export_csv(sqlite3 *db, int64_t sweep_id, FILE *out, char *err, int errlen)
 {
+    int bind_failed = 0;
     sqlite3_stmt *st = db_prepare(
         db,
         "SELECT r.id, s.name, r.family, r.parametrization, r.N, r.tokens, "
@@ -531,7 +537,8 @@ int sweeps_export_csv(sqlite3 *db, int64_t sweep_id, FILE *out, char *err, int e
         "WHERE r.sweep_id = ?1 AND r.status IN ('done', 'diverged') ORDER BY r.family, r.budget, r.N, r.rowid",
         err, errlen);
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, sweep_id);
+    bind_failed |= db_bind_int64(st, 1, sweep_id);
+    if (bind_failed) return db_bind_failed(st, "exporting runs", err, errlen);
     fputs("id,sweep,family,parametrization,N,D,loss,status,R,P,budget,train_flops,fwd_flops_per_token,d_t,d_c,"
           "n_layers,n_enc,n_con,n_dec,lr,seed,final_train_loss,realized_R_train,realized_R_eval\n",
           out);
@@ -539,7 +546,7 @@ int sweeps_export_csv(sqlite3 *db, int64_t sweep_id, FILE *out, char *err, int e
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         for (int c = 0; c < ncol; c++) csv_field(out, st, c, c == ncol - 1);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sql_fail(db, "exporting runs", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "exporting runs", err, errlen);
     if (fflush(out) || ferror(out)) {
         snprintf(err, errlen, "cannot write the CSV");
         return -1;
@@ -550,25 +557,29 @@ int sweeps_export_csv(sqlite3 *db, int64_t sweep_id, FILE *out, char *err, int e
 int sweeps_list(sqlite3 *db, int64_t sweep_id, const char *status,
                 void (*each)(void *ctx, const char *id, const char *out_dir), void *ctx, char *err, int errlen)
 {
+    int bind_failed = 0;
     sqlite3_stmt *st = db_prepare(db, "SELECT id, coalesce(out_dir, '') FROM runs WHERE sweep_id = ?1 AND status = ?2 ORDER BY rowid",
                                   err, errlen);
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, sweep_id);
-    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    bind_failed |= db_bind_int64(st, 1, sweep_id);
+    bind_failed |= db_bind_text(st, 2, status);
+    if (bind_failed) return db_bind_failed(st, "listing runs", err, errlen);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         each(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return sql_fail(db, "listing runs", err, errlen);
+    if (rc != SQLITE_DONE) return db_fail(db, "listing runs", err, errlen);
     return 0;
 }
 
 int sweeps_run_config(sqlite3 *db, const char *run_id, char **text, char *err, int errlen)
 {
+    int bind_failed = 0;
     *text = NULL;
     sqlite3_stmt *st = db_prepare(db, "SELECT config FROM runs WHERE id = ?1", err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    bind_failed |= db_bind_text(st, 1, run_id);
+    if (bind_failed) return db_bind_failed(st, "reading a run config", err, errlen);
     int rc = -1;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
         *text = strdup((const char *)sqlite3_column_text(st, 0));
@@ -581,14 +592,43 @@ int sweeps_run_config(sqlite3 *db, const char *run_id, char **text, char *err, i
     return rc;
 }
 
+double sweeps_measured_flops_per_s(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    double rate = 0;
+    if (sqlite3_prepare_v2(db, "SELECT avg(train_flops_per_token * tokens_per_s) FROM runs "
+                               "WHERE status = 'done' AND tokens_per_s > 0", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        rate = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return rate;
+}
+
+int sweeps_trainer_config(const char *run_db_path, const char *run_id, char **text, char *err, int errlen)
+{
+    *text = NULL;
+    sqlite3 *run_db = NULL;
+    if (sqlite3_open_v2(run_db_path, &run_db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open the run's database", run_db_path);
+        sqlite3_close(run_db);
+        return -1;
+    }
+    sqlite3_busy_timeout(run_db, 10000);
+    int rc = sweeps_run_config(run_db, run_id, text, err, errlen);
+    sqlite3_close(run_db);
+    return rc;
+}
+
 int sweeps_run_losses(sqlite3 *db, const char *run_id, double *final_loss, double *initial_loss, char *err,
                       int errlen)
 {
+    int bind_failed = 0;
     *final_loss = *initial_loss = NAN;
     sqlite3_stmt *st = db_prepare(db, "SELECT coalesce(final_val_loss, final_train_loss), initial_loss FROM runs WHERE id = ?1",
                                   err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    bind_failed |= db_bind_text(st, 1, run_id);
+    if (bind_failed) return db_bind_failed(st, "reading a run's losses", err, errlen);
     if (sqlite3_step(st) == SQLITE_ROW) {
         if (sqlite3_column_type(st, 0) != SQLITE_NULL) *final_loss = sqlite3_column_double(st, 0);
         if (sqlite3_column_type(st, 1) != SQLITE_NULL) *initial_loss = sqlite3_column_double(st, 1);
@@ -599,9 +639,11 @@ int sweeps_run_losses(sqlite3 *db, const char *run_id, double *final_loss, doubl
 
 int sweeps_run_status(sqlite3 *db, const char *run_id, char *status, int statuslen, char *err, int errlen)
 {
+    int bind_failed = 0;
     sqlite3_stmt *st = db_prepare(db, "SELECT status FROM runs WHERE id = ?1", err, errlen);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    bind_failed |= db_bind_text(st, 1, run_id);
+    if (bind_failed) return db_bind_failed(st, "reading a run's status", err, errlen);
     int rc = -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(status, statuslen, "%s", (const char *)sqlite3_column_text(st, 0));

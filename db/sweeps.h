@@ -8,16 +8,23 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "engine/shape.h"
+/* A run's shape as the runs table holds it: the engine's shape spelled out, so that the store
+ * depends on nothing above it (the sweep converts). */
+typedef struct {
+    char family[8];              /* dense | dlcm */
+    int d_t, d_c, n_layers, n_enc, n_con, n_dec, vocab, seq_len;
+    double R;                    /* target compression ratio (dlcm); 0 for dense */
+} StoredShape;
 
 /* A planned run as stored in `runs` (the scheduler's columns). */
 typedef struct {
     const char *id;
-    const char *config;          /* resolved run config (YAML) */
+    const char *config;          /* the run config dlcm-train reads (YAML) */
     const char *parametrization; /* mup | sp */
     const char *out_dir;
-    ModelShape shape;
-    ShapeParams params;
+    StoredShape shape;
+    int64_t N, embedding_params, unembedding_params;
+    double P;
     double fwd_flops_per_token, train_flops_per_token;
     int64_t tokens, steps;
     double budget, train_flops, lr;
@@ -30,7 +37,7 @@ typedef struct {
     char out_dir[1024];
     int attempts;                 /* after this claim */
     int64_t tokens, steps;
-    ModelShape shape;
+    StoredShape shape;
 } ClaimedRun;
 
 typedef struct {
@@ -111,6 +118,13 @@ int sweeps_list(sqlite3 *db, int64_t sweep_id, const char *status,
 
 /* The resolved config of a run, malloc'd into *text. 0, or -1 with err. */
 int sweeps_run_config(sqlite3 *db, const char *run_id, char **text, char *err, int errlen);
+
+/* Training FLOP/s measured by finished runs (their mean), 0 when there are none. */
+double sweeps_measured_flops_per_s(sqlite3 *db);
+
+/* The config a trainer recorded for the run in the run's own database (opened read-only), what
+ * it says it trained; malloc'd into *text. 0, or -1 with err. */
+int sweeps_trainer_config(const char *run_db_path, const char *run_id, char **text, char *err, int errlen);
 
 /* A finished run's final loss (validation, else training) and initial loss; NAN when absent. */
 int sweeps_run_losses(sqlite3 *db, const char *run_id, double *final_loss, double *initial_loss, char *err,

@@ -5,20 +5,14 @@
 
 #include <stdint.h>
 
+#include "util/mix64.h" /* rng_mix64 */
+
 #ifdef __CUDACC__
 #define RNG_FN static inline __host__ __device__
 #else
 #define RNG_FN static inline
 #endif
 
-/* splitmix64's finalizer: a bijective 64-bit mix. */
-RNG_FN uint64_t rng_mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
 
 /* Uniform in [0, 1) with 24 bits, exactly representable in float. */
 RNG_FN float rng_uniform(uint64_t seed, uint64_t index)

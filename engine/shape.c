@@ -131,8 +131,9 @@ int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rul
         return -1;
     }
     if (rule.enc_share_den <= 0 || rule.enc_share_num < 0 || rule.enc_share_num > rule.enc_share_den ||
-        !(rule.aspect > 0) || !(rule.concept_width_ratio > 0) || rule.max_width < 64) {
-        snprintf(err, errlen, "invalid shape rule");
+        !(rule.aspect > 0) || !(rule.concept_width_ratio > 1) || rule.max_width < 64) {
+        snprintf(err, errlen, "invalid shape rule%s",
+                 rule.concept_width_ratio > 1 ? "" : " (concept_width_ratio must exceed 1: the backbone is the wider stack)");
         return -1;
     }
     double best_score = INFINITY;
@@ -152,11 +153,15 @@ int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rul
         }
     } else {
         /* Both stacks keep the aspect ratio: the backbone's width d_c and depth follow from N*P,
-         * the token width d_t (between d_c/4 and d_c) and the token depth from the rest. The
-         * rule's width ratio is a weak preference among shapes that fit equally well. */
+         * the token width d_t and the token depth from the rest. A DLCM's backbone is the wider
+         * stack: d_t is at most d_c / ratio (and not below d_c/4 where the ratio allows); among
+         * shapes that fit equally well, d_c / d_t near the ratio is preferred. Every shape keeps
+         * at least one encoder and one decoder block (shape_check_dlcm_proportions). */
         for (int dc = 64; dc <= rule.max_width; dc += 64) {
+            int dt_hi = (int)floor(dc / rule.concept_width_ratio / 64.0) * 64;
             int dt_lo = dc / 4 < 64 ? 64 : (dc / 4 + 63) / 64 * 64;
-            for (int dt = dt_lo; dt <= dc; dt += 64) {
+            if (dt_lo > dt_hi) dt_lo = 64;
+            for (int dt = dt_lo; dt <= dt_hi; dt += 64) {
                 ModelShape s = *base;
                 s.ffn_t = s.ffn_c = 0;
                 s.d_t = dt;
@@ -171,10 +176,10 @@ int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rul
                 int64_t tok_block = shape_block_params(dt, shape_default_ffn(dt));
                 double rest = N - (double)(fixed.N - tok_block); /* budget for all encoder+decoder blocks */
                 int n_tok = (int)lround(rest / (double)tok_block);
-                if (n_tok < 1) n_tok = 1;
+                if (n_tok < 2) n_tok = 2;
                 int n_enc = (int)lround((double)n_tok * rule.enc_share_num / rule.enc_share_den);
-                s.n_enc = n_enc < 1 ? 1 : n_enc;
-                s.n_dec = n_tok - s.n_enc < 0 ? 0 : n_tok - s.n_enc;
+                s.n_enc = n_enc < 1 ? 1 : n_enc > n_tok - 1 ? n_tok - 1 : n_enc;
+                s.n_dec = n_tok - s.n_enc;
                 ShapeParams sp;
                 if (shape_params(&s, &sp, err, errlen)) continue;
                 double n_err = fabs(log((double)sp.N / N));
@@ -188,6 +193,83 @@ int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rul
         }
     }
     if (!isfinite(best_score)) { snprintf(err, errlen, "no shape fits N=%g P=%g", N, P); return -1; }
+    *out = best;
+    return 0;
+}
+
+int shape_check_dlcm_proportions(const ModelShape *s, double min_ratio, char *err, int errlen)
+{
+    if (s->family != FAMILY_DLCM) return 0;
+    if (s->n_dec < 1) {
+        snprintf(err, errlen, "no decoder block (n_dec = 0): a DLCM decodes its concepts back through at least one token block");
+        return -1;
+    }
+    if (!(s->d_c > s->d_t) || (double)s->d_c < min_ratio * s->d_t - 1e-9) {
+        snprintf(err, errlen, "the backbone (d_c = %d) is not wider than the token stacks (d_t = %d) by concept_width_ratio %g",
+                 s->d_c, s->d_t, min_ratio);
+        return -1;
+    }
+    return 0;
+}
+
+/* Dense forward FLOPs per token of d, n_layers and FFN f, as shape_fwd_flops_per_token counts. */
+static double dense_flops(const ModelShape *base, int d, int n_layers, int f)
+{
+    ModelShape s = *base;
+    s.family = FAMILY_DENSE;
+    s.d_t = d;
+    s.n_layers = n_layers;
+    s.ffn_t = f;
+    return shape_fwd_flops_per_token(&s, 1.0);
+}
+
+int shape_solve_dense_flops(const ModelShape *base, double target, double rel_tol, const ShapeRule *rule_in,
+                            ModelShape *out, char *err, int errlen)
+{
+    ShapeRule rule = rule_in ? *rule_in : shape_rule_default();
+    if (!(target > 0) || !isfinite(target)) {
+        snprintf(err, errlen, "the FLOPs to match must be positive (got %g)", target);
+        return -1;
+    }
+    double best_score = INFINITY;
+    ModelShape best = *base;
+    for (int d = 64; d <= rule.max_width; d += 64) {
+        int f_default = shape_default_ffn(d);
+        double per_layer = dense_flops(base, d, 1, f_default) - dense_flops(base, d, 0, f_default);
+        double head = dense_flops(base, d, 0, f_default); /* the unembedding */
+        if (head >= target * (1 + rel_tol)) break;        /* wider only costs more */
+        int guess = (int)lround((target - head) / per_layer);
+        for (int layers = guess - 1; layers <= guess + 1; layers++) {
+            if (layers < 1) continue;
+            /* The default FFN, or the FFNs (multiples of 8, as tensor cores want, within [2d, 4d])
+             * on either side of the exact match: at small widths a step of 64 is several percent. */
+            double per_ffn_unit = 6.0 * d * layers;
+            double f_exact = f_default + (target - dense_flops(base, d, layers, f_default)) / per_ffn_unit;
+            int options[3] = {f_default, (int)floor(f_exact / 8.0) * 8, (int)ceil(f_exact / 8.0) * 8};
+            for (int o = 0; o < 3; o++) {
+                if (options[o] < 2 * d || options[o] > 4 * d) continue;
+                double got = dense_flops(base, d, layers, options[o]);
+                double miss = fabs(got - target) / target;
+                if (miss > rel_tol) continue;
+                double score = fabs(log(d / (rule.aspect * layers))) +
+                               0.5 * fabs(log((double)options[o] / f_default)) + 10.0 * miss;
+                if (score < best_score) {
+                    best_score = score;
+                    best = *base;
+                    best.family = FAMILY_DENSE;
+                    best.d_t = d;
+                    best.n_layers = layers;
+                    best.ffn_t = options[o] == f_default ? 0 : options[o];
+                    best.d_c = best.n_enc = best.n_con = best.n_dec = best.ffn_c = 0;
+                    best.R = 0;
+                }
+            }
+        }
+    }
+    if (!isfinite(best_score)) {
+        snprintf(err, errlen, "no dense shape has %.4g forward FLOPs per token within %g%%", target, rel_tol * 100);
+        return -1;
+    }
     *out = best;
     return 0;
 }

@@ -62,7 +62,7 @@ double shape_train_flops_per_token(const ModelShape *s, double R);
 
 /* How widths and depths follow (N, P) when the planner or the query must derive a shape. */
 typedef struct {
-    double concept_width_ratio; /* preferred d_c / d_t (default 2; a tie-breaker, d_t in [d_c/4, d_c]) */
+    double concept_width_ratio; /* least d_c / d_t, > 1 (default 2): the backbone is the wider stack */
     double aspect;              /* width per block of each stack: d / blocks (default 64) */
     int enc_share_num;          /* token blocks are split enc:dec; encoder gets num/den (default 1/2) */
     int enc_share_den;
@@ -74,11 +74,25 @@ ShapeRule shape_rule_default(void);
 
 /* The shape of the family nearest to N non-embedding parameters and backbone share P (dlcm),
  * with vocab, T, R taken from *base. Searches widths in multiples of 64 and depths, preferring
- * the rule's aspect ratio in both the token stacks and the backbone. Returns 0, or -1 with a message when nothing fits. */
+ * the rule's aspect ratio in both the token stacks and the backbone; a DLCM gets at least one
+ * encoder and one decoder block and d_c >= concept_width_ratio x d_t. Returns 0, or -1 with a
+ * message when nothing fits. */
 int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rule,
                 ModelShape *out, char *err, int errlen);
 
 /* One line describing the shape, e.g. "dlcm d_t=256 d_c=512 enc=2 con=4 dec=2 R=4". */
 void shape_describe(const ModelShape *s, char *buf, int buflen);
+
+/* Whether a DLCM shape is the architecture the studies measure: at least one decoder block, and a
+ * backbone wider than the token stacks, d_c >= min_ratio x d_t. Dense shapes pass. 0, or -1
+ * with the reason in err. */
+int shape_check_dlcm_proportions(const ModelShape *s, double min_ratio, char *err, int errlen);
+
+/* The dense shape (vocab and T from *base) whose forward FLOPs per token are within rel_tol of
+ * target: widths in multiples of 64, a depth near the rule's aspect ratio, the default FFN or
+ * one (a multiple of 8 in [2d, 4d]) that closes the gap. For comparisons at equal inference
+ * FLOPs. 0, or -1 with err when none is that close. */
+int shape_solve_dense_flops(const ModelShape *base, double target, double rel_tol, const ShapeRule *rule,
+                            ModelShape *out, char *err, int errlen);
 
 #endif

@@ -15,7 +15,7 @@ sqlite3 *output_open_existing_db(const char *path, char *err, int errlen)
         snprintf(err, errlen, "%s: cannot read the database: %s", path, strerror(errno));
         return NULL;
     }
-    return db_open(path, err, errlen);
+    return db_open_readonly(path, err, errlen); /* reading never creates, migrates or changes it */
 }
 
 static int write_file(const char *path, const char *text, char *err, int errlen)

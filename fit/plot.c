@@ -1,5 +1,5 @@
 /* fit/plot.c: gnuplot figures: a scratch directory with data blocks and a script, rendered to
- * PNG (pngcairo) and SVG by gnuplot, run through data/spawn.h (fork/exec, no shell). No name
+ * PNG (pngcairo) and SVG by gnuplot, run through util/spawn.h (fork/exec, no shell). No name
  * the user chose reaches the script: gnuplot writes into the scratch directory and the files
  * are copied into place here; titles and labels are reduced to characters gnuplot cannot
  * execute or expand. */
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data/spawn.h"
+#include "util/spawn.h"
 
 static void remove_scratch(Plot *p)
 {

@@ -5,6 +5,7 @@ REPORT_OBJS := $(BUILD)/report/isoflop.o
 PROGRAMS += $(BIN)/dlcm-report
 TEST_OBJS += $(REPORT_OBJS)
 
-$(BIN)/dlcm-report: $(BUILD)/report/report_main.o $(REPORT_OBJS) $(PART_LIBS)
+REPORT_LINK := $(FIT_LINK) $(CLI_LIB)
+$(BIN)/dlcm-report: $(BUILD)/report/report_main.o $(REPORT_OBJS) $(REPORT_LINK)
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $(BUILD)/report/report_main.o $(REPORT_OBJS) -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(BUILD)/report/report_main.o $(REPORT_OBJS) $(REPORT_LINK) $(FIT_EXT_LIBS)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/duration.h"
 #include "db/db.h"
 #include "db/study.h"
 #include "db/sweeps.h"
@@ -755,7 +756,7 @@ static int write_report(const char *path, const char *sweep, const char *db_path
         const Run *r = &l->runs[i];
         char loss[32] = "-", time_text[24] = "-", realized[48] = "-";
         if (isfinite(r->loss)) snprintf(loss, sizeof loss, "%.4f", r->loss);
-        if (isfinite(r->seconds)) cli_format_duration(r->seconds, time_text, sizeof time_text);
+        if (isfinite(r->seconds)) format_duration(r->seconds, time_text, sizeof time_text);
         if (isfinite(r->R_train)) snprintf(realized, sizeof realized, "%.2f / %.2f", r->R_train, r->R_eval);
         fprintf(out, "| `%s` | %s | %.3g | %.3f | %g | %.3g | %.3g | %.3g | %lld | %s | %s | %s | %s |\n", r->id,
                 r->family, r->N, isfinite(r->P) ? r->P : 0.0, r->R, r->budget, r->D, r->lr, r->seed, r->status, loss,

@@ -283,7 +283,7 @@ static int read_shape_rule(Reader *r, const yaml_node_t *node, ShapeRule *rule)
         double x;
         if (strcmp(key, "concept_width_ratio") == 0) {
             if (read_number(r, v, key, &x)) return -1;
-            if (!(x > 0)) return fail(r, v, key, "must be positive%s", "");
+            if (!(x > 1)) return fail(r, v, key, "must exceed 1: a DLCM's backbone is wider than its token stacks%s", "");
             rule->concept_width_ratio = x;
         } else if (strcmp(key, "aspect") == 0) {
             if (read_number(r, v, key, &x)) return -1;
@@ -317,7 +317,7 @@ static int read_trainer(Reader *r, const yaml_node_t *node, SweepSpec *spec)
         if (repeated_key(r, node, p)) return fail(r, k, key, "given twice%s", "");
         if (spec->n_trainer == SWEEP_MAX_TRAINER) return fail(r, k, key, "too many trainer settings%s", "");
         /* Keys the planner writes into every run config may not be overridden here. */
-        static const char *reserved[] = {"run.id", "run.out", "run.seed", "run.device", "run.cuda_device",
+        static const char *reserved[] = {"run.id", "run.out", "run.sweep", "run.seed", "run.device", "run.cuda_device",
                                          "model.family", "model.parametrization", "model.vocab", "model.seq_len",
                                          "model.d_t", "model.d_c", "model.n_layers", "model.n_enc", "model.n_con",
                                          "model.n_dec", "model.ffn_t", "model.ffn_c", "model.R", "optim.lr",
@@ -399,9 +399,16 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
             if (!rc && !(d > 0 && d <= 0.01)) rc = fail(r, v, key, "must be in (0, 0.01]: compute-matched means within 1%%%s", "");
             spec->max_deviation = d;
         } else if (strcmp(key, "shape_rule") == 0) rc = read_shape_rule(r, v, &spec->rule);
+        else if (strcmp(key, "inference_matched_dense") == 0) {
+            const char *flag = scalar_text(v);
+            if (flag && strcmp(flag, "true") == 0) spec->inference_matched_dense = 1;
+            else if (flag && strcmp(flag, "false") == 0) spec->inference_matched_dense = 0;
+            else rc = fail(r, v, key, "expected true or false%s", "");
+            spec->inference_matched_line = line_of(k);
+        }
         else if (strcmp(key, "trainer") == 0) rc = read_trainer(r, v, spec);
         else if (strcmp(key, "families") == 0) families = v;
-        else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens grad_accum budgets tokens lr seed parametrization max_attempts max_deviation shape_rule trainer families)%s", "");
+        else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens grad_accum budgets tokens lr seed parametrization max_attempts max_deviation shape_rule inference_matched_dense trainer families)%s", "");
         if (rc) return -1;
     }
     if (!have_name) return fail(r, root, "name", "missing: the sweep's name%s", "");

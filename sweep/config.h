@@ -61,7 +61,9 @@ typedef struct {
     SweepParametrization param[2];
     int max_attempts;          /* launches of a run before it stays failed (default 3) */
     double max_deviation;      /* realized budget vs C, relative (default 0.01) */
-    ShapeRule rule;            /* how shapes follow (N, P) in solve mode */
+    ShapeRule rule;            /* how shapes follow (N, P) in solve mode; its width ratio binds every DLCM */
+    int inference_matched_dense; /* add, for each DLCM run, a dense run at its inference FLOPs */
+    int inference_matched_line;
     int n_families;
     SweepFamily families[SWEEP_MAX_FAMILIES];
     int n_trainer;

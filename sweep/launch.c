@@ -10,17 +10,43 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sweep/proc.h"
+#include "engine/train/config.h"
+#include "util/spawn.h"
+#include "util/fs.h"
 
 void run_paths(const char *out_dir, RunPaths *p)
 {
-    snprintf(p->config, sizeof p->config, "%s/config.yaml", out_dir);
-    snprintf(p->run_db, sizeof p->run_db, "%s/run.sqlite", out_dir);
+    snprintf(p->config, sizeof p->config, "%s/" TRAIN_RUN_CONFIG_NAME, out_dir);
+    snprintf(p->run_db, sizeof p->run_db, "%s/" TRAIN_RUN_DB_NAME, out_dir);
     snprintf(p->stdout_log, sizeof p->stdout_log, "%s/stdout.log", out_dir);
     snprintf(p->stderr_log, sizeof p->stderr_log, "%s/stderr.log", out_dir);
     snprintf(p->lock, sizeof p->lock, "%s/.lock", out_dir);
     snprintf(p->slurm_job, sizeof p->slurm_job, "%s/slurm-job", out_dir);
     snprintf(p->slurm_result, sizeof p->slurm_result, "%s/slurm-result", out_dir);
+}
+
+/* The id the planned config of a run hashes to. It is the run id for runs planned now; comparing
+ * hashes rather than the stored id also checks runs a database kept from before the ids were the
+ * trainer's. 0, or -1 with err. */
+static int planned_hash(sqlite3 *db, const char *run_id, char id[17], char *err, int errlen)
+{
+    char *planned = NULL;
+    if (sweeps_run_config(db, run_id, &planned, err, errlen)) return -1;
+    int rc = config_text_run_id(planned, "the planned config", id, err, errlen);
+    free(planned);
+    return rc;
+}
+
+/* Whether the config file at path describes the planned run (it reads and hashes to planned). */
+static int config_file_is_run(const char *path, const char *planned)
+{
+    char inner[512], id[17];
+    size_t len;
+    char *text = fs_read_file(path, CONFIG_FILE_MAX, &len, inner, sizeof inner);
+    int same = text && strlen(text) == len && config_text_run_id(text, path, id, inner, sizeof inner) == 0 &&
+               strcmp(id, planned) == 0;
+    free(text);
+    return same;
 }
 
 int launch_prepare(sqlite3 *db, const char *run_id, const char *out_dir, char *err, int errlen)
@@ -32,16 +58,43 @@ int launch_prepare(sqlite3 *db, const char *run_id, const char *out_dir, char *e
     }
     RunPaths paths;
     run_paths(out_dir, &paths);
-    if (proc_mkdirs(out_dir, err, errlen)) return -1;
+    if (fs_mkdirs(out_dir, err, errlen)) return -1;
+    /* The planned config is written once; one that no longer describes this run (cut short by a
+     * crash of an older version, or edited) is replaced, so the trainer never trains another run
+     * under this id. */
+    char planned[17];
+    if (planned_hash(db, run_id, planned, err, errlen)) return -1;
     struct stat st;
-    if (stat(paths.config, &st) != 0) {
+    if (stat(paths.config, &st) != 0 || !config_file_is_run(paths.config, planned)) {
         char *config = NULL;
         if (sweeps_run_config(db, run_id, &config, err, errlen)) return -1;
-        int rc = proc_write_file(paths.config, config, err, errlen);
+        int rc = fs_write_text_atomic(paths.config, config, err, errlen);
         free(config);
         if (rc) return -1;
     }
     return sweeps_prepare_run_db(db, run_id, paths.run_db, err, errlen);
+}
+
+/* Whether the trainer trained the planned run: the config it recorded in its database hashes as
+ * the planned one does. 1 yes, 0 no (why in why), -1 nothing to compare (err says why). */
+static int trainer_trained_planned_run(sqlite3 *db, const char *run_db_path, const char *run_id, char *why,
+                                       int whylen)
+{
+    char *reported = NULL, inner[512], id[17], planned[17];
+    if (planned_hash(db, run_id, planned, why, whylen)) return -1;
+    if (sweeps_trainer_config(run_db_path, run_id, &reported, inner, sizeof inner)) return -1;
+    int rc = config_text_run_id(reported, "the trainer's recorded config", id, inner, sizeof inner);
+    free(reported);
+    if (rc) {
+        snprintf(why, whylen, "the trainer's recorded config cannot be read (%.300s)", inner);
+        return 0;
+    }
+    if (strcmp(id, planned) != 0) {
+        snprintf(why, whylen, "the trainer trained run %s, not the planned %s (its config differs from the plan)",
+                 id, planned);
+        return 0;
+    }
+    return 1;
 }
 
 void launch_argv(const char *trainer, const char *run_id, const char *out_dir, const RunPaths *paths,
@@ -72,19 +125,24 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
         exit_code = status;
         snprintf(how, sizeof how, "exit code %d", status);
     } else {
-        proc_describe_status(status, how, sizeof how);
+        spawn_describe_status(status, how, sizeof how);
         if (WIFEXITED(status)) exit_code = WEXITSTATUS(status);
     }
-    proc_file_tail(paths.stderr_log, tail, sizeof tail);
+    fs_read_tail(paths.stderr_log, tail, sizeof tail);
 
-    if (exit_code == PROC_EXIT_LOCKED) {
+    if (exit_code == SPAWN_EXIT_LOCKED) {
         snprintf(final_status, statuslen, "locked");
         return sweeps_finish(db, run_id, "queued", "run directory locked by a live trainer; requeued", NULL,
                              max_attempts, err, errlen);
     }
-    char trainer_status[32] = "", collect_err[512] = "";
+    char trainer_status[32] = "", collect_err[512] = "", mismatch[400];
     struct stat st;
     int have_db = stat(paths.run_db, &st) == 0;
+    /* Results of a model other than the planned one are never recorded under its id. */
+    if (have_db && trainer_trained_planned_run(db, paths.run_db, run_id, mismatch, sizeof mismatch) == 0) {
+        snprintf(final_status, statuslen, "failed");
+        return sweeps_finish(db, run_id, "failed", mismatch, tail, 1, err, errlen);
+    }
     int collected = have_db && sweeps_collect(db, run_id, paths.run_db, trainer_status, sizeof trainer_status,
                                               collect_err, sizeof collect_err) == 0;
     const char *outcome;
@@ -92,7 +150,7 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
     int stopped_by_signal = exit_code == 128 + SIGINT || exit_code == 128 + SIGTERM || exit_code == 128 + SIGHUP ||
                             (!is_exit_code && WIFSIGNALED(status) &&
                              (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGHUP));
-    if (strcmp(trainer_status, "diverged") == 0 || exit_code == TRAINER_EXIT_DIVERGED) {
+    if (strcmp(trainer_status, "diverged") == 0 || exit_code == TRAIN_EXIT_DIVERGED) {
         outcome = "diverged";
         snprintf(error, sizeof error, "diverged (trainer: %s)", how);
     } else if (stopped_by_signal && strcmp(trainer_status, "done") != 0) {
@@ -104,7 +162,7 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
         if (!collected) {
             outcome = "failed";
             snprintf(error, sizeof error, "trainer exited 0 but its results could not be collected: %s",
-                     have_db ? collect_err : "no run.sqlite");
+                     have_db ? collect_err : "no " TRAIN_RUN_DB_NAME);
         } else if (sweeps_run_losses(db, run_id, &final_loss, &initial_loss, err, errlen)) {
             return -1;
         } else if (isnan(final_loss)) {
@@ -119,11 +177,11 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
     } else {
         outcome = "failed";
         snprintf(error, sizeof error, "trainer %s%s%s%s", how,
-                 exit_code == TRAINER_EXIT_BAD_INPUT ? " (bad input: see the stderr tail)" : "",
+                 exit_code == TRAIN_EXIT_BAD_INPUT ? " (bad input: see the stderr tail)" : "",
                  collected || !have_db ? "" : "; collect: ", collected || !have_db ? "" : collect_err);
     }
     /* A config the trainer rejects fails the same way on every launch: no retry. */
-    int attempts_allowed = exit_code == TRAINER_EXIT_BAD_INPUT ? 1 : max_attempts;
+    int attempts_allowed = exit_code == TRAIN_EXIT_BAD_INPUT ? 1 : max_attempts;
     if (sweeps_finish(db, run_id, outcome, error[0] ? error : NULL, strcmp(outcome, "done") ? tail : NULL,
                       attempts_allowed, err, errlen))
         return -1;

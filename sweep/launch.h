@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "db/sweeps.h"
+#include "engine/train/exit_codes.h" /* what the trainer's exit means */
 #include "engine/train/config.h"
 
 /* The longest run directory path: dlcm-train takes --out up to CONFIG_PATH_MAX - 1 characters,
@@ -35,9 +36,6 @@ void launch_argv(const char *trainer, const char *run_id, const char *out_dir, c
  * exits (dlcm-train records the run as resumable); a restarted scheduler resumes it. */
 #define LAUNCH_PARENT_DEATH_SIGNAL SIGTERM
 
-/* dlcm-train's exit codes (see its --help). */
-#define TRAINER_EXIT_BAD_INPUT 2
-#define TRAINER_EXIT_DIVERGED 3
 
 /* Records the outcome of a finished trainer with wait status `status` (or exit code when
  * is_exit_code): collects its database, then done / diverged / failed (retried while attempts

@@ -20,7 +20,8 @@
 #include "sweep/launch.h"
 #include "sweep/mps.h"
 #include "sweep/plan.h"
-#include "sweep/proc.h"
+#include "util/spawn.h"
+#include "util/duration.h"
 
 #define MAX_SLOTS 256
 
@@ -58,7 +59,7 @@ int local_detect_gpus(int *ids, double *mem_bytes, int max)
 {
     const char *argv[] = {"nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader,nounits", NULL};
     char out[8192], err[256];
-    if (proc_capture(argv, out, sizeof out, err, sizeof err) != 0) return 0;
+    if (spawn_capture(argv, out, sizeof out, err, sizeof err) != 0) return 0;
     int n = 0;
     for (char *line = strtok(out, "\n"); line && n < max; line = strtok(NULL, "\n")) {
         int index;
@@ -76,7 +77,7 @@ void local_format_status(const char *sweep_name, int done, int running, int fail
                          double tokens_per_s, double tokens_left, char *buf, int buflen)
 {
     char eta[32];
-    cli_format_duration(tokens_per_s > 0 ? tokens_left / tokens_per_s : NAN, eta, sizeof eta);
+    format_duration(tokens_per_s > 0 ? tokens_left / tokens_per_s : NAN, eta, sizeof eta);
     if (running == 0 && queued == 0) /* nothing left to run: no rate, no ETA */
         snprintf(buf, buflen, "%s: done %d  running 0  failed %d  diverged %d  queued 0 | finished", sweep_name, done,
                  failed, diverged);
@@ -107,7 +108,8 @@ static int run_fits(void *ctx_ptr, const ClaimedRun *run)
     double capacity = ctx->opt->gpu_mem_bytes[ctx->device];
     if (capacity <= 0 || count >= ctx->opt->max_per_gpu) return 0;
     int64_t batch = run->steps > 0 ? run->tokens / run->steps : run->tokens;
-    return used + sweep_estimate_memory(&run->shape, batch) <= 0.9 * capacity;
+    ModelShape shape = sweep_model_shape(&run->shape);
+    return used + sweep_estimate_memory(&shape, batch) <= 0.9 * capacity;
 }
 
 static int slots_for_device(const Slot *slots, int device)
@@ -142,8 +144,9 @@ static int start_run(sqlite3 *db, const LocalOptions *opt, const ClaimedRun *run
     if (device >= 0) snprintf(visible, sizeof visible, "CUDA_VISIBLE_DEVICES=%d", opt->gpu_ids[device]);
     else snprintf(visible, sizeof visible, "CUDA_VISIBLE_DEVICES=");
     const char *env[] = {visible, NULL};
-    ProcSpec spec = {argv, env, paths.stdout_log, paths.stderr_log, paths.lock, LAUNCH_PARENT_DEATH_SIGNAL};
-    pid_t pid = proc_spawn(&spec, inner, sizeof inner);
+    SpawnSpec spec = {.argv = argv, .env_set = env, .stdout_path = paths.stdout_log, .stderr_path = paths.stderr_log,
+                      .lock_path = paths.lock, .parent_death_signal = LAUNCH_PARENT_DEATH_SIGNAL};
+    pid_t pid = spawn_process(&spec, inner, sizeof inner);
     if (pid < 0) return sweeps_finish(db, run->id, "failed", inner, NULL, opt->max_attempts, err, errlen);
     memset(slot, 0, sizeof *slot);
     slot->pid = pid;
@@ -151,7 +154,8 @@ static int start_run(sqlite3 *db, const LocalOptions *opt, const ClaimedRun *run
     snprintf(slot->out_dir, sizeof slot->out_dir, "%s", run->out_dir);
     slot->device = device;
     int64_t batch = run->steps > 0 ? run->tokens / run->steps : run->tokens;
-    slot->memory = sweep_estimate_memory(&run->shape, batch);
+    ModelShape shape = sweep_model_shape(&run->shape);
+    slot->memory = sweep_estimate_memory(&shape, batch);
     slot->tokens_per_s = -1;
     return 0;
 }
@@ -248,7 +252,7 @@ static void show_status(sqlite3 *db, int64_t sweep_id, const char *name, const L
     if (sweeps_counts(db, sweep_id, &c, err, sizeof err)) return;
     local_format_status(name, c.done, c.running, c.failed, c.diverged, c.queued, c.tokens_per_s,
                         (double)(c.tokens_planned - c.tokens_done), line, sizeof line);
-    cli_format_duration(monotonic_now() - started, elapsed, sizeof elapsed);
+    format_duration(monotonic_now() - started, elapsed, sizeof elapsed);
     size_t used = strlen(line);
     snprintf(line + used, sizeof line - used, " | %.0f%% of tokens | elapsed %s",
              c.tokens_planned > 0 ? 100.0 * c.tokens_done / c.tokens_planned : 0.0, elapsed);

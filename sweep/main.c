@@ -20,48 +20,23 @@
 #include "sweep/local.h"
 #include "sweep/plan.h"
 #include "sweep/preflight.h"
-#include "sweep/proc.h"
 #include "sweep/provenance.h"
 #include "sweep/slurm.h"
 #include "sweep/version.h"
-
-/* Reads the whole sweep file (its text is stored with the sweep). */
-static char *read_text(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "dlcm-sweep: %s: cannot open: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 14, len = 0, got;
-    char *text = malloc(cap + 1);
-    while (text && (got = fread(text + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            char *grown = cap < (1u << 24) ? realloc(text, 2 * cap + 1) : NULL;
-            if (!grown) { free(text); text = NULL; break; }
-            text = grown;
-            cap *= 2;
-        }
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (!text || failed) {
-        free(text);
-        fprintf(stderr, "dlcm-sweep: %s: cannot read\n", path);
-        return NULL;
-    }
-    text[len] = '\0';
-    *len_out = len;
-    return text;
-}
+#include "util/duration.h"
+#include "util/fs.h"
+#include "util/spawn.h"
 
 static int load_plan(const char *file, SweepSpec *spec, SweepPlan *plan, char **text)
 {
     char err[1024];
     size_t len;
-    *text = read_text(file, &len);
-    if (!*text) return -1;
+    /* The whole sweep file: its text is stored with the sweep. */
+    *text = fs_read_file(file, 1 << 24, &len, err, sizeof err);
+    if (!*text) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        return -1;
+    }
     if (sweep_config_parse(*text, len, file, spec, err, sizeof err) || sweep_plan(spec, plan, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         free(*text);
@@ -73,27 +48,22 @@ static int load_plan(const char *file, SweepSpec *spec, SweepPlan *plan, char **
 
 /* ---- plan ------------------------------------------------------------------------------ */
 
-/* Training FLOP/s measured by finished runs in the database (0 when none). */
+/* Training FLOP/s measured by finished runs in the database (0 when there is none, or no database
+ * of ours: plan reads it only for time estimates). */
 static double measured_flops_per_s(const char *db_path)
 {
     if (!db_path || access(db_path, R_OK) != 0) return 0;
-    sqlite3 *db = NULL;
-    double rate = 0;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT avg(train_flops_per_token * tokens_per_s) FROM runs "
-                                   "WHERE status = 'done' AND tokens_per_s > 0", -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            rate = sqlite3_column_double(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
+    char err[1024];
+    sqlite3 *db = db_open_readonly(db_path, err, sizeof err);
+    double rate = db ? sweeps_measured_flops_per_s(db) : 0;
+    db_close(db);
     return rate;
 }
 
 static void shape_text(const ModelShape *s, char *buf, int n)
 {
-    if (s->family == FAMILY_DENSE) snprintf(buf, n, "d=%d L=%d", s->d_t, s->n_layers);
+    if (s->family == FAMILY_DENSE && s->ffn_t) snprintf(buf, n, "d=%d L=%d ffn=%d", s->d_t, s->n_layers, s->ffn_t);
+    else if (s->family == FAMILY_DENSE) snprintf(buf, n, "d=%d L=%d", s->d_t, s->n_layers);
     else snprintf(buf, n, "d_t=%d d_c=%d %d/%d/%d", s->d_t, s->d_c, s->n_enc, s->n_con, s->n_dec);
 }
 
@@ -110,7 +80,7 @@ static void print_plan_table(const SweepSpec *spec, const SweepPlan *plan, doubl
         shape_text(&r->shape, shape, sizeof shape);
         if (flops_per_s > 0) {
             char duration[24];
-            cli_format_duration(r->train_flops / flops_per_s, duration, sizeof duration);
+            format_duration(r->train_flops / flops_per_s, duration, sizeof duration);
             snprintf(est, sizeof est, " ~%s", duration);
             total_s += r->train_flops / flops_per_s;
         }
@@ -125,9 +95,23 @@ static void print_plan_table(const SweepSpec *spec, const SweepPlan *plan, doubl
            flops_per_s > 0 ? "" : "; no measured throughput in the database yet, so no time estimates");
     if (flops_per_s > 0) {
         char total[24];
-        cli_format_duration(total_s, total, sizeof total);
+        format_duration(total_s, total, sizeof total);
         printf("estimated time: %s of training in all, one run at a time, at the %.3g FLOP/s measured by finished "
                "runs\n", total, flops_per_s);
+    }
+    if (plan->n_pairs) {
+        printf("pairs at equal inference FLOPs per token (within %g%%, same tokens):\n", SWEEP_PAIR_TOLERANCE * 100);
+        printf("%-16s %-24s %10s  %-16s %-24s %10s %7s %12s\n", "dlcm", "shape", "F_inf/tok", "dense", "shape", "F_inf/tok",
+               "dev%", "D tokens");
+        for (int i = 0; i < plan->n_pairs; i++) {
+            const PlannedRun *a = &plan->runs[plan->pairs[i].dlcm], *b = &plan->runs[plan->pairs[i].dense];
+            char shape_a[64], shape_b[64];
+            shape_text(&a->shape, shape_a, sizeof shape_a);
+            shape_text(&b->shape, shape_b, sizeof shape_b);
+            printf("%-16s %-24s %10.4g  %-16s %-24s %10.4g %+7.3f %12lld\n", a->id, shape_a, a->fwd_flops_per_token, b->id,
+                   shape_b, b->fwd_flops_per_token, (b->fwd_flops_per_token / a->fwd_flops_per_token - 1) * 100,
+                   (long long)b->tokens);
+        }
     }
 }
 
@@ -186,6 +170,8 @@ static void print_plan_json(const SweepSpec *spec, const SweepPlan *plan)
         add_double(o, "lr", r->lr);
         add_int(o, "seed", r->seed);
         add_double(o, "est_memory_bytes", r->est_memory_bytes);
+        for (int k = 0; k < plan->n_pairs; k++)
+            if (plan->pairs[k].dlcm == i) add_string(o, "inference_matched_dense", plan->runs[plan->pairs[k].dense].id);
         printf("  %s%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE),
                i + 1 < plan->n ? "," : "");
         json_object_put(o);
@@ -216,6 +202,7 @@ static int cmd_plan(const Args *a)
 
 /* ---- shared by run, retry, status, export ----------------------------------------------- */
 
+/* The database of the commands that write (run, retry). */
 static sqlite3 *open_db(const char *path)
 {
     char err[1024], dir[PATH_MAX];
@@ -223,7 +210,7 @@ static sqlite3 *open_db(const char *path)
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
-        if (proc_mkdirs(dir, err, sizeof err)) {
+        if (fs_mkdirs(dir, err, sizeof err)) {
             fprintf(stderr, "dlcm-sweep: %s\n", err);
             return NULL;
         }
@@ -245,7 +232,7 @@ static int runs_dir_for(const Args *a, const char *sweep_name, char *out, size_t
         if (slash) snprintf(slash + 1, sizeof base - (size_t)(slash + 1 - base), "runs");
         else snprintf(base, sizeof base, "runs");
     }
-    if (proc_mkdirs(base, err, sizeof err)) {
+    if (fs_mkdirs(base, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         return -1;
     }
@@ -415,7 +402,8 @@ static int cmd_run(const Args *a)
     for (int i = 0; i < plan.n; i++) {
         const PlannedRun *r = &plan.runs[i];
         snprintf(dirs[i], sizeof dirs[i], "%s/%s", runs_dir, r->id);
-        rows[i] = (SweepRunRow){r->id, r->config, sweep_param_name(r->param), dirs[i], r->shape, r->params,
+        rows[i] = (SweepRunRow){r->id, r->config, sweep_param_name(r->param), dirs[i], sweep_stored_shape(&r->shape),
+                                r->params.N, r->params.embedding, r->params.unembedding, r->params.P,
                                 r->fwd_flops_per_token, r->train_flops_per_token, r->tokens, r->steps, r->budget,
                                 r->train_flops, r->lr, r->seed};
     }
@@ -467,50 +455,46 @@ out:
     return rc;
 }
 
-/* The database of a sweep that was run before (status, export read; they never create one). */
+/* The database of a sweep that was run before, read-only (status, export: they never create,
+ * migrate or otherwise change a file). */
 static sqlite3 *open_existing_db(const char *path)
 {
     if (access(path, R_OK) != 0) {
         fprintf(stderr, "dlcm-sweep: %s: no such database\n", path);
         return NULL;
     }
-    return open_db(path);
+    char err[1024];
+    sqlite3 *db = db_open_readonly(path, err, sizeof err);
+    if (!db) fprintf(stderr, "dlcm-sweep: %s\n", err);
+    return db;
 }
 
 static int cmd_export(const Args *a)
 {
     sqlite3 *db = open_existing_db(a->db_path);
     if (!db) return SWEEP_EXIT_BAD;
-    char name[256], err[512], tmp[PATH_MAX + 16];
+    char name[256], err[512];
     int64_t sweep_id;
     int rc = SWEEP_EXIT_FAILED;
-    FILE *out = stdout;
+    /* Written beside and renamed: a failed export never leaves half a CSV under the name. */
+    FsReplace out = {.f = stdout};
     int picked = sweep_pick(db, a, name, sizeof name, &sweep_id);
-    if (picked) { rc = picked; goto out; }
-    if (a->output) {
-        /* Written beside and renamed: a failed export never leaves half a CSV under the name. */
-        snprintf(tmp, sizeof tmp, "%s.tmp", a->output);
-        out = fopen(tmp, "w");
-        if (!out) {
-            fprintf(stderr, "dlcm-sweep: %s: %s\n", tmp, strerror(errno));
-            out = stdout;
-            goto out;
-        }
-    }
-    if (sweeps_export_csv(db, sweep_id, out, err, sizeof err)) {
+    if (picked) { rc = picked; goto done; }
+    if (a->output && fs_replace_open(&out, a->output, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep: %s\n", err);
-        goto out;
+        goto done;
+    }
+    if (sweeps_export_csv(db, sweep_id, out.f, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        if (a->output) fs_replace_abort(&out);
+        goto done;
+    }
+    if (a->output && fs_replace_commit(&out, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        goto done;
     }
     rc = 0;
-out:
-    if (out != stdout) {
-        if (fclose(out) != 0) rc = SWEEP_EXIT_BAD;
-        if (rc == 0 && rename(tmp, a->output) != 0) {
-            fprintf(stderr, "dlcm-sweep: %s: %s\n", a->output, strerror(errno));
-            rc = SWEEP_EXIT_BAD;
-        }
-        if (rc) unlink(tmp);
-    }
+done:
     db_close(db);
     return rc;
 }

@@ -15,17 +15,19 @@
 #include "sweep/commands.h"
 #include "sweep/launch.h"
 #include "sweep/local.h"
-#include "sweep/proc.h"
+#include "util/fs.h"
+#include "util/spawn.h"
 
-/* The database of a sweep that was run before (these commands never create one). */
-static sqlite3 *open_existing(const char *path)
+/* The database of a sweep that was run before (these commands never create one): read-only for
+ * status and show, which never change or migrate a file; writable for cancel and tag. */
+static sqlite3 *open_existing(const char *path, int writable)
 {
     if (access(path, R_OK) != 0) {
         fprintf(stderr, "dlcm-sweep: %s: no such database\n", path);
         return NULL;
     }
     char err[1024];
-    sqlite3 *db = db_open(path, err, sizeof err);
+    sqlite3 *db = writable ? db_open(path, err, sizeof err) : db_open_readonly(path, err, sizeof err);
     if (!db) fprintf(stderr, "dlcm-sweep: %s\n", err);
     return db;
 }
@@ -165,7 +167,7 @@ static int print_json(json_object *o)
 
 int sweep_cmd_status(const Args *a)
 {
-    sqlite3 *db = open_existing(a->db_path);
+    sqlite3 *db = open_existing(a->db_path, 0);
     if (!db) return SWEEP_EXIT_BAD;
     char name[256], err[512], line[320];
     int64_t sweep_id;
@@ -308,7 +310,7 @@ static void sparkline(const CurveSummary *c, char *buf, size_t n)
 
 int sweep_cmd_show(const Args *a)
 {
-    sqlite3 *db = open_existing(a->db_path);
+    sqlite3 *db = open_existing(a->db_path, 0);
     if (!db) return SWEEP_EXIT_BAD;
     char id[64], err[512];
     int rc = SWEEP_EXIT_FAILED;
@@ -392,14 +394,14 @@ static void scancel_run(const char *out_dir)
     if (!job[0]) return;
     const char *argv[] = {"scancel", job, NULL};
     char out[512], err[256];
-    int rc = proc_capture(argv, out, sizeof out, err, sizeof err);
+    int rc = spawn_capture(argv, out, sizeof out, err, sizeof err);
     if (rc) fprintf(stderr, "dlcm-sweep: scancel %s: %s\n", job, rc < 0 ? err : out);
     else fprintf(stderr, "dlcm-sweep: scancel %s\n", job);
 }
 
 int sweep_cmd_cancel(const Args *a)
 {
-    sqlite3 *db = open_existing(a->db_path);
+    sqlite3 *db = open_existing(a->db_path, 1);
     if (!db) return SWEEP_EXIT_BAD;
     char name[256], err[512];
     int64_t sweep_id;
@@ -448,7 +450,7 @@ int sweep_cmd_tag(const Args *a)
                         "[--tag T,...] [--note TEXT]\n");
         return SWEEP_EXIT_BAD;
     }
-    sqlite3 *db = open_existing(a->db_path);
+    sqlite3 *db = open_existing(a->db_path, 1);
     if (!db) return SWEEP_EXIT_BAD;
     char name[256], err[512];
     int64_t sweep_id;

@@ -3,7 +3,6 @@
  * goes through engine/shape.h (never re-derived here). */
 #include "sweep/plan.h"
 
-#include "data/fnv.h"
 #include "engine/train/config.h"
 
 #include <math.h>
@@ -13,10 +12,38 @@
 
 const char *sweep_family_name(ModelFamily f) { return f == FAMILY_DLCM ? "dlcm" : "dense"; }
 
-void sweep_run_id(const char *config, char id[17])
+StoredShape sweep_stored_shape(const ModelShape *s)
 {
-    uint64_t h = fnv1a64(config, strlen(config), FNV1A64_INIT);
-    snprintf(id, 17, "%016llx", (unsigned long long)h);
+    StoredShape out;
+    memset(&out, 0, sizeof out);
+    snprintf(out.family, sizeof out.family, "%s", sweep_family_name(s->family));
+    out.d_t = s->d_t;
+    out.d_c = s->d_c;
+    out.n_layers = s->n_layers;
+    out.n_enc = s->n_enc;
+    out.n_con = s->n_con;
+    out.n_dec = s->n_dec;
+    out.vocab = s->vocab;
+    out.seq_len = s->seq_len;
+    out.R = s->R;
+    return out;
+}
+
+ModelShape sweep_model_shape(const StoredShape *stored)
+{
+    ModelShape s;
+    memset(&s, 0, sizeof s);
+    s.family = strcmp(stored->family, "dlcm") == 0 ? FAMILY_DLCM : FAMILY_DENSE;
+    s.d_t = stored->d_t;
+    s.d_c = stored->d_c;
+    s.n_layers = stored->n_layers;
+    s.n_enc = stored->n_enc;
+    s.n_con = stored->n_con;
+    s.n_dec = stored->n_dec;
+    s.vocab = stored->vocab;
+    s.seq_len = stored->seq_len;
+    s.R = stored->R;
+    return s;
 }
 
 /* Rough bytes to train a shape: fp32 weights, grads and two Adam moments for every parameter,
@@ -42,41 +69,85 @@ double sweep_estimate_memory(const ModelShape *s, int64_t batch_tokens)
     return 16.0 * params + 4.0 * per_token * (double)batch_tokens + 256.0 * 1024 * 1024;
 }
 
-/* The resolved run config, in dlcm-train's dotted keys: everything the trainer needs, in a fixed
- * order, so equal runs hash equal. The comment lines (sweep, engine version) are part of the
- * hashed text. Numbers are printed with %.17g so the text round-trips exactly. */
-static char *resolved_config(const SweepSpec *spec, const PlannedRun *run)
+/* Sets one trainer key of a planned run's config; the planner's own values cannot be bad unless
+ * the sweep file is, so the message names the sweep file. */
+static int set_key(TrainConfig *cfg, ConfigSources *src, const char *key, const char *value, const char *where, char *err, int errlen)
 {
-    size_t cap = 4096 + (size_t)spec->n_trainer * 340;
-    char *text = malloc(cap);
-    if (!text) return NULL;
+    char inner[512];
+    if (config_set_kv(cfg, src, key, value, where, inner, sizeof inner)) {
+        snprintf(err, errlen, "%s", inner);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_int(TrainConfig *cfg, ConfigSources *src, const char *key, long long v, const char *where, char *err, int errlen)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%lld", v);
+    return set_key(cfg, src, key, text, where, err, errlen);
+}
+
+static int set_double(TrainConfig *cfg, ConfigSources *src, const char *key, double v, const char *where, char *err, int errlen)
+{
+    char text[40];
+    snprintf(text, sizeof text, "%.17g", v);
+    return set_key(cfg, src, key, text, where, err, errlen);
+}
+
+/* The run's config, as dlcm-train reads it: its defaults, the planned shape, seed, LR and step
+ * counts, then the sweep file's trainer settings, and the sweep's name (part of the run id, so the
+ * same model in two sweeps is two runs). Written by the one serializer (config_planned_text), so
+ * the run id here is the one dlcm-train --print-run-id derives from the same file. 0 or -1. */
+static int planned_config(const SweepSpec *spec, PlannedRun *run, char *err, int errlen)
+{
+    TrainConfig cfg = train_config_default();
+    /* Where each key was set, so that the trainer's checks tell a default from a setting. */
+    ConfigSources *src = config_sources_create();
+    if (!src) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     const ModelShape *s = &run->shape;
     int64_t sequences = run->tokens / run->steps / s->seq_len;
-    int n = snprintf(text, cap,
-                     "# dlcm run config, resolved by dlcm-sweep\n"
-                     "# sweep: %s\n"
-                     "# engine: %s\n"
-                     "model.family: %s\n"
-                     "model.parametrization: %s\n"
-                     "model.vocab: %d\n"
-                     "model.seq_len: %d\n"
-                     "model.d_t: %d\n",
-                     spec->name, DLCM_ENGINE_VERSION, sweep_family_name(s->family), sweep_param_name(run->param),
-                     s->vocab, s->seq_len, s->d_t);
-    if (s->family == FAMILY_DENSE)
-        n += snprintf(text + n, cap - n, "model.n_layers: %d\nmodel.ffn_t: %d\n", s->n_layers, shape_ffn_t(s));
-    else
-        n += snprintf(text + n, cap - n,
-                      "model.d_c: %d\nmodel.n_enc: %d\nmodel.n_con: %d\nmodel.n_dec: %d\nmodel.ffn_t: %d\n"
-                      "model.ffn_c: %d\nmodel.R: %.17g\n",
-                      s->d_c, s->n_enc, s->n_con, s->n_dec, shape_ffn_t(s), shape_ffn_c(s), s->R);
-    n += snprintf(text + n, cap - n,
-                  "run.seed: %lld\noptim.lr: %.17g\ntrain.batch: %lld\ntrain.grad_accum: %d\ntrain.steps: %lld\n",
-                  (long long)run->seed, run->lr, (long long)(sequences / spec->grad_accum), spec->grad_accum,
-                  (long long)run->steps);
-    for (int i = 0; i < spec->n_trainer; i++)
-        n += snprintf(text + n, cap - n, "%s: \"%s\"\n", spec->trainer[i].key, spec->trainer[i].value);
-    return text;
+    char where[600];
+    snprintf(where, sizeof where, "%s", spec->file);
+    int bad = set_key(&cfg, src, "model.family", sweep_family_name(s->family), where, err, errlen) ||
+              set_key(&cfg, src, "model.parametrization", sweep_param_name(run->param), where, err, errlen) ||
+              set_int(&cfg, src, "model.vocab", s->vocab, where, err, errlen) ||
+              set_int(&cfg, src, "model.seq_len", s->seq_len, where, err, errlen) ||
+              set_int(&cfg, src, "model.d_t", s->d_t, where, err, errlen) ||
+              set_int(&cfg, src, "model.ffn_t", shape_ffn_t(s), where, err, errlen);
+    if (!bad && s->family == FAMILY_DENSE)
+        bad = set_int(&cfg, src, "model.n_layers", s->n_layers, where, err, errlen);
+    else if (!bad)
+        bad = set_int(&cfg, src, "model.d_c", s->d_c, where, err, errlen) ||
+              set_int(&cfg, src, "model.n_enc", s->n_enc, where, err, errlen) ||
+              set_int(&cfg, src, "model.n_con", s->n_con, where, err, errlen) ||
+              set_int(&cfg, src, "model.n_dec", s->n_dec, where, err, errlen) ||
+              set_int(&cfg, src, "model.ffn_c", shape_ffn_c(s), where, err, errlen) ||
+              set_double(&cfg, src, "model.R", s->R, where, err, errlen);
+    bad = bad || set_int(&cfg, src, "run.seed", run->seed, where, err, errlen) ||
+          set_double(&cfg, src, "optim.lr", run->lr, where, err, errlen) ||
+          set_int(&cfg, src, "train.batch", sequences / spec->grad_accum, where, err, errlen) ||
+          set_int(&cfg, src, "train.grad_accum", spec->grad_accum, where, err, errlen) ||
+          set_int(&cfg, src, "train.steps", run->steps, where, err, errlen);
+    for (int i = 0; !bad && i < spec->n_trainer; i++) {
+        snprintf(where, sizeof where, "%s:%d", spec->file, spec->trainer[i].line);
+        bad = set_key(&cfg, src, spec->trainer[i].key, spec->trainer[i].value, where, err, errlen);
+    }
+    bad = bad || set_key(&cfg, src, "run.sweep", spec->name, spec->file, err, errlen);
+    char inner[512];
+    run->config = bad ? NULL : config_planned_text(&cfg, src, run->id, inner, sizeof inner);
+    config_sources_destroy(src);
+    if (bad) return -1;
+    if (!run->config) {
+        char desc[160];
+        shape_describe(s, desc, sizeof desc);
+        snprintf(err, errlen, "%s: the run config of %s is refused by the trainer's checks: %s", spec->file, desc, inner);
+        return -1;
+    }
+    return 0;
 }
 
 /* The trainer setting with this dotted key, or NULL. */
@@ -99,10 +170,16 @@ static const SweepList *unset_axis(void)
     return &one;
 }
 
-static int add_run(SweepPlan *plan, int *cap, const PlannedRun *run)
+static int find_run(const SweepPlan *plan, const char *id)
 {
     for (int i = 0; i < plan->n; i++)
-        if (strcmp(plan->runs[i].id, run->id) == 0) return 0; /* a repeated list value: one run */
+        if (strcmp(plan->runs[i].id, id) == 0) return i;
+    return -1;
+}
+
+static int add_run(SweepPlan *plan, int *cap, const PlannedRun *run)
+{
+    if (find_run(plan, run->id) >= 0) return 0; /* a repeated list value: one run */
     if (plan->n == *cap) {
         int grown_cap = *cap ? *cap * 2 : 64;
         PlannedRun *grown = realloc(plan->runs, (size_t)grown_cap * sizeof *grown);
@@ -124,6 +201,12 @@ static int expand_shape(const SweepSpec *spec, int fi, const ModelShape *shape, 
     shape_describe(shape, desc, sizeof desc);
     if (shape_params(shape, &params, inner, sizeof inner)) {
         snprintf(err, errlen, "%s:%d: family: impossible shape (%s): %s", spec->file, fam->line, desc, inner);
+        return -1;
+    }
+    /* A degenerate DLCM (no decoder, a backbone no wider than the token stacks) is not the
+     * architecture the study claims to measure: the point is refused rather than trained. */
+    if (shape_check_dlcm_proportions(shape, spec->rule.concept_width_ratio, inner, sizeof inner)) {
+        snprintf(err, errlen, "%s:%d: family: refused %s: %s", spec->file, fam->line, desc, inner);
         return -1;
     }
     double fwd = shape_fwd_flops_per_token(shape, shape->R);
@@ -190,9 +273,7 @@ static int expand_shape(const SweepSpec *spec, int fi, const ModelShape *shape, 
                     r.param = params_list[p];
                     r.lr = lrs->v[l];
                     r.seed = (int64_t)seeds->v[s];
-                    r.config = resolved_config(spec, &r);
-                    if (!r.config) { snprintf(err, errlen, "out of memory"); return -1; }
-                    sweep_run_id(r.config, r.id);
+                    if (planned_config(spec, &r, err, errlen)) return -1;
                     int added = add_run(plan, cap, &r);
                     if (added <= 0) free(r.config);
                     if (added < 0) { snprintf(err, errlen, "out of memory"); return -1; }
@@ -276,6 +357,60 @@ static int expand_family(const SweepSpec *spec, int fi, SweepPlan *plan, int *ca
     return 0;
 }
 
+/* For every DLCM run, the dense run at the same inference FLOPs per token (within
+ * SWEEP_PAIR_TOLERANCE) trained on the same tokens with the same LR, seed and parametrization:
+ * the paper's comparison at matched inference cost. Dense runs two DLCMs share are planned once. */
+static int pair_at_inference_flops(const SweepSpec *spec, SweepPlan *plan, int *cap, char *err, int errlen)
+{
+    int n_planned = plan->n;
+    for (int i = 0; i < n_planned; i++) {
+        if (plan->runs[i].shape.family != FAMILY_DLCM) continue;
+        const PlannedRun *dlcm = &plan->runs[i];
+        ModelShape dense;
+        char inner[256], desc[160];
+        if (shape_solve_dense_flops(&dlcm->shape, dlcm->fwd_flops_per_token, SWEEP_PAIR_TOLERANCE, &spec->rule, &dense,
+                                    inner, sizeof inner)) {
+            shape_describe(&dlcm->shape, desc, sizeof desc);
+            snprintf(err, errlen, "%s:%d: inference_matched_dense: no dense partner for %s: %s", spec->file,
+                     spec->inference_matched_line, desc, inner);
+            return -1;
+        }
+        PlannedRun run;
+        memset(&run, 0, sizeof run);
+        run.family_index = -1;
+        run.shape = dense;
+        if (shape_params(&dense, &run.params, inner, sizeof inner)) {
+            snprintf(err, errlen, "%s: dense partner: %s", spec->file, inner);
+            return -1;
+        }
+        run.target_N = run.target_P = NAN;
+        run.fwd_flops_per_token = shape_fwd_flops_per_token(&dense, 1.0);
+        run.train_flops_per_token = shape_train_flops_per_token(&dense, 1.0);
+        run.steps = dlcm->steps;
+        run.tokens = dlcm->tokens;
+        run.train_flops = run.train_flops_per_token * (double)run.tokens;
+        run.has_budget = 0;
+        run.budget = run.train_flops;
+        run.est_memory_bytes = sweep_estimate_memory(&dense, spec->batch_tokens);
+        run.param = dlcm->param;
+        run.lr = dlcm->lr;
+        run.seed = dlcm->seed;
+        if (planned_config(spec, &run, err, errlen)) return -1;
+        int at = find_run(plan, run.id);
+        if (at < 0) {
+            if (add_run(plan, cap, &run) < 0) { free(run.config); snprintf(err, errlen, "out of memory"); return -1; }
+            at = plan->n - 1;
+        } else {
+            free(run.config);
+        }
+        SweepPair *grown = realloc(plan->pairs, (size_t)(plan->n_pairs + 1) * sizeof *grown);
+        if (!grown) { snprintf(err, errlen, "out of memory"); return -1; }
+        plan->pairs = grown;
+        plan->pairs[plan->n_pairs++] = (SweepPair){i, at};
+    }
+    return 0;
+}
+
 int sweep_plan(const SweepSpec *spec, SweepPlan *plan, char *err, int errlen)
 {
     memset(plan, 0, sizeof *plan);
@@ -286,6 +421,10 @@ int sweep_plan(const SweepSpec *spec, SweepPlan *plan, char *err, int errlen)
             sweep_plan_free(plan);
             return -1;
         }
+    if (spec->inference_matched_dense && pair_at_inference_flops(spec, plan, &cap, err, errlen)) {
+        sweep_plan_free(plan);
+        return -1;
+    }
     return 0;
 }
 
@@ -293,5 +432,6 @@ void sweep_plan_free(SweepPlan *plan)
 {
     for (int i = 0; i < plan->n; i++) free(plan->runs[i].config);
     free(plan->runs);
+    free(plan->pairs);
     memset(plan, 0, sizeof *plan);
 }

@@ -12,7 +12,8 @@
 #include "db/sweeps.h"
 #include "db/study.h"
 #include "engine/train/config.h"
-#include "sweep/proc.h"
+#include "util/fs.h"
+#include "util/spawn.h"
 
 /* The directory part of a path ("." when none). */
 static void dir_of(const char *path, char *dir, size_t n)
@@ -68,7 +69,7 @@ int sweep_record_provenance(sqlite3 *db, int64_t sweep_id, int with_gpu, char *e
         const char *argv[] = {"nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader", "-i", "0",
                               NULL};
         char out[1024], inner[256];
-        if (proc_capture(argv, out, sizeof out, inner, sizeof inner) == 0) {
+        if (spawn_capture(argv, out, sizeof out, inner, sizeof inner) == 0) {
             char *comma = strchr(out, ',');
             if (comma) {
                 *comma = '\0';

@@ -17,7 +17,8 @@
 #include "db/sweeps.h"
 #include "sweep/launch.h"
 #include "sweep/local.h"
-#include "sweep/proc.h"
+#include "util/spawn.h"
+#include "util/fs.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_stop_signal(int sig) { stop_requested = sig; }
@@ -97,7 +98,7 @@ static int squeue_alive(const RunList *running, char *alive, size_t alive_cap)
     if (!used) return 0;
     const char *argv[] = {"squeue", "-h", "-r", "-o", "%i", "-j", jobs, NULL};
     char err[256];
-    int rc = proc_capture(argv, alive, alive_cap, err, sizeof err);
+    int rc = spawn_capture(argv, alive, alive_cap, err, sizeof err);
     if (rc == 0) return 0;
     if (strstr(alive, "Invalid job id")) { /* every job listed has left the queue */
         alive[0] = '\0';
@@ -169,7 +170,7 @@ static int watch_running(sqlite3 *db, int64_t sweep_id, const SlurmOptions *opt,
         if (got < 0) { rc = -1; break; }
         if (got) continue;
         char tail[2048], error[256];
-        proc_file_tail(paths.stderr_log, tail, sizeof tail);
+        fs_read_tail(paths.stderr_log, tail, sizeof tail);
         snprintf(error, sizeof error, "slurm task %s ended without a result (cancelled, time limit or node failure?)", job);
         if (sweeps_finish(db, running.ids[i], "failed", error, tail, opt->max_attempts, err, errlen)) { rc = -1; break; }
         unlink(paths.slurm_job);
@@ -203,7 +204,7 @@ static int submit_queued(sqlite3 *db, int64_t sweep_id, const char *name, const 
     int rc = -1;
     char slurm_dir[1100], tasks[1200], script[1200], output[1200];
     snprintf(slurm_dir, sizeof slurm_dir, "%s/slurm", opt->runs_dir);
-    if (proc_mkdirs(slurm_dir, err, errlen)) goto out;
+    if (fs_mkdirs(slurm_dir, err, errlen)) goto out;
     long stamp = (long)time(NULL);
     snprintf(tasks, sizeof tasks, "%s/%s-%ld-%d.tasks", slurm_dir, name, stamp, (int)getpid());
     snprintf(script, sizeof script, "%s/%s-%ld-%d.sh", slurm_dir, name, stamp, (int)getpid());
@@ -234,7 +235,7 @@ static int submit_queued(sqlite3 *db, int64_t sweep_id, const char *name, const 
         if (launch_prepare(db, queued.ids[i], queued.dirs[i], err, errlen)) { free(lines); goto out; }
         used += snprintf(lines + used, cap - used, "%s\t%s\t%s\n", queued.ids[i], queued.dirs[i], opt->trainer);
     }
-    int wrote = proc_write_file(tasks, lines, err, errlen);
+    int wrote = fs_write_text_atomic(tasks, lines, err, errlen);
     free(lines);
     if (wrote) goto out;
     char self_q[1100], tasks_q[1300], body[3000];
@@ -243,7 +244,7 @@ static int submit_queued(sqlite3 *db, int64_t sweep_id, const char *name, const 
     snprintf(body, sizeof body,
              "#!/bin/sh\n# dlcm-sweep: job array of sweep %s; task i runs line i of the tasks file.\nexec %s slurm-task %s\n",
              name, self_q, tasks_q);
-    if (proc_write_file(script, body, err, errlen) || chmod(script, 0755)) goto out;
+    if (fs_write_text_atomic(script, body, err, errlen) || chmod(script, 0755)) goto out;
 
     /* Marked running before sbatch: a scheduler killed in between leaves runs that go stale and
      * are requeued, never a submitted run that looks queued. */
@@ -271,7 +272,7 @@ static int submit_queued(sqlite3 *db, int64_t sweep_id, const char *name, const 
     argv[n++] = script;
     argv[n] = NULL;
     char out_text[4096], inner[256];
-    int status = proc_capture(argv, out_text, sizeof out_text, inner, sizeof inner);
+    int status = spawn_capture(argv, out_text, sizeof out_text, inner, sizeof inner);
     long job_id = status == 0 ? strtol(out_text, NULL, 10) : 0;
     if (job_id <= 0) {
         snprintf(err, errlen, "sbatch failed (%s): %.300s", status < 0 ? inner : "non-zero exit", out_text);
@@ -284,7 +285,7 @@ static int submit_queued(sqlite3 *db, int64_t sweep_id, const char *name, const 
         char job[64];
         run_paths(queued.dirs[i], &paths);
         snprintf(job, sizeof job, "%ld_%d\n", job_id, i);
-        if (proc_write_file(paths.slurm_job, job, err, errlen)) goto out;
+        if (fs_write_text_atomic(paths.slurm_job, job, err, errlen)) goto out;
     }
     if (opt->status_out) fprintf(opt->status_out, "submitted %d run(s) as job array %ld\n", queued.n, job_id);
     rc = 0;
@@ -383,28 +384,29 @@ int slurm_task_main(const char *tasks_file)
     char err[512], job[128];
     snprintf(job, sizeof job, "%s_%ld\n", job_text ? job_text : "0", index);
     unlink(paths.slurm_result);
-    if (proc_write_file(paths.slurm_job, job, err, sizeof err)) fprintf(stderr, "dlcm-sweep slurm-task: %s\n", err);
+    if (fs_write_text_atomic(paths.slurm_job, job, err, sizeof err)) fprintf(stderr, "dlcm-sweep slurm-task: %s\n", err);
 
     const char *argv[12];
     const char *visible = getenv("CUDA_VISIBLE_DEVICES"); /* set by Slurm for --gres=gpu */
     launch_argv(trainer, id, dir, &paths, visible && visible[0] ? "cuda" : "cpu", argv);
-    ProcSpec spec = {argv, NULL, paths.stdout_log, paths.stderr_log, paths.lock, LAUNCH_PARENT_DEATH_SIGNAL};
-    pid_t pid = proc_spawn(&spec, err, sizeof err);
+    SpawnSpec spec = {.argv = argv, .stdout_path = paths.stdout_log, .stderr_path = paths.stderr_log,
+                      .lock_path = paths.lock, .parent_death_signal = LAUNCH_PARENT_DEATH_SIGNAL};
+    pid_t pid = spawn_process(&spec, err, sizeof err);
     int status;
     if (pid < 0) {
         fprintf(stderr, "dlcm-sweep slurm-task: %s\n", err);
-        status = W_EXITCODE(PROC_EXIT_EXEC, 0);
+        status = W_EXITCODE(SPAWN_EXIT_EXEC, 0);
     } else {
         while (waitpid(pid, &status, 0) < 0) {
             if (errno != EINTR) {
-                status = W_EXITCODE(PROC_EXIT_EXEC, 0);
+                status = W_EXITCODE(SPAWN_EXIT_EXEC, 0);
                 break;
             }
         }
     }
     char result[64];
     snprintf(result, sizeof result, "status=%d\n", status);
-    if (proc_write_file(paths.slurm_result, result, err, sizeof err)) {
+    if (fs_write_text_atomic(paths.slurm_result, result, err, sizeof err)) {
         fprintf(stderr, "dlcm-sweep slurm-task: %s\n", err);
         return 1;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "data/tasks.h"
+#include "util/fs.h"
 #include "remove_tree.h"
 
 static const char *words[] = {"river",   "garden", "letter", "morning", "window",  "silver",
@@ -76,7 +77,7 @@ Test(data_tasks, answers_are_true_continuations_and_builds_repeat)
     for (int run = 0; run < 2; run++) {
         const char *dir = run ? dir2 : dir1;
         snprintf(path, sizeof path, "%s/tasks", dir);
-        cr_assert_eq(make_dirs(path, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(fs_mkdirs(path, err, sizeof err), 0, "%s", err);
         cr_assert_eq(build_tasks(&c, sources, 2, dir, run ? &again : &counts, err, sizeof err), 0,
                      "%s", err);
     }
@@ -147,7 +148,7 @@ Test(data_tasks, train_documents_give_no_items)
     for (size_t d = 0; d < c.n_docs; d++)
         c.docs[d].split = SPLIT_TRAIN;
     snprintf(path, sizeof path, "%s/tasks", dir);
-    cr_assert_eq(make_dirs(path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(fs_mkdirs(path, err, sizeof err), 0, "%s", err);
     TaskCounts counts;
     cr_assert_eq(build_tasks(&c, sources, 2, dir, &counts, err, sizeof err), 0, "%s", err);
     cr_assert_eq(counts.cloze + counts.next_sentence + counts.definition, 0);

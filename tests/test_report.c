@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "report/isoflop.h"
-#include "sweep/testing/test_util.h"
+#include "tests/sweep_test_util.h"
 
 static int run_report(const char *const *args, const char *log)
 {

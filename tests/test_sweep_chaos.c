@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sweep/testing/test_util.h"
+#include "tests/sweep_test_util.h"
 #include "tests/train_test_util.h"
 
 #define N_RUNS 4

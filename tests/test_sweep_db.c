@@ -9,7 +9,8 @@
 
 #include "db/db.h"
 #include "db/sweeps.h"
-#include "sweep/testing/test_util.h"
+#include "sweep/plan.h"
+#include "tests/sweep_test_util.h"
 
 typedef struct {
     char dir[256], path[320];
@@ -25,9 +26,15 @@ static SweepRunRow row(const char *id, int d_t)
     r.config = "family: dense\n";
     r.parametrization = "mup";
     r.out_dir = "/tmp/nowhere";
-    r.shape = (ModelShape){.family = FAMILY_DENSE, .vocab = 256, .seq_len = 16, .d_t = d_t, .n_layers = 2};
+    ModelShape shape = {.family = FAMILY_DENSE, .vocab = 256, .seq_len = 16, .d_t = d_t, .n_layers = 2};
+    ShapeParams params;
     char err[256];
-    cr_assert_eq(shape_params(&r.shape, &r.params, err, sizeof err), 0);
+    cr_assert_eq(shape_params(&shape, &params, err, sizeof err), 0);
+    r.shape = sweep_stored_shape(&shape);
+    r.N = params.N;
+    r.embedding_params = params.embedding;
+    r.unembedding_params = params.unembedding;
+    r.P = params.P;
     r.tokens = 6400;
     r.steps = 100;
     r.budget = 1e10;

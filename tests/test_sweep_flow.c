@@ -14,8 +14,9 @@
 
 #include "data/shard.h"
 #include "db/db.h"
-#include "sweep/proc.h"
-#include "sweep/testing/test_util.h"
+#include "util/fs.h"
+#include "util/spawn.h"
+#include "tests/sweep_test_util.h"
 
 static long q(const TuSweep *s, const char *sql) { return tu_query_int(s->db, sql); }
 
@@ -133,7 +134,7 @@ Test(sweep_flow, a_shard_of_another_vocabulary_is_refused)
     snprintf(out, sizeof out, "%s/out.txt", s.dir);
     /* Byte shards written with a vocabulary of 512 where the run's model has 256. */
     snprintf(dir, sizeof dir, "%s/other/byte", s.dir);
-    cr_assert_eq(proc_mkdirs(dir, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(fs_mkdirs(dir, err, sizeof err), 0, "%s", err);
     uint16_t tokens[64] = {0};
     snprintf(shard, sizeof shard, "%s/train.bin", dir);
     cr_assert_eq(shard_write(shard, tokens, 64, 512, "byte", 0, err, sizeof err), 0, "%s", err);
@@ -180,7 +181,7 @@ Test(sweep_flow, status_and_show_give_the_trainers_own_message)
     const char *show[] = {"show", id, "--db", s.db, NULL};
     cr_assert_eq(sweep_output(show, NULL, out, text, sizeof text), 0);
     cr_assert(strstr(text, "status           failed") != NULL, "%s", text);
-    cr_assert(strstr(text, "config:") != NULL && strstr(text, "run.seed: 1") != NULL, "%s", text);
+    cr_assert(strstr(text, "config:") != NULL && strstr(text, "  seed: 1\n") != NULL, "%s", text);
     cr_assert(strstr(text, "stderr tail:") != NULL && strstr(text, "simulated config rejection") != NULL, "%s", text);
     cr_assert(strstr(text, "curve:") != NULL, "%s", text);
     const char *show_none[] = {"show", "ffffffffff", "--db", s.db, NULL};

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sweep/testing/test_util.h"
+#include "tests/sweep_test_util.h"
 
 static long q(const TuSweep *s, const char *sql) { return tu_query_int(s->db, sql); }
 

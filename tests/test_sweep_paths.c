@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sweep/proc.h"
-#include "sweep/testing/test_util.h"
+#include "util/spawn.h"
+#include "tests/sweep_test_util.h"
 
 /* dir/aaaa.../aaaa... made of components of 200 characters until the path has about `length`. */
 static void make_deep_dir(const char *dir, size_t length, char *out, size_t n)
@@ -52,7 +52,7 @@ Test(sweep_paths, slurm_task_list_holds_long_trainer_paths_whole)
     snprintf(trainer, sizeof trainer, "%s/dlcm-fake-train", deep);
     const char *copy[] = {"cp", TEST_FAKE_TRAINER, trainer, NULL};
     char out[256], err[256];
-    cr_assert_eq(proc_capture(copy, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(spawn_capture(copy, out, sizeof out, err, sizeof err), 0, "%s", err);
     char runs[400];
     snprintf(runs, sizeof runs, "%s/runs", s.dir);
     /* No sbatch on PATH: the scheduler writes the task list, then fails to submit it. */

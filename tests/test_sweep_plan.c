@@ -1,6 +1,6 @@
 /* tests/test_sweep_plan.c: the planner: D = C / (3 F_fwd) in whole steps with every run within
  * 1 % of its budget, counts taken from engine/shape.h, solved shapes near (N, P), the cross
- * product of axes, and run ids that depend on exactly the resolved config. */
+ * product of axes, and run ids that are dlcm-train's own hash of the run config. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,11 +21,11 @@ static SweepPlan plan_text(const char *yaml)
 }
 
 static const char grid_yaml[] =
-    "name: grid\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\n"
+    "name: grid\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\n"
     "budgets: [3e11, 1e12]\nlr: [0.01, 0.02]\nseed: [0, 1]\nparametrization: [mup, sp]\n"
     "families:\n"
     "  - family: dense\n    d_t: [64, 128]\n    n_layers: [2, 3]\n"
-    "  - family: dlcm\n    d_t: 64\n    d_c_ratio: [1, 2]\n    n_enc: 1\n    n_con: 2\n    n_dec: 1\n    R: [2, 4]\n";
+    "  - family: dlcm\n    d_t: 64\n    d_c_ratio: [2, 3]\n    n_enc: 1\n    n_con: 2\n    n_dec: 1\n    R: [2, 4]\n";
 
 Test(sweep_plan, tokens_are_whole_steps_within_one_percent)
 {
@@ -56,17 +56,17 @@ Test(sweep_plan, tokens_are_whole_steps_within_one_percent)
 Test(sweep_plan, d_c_ratio_ties_concept_width_to_token_width)
 {
     SweepPlan plan = plan_text(grid_yaml);
-    int seen_ratio[3] = {0};
+    int seen_ratio[4] = {0};
     for (int i = 0; i < plan.n; i++)
         if (plan.runs[i].shape.family == FAMILY_DLCM) seen_ratio[plan.runs[i].shape.d_c / plan.runs[i].shape.d_t]++;
-    cr_assert_gt(seen_ratio[1], 0);
     cr_assert_gt(seen_ratio[2], 0);
+    cr_assert_gt(seen_ratio[3], 0);
     sweep_plan_free(&plan);
 }
 
 Test(sweep_plan, solved_shapes_hit_n_and_p)
 {
-    SweepPlan plan = plan_text("name: s\nvocab: 1024\nseq_len: 128\nbatch_tokens: 1024\nbudgets: 1e15\nlr: 0.01\n"
+    SweepPlan plan = plan_text("name: s\nvocab: 256\nseq_len: 128\nbatch_tokens: 1024\nbudgets: 1e15\nlr: 0.01\n"
                                "families:\n  - family: dlcm\n    N: [2e6, 8e6]\n    P: [0.3, 0.7]\n    R: 4\n"
                                "  - family: dense\n    N: 4e6\n");
     cr_assert_eq(plan.n, 5);
@@ -81,7 +81,7 @@ Test(sweep_plan, solved_shapes_hit_n_and_p)
 
 Test(sweep_plan, fixed_tokens_mode)
 {
-    SweepPlan plan = plan_text("name: f\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\ntokens: 25600\nlr: [0.01, 0.02]\n"
+    SweepPlan plan = plan_text("name: f\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\ntokens: 25600\nlr: [0.01, 0.02]\n"
                                "families:\n  - family: dense\n    d_t: [64, 256]\n    n_layers: 2\n");
     cr_assert_eq(plan.n, 4);
     for (int i = 0; i < plan.n; i++) {
@@ -93,7 +93,7 @@ Test(sweep_plan, fixed_tokens_mode)
     sweep_plan_free(&plan);
 }
 
-Test(sweep_plan, run_ids_depend_on_the_resolved_config_only)
+Test(sweep_plan, run_ids_are_the_trainers_hash_of_the_run_config)
 {
     SweepPlan a = plan_text(grid_yaml);
     SweepPlan b = plan_text(grid_yaml);
@@ -101,20 +101,23 @@ Test(sweep_plan, run_ids_depend_on_the_resolved_config_only)
     for (int i = 0; i < a.n; i++) {
         cr_assert_str_eq(a.runs[i].id, b.runs[i].id, "planning twice gives the same ids");
         cr_assert_str_eq(a.runs[i].config, b.runs[i].config);
-        cr_assert(strstr(a.runs[i].config, "# engine: " DLCM_ENGINE_VERSION "\n") != NULL,
-                  "the engine version is part of the hashed config");
-        char id[17];
-        sweep_run_id(a.runs[i].config, id);
+        /* The id is what the trainer's reader and hash make of the config text. */
+        char id[17], err[512];
+        cr_assert_eq(config_text_run_id(a.runs[i].config, "planned", id, err, sizeof err), 0, "%s", err);
         cr_assert_str_eq(id, a.runs[i].id);
+        cr_assert(strstr(a.runs[i].config, "  sweep: \"grid\"\n") != NULL, "the sweep's name is in the config");
         for (int j = 0; j < i; j++) cr_assert_str_neq(a.runs[i].id, a.runs[j].id, "distinct runs, distinct ids");
     }
-    /* Any change of the config, the engine version included, changes the id. */
-    char changed[8192], id[17];
-    snprintf(changed, sizeof changed, "%s", a.runs[0].config);
-    char *version = strstr(changed, DLCM_ENGINE_VERSION);
-    cr_assert_not_null(version);
-    version[strlen(DLCM_ENGINE_VERSION) - 1] ^= 1;
-    sweep_run_id(changed, id);
+    /* The same run in another sweep is another run; any change of what is trained changes the id. */
+    TrainConfig cfg = train_config_default();
+    char err[512], id[17];
+    cr_assert_eq(config_load_text(&cfg, a.runs[0].config, "planned", err, sizeof err), 0, "%s", err);
+    snprintf(cfg.sweep, sizeof cfg.sweep, "other");
+    config_run_id(&cfg, id);
+    cr_assert_str_neq(id, a.runs[0].id);
+    cr_assert_eq(config_load_text(&cfg, a.runs[0].config, "planned", err, sizeof err), 0, "%s", err);
+    cfg.optim.lr_token *= 2;
+    config_run_id(&cfg, id);
     cr_assert_str_neq(id, a.runs[0].id);
     sweep_plan_free(&a);
     sweep_plan_free(&b);
@@ -122,7 +125,7 @@ Test(sweep_plan, run_ids_depend_on_the_resolved_config_only)
 
 Test(sweep_plan, repeated_values_make_one_run)
 {
-    SweepPlan plan = plan_text("name: d\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: [3e11, 3e11]\nlr: 0.01\n"
+    SweepPlan plan = plan_text("name: d\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\nbudgets: [3e11, 3e11]\nlr: 0.01\n"
                                "families:\n  - family: dense\n    d_t: [64, 64]\n    n_layers: 2\n");
     cr_assert_eq(plan.n, 1);
     sweep_plan_free(&plan);
@@ -130,24 +133,24 @@ Test(sweep_plan, repeated_values_make_one_run)
 
 Test(sweep_plan, trainer_settings_pass_through)
 {
-    SweepPlan plan = plan_text("name: p\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
+    SweepPlan plan = plan_text("name: p\nvocab: 4096\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
                                "trainer:\n  schedule.kind: cosine\n  data.tokenizer: bpe4096\n"
                                "families:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n");
-    cr_assert(strstr(plan.runs[0].config, "schedule.kind: \"cosine\"\n") != NULL, "%s", plan.runs[0].config);
-    cr_assert(strstr(plan.runs[0].config, "data.tokenizer: \"bpe4096\"\n") != NULL);
-    cr_assert(strstr(plan.runs[0].config, "train.batch: 8\ntrain.grad_accum: 1\n") != NULL, "256 tokens = 8 x 32");
+    cr_assert(strstr(plan.runs[0].config, "schedule:\n  kind: cosine\n") != NULL, "%s", plan.runs[0].config);
+    cr_assert(strstr(plan.runs[0].config, "  tokenizer: \"bpe4096\"\n") != NULL);
+    cr_assert(strstr(plan.runs[0].config, "train:\n  batch: 8\n  grad_accum: 1\n") != NULL, "256 tokens = 8 x 32");
     sweep_plan_free(&plan);
     char err[1024];
-    const char *reserved = "name: p\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
+    const char *reserved = "name: p\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
                            "trainer:\n  optim.lr: 0.5\nfamilies:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
     cr_assert_eq(sweep_config_parse(reserved, strlen(reserved), "r.yaml", &spec, err, sizeof err), -1);
     cr_assert(strncmp(err, "r.yaml:8: optim.lr: ", 20) == 0, "%s", err);
     /* The trainer's key table decides what is a key and what is a value. */
-    const char *unknown = "name: p\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
+    const char *unknown = "name: p\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
                           "trainer:\n  schedule.knd: cosine\nfamilies:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
     cr_assert_eq(sweep_config_parse(unknown, strlen(unknown), "u.yaml", &spec, err, sizeof err), -1);
     cr_assert(strncmp(err, "u.yaml:8: schedule.knd: ", 24) == 0, "%s", err);
-    const char *bad_value = "name: p\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
+    const char *bad_value = "name: p\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\n"
                             "trainer:\n  schedule.kind: linear\nfamilies:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
     cr_assert_eq(sweep_config_parse(bad_value, strlen(bad_value), "v.yaml", &spec, err, sizeof err), -1);
     cr_assert(strncmp(err, "v.yaml:8: schedule.kind: ", 25) == 0, "%s", err);
@@ -155,13 +158,96 @@ Test(sweep_plan, trainer_settings_pass_through)
 
 Test(sweep_plan, grad_accum_splits_the_step)
 {
-    SweepPlan plan = plan_text("name: g\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\ngrad_accum: 4\nbudgets: 3e11\nlr: 0.01\n"
+    SweepPlan plan = plan_text("name: g\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\ngrad_accum: 4\nbudgets: 3e11\nlr: 0.01\n"
                                "families:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n");
-    cr_assert(strstr(plan.runs[0].config, "train.batch: 2\ntrain.grad_accum: 4\n") != NULL, "%s", plan.runs[0].config);
+    cr_assert(strstr(plan.runs[0].config, "train:\n  batch: 2\n  grad_accum: 4\n") != NULL, "%s", plan.runs[0].config);
     sweep_plan_free(&plan);
     char err[512];
-    const char *bad = "name: g\nvocab: 512\nseq_len: 32\nbatch_tokens: 256\ngrad_accum: 3\nbudgets: 3e11\nlr: 0.01\n"
+    const char *bad = "name: g\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\ngrad_accum: 3\nbudgets: 3e11\nlr: 0.01\n"
                       "families:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
     cr_assert_eq(sweep_config_parse(bad, strlen(bad), "g.yaml", &spec, err, sizeof err), -1);
     cr_assert(strstr(err, "batch_tokens: 256 is not a multiple of seq_len x grad_accum") != NULL, "%s", err);
+}
+
+/* The plan error of a sweep text (which must fail). */
+static void plan_error(const char *yaml, char *err, int errlen)
+{
+    cr_assert_eq(sweep_config_parse(yaml, strlen(yaml), "d.yaml", &spec, err, errlen), 0, "%s", err);
+    SweepPlan plan;
+    cr_assert_eq(sweep_plan(&spec, &plan, err, errlen), -1, "planned: %s", yaml);
+}
+
+Test(sweep_plan, degenerate_dlcms_are_refused_with_the_reason)
+{
+    char err[1024];
+    const char *head = "name: d\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\nbudgets: 3e11\nlr: 0.01\nfamilies:\n";
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "%s  - family: dlcm\n    d_t: 64\n    d_c: 128\n    n_enc: 2\n    n_con: 2\n"
+                                "    n_dec: 0\n    R: 4\n", head);
+    plan_error(yaml, err, sizeof err);
+    cr_assert(strstr(err, "d.yaml:8: family: refused") != NULL && strstr(err, "no decoder block") != NULL, "%s", err);
+    snprintf(yaml, sizeof yaml, "%s  - family: dlcm\n    d_t: 128\n    d_c: 128\n    n_enc: 1\n    n_con: 2\n"
+                                "    n_dec: 1\n    R: 4\n", head);
+    plan_error(yaml, err, sizeof err);
+    cr_assert(strstr(err, "not wider than the token stacks") != NULL, "%s", err);
+    /* The sweep file's ratio binds: d_c = 1.5 d_t passes at ratio 1.5 and is refused at 2. */
+    snprintf(yaml, sizeof yaml, "%s  - family: dlcm\n    d_t: 128\n    d_c: 192\n    n_enc: 1\n    n_con: 2\n"
+                                "    n_dec: 1\n    R: 4\n", head);
+    plan_error(yaml, err, sizeof err);
+    cr_assert(strstr(err, "concept_width_ratio 2") != NULL, "%s", err);
+    char ok[1200];
+    snprintf(ok, sizeof ok, "shape_rule:\n  concept_width_ratio: 1.5\n%s", yaml);
+    SweepPlan plan = plan_text(ok);
+    cr_assert_eq(plan.n, 1);
+    sweep_plan_free(&plan);
+    /* A ratio that would allow a backbone no wider than the token stacks is bad input. */
+    snprintf(ok, sizeof ok, "shape_rule:\n  concept_width_ratio: 1\n%s", yaml);
+    cr_assert_eq(sweep_config_parse(ok, strlen(ok), "r.yaml", &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, "r.yaml:2: concept_width_ratio: must exceed 1") != NULL, "%s", err);
+}
+
+Test(sweep_plan, solved_dlcms_have_a_decoder_and_a_wider_backbone)
+{
+    /* Small models are where the solver used to give n_dec = 0 and d_c = d_t (the byte study). */
+    SweepPlan plan = plan_text("name: s\nvocab: 256\nseq_len: 256\nbatch_tokens: 16384\nbudgets: 2e14\nlr: 0.01\n"
+                               "families:\n  - family: dlcm\n    N: [1e6, 1.9e6, 4e6, 2e7]\n    P: [0.3, 0.5, 0.7]\n"
+                               "    R: [2, 8]\n");
+    cr_assert_eq(plan.n, 4 * 3 * 2);
+    for (int i = 0; i < plan.n; i++) {
+        const ModelShape *s = &plan.runs[i].shape;
+        cr_assert_geq(s->n_dec, 1, "run %d: n_dec %d", i, s->n_dec);
+        cr_assert_geq(s->n_enc, 1);
+        cr_assert_geq(s->d_c, 2 * s->d_t, "run %d: d_c %d, d_t %d", i, s->d_c, s->d_t);
+    }
+    sweep_plan_free(&plan);
+}
+
+Test(sweep_plan, dense_partners_at_equal_inference_flops)
+{
+    SweepPlan plan = plan_text("name: m\nvocab: 4096\nseq_len: 64\nbatch_tokens: 256\nbudgets: [1.2e11, 3.6e11]\n"
+                               "lr: 0.004\nseed: [0, 1]\ninference_matched_dense: true\n"
+                               "trainer:\n  data.tokenizer: bpe4096\n"
+                               "families:\n  - family: dlcm\n    d_t: 64\n    d_c: 128\n    n_enc: 1\n    n_con: 2\n"
+                               "    n_dec: 1\n    R: [2, 4]\n  - family: dlcm\n    N: 2e6\n    P: 0.5\n    R: 4\n");
+    int n_dlcm = 0;
+    for (int i = 0; i < plan.n; i++) n_dlcm += plan.runs[i].shape.family == FAMILY_DLCM;
+    cr_assert_eq(n_dlcm, 3 * 2 * 2);
+    cr_assert_eq(plan.n_pairs, n_dlcm, "one partner per DLCM run");
+    for (int k = 0; k < plan.n_pairs; k++) {
+        const PlannedRun *a = &plan.runs[plan.pairs[k].dlcm], *b = &plan.runs[plan.pairs[k].dense];
+        cr_assert_eq(a->shape.family, FAMILY_DLCM);
+        cr_assert_eq(b->shape.family, FAMILY_DENSE);
+        double F = shape_fwd_flops_per_token(&b->shape, 1.0);
+        cr_assert_float_eq(b->fwd_flops_per_token, F, 1e-9 * F, "the partner's FLOPs come from shape.h");
+        cr_assert_leq(fabs(F / a->fwd_flops_per_token - 1), 0.02, "within 2%%: %g vs %g", F, a->fwd_flops_per_token);
+        cr_assert_eq(b->tokens, a->tokens, "the same tokens");
+        cr_assert_eq(b->steps, a->steps);
+        cr_assert_float_eq(b->lr, a->lr, 0);
+        cr_assert_eq(b->seed, a->seed);
+        cr_assert_eq(b->param, a->param);
+        char id[17], err[512];
+        cr_assert_eq(config_text_run_id(b->config, "partner", id, err, sizeof err), 0, "%s", err);
+        cr_assert_str_eq(id, b->id);
+    }
+    sweep_plan_free(&plan);
 }

@@ -1,5 +1,5 @@
 /* tests/test_sweep_run.c: bin/dlcm-sweep end to end on the local CPU backend, driving the test
- * double trainer (build/sweep/dlcm-fake-train): skipping completed runs, failures recorded and
+ * double trainer (build/tests/dlcm-fake-train): skipping completed runs, failures recorded and
  * retried without stopping the sweep, diverged runs kept, SIGKILL of the scheduler at several
  * moments with nothing lost, duplicated or stuck, SIGTERM, and the command line's errors. */
 #include <criterion/criterion.h>
@@ -9,7 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sweep/testing/test_util.h"
+#include "db/db.h"
+#include "db/sweeps.h"
+#include "tests/sweep_test_util.h"
 
 /* Runs `dlcm-sweep run` on the CPU backend with fast heartbeats; extra args may be NULL. */
 static pid_t start_run(const TuSweep *s, const char *const *env, const char *extra)
@@ -60,6 +62,74 @@ Test(sweep_run, bad_input_is_not_retried)
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 1 AND status = 'failed' AND attempts = 1 "
                        "AND error LIKE '%bad input%' AND stderr_tail LIKE '%config rejection%'"), 1);
     cr_assert_eq(tu_launches_of(&s, 1), 1, "launched once, not retried");
+    tu_remove_tree(s.dir);
+}
+
+/* What a trainer reports it trained is checked against the plan before a result is recorded, and
+ * a run directory's config that no longer describes its run is replaced before a launch. */
+Test(sweep_run, results_of_another_model_are_never_recorded)
+{
+    TuSweep s;
+    tu_make_sweep(&s, "impostor", 2, 6);
+    const char *env[] = {"DLCM_FAKE_MODES=1=impostor", NULL};
+    cr_assert_eq(tu_wait(start_run(&s, env, NULL)), 1, "exit 1: a run failed");
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 0 AND status = 'done'"), 1);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 1 AND status = 'failed' AND attempts = 1 "
+                       "AND error LIKE '%not the planned%' AND final_val_loss IS NULL"), 1);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.seed = 1"), 0,
+                 "none of its metrics are collected");
+
+    /* An empty config.yaml (an interrupted write of an older version) is replaced by the plan. */
+    char dir[512], config[600], text[8192];
+    tu_run_dir(&s, 1, dir, sizeof dir);
+    snprintf(config, sizeof config, "%s/config.yaml", dir);
+    tu_write(config, "");
+    char ckpt[600];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint", dir);
+    unlink(ckpt);
+    const char *retry_args[] = {"retry", "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none", "--quiet", NULL};
+    cr_assert_eq(tu_sweep(retry_args, NULL, s.log), 0);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE seed = 1 AND status = 'done'"), 1);
+    tu_read(config, text, sizeof text);
+    cr_assert(strstr(text, "# end of dlcm run config\n") != NULL, "the planned config is back: %s", text);
+    tu_remove_tree(s.dir);
+}
+
+/* A run a database kept from before run ids were the trainer's hash (an old-format config under
+ * an old id) still runs to done: the check compares what the trainer trained with the planned
+ * config, not with the id's formula. */
+Test(sweep_run, runs_planned_by_an_older_version_still_complete)
+{
+    TuSweep s;
+    tu_make_sweep(&s, "legacy", 1, 4);
+    char err[512], out_dir[512];
+    sqlite3 *db = db_open(s.db, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    int64_t sweep_id;
+    cr_assert_eq(sweeps_record(db, "legacy", s.yaml, "old", &sweep_id, err, sizeof err), 0, "%s", err);
+    snprintf(out_dir, sizeof out_dir, "%s/runs/legacy/b7cedf50090980db", s.dir);
+    SweepRunRow row;
+    memset(&row, 0, sizeof row);
+    row.id = "b7cedf50090980db";
+    row.config = "# dlcm run config, resolved by dlcm-sweep\n# sweep: legacy\n# engine: dlcm-engine 1\n"
+                 "model.family: dense\nmodel.parametrization: mup\nmodel.vocab: 256\nmodel.seq_len: 16\n"
+                 "model.d_t: 64\nmodel.n_layers: 1\nmodel.ffn_t: 192\nrun.seed: 0\noptim.lr: 0.01\n"
+                 "train.batch: 4\ntrain.grad_accum: 1\ntrain.steps: 4\n";
+    row.parametrization = "mup";
+    row.out_dir = out_dir;
+    snprintf(row.shape.family, sizeof row.shape.family, "dense");
+    row.shape.d_t = 64;
+    row.shape.n_layers = 1;
+    row.shape.vocab = 256;
+    row.shape.seq_len = 16;
+    row.tokens = 256;
+    row.steps = 4;
+    int inserted;
+    cr_assert_eq(sweeps_insert_runs(db, sweep_id, &row, 1, &inserted, err, sizeof err), 0, "%s", err);
+    db_close(db);
+    const char *retry_args[] = {"retry", "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none", "--quiet", NULL};
+    cr_assert_eq(tu_sweep(retry_args, NULL, s.log), 0);
+    cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE id = 'b7cedf50090980db' AND status = 'done'"), 1);
     tu_remove_tree(s.dir);
 }
 
@@ -269,5 +339,29 @@ Test(sweep_run, gpus_one_run_each_unless_memory_allows_packing)
     cr_assert_eq(tu_sweep(single, env, s.log), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE device = 'cuda:0' AND status = 'done'"), 4);
     cr_assert_eq(max_overlap_on(&s, "cuda:0"), 1);
+    tu_remove_tree(s.dir);
+}
+
+Test(sweep_run, plan_prints_the_pairs_at_equal_inference_flops)
+{
+    TuSweep s;
+    tu_make_sweep(&s, "pairs", 1, 5);
+    char yaml[400], out[400], text[16384];
+    snprintf(yaml, sizeof yaml, "%s/pairs.yaml", s.dir);
+    snprintf(out, sizeof out, "%s/out.txt", s.dir);
+    tu_write(yaml, "name: pairs\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: 1e10\nlr: 0.01\n"
+                   "inference_matched_dense: true\n"
+                   "families:\n  - family: dlcm\n    d_t: 64\n    d_c: 128\n    n_enc: 1\n    n_con: 2\n    n_dec: 1\n"
+                   "    R: [2, 4]\n");
+    const char *plan[] = {"plan", yaml, NULL};
+    cr_assert_eq(tu_sweep(plan, NULL, out), 0);
+    tu_read(out, text, sizeof text);
+    cr_assert(strstr(text, "pairs at equal inference FLOPs per token (within 2%, same tokens):") != NULL, "%s", text);
+    cr_assert(strstr(text, "4 runs from") != NULL, "2 DLCMs and their 2 dense partners: %s", text);
+    const char *json[] = {"plan", yaml, "--json", NULL};
+    unlink(out);
+    cr_assert_eq(tu_sweep(json, NULL, out), 0);
+    tu_read(out, text, sizeof text);
+    cr_assert(strstr(text, "\"inference_matched_dense\": \"") != NULL, "%s", text);
     tu_remove_tree(s.dir);
 }

@@ -9,18 +9,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sweep/proc.h"
-#include "sweep/testing/test_util.h"
+#include "util/spawn.h"
+#include "tests/sweep_test_util.h"
 
 /* Why Slurm cannot be used here, or NULL when it can. */
 static const char *slurm_unavailable(void)
 {
     char out[4096], err[256];
     const char *sbatch[] = {"sbatch", "--version", NULL};
-    if (proc_capture(sbatch, out, sizeof out, err, sizeof err) != 0)
+    if (spawn_capture(sbatch, out, sizeof out, err, sizeof err) != 0)
         return "sbatch not found: install munge slurmctld slurmd slurm-client and run sweep/slurm/ci-setup";
     const char *sinfo[] = {"sinfo", "-h", "-o", "%T", NULL};
-    if (proc_capture(sinfo, out, sizeof out, err, sizeof err) != 0 ||
+    if (spawn_capture(sinfo, out, sizeof out, err, sizeof err) != 0 ||
         !(strstr(out, "idle") || strstr(out, "mixed") || strstr(out, "allocated")))
         return "no Slurm cluster is up (no idle node in sinfo): run sweep/slurm/ci-setup";
     return NULL;

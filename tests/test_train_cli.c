@@ -86,6 +86,91 @@ Test(train_cli, missing_shard_fails_naming_the_file)
     remove_tree(f.dir);
 }
 
+Test(train_cli, empty_or_truncated_config_is_refused)
+{
+    Fixture f;
+    fixture_open(&f, "emptycfg", NULL);
+    char out_dir[300];
+    snprintf(out_dir, sizeof out_dir, "%s/run", f.dir);
+    /* An interrupted write leaves an empty file: training the defaults would record a wrong model. */
+    write_text(f.config, "");
+    int code = train(&f, out_dir, NULL, NULL);
+    char *err = slurp(f.err);
+    cr_assert_eq(code, TRAIN_EXIT_BAD_INPUT, "exit %d: %s", code, err);
+    cr_assert(strstr(err, "empty config") != NULL, "%s", err);
+    free(err);
+    write_text(f.config, "# only a comment\n");
+    cr_assert_eq(train(&f, out_dir, NULL, NULL), TRAIN_EXIT_BAD_INPUT);
+    cr_assert_neq(access(out_dir, F_OK), 0, "nothing is created for an empty config");
+
+    /* A canonical config cut short (its closing line missing) is refused, even where what is left
+     * parses. */
+    char *argv[] = {"./bin/dlcm-train", "--print-config", NULL};
+    char canonical_path[320];
+    snprintf(canonical_path, sizeof canonical_path, "%s/canonical.yaml", f.dir);
+    cr_assert_eq(run_program(argv, canonical_path, f.err), 0);
+    char *text = slurp(canonical_path);
+    char *cut = strstr(text, "optim:\n");
+    cr_assert_not_null(cut);
+    *cut = '\0';
+    write_text(f.config, text);
+    free(text);
+    code = train(&f, out_dir, NULL, NULL);
+    err = slurp(f.err);
+    cr_assert_eq(code, TRAIN_EXIT_BAD_INPUT, "exit %d: %s", code, err);
+    cr_assert(strstr(err, "truncated") != NULL, "%s", err);
+    free(err);
+    remove_tree(f.dir);
+}
+
+Test(train_cli, the_input_config_in_the_run_directory_is_never_rewritten)
+{
+    Fixture f;
+    fixture_open(&f, "keepcfg", NULL);
+    char out_dir[300], in_dir[400];
+    snprintf(out_dir, sizeof out_dir, "%s/run", f.dir);
+    cr_assert_eq(mkdir(out_dir, 0755), 0);
+    /* The config the run is started from lies in its own directory (as a sweep writes it). */
+    snprintf(in_dir, sizeof in_dir, "%s/config.yaml", out_dir);
+    char *original = slurp(f.config);
+    write_text(in_dir, original);
+    char *argv[] = {"./bin/dlcm-train", in_dir, "--out", out_dir, "--stop-at-step", "2", NULL};
+    cr_assert_eq(run_program(argv, f.out, f.err), 0, "%s", slurp(f.err));
+    char *after = slurp(in_dir);
+    cr_assert_str_eq(after, original, "the input config is left as it was");
+    free(after);
+
+    /* A run rejected as bad input (another config over this checkpoint) changes nothing there. */
+    char *other[] = {"./bin/dlcm-train", in_dir, "--out", out_dir, "--optim.lr", "0.01", NULL};
+    int code = run_program(other, f.out, f.err);
+    char *err = slurp(f.err);
+    cr_assert_eq(code, TRAIN_EXIT_BAD_INPUT, "exit %d: %s", code, err);
+    cr_assert(strstr(err, "written by a different config") != NULL, "%s", err);
+    free(err);
+    after = slurp(in_dir);
+    cr_assert_str_eq(after, original, "a rejected run leaves the config as it was");
+    free(after);
+
+    /* A directory without a config gets the resolved one, which reruns the same run. */
+    char fresh[300], written[400];
+    snprintf(fresh, sizeof fresh, "%s/fresh", f.dir);
+    snprintf(written, sizeof written, "%s/config.yaml", fresh);
+    cr_assert_eq(train(&f, fresh, "--stop-at-step", "2"), 0, "%s", slurp(f.err));
+    char *again[] = {"./bin/dlcm-train", written, "--print-run-id", NULL};
+    char id_a[320], id_b[320];
+    snprintf(id_a, sizeof id_a, "%s/id-a", f.dir);
+    snprintf(id_b, sizeof id_b, "%s/id-b", f.dir);
+    cr_assert_eq(run_program(again, id_a, f.err), 0, "%s", slurp(f.err));
+    char *first[] = {"./bin/dlcm-train", f.config, "--print-run-id", NULL};
+    cr_assert_eq(run_program(first, id_b, f.err), 0);
+    char *a = slurp(id_a), *b = slurp(id_b);
+    cr_assert_str_eq(a, b, "the written config is the same run");
+    free(a);
+    free(b);
+    free(original);
+    remove_tree(f.dir);
+}
+
 /* Flips one byte of a file at offset (from the end when negative). */
 static void flip_byte(const char *path, long offset)
 {
@@ -199,8 +284,8 @@ static void check_resume_is_bit_identical(const char *tag, const char *model_yam
     checkpoint_free(&b);
 
     char db_a[400], db_b[400];
-    snprintf(db_a, sizeof db_a, "%s/run.db", straight);
-    snprintf(db_b, sizeof db_b, "%s/run.db", resumed);
+    snprintf(db_a, sizeof db_a, "%s/run.sqlite", straight);
+    snprintf(db_b, sizeof db_b, "%s/run.sqlite", resumed);
     const char *queries[] = {
         "SELECT step, tokens, train_loss, aux_loss, realized_R, lr, grad_norm FROM metrics ORDER BY step",
         "SELECT step, split, loss, realized_R FROM evals ORDER BY step, split",
@@ -262,7 +347,7 @@ Test(train_cli, sigterm_checkpoints_and_exits_143)
     cr_assert_eq(checkpoint_read(ckpt, &c, msg, sizeof msg), 0, "%s", msg);
     cr_assert_geq(c.state.step, 2);
     cr_assert_lt(c.state.step, 1000000);
-    snprintf(db, sizeof db, "%s/run.db", out_dir);
+    snprintf(db, sizeof db, "%s/run.sqlite", out_dir);
     char *status = query_text(db, "SELECT status, steps_done FROM runs");
     char expected[64];
     snprintf(expected, sizeof expected, "queued\t%lld\n", (long long)c.state.step);
@@ -285,7 +370,7 @@ Test(train_cli, divergence_is_recorded_and_exits_3)
     char *err = slurp(f.err);
     cr_assert_eq(code, TRAIN_EXIT_DIVERGED, "exit %d: %s", code, err);
     free(err);
-    snprintf(db, sizeof db, "%s/run.db", out_dir);
+    snprintf(db, sizeof db, "%s/run.sqlite", out_dir);
     char *status = query_text(db, "SELECT status FROM runs");
     cr_assert_str_eq(status, "diverged\n");
     free(status);

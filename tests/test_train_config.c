@@ -182,3 +182,14 @@ Test(train_tasks, wilson_interval_matches_hand_values)
     cr_assert_float_eq(lo, 0.0, 1e-12);
     cr_assert_float_eq(hi, 0.2775328, 1e-6);
 }
+
+Test(train_config, defaults_are_the_engines)
+{
+    /* The run config spells out the model and optimizer defaults so that reading a config never
+     * links the model: they must stay equal to the engine's own. */
+    TrainConfig c = train_config_default();
+    ModelConfig engine_model = model_config_default(c.model.shape);
+    OptimConfig engine_optim = optim_config_default();
+    cr_assert_eq(memcmp(&c.model, &engine_model, sizeof engine_model), 0);
+    cr_assert_eq(memcmp(&c.optim, &engine_optim, sizeof engine_optim), 0);
+}

@@ -72,7 +72,7 @@ static void train_and_check(const char *family, char *const extra[])
     argv[n] = NULL;
     int code = run_program(argv, out, err);
     cr_assert_eq(code, 0, "exit %d: %s", code, slurp(err));
-    snprintf(db, sizeof db, "%s/run.db", dir);
+    snprintf(db, sizeof db, "%s/run.sqlite", dir);
     double R_eval;
     double loss = final_val_loss(db, &R_eval);
     cr_log_info("%s: validation loss %.4f after %s steps, unigram entropy %.4f nats (R eval %.2f)",

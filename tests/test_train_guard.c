@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <sys/file.h>
 
-#include "data/fnv.h"
+#include "util/fnv.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/trainer.h"
 #include "train_test_util.h"

@@ -9,6 +9,7 @@
 
 #include "db/db.h"
 #include "db/runs.h"
+#include "db/sweeps.h"
 
 static RunInfo sample_info(void)
 {
@@ -54,7 +55,7 @@ Test(train_runs, begin_update_metrics_finish)
                              " VALUES ('run-a', 7, 'queued', 'x', 'dlcm', 1e15, 1, 0)", err, sizeof err), 0, "%s", err);
     RunInfo info = sample_info();
     cr_assert_eq(runs_begin(db, &info, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(runs_status(db, "run-a", status, sizeof status, err, sizeof err), 0);
+    cr_assert_eq(sweeps_run_status(db, "run-a", status, sizeof status, err, sizeof err), 0);
     cr_assert_str_eq(status, "running");
     cr_assert_float_eq(scalar(db, "SELECT sweep_id FROM runs"), 7, 0, "sweep fields are kept");
     cr_assert_float_eq(scalar(db, "SELECT budget FROM runs"), 1e15, 0);
@@ -86,7 +87,7 @@ Test(train_runs, begin_update_metrics_finish)
     p = run_progress_none();
     p.final_val_loss = 3.9;
     cr_assert_eq(runs_finish(db, "run-a", "done", NULL, &p, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(runs_status(db, "run-a", status, sizeof status, err, sizeof err), 0);
+    cr_assert_eq(sweeps_run_status(db, "run-a", status, sizeof status, err, sizeof err), 0);
     cr_assert_str_eq(status, "done");
     cr_assert(!isnan(scalar(db, "SELECT finished_at FROM runs")));
     cr_assert_neq(runs_finish(db, "run-a", "bogus", NULL, &p, err, sizeof err), 0, "the schema refuses unknown statuses");

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data/fnv.h"
+#include "util/fnv.h"
 #include "engine/train/config.h"
 
 #define STATE_FIELDS 16

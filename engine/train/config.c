@@ -11,8 +11,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "data/fnv.h"
-#include "engine/ops.h"
+#include "util/fnv.h"
+#include "util/fs.h"
 
 typedef enum { KEY_INT, KEY_INT64, KEY_FLOAT, KEY_DOUBLE, KEY_STRING, KEY_ENUM, KEY_BOOL } KeyType;
 
@@ -53,10 +53,11 @@ _Static_assert(sizeof(ModelFamily) == sizeof(int) && sizeof(BoundaryMode) == siz
 /* The order here is the order of the canonical form and of --help. */
 static const ConfigKey KEYS[] = {
     {"run.id", KEY_STRING, STR(id), NULL, 0, 0, LOCATION, "run id; empty: 16 hex digits of the config hash"},
-    {"run.out", KEY_STRING, STR(out), NULL, 0, 0, LOCATION, "output directory (checkpoint, run.db); empty: runs/<id>"},
+    {"run.out", KEY_STRING, STR(out), NULL, 0, 0, LOCATION, "output directory (checkpoint, " TRAIN_RUN_DB_NAME "); empty: runs/<id>"},
+    {"run.sweep", KEY_STRING, STR(sweep), NULL, 0, 0, IDENTITY, "the sweep that planned this run (part of its id); empty: none"},
     {"run.seed", KEY_INT64, OFF(seed), 0, NULL, 0, BIG, IDENTITY, "seed of parameter init and boundary sampling"},
     {"run.data_seed", KEY_INT64, OFF(data_seed), 0, NULL, 0, BIG, IDENTITY, "seed of the training window order"},
-    {"run.device", KEY_ENUM, OFF(device), 0, DEVICE_NAMES, 0, 0, IDENTITY, "backend"},
+    {"run.device", KEY_ENUM, OFF(device), 0, DEVICE_NAMES, 0, 0, LOCATION, "backend: where the run trains, not part of its id; dlcm-train picks cuda when a GPU is present"},
     {"run.cuda_device", KEY_INT, OFF(cuda_device), 0, NULL, 0, 1024, LOCATION, "GPU index for device cuda"},
     {"run.precision", KEY_ENUM, OFF(precision), 0, PRECISION_NAMES, 0, 0, IDENTITY, "activation type (bf16: cuda only)"},
 
@@ -123,28 +124,50 @@ struct ConfigSources {
     char origin[NUM_KEYS][CONFIG_PATH_MAX + 32];
 };
 
+/* The model and optimizer defaults are spelled out here rather than taken from engine/model.c
+ * and engine/optim.c, so that reading a run config never links the model; a unit test checks
+ * that they equal model_config_default and optim_config_default. */
 TrainConfig train_config_default(void)
 {
     TrainConfig c;
     memset(&c, 0, sizeof c);
-    ModelShape shape;
-    memset(&shape, 0, sizeof shape);
-    shape.family = FAMILY_DENSE;
-    shape.vocab = 0;
-    shape.seq_len = 128;
-    shape.d_t = 128;
-    shape.d_c = 256;
-    shape.n_layers = 2;
-    shape.n_enc = 1;
-    shape.n_con = 2;
-    shape.n_dec = 1;
-    shape.R = 4.0;
-    c.model = model_config_default(shape);
-    c.optim = optim_config_default();
+    ModelShape *shape = &c.model.shape;
+    shape->family = FAMILY_DENSE;
+    shape->vocab = 0;
+    shape->seq_len = 128;
+    shape->d_t = 128;
+    shape->d_c = 256;
+    shape->n_layers = 2;
+    shape->n_enc = 1;
+    shape->n_con = 2;
+    shape->n_dec = 1;
+    shape->R = 4.0;
+    c.model.boundary = BOUNDARY_LEARNED;
+    c.model.boundary_tau = 1.0f;
+    c.model.parser = PARSER_GLOBAL;
+    c.model.aux_weight = 0.03f;
+    c.model.xattn_mask = XATTN_MASK_STRICT;
+    c.model.smoothing = SMOOTHING_EMA;
+    c.model.smoothing_grad = 0;
+    c.model.parametrization = PARAMETRIZATION_MUP;
+    c.model.d_base = 256;
+    c.model.sigma_base = 0.02f;
+    c.model.norm_eps = 1e-6f;
+    c.model.concept_bucket = 1;
+    c.optim.lr_token = 3e-3f;
+    c.optim.lr_concept = 3e-3f;
+    c.optim.lr_other = 3e-3f;
+    c.optim.beta1 = 0.9f;
+    c.optim.beta2 = 0.95f;
+    c.optim.eps = 1e-8f;
+    c.optim.weight_decay = 0.1f;
+    c.optim.wd_mode = WD_COUPLED;
+    c.optim.clip = 1.0f;
     c.seed = 1;
     c.data_seed = 1;
-    /* The GPU when this build has CUDA and a device is present, else the CPU (issue 4). */
-    c.device = backend_cuda_available() ? DEVICE_CUDA : DEVICE_CPU;
+    /* The trainer switches to the GPU when one is present (train_main.c); the device is where a
+     * run trains, not part of what it is, so a sweep plans the same run for either. */
+    c.device = DEVICE_CPU;
     c.precision = PRECISION_FP32;
     snprintf(c.data_dir, sizeof c.data_dir, "data/out");
     snprintf(c.tokenizer, sizeof c.tokenizer, "byte");
@@ -355,7 +378,7 @@ int config_set(TrainConfig *cfg, ConfigSources *src, const char *key_eq_value,
 /* Walks the event stream of a parser: a top-level mapping whose values are scalars or one
  * level of nested mappings; keys join with '.'. */
 static int load_parser(TrainConfig *cfg, ConfigSources *src, yaml_parser_t *parser,
-                       const char *name, char *err, int errlen)
+                       const char *name, int *applied, char *err, int errlen)
 {
     char section[128] = "";   /* the enclosing mapping's key, "" at top level */
     char pending[128] = "";   /* a key whose value comes next */
@@ -447,6 +470,7 @@ static int load_parser(TrainConfig *cfg, ConfigSources *src, yaml_parser_t *pars
                     bad = 1;
                 } else {
                     seen[ki] = 1;
+                    (*applied)++;
                 }
                 have_pending = 0;
             }
@@ -471,42 +495,50 @@ int config_nul_byte_line(const char *text, size_t len)
     return line;
 }
 
-/* Run configs are a few hundred bytes; anything this large is not one. */
-#define CONFIG_FILE_MAX (1 << 20)
+/* The canonical form opens and closes with these comment lines: a file that opens with the first
+ * but lacks the second was cut short (an interrupted write) and is refused. */
+#define CANONICAL_HEAD "# dlcm run config: every key, canonical order\n"
+#define CANONICAL_TAIL "# end of dlcm run config\n"
 
-int config_load_yaml(TrainConfig *cfg, ConfigSources *src, const char *path, char *err,
-                     int errlen)
+static int load_checked(TrainConfig *cfg, ConfigSources *src, const char *text, size_t len,
+                        const char *name, char *err, int errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    /* Read whole, so a NUL byte (which libyaml reports without a line) is refused with its line. */
-    char *text = malloc(CONFIG_FILE_MAX + 1);
-    size_t len = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
-    int read_error = !text || ferror(f);
-    fclose(f);
-    if (read_error || len > CONFIG_FILE_MAX) {
-        snprintf(err, errlen, "%s: cannot read%s", path, read_error ? "" : ": larger than 1 MiB, not a run config");
-        free(text);
-        return -1;
-    }
+    /* libyaml reports a NUL byte without a line, and strlen-based readers would truncate there. */
     int nul_line = config_nul_byte_line(text, len);
     if (nul_line) {
-        snprintf(err, errlen, "%s:%d: (file): a NUL byte: not a text file", path, nul_line);
-        free(text);
+        snprintf(err, errlen, "%s:%d: (file): a NUL byte: not a text file", name, nul_line);
+        return -1;
+    }
+    size_t head = strlen(CANONICAL_HEAD), tail = strlen(CANONICAL_TAIL);
+    if (len >= head && memcmp(text, CANONICAL_HEAD, head) == 0 &&
+        (len < head + tail || memcmp(text + len - tail, CANONICAL_TAIL, tail) != 0)) {
+        snprintf(err, errlen, "%s: truncated: a canonical run config must end with '%.*s'", name,
+                 (int)tail - 1, CANONICAL_TAIL);
         return -1;
     }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
-        free(text);
-        snprintf(err, errlen, "%s: cannot initialize the YAML parser", path);
+        snprintf(err, errlen, "%s: cannot initialize the YAML parser", name);
         return -1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc = load_parser(cfg, src, &parser, path, err, errlen);
+    int applied = 0;
+    int rc = load_parser(cfg, src, &parser, name, &applied, err, errlen);
     yaml_parser_delete(&parser);
+    if (rc == 0 && applied == 0) {
+        snprintf(err, errlen, "%s: empty config (no keys): refusing to train the defaults", name);
+        return -1;
+    }
+    return rc;
+}
+
+int config_load_yaml(TrainConfig *cfg, ConfigSources *src, const char *path, char *err,
+                     int errlen)
+{
+    size_t len;
+    char *text = fs_read_file(path, CONFIG_FILE_MAX, &len, err, errlen);
+    if (!text) return -1;
+    int rc = load_checked(cfg, src, text, len, path, err, errlen);
     free(text);
     return rc;
 }
@@ -514,15 +546,7 @@ int config_load_yaml(TrainConfig *cfg, ConfigSources *src, const char *path, cha
 int config_load_text(TrainConfig *cfg, const char *text, const char *name, char *err,
                      int errlen)
 {
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        snprintf(err, errlen, "%s: cannot initialize the YAML parser", name);
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    int rc = load_parser(cfg, NULL, &parser, name, err, errlen);
-    yaml_parser_delete(&parser);
-    return rc;
+    return load_checked(cfg, NULL, text, strlen(text), name, err, errlen);
 }
 
 /* ---- resolution and cross-key checks ------------------------------------------------------ */
@@ -614,7 +638,7 @@ int config_resolve(TrainConfig *cfg, const ConfigSources *src, char *err, int er
                              cfg->data_dir, sep, cfg->tokenizer) >= sizeof cfg->val_path)
             return fail_key(src, "data.dir", err, errlen, "path too long");
     }
-    if (!cfg->id[0]) snprintf(cfg->id, sizeof cfg->id, "%016llx", (unsigned long long)config_hash(cfg));
+    if (!cfg->id[0]) config_run_id(cfg, cfg->id);
     for (const char *p = cfg->id; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
             return fail_key(src, "run.id", err, errlen, "only [A-Za-z0-9._-] are allowed");
@@ -692,6 +716,7 @@ static char *canonical(const TrainConfig *cfg, int identity_only)
 {
     Text t = {0};
     char section[64] = "";
+    if (!identity_only) text_add(&t, "%s", CANONICAL_HEAD);
     for (int i = 0; i < NUM_KEYS; i++) {
         const ConfigKey *k = &KEYS[i];
         if (is_alias(k) || (identity_only && !k->identity)) continue;
@@ -706,6 +731,7 @@ static char *canonical(const TrainConfig *cfg, int identity_only)
         format_value(&t, cfg, k);
         text_add(&t, "\n");
     }
+    if (!identity_only) text_add(&t, "%s", CANONICAL_TAIL);
     return t.buf;
 }
 
@@ -718,6 +744,42 @@ uint64_t config_hash(const TrainConfig *cfg)
     h = fnv1a64(DLCM_ENGINE_VERSION, strlen(DLCM_ENGINE_VERSION), h);
     free(text);
     return h;
+}
+
+void config_run_id(const TrainConfig *cfg, char id[17])
+{
+    snprintf(id, 17, "%016llx", (unsigned long long)config_hash(cfg));
+}
+
+char *config_planned_text(const TrainConfig *cfg, const ConfigSources *src, char id[17], char *err, int errlen)
+{
+    TrainConfig resolved = *cfg;
+    resolved.id[0] = '\0';
+    if (config_resolve(&resolved, src, err, errlen)) return NULL;
+    config_run_id(&resolved, id);
+    resolved.id[0] = '\0';
+    resolved.out[0] = '\0';
+    resolved.train_path[0] = '\0';
+    resolved.val_path[0] = '\0';
+    return canonical(&resolved, 0);
+}
+
+int config_text_run_id(const char *text, const char *name, char id[17], char *err, int errlen)
+{
+    /* Resolved as the trainer resolves it (a default warm-up shrinks to a short run, the vocabulary
+     * follows the tokenizer), so a text that is not in resolved form hashes as its run does. */
+    TrainConfig cfg = train_config_default();
+    ConfigSources *src = config_sources_create();
+    if (!src) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = load_checked(&cfg, src, text, strlen(text), name, err, errlen);
+    if (rc == 0) rc = config_resolve(&cfg, src, err, errlen);
+    config_sources_destroy(src);
+    if (rc) return -1;
+    config_run_id(&cfg, id);
+    return 0;
 }
 
 void config_print_keys(FILE *f)

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "engine/model.h"
+#include "engine/model.h" /* ModelConfig: types only; reading a config never links the model */
 #include "engine/optim.h"
 
 /* Part of every run id: a change of the engine that changes numerics bumps it. */
@@ -15,6 +15,12 @@
 
 #define CONFIG_PATH_MAX 512
 #define CONFIG_NAME_MAX 64
+#define CONFIG_FILE_MAX (1 << 20) /* a run config file larger than this is refused */
+
+/* The run's own database inside its directory (the trainer's default --db; the sweep's too). */
+#define TRAIN_RUN_DB_NAME "run.sqlite"
+/* The resolved config inside a run directory. */
+#define TRAIN_RUN_CONFIG_NAME "config.yaml"
 
 typedef enum { SCHEDULE_WSD = 0, SCHEDULE_COSINE = 1 } ScheduleKind;
 typedef enum { DEVICE_CPU = 0, DEVICE_CUDA = 1 } DeviceKind;
@@ -31,6 +37,7 @@ typedef struct {
     /* run */
     char id[CONFIG_NAME_MAX];      /* "" until resolved: the hash of the config */
     char out[CONFIG_PATH_MAX];     /* "" until resolved: runs/<id> */
+    char sweep[CONFIG_NAME_MAX];   /* the sweep that planned the run ("" for none): part of its id */
     int64_t seed;                  /* parameter init and boundary sampling */
     int64_t data_seed;             /* order of training windows */
     DeviceKind device;
@@ -69,7 +76,8 @@ void config_sources_destroy(ConfigSources *s);
 
 /* Reads a YAML file (nested mappings or dotted keys, scalar values) into cfg on top of what it
  * holds. Unknown keys, bad values, duplicates and YAML errors are reported as
- * "FILE:LINE: KEY: what is wrong". Returns 0 or -1 with err. */
+ * "FILE:LINE: KEY: what is wrong". A file with no keys, a NUL byte, or a canonical form cut short
+ * (no closing line) is refused rather than trained with defaults. Returns 0 or -1 with err. */
 int config_load_yaml(TrainConfig *cfg, ConfigSources *src, const char *path, char *err,
                      int errlen);
 
@@ -88,16 +96,31 @@ int config_set_kv(TrainConfig *cfg, ConfigSources *src, const char *key, const c
  * and checks everything across keys. Errors name the key and where it was set. 0 or -1. */
 int config_resolve(TrainConfig *cfg, const ConfigSources *src, char *err, int errlen);
 
-/* The canonical YAML of a resolved config: every key, fixed order, exact number formats.
- * Reading it back gives the same config. Malloc'ed. */
+/* The canonical YAML of a config: every key, fixed order, exact number formats, between an
+ * opening and a closing comment line. Reading it back gives the same config. This is the one
+ * serializer of run configs: the trainer and the sweep planner both write it. Malloc'ed. */
 char *config_canonical(const TrainConfig *cfg);
 /* 64-bit hash of the canonical text of the keys that define the run (not the locations id, out,
- * data paths, cuda_device) and DLCM_ENGINE_VERSION. The run id is its 16 hex digits. */
+ * data paths, device, cuda_device) and DLCM_ENGINE_VERSION. The run id is its 16 hex digits,
+ * whoever computes it (dlcm-train, the sweep planner, the scheduler checking a trainer). */
 uint64_t config_hash(const TrainConfig *cfg);
 
 /* Parses a canonical text (from a checkpoint). 0 or -1 with err. */
 int config_load_text(TrainConfig *cfg, const char *text, const char *name, char *err,
                      int errlen);
+
+/* The run id of a config: 16 hex digits of config_hash (id must hold 17 bytes). */
+void config_run_id(const TrainConfig *cfg, char id[17]);
+
+/* The text a planner writes for a run: the canonical form of the resolved config with the
+ * locations (id, out, data paths) left empty, so the trainer resolves them where it runs and
+ * derives the same id, which goes to id. src (may be NULL) says where keys were set, as for
+ * config_resolve. Malloc'ed, or NULL with err (the config does not resolve). */
+char *config_planned_text(const TrainConfig *cfg, const ConfigSources *src, char id[17], char *err, int errlen);
+
+/* The id of the run a config text describes (read, resolved as dlcm-train resolves it, hashed):
+ * what a scheduler compares with the plan. 0, or -1 with err. */
+int config_text_run_id(const char *text, const char *name, char id[17], char *err, int errlen);
 
 /* One line per key: name, type or choices, default, meaning (for --help). */
 void config_print_keys(FILE *f);

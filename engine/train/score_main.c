@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "engine/train/scorer.h"
 #include "engine/train/tasks.h"
+#include "util/fs.h"
 
 static void usage(FILE *f)
 {
@@ -40,38 +41,6 @@ static void usage(FILE *f)
         "exit codes: 0 success, 1 runtime failure, 2 bad input (checkpoint, file, task line).\n");
 }
 
-static char *read_all(const char *path, size_t *len, char *err, int errlen)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-        if (n + 1 == cap) {
-            char *grown = realloc(buf, cap * 2);
-            if (!grown) { free(buf); buf = NULL; break; }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    int read_error = ferror(f);
-    if (f != stdin) fclose(f);
-    if (!buf || read_error) {
-        free(buf);
-        snprintf(err, errlen, "%s: cannot read", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* A piece inside a TSV field: tabs, newlines and backslashes escaped. */
 static void print_piece(const char *p)
 {
@@ -88,7 +57,7 @@ static int score_text(Scorer *s, const char *path, const char *separator)
 {
     char err[1024];
     size_t len;
-    char *text = read_all(path, &len, err, sizeof err);
+    char *text = fs_read_file(path, (size_t)1 << 34, &len, err, sizeof err);
     if (!text) {
         fprintf(stderr, "dlcm-score: %s\n", err);
         return 2;

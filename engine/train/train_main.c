@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "engine/ops.h"
 #include "engine/train/config.h"
 #include "engine/train/trainer.h"
 
@@ -26,7 +27,7 @@ static void usage(FILE *f)
         "  --steps N           train.steps      --tokens N   train.tokens\n"
         "  --seed N            run.seed         --lr X       optim.lr (every group)\n"
         "  --device cpu|cuda   run.device       --precision fp32|bf16\n"
-        "  --db FILE           database to write (default OUT/run.db)\n"
+        "  --db FILE           database to write (default OUT/" TRAIN_RUN_DB_NAME ")\n"
         "  --resume            require a checkpoint in OUT (otherwise one is used when present)\n"
         "  --stop-at-step N    checkpoint and stop after step N (resumable; for tests)\n"
         "  --print-config      print the resolved config and exit\n"
@@ -61,68 +62,63 @@ static const char *shortcut_key(const char *flag)
     return NULL;
 }
 
+/* A config override from the command line; owned is what it allocated (freed at exit). */
 typedef struct {
     const char *key;
     const char *value;
     const char *origin;
-    char *owned; /* the copy key and origin point into, freed at exit */
+    char *owned;
 } Override;
 
-static int train_main(int argc, char **argv, Override *overrides);
+typedef struct {
+    const char *config_path;
+    TrainOptions opt;
+    int print_config, print_id, help, version;
+    Override *overrides;
+    int n_over;
+} Args;
 
-int main(int argc, char **argv)
+static void args_free(Args *a)
 {
-    Override *overrides = calloc((size_t)argc, sizeof *overrides);
-    if (!overrides) return TRAIN_EXIT_ERROR;
-    int code = train_main(argc, argv, overrides);
-    for (int i = 0; i < argc; i++) free(overrides[i].owned);
-    free(overrides);
-    return code;
+    for (int i = 0; a->overrides && i < a->n_over; i++) free(a->overrides[i].owned);
+    free(a->overrides);
+    a->overrides = NULL;
 }
 
-/* main without the cleanup: every return leaves only overrides[] to free. */
-static int train_main(int argc, char **argv, Override *overrides)
+/* Reads the command line into a; 0, or an exit code (the message printed). */
+static int parse_args(int argc, char **argv, Args *a)
 {
-    const char *config_path = NULL;
-    TrainOptions opt = {0};
-    int print_config = 0, print_id = 0;
-    int n_over = 0;
-
-    if (argc < 2) {
-        /* Training a default model by accident costs time: say what to give instead. */
-        usage(stderr);
-        return TRAIN_EXIT_BAD_INPUT;
-    }
+    memset(a, 0, sizeof *a);
+    a->overrides = calloc((size_t)argc, sizeof *a->overrides);
+    if (!a->overrides) return TRAIN_EXIT_ERROR;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *key = NULL;
-        char *inline_value = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            a->help = 1;
             return 0;
-        } else if (strcmp(a, "--version") == 0) {
-            cli_print_version(stdout, "dlcm-train");
+        } else if (strcmp(arg, "--version") == 0) {
+            a->version = 1;
             return 0;
-        } else if (strcmp(a, "--resume") == 0) {
-            opt.require_resume = 1;
-        } else if (strcmp(a, "--quiet") == 0) {
-            opt.quiet = 1;
-        } else if (strcmp(a, "--print-config") == 0) {
-            print_config = 1;
-        } else if (strcmp(a, "--print-run-id") == 0) {
-            print_id = 1;
-        } else if (strcmp(a, "--db") == 0 || strcmp(a, "--stop-at-step") == 0 || strcmp(a, "--set") == 0) {
+        } else if (strcmp(arg, "--resume") == 0) {
+            a->opt.require_resume = 1;
+        } else if (strcmp(arg, "--quiet") == 0) {
+            a->opt.quiet = 1;
+        } else if (strcmp(arg, "--print-config") == 0) {
+            a->print_config = 1;
+        } else if (strcmp(arg, "--print-run-id") == 0) {
+            a->print_id = 1;
+        } else if (strcmp(arg, "--db") == 0 || strcmp(arg, "--stop-at-step") == 0 || strcmp(arg, "--set") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "dlcm-train: %s needs a value (see --help)\n", a);
+                fprintf(stderr, "dlcm-train: %s needs a value (see --help)\n", arg);
                 return TRAIN_EXIT_BAD_INPUT;
             }
             const char *v = argv[++i];
-            if (strcmp(a, "--db") == 0) {
-                opt.db_path = v;
-            } else if (strcmp(a, "--stop-at-step") == 0) {
+            if (strcmp(arg, "--db") == 0) {
+                a->opt.db_path = v;
+            } else if (strcmp(arg, "--stop-at-step") == 0) {
                 char *end;
-                opt.stop_at_step = strtoll(v, &end, 10);
-                if (*end || opt.stop_at_step <= 0) {
+                a->opt.stop_at_step = strtoll(v, &end, 10);
+                if (*end || a->opt.stop_at_step <= 0) {
                     fprintf(stderr, "dlcm-train: --stop-at-step: expected a positive integer, got '%s'\n", v);
                     return TRAIN_EXIT_BAD_INPUT;
                 }
@@ -134,64 +130,95 @@ static int train_main(int argc, char **argv, Override *overrides)
                 }
                 char *k = strndup(v, (size_t)(eq - v));
                 if (!k) return TRAIN_EXIT_ERROR;
-                overrides[n_over++] = (Override){k, eq + 1, "--set", k};
+                a->overrides[a->n_over++] = (Override){k, eq + 1, "--set", k};
             }
-        } else if (strncmp(a, "--", 2) == 0) {
+        } else if (strncmp(arg, "--", 2) == 0) {
             /* --KEY VALUE, --KEY=VALUE, or a shortcut */
-            char *name = strdup(a);
+            char *name = strdup(arg);
             if (!name) return TRAIN_EXIT_ERROR;
-            overrides[n_over].owned = name; /* freed at exit, whether or not the flag is kept */
+            a->overrides[a->n_over].owned = name; /* freed with the others, even on an error below */
+            a->n_over++;
             char *eq = strchr(name, '=');
+            const char *value = NULL;
             if (eq) {
                 *eq = '\0';
-                inline_value = eq + 1;
+                value = eq + 1;
             }
-            key = shortcut_key(name);
+            const char *key = shortcut_key(name);
             if (!key && strchr(name + 2, '.')) key = name + 2;
             if (!key) {
-                fprintf(stderr, "dlcm-train: unknown option %s (see --help)\n", a);
+                fprintf(stderr, "dlcm-train: unknown option %s (see --help)\n", arg);
                 return TRAIN_EXIT_BAD_INPUT;
             }
-            const char *value = inline_value;
             if (!value) {
                 if (i + 1 >= argc) {
-                    fprintf(stderr, "dlcm-train: %s needs a value (see --help)\n", a);
+                    fprintf(stderr, "dlcm-train: %s needs a value (see --help)\n", arg);
                     return TRAIN_EXIT_BAD_INPUT;
                 }
                 value = argv[++i];
             }
-            overrides[n_over++] = (Override){key, value, name, name};
-        } else if (!config_path) {
-            config_path = a;
+            a->overrides[a->n_over - 1] = (Override){key, value, name, name};
+        } else if (!a->config_path) {
+            a->config_path = arg;
         } else {
-            fprintf(stderr, "dlcm-train: more than one config file (%s, %s)\n", config_path, a);
+            fprintf(stderr, "dlcm-train: more than one config file (%s, %s)\n", a->config_path, arg);
             return TRAIN_EXIT_BAD_INPUT;
         }
     }
+    return 0;
+}
 
+/* The resolved config: defaults, the file, the overrides in order, then the derived values.
+ * 0, or an exit code (the message printed). */
+static int build_config(const Args *a, TrainConfig *cfg)
+{
     char err[1024];
-    TrainConfig cfg = train_config_default();
+    *cfg = train_config_default();
+    /* The GPU when this build has CUDA and a device is present, else the CPU (run.device is where
+     * a run trains, not part of its id). */
+    cfg->device = backend_cuda_available() ? DEVICE_CUDA : DEVICE_CPU;
     ConfigSources *src = config_sources_create();
     if (!src) return TRAIN_EXIT_ERROR;
-    int bad = config_path && config_load_yaml(&cfg, src, config_path, err, sizeof err);
-    for (int i = 0; i < n_over && !bad; i++)
-        bad = config_set_kv(&cfg, src, overrides[i].key, overrides[i].value, overrides[i].origin, err, sizeof err);
-    if (!bad) bad = config_resolve(&cfg, src, err, sizeof err);
+    int rc = 0;
+    if (a->config_path && config_load_yaml(cfg, src, a->config_path, err, sizeof err)) rc = TRAIN_EXIT_BAD_INPUT;
+    for (int i = 0; !rc && i < a->n_over; i++)
+        if (config_set_kv(cfg, src, a->overrides[i].key, a->overrides[i].value, a->overrides[i].origin, err, sizeof err))
+            rc = TRAIN_EXIT_BAD_INPUT;
+    if (!rc && config_resolve(cfg, src, err, sizeof err)) rc = TRAIN_EXIT_BAD_INPUT;
+    if (rc) fprintf(stderr, "dlcm-train: %s\n", err);
     config_sources_destroy(src);
-    if (bad) {
-        fprintf(stderr, "dlcm-train: %s\n", err);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        /* Training a default model by accident costs time: say what to give instead. */
+        usage(stderr);
         return TRAIN_EXIT_BAD_INPUT;
     }
-    if (print_config || print_id) {
-        if (print_id) printf("%s\n", cfg.id);
-        if (print_config) {
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc || a.help || a.version) {
+        if (!rc && a.help) usage(stdout);
+        if (!rc && a.version) cli_print_version(stdout, "dlcm-train");
+        args_free(&a);
+        return rc;
+    }
+    TrainConfig cfg;
+    rc = build_config(&a, &cfg);
+    if (!rc && (a.print_config || a.print_id)) {
+        if (a.print_id) printf("%s\n", cfg.id);
+        if (a.print_config) {
             char *text = config_canonical(&cfg);
             fputs(text, stdout);
             free(text);
         }
-        return 0;
+    } else if (!rc) {
+        /* Progress lines are read live by people and by schedulers that tail the output. */
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        rc = train_run(&cfg, &a.opt);
     }
-    /* Progress lines are read live by people and by schedulers that tail the output. */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    return train_run(&cfg, &opt);
+    args_free(&a);
+    return rc;
 }

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "data/loader.h"
+#include "util/fs.h"
+#include "util/duration.h"
 #include "db/db.h"
 #include "db/runs.h"
 #include "engine/model.h"
@@ -53,37 +55,9 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path, char *err, int errlen)
-{
-    char buf[CONFIG_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                snprintf(err, errlen, "%s: cannot create directory: %s", buf, strerror(errno));
-                return -1;
-            }
-            *p = saved;
-            if (saved == '\0') break;
-        }
-    }
-    return 0;
-}
-
 void train_checkpoint_path(const char *out_dir, char *buf, int buflen)
 {
     snprintf(buf, buflen, "%s/checkpoint.bin", out_dir);
-}
-
-static void format_duration(double s, char *buf, int n)
-{
-    if (!(s >= 0) || s > 1e8) { snprintf(buf, n, "?"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 /* Everything a run holds while it trains. */
@@ -407,7 +381,7 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
 {
     const TrainConfig *cfg = r->cfg;
     *resumed = 0;
-    if (make_dirs(cfg->out, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
+    if (fs_mkdirs(cfg->out, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
     /* One trainer per run directory: a second one would interleave checkpoint.bin.tmp writes and
      * rows in the run's database. The lock goes with the process, however it ends. (Not the
      * scheduler's OUT/.lock, which the launched trainer inherits already held.) */
@@ -425,20 +399,6 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     }
     train_checkpoint_path(cfg->out, r->ckpt_path, sizeof r->ckpt_path);
     r->config_text = config_canonical(cfg);
-    /* The resolved config beside the checkpoint: `dlcm-train OUT/config.yaml` reruns it. Written
-     * to a temporary name and renamed: a trainer killed mid-write must not leave the next one
-     * (the scheduler passes this very file) a truncated config. */
-    char config_path[CONFIG_PATH_MAX + 32], config_tmp[CONFIG_PATH_MAX + 40];
-    snprintf(config_path, sizeof config_path, "%s/config.yaml", cfg->out);
-    snprintf(config_tmp, sizeof config_tmp, "%s.tmp", config_path);
-    FILE *cf = fopen(config_tmp, "w");
-    int written = cf && fputs(r->config_text, cf) >= 0 && fflush(cf) == 0 && fsync(fileno(cf)) == 0;
-    if (cf && fclose(cf) != 0) written = 0;
-    if (!written || rename(config_tmp, config_path) != 0) {
-        snprintf(r->err, ERRLEN, "%s: cannot write: %s", config_path, strerror(errno));
-        unlink(config_tmp);
-        return TRAIN_EXIT_ERROR;
-    }
 
     /* A checkpoint in the run directory means: continue it. */
     if (access(r->ckpt_path, F_OK) == 0) {
@@ -503,7 +463,7 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
 
     char db_path[CONFIG_PATH_MAX + 16];
     if (r->opt->db_path) snprintf(db_path, sizeof db_path, "%s", r->opt->db_path);
-    else snprintf(db_path, sizeof db_path, "%s/run.db", cfg->out);
+    else snprintf(db_path, sizeof db_path, "%s/" TRAIN_RUN_DB_NAME, cfg->out);
     r->db = db_open(db_path, r->err, ERRLEN);
     if (!r->db) return TRAIN_EXIT_ERROR;
     ShapeParams sp;
@@ -512,6 +472,13 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     char device[64];
     describe_run(r, &info, &sp, device, sizeof device);
     if (runs_begin(r->db, &info, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
+    /* The resolved config beside the checkpoint, so `dlcm-train OUT/config.yaml` reruns it; written
+     * only once the run is accepted, atomically, and never over an existing file: that may be the
+     * very config this run was started from (a sweep's), and is left as its planner wrote it. */
+    char config_path[CONFIG_PATH_MAX + 32];
+    snprintf(config_path, sizeof config_path, "%s/" TRAIN_RUN_CONFIG_NAME, cfg->out);
+    if (access(config_path, F_OK) != 0 && fs_write_text_atomic(config_path, r->config_text, r->err, ERRLEN))
+        return TRAIN_EXIT_ERROR;
     if (!r->opt->quiet) {
         char shape[256];
         shape_describe(&cfg->model.shape, shape, sizeof shape);

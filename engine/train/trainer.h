@@ -7,21 +7,10 @@
 #include <stdint.h>
 
 #include "engine/train/config.h"
-
-/* Exit codes of dlcm-train (and train_run's return value). */
-enum {
-    TRAIN_EXIT_DONE = 0,      /* trained to the last step (or stopped at --stop-at-step) */
-    TRAIN_EXIT_ERROR = 1,     /* a runtime failure: I/O, database, backend; status 'failed' */
-    TRAIN_EXIT_BAD_INPUT = 2, /* bad config, flags, data or checkpoint: nothing was trained */
-    TRAIN_EXIT_DIVERGED = 3,  /* loss NaN/inf or above the initial loss; status 'diverged' */
-    TRAIN_EXIT_BUSY = 75,     /* another trainer holds the run directory: nothing done (EX_TEMPFAIL,
-                                 the code the scheduler's launcher gives a locked directory too) */
-    TRAIN_EXIT_SIGINT = 130,  /* interrupted: checkpoint written, status 'queued' (resumable) */
-    TRAIN_EXIT_SIGTERM = 143
-};
+#include "engine/train/exit_codes.h" /* train_run returns these */
 
 typedef struct {
-    const char *db_path;    /* NULL: <out>/run.db */
+    const char *db_path;    /* NULL: <out>/TRAIN_RUN_DB_NAME */
     int require_resume;     /* --resume: fail when <out> has no checkpoint */
     int64_t stop_at_step;   /* > 0: checkpoint and stop after this step, resumable */
     int quiet;              /* no progress lines */

@@ -1,11 +1,12 @@
-/* sweep/testing/fake_trainer.c: a test double of dlcm-train for the sweep tests. Same command
+/* tests/fake_trainer.c: a test double of dlcm-train for the sweep tests. Same command
  * line and outputs (run row, metrics, evals in --db; a checkpoint in --out that it resumes from),
  * but no model: it succeeds, crashes, hangs, fails or diverges as the test asks.
  *
  * Behaviour per run, chosen by the run's seed: DLCM_FAKE_MODES="SEED=MODE,..." (default
  * DLCM_FAKE_DEFAULT or ok). Modes: ok, crash (abort mid-run), fail (exit 1 at once), hang (stops
  * after step 1 forever), nan (records diverged, exits 3), flaky (fails its first launch only),
- * rising (ends with a loss above its initial one). DLCM_FAKE_STEP_MS sleeps per step. Every
+ * rising (ends with a loss above its initial one), impostor (reports another config than it was
+ * given). DLCM_FAKE_STEP_MS sleeps per step. Every
  * launch appends "PID START_STEP" to OUT/launches, and each finished one "START END" (wall-clock
  * seconds) to OUT/times. The device recorded is --device, with CUDA_VISIBLE_DEVICES for cuda. */
 #include <errno.h>
@@ -20,25 +21,13 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "engine/train/config.h"
+#include "engine/train/exit_codes.h"
 
 static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "fake-train: %s %s\n", what, detail ? detail : "");
-    exit(2);
-}
-
-static long config_int(const char *config_path, const char *key)
-{
-    FILE *f = fopen(config_path, "r");
-    if (!f) die("cannot open config", config_path);
-    char line[1024];
-    size_t len = strlen(key);
-    long value = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, len) == 0 && line[len] == ':') value = strtol(line + len + 1, NULL, 10);
-    fclose(f);
-    if (value < 0) die("config lacks", key);
-    return value;
+    exit(TRAIN_EXIT_BAD_INPUT);
 }
 
 static const char *mode_for_seed(long seed)
@@ -94,10 +83,24 @@ int main(int argc, char **argv)
         else die("bad argument", argv[i]);
     }
     if (!config || !out || !db_path || !run_id) die("usage: CONFIG --out DIR --db FILE --run-id ID", NULL);
-    long steps = config_int(config, "train.steps"), seed = config_int(config, "run.seed");
-    long batch = config_int(config, "train.batch") * config_int(config, "train.grad_accum") *
-                 config_int(config, "model.seq_len");
+    /* The config is read as dlcm-train reads it (the same reader, the same refusals: exit 2). */
+    char err[512];
+    TrainConfig cfg = train_config_default();
+    ConfigSources *src = config_sources_create();
+    if (!src) die("out of memory", NULL);
+    int bad = config_load_yaml(&cfg, src, config, err, sizeof err);
+    if (!bad) snprintf(cfg.id, sizeof cfg.id, "%s", run_id); /* as --run-id, after the file */
+    if (bad || config_resolve(&cfg, src, err, sizeof err)) {
+        fprintf(stderr, "fake-train: %s\n", err);
+        return TRAIN_EXIT_BAD_INPUT;
+    }
+    config_sources_destroy(src);
+    long steps = (long)cfg.steps, seed = (long)cfg.seed;
     const char *mode = mode_for_seed(seed);
+    /* An impostor trains and reports another model (here: twice the learning rate) under the id. */
+    if (strcmp(mode, "impostor") == 0) cfg.optim.lr_token *= 2;
+    char *config_text = config_canonical(&cfg);
+    long batch = (long)cfg.batch * cfg.grad_accum * cfg.model.shape.seq_len;
     const char *step_ms_text = getenv("DLCM_FAKE_STEP_MS");
     long step_ms = step_ms_text ? strtol(step_ms_text, NULL, 10) : 0;
 
@@ -131,23 +134,29 @@ int main(int argc, char **argv)
 
     if (strcmp(mode, "fail") == 0) {
         fprintf(stderr, "fake-train: simulated failure before the first step\n");
-        return 1;
+        return TRAIN_EXIT_ERROR;
     }
     if (strcmp(mode, "badinput") == 0) {
         fprintf(stderr, "fake-train: simulated config rejection (exit 2, as dlcm-train on bad input)\n");
-        return 2;
+        return TRAIN_EXIT_BAD_INPUT;
     }
     if (strcmp(mode, "flaky") == 0 && n_launches == 1) {
         fprintf(stderr, "fake-train: simulated failure of the first launch\n");
         return 4;
     }
-    char err[512];
     sqlite3 *db = db_open(db_path, err, sizeof err);
     if (!db) die("db", err);
     /* The run row is there when the scheduler seeded it; a bare database gets a minimal one. */
     exec_sql(db, "INSERT INTO runs(id, config, family, created_at, status) VALUES (?1, 'fake', 'dense', ?2, 'running') "
                  "ON CONFLICT(id) DO UPDATE SET status = 'running' WHERE ?3 = ?3",
              run_id, db_now(), 0);
+    /* What it trains, as dlcm-train reports it: the scheduler checks this against its plan. */
+    sqlite3_stmt *cst = db_prepare(db, "UPDATE runs SET config = ?2 WHERE id = ?1", err, sizeof err);
+    if (!cst || sqlite3_bind_text(cst, 1, run_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(cst, 2, config_text, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(cst) != SQLITE_DONE)
+        die("sql", sqlite3_errmsg(db));
+    sqlite3_finalize(cst);
+    free(config_text);
     double initial = 6.0;
     exec_sql(db, "UPDATE runs SET initial_loss = ?2 WHERE id = ?1 AND ?3 = ?3", run_id, initial, 0);
     for (long step = start; step < steps; step++) {
@@ -176,7 +185,7 @@ int main(int argc, char **argv)
                      run_id, 0, 0);
             fprintf(stderr, "fake-train: loss is NaN at step %ld\n", step);
             db_close(db);
-            return 3; /* dlcm-train's exit code for a diverged run */
+            return TRAIN_EXIT_DIVERGED;
         }
         if (step_ms > 0) sleep_ms(step_ms);
     }

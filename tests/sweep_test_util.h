@@ -1,14 +1,14 @@
-/* sweep/testing/test_util.h: helpers the sweep tests share: temporary directories and files,
+/* tests/sweep_test_util.h: helpers the sweep tests share: temporary directories and files,
  * a small sweep of fake-trainer runs, running bin/dlcm-sweep (to completion or in the background)
  * with a chosen environment, and one-number SQL queries. Linked into the unit-test binary only. */
-#ifndef DLCM_SWEEP_TESTING_TEST_UTIL_H
-#define DLCM_SWEEP_TESTING_TEST_UTIL_H
+#ifndef DLCM_TESTS_SWEEP_TEST_UTIL_H
+#define DLCM_TESTS_SWEEP_TEST_UTIL_H
 
 #include <sqlite3.h>
 #include <stddef.h>
 #include <sys/types.h>
 
-#define TEST_FAKE_TRAINER "build/sweep/dlcm-fake-train"
+#define TEST_FAKE_TRAINER "build/tests/dlcm-fake-train"
 #define TEST_SWEEP_BIN "bin/dlcm-sweep"
 
 /* mkdtemp under /tmp with the tag in its name; the path is written into dir (>= 256 bytes). */

@@ -1,6 +1,6 @@
-/* data/fnv.c: FNV-1a 64 over bytes (see data/fnv.h). A checksum and fingerprint, not a
+/* util/fnv.c: FNV-1a 64 over bytes (see util/fnv.h). A checksum and fingerprint, not a
  * cryptographic hash. */
-#include "data/fnv.h"
+#include "util/fnv.h"
 
 uint64_t fnv1a64(const void *data, size_t n, uint64_t h)
 {

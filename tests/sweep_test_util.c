@@ -1,5 +1,6 @@
-/* sweep/testing/test_util.c: helpers of the sweep tests (see test_util.h). */
-#include "sweep/testing/test_util.h"
+/* tests/sweep_test_util.c: helpers of the sweep tests (see test_util.h). */
+#include "tests/sweep_test_util.h"
+#include "util/fs.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -13,7 +14,7 @@
 
 #include "data/shard.h"
 #include "engine/shape.h"
-#include "sweep/proc.h"
+#include "util/spawn.h"
 
 void tu_temp_dir(char *dir, const char *tag)
 {
@@ -47,7 +48,7 @@ void tu_make_sweep(TuSweep *s, const char *tag, int n_seeds, int steps)
     char data_dir[320], byte_dir[340], shard[360], err[256];
     snprintf(data_dir, sizeof data_dir, "%s/data", s->dir);
     snprintf(byte_dir, sizeof byte_dir, "%s/byte", data_dir);
-    cr_assert_eq(proc_mkdirs(byte_dir, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(fs_mkdirs(byte_dir, err, sizeof err), 0, "%s", err);
     uint16_t tokens[512];
     for (int i = 0; i < 512; i++) tokens[i] = (uint16_t)(i * 7 % 256);
     const char *names[] = {"train.bin", "val.bin"};
@@ -89,7 +90,7 @@ void tu_remove_tree(const char *dir)
     if (strncmp(dir, "/tmp/dlcm-test-sweep-", 21) != 0) return; /* never anything else */
     const char *argv[] = {"rm", "-rf", dir, NULL};
     char out[256], err[256];
-    proc_capture(argv, out, sizeof out, err, sizeof err);
+    spawn_capture(argv, out, sizeof out, err, sizeof err);
 }
 
 pid_t tu_sweep_start(const char *const *args, const char *const *env, const char *log_path)
@@ -99,9 +100,10 @@ pid_t tu_sweep_start(const char *const *args, const char *const *env, const char
     argv[n++] = TEST_SWEEP_BIN;
     for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    ProcSpec spec = {argv, env, log_path, log_path, NULL, SIGKILL};
+    SpawnSpec spec = {.argv = argv, .env_set = env, .stdout_path = log_path, .stderr_path = log_path,
+                      .parent_death_signal = SIGKILL};
     char err[256];
-    pid_t pid = proc_spawn(&spec, err, sizeof err);
+    pid_t pid = spawn_process(&spec, err, sizeof err);
     if (pid < 0) {
         fprintf(stderr, "%s\n", err);
         abort();

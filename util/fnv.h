@@ -1,7 +1,7 @@
-/* data/fnv.h: FNV-1a 64, the one byte hash of the project: shard checksums, text fingerprints,
+/* util/fnv.h: FNV-1a 64, the one byte hash of the project: shard checksums, text fingerprints,
  * run config hashes and run ids, checkpoint checksums. Chain calls by passing the last result. */
-#ifndef DLCM_DATA_FNV_H
-#define DLCM_DATA_FNV_H
+#ifndef DLCM_UTIL_FNV_H
+#define DLCM_UTIL_FNV_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,0 +1,143 @@
+/* tests/test_util.c: the utility layer: atomic replacement keeps the old file whole on failure,
+ * whole-file reads keep NUL bytes and refuse oversized files, mkdir -p, durations in one format,
+ * the spawner's exit codes (exec failure, a held lock) and its captured output. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "remove_tree.h"
+#include "util/duration.h"
+#include "util/fs.h"
+#include "util/mix64.h"
+#include "util/spawn.h"
+
+static void temp_dir(char *dir, size_t n)
+{
+    snprintf(dir, n, "/tmp/dlcm-test-util-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+Test(util, atomic_replacement_is_all_or_nothing)
+{
+    char dir[64], path[128], err[512];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/a.txt", dir);
+    cr_assert_eq(fs_write_text_atomic(path, "first\n", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(fs_write_text_atomic(path, "second\n", err, sizeof err), 0, "%s", err);
+    size_t len;
+    char *text = fs_read_file(path, 1 << 20, &len, err, sizeof err);
+    cr_assert_str_eq(text, "second\n");
+    free(text);
+    /* A stream that is abandoned leaves the old file as it was, and no temporary behind. */
+    FsReplace r;
+    cr_assert_eq(fs_replace_open(&r, path, err, sizeof err), 0, "%s", err);
+    fputs("half a fi", r.f);
+    fs_replace_abort(&r);
+    text = fs_read_file(path, 1 << 20, &len, err, sizeof err);
+    cr_assert_str_eq(text, "second\n");
+    free(text);
+    cr_assert_neq(access(r.tmp, F_OK), 0, "the temporary is gone");
+    cr_assert_eq(fs_replace_open(&r, path, err, sizeof err), 0, "%s", err);
+    fputs("third\n", r.f);
+    cr_assert_eq(fs_replace_commit(&r, err, sizeof err), 0, "%s", err);
+    text = fs_read_file(path, 1 << 20, &len, err, sizeof err);
+    cr_assert_str_eq(text, "third\n");
+    free(text);
+    /* A directory that does not exist: an error naming the file, nothing written. */
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/no/such/dir/x", dir);
+    cr_assert_eq(fs_write_text_atomic(missing, "x", err, sizeof err), -1);
+    cr_assert(strstr(err, missing) != NULL, "%s", err);
+    remove_tree(dir);
+}
+
+Test(util, whole_file_reads_keep_nul_bytes_and_refuse_oversized_files)
+{
+    char dir[64], path[128], err[512];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/b.bin", dir);
+    cr_assert_eq(fs_write_atomic(path, "ab\0cd", 5, err, sizeof err), 0, "%s", err);
+    size_t len = 0;
+    char *data = fs_read_file(path, 100, &len, err, sizeof err);
+    cr_assert_not_null(data, "%s", err);
+    cr_assert_eq(len, 5);
+    cr_assert_eq(strlen(data), 2, "the caller sees the NUL by comparing lengths");
+    free(data);
+    cr_assert_null(fs_read_file(path, 4, &len, err, sizeof err));
+    cr_assert(strstr(err, "larger than 4 bytes") != NULL, "%s", err);
+    char nested[160];
+    snprintf(nested, sizeof nested, "%s/x/y/z", dir);
+    cr_assert_eq(fs_mkdirs(nested, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(fs_mkdirs(nested, err, sizeof err), 0, "an existing directory is fine");
+    struct stat st;
+    cr_assert(stat(nested, &st) == 0 && S_ISDIR(st.st_mode));
+    remove_tree(dir);
+}
+
+Test(util, one_duration_format)
+{
+    char buf[32];
+    format_duration(45, buf, sizeof buf);
+    cr_assert_str_eq(buf, "45s");
+    format_duration(185, buf, sizeof buf);
+    cr_assert_str_eq(buf, "3m 05s");
+    format_duration(2 * 3600 + 14 * 60 + 10, buf, sizeof buf);
+    cr_assert_str_eq(buf, "2h 14m");
+    format_duration(-1, buf, sizeof buf);
+    cr_assert_str_eq(buf, "?");
+    format_duration(0.0 / 0.0, buf, sizeof buf);
+    cr_assert_str_eq(buf, "?");
+}
+
+Test(util, mix64_is_splitmix64)
+{
+    /* splitmix64's published first output for state 0 (the finalizer of 0x9e3779b97f4a7c15). */
+    cr_assert_eq(rng_mix64(0), 0xe220a8397b1dcdafull);
+    cr_assert_neq(rng_mix64(1), rng_mix64(2));
+}
+
+Test(util, the_spawner_reports_exec_failures_and_held_locks)
+{
+    char out[512], err[512];
+    const char *echo[] = {"echo", "hello", NULL};
+    cr_assert_eq(spawn_capture(echo, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(out, "hello\n");
+    const char *missing[] = {"/nonexistent/program", NULL};
+    cr_assert_eq(spawn_capture(missing, out, sizeof out, err, sizeof err), -1);
+    cr_assert(strstr(err, "cannot execute") != NULL && strstr(err, "/nonexistent/program") != NULL, "%s", err);
+    const char *fails[] = {"false", NULL};
+    cr_assert_eq(spawn_capture(fails, out, sizeof out, err, sizeof err), 1);
+
+    /* A lock held by a live process: the child exits SPAWN_EXIT_LOCKED without running. */
+    char dir[64], lock[128], marker[128], log[128];
+    temp_dir(dir, sizeof dir);
+    snprintf(lock, sizeof lock, "%s/.lock", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(marker, sizeof marker, "%s/ran", dir);
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    cr_assert(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    const char *touch[] = {"touch", marker, NULL};
+    SpawnSpec spec = {.argv = touch, .lock_path = lock, .stderr_path = log};
+    pid_t pid = spawn_process(&spec, err, sizeof err);
+    cr_assert_gt(pid, 0, "%s", err);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == SPAWN_EXIT_LOCKED);
+    cr_assert_neq(access(marker, F_OK), 0, "the program did not run");
+    fs_read_tail(log, out, sizeof out);
+    cr_assert(strstr(out, "held by another live process") != NULL, "%s", out);
+    close(fd);
+    pid = spawn_process(&spec, err, sizeof err);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(access(marker, F_OK), 0, "with the lock free it runs");
+    char how[128];
+    spawn_describe_status(status, how, sizeof how);
+    cr_assert_str_eq(how, "exit code 0");
+    remove_tree(dir);
+}

@@ -1,0 +1,9 @@
+/* util/duration.h: a duration for people, the one format of every progress and status line:
+ * "45s", "3m 05s", "2h 14m", "3d 04h" ("?" when unknown). */
+#ifndef DLCM_UTIL_DURATION_H
+#define DLCM_UTIL_DURATION_H
+
+/* Writes seconds as above into buf; negative, NaN or absurd (> 10^12 s) values give "?". */
+void format_duration(double seconds, char *buf, int buflen);
+
+#endif
