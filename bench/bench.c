@@ -1,6 +1,6 @@
 /* bench/bench.c: dlcm-bench, training throughput of the dense and DLCM models on the CUDA
- * backend (tokens/s, MFU against the device's bf16 and TF32 peaks, peak memory) at the sizes of
- * issue 4, and --dump, which writes a model's weights, batch, boundaries and loss for the
+ * backend (tokens/s, MFU against the device's bf16 and TF32 peaks, peak memory) at tiny, small
+ * and medium sizes, and --dump, which writes a model's weights, batch, boundaries and loss for the
  * PyTorch reference (bench/torch_ref.py) to check that both compute the same loss. */
 #include <errno.h>
 #include <stdio.h>

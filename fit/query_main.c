@@ -13,6 +13,7 @@
 #include "fit/output.h"
 #include "fit/query.h"
 #include "fit/summary.h"
+#include "util/fs.h"
 
 static void usage(FILE *f)
 {
@@ -145,21 +146,9 @@ static int load_fit(const Options *o, char **text, char *what, size_t whatlen)
     *text = NULL;
     if (o->fit_json) {
         snprintf(what, whatlen, "%s", o->fit_json);
-        FILE *f = fopen(o->fit_json, "r");
-        if (!f) { fprintf(stderr, "dlcm-query: %s: cannot open: %s\n", o->fit_json, strerror(errno)); return 1; }
-        size_t cap = 1 << 16, len = 0, got;
-        char *buf = malloc(cap);
-        while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-            len += got;
-            if (len + 1 == cap) {
-                char *g = realloc(buf, cap *= 2);
-                if (!g) { free(buf); buf = NULL; } else buf = g;
-            }
-        }
-        fclose(f);
-        if (!buf) { fprintf(stderr, "dlcm-query: out of memory\n"); return 1; }
-        buf[len] = '\0';
-        *text = buf;
+        size_t len;
+        *text = fs_read_file(o->fit_json, (size_t)1 << 26, &len, err, sizeof err);
+        if (!*text) { fprintf(stderr, "dlcm-query: %s\n", err); return 1; }
         return 0;
     }
     sqlite3 *db = output_open_existing_db(o->db_path, err, sizeof err);

@@ -896,7 +896,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_BAD_INPUT;
     }
     char err[1024];
-    sqlite3 *db = db_open(db_path, err, sizeof err);
+    sqlite3 *db = db_open_readonly(db_path, err, sizeof err);
     if (!db) {
         fprintf(stderr, "dlcm-report: %s\n", err);
         return CLI_EXIT_BAD_INPUT;

@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "engine/train/config.h"
+#include "util/fs.h"
 
 /* What the walk needs besides the document: where to report. */
 typedef struct {
@@ -506,30 +507,9 @@ int sweep_config_parse(const char *text, size_t len, const char *name, SweepSpec
 
 int sweep_config_load(const char *path, SweepSpec *spec, char *err, int errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *text = malloc(cap);
-    size_t got;
-    while (text && (got = fread(text + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            char *grown = cap < (1u << 24) ? realloc(text, cap * 2) : NULL;
-            if (!grown) { free(text); text = NULL; break; }
-            text = grown;
-            cap *= 2;
-        }
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (!text || read_error) {
-        free(text);
-        snprintf(err, errlen, "%s: cannot read (too large or I/O error)", path);
-        return -1;
-    }
+    size_t len;
+    char *text = fs_read_file(path, (size_t)1 << 24, &len, err, errlen);
+    if (!text) return -1;
     int rc = sweep_config_parse(text, len, path, spec, err, errlen);
     free(text);
     return rc;

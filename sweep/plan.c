@@ -235,6 +235,14 @@ static int expand_shape(const SweepSpec *spec, int fi, const ModelShape *shape, 
         run.train_flops_per_token = train;
         double wanted_tokens = use_budget ? amounts->v[a] / train : amounts->v[a];
         double steps_exact = wanted_tokens / (double)spec->batch_tokens;
+        /* llround of a value past int64 is undefined (it came out negative, read as "too small"). */
+        if (!(steps_exact * (double)spec->batch_tokens < 9.007199254740992e15)) {
+            snprintf(err, errlen,
+                     "%s:%d: %s: %g needs %.3g tokens for %s, more than one run can train (2^53 tokens)",
+                     spec->file, amounts->lines[a], use_budget ? "budgets" : "tokens", amounts->v[a],
+                     wanted_tokens, desc);
+            return -1;
+        }
         int64_t steps = (int64_t)llround(steps_exact);
         if (steps < 1) {
             snprintf(err, errlen,

@@ -251,3 +251,15 @@ Test(sweep_plan, dense_partners_at_equal_inference_flops)
     }
     sweep_plan_free(&plan);
 }
+
+Test(sweep_plan, a_budget_beyond_any_run_is_refused_as_too_large)
+{
+    /* 1e30 FLOPs is more tokens than a run can count: refused as too large, never as too small. */
+    static const char yaml[] = "name: huge\nvocab: 256\nseq_len: 32\nbatch_tokens: 256\nbudgets: [1e30]\nlr: 0.01\n"
+                               "families:\n  - family: dense\n    d_t: 64\n    n_layers: 2\n";
+    char err[1024];
+    plan_error(yaml, err, sizeof err);
+    cr_assert(strstr(err, "more than one run can train"), "%s", err);
+    cr_assert_null(strstr(err, "too small"), "%s", err);
+    cr_assert(strstr(err, "d.yaml:5: budgets"), "%s", err);
+}
