@@ -9,22 +9,12 @@
 
 #include "db/db.h"
 
-static int bind_text(sqlite3 *db, sqlite3_stmt *st, int i, const char *text, char *err, int errlen)
-{
-    int rc = sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "sqlite: cannot bind parameter %d: %s", i, sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
-
 int fitdb_sweep_exists(sqlite3 *db, const char *sweep, int *exists, char *err, int errlen)
 {
     *exists = 0;
     sqlite3_stmt *st = db_prepare(db, "SELECT 1 FROM sweeps WHERE name = ?1", err, errlen);
     if (!st) return -1;
-    if (bind_text(db, st, 1, sweep, err, errlen)) { sqlite3_finalize(st); return -1; }
+    if (db_bind_text(st, 1, sweep)) return db_bind_failed(st, "binding", err, errlen);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -76,7 +66,7 @@ int fitdb_read_runs(sqlite3 *db, const char *sweep, FitRunRow **rows, int *n, ch
                                   " ORDER BY r.budget, r.N, r.id",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text(db, st, 1, sweep, err, errlen)) { sqlite3_finalize(st); return -1; }
+    if (db_bind_text(st, 1, sweep)) return db_bind_failed(st, "binding", err, errlen);
     int cap = 0, rc;
     FitRunRow *out = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -133,7 +123,7 @@ int fitdb_read_module_stats(sqlite3 *db, const char *sweep, FitModuleStat **rows
                                   " ORDER BY r.parametrization, m.module, m.step",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text(db, st, 1, sweep, err, errlen)) { sqlite3_finalize(st); return -1; }
+    if (db_bind_text(st, 1, sweep)) return db_bind_failed(st, "binding", err, errlen);
     int cap = 0, rc;
     FitModuleStat *out = NULL;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -171,7 +161,7 @@ int fitdb_read_curve(sqlite3 *db, const char *run_id, double **loss, double **lr
     sqlite3_stmt *st = db_prepare(db, "SELECT step, train_loss, lr FROM metrics WHERE run_id = ?1 ORDER BY step",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text(db, st, 1, run_id, err, errlen)) { sqlite3_finalize(st); return -1; }
+    if (db_bind_text(st, 1, run_id)) return db_bind_failed(st, "binding", err, errlen);
     int cap = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_type(st, 1) == SQLITE_NULL || sqlite3_column_type(st, 2) == SQLITE_NULL) {

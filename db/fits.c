@@ -3,30 +3,11 @@
  * parameterized and every bind checked. */
 #include "db/fits.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/db.h"
-
-static int bind_ok(sqlite3 *db, int rc, int i, char *err, int errlen)
-{
-    if (rc == SQLITE_OK) return 0;
-    snprintf(err, errlen, "sqlite: cannot bind parameter %d: %s", i, sqlite3_errmsg(db));
-    return -1;
-}
-
-static int bind_text_or_null(sqlite3 *db, sqlite3_stmt *st, int i, const char *text, char *err, int errlen)
-{
-    return bind_ok(db, text ? sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i), i, err,
-                   errlen);
-}
-
-static int bind_real_or_null(sqlite3 *db, sqlite3_stmt *st, int i, double v, char *err, int errlen)
-{
-    return bind_ok(db, isfinite(v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i), i, err, errlen);
-}
 
 int fits_store(sqlite3 *db, const FitRecord *rec, long long *id_out, int *replaced, char *err, int errlen)
 {
@@ -36,38 +17,29 @@ int fits_store(sqlite3 *db, const FitRecord *rec, long long *id_out, int *replac
                                    " (json_extract(json, '$.label') = ?3 OR (?4 AND json_extract(json, '$.label') IS NULL))",
                                    err, errlen);
     if (!del) return -1;
-    if (bind_text_or_null(db, del, 1, rec->source, err, errlen) || bind_text_or_null(db, del, 2, rec->law, err, errlen) ||
-        bind_text_or_null(db, del, 3, rec->label ? rec->label : "", err, errlen) ||
-        bind_ok(db, sqlite3_bind_int(del, 4, rec->label_is_default), 4, err, errlen)) {
-        sqlite3_finalize(del);
-        return -1;
-    }
-    int rc = sqlite3_step(del);
+    int bind_failed = db_bind_text(del, 1, rec->source);
+    bind_failed |= db_bind_text(del, 2, rec->law);
+    bind_failed |= db_bind_text(del, 3, rec->label ? rec->label : "");
+    bind_failed |= db_bind_int64(del, 4, rec->label_is_default);
+    int rc = db_step(db, del, bind_failed, "replacing the earlier fit", err, errlen);
     sqlite3_finalize(del);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "sqlite: cannot replace the earlier fit: %s", sqlite3_errmsg(db));
-        return -1;
-    }
+    if (rc) return -1;
     *replaced = sqlite3_changes(db);
     sqlite3_stmt *st = db_prepare(db,
                                   "INSERT INTO fits(source, law, created_at, n_points, objective, r2, json)"
                                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text_or_null(db, st, 1, rec->source, err, errlen) || bind_text_or_null(db, st, 2, rec->law, err, errlen) ||
-        bind_ok(db, sqlite3_bind_double(st, 3, db_now()), 3, err, errlen) ||
-        bind_ok(db, sqlite3_bind_int(st, 4, rec->n_points), 4, err, errlen) ||
-        bind_real_or_null(db, st, 5, rec->objective, err, errlen) || bind_real_or_null(db, st, 6, rec->r2, err, errlen) ||
-        bind_text_or_null(db, st, 7, rec->json, err, errlen)) {
-        sqlite3_finalize(st);
-        return -1;
-    }
-    rc = sqlite3_step(st);
+    bind_failed = db_bind_text(st, 1, rec->source);
+    bind_failed |= db_bind_text(st, 2, rec->law);
+    bind_failed |= db_bind_double(st, 3, db_now());
+    bind_failed |= db_bind_int64(st, 4, rec->n_points);
+    bind_failed |= db_bind_real_or_null(st, 5, rec->objective);
+    bind_failed |= db_bind_real_or_null(st, 6, rec->r2);
+    bind_failed |= db_bind_text(st, 7, rec->json);
+    rc = db_step(db, st, bind_failed, "storing the fit", err, errlen);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "sqlite: cannot store the fit: %s", sqlite3_errmsg(db));
-        return -1;
-    }
+    if (rc) return -1;
     *id_out = sqlite3_last_insert_rowid(db);
     return 0;
 }
@@ -76,7 +48,7 @@ int fits_read(sqlite3 *db, long long id, char **json, char *law, int lawlen, cha
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT json, law FROM fits WHERE id = ?1", err, errlen);
     if (!st) return -1;
-    if (bind_ok(db, sqlite3_bind_int64(st, 1, id), 1, err, errlen)) { sqlite3_finalize(st); return -1; }
+    if (db_bind_int64(st, 1, id)) return db_bind_failed(st, "reading a fit", err, errlen);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         if (rc == SQLITE_DONE) snprintf(err, errlen, "no fit with id %lld in the database", id);
@@ -101,11 +73,10 @@ int fits_latest(sqlite3 *db, const char *source, const char *law, const char *la
                                   " ORDER BY created_at DESC, id DESC LIMIT 1",
                                   err, errlen);
     if (!st) return -1;
-    if (bind_text_or_null(db, st, 1, source, err, errlen) || bind_text_or_null(db, st, 2, law, err, errlen) ||
-        bind_text_or_null(db, st, 3, label, err, errlen)) {
-        sqlite3_finalize(st);
-        return -1;
-    }
+    int bind_failed = db_bind_text(st, 1, source);
+    bind_failed |= db_bind_text(st, 2, law);
+    bind_failed |= db_bind_text(st, 3, label);
+    if (bind_failed) return db_bind_failed(st, "finding the latest fit", err, errlen);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *id_out = sqlite3_column_int64(st, 0);
     else if (rc == SQLITE_DONE)
