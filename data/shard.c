@@ -252,7 +252,7 @@ int shard_write(const char *path, const uint16_t *tokens, uint64_t count, uint32
     FsReplace out;
     if (fs_replace_open(&out, path, err, errlen) != 0) return -1;
     if (fwrite(header, 1, sizeof header, out.f) != sizeof header ||
-        fwrite(tokens, 2, (size_t)count, out.f) != (size_t)count) {
+        (count > 0 && fwrite(tokens, 2, (size_t)count, out.f) != (size_t)count)) {
         snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
         fs_replace_abort(&out);
         return -1;

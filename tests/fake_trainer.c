@@ -92,6 +92,7 @@ int main(int argc, char **argv)
     if (!bad) snprintf(cfg.id, sizeof cfg.id, "%s", run_id); /* as --run-id, after the file */
     if (bad || config_resolve(&cfg, src, err, sizeof err)) {
         fprintf(stderr, "fake-train: %s\n", err);
+        config_sources_destroy(src);
         return TRAIN_EXIT_BAD_INPUT;
     }
     config_sources_destroy(src);
@@ -99,7 +100,6 @@ int main(int argc, char **argv)
     const char *mode = mode_for_seed(seed);
     /* An impostor trains and reports another model (here: twice the learning rate) under the id. */
     if (strcmp(mode, "impostor") == 0) cfg.optim.lr_token *= 2;
-    char *config_text = config_canonical(&cfg);
     long batch = (long)cfg.batch * cfg.grad_accum * cfg.model.shape.seq_len;
     const char *step_ms_text = getenv("DLCM_FAKE_STEP_MS");
     long step_ms = step_ms_text ? strtol(step_ms_text, NULL, 10) : 0;
@@ -151,6 +151,7 @@ int main(int argc, char **argv)
                  "ON CONFLICT(id) DO UPDATE SET status = 'running' WHERE ?3 = ?3",
              run_id, db_now(), 0);
     /* What it trains, as dlcm-train reports it: the scheduler checks this against its plan. */
+    char *config_text = config_canonical(&cfg);
     sqlite3_stmt *cst = db_prepare(db, "UPDATE runs SET config = ?2 WHERE id = ?1", err, sizeof err);
     if (!cst || sqlite3_bind_text(cst, 1, run_id, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_text(cst, 2, config_text, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(cst) != SQLITE_DONE)
