@@ -311,6 +311,25 @@ int sweeps_finish(sqlite3 *db, const char *run_id, const char *status, const cha
     return rc;
 }
 
+int sweeps_discard_results(sqlite3 *db, const char *run_id, char *err, int errlen)
+{
+    static const char *const statements[] = {
+        "DELETE FROM metrics WHERE run_id = ?1",
+        "DELETE FROM evals WHERE run_id = ?1",
+        "DELETE FROM module_stats WHERE run_id = ?1",
+        "UPDATE runs SET steps_done = 0, tokens_done = 0, tokens_per_s = NULL WHERE id = ?1",
+    };
+    if (db_begin(db, err, errlen)) return -1;
+    for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++) {
+        sqlite3_stmt *st = db_prepare(db, statements[i], err, errlen);
+        if (!st) { db_rollback(db); return -1; }
+        int rc = db_step(db, st, db_bind_text(st, 1, run_id), "discarding a run's results", err, errlen);
+        sqlite3_finalize(st);
+        if (rc) { db_rollback(db); return -1; }
+    }
+    return db_commit(db, err, errlen);
+}
+
 /* The trainer's columns of `runs`, copied from a run's own database. */
 static const char trainer_columns[] =
     "flops_launched, realized_R_train, realized_R_eval, final_train_loss, final_val_loss, initial_loss, "

@@ -86,6 +86,10 @@ int sweeps_requeue_stale(sqlite3 *db, int64_t sweep_id, double stale_after, int 
 int sweeps_finish(sqlite3 *db, const char *run_id, const char *status, const char *error,
                   const char *stderr_tail, int max_attempts, char *err, int errlen);
 
+/* Forgets what was copied from a run's own database while it ran (its metrics, evaluations, module
+ * statistics and progress): for a trainer that turned out to train another model than planned. */
+int sweeps_discard_results(sqlite3 *db, const char *run_id, char *err, int errlen);
+
 /* Creates the run's own database at run_db_path (the schema, its sweep row and its run row as
  * planned), so the trainer finds its row there whether it inserts or updates. An existing file
  * (a resumed run) is kept as it is. */

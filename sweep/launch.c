@@ -141,6 +141,8 @@ int launch_finish(sqlite3 *db, const char *run_id, const char *out_dir, int stat
     /* Results of a model other than the planned one are never recorded under its id. */
     if (have_db && trainer_trained_planned_run(db, paths.run_db, run_id, mismatch, sizeof mismatch) == 0) {
         snprintf(final_status, statuslen, "failed");
+        /* The live view may have copied its curve while it ran. */
+        if (sweeps_discard_results(db, run_id, err, errlen)) return -1;
         return sweeps_finish(db, run_id, "failed", mismatch, tail, 1, err, errlen);
     }
     int collected = have_db && sweeps_collect(db, run_id, paths.run_db, trainer_status, sizeof trainer_status,
