@@ -24,7 +24,7 @@ int study_latest_version(sqlite3 *db, const char *base_name, int64_t *sweep_id, 
                                   "ORDER BY version DESC LIMIT 1",
                                   err, errlen);
     if (!st) return -1;
-    if (db_bind_text(st, 1, base_name)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, base_name)) return db_bind_failed(st, "binding a parameter", err, errlen);
     int rc = sqlite3_step(st), result = 1;
     if (rc == SQLITE_ROW) {
         *sweep_id = sqlite3_column_int64(st, 0);
@@ -49,7 +49,7 @@ int study_versions(sqlite3 *db, const char *base_name,
                                   "WHERE coalesce(base_name, name) = ?1 ORDER BY version DESC",
                                   err, errlen);
     if (!st) return -1;
-    if (db_bind_text(st, 1, base_name)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, base_name)) return db_bind_failed(st, "binding a parameter", err, errlen);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         each(ctx, sqlite3_column_int64(st, 0), column_text(st, 1), sqlite3_column_int(st, 2), column_text(st, 3));
@@ -343,6 +343,11 @@ int study_copy_progress(sqlite3 *db, const char *run_id, const char *run_db_path
     return 0;
 }
 
+static double column_or_nan(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
 int study_list_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const RunListing *run), void *ctx,
                     char *err, int errlen)
 {
@@ -353,14 +358,14 @@ int study_list_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const
                                   "FROM runs WHERE sweep_id = ?1 ORDER BY rowid",
                                   err, errlen);
     if (!st) return -1;
-    if (db_bind_int64(st, 1, sweep_id)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
+    if (db_bind_int64(st, 1, sweep_id)) return db_bind_failed(st, "binding a parameter", err, errlen);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         RunListing r = {column_text(st, 0), column_text(st, 1), column_text(st, 2), column_text(st, 3),
                         column_text(st, 4), column_text(st, 5), sqlite3_column_double(st, 6),
                         sqlite3_column_double(st, 7), sqlite3_column_double(st, 8), sqlite3_column_double(st, 9),
                         sqlite3_column_double(st, 10),
-                        sqlite3_column_type(st, 11) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 11),
+                        column_or_nan(st, 11),
                         sqlite3_column_int64(st, 12), sqlite3_column_int64(st, 13), sqlite3_column_int64(st, 14),
                         sqlite3_column_int(st, 15)};
         each(ctx, &r);
@@ -374,7 +379,7 @@ int study_find_run(sqlite3 *db, const char *prefix, char *id, int idlen, char *e
 {
     sqlite3_stmt *st = db_prepare(db, "SELECT id FROM runs WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2", err, errlen);
     if (!st) return -1;
-    if (db_bind_text(st, 1, prefix)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, prefix)) return db_bind_failed(st, "binding a parameter", err, errlen);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == 0) snprintf(id, idlen, "%s", column_text(st, 0));
@@ -395,7 +400,7 @@ int study_run_fields(sqlite3 *db, const char *run_id, void (*each)(void *ctx, co
                                   "JOIN runs r ON r.id = s.run WHERE s.run = ?1",
                                   err, errlen);
     if (!st) return -1;
-    if (db_bind_text(st, 1, run_id)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, run_id)) return db_bind_failed(st, "binding a parameter", err, errlen);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         for (int c = 0; c < sqlite3_column_count(st); c++)
@@ -419,7 +424,7 @@ int study_run_curve(sqlite3 *db, const char *run_id,
                                   " GROUP BY step ORDER BY step",
                                   err, errlen);
     if (!st) return -1;
-    if (db_bind_text(st, 1, run_id)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, run_id)) return db_bind_failed(st, "binding a parameter", err, errlen);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         each(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
@@ -428,11 +433,6 @@ int study_run_curve(sqlite3 *db, const char *run_id,
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return db_fail(db, "reading the curve", err, errlen);
     return 0;
-}
-
-static double column_or_nan(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
 int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const ReportRun *run), void *ctx,
@@ -445,7 +445,7 @@ int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, con
                                   "FROM runs WHERE sweep_id = ?1 ORDER BY rowid",
                                   err, errlen);
     if (!st) return -1;
-    if (db_bind_int64(st, 1, sweep_id)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
+    if (db_bind_int64(st, 1, sweep_id)) return db_bind_failed(st, "binding a parameter", err, errlen);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ReportRun r = {column_text(st, 0), column_text(st, 1), column_text(st, 2), column_or_nan(st, 3),
@@ -469,7 +469,7 @@ int study_latest_fits(sqlite3 *db, const char *source,
                                   "(SELECT max(id) FROM fits g WHERE g.source = f.source AND g.law = f.law) ORDER BY law",
                                   err, errlen);
     if (!st) return -1;
-    if (db_bind_text(st, 1, source)) { sqlite3_finalize(st); return db_fail(db, "binding", err, errlen); }
+    if (db_bind_text(st, 1, source)) return db_bind_failed(st, "binding a parameter", err, errlen);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         each(ctx, column_text(st, 0), sqlite3_column_double(st, 1), column_text(st, 2));
