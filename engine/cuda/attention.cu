@@ -1,282 +1,610 @@
-/* engine/cuda/attention.cu: attention with its products on tensor cores. For a chunk
- * of sequences, S = Q K^T goes to fp32 scratch through cuBLAS, a row kernel masks it (causal or
- * key counts), adds the null key and writes P = softmax(S) in the activation type (and lse),
- * then O = P V is a second strided GEMM. Backward recomputes S and P, forms dP = dO V^T, the
- * row kernel makes dS = P (dP - dO.O) scale and the null key's gradients, and three GEMMs add
- * dQ += dS K, dK += dS^T Q, dV += P^T dO. Masked scores cost GEMM work but no accuracy. The
- * null key's gradients are summed per block in warp order, then over blocks in block order: no
- * floating-point atomics, so a run repeats bit for bit. */
+/* engine/cuda/attention.cu: fused (flash) attention, forward and backward, for causal
+ * self-attention and the concept cross-attention (per-query key counts, optional null key).
+ *
+ * Queries and keys go in tiles of 64; a block of four warps holds one tile, 16 rows a warp, and
+ * walks the tiles of the other side that its mask leaves visible (a tile hidden entirely by the
+ * causal or staircase mask is never computed). Scores stay in registers, the softmax is online
+ * and only the log-sum-exp of each row is saved. The products run on the tensor cores in bf16
+ * (mma.sync m16n8k16, fp32 accumulation); with fp32 activations the same kernels form the same
+ * register tiles with fp32 FMAs, so both types share every other line.
+ *
+ * Backward without atomics, so that a run repeats bit for bit: one kernel per query tile forms
+ * dQ over its key tiles (and the null key's gradients, summed per block, then over blocks in
+ * block order by cuda_add_partials); one kernel per key tile forms dK and dV over its query
+ * tiles. Scores and dP are computed in both: 7 tile products per visible tile pair instead of 5,
+ * the price of determinism. Every product launched is counted (whole tiles, padding included). */
 #include <math.h>
+#include <stdint.h>
 
 #include "engine/cuda/attention_common.h"
 
-#define ROW_WARPS 8 /* query rows per block, one warp each */
-#define ROW_THREADS (ROW_WARPS * 32)
-#define SCRATCH_TARGET_BYTES ((size_t)512 << 20) /* chunk sequences up to this much scratch */
+#define TILE 64                /* queries of a query tile, keys of a key tile */
+#define WARPS 4                /* each warp owns 16 rows of the block's tile */
+#define THREADS (WARPS * 32)
+#define WARP_ROWS 16
+#define NTILES (TILE / 8)      /* 8-wide column groups of a 64-wide register tile */
+#define SCRATCH_LD (TILE + 4)  /* fp32 path: a warp's 16 x 64 probabilities in shared memory */
+#define LOG2E 1.4426950408889634f
+#define FULL_MASK 0xffffffffu
 
-/* Adds the block's (visible keys + null) count, times the pass's products, to the counter. */
-static __device__ void count_block_pairs(const AttnArgs &a, unsigned long long warp_pairs, int weight)
+/* A 64 x 64 tile in shared memory, rows padded by 16 bytes so that the fragment reads of a warp
+ * fall in distinct banks. */
+template <typename T> struct Tile {
+    static constexpr int ld = HD + 16 / (int)sizeof(T);
+    static constexpr int elems = TILE * ld;
+};
+
+/* Shared memory of a kernel holding `tiles` tiles (plus the fp32 path's per-warp scratch). */
+template <typename T> static size_t tile_smem_bytes(int tiles)
 {
-    __shared__ unsigned long long block_pairs;
-    if (threadIdx.x == 0) block_pairs = 0;
-    __syncthreads();
-    if (threadIdx.x % 32 == 0 && warp_pairs) atomicAdd(&block_pairs, warp_pairs);
-    __syncthreads();
-    if (threadIdx.x == 0 && block_pairs) atomicAdd(a.pair_counter, (unsigned long long)weight * block_pairs);
+    size_t scratch = sizeof(T) == sizeof(float) ? (size_t)WARPS * WARP_ROWS * SCRATCH_LD * sizeof(float) : 0;
+    return (size_t)tiles * Tile<T>::elems * sizeof(T) + scratch;
 }
 
-/* Row (sequence b = b0 + chunk index, head h, query i) of the chunk's score matrices. */
-static __device__ __forceinline__ size_t score_row(const AttnArgs &a, int chunk_b, int h, int i)
+/* Register tile: a warp's 16 x 64 block in the mma accumulator layout. Lane (g = lane / 4,
+ * t = lane % 4) holds, for each 8-wide group n, columns 8n + 2t + {0, 1} of rows g (elements
+ * 0, 1) and g + 8 (elements 2, 3). */
+typedef float RegTile[NTILES][4];
+
+static __device__ __forceinline__ void zero_tile(RegTile acc)
 {
-    return (((size_t)chunk_b * a.H + h) * a.Tq + i) * a.Tk;
+#pragma unroll
+    for (int n = 0; n < NTILES; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) acc[n][e] = 0.0f;
 }
 
+static __device__ __forceinline__ float attn_exp(float x) { return exp2f(x * LOG2E); }
+
+static __device__ __forceinline__ float quad_sum(float x)
+{
+    x += __shfl_xor_sync(FULL_MASK, x, 1);
+    return x + __shfl_xor_sync(FULL_MASK, x, 2);
+}
+
+static __device__ __forceinline__ float quad_max(float x)
+{
+    x = fmaxf(x, __shfl_xor_sync(FULL_MASK, x, 1));
+    return fmaxf(x, __shfl_xor_sync(FULL_MASK, x, 2));
+}
+
+/* <row, vec> over 64 for a row in shared memory, split over the lane's quad (16 each). */
 template <typename T>
-static __device__ __forceinline__ float dot64(const T *x, const T *y)
+static __device__ __forceinline__ float quad_dot(const T *row, const T *vec)
+{
+    int t = threadIdx.x % 4;
+    float s = 0.0f;
+#pragma unroll
+    for (int c = 0; c < 16; c++) s += to_f32(row[t * 16 + c]) * to_f32(vec[t * 16 + c]);
+    return quad_sum(s);
+}
+
+/* ---- tile products: the only code that differs between bf16 and fp32 ------------------------
+ * products_abt: acc += A B^T, A the warp's 16 rows and B 64 rows of 64-wide tiles (the head
+ *   dimension is reduced): scores, dP.
+ * products_pb: acc += P B, P a register tile (16 x 64) and B a 64 x 64 tile: P V, dS K. */
+
+static __device__ __forceinline__ uint32_t load_pair(const bf16 *p) { return *reinterpret_cast<const uint32_t *>(p); }
+
+/* Four 8 x 8 blocks of a row-major shared tile, transposed: lanes 8m..8m+7 name the rows of
+ * block m, and each lane receives, of block m, the elements (2t, g) and (2t + 1, g), which is
+ * the B operand's layout for a B stored k-major ([k][n], as V is). */
+static __device__ __forceinline__ void load_blocks_transposed(uint32_t r[4], const bf16 *row)
+{
+    unsigned addr = (unsigned)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr)
+                 : "memory");
+}
+
+static __device__ __forceinline__ uint32_t pack_f32_pair(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+
+static __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+static __device__ __forceinline__ void products_abt(RegTile acc, const bf16 *A, const bf16 *B, float *)
+{
+    const int ld = Tile<bf16>::ld, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; kk++) {
+        const bf16 *a_lo = A + g * ld + kk * 16 + 2 * t, *a_hi = a_lo + 8 * ld;
+        uint32_t a[4] = {load_pair(a_lo), load_pair(a_hi), load_pair(a_lo + 8), load_pair(a_hi + 8)};
+#pragma unroll
+        for (int n = 0; n < NTILES; n++) {
+            const bf16 *b = B + (n * 8 + g) * ld + kk * 16 + 2 * t;
+            mma_bf16(acc[n], a, load_pair(b), load_pair(b + 8));
+        }
+    }
+}
+
+static __device__ __forceinline__ void products_pb(RegTile acc, const RegTile p, const bf16 *B, float *)
+{
+    const int ld = Tile<bf16>::ld, lane = threadIdx.x % 32;
+#pragma unroll
+    for (int kk = 0; kk < TILE / 16; kk++) {
+        /* the accumulator layout of column groups 2kk and 2kk+1 is the A operand's layout */
+        uint32_t a[4] = {pack_f32_pair(p[2 * kk][0], p[2 * kk][1]), pack_f32_pair(p[2 * kk][2], p[2 * kk][3]),
+                         pack_f32_pair(p[2 * kk + 1][0], p[2 * kk + 1][1]),
+                         pack_f32_pair(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+        /* blocks: keys kk*16 + {0-7, 8-15} by columns of groups n and n + 1 */
+        int block = lane / 8;
+        const bf16 *b_row = B + (kk * 16 + (block % 2) * 8 + lane % 8) * ld + (block / 2) * 8;
+#pragma unroll
+        for (int n = 0; n < NTILES; n += 2) {
+            uint32_t b[4];
+            load_blocks_transposed(b, b_row + n * 8);
+            mma_bf16(acc[n], a, b[0], b[1]);
+            mma_bf16(acc[n + 1], a, b[2], b[3]);
+        }
+    }
+}
+
+static __device__ __forceinline__ void products_abt(RegTile acc, const float *A, const float *B, float *)
+{
+    const int ld = Tile<float>::ld, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const float *a_lo = A + g * ld, *a_hi = A + (g + 8) * ld;
+#pragma unroll 4
+    for (int d = 0; d < HD; d++) {
+        float x_lo = a_lo[d], x_hi = a_hi[d];
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                float y = B[(n * 8 + 2 * t + j) * ld + d];
+                acc[n][j] += x_lo * y;
+                acc[n][2 + j] += x_hi * y;
+            }
+    }
+}
+
+/* fp32: P goes through the warp's scratch so each lane can read its rows whole. */
+static __device__ __forceinline__ void products_pb(RegTile acc, const RegTile p, const float *B, float *scratch)
+{
+    const int ld = Tile<float>::ld, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int n = 0; n < NTILES; n++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            scratch[g * SCRATCH_LD + n * 8 + 2 * t + j] = p[n][j];
+            scratch[(g + 8) * SCRATCH_LD + n * 8 + 2 * t + j] = p[n][2 + j];
+        }
+    __syncwarp();
+#pragma unroll 4
+    for (int kx = 0; kx < TILE; kx++) {
+        float x_lo = scratch[g * SCRATCH_LD + kx], x_hi = scratch[(g + 8) * SCRATCH_LD + kx];
+        const float *b = B + kx * ld;
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                float y = b[n * 8 + 2 * t + j];
+                acc[n][j] += x_lo * y;
+                acc[n][2 + j] += x_hi * y;
+            }
+    }
+    __syncwarp();
+}
+
+/* ---- tiles in and out ------------------------------------------------------------------------ */
+
+/* Rows [0, rows) of a 64-wide head slice with `stride` elements between rows into a shared tile;
+ * the rest of its 64 rows zero (their scores are masked; zeros keep NaN out of the products). */
+template <typename T>
+static __device__ __forceinline__ void load_tile(T *tile, const T *src, int stride, int rows, int vector_loads)
+{
+    const int per_chunk = 16 / (int)sizeof(T), chunks = HD / per_chunk, ld = Tile<T>::ld;
+    for (int c = threadIdx.x; c < TILE * chunks; c += THREADS) {
+        int r = c / chunks, col = (c % chunks) * per_chunk;
+        T *dst = tile + r * ld + col;
+        if (r >= rows) {
+            *reinterpret_cast<uint4 *>(dst) = make_uint4(0u, 0u, 0u, 0u);
+        } else if (vector_loads) {
+            *reinterpret_cast<uint4 *>(dst) = __ldg(reinterpret_cast<const uint4 *>(src + (size_t)r * stride + col));
+        } else {
+            for (int e = 0; e < per_chunk; e++) dst[e] = src[(size_t)r * stride + col + e];
+        }
+    }
+}
+
+/* dst[row] += the lane's columns of one row of a register tile (half 0: row g, 1: row g + 8). */
+template <typename T>
+static __device__ __forceinline__ void add_tile_row(T *dst, const RegTile acc, int half)
+{
+    int t = threadIdx.x % 4;
+#pragma unroll
+    for (int n = 0; n < NTILES; n++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            T *x = dst + n * 8 + 2 * t + j;
+            *x = from_f32<T>(to_f32(*x) + acc[n][2 * half + j]);
+        }
+}
+
+static __device__ __forceinline__ void count_products(const AttnArgs &a, unsigned long long pairs)
+{
+    if (a.pair_counter && threadIdx.x == 0 && pairs) atomicAdd(a.pair_counter, pairs);
+}
+
+/* ---- kernels ---------------------------------------------------------------------------------- */
+
+/* limits[b][tile]: the most regular keys any query of the query tile sees (its key tiles). */
+__global__ void tile_limits_kernel(AttnArgs a, int *limits)
+{
+    __shared__ int warp_limit[TILE / 32];
+    int tile = blockIdx.x, b = blockIdx.y;
+    int n = __reduce_max_sync(FULL_MASK, visible_keys(a, b, tile * TILE + (int)threadIdx.x));
+    if (threadIdx.x % 32 == 0) warp_limit[threadIdx.x / 32] = n;
+    __syncthreads();
+    if (threadIdx.x == 0) limits[(size_t)b * gridDim.x + tile] = max(warp_limit[0], warp_limit[1]);
+}
+
+/* D[b][h][i] = <dO, O> of query i: the softmax backward's row term. One warp a row. */
+template <typename T>
+__global__ void row_dots_kernel(AttnArgs a, float *D, const T *dout, const T *out)
 {
     int lane = threadIdx.x % 32;
-    return warp_sum(to_f32(x[lane]) * to_f32(y[lane]) + to_f32(x[lane + 32]) * to_f32(y[lane + 32]));
-}
-
-/* Softmax of one row with its mask and null key: P (act type), lse, and the output row
- * initialised to p_null v_null for the P V product to add onto. */
-template <typename T>
-__global__ void __launch_bounds__(ROW_THREADS)
-softmax_forward_kernel(const float *S, T *P, T *out, float *lse, const T *q, const T *k_null,
-                       const T *v_null, AttnArgs a, int b0)
-{
-    int chunk_b = blockIdx.z, b = b0 + chunk_b, h = blockIdx.y;
-    int i = blockIdx.x * ROW_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
-    unsigned long long pairs = 0;
-    if (i < a.Tq) {
-        const float *s = S + score_row(a, chunk_b, h, i);
-        T *p = P + score_row(a, chunk_b, h, i);
-        int n = visible_keys(a, b, i);
-        pairs = (unsigned long long)(n + a.has_null);
-        const T *qi = q + ((size_t)b * a.Tq + i) * a.q_stride + h * HD;
-        float s_null = a.has_null ? a.scale * dot64(qi, k_null + h * HD) : -INFINITY;
-        float m = s_null;
-        for (int j = lane; j < n; j += 32) m = fmaxf(m, a.scale * s[j]);
-        m = warp_max(m);
-        float sum = 0.0f;
-        if (m != -INFINITY) {
-            for (int j = lane; j < n; j += 32) sum += expf(a.scale * s[j] - m);
-            sum = warp_sum(sum) + (a.has_null ? expf(s_null - m) : 0.0f);
-        }
-        float L = sum > 0.0f ? m + logf(sum) : -INFINITY;
-        for (int j = lane; j < a.Tk; j += 32)
-            p[j] = from_f32<T>(j < n && sum > 0.0f ? expf(a.scale * s[j] - L) : 0.0f);
-        T *o = out + ((size_t)b * a.Tq + i) * a.o_stride + h * HD;
-        float p_null = a.has_null && sum > 0.0f ? expf(s_null - L) : 0.0f;
-        o[lane] = from_f32<T>(a.has_null ? p_null * to_f32(v_null[h * HD + lane]) : 0.0f);
-        o[lane + 32] = from_f32<T>(a.has_null ? p_null * to_f32(v_null[h * HD + lane + 32]) : 0.0f);
-        if (lane == 0) lse[((size_t)b * a.H + h) * a.Tq + i] = L;
+    size_t rows = (size_t)a.B * a.H * a.Tq, warps = (size_t)gridDim.x * blockDim.x / 32;
+    for (size_t row = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32; row < rows; row += warps) {
+        int i = (int)(row % a.Tq), h = (int)(row / a.Tq % a.H), b = (int)(row / a.Tq / a.H);
+        size_t at = ((size_t)b * a.Tq + i) * a.o_stride + h * HD;
+        float s = to_f32(dout[at + lane]) * to_f32(out[at + lane]) +
+                  to_f32(dout[at + lane + 32]) * to_f32(out[at + lane + 32]);
+        s = warp_sum(s);
+        if (lane == 0) D[row] = s;
     }
-    if (a.pair_counter) count_block_pairs(a, pairs, 2);
 }
 
-/* Backward, first half: P again from S and the saved lse. */
+/* Forward: block (query tile, head, sequence). The null key starts the online softmax: its score
+ * is the first running maximum, its weight 1 and v_null the first output. */
 template <typename T>
-__global__ void __launch_bounds__(ROW_THREADS)
-probs_kernel(const float *S, T *P, const float *lse, AttnArgs a, int b0)
+__global__ void __launch_bounds__(THREADS)
+flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T *q, const T *k,
+                     const T *v, const T *k_null, const T *v_null)
 {
-    int chunk_b = blockIdx.z, b = b0 + chunk_b, h = blockIdx.y;
-    int i = blockIdx.x * ROW_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (i >= a.Tq) return;
-    const float *s = S + score_row(a, chunk_b, h, i);
-    T *p = P + score_row(a, chunk_b, h, i);
-    float L = lse[((size_t)b * a.H + h) * a.Tq + i];
-    int n = isfinite(L) ? visible_keys(a, b, i) : 0;
-    for (int j = lane; j < a.Tk; j += 32) p[j] = from_f32<T>(j < n ? expf(a.scale * s[j] - L) : 0.0f);
-}
+    extern __shared__ __align__(16) unsigned char smem[];
+    const int ld = Tile<T>::ld;
+    T *sQ = reinterpret_cast<T *>(smem), *sK = sQ + Tile<T>::elems, *sV = sK + Tile<T>::elems;
+    int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, q0 = qt * TILE;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    float *scratch = reinterpret_cast<float *>(sV + Tile<T>::elems) + warp * WARP_ROWS * SCRATCH_LD;
+    int row[2] = {q0 + warp * WARP_ROWS + g, q0 + warp * WARP_ROWS + g + 8};
+    int vis[2] = {visible_keys(a, b, row[0]), visible_keys(a, b, row[1])};
+    int key_tiles = (limits[(size_t)b * gridDim.x + qt] + TILE - 1) / TILE;
 
-/* Backward, second half: dS = P (dP - D) scale with D = dO.O, written over nothing else (own
- * buffer); the null key's part goes straight into dq, dk_null and dv_null. */
-template <typename T>
-__global__ void __launch_bounds__(ROW_THREADS)
-dscores_kernel(const float *dP, const T *P, T *dS, T *dq, float *null_partials,
-               const T *dout, const T *out, const float *lse, const T *q, const T *k_null,
-               const T *v_null, AttnArgs a, int b0)
-{
-    __shared__ float null_grad[ROW_WARPS][2][HD];
-    int chunk_b = blockIdx.z, b = b0 + chunk_b, h = blockIdx.y;
-    int warp = threadIdx.x / 32;
-    int i = blockIdx.x * ROW_WARPS + warp, lane = threadIdx.x % 32;
-    unsigned long long pairs = 0;
-    float dkn0 = 0.0f, dkn1 = 0.0f, dvn0 = 0.0f, dvn1 = 0.0f;
-    if (i < a.Tq) {
-        size_t row = (size_t)b * a.Tq + i;
-        const float *dp = dP + score_row(a, chunk_b, h, i);
-        const T *p = P + score_row(a, chunk_b, h, i);
-        T *ds = dS + score_row(a, chunk_b, h, i);
-        float L = lse[((size_t)b * a.H + h) * a.Tq + i];
-        const T *doi = dout + row * a.o_stride + h * HD;
-        float D = dot64(doi, out + row * a.o_stride + h * HD);
-        bool live = isfinite(L);
-        int n = live ? visible_keys(a, b, i) : 0;
-        if (live) pairs = (unsigned long long)(n + a.has_null);
-        for (int j = lane; j < a.Tk; j += 32) /* P is zero past the visible keys */
-            ds[j] = from_f32<T>(j < n ? to_f32(p[j]) * (dp[j] - D) * a.scale : 0.0f);
-        if (live && a.has_null) {
-            const T *qi = q + row * a.q_stride + h * HD;
-            const T *kn = k_null + h * HD, *vn = v_null + h * HD;
-            float Pn = expf(a.scale * dot64(qi, kn) - L);
-            float dSn = Pn * (dot64(doi, vn) - D) * a.scale;
-            T *dqi = dq + row * a.q_stride + h * HD;
-            dqi[lane] = from_f32<T>(to_f32(dqi[lane]) + dSn * to_f32(kn[lane]));
-            dqi[lane + 32] = from_f32<T>(to_f32(dqi[lane + 32]) + dSn * to_f32(kn[lane + 32]));
-            dkn0 = dSn * to_f32(qi[lane]);
-            dkn1 = dSn * to_f32(qi[lane + 32]);
-            dvn0 = Pn * to_f32(doi[lane]);
-            dvn1 = Pn * to_f32(doi[lane + 32]);
+    load_tile(sQ, q + ((size_t)b * a.Tq + q0) * a.q_stride + h * HD, a.q_stride, min(TILE, a.Tq - q0), a.vector_loads);
+    __syncthreads();
+    const T *q_warp = sQ + warp * WARP_ROWS * ld;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    RegTile o;
+    zero_tile(o);
+    if (a.has_null) {
+        const T *kn = k_null + h * HD, *vn = v_null + h * HD;
+        for (int half = 0; half < 2; half++) {
+            m[half] = a.scale * quad_dot(q_warp + (g + 8 * half) * ld, kn);
+            l[half] = t == 0 ? 1.0f : 0.0f; /* l is summed over the quad at the end */
         }
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) o[n][j] = o[n][2 + j] = to_f32(vn[n * 8 + 2 * t + j]);
     }
-    if (a.has_null) { /* the block's sum in warp order, to its slot of the head's partials */
-        null_grad[warp][0][lane] = dkn0;
-        null_grad[warp][0][lane + 32] = dkn1;
-        null_grad[warp][1][lane] = dvn0;
-        null_grad[warp][1][lane + 32] = dvn1;
+
+    for (int kt = 0; kt < key_tiles; kt++) {
+        int k0 = kt * TILE;
+        __syncthreads(); /* every warp is done with the previous K and V */
+        load_tile(sK, k + ((size_t)b * a.Tk + k0) * a.k_stride + h * HD, a.k_stride, min(TILE, a.Tk - k0), a.vector_loads);
+        load_tile(sV, v + ((size_t)b * a.Tk + k0) * a.v_stride + h * HD, a.v_stride, min(TILE, a.Tk - k0), a.vector_loads);
         __syncthreads();
-        if (threadIdx.x < 2 * HD) {
-            int which = threadIdx.x / HD, c = threadIdx.x % HD;
-            float s = 0.0f;
-            for (int w = 0; w < ROW_WARPS; w++) s += null_grad[w][which][c];
-            size_t slot = ((size_t)h * gridDim.z + chunk_b) * gridDim.x + blockIdx.x;
-            null_partials[((size_t)which * a.H * gridDim.z * gridDim.x * HD) + slot * HD + c] = s;
+        RegTile s;
+        zero_tile(s);
+        products_abt(s, q_warp, sK, scratch);
+        float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int half = e / 2, col = k0 + n * 8 + 2 * t + e % 2;
+                s[n][e] = col < vis[half] ? s[n][e] * a.scale : -INFINITY;
+                tile_max[half] = fmaxf(tile_max[half], s[n][e]);
+            }
+        float alpha[2], base[2], sum[2] = {0.0f, 0.0f};
+        for (int half = 0; half < 2; half++) {
+            float m_new = fmaxf(m[half], quad_max(tile_max[half]));
+            base[half] = m_new == -INFINITY ? 0.0f : m_new; /* nothing seen yet: keep zeros */
+            alpha[half] = attn_exp(m[half] - base[half]);
+            m[half] = m_new;
         }
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int half = e / 2;
+                s[n][e] = attn_exp(s[n][e] - base[half]);
+                sum[half] += s[n][e];
+                o[n][e] *= alpha[half];
+            }
+        for (int half = 0; half < 2; half++) l[half] = l[half] * alpha[half] + sum[half];
+        products_pb(o, s, sV, scratch);
     }
-    if (a.pair_counter) count_block_pairs(a, pairs, 5);
+
+    for (int half = 0; half < 2; half++) {
+        float total = quad_sum(l[half]);
+        if (row[half] >= a.Tq) continue;
+        float inv = total > 0.0f ? 1.0f / total : 0.0f;
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) o[n][2 * half + j] *= inv;
+        T *dst = out + ((size_t)b * a.Tq + row[half]) * a.o_stride + h * HD;
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) dst[n * 8 + 2 * t + j] = from_f32<T>(o[n][2 * half + j]);
+        if (t == 0) lse[((size_t)b * a.H + h) * a.Tq + row[half]] = total > 0.0f ? m[half] + logf(total) : -INFINITY;
+    }
+    count_products(a, (unsigned long long)key_tiles * 2 * TILE * TILE + (a.has_null ? 2ull * TILE : 0ull));
+}
+
+/* Backward, dQ: block (query tile, head, sequence) over its key tiles, then the null key: its
+ * share of dQ, and the block's partial dk_null, dv_null (summed over the tile's rows in order)
+ * into null_partials[kind][h][b * query_tiles + tile][64]. */
+template <typename T>
+__global__ void __launch_bounds__(THREADS)
+flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T *dq,
+                         float *null_partials, const T *dout, const float *lse, const T *q,
+                         const T *k, const T *v, const T *k_null, const T *v_null)
+{
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ float null_ds[TILE], null_p[TILE];
+    const int ld = Tile<T>::ld;
+    T *sQ = reinterpret_cast<T *>(smem), *sdO = sQ + Tile<T>::elems, *sK = sdO + Tile<T>::elems,
+      *sV = sK + Tile<T>::elems;
+    int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, q0 = qt * TILE;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    float *scratch = reinterpret_cast<float *>(sV + Tile<T>::elems) + warp * WARP_ROWS * SCRATCH_LD;
+    int rows = min(TILE, a.Tq - q0);
+    load_tile(sQ, q + ((size_t)b * a.Tq + q0) * a.q_stride + h * HD, a.q_stride, rows, a.vector_loads);
+    load_tile(sdO, dout + ((size_t)b * a.Tq + q0) * a.o_stride + h * HD, a.o_stride, rows, a.vector_loads);
+    int row[2], vis[2];
+    float L[2], D[2];
+    for (int half = 0; half < 2; half++) {
+        row[half] = q0 + warp * WARP_ROWS + g + 8 * half;
+        size_t at = ((size_t)b * a.H + h) * a.Tq + row[half];
+        L[half] = row[half] < a.Tq ? lse[at] : -INFINITY;
+        D[half] = row[half] < a.Tq ? row_dots[at] : 0.0f;
+        vis[half] = isfinite(L[half]) ? visible_keys(a, b, row[half]) : 0;
+    }
+    int key_tiles = (limits[(size_t)b * gridDim.x + qt] + TILE - 1) / TILE;
+    const T *q_warp = sQ + warp * WARP_ROWS * ld, *do_warp = sdO + warp * WARP_ROWS * ld;
+    RegTile dq_acc;
+    zero_tile(dq_acc);
+
+    for (int kt = 0; kt < key_tiles; kt++) {
+        int k0 = kt * TILE;
+        __syncthreads();
+        load_tile(sK, k + ((size_t)b * a.Tk + k0) * a.k_stride + h * HD, a.k_stride, min(TILE, a.Tk - k0), a.vector_loads);
+        load_tile(sV, v + ((size_t)b * a.Tk + k0) * a.v_stride + h * HD, a.v_stride, min(TILE, a.Tk - k0), a.vector_loads);
+        __syncthreads();
+        RegTile s, dp;
+        zero_tile(s);
+        zero_tile(dp);
+        products_abt(s, q_warp, sK, scratch);
+        products_abt(dp, do_warp, sV, scratch);
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) { /* s becomes dS = P (dP - D) scale */
+                int half = e / 2, col = k0 + n * 8 + 2 * t + e % 2;
+                float p = col < vis[half] ? attn_exp(s[n][e] * a.scale - L[half]) : 0.0f;
+                s[n][e] = p * (dp[n][e] - D[half]) * a.scale;
+            }
+        products_pb(dq_acc, s, sK, scratch);
+    }
+
+    if (a.has_null) {
+        __syncthreads(); /* the tiles of Q and dO are complete in every path */
+        const T *kn = k_null + h * HD, *vn = v_null + h * HD;
+        float ds_null[2];
+        for (int half = 0; half < 2; half++) {
+            int r = warp * WARP_ROWS + g + 8 * half;
+            float s_null = quad_dot(q_warp + (g + 8 * half) * ld, kn);
+            float dp_null = quad_dot(do_warp + (g + 8 * half) * ld, vn);
+            float p = isfinite(L[half]) ? attn_exp(a.scale * s_null - L[half]) : 0.0f;
+            ds_null[half] = p * (dp_null - D[half]) * a.scale;
+            if (t == 0) {
+                null_ds[r] = ds_null[half];
+                null_p[r] = p;
+            }
+        }
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                float kv = to_f32(kn[n * 8 + 2 * t + j]);
+                dq_acc[n][j] += ds_null[0] * kv;
+                dq_acc[n][2 + j] += ds_null[1] * kv;
+            }
+        __syncthreads();
+        /* threads 0-63: dk_null = sum_r dS_r q_r; threads 64-127: dv_null = sum_r P_r dO_r */
+        int kind = threadIdx.x / HD, c = threadIdx.x % HD;
+        const float *w = kind == 0 ? null_ds : null_p;
+        const T *x = kind == 0 ? sQ : sdO;
+        float sum = 0.0f;
+        for (int r = 0; r < TILE; r++) sum += w[r] * to_f32(x[r * ld + c]);
+        size_t parts = (size_t)a.B * gridDim.x, part = (size_t)b * gridDim.x + qt;
+        null_partials[(((size_t)kind * a.H + h) * parts + part) * HD + c] = sum;
+    }
+
+    for (int half = 0; half < 2; half++)
+        if (row[half] < a.Tq) add_tile_row(dq + ((size_t)b * a.Tq + row[half]) * a.q_stride + h * HD, dq_acc, half);
+    count_products(a, (unsigned long long)key_tiles * 3 * TILE * TILE + (a.has_null ? 5ull * TILE : 0ull));
+}
+
+/* Backward, dK and dV: block (key tile, head, sequence) over the query tiles that see any of its
+ * keys. The warp's register tiles are transposed scores: its 16 keys by the tile's 64 queries. */
+template <typename T>
+__global__ void __launch_bounds__(THREADS)
+flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const float *row_dots,
+                          T *dk, T *dv, const T *dout, const float *lse, const T *q, const T *k,
+                          const T *v)
+{
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ float tile_lse[TILE], tile_D[TILE];
+    __shared__ int tile_vis[TILE];
+    const int ld = Tile<T>::ld;
+    T *sK = reinterpret_cast<T *>(smem), *sV = sK + Tile<T>::elems, *sQ = sV + Tile<T>::elems,
+      *sdO = sQ + Tile<T>::elems;
+    int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, k0 = kt * TILE;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    float *scratch = reinterpret_cast<float *>(sdO + Tile<T>::elems) + warp * WARP_ROWS * SCRATCH_LD;
+    load_tile(sK, k + ((size_t)b * a.Tk + k0) * a.k_stride + h * HD, a.k_stride, min(TILE, a.Tk - k0), a.vector_loads);
+    load_tile(sV, v + ((size_t)b * a.Tk + k0) * a.v_stride + h * HD, a.v_stride, min(TILE, a.Tk - k0), a.vector_loads);
+    int key[2] = {k0 + warp * WARP_ROWS + g, k0 + warp * WARP_ROWS + g + 8};
+    const T *k_warp = sK + warp * WARP_ROWS * ld, *v_warp = sV + warp * WARP_ROWS * ld;
+    RegTile dk_acc, dv_acc;
+    zero_tile(dk_acc);
+    zero_tile(dv_acc);
+    unsigned long long tiles_done = 0;
+
+    for (int qt = 0; qt < query_tiles; qt++) {
+        if (limits[(size_t)b * query_tiles + qt] <= k0) continue; /* no query there sees these keys */
+        tiles_done++;
+        int q0 = qt * TILE, rows = min(TILE, a.Tq - q0);
+        __syncthreads();
+        load_tile(sQ, q + ((size_t)b * a.Tq + q0) * a.q_stride + h * HD, a.q_stride, rows, a.vector_loads);
+        load_tile(sdO, dout + ((size_t)b * a.Tq + q0) * a.o_stride + h * HD, a.o_stride, rows, a.vector_loads);
+        if (threadIdx.x < TILE) {
+            int i = q0 + threadIdx.x;
+            size_t at = ((size_t)b * a.H + h) * a.Tq + i;
+            float L = i < a.Tq ? lse[at] : -INFINITY;
+            tile_lse[threadIdx.x] = isfinite(L) ? L : 0.0f;
+            tile_D[threadIdx.x] = i < a.Tq ? row_dots[at] : 0.0f;
+            tile_vis[threadIdx.x] = isfinite(L) ? visible_keys(a, b, i) : 0;
+        }
+        __syncthreads();
+        RegTile p, ds;
+        zero_tile(p);
+        zero_tile(ds);
+        products_abt(p, k_warp, sQ, scratch);  /* S^T */
+        products_abt(ds, v_warp, sdO, scratch); /* dP^T */
+#pragma unroll
+        for (int n = 0; n < NTILES; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int half = e / 2, c = n * 8 + 2 * t + e % 2;
+                float pr = key[half] < tile_vis[c] ? attn_exp(p[n][e] * a.scale - tile_lse[c]) : 0.0f;
+                p[n][e] = pr;
+                ds[n][e] = pr * (ds[n][e] - tile_D[c]) * a.scale;
+            }
+        products_pb(dv_acc, p, sdO, scratch);
+        products_pb(dk_acc, ds, sQ, scratch);
+    }
+
+    for (int half = 0; half < 2; half++) {
+        if (key[half] >= a.Tk) continue;
+        add_tile_row(dk + ((size_t)b * a.Tk + key[half]) * a.k_stride + h * HD, dk_acc, half);
+        add_tile_row(dv + ((size_t)b * a.Tk + key[half]) * a.v_stride + h * HD, dv_acc, half);
+    }
+    count_products(a, tiles_done * 4 * TILE * TILE);
 }
 
 /* ---- host side ------------------------------------------------------------------------------ */
 
-/* Sequences per chunk, so the chunk's scores fit the scratch target (at least one). */
-static int chunk_sequences(const AttnShape *s, size_t bytes_per_score)
+static int tiles_of(int n) { return (n + TILE - 1) / TILE; }
+
+/* Dynamic shared memory above the default 48 KB needs the kernel's consent (fp32 tiles). */
+template <typename Kernel> static void allow_smem(Kernel kernel, size_t bytes)
 {
-    size_t per_seq = (size_t)s->H * s->Tq * s->Tk * bytes_per_score;
-    size_t n = per_seq ? SCRATCH_TARGET_BYTES / per_seq : (size_t)s->B;
-    if (n < 1) n = 1;
-    if (n > (size_t)s->B) n = (size_t)s->B;
-    return (int)n;
+    if (bytes > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
 }
 
-static const char *offset(const void *p, size_t elements, size_t elem_size)
+static void launch_tile_limits(Backend *be, const AttnArgs &a, int *limits)
 {
-    return (const char *)p + elements * elem_size;
+    tile_limits_kernel<<<dim3((unsigned)tiles_of(a.Tq), (unsigned)a.B), TILE, 0, cuda_state(be)->stream>>>(a, limits);
+    CUDA_CHECK_LAUNCH();
 }
 
-/* S[h] = Q_h K_h^T for the heads of sequence b, into fp32 scores of the chunk slot. */
-static void scores_gemm(Backend *be, float *S_slot, const void *q, const void *k, const AttnShape *s, int b)
+template <typename T>
+static void forward(Backend *be, const AttnArgs &a, const int *limits, void *out, float *lse,
+                    const void *q, const void *k, const void *v, const AttnShape *s)
 {
-    size_t es = be->act_size;
-    cuda_gemm_strided(be, 0, 1, s->Tq, s->Tk, HD, 1.0f,
-                      offset(q, (size_t)b * s->Tq * s->q_stride, es), s->q_stride, HD,
-                      offset(k, (size_t)b * s->Tk * s->k_stride, es), s->k_stride, HD, 0.0f,
-                      S_slot, s->Tk, (long long)s->Tq * s->Tk, s->H, 1);
+    size_t smem = tile_smem_bytes<T>(3);
+    allow_smem(flash_forward_kernel<T>, smem);
+    dim3 grid((unsigned)tiles_of(a.Tq), (unsigned)a.H, (unsigned)a.B);
+    flash_forward_kernel<T><<<grid, THREADS, smem, cuda_state(be)->stream>>>(
+        a, limits, (T *)out, lse, (const T *)q, (const T *)k, (const T *)v, (const T *)s->k_null,
+        (const T *)s->v_null);
+    CUDA_CHECK_LAUNCH();
 }
 
 void cuda_attention_forward(Backend *be, void *out, float *lse, const void *q, const void *k,
-                                 const void *v, const AttnShape *s)
+                            const void *v, const AttnShape *s)
 {
     if (s->B <= 0 || s->Tq <= 0 || s->H <= 0) return;
-    AttnArgs a = attn_args(be, s);
-    if (!s->key_count) be->flops += 4.0 * HD * causal_pairs(s);
-    size_t es = be->act_size, per_head = (size_t)s->Tq * s->Tk;
-    int nb = chunk_sequences(s, sizeof(float) + es);
-    size_t chunk_scores = (size_t)nb * s->H * per_head;
-    char *scratch = (char *)cuda_scratch(be, chunk_scores * (sizeof(float) + es) + 256);
-    float *S = (float *)scratch;
-    void *P = scratch + chunk_scores * sizeof(float);
+    AttnArgs a = attn_args(be, s, q, k, v, out, NULL);
+    int *limits = (int *)cuda_scratch(be, (size_t)s->B * tiles_of(s->Tq) * sizeof(int));
+    launch_tile_limits(be, a, limits);
+    if (is_bf16(be))
+        forward<bf16>(be, a, limits, out, lse, q, k, v, s);
+    else
+        forward<float>(be, a, limits, out, lse, q, k, v, s);
+}
+
+template <typename T>
+static void backward(Backend *be, const AttnArgs &a, const int *limits, float *row_dots,
+                     float *null_partials, void *dq, void *dk, void *dv, const void *dout,
+                     const void *out, const float *lse, const void *q, const void *k, const void *v,
+                     const AttnShape *s)
+{
     cudaStream_t st = cuda_state(be)->stream;
-    for (int b0 = 0; b0 < s->B; b0 += nb) {
-        int n = s->B - b0 < nb ? s->B - b0 : nb;
-        if (s->Tk > 0)
-            for (int c = 0; c < n; c++) scores_gemm(be, S + (size_t)c * s->H * per_head, q, k, s, b0 + c);
-        dim3 grid((unsigned)((s->Tq + ROW_WARPS - 1) / ROW_WARPS), (unsigned)s->H, (unsigned)n);
-        if (is_bf16(be))
-            softmax_forward_kernel<bf16><<<grid, ROW_THREADS, 0, st>>>(S, (bf16 *)P, (bf16 *)out, lse, (const bf16 *)q,
-                                                                      (const bf16 *)s->k_null, (const bf16 *)s->v_null, a, b0);
-        else
-            softmax_forward_kernel<float><<<grid, ROW_THREADS, 0, st>>>(S, (float *)P, (float *)out, lse, (const float *)q,
-                                                                       (const float *)s->k_null, (const float *)s->v_null, a, b0);
-        CUDA_CHECK_LAUNCH();
-        if (s->Tk == 0) continue;
-        for (int c = 0; c < n; c++) { /* O_h += P_h V_h */
-            int b = b0 + c;
-            cuda_gemm_strided(be, 0, 0, s->Tq, HD, s->Tk, 1.0f, offset(P, (size_t)c * s->H * per_head, es), s->Tk,
-                              (long long)per_head, offset(v, (size_t)b * s->Tk * s->v_stride, es), s->v_stride, HD,
-                              1.0f, (void *)offset(out, (size_t)b * s->Tq * s->o_stride, es), s->o_stride, HD,
-                              s->H, 0);
-        }
-    }
+    size_t rows = (size_t)a.B * a.H * a.Tq;
+    row_dots_kernel<T><<<grid_for(rows * 32, 256), 256, 0, st>>>(a, row_dots, (const T *)dout, (const T *)out);
+    CUDA_CHECK_LAUNCH();
+    size_t smem = tile_smem_bytes<T>(4);
+    int query_tiles = tiles_of(a.Tq);
+    allow_smem(flash_backward_dq_kernel<T>, smem);
+    flash_backward_dq_kernel<T><<<dim3((unsigned)query_tiles, (unsigned)a.H, (unsigned)a.B), THREADS, smem, st>>>(
+        a, limits, row_dots, (T *)dq, null_partials, (const T *)dout, lse, (const T *)q, (const T *)k,
+        (const T *)v, (const T *)s->k_null, (const T *)s->v_null);
+    CUDA_CHECK_LAUNCH();
+    if (a.Tk <= 0) return;
+    allow_smem(flash_backward_dkv_kernel<T>, smem);
+    flash_backward_dkv_kernel<T><<<dim3((unsigned)tiles_of(a.Tk), (unsigned)a.H, (unsigned)a.B), THREADS, smem, st>>>(
+        a, limits, query_tiles, row_dots, (T *)dk, (T *)dv, (const T *)dout, lse, (const T *)q,
+        (const T *)k, (const T *)v);
+    CUDA_CHECK_LAUNCH();
 }
 
 void cuda_attention_backward(Backend *be, void *dq, void *dk, void *dv, float *dk_null,
-                                  float *dv_null, const void *dout, const void *out,
-                                  const float *lse, const void *q, const void *k, const void *v,
-                                  const AttnShape *s)
+                             float *dv_null, const void *dout, const void *out, const float *lse,
+                             const void *q, const void *k, const void *v, const AttnShape *s)
 {
     if (s->B <= 0 || s->Tq <= 0 || s->H <= 0) return;
-    AttnArgs a = attn_args(be, s);
-    if (!s->key_count) be->flops += 10.0 * HD * causal_pairs(s);
-    size_t es = be->act_size, per_head = (size_t)s->Tq * s->Tk;
-    int nb = chunk_sequences(s, sizeof(float) + 2 * es);
-    size_t chunk_scores = (size_t)nb * s->H * per_head;
-    char *scratch = (char *)cuda_scratch(be, chunk_scores * (sizeof(float) + 2 * es) + 256);
-    float *S = (float *)scratch; /* scores, then dP */
-    void *P = scratch + chunk_scores * sizeof(float);
-    void *dS = scratch + chunk_scores * (sizeof(float) + es);
-    /* null key: per-block partial gradients [dk|dv][head][block], summed in block order */
-    int row_blocks = (s->Tq + ROW_WARPS - 1) / ROW_WARPS;
-    size_t blocks_per_head = (size_t)nb * row_blocks;
-    float *null_partials = s->k_null ? (float *)cuda_work(be, 2 * (size_t)s->H * blocks_per_head * HD * sizeof(float)) : NULL;
-    cudaStream_t st = cuda_state(be)->stream;
-    for (int b0 = 0; b0 < s->B; b0 += nb) {
-        int n = s->B - b0 < nb ? s->B - b0 : nb;
-        dim3 grid((unsigned)row_blocks, (unsigned)s->H, (unsigned)n);
-        if (s->Tk > 0) {
-            for (int c = 0; c < n; c++) scores_gemm(be, S + (size_t)c * s->H * per_head, q, k, s, b0 + c);
-            if (is_bf16(be))
-                probs_kernel<bf16><<<grid, ROW_THREADS, 0, st>>>(S, (bf16 *)P, lse, a, b0);
-            else
-                probs_kernel<float><<<grid, ROW_THREADS, 0, st>>>(S, (float *)P, lse, a, b0);
-            CUDA_CHECK_LAUNCH();
-            AttnShape dov = *s; /* dP_h = dO_h V_h^T: the same product with dO and V */
-            dov.q_stride = s->o_stride;
-            dov.k_stride = s->v_stride;
-            for (int c = 0; c < n; c++) scores_gemm(be, S + (size_t)c * s->H * per_head, dout, v, &dov, b0 + c);
-        }
-        if (is_bf16(be))
-            dscores_kernel<bf16><<<grid, ROW_THREADS, 0, st>>>(
-                S, (const bf16 *)P, (bf16 *)dS, (bf16 *)dq, null_partials, (const bf16 *)dout,
-                (const bf16 *)out, lse, (const bf16 *)q, (const bf16 *)s->k_null, (const bf16 *)s->v_null, a, b0);
-        else
-            dscores_kernel<float><<<grid, ROW_THREADS, 0, st>>>(
-                S, (const float *)P, (float *)dS, (float *)dq, null_partials, (const float *)dout,
-                (const float *)out, lse, (const float *)q, (const float *)s->k_null, (const float *)s->v_null, a, b0);
-        CUDA_CHECK_LAUNCH();
-        if (s->k_null) {
-            size_t parts = (size_t)n * row_blocks, per_kind = (size_t)s->H * parts * HD;
-            cuda_add_partials(be, dk_null, null_partials, s->H, (int)parts, HD);
-            cuda_add_partials(be, dv_null, null_partials + per_kind, s->H, (int)parts, HD);
-        }
-        if (s->Tk == 0) continue;
-        for (int c = 0; c < n; c++) {
-            int b = b0 + c;
-            const char *dS_c = offset(dS, (size_t)c * s->H * per_head, es);
-            const char *P_c = offset(P, (size_t)c * s->H * per_head, es);
-            /* dQ_h += dS_h K_h */
-            cuda_gemm_strided(be, 0, 0, s->Tq, HD, s->Tk, 1.0f, dS_c, s->Tk, (long long)per_head,
-                              offset(k, (size_t)b * s->Tk * s->k_stride, es), s->k_stride, HD, 1.0f,
-                              (void *)offset(dq, (size_t)b * s->Tq * s->q_stride, es), s->q_stride, HD, s->H, 0);
-            /* dK_h += dS_h^T Q_h */
-            cuda_gemm_strided(be, 1, 0, s->Tk, HD, s->Tq, 1.0f, dS_c, s->Tk, (long long)per_head,
-                              offset(q, (size_t)b * s->Tq * s->q_stride, es), s->q_stride, HD, 1.0f,
-                              (void *)offset(dk, (size_t)b * s->Tk * s->k_stride, es), s->k_stride, HD, s->H, 0);
-            /* dV_h += P_h^T dO_h */
-            cuda_gemm_strided(be, 1, 0, s->Tk, HD, s->Tq, 1.0f, P_c, s->Tk, (long long)per_head,
-                              offset(dout, (size_t)b * s->Tq * s->o_stride, es), s->o_stride, HD, 1.0f,
-                              (void *)offset(dv, (size_t)b * s->Tk * s->v_stride, es), s->v_stride, HD, s->H, 0);
-        }
+    AttnArgs a = attn_args(be, s, q, k, v, out, dout);
+    int query_tiles = tiles_of(s->Tq);
+    size_t rows = (size_t)s->B * s->H * s->Tq, parts = (size_t)s->B * query_tiles;
+    size_t null_floats = s->k_null ? 2 * (size_t)s->H * parts * HD : 0;
+    /* scratch: row dots [B H Tq], null-key partials [2][H][parts][64], tile limits [B][tiles] */
+    char *scratch = (char *)cuda_scratch(be, (rows + null_floats) * sizeof(float) + parts * sizeof(int));
+    float *row_dots = (float *)scratch, *null_partials = row_dots + rows;
+    int *limits = (int *)(null_partials + null_floats);
+    launch_tile_limits(be, a, limits);
+    if (is_bf16(be))
+        backward<bf16>(be, a, limits, row_dots, null_partials, dq, dk, dv, dout, out, lse, q, k, v, s);
+    else
+        backward<float>(be, a, limits, row_dots, null_partials, dq, dk, dv, dout, out, lse, q, k, v, s);
+    if (s->k_null) {
+        cuda_add_partials(be, dk_null, null_partials, s->H, (int)parts, HD);
+        cuda_add_partials(be, dv_null, null_partials + (size_t)s->H * parts * HD, s->H, (int)parts, HD);
     }
 }

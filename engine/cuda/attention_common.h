@@ -1,7 +1,9 @@
-/* engine/cuda/attention_common.h: the attention kernels' launch arguments, the visible-key rule
- * (causal or per-query counts) and the host-side pair count. */
+/* engine/cuda/attention_common.h: the attention kernels' launch arguments, built once per call
+ * from the AttnShape, and the visible-key rule (causal or per-query counts). */
 #ifndef DLCM_ENGINE_CUDA_ATTENTION_COMMON_H
 #define DLCM_ENGINE_CUDA_ATTENTION_COMMON_H
+
+#include <stdint.h>
 
 #include "engine/cuda/cuda_internal.h"
 
@@ -17,8 +19,11 @@ typedef struct {
     const int32_t *key_count;
     float scale;
     int has_null;
-    /* key-count mode: query-key pairs are counted on the device (weighted by the products of
-     * the pass: 2 forward, 5 backward), since the counts never reach the host */
+    /* every 64-wide head row of q, k, v, out and dout starts on 16 bytes: tiles load in
+     * 16-byte vectors (otherwise element by element) */
+    int vector_loads;
+    /* query-key pairs times products the kernels computed, whole tiles included; counted on
+     * the device, since the tiles a key-count call visits depend on counts that live there */
     unsigned long long *pair_counter;
 } AttnArgs;
 
@@ -27,10 +32,15 @@ static __device__ __forceinline__ int visible_keys(const AttnArgs &a, int b, int
 {
     if (i >= a.Tq) return 0;
     int n = a.key_count ? a.key_count[(size_t)b * a.Tq + i] : i + 1;
+    if (n < 0) return 0;
     return n < a.Tk ? n : a.Tk;
 }
 
-static inline AttnArgs attn_args(Backend *be, const AttnShape *s)
+static inline int aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+/* dout and out may be NULL (forward). */
+static inline AttnArgs attn_args(Backend *be, const AttnShape *s, const void *q, const void *k,
+                                 const void *v, const void *out, const void *dout)
 {
     AttnArgs a;
     a.B = s->B;
@@ -44,15 +54,13 @@ static inline AttnArgs attn_args(Backend *be, const AttnShape *s)
     a.key_count = s->key_count;
     a.scale = s->scale;
     a.has_null = s->k_null != NULL;
-    a.pair_counter = s->key_count ? cuda_state(be)->attn_pairs_device : NULL;
+    size_t es = be->act_size;
+    a.vector_loads = aligned16(q) && aligned16(k) && aligned16(v) && aligned16(out) &&
+                     (!dout || aligned16(dout)) && (s->q_stride * es) % 16 == 0 &&
+                     (s->k_stride * es) % 16 == 0 && (s->v_stride * es) % 16 == 0 &&
+                     (s->o_stride * es) % 16 == 0;
+    a.pair_counter = cuda_state(be)->attn_pairs_device;
     return a;
-}
-
-/* Causal pairs are known on the host: B H (Tq (Tq + 1) / 2 + null per query). */
-static inline double causal_pairs(const AttnShape *s)
-{
-    double per_head = (double)s->Tq * (s->Tq + 1) / 2.0 + (s->k_null ? (double)s->Tq : 0.0);
-    return (double)s->B * s->H * per_head;
 }
 
 #endif

@@ -10,6 +10,7 @@ EXT_LIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudar
 $(BUILD)/engine/cuda/%.o: engine/cuda/%.cu engine/cuda/cuda_internal.h engine/ops.h engine/rng.h util/mix64.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -std=c++17 -Xcompiler -Wall -c $< -o $@
+$(BUILD)/engine/cuda/attention.o: engine/cuda/attention_common.h
 else
 CUDA_OBJS := $(BUILD)/engine/cuda/backend_cuda_absent.o
 endif

@@ -25,11 +25,11 @@ typedef struct {
     size_t bytes_peak;
     AllocRecord *alloc_records;  /* sizes of live allocations */
     int multiprocessors;
-    /* Query-key pairs the cross-attention kernels visited, weighted by products launched
-     * (forward 2, backward 4), counted on the device because key_count lives there; folded
-     * into Backend.flops at each synchronizing call. */
+    /* Query-key pairs the attention kernels computed (whole tiles), weighted by the products
+     * launched, counted on the device because key_count lives there; folded into
+     * Backend.flops at each synchronizing call. */
     unsigned long long *attn_pairs_device;
-    void *scratch;               /* attention scores, grown to the largest call */
+    void *scratch;               /* attention's row terms and tile limits, grown to the largest call */
     size_t scratch_bytes;
     void *work;                  /* other ops' temporaries (cuda_work) */
     size_t work_bytes;
@@ -131,7 +131,7 @@ void cuda_head_norm_rope_backward(Backend *be, void *din, int din_stride, float 
                                   const void *gain, const float *rstd, int B, int T, int H,
                                   int use_rope);
 
-/* attention.cu: the products through cuBLAS, the scores materialized per chunk of sequences */
+/* attention.cu: fused (flash) attention on the tensor cores, no score matrix in memory */
 void cuda_attention_forward(Backend *be, void *out, float *lse, const void *q, const void *k,
                             const void *v, const AttnShape *s);
 void cuda_attention_backward(Backend *be, void *dq, void *dk, void *dv, float *dk_null,

@@ -1,7 +1,7 @@
 /* tests/gpu/test_gpu_model.c: whole training steps of the dense and the DLCM model on the CUDA
  * backend against the CPU backend from the same weights and batch (loss, every gradient tensor,
- * the weights after one AdamW step, launched FLOPs), bit-for-bit repeats on the GPU, and the
- * no-leak check on the GPU. */
+ * the weights after one AdamW step, launched FLOPs at least the CPU's), bit-for-bit repeats on
+ * the GPU, and the no-leak check on the GPU. */
 #include "engine/model_internal.h"
 #include "engine/optim.h"
 #include "tests/engine_models.h"
@@ -61,7 +61,9 @@ static void train_step_case(DType dt, ModelConfig cfg, const char *label)
     cr_expect_leq(loss_rel, loss_tol, "%s: loss %.7f (gpu) vs %.7f (cpu)", label, sg.loss_ce, sc.loss_ce);
     cr_expect_eq(sg.concepts, sc.concepts, "%s: the same boundaries (bit-exact sampling)", label);
     if (sg.concepts == sc.concepts) {
-        cr_expect_eq(sg.flops, sc.flops, "%s: launched FLOPs gpu %.0f cpu %.0f", label, sg.flops, sc.flops);
+        /* the CPU counts visible query-key pairs, the GPU the whole attention tiles it computes
+         * (test_gpu_ops.c checks that count exactly): never fewer */
+        cr_expect_geq(sg.flops, sc.flops, "%s: launched FLOPs gpu %.0f cpu %.0f", label, sg.flops, sc.flops);
         if (cfg.shape.family == FAMILY_DLCM)
             cr_expect_leq(fabs(sg.loss_aux - sc.loss_aux), P.bf16 ? 1e-3 : 1e-6, "%s: aux loss", label);
     }

@@ -167,12 +167,90 @@ Test(gpu_ops, head_norm_no_rope_fp32) { check_head_norm_rope(DTYPE_F32, 0); }
 
 /* ---- attention ------------------------------------------------------------------------------- */
 
-/* mode 0: causal self-attention on a packed qkv buffer; 1: key counts with a null key (the
- * cross-attention); 2: key counts without a null key, some queries seeing no key at all. */
-static void check_attention(DType dt, int mode)
+/* Regular keys query i of sequence b sees, as the backends read AttnShape. */
+static int attention_visible(const AttnShape *s, const int32_t *key_count, int b, int i)
+{
+    int n = key_count ? key_count[(size_t)b * s->Tq + i] : i + 1;
+    if (n < 0) n = 0;
+    return n < s->Tk ? n : s->Tk;
+}
+
+/* The FLOPs the CUDA kernels launch for one forward and one backward, counted independently of
+ * them: whole 64 x 64 tiles (engine/cuda/attention.cu), a query tile reaching the key tiles its
+ * most-seeing query needs. Per visible tile pair: 2 products forward, 3 in the dQ kernel and 4 in
+ * the dK/dV kernel; per query tile, 2 (forward) and 5 (backward) null-key products of 64 rows. */
+static double cuda_attention_flops(const AttnShape *s, const int32_t *key_count)
+{
+    const int tile = 64;
+    int q_tiles = (s->Tq + tile - 1) / tile, k_tiles = (s->Tk + tile - 1) / tile;
+    double units = 0; /* query-key pairs times products */
+    for (int b = 0; b < s->B; b++) {
+        for (int qt = 0; qt < q_tiles; qt++) {
+            int limit = 0;
+            for (int i = qt * tile; i < s->Tq && i < (qt + 1) * tile; i++) {
+                int n = attention_visible(s, key_count, b, i);
+                if (n > limit) limit = n;
+            }
+            int key_tiles = (limit + tile - 1) / tile;
+            units += (2.0 + 3.0) * key_tiles * tile * tile + (s->k_null ? (2.0 + 5.0) * tile : 0.0);
+            for (int kt = 0; kt < k_tiles; kt++)
+                if (limit > kt * tile) units += 4.0 * tile * tile;
+        }
+    }
+    return 2.0 * HD * s->H * units;
+}
+
+/* Device buffer of `bytes` equal to src (for a second run from the same starting values). */
+static void *device_copy(GpuPair *P, const void *src, size_t bytes)
+{
+    void *d = P->gpu->alloc(P->gpu, bytes);
+    P->gpu->copy(P->gpu, d, src, bytes);
+    return d;
+}
+
+/* Two device buffers must hold the same bytes (a repeat of the same call, bit for bit). */
+static void expect_same_bytes(GpuPair *P, const char *what, const void *a, const void *b, size_t bytes)
+{
+    unsigned char *ha = malloc(bytes ? bytes : 1), *hb = malloc(bytes ? bytes : 1);
+    cr_assert(ha && hb);
+    P->gpu->download(P->gpu, ha, a, bytes);
+    P->gpu->download(P->gpu, hb, b, bytes);
+    size_t differ = 0;
+    for (size_t i = 0; i < bytes; i++) differ += ha[i] != hb[i];
+    printf("REPEAT %-36s %-5s %zu of %zu bytes differ\n", what, P->dtype, differ, bytes);
+    cr_expect_eq(differ, 0, "%s (%s): a repeated call differs in %zu of %zu bytes", what, P->dtype, differ, bytes);
+    free(ha);
+    free(hb);
+}
+
+typedef struct {
+    int mode; /* 0: causal on a packed qkv buffer; 1: key counts with a null key (the
+               * cross-attention); 2: key counts, no null key (queries seeing no key at all) */
+    int B, H, Tq, Tk;
+} AttnCase;
+
+/* Key counts of a staircase like the concept mask: non-decreasing in t, 0 at the start; the
+ * second sequence lags over its first 20 queries and the third sees no regular key over its
+ * first 70 (a whole query tile that only the null key, or nothing, serves). */
+static int32_t *staircase_counts(const AttnCase *c)
+{
+    int32_t *kc = malloc(sizeof(int32_t) * c->B * c->Tq);
+    cr_assert(kc);
+    for (int b = 0; b < c->B; b++)
+        for (int t = 0; t < c->Tq; t++) {
+            int64_t n = (int64_t)t * (c->Tk + 1) / c->Tq;
+            if (b == 1 && t < 20) n -= t / 4;
+            if (b == 2 && t < 70) n = 0;
+            kc[b * c->Tq + t] = (int32_t)(n < 0 ? 0 : n);
+        }
+    return kc;
+}
+
+static void check_attention(DType dt, AttnCase c)
 {
     GpuPair P = gpu_pair_open(dt);
-    int B = 2, H = 3, Tq = 133, Tk = mode == 0 ? Tq : 37;
+    Backend *g = P.gpu;
+    int mode = c.mode, B = c.B, H = c.H, Tq = c.Tq, Tk = mode == 0 ? c.Tq : c.Tk;
     int width = H * HD;
     AttnShape s;
     memset(&s, 0, sizeof s);
@@ -197,13 +275,9 @@ static void check_attention(DType dt, int mode)
         dv = dk;
         s.q_stride = width;
         s.k_stride = s.v_stride = 2 * width;
-        int32_t *kc = malloc(sizeof(int32_t) * B * Tq);
-        for (int b = 0; b < B; b++) /* non-decreasing like concept indices, 0 at the start */
-            for (int t = 0; t < Tq; t++) kc[b * Tq + t] = (int32_t)((int64_t)t * (Tk + 1) / Tq) - (b == 1 && t < 20 ? t / 4 : 0);
-        for (int i = 0; i < B * Tq; i++) if (kc[i] < 0) kc[i] = 0;
+        int32_t *kc = staircase_counts(&c);
         counts = pair_ints(&P, kc, (size_t)B * Tq);
         free(kc);
-        s.key_count = NULL; /* set per backend below */
         if (mode == 1) {
             kn = pair_random(&P, width, 1, 1.0f);
             vn = pair_random(&P, width, 1, 1.0f);
@@ -218,18 +292,16 @@ static void check_attention(DType dt, int mode)
     sc.key_count = counts.ihost; sg.key_count = counts.dev;
     sc.k_null = kn.host; sg.k_null = kn.dev;
     sc.v_null = vn.host; sg.v_null = vn.dev;
-    size_t esz = P.gpu->act_size;
-    P.cpu->flops = P.gpu->flops = 0;
+    size_t esz = g->act_size;
+    const void *qg = (char *)q.dev + q_off * esz, *kg = (char *)k.dev + k_off * esz, *vg = (char *)v.dev + v_off * esz;
+    const char *kind = mode == 0 ? "causal" : mode == 1 ? "xattn+null" : "xattn";
+    char label[128];
+    P.cpu->flops = g->flops = 0;
     P.cpu->attention_forward(P.cpu, out.host, lse.host, q.host + q_off, k.host + k_off, v.host + v_off, &sc);
-    P.gpu->attention_forward(P.gpu, out.dev, lse.dev, (char *)q.dev + q_off * esz,
-                             (char *)k.dev + k_off * esz, (char *)v.dev + v_off * esz, &sg);
-    const char *names[3][2] = {{"attention causal fwd", "attention causal lse"},
-                               {"attention xattn+null fwd", "attention xattn+null lse"},
-                               {"attention xattn fwd", "attention xattn lse"}};
-    char label[96];
-    snprintf(label, sizeof label, "%s", names[mode][0]);
+    g->attention_forward(g, out.dev, lse.dev, qg, kg, vg, &sg);
+    snprintf(label, sizeof label, "attention %s T%d/%d fwd", kind, Tq, Tk);
     expect_close(&P, label, &out);
-    snprintf(label, sizeof label, "%s", names[mode][1]);
+    snprintf(label, sizeof label, "attention %s T%d/%d lse", kind, Tq, Tk);
     expect_close(&P, label, &lse);
     Pair dout = pair_random(&P, (size_t)B * Tq * width, 1, 1.0f);
     P.cpu->attention_backward(P.cpu, dq.host + q_off, dk.host + k_off, dv.host + v_off,
@@ -241,28 +313,51 @@ static void check_attention(DType dt, int mode)
     memcpy(lse_ref.host, lse.host, lse.n * sizeof(float));
     pair_upload(&P, &out_ref);
     pair_upload(&P, &lse_ref);
-    P.gpu->attention_backward(P.gpu, (char *)dq.dev + q_off * esz, (char *)dk.dev + k_off * esz,
-                              (char *)dv.dev + v_off * esz, mode == 1 ? dkn.dev : NULL,
-                              mode == 1 ? dvn.dev : NULL, dout.dev, out_ref.dev, lse_ref.dev,
-                              (char *)q.dev + q_off * esz, (char *)k.dev + k_off * esz,
-                              (char *)v.dev + v_off * esz, &sg);
-    P.gpu->synchronize(P.gpu);
-    const char *gnames[3][3] = {{"attention causal dq,dk,dv", "", ""},
-                                {"attention xattn+null dq", "attention xattn+null dk,dv", ""},
-                                {"attention xattn dq", "attention xattn dk,dv", ""}};
-    snprintf(label, sizeof label, "%s", gnames[mode][0]);
+    /* the gradients' starting values, for the repeat below */
+    void *dq_again = device_copy(&P, dq.dev, dq.n * esz);
+    void *dk_again = mode != 0 ? device_copy(&P, dk.dev, dk.n * esz) : NULL;
+    void *dkn_again = mode == 1 ? device_copy(&P, dkn.dev, dkn.n * sizeof(float)) : NULL;
+    void *dvn_again = mode == 1 ? device_copy(&P, dvn.dev, dvn.n * sizeof(float)) : NULL;
+    g->attention_backward(g, (char *)dq.dev + q_off * esz, (char *)dk.dev + k_off * esz,
+                          (char *)dv.dev + v_off * esz, mode == 1 ? dkn.dev : NULL,
+                          mode == 1 ? dvn.dev : NULL, dout.dev, out_ref.dev, lse_ref.dev, qg, kg, vg, &sg);
+    g->synchronize(g);
+    snprintf(label, sizeof label, "attention %s T%d/%d dq%s", kind, Tq, Tk, mode == 0 ? ",dk,dv" : "");
     expect_close(&P, label, &dq);
     if (mode != 0) {
-        snprintf(label, sizeof label, "%s", gnames[mode][1]);
+        snprintf(label, sizeof label, "attention %s T%d/%d dk,dv", kind, Tq, Tk);
         expect_close(&P, label, &dk);
     }
     if (mode == 1) {
-        snprintf(label, sizeof label, "attention dk_null");
-        expect_close(&P, label, &dkn);
-        snprintf(label, sizeof label, "attention dv_null");
-        expect_close(&P, label, &dvn);
+        expect_close(&P, "attention dk_null", &dkn);
+        expect_close(&P, "attention dv_null", &dvn);
     }
-    cr_expect_eq(P.gpu->flops, P.cpu->flops, "attention FLOP count: gpu %.0f cpu %.0f", P.gpu->flops, P.cpu->flops);
+    /* launched FLOPs: every tile the kernels computed, never less than the visible pairs */
+    double expected = cuda_attention_flops(&sc, counts.ihost);
+    cr_expect_eq(g->flops, expected, "attention FLOP count: gpu %.0f, whole tiles %.0f", g->flops, expected);
+    cr_expect_geq(g->flops, P.cpu->flops, "attention FLOPs: gpu %.0f below the visible pairs' %.0f", g->flops, P.cpu->flops);
+    printf("ATTNFLOPS %s %s T%d/%d gpu %.0f cpu %.0f\n", kind, P.dtype, Tq, Tk, g->flops, P.cpu->flops);
+
+    /* bit for bit: the forward again, and the backward again from the same starting gradients */
+    void *out_again = g->alloc(g, out.n * esz), *lse_again = g->alloc(g, lse.n * sizeof(float));
+    g->attention_forward(g, out_again, lse_again, qg, kg, vg, &sg);
+    expect_same_bytes(&P, "attention forward repeat (out)", out.dev, out_again, out.n * esz);
+    expect_same_bytes(&P, "attention forward repeat (lse)", lse.dev, lse_again, lse.n * sizeof(float));
+    g->attention_backward(g, (char *)dq_again + q_off * esz, mode != 0 ? (char *)dk_again + k_off * esz : (char *)dq_again + k_off * esz,
+                          mode != 0 ? (char *)dk_again + v_off * esz : (char *)dq_again + v_off * esz,
+                          dkn_again, dvn_again, dout.dev, out_ref.dev, lse_ref.dev, qg, kg, vg, &sg);
+    expect_same_bytes(&P, "attention backward repeat (dq)", dq.dev, dq_again, dq.n * esz);
+    if (mode != 0) expect_same_bytes(&P, "attention backward repeat (dk,dv)", dk.dev, dk_again, dk.n * esz);
+    if (mode == 1) {
+        expect_same_bytes(&P, "attention backward repeat (dk_null)", dkn.dev, dkn_again, dkn.n * sizeof(float));
+        expect_same_bytes(&P, "attention backward repeat (dv_null)", dvn.dev, dvn_again, dvn.n * sizeof(float));
+    }
+    g->free(g, out_again);
+    g->free(g, lse_again);
+    g->free(g, dq_again);
+    if (dk_again) g->free(g, dk_again);
+    if (dkn_again) g->free(g, dkn_again);
+    if (dvn_again) g->free(g, dvn_again);
     pair_free(&P, &q); pair_free(&P, &dq); pair_free(&P, &out); pair_free(&P, &lse); pair_free(&P, &dout);
     pair_free(&P, &out_ref); pair_free(&P, &lse_ref);
     if (mode != 0) {
@@ -273,12 +368,25 @@ static void check_attention(DType dt, int mode)
     }
     gpu_pair_close(&P);
 }
-Test(gpu_ops, attention_causal_fp32) { check_attention(DTYPE_F32, 0); }
-Test(gpu_ops, attention_causal_bf16) { check_attention(DTYPE_BF16, 0); }
-Test(gpu_ops, attention_keycount_null_fp32) { check_attention(DTYPE_F32, 1); }
-Test(gpu_ops, attention_keycount_null_bf16) { check_attention(DTYPE_BF16, 1); }
-Test(gpu_ops, attention_keycount_empty_fp32) { check_attention(DTYPE_F32, 2); }
-Test(gpu_ops, attention_keycount_empty_bf16) { check_attention(DTYPE_BF16, 2); }
+/* causal: a partial last tile, a whole number of tiles, less than one tile */
+static const AttnCase CAUSAL_133 = {0, 2, 3, 133, 0}, CAUSAL_128 = {0, 1, 2, 128, 0}, CAUSAL_37 = {0, 3, 1, 37, 0};
+/* key counts: one key tile; several, with query tiles that skip some (and one that sees none) */
+static const AttnCase NULL_SMALL = {1, 3, 3, 133, 37}, NULL_WIDE = {1, 3, 2, 200, 150};
+static const AttnCase EMPTY_SMALL = {2, 3, 3, 133, 37}, EMPTY_WIDE = {2, 3, 2, 200, 150};
+Test(gpu_ops, attention_causal_fp32) { check_attention(DTYPE_F32, CAUSAL_133); }
+Test(gpu_ops, attention_causal_bf16) { check_attention(DTYPE_BF16, CAUSAL_133); }
+Test(gpu_ops, attention_causal_whole_tiles_fp32) { check_attention(DTYPE_F32, CAUSAL_128); }
+Test(gpu_ops, attention_causal_whole_tiles_bf16) { check_attention(DTYPE_BF16, CAUSAL_128); }
+Test(gpu_ops, attention_causal_short_fp32) { check_attention(DTYPE_F32, CAUSAL_37); }
+Test(gpu_ops, attention_causal_short_bf16) { check_attention(DTYPE_BF16, CAUSAL_37); }
+Test(gpu_ops, attention_keycount_null_fp32) { check_attention(DTYPE_F32, NULL_SMALL); }
+Test(gpu_ops, attention_keycount_null_bf16) { check_attention(DTYPE_BF16, NULL_SMALL); }
+Test(gpu_ops, attention_keycount_null_wide_fp32) { check_attention(DTYPE_F32, NULL_WIDE); }
+Test(gpu_ops, attention_keycount_null_wide_bf16) { check_attention(DTYPE_BF16, NULL_WIDE); }
+Test(gpu_ops, attention_keycount_empty_fp32) { check_attention(DTYPE_F32, EMPTY_SMALL); }
+Test(gpu_ops, attention_keycount_empty_bf16) { check_attention(DTYPE_BF16, EMPTY_SMALL); }
+Test(gpu_ops, attention_keycount_empty_wide_fp32) { check_attention(DTYPE_F32, EMPTY_WIDE); }
+Test(gpu_ops, attention_keycount_empty_wide_bf16) { check_attention(DTYPE_BF16, EMPTY_WIDE); }
 
 /* ---- SwiGLU ---------------------------------------------------------------------------------- */
 
