@@ -3,8 +3,9 @@
  *
  * Queries and keys go in tiles of 64; a block of four warps holds one tile, 16 rows a warp, and
  * walks the tiles of the other side that its mask leaves visible (a tile hidden entirely by the
- * causal or staircase mask is never computed). Scores stay in registers, the softmax is online
- * and only the log-sum-exp of each row is saved. The products run on the tensor cores in bf16
+ * causal or staircase mask is never computed), the next tile loading (cp.async) into a second
+ * buffer while this one is used. Scores stay in registers, the softmax is online and only the
+ * log-sum-exp of each row is saved. The products run on the tensor cores in bf16
  * (mma.sync m16n8k16, fp32 accumulation); with fp32 activations the same kernels form the same
  * register tiles with fp32 FMAs, so both types share every other line.
  *
@@ -196,8 +197,23 @@ static __device__ __forceinline__ void products_pb(RegTile acc, const RegTile p,
 
 /* ---- tiles in and out ------------------------------------------------------------------------ */
 
-/* Rows [0, rows) of a 64-wide head slice with `stride` elements between rows into a shared tile;
- * the rest of its 64 rows zero (their scores are masked; zeros keep NaN out of the products). */
+/* 16 bytes global -> shared without passing through registers; zeros when !valid (nothing read). */
+static __device__ __forceinline__ void copy16_async(void *dst, const void *src, bool valid)
+{
+    unsigned addr = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(src), "r"(valid ? 16 : 0)
+                 : "memory");
+}
+
+/* The copies issued since the last commit form a group; waits are counted in groups. */
+static __device__ __forceinline__ void async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+static __device__ __forceinline__ void async_wait_all_but_newest() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+static __device__ __forceinline__ void async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+/* Starts loading rows [0, rows) of a 64-wide head slice with `stride` elements between rows into
+ * a shared tile, the rest of its 64 rows zero (their scores are masked; zeros keep NaN out of
+ * the products). Complete after the group's wait and a barrier (unaligned slices are copied at
+ * once, element by element). */
 template <typename T>
 static __device__ __forceinline__ void load_tile(T *tile, const T *src, int stride, int rows, int vector_loads)
 {
@@ -205,10 +221,10 @@ static __device__ __forceinline__ void load_tile(T *tile, const T *src, int stri
     for (int c = threadIdx.x; c < TILE * chunks; c += THREADS) {
         int r = c / chunks, col = (c % chunks) * per_chunk;
         T *dst = tile + r * ld + col;
-        if (r >= rows) {
+        if (vector_loads) {
+            copy16_async(dst, r < rows ? src + (size_t)r * stride + col : src, r < rows);
+        } else if (r >= rows) {
             *reinterpret_cast<uint4 *>(dst) = make_uint4(0u, 0u, 0u, 0u);
-        } else if (vector_loads) {
-            *reinterpret_cast<uint4 *>(dst) = __ldg(reinterpret_cast<const uint4 *>(src + (size_t)r * stride + col));
         } else {
             for (int e = 0; e < per_chunk; e++) dst[e] = src[(size_t)r * stride + col + e];
         }
@@ -272,15 +288,25 @@ flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T 
 {
     extern __shared__ __align__(16) unsigned char smem[];
     const int ld = Tile<T>::ld;
-    T *sQ = reinterpret_cast<T *>(smem), *sK = sQ + Tile<T>::elems, *sV = sK + Tile<T>::elems;
+    /* Q, then K and V twice: the next key tile loads while this one is used */
+    const int pair = 2 * Tile<T>::elems; /* one buffer: a K tile, then a V tile */
+    T *sQ = reinterpret_cast<T *>(smem), *sKV = sQ + Tile<T>::elems;
     int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, q0 = qt * TILE;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    float *scratch = reinterpret_cast<float *>(sV + Tile<T>::elems) + warp * WARP_ROWS * SCRATCH_LD;
+    float *scratch = reinterpret_cast<float *>(sKV + 2 * pair) + warp * WARP_ROWS * SCRATCH_LD;
     int row[2] = {q0 + warp * WARP_ROWS + g, q0 + warp * WARP_ROWS + g + 8};
     int vis[2] = {visible_keys(a, b, row[0]), visible_keys(a, b, row[1])};
     int key_tiles = (limits[(size_t)b * gridDim.x + qt] + TILE - 1) / TILE;
+    const T *k_seq = k + (size_t)b * a.Tk * a.k_stride + h * HD, *v_seq = v + (size_t)b * a.Tk * a.v_stride + h * HD;
 
     load_tile(sQ, q + ((size_t)b * a.Tq + q0) * a.q_stride + h * HD, a.q_stride, min(TILE, a.Tq - q0), a.vector_loads);
+    async_commit();
+    if (key_tiles > 0) {
+        load_tile(sKV, k_seq, a.k_stride, min(TILE, a.Tk), a.vector_loads);
+        load_tile(sKV + Tile<T>::elems, v_seq, a.v_stride, min(TILE, a.Tk), a.vector_loads);
+    }
+    async_commit();
+    async_wait_all_but_newest(); /* Q */
     __syncthreads();
     const T *q_warp = sQ + warp * WARP_ROWS * ld;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
@@ -299,11 +325,17 @@ flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T 
     }
 
     for (int kt = 0; kt < key_tiles; kt++) {
-        int k0 = kt * TILE;
-        __syncthreads(); /* every warp is done with the previous K and V */
-        load_tile(sK, k + ((size_t)b * a.Tk + k0) * a.k_stride + h * HD, a.k_stride, min(TILE, a.Tk - k0), a.vector_loads);
-        load_tile(sV, v + ((size_t)b * a.Tk + k0) * a.v_stride + h * HD, a.v_stride, min(TILE, a.Tk - k0), a.vector_loads);
+        int k0 = kt * TILE, cur = kt % 2;
+        if (kt + 1 < key_tiles) {
+            int next = k0 + TILE;
+            T *buf = sKV + (1 - cur) * pair;
+            load_tile(buf, k_seq + (size_t)next * a.k_stride, a.k_stride, min(TILE, a.Tk - next), a.vector_loads);
+            load_tile(buf + Tile<T>::elems, v_seq + (size_t)next * a.v_stride, a.v_stride, min(TILE, a.Tk - next), a.vector_loads);
+        }
+        async_commit();
+        async_wait_all_but_newest(); /* tile kt */
         __syncthreads();
+        const T *sK = sKV + cur * pair, *sV = sK + Tile<T>::elems;
         RegTile s;
         zero_tile(s);
         products_abt(s, q_warp, sK, scratch);
@@ -334,6 +366,7 @@ flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T 
             }
         for (int half = 0; half < 2; half++) l[half] = l[half] * alpha[half] + sum[half];
         products_pb(o, s, sV, scratch);
+        __syncthreads(); /* every warp is done with this buffer before it is loaded again */
     }
 
     for (int half = 0; half < 2; half++) {
@@ -366,14 +399,22 @@ flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ float null_ds[TILE], null_p[TILE];
     const int ld = Tile<T>::ld;
-    T *sQ = reinterpret_cast<T *>(smem), *sdO = sQ + Tile<T>::elems, *sK = sdO + Tile<T>::elems,
-      *sV = sK + Tile<T>::elems;
+    /* Q, dO, then K and V twice (the next key tile loads while this one is used) */
+    const int pair = 2 * Tile<T>::elems; /* one buffer: a K tile, then a V tile */
+    T *sQ = reinterpret_cast<T *>(smem), *sdO = sQ + Tile<T>::elems, *sKV = sdO + Tile<T>::elems;
     int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, q0 = qt * TILE;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    float *scratch = reinterpret_cast<float *>(sV + Tile<T>::elems) + warp * WARP_ROWS * SCRATCH_LD;
+    float *scratch = reinterpret_cast<float *>(sKV + 2 * pair) + warp * WARP_ROWS * SCRATCH_LD;
     int rows = min(TILE, a.Tq - q0);
+    const T *k_seq = k + (size_t)b * a.Tk * a.k_stride + h * HD, *v_seq = v + (size_t)b * a.Tk * a.v_stride + h * HD;
+    int key_tiles = (limits[(size_t)b * gridDim.x + qt] + TILE - 1) / TILE;
     load_tile(sQ, q + ((size_t)b * a.Tq + q0) * a.q_stride + h * HD, a.q_stride, rows, a.vector_loads);
     load_tile(sdO, dout + ((size_t)b * a.Tq + q0) * a.o_stride + h * HD, a.o_stride, rows, a.vector_loads);
+    if (key_tiles > 0) {
+        load_tile(sKV, k_seq, a.k_stride, min(TILE, a.Tk), a.vector_loads);
+        load_tile(sKV + Tile<T>::elems, v_seq, a.v_stride, min(TILE, a.Tk), a.vector_loads);
+    }
+    async_commit();
     int row[2], vis[2];
     float L[2], D[2];
     for (int half = 0; half < 2; half++) {
@@ -383,17 +424,22 @@ flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T
         D[half] = row[half] < a.Tq ? row_dots[at] : 0.0f;
         vis[half] = isfinite(L[half]) ? visible_keys(a, b, row[half]) : 0;
     }
-    int key_tiles = (limits[(size_t)b * gridDim.x + qt] + TILE - 1) / TILE;
     const T *q_warp = sQ + warp * WARP_ROWS * ld, *do_warp = sdO + warp * WARP_ROWS * ld;
     RegTile dq_acc;
     zero_tile(dq_acc);
 
     for (int kt = 0; kt < key_tiles; kt++) {
-        int k0 = kt * TILE;
+        int k0 = kt * TILE, cur = kt % 2;
+        if (kt + 1 < key_tiles) {
+            int next = k0 + TILE;
+            T *buf = sKV + (1 - cur) * pair;
+            load_tile(buf, k_seq + (size_t)next * a.k_stride, a.k_stride, min(TILE, a.Tk - next), a.vector_loads);
+            load_tile(buf + Tile<T>::elems, v_seq + (size_t)next * a.v_stride, a.v_stride, min(TILE, a.Tk - next), a.vector_loads);
+        }
+        async_commit();
+        async_wait_all_but_newest(); /* Q, dO and tile kt */
         __syncthreads();
-        load_tile(sK, k + ((size_t)b * a.Tk + k0) * a.k_stride + h * HD, a.k_stride, min(TILE, a.Tk - k0), a.vector_loads);
-        load_tile(sV, v + ((size_t)b * a.Tk + k0) * a.v_stride + h * HD, a.v_stride, min(TILE, a.Tk - k0), a.vector_loads);
-        __syncthreads();
+        const T *sK = sKV + cur * pair, *sV = sK + Tile<T>::elems;
         RegTile s, dp;
         zero_tile(s);
         zero_tile(dp);
@@ -408,10 +454,12 @@ flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T
                 s[n][e] = p * (dp[n][e] - D[half]) * a.scale;
             }
         products_pb(dq_acc, s, sK, scratch);
+        __syncthreads(); /* every warp is done with this buffer before it is loaded again */
     }
 
     if (a.has_null) {
-        __syncthreads(); /* the tiles of Q and dO are complete in every path */
+        async_wait_all(); /* Q and dO, also when no key tile was visited */
+        __syncthreads();
         const T *kn = k_null + h * HD, *vn = v_null + h * HD;
         float ds_null[2];
         for (int half = 0; half < 2; half++) {
@@ -458,14 +506,16 @@ flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const 
                           const T *v)
 {
     extern __shared__ __align__(16) unsigned char smem[];
-    __shared__ float tile_lse[TILE], tile_D[TILE];
-    __shared__ int tile_vis[TILE];
+    __shared__ float tile_lse[2][TILE], tile_D[2][TILE];
+    __shared__ int tile_vis[2][TILE];
     const int ld = Tile<T>::ld;
-    T *sK = reinterpret_cast<T *>(smem), *sV = sK + Tile<T>::elems, *sQ = sV + Tile<T>::elems,
-      *sdO = sQ + Tile<T>::elems;
+    /* K, V, then Q and dO twice: the next query tile loads while this one is used */
+    const int pair = 2 * Tile<T>::elems; /* one buffer: a Q tile, then a dO tile */
+    T *sK = reinterpret_cast<T *>(smem), *sV = sK + Tile<T>::elems, *sQdO = sV + Tile<T>::elems;
     int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, k0 = kt * TILE;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    float *scratch = reinterpret_cast<float *>(sdO + Tile<T>::elems) + warp * WARP_ROWS * SCRATCH_LD;
+    float *scratch = reinterpret_cast<float *>(sQdO + 2 * pair) + warp * WARP_ROWS * SCRATCH_LD;
+    const int *seq_limits = limits + (size_t)b * query_tiles;
     load_tile(sK, k + ((size_t)b * a.Tk + k0) * a.k_stride + h * HD, a.k_stride, min(TILE, a.Tk - k0), a.vector_loads);
     load_tile(sV, v + ((size_t)b * a.Tk + k0) * a.v_stride + h * HD, a.v_stride, min(TILE, a.Tk - k0), a.vector_loads);
     int key[2] = {k0 + warp * WARP_ROWS + g, k0 + warp * WARP_ROWS + g + 8};
@@ -475,22 +525,38 @@ flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const 
     zero_tile(dv_acc);
     unsigned long long tiles_done = 0;
 
-    for (int qt = 0; qt < query_tiles; qt++) {
-        if (limits[(size_t)b * query_tiles + qt] <= k0) continue; /* no query there sees these keys */
-        tiles_done++;
-        int q0 = qt * TILE, rows = min(TILE, a.Tq - q0);
-        __syncthreads();
-        load_tile(sQ, q + ((size_t)b * a.Tq + q0) * a.q_stride + h * HD, a.q_stride, rows, a.vector_loads);
-        load_tile(sdO, dout + ((size_t)b * a.Tq + q0) * a.o_stride + h * HD, a.o_stride, rows, a.vector_loads);
+    /* walk, in order, the query tiles in which some query sees a key of this tile */
+    int qt = 0;
+    while (qt < query_tiles && seq_limits[qt] <= k0) qt++;
+    /* Starts loading query tile `tile` into buffer `buf`: Q and dO, and its rows' lse, D and
+     * visible keys (those by plain stores). */
+    auto stage = [&](int tile, int buf) {
+        int q0 = tile * TILE, rows = min(TILE, a.Tq - q0);
+        T *dst = sQdO + buf * pair;
+        load_tile(dst, q + ((size_t)b * a.Tq + q0) * a.q_stride + h * HD, a.q_stride, rows, a.vector_loads);
+        load_tile(dst + Tile<T>::elems, dout + ((size_t)b * a.Tq + q0) * a.o_stride + h * HD, a.o_stride, rows, a.vector_loads);
         if (threadIdx.x < TILE) {
             int i = q0 + threadIdx.x;
             size_t at = ((size_t)b * a.H + h) * a.Tq + i;
             float L = i < a.Tq ? lse[at] : -INFINITY;
-            tile_lse[threadIdx.x] = isfinite(L) ? L : 0.0f;
-            tile_D[threadIdx.x] = i < a.Tq ? row_dots[at] : 0.0f;
-            tile_vis[threadIdx.x] = isfinite(L) ? visible_keys(a, b, i) : 0;
+            tile_lse[buf][threadIdx.x] = isfinite(L) ? L : 0.0f;
+            tile_D[buf][threadIdx.x] = i < a.Tq ? row_dots[at] : 0.0f;
+            tile_vis[buf][threadIdx.x] = isfinite(L) ? visible_keys(a, b, i) : 0;
         }
+    };
+    if (qt < query_tiles) stage(qt, 0);
+    async_commit();
+    for (int cur = 0; qt < query_tiles; cur = 1 - cur) {
+        int next = qt + 1;
+        while (next < query_tiles && seq_limits[next] <= k0) next++;
+        if (next < query_tiles) stage(next, 1 - cur);
+        async_commit();
+        async_wait_all_but_newest(); /* K, V and this query tile */
         __syncthreads();
+        tiles_done++;
+        const float *t_lse = tile_lse[cur], *t_D = tile_D[cur];
+        const int *t_vis = tile_vis[cur];
+        const T *sQ = sQdO + cur * pair, *sdO = sQ + Tile<T>::elems;
         RegTile p, ds;
         zero_tile(p);
         zero_tile(ds);
@@ -501,13 +567,16 @@ flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const 
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int half = e / 2, c = n * 8 + 2 * t + e % 2;
-                float pr = key[half] < tile_vis[c] ? attn_exp(p[n][e] * a.scale - tile_lse[c]) : 0.0f;
+                float pr = key[half] < t_vis[c] ? attn_exp(p[n][e] * a.scale - t_lse[c]) : 0.0f;
                 p[n][e] = pr;
-                ds[n][e] = pr * (ds[n][e] - tile_D[c]) * a.scale;
+                ds[n][e] = pr * (ds[n][e] - t_D[c]) * a.scale;
             }
         products_pb(dv_acc, p, sdO, scratch);
         products_pb(dk_acc, ds, sQ, scratch);
+        __syncthreads(); /* every warp is done with this buffer before it is loaded again */
+        qt = next;
     }
+    async_wait_all(); /* K and V, when no query tile sees them */
 
     for (int half = 0; half < 2; half++) {
         if (key[half] >= a.Tk) continue;
@@ -538,7 +607,7 @@ template <typename T>
 static void forward(Backend *be, const AttnArgs &a, const int *limits, void *out, float *lse,
                     const void *q, const void *k, const void *v, const AttnShape *s)
 {
-    size_t smem = tile_smem_bytes<T>(3);
+    size_t smem = tile_smem_bytes<T>(5);
     allow_smem(flash_forward_kernel<T>, smem);
     dim3 grid((unsigned)tiles_of(a.Tq), (unsigned)a.H, (unsigned)a.B);
     flash_forward_kernel<T><<<grid, THREADS, smem, cuda_state(be)->stream>>>(
@@ -570,7 +639,7 @@ static void backward(Backend *be, const AttnArgs &a, const int *limits, float *r
     size_t rows = (size_t)a.B * a.H * a.Tq;
     row_dots_kernel<T><<<grid_for(rows * 32, 256), 256, 0, st>>>(a, row_dots, (const T *)dout, (const T *)out);
     CUDA_CHECK_LAUNCH();
-    size_t smem = tile_smem_bytes<T>(4);
+    size_t smem = tile_smem_bytes<T>(6);
     int query_tiles = tiles_of(a.Tq);
     allow_smem(flash_backward_dq_kernel<T>, smem);
     flash_backward_dq_kernel<T><<<dim3((unsigned)query_tiles, (unsigned)a.H, (unsigned)a.B), THREADS, smem, st>>>(
