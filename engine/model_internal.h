@@ -177,9 +177,10 @@ static inline float *grad(const Model *m, int i) { return m->grads + m->tensors[
 /* params.c: the tensor table of the config's family, in buffer order. 0 or -1 with err. */
 int params_build(Model *m, char *err, int errlen);
 
-/* How a tensor is initialized: random normal with its class's std, constant 1 (gains), or
- * the identity (the router, spec §2.2). */
-typedef enum { INIT_NORMAL = 0, INIT_ONES = 1, INIT_IDENTITY = 2 } InitKind;
+/* How a tensor is initialized: random normal with its class's std, constant 1 (gains), the
+ * identity (the router, spec §2.2), or random normal with std 1/√fan-in at base width, scaled
+ * by its class like a hidden matrix (W_up, which reads the unnormalized stream H: mup.c). */
+typedef enum { INIT_NORMAL = 0, INIT_ONES = 1, INIT_IDENTITY = 2, INIT_UNIT_GAIN = 3 } InitKind;
 
 /* mup.c: resolves a tensor's init, LR and ε multipliers from its class; the logit scale;
  * checks that every tensor has a class. */

@@ -26,11 +26,16 @@ static double class_width_scale(const ModelConfig *cfg, ParamClass cls)
  * = 128 and d_c alone from 128 to 512 the cross-attention output grew like d_c^0.09-0.19
  * (fixed and learned boundaries, two seed sets), and like d_c^-0.06-0.03 with this init;
  * with d_t = 64 (the decoupled test) d_c^0.13 before, d_c^0.05 with this init.
- * W_up follows the spec's table (σ_base/√s_token, a gain of σ_base·√d_base on the segment
- * means of H), which leaves the backbone's input C about 17 times smaller than its blocks'
- * output: μP in every exponent, but at widths 128-1024 the backbone's output then grows like
- * d_t^0.12 with d_c fixed (d_t^0.02 with W_up's init 8 times larger); the decoupled
- * coordinate check in tests/test_engine_mup.c has the numbers. */
+ * W_up differs from the spec's table in its base constant only (the exponent is the table's):
+ * it reads the raw residual stream H, whose coordinates are the embedding's size (σ_base),
+ * not an RMS-normalized input like every other hidden matrix. At σ_base/√s_token its gain on
+ * the segment means is σ_base·√d_base (0.16-0.32), and the backbone's input C comes out 17
+ * times smaller than its blocks' output, so C is made of W_up's updates, whose unaligned part
+ * shrinks like 1/√d_t: with d_c fixed the backbone's output then grew like d_t^0.16 at widths
+ * 128-512. W_up's base std is instead 1/√d_base, so under μP it starts at 1/√(d_base·s_token)
+ * = 1/√d_t (a unit gain: C has the size of H's segment means) and under sp at 1/√d_base;
+ * that halves the finite-width drift (the coordinate check in tests/test_engine_mup.c has
+ * the numbers). */
 static double init_width_factor(const ModelConfig *cfg, const ParamTensor *t)
 {
     double s_in = class_width_scale(cfg, t->cls), s_out = class_width_scale(cfg, t->out_cls);
@@ -51,7 +56,8 @@ void mup_resolve(const ModelConfig *cfg, ParamTensor *t, InitKind init)
         t->init_value = 1.0f;
         t->init_identity = 1;
     } else if (t->cls == PCLASS_TOKEN_HIDDEN || t->cls == PCLASS_CONCEPT_HIDDEN) {
-        t->init_std = (float)(cfg->sigma_base / sqrt(s) * init_width_factor(cfg, t));
+        double base_std = init == INIT_UNIT_GAIN ? 1.0 / sqrt((double)cfg->d_base) : cfg->sigma_base;
+        t->init_std = (float)(base_std / sqrt(s) * init_width_factor(cfg, t));
     } else { /* embedding, unembedding, the null concept */
         t->init_std = cfg->sigma_base;
     }

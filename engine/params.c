@@ -89,7 +89,7 @@ int params_build(Model *m, char *err, int errlen)
         m->router_wk = add_tensor(m, "router.w_k", dt, dt, PCLASS_TOKEN_HIDDEN, INIT_IDENTITY);
         /* mixed-width matrices take the class of their fan-in (spec §4); their fan-out class
          * sets the init of a readout (mup.c) */
-        m->w_up = add_mixed_tensor(m, "w_up", dc, dt, PCLASS_TOKEN_HIDDEN, PCLASS_CONCEPT_HIDDEN, INIT_NORMAL);
+        m->w_up = add_mixed_tensor(m, "w_up", dc, dt, PCLASS_TOKEN_HIDDEN, PCLASS_CONCEPT_HIDDEN, INIT_UNIT_GAIN);
         m->first_con = m->n_blocks;
         add_stack(m, "backbone", s->n_con, dc, m->fc, PCLASS_CONCEPT_HIDDEN);
         XattnParams *x = &m->xattn;
