@@ -1,6 +1,7 @@
 /* db/migrate.c: the schema's migration steps (see db/migrate.h). Version 2 adds sweep versions,
  * tags and notes, the 'cancelled' run status (a CHECK constraint, so `runs` is rebuilt), each
- * run's provenance columns, and the views run_summary, run_curve and sweep_summary. */
+ * run's provenance columns, and the views run_summary, run_curve and sweep_summary. Version 3 adds
+ * the held-out measurements of each run (task_scores, token_losses): new tables only. */
 #include "db/migrate.h"
 
 #include <stdio.h>
@@ -38,8 +39,15 @@ static int migrate_1_to_2(sqlite3 *db, const char *schema_sql, char *err, int er
     return 0;
 }
 
+/* Version 3's tables are new: the schema's CREATE ... IF NOT EXISTS makes them. */
+static int migrate_2_to_3(sqlite3 *db, const char *schema_sql, char *err, int errlen)
+{
+    return db_exec(db, schema_sql, err, errlen);
+}
+
 int db_migrate(sqlite3 *db, int from_version, const char *schema_sql, char *err, int errlen)
 {
     if (from_version < 2 && migrate_1_to_2(db, schema_sql, err, errlen)) return -1;
+    if (from_version < 3 && migrate_2_to_3(db, schema_sql, err, errlen)) return -1;
     return 0;
 }

@@ -1,7 +1,7 @@
--- db/schema.sql: the dlcm database, schema version 2. Built into db/db.c (db/schema.inc).
+-- db/schema.sql: the dlcm database, schema version 3. Built into db/db.c (db/schema.inc).
 -- Sweeps own runs; runs own metrics, evaluations and module statistics; fits reference a sweep
 -- by name (or a CSV file) and keep their full JSON. The views at the end answer everyday
--- questions (db/migrate.c brings a version 1 database here).
+-- questions (db/migrate.c brings a version 1 or 2 database here).
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -106,6 +106,40 @@ CREATE TABLE IF NOT EXISTS module_stats (   -- μP coordinate check: mean |x| pe
     module   TEXT NOT NULL,
     mean_abs REAL NOT NULL,
     PRIMARY KEY (run_id, step, module)
+);
+
+-- Version 3: what the trainer measures on held-out data after its last step (engine/train/heldout.c).
+-- Held-out tasks (data/out/tasks): the first `items` items of each file, scored by length-normalized
+-- log-likelihood (engine/train/tasks.h), accuracy with its Wilson 95 % interval.
+CREATE TABLE IF NOT EXISTS task_scores (
+    run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    task            TEXT NOT NULL,      -- cloze | next_sentence | definition
+    items           INTEGER NOT NULL,   -- items scored
+    items_available INTEGER,            -- items in the file
+    correct         INTEGER NOT NULL,
+    accuracy        REAL NOT NULL,
+    ci_low          REAL NOT NULL,
+    ci_high         REAL NOT NULL,
+    chance          REAL,               -- mean 1 / candidates
+    answer_logprob  REAL,               -- mean log-likelihood of the right ending (nats per item)
+    PRIMARY KEY (run_id, task)
+);
+
+-- Per-token losses on fixed windows of each held-out domain shard, so that runs can be compared
+-- token by token (the loss by position within a concept against a dense model on the same
+-- tokens). Windows are seq_len tokens at offsets k * (shard tokens - seq_len) / windows; the
+-- targets are tokens 1 .. seq_len - 1 of each window. tokens_hash tells whether two runs scored
+-- the same tokens.
+CREATE TABLE IF NOT EXISTS token_losses (
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    split       TEXT NOT NULL,          -- 'val-<domain>'
+    seq_len     INTEGER NOT NULL,
+    windows     INTEGER NOT NULL,
+    tokens_hash TEXT NOT NULL,          -- FNV-1a 64 of the windows' token ids, hex
+    loss        BLOB NOT NULL,          -- float32 per target token (nats), little-endian
+    concept_pos BLOB,                   -- uint8 per target token: its position within its concept
+                                        -- (0 = first; 255 = 255 or more); NULL for a dense run
+    PRIMARY KEY (run_id, split)
 );
 
 CREATE TABLE IF NOT EXISTS fits (

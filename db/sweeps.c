@@ -317,6 +317,8 @@ int sweeps_discard_results(sqlite3 *db, const char *run_id, char *err, int errle
         "DELETE FROM metrics WHERE run_id = ?1",
         "DELETE FROM evals WHERE run_id = ?1",
         "DELETE FROM module_stats WHERE run_id = ?1",
+        "DELETE FROM task_scores WHERE run_id = ?1",
+        "DELETE FROM token_losses WHERE run_id = ?1",
         "UPDATE runs SET steps_done = 0, tokens_done = 0, tokens_per_s = NULL WHERE id = ?1",
     };
     if (db_begin(db, err, errlen)) return -1;
@@ -420,7 +422,9 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
         "INSERT OR REPLACE INTO main.evals(run_id, step, split, loss, realized_R) "
         "SELECT run_id, step, split, loss, realized_R FROM run.evals WHERE run_id = ?1",
         "INSERT OR REPLACE INTO main.module_stats(run_id, step, module, mean_abs) "
-        "SELECT run_id, step, module, mean_abs FROM run.module_stats WHERE run_id = ?1"};
+        "SELECT run_id, step, module, mean_abs FROM run.module_stats WHERE run_id = ?1",
+        "INSERT OR REPLACE INTO main.task_scores SELECT * FROM run.task_scores WHERE run_id = ?1",
+        "INSERT OR REPLACE INTO main.token_losses SELECT * FROM run.token_losses WHERE run_id = ?1"};
     int rc = db_begin(db, err, errlen);
     if (!rc) rc = run_copies(db, copies, sizeof copies / sizeof copies[0], run_id, "collecting the run's results", err,
                              errlen);

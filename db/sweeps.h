@@ -96,7 +96,8 @@ int sweeps_discard_results(sqlite3 *db, const char *run_id, char *err, int errle
 int sweeps_prepare_run_db(sqlite3 *db, const char *run_id, const char *run_db_path, char *err, int errlen);
 
 /* Copies what the trainer wrote into the run's own database (its runs row's trainer columns,
- * metrics, evals, module_stats) into the main database, in one transaction, via ATTACH.
+ * metrics, evals, module_stats, task_scores, token_losses) into the main database, in one
+ * transaction, via ATTACH.
  * *trainer_status receives the status the trainer recorded ("" when none). */
 int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, char *trainer_status,
                    int statuslen, char *err, int errlen);

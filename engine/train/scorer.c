@@ -8,6 +8,49 @@
 
 #include "engine/train/checkpoint.h"
 
+/* The window buffers of a scorer whose model is set. */
+static int alloc_windows(Scorer *s, char *err, int errlen)
+{
+    int T = s->cfg.model.shape.seq_len;
+    s->window = malloc((size_t)(T + 1) * sizeof *s->window);
+    s->logprob = malloc((size_t)(T + 1) * sizeof *s->logprob);
+    s->concept = malloc((size_t)(T + 1) * sizeof *s->concept);
+    if (!s->window || !s->logprob || !s->concept) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int scorer_attach(Scorer *s, const TrainConfig *cfg, Backend *be, Model *model, Tokenizer *tok, int64_t step,
+                  char *err, int errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    s->be = be;
+    s->model = model;
+    s->tok = tok;
+    s->step = step;
+    if ((int)tokenizer_vocab(tok) != cfg->model.shape.vocab) {
+        snprintf(err, errlen, "tokenizer %s has vocabulary %u, the model %d", cfg->tokenizer, tokenizer_vocab(tok),
+                 cfg->model.shape.vocab);
+        return -1;
+    }
+    if (alloc_windows(s, err, errlen)) {
+        scorer_detach(s);
+        return -1;
+    }
+    return 0;
+}
+
+void scorer_detach(Scorer *s)
+{
+    free(s->window);
+    free(s->logprob);
+    free(s->concept);
+    memset(s, 0, sizeof *s);
+}
+
 int scorer_open(Scorer *s, const char *checkpoint_path, const char *data_dir, char *err, int errlen)
 {
     memset(s, 0, sizeof *s);
@@ -49,12 +92,7 @@ int scorer_open(Scorer *s, const char *checkpoint_path, const char *data_dir, ch
         scorer_close(s);
         return -1;
     }
-    int T = s->cfg.model.shape.seq_len;
-    s->window = malloc((size_t)(T + 1) * sizeof *s->window);
-    s->logprob = malloc((size_t)(T + 1) * sizeof *s->logprob);
-    s->concept = malloc((size_t)(T + 1) * sizeof *s->concept);
-    if (!s->window || !s->logprob || !s->concept) {
-        snprintf(err, errlen, "out of memory");
+    if (alloc_windows(s, err, errlen)) {
         scorer_close(s);
         return -1;
     }

@@ -26,6 +26,13 @@ typedef struct {
 int scorer_open(Scorer *s, const char *checkpoint_path, const char *data_dir, char *err, int errlen);
 void scorer_close(Scorer *s);
 
+/* A scorer around a model that is already loaded (the trainer's, after its last step: any batch
+ * size, any backend; model_score uses its first sequence) and an open tokenizer. The scorer
+ * borrows them: scorer_detach frees only its own buffers. 0 or -1 with err. */
+int scorer_attach(Scorer *s, const TrainConfig *cfg, Backend *be, Model *model, Tokenizer *tok, int64_t step,
+                  char *err, int errlen);
+void scorer_detach(Scorer *s);
+
 /* Scores a token sequence that starts with the end-of-text token: logprob[i] = log p(ids[i] |
  * ids[0..i-1]) for i >= 1 (logprob[0] = 0) and concept[i] = token i's concept, numbered across the
  * whole text. Texts longer than seq_len + 1 are scored in consecutive windows that overlap by one

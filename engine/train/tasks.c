@@ -108,28 +108,21 @@ static int parse_item(json_object *obj, TaskItem *item, char *err, int errlen)
     return 0;
 }
 
-/* The choice with the highest log-likelihood per byte; -1 with err on failure. The right
- * answer's log-likelihood goes to *answer_logprob. */
-static int best_choice(Scorer *s, const TaskItem *item, double *answer_logprob, char *err,
-                       int errlen)
+/* The choice with the highest log-likelihood per byte, from the item's encoded context and
+ * choices; -1 with err on failure. The right answer's log-likelihood goes to *answer_logprob. */
+static int best_choice(Scorer *s, const TaskItem *item, int32_t *const *ids, const long *counts,
+                       double *answer_logprob, char *err, int errlen)
 {
-    int32_t *ctx = NULL;
-    long n_ctx = tokenizer_encode(s->tok, item->context, strlen(item->context), &ctx, err, errlen);
-    if (n_ctx < 0) return -1;
     int best = -1;
     double best_score = -INFINITY;
     for (int i = 0; i < item->n_choices; i++) {
-        int32_t *end = NULL;
         size_t bytes = strlen(item->choices[i]);
-        long n_end = tokenizer_encode(s->tok, item->choices[i], bytes, &end, err, errlen);
         double lp;
-        if (n_end <= 0 || scorer_ending_logprob(s, ctx, n_ctx, end, n_end, &lp, err, errlen)) {
-            if (n_end == 0) snprintf(err, errlen, "choice %d encodes to no tokens", i);
-            free(end);
-            free(ctx);
+        if (counts[1 + i] <= 0) {
+            snprintf(err, errlen, "choice %d encodes to no tokens", i);
             return -1;
         }
-        free(end);
+        if (scorer_ending_logprob(s, ids[0], counts[0], ids[1 + i], counts[1 + i], &lp, err, errlen)) return -1;
         if (i == item->answer) *answer_logprob = lp;
         double score = lp / (double)bytes;
         if (score > best_score) {
@@ -137,7 +130,6 @@ static int best_choice(Scorer *s, const TaskItem *item, double *answer_logprob, 
             best = i;
         }
     }
-    free(ctx);
     return best;
 }
 
@@ -267,6 +259,42 @@ TaskSet *tasks_read_file(const char *path, long limit, int *code, char *err, int
     return t;
 }
 
+/* Every text of the first m items (each item's context, then its choices) encoded in one call
+ * (one spm_encode run for a BPE tokenizer instead of one per text). ids and counts allocated,
+ * *n_texts set. 0, or -1 with err. */
+static int encode_items(Scorer *s, const TaskSet *t, long m, int32_t ***ids, long **counts, size_t *n_texts,
+                        char *err, int errlen)
+{
+    size_t n = 0;
+    for (long i = 0; i < m; i++) n += 1 + (size_t)t->items[i].n_choices;
+    const char **texts = malloc(n * sizeof *texts);
+    size_t *lens = malloc(n * sizeof *lens);
+    *ids = calloc(n, sizeof **ids);
+    *counts = calloc(n, sizeof **counts);
+    *n_texts = n;
+    if (!texts || !lens || !*ids || !*counts) {
+        free(texts);
+        free(lens);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (long i = 0; i < m; i++) {
+        texts[k] = t->items[i].context;
+        lens[k] = strlen(texts[k]);
+        k++;
+        for (int c = 0; c < t->items[i].n_choices; c++, k++) {
+            texts[k] = t->items[i].choices[c];
+            lens[k] = strlen(texts[k]);
+        }
+    }
+    int rc = tokenizer_encode_many(s->tok, texts, lens, n, *ids, *counts, err, errlen);
+    free(texts);
+    free(lens);
+    if (rc) *n_texts = 0; /* nothing of it was allocated */
+    return rc;
+}
+
 int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskResult *out,
                      char *err, int errlen)
 {
@@ -274,11 +302,22 @@ int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskRes
     int code;
     TaskSet *t = tasks_read_file(path, limit, &code, err, errlen);
     if (!t) return code;
+    out->items_available = t->n;
+    long m = limit > 0 && limit < t->n ? limit : t->n;
+    int32_t **ids = NULL;
+    long *counts = NULL;
+    size_t n_texts = 0;
     char msg[512];
-    for (long i = 0; !code && i < t->n && (limit <= 0 || i < limit); i++) {
+    if (encode_items(s, t, m, &ids, &counts, &n_texts, msg, sizeof msg)) {
+        snprintf(err, errlen, "%s: encoding the items: %s", path, msg);
+        code = 1;
+    }
+    size_t k = 0;
+    for (long i = 0; !code && i < m; i++) {
         const TaskItem *item = &t->items[i];
         double answer_logprob = 0;
-        int chosen = best_choice(s, item, &answer_logprob, msg, sizeof msg);
+        int chosen = best_choice(s, item, ids + k, counts + k, &answer_logprob, msg, sizeof msg);
+        k += 1 + (size_t)item->n_choices;
         if (chosen < 0) {
             snprintf(err, errlen, "%s:%ld: %s", path, t->line_of[i], msg);
             code = 1;
@@ -293,6 +332,9 @@ int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskRes
             fprintf(stderr, "dlcm-score: %ld items, accuracy %.4f\n", out->items,
                     (double)out->correct / (double)out->items);
     }
+    for (size_t j = 0; ids && j < n_texts; j++) free(ids[j]);
+    free(ids);
+    free(counts);
     tasks_free(t);
     if (code) return code;
     out->accuracy = (double)out->correct / (double)out->items;

@@ -22,6 +22,7 @@
 
 typedef struct {
     long items, correct;
+    long items_available;  /* items in the file (the first `items` were scored) */
     double accuracy, ci_low, ci_high;
     double chance;  /* mean of 1 / candidates: the accuracy of guessing */
     double answer_logprob; /* mean log-likelihood of the right ending (nats per item) */

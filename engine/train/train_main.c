@@ -30,6 +30,7 @@ static void usage(FILE *f)
         "  --db FILE           database to write (default OUT/" TRAIN_RUN_DB_NAME ")\n"
         "  --resume            require a checkpoint in OUT (otherwise one is used when present)\n"
         "  --stop-at-step N    checkpoint and stop after step N (resumable; for tests)\n"
+        "  --task-limit N      held-out task items scored per task after training (default 100; 0: none)\n"
         "  --print-config      print the resolved config and exit\n"
         "  --print-run-id      print the run id and exit\n"
         "  --quiet             no progress lines\n"
@@ -107,7 +108,8 @@ static int parse_args(int argc, char **argv, Args *a)
             a->print_config = 1;
         } else if (strcmp(arg, "--print-run-id") == 0) {
             a->print_id = 1;
-        } else if (strcmp(arg, "--db") == 0 || strcmp(arg, "--stop-at-step") == 0 || strcmp(arg, "--set") == 0) {
+        } else if (strcmp(arg, "--db") == 0 || strcmp(arg, "--stop-at-step") == 0 || strcmp(arg, "--set") == 0 ||
+                   strcmp(arg, "--task-limit") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "dlcm-train: %s needs a value (see --help)\n", arg);
                 return TRAIN_EXIT_BAD_INPUT;
@@ -122,6 +124,14 @@ static int parse_args(int argc, char **argv, Args *a)
                     fprintf(stderr, "dlcm-train: --stop-at-step: expected a positive integer, got '%s'\n", v);
                     return TRAIN_EXIT_BAD_INPUT;
                 }
+            } else if (strcmp(arg, "--task-limit") == 0) {
+                char *end;
+                long long limit = strtoll(v, &end, 10);
+                if (*end || end == v || limit < 0 || limit > (1LL << 30)) {
+                    fprintf(stderr, "dlcm-train: --task-limit: expected an integer >= 0, got '%s'\n", v);
+                    return TRAIN_EXIT_BAD_INPUT;
+                }
+                a->opt.task_limit = limit == 0 ? -1 : (long)limit;
             } else {
                 const char *eq = strchr(v, '=');
                 if (!eq || eq == v) {

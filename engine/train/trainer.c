@@ -25,6 +25,7 @@
 #include "engine/optim.h"
 #include "engine/rng.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/heldout.h"
 #include "engine/train/schedule.h"
 #include "engine/train/valset.h"
 #include "engine/cuda/backend_cuda.h"
@@ -630,6 +631,12 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
     /* The end: final validation, final checkpoint, results. */
     if (r->last_eval_step != r->state.step && evaluate_all(r, r->state.step)) goto runtime_error;
     if (flush_metrics(r) || write_checkpoint(r)) goto runtime_error;
+    /* Held-out tasks and per-token losses, for the study's tables: after the checkpoint, so a
+     * failure here never costs the training. */
+    long task_limit = opt->task_limit == 0 ? HELDOUT_TASK_LIMIT : opt->task_limit > 0 ? opt->task_limit : 0;
+    if (heldout_measure(cfg, r->be, r->model, &r->val, r->db, cfg->id, r->state.step, task_limit, opt->quiet, r->err,
+                        ERRLEN))
+        goto runtime_error;
     if (!opt->quiet) {
         RunProgress p = progress_now(r);
         printf("done: %lld steps | val loss %.4f (initial %.4f) | train loss %.4f", (long long)r->state.step,

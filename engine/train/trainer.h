@@ -14,6 +14,8 @@ typedef struct {
     int require_resume;     /* --resume: fail when <out> has no checkpoint */
     int64_t stop_at_step;   /* > 0: checkpoint and stop after this step, resumable */
     int quiet;              /* no progress lines */
+    long task_limit;        /* held-out task items per task after training: 0 the default
+                               (HELDOUT_TASK_LIMIT), < 0 none */
 } TrainOptions;
 
 /* The checkpoint file of a run directory. */
