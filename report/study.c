@@ -1,0 +1,1338 @@
+/* report/study.c: dlcm-report --study (see study.h): the study's sweeps and fits gathered, every
+ * table of its README computed through the fit library (law fits, bootstrap, identification,
+ * query, μP verdict) and the study's own measurements (held-out tasks, tokens per concept per
+ * domain, loss by position within a concept, device sessions), and the paper's claims beside
+ * ours with verdicts computed from the intervals. */
+#include "report/study.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "db/db.h"
+#include "db/heldout.h"
+#include "db/study.h"
+#include "db/study_report.h"
+#include "fit/allocate.h"
+#include "fit/estimator.h"
+#include "fit/law_fit.h"
+#include "fit/law_plots.h"
+#include "fit/mup.h"
+#include "fit/plot.h"
+#include "fit/query.h"
+#include "fit/summary.h"
+#include "report/isoflop.h"
+#include "report/study_tables.h"
+#include "report/sweep_report.h"
+
+StudyReportOptions study_report_defaults(void)
+{
+    StudyReportOptions o = {NULL, NULL, NULL, 200, 0};
+    return o;
+}
+
+/* ---- the runs ------------------------------------------------------------------------------ */
+
+typedef struct {
+    char id[72], sweep[256], status[16], family[8], param[8], parser[32], host[128], gpu[128];
+    double N, P, R, budget, D, lr, loss, train_loss, R_train, R_eval, fwd_fpt, train_flops, flops_launched;
+    double started, finished;
+    long long d_t, d_c, seed, tokens_done, seq_len;
+} SRun;
+
+typedef struct {
+    SRun *r;
+    int n, cap;
+} SRuns;
+
+/* The value of `key:` in a run's resolved config (YAML, one key a line), into buf; "" if absent. */
+static void config_value(const char *config, const char *key, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (!config) return;
+    size_t klen = strlen(key);
+    for (const char *line = config; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *p = line;
+        while (*p == ' ') p++;
+        if (strncmp(p, key, klen) || p[klen] != ':') continue;
+        p += klen + 1;
+        while (*p == ' ') p++;
+        size_t i = 0;
+        while (p[i] && p[i] != '\n' && p[i] != ' ' && p[i] != '#' && i + 1 < n) {
+            buf[i] = p[i];
+            i++;
+        }
+        buf[i] = '\0';
+        return;
+    }
+}
+
+static void collect(void *ctx, const StudyRun *s)
+{
+    SRuns *l = ctx;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        SRun *grown = realloc(l->r, (size_t)cap * sizeof *grown);
+        if (!grown) return;
+        l->r = grown;
+        l->cap = cap;
+    }
+    SRun *o = &l->r[l->n++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->id, sizeof o->id, "%s", s->id ? s->id : "");
+    snprintf(o->sweep, sizeof o->sweep, "%s", s->sweep ? s->sweep : "");
+    snprintf(o->status, sizeof o->status, "%s", s->status ? s->status : "");
+    snprintf(o->family, sizeof o->family, "%s", s->family ? s->family : "");
+    snprintf(o->param, sizeof o->param, "%s", s->parametrization ? s->parametrization : "");
+    snprintf(o->host, sizeof o->host, "%s", s->host ? s->host : "");
+    snprintf(o->gpu, sizeof o->gpu, "%s", s->gpu_model ? s->gpu_model : "");
+    config_value(s->config, "parser", o->parser, sizeof o->parser);
+    o->N = s->N; o->P = s->P; o->R = isfinite(s->R_target) ? s->R_target : 1; o->budget = s->budget; o->D = s->D;
+    o->lr = s->lr; o->loss = isfinite(s->loss) ? s->loss : s->train_loss; o->train_loss = s->train_loss;
+    o->R_train = s->R_train; o->R_eval = s->R_eval; o->fwd_fpt = s->fwd_flops_per_token;
+    o->train_flops = s->train_flops; o->flops_launched = s->flops_launched;
+    o->started = s->started_at; o->finished = s->finished_at;
+    o->d_t = s->d_t; o->d_c = s->d_c; o->seed = s->seed; o->tokens_done = s->tokens_done; o->seq_len = s->seq_len;
+}
+
+static int run_done(const SRun *r) { return strcmp(r->status, "done") == 0 && isfinite(r->loss); }
+static int is_dense(const SRun *r) { return strcmp(r->family, "dense") == 0; }
+static int same(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b)); }
+
+/* Distinct sorted values of a field over done runs (dense: 1 dense only, 0 dlcm only, -1 both). */
+static int distinct_values(const SRuns *l, int dense, int which, double *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < l->n; i++) {
+        const SRun *r = &l->r[i];
+        if (!run_done(r) || (dense >= 0 && is_dense(r) != dense)) continue;
+        double v = which == 0 ? r->budget : r->R;
+        if (!isfinite(v)) continue;
+        int seen = 0;
+        for (int j = 0; j < n; j++) seen |= same(out[j], v);
+        if (!seen && n < max) out[n++] = v;
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && out[j] < out[j - 1]; j--) {
+            double t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+/* The done run of least loss of a family at a budget (and R for dlcm when R > 0); NULL if none. */
+static const SRun *best_run(const SRuns *l, int dense, double budget, double R)
+{
+    const SRun *best = NULL;
+    for (int i = 0; i < l->n; i++) {
+        const SRun *r = &l->r[i];
+        if (!run_done(r) || is_dense(r) != dense || !same(r->budget, budget)) continue;
+        if (!dense && R > 0 && !same(r->R, R)) continue;
+        if (!best || r->loss < best->loss) best = r;
+    }
+    return best;
+}
+
+/* ---- the study ----------------------------------------------------------------------------- */
+
+#define MAX_CLAIMS 24
+typedef struct {
+    char paper[200], ours[400];
+    ClaimVerdict verdict;
+} Claim;
+
+typedef struct {
+    sqlite3 *db;
+    const StudyReportOptions *o;
+    char names[3][256];  /* stored names of the isoflop, mup and parser sweeps ("" when absent) */
+    SRuns runs[3], all;
+    LawSummary law[2];   /* 0 dlcm, 1 chinchilla */
+    LoadedFit loaded[2];
+    int have_law[2];
+    char law_origin[2][256], law_missing[2][512];
+    json_object *mup;    /* dlcm-fit mup's JSON, or NULL */
+    char mup_missing[512];
+    Claim claims[MAX_CLAIMS];
+    int n_claims;
+    char missing[4096];
+    double budgets[32];
+    int n_budgets;
+} Study;
+
+enum { SW_ISOFLOP = 0, SW_MUP = 1, SW_PARSER = 2 };
+static const char *const sweep_suffix[3] = {"isoflop", "mup", "parser"};
+
+static void add_missing(Study *st, const char *fmt, const char *what)
+{
+    size_t used = strlen(st->missing);
+    snprintf(st->missing + used, sizeof st->missing - used, "- ");
+    used = strlen(st->missing);
+    snprintf(st->missing + used, sizeof st->missing - used, fmt, what);
+    used = strlen(st->missing);
+    snprintf(st->missing + used, sizeof st->missing - used, "\n");
+}
+
+static void add_claim(Study *st, const char *paper, const char *ours, ClaimVerdict v)
+{
+    if (st->n_claims == MAX_CLAIMS) return;
+    Claim *c = &st->claims[st->n_claims++];
+    snprintf(c->paper, sizeof c->paper, "%s", paper);
+    snprintf(c->ours, sizeof c->ours, "%s", ours);
+    c->verdict = v;
+}
+
+static double jnum(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !v) return NAN;
+    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) return NAN;
+    return json_object_get_double(v);
+}
+
+static json_object *jget(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    if (!o || !json_object_object_get_ex(o, key, &v)) return NULL;
+    return v;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+    json_object *v = jget(o, key);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+/* "v [lo, hi]" with an end that is not finite written as such. */
+static void fmt_ci(char *buf, size_t n, const char *fmt, double v, double lo, double hi)
+{
+    char a[48], b[48], c[48];
+    if (isnan(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    snprintf(a, sizeof a, fmt, v);
+    if (isnan(lo)) snprintf(b, sizeof b, "?");
+    else if (isinf(lo)) snprintf(b, sizeof b, "%sinf", lo < 0 ? "-" : "");
+    else snprintf(b, sizeof b, fmt, lo);
+    if (isnan(hi)) snprintf(c, sizeof c, "?");
+    else if (isinf(hi)) snprintf(c, sizeof c, "%sinf", hi < 0 ? "-" : "");
+    else snprintf(c, sizeof c, fmt, hi);
+    if (isnan(lo) && isnan(hi)) snprintf(buf, n, "%s (no interval)", a);
+    else {
+        size_t used = (size_t)snprintf(buf, n, "%s", a);
+        if (used < n) snprintf(buf + used, n - used, " [%s, ", b);
+        used = strlen(buf);
+        if (used < n) snprintf(buf + used, n - used, "%s]", c);
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (text && fread(text, 1, (size_t)size, f) != (size_t)size) {
+        free(text);
+        text = NULL;
+    }
+    if (text) text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+static int spit(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    int bad = fputs(text, f) < 0;
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
+/* ---- gathering ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *law;
+    char *json;
+    double created_at;
+} StoredFit;
+
+static void stored_fit(void *ctx, const char *law, double created_at, const char *json)
+{
+    StoredFit *f = ctx;
+    if (strcmp(law, f->law) || f->json) return;
+    f->json = strdup(json);
+    f->created_at = created_at;
+}
+
+/* Whether a stored fit is the one the study needs: the dlcm law on realized R, the Chinchilla law
+ * on dense runs only, both with bootstrap samples. */
+static int stored_fit_suits(int chinchilla, const char *text, char *why, size_t n)
+{
+    json_object *root = json_tokener_parse(text);
+    if (!root) {
+        snprintf(why, n, "the stored fit's JSON does not parse");
+        return 0;
+    }
+    json_object *data = jget(root, "data"), *samples = jget(root, "bootstrap_samples");
+    int ok = 1;
+    if (!samples || !json_object_is_type(samples, json_type_array) || json_object_array_length(samples) == 0) {
+        snprintf(why, n, "the stored fit has no bootstrap samples");
+        ok = 0;
+    } else if (chinchilla && !(jnum(data, "n_dlcm") == 0)) {
+        snprintf(why, n, "the stored Chinchilla fit is not of the dense runs alone");
+        ok = 0;
+    } else if (!chinchilla && !strstr(jstr(data, "R_source"), "realized")) {
+        snprintf(why, n, "the stored dlcm fit uses %s, not the realized R", jstr(data, "R_source"));
+        ok = 0;
+    }
+    json_object_put(root);
+    return ok;
+}
+
+/* The law fit of the isoFLOP sweep: the stored one when it suits, else fitted here (not stored).
+ * Writes out/fit-<law>.json and the law's figures. */
+static void gather_law(Study *st, int k)
+{
+    const char *law = k == 0 ? "dlcm" : "chinchilla";
+    const char *sweep = st->names[SW_ISOFLOP];
+    char json_path[PATH_MAX], source[300], why[256] = "";
+    snprintf(json_path, sizeof json_path, "%.4000s/fit-%s.json", st->o->out_dir, law);
+    snprintf(source, sizeof source, "sweep:%s", sweep);
+    StoredFit stored = {law, NULL, 0};
+    char err[512];
+    if (study_latest_fits(st->db, source, stored_fit, &stored, err, sizeof err)) stored.json = NULL;
+    char *text = NULL;
+    if (stored.json && stored_fit_suits(k == 1, stored.json, why, sizeof why)) {
+        text = stored.json;
+        time_t when = (time_t)stored.created_at;
+        char date[64];
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&when));
+        snprintf(st->law_origin[k], sizeof st->law_origin[k], "the fit stored in the database (%s)", date);
+        if (spit(json_path, text)) fprintf(stderr, "dlcm-report: %s: %s\n", json_path, strerror(errno));
+    } else {
+        free(stored.json);
+        LawFitOptions fo;
+        memset(&fo, 0, sizeof fo);
+        fo.db_path = st->o->db_path;
+        fo.sweep = sweep;
+        fo.law = law;
+        fo.select = fit_selection_default();
+        if (k == 1) fo.select.family = "dense";
+        fo.est = estimator_defaults();
+        fo.est.n_boot = st->o->bootstrap;
+        fo.max_starts = st->o->max_starts;
+        fo.json_path = json_path;
+        fo.store = NULL;
+        fo.plots_dir = st->o->out_dir;
+        fo.plot_prefix = k == 0 ? "law-dlcm" : "law-chinchilla";
+        fflush(stdout);
+        int rc = law_fit_run(&fo);
+        if (rc != 0) {
+            snprintf(st->law_missing[k], sizeof st->law_missing[k],
+                     "the %s law could not be fitted on `%s` (dlcm-fit exit %d%s%s; its message is above in the "
+                     "program's output)",
+                     law, sweep, rc, why[0] ? "; " : "", why);
+            return;
+        }
+        text = slurp(json_path);
+        snprintf(st->law_origin[k], sizeof st->law_origin[k], "fitted by this report (%d bootstrap resamples%s%s; not stored)",
+                 st->o->bootstrap, why[0] ? "; " : "", why);
+    }
+    if (!text) {
+        snprintf(st->law_missing[k], sizeof st->law_missing[k], "%.400s: cannot read the fit", json_path);
+        return;
+    }
+    if (summary_from_json(text, json_path, &st->law[k], err, sizeof err) ||
+        isoflop_fit_load(text, &st->loaded[k], err, sizeof err)) {
+        snprintf(st->law_missing[k], sizeof st->law_missing[k], "%s", err);
+        summary_free(&st->law[k]);
+        free(text);
+        return;
+    }
+    st->have_law[k] = 1;
+    /* A stored fit's figures: drawn here from the same runs. */
+    if (strstr(st->law_origin[k], "stored")) {
+        FitData data;
+        memset(&data, 0, sizeof data);
+        FitSelection sel = fit_selection_default();
+        if (k == 1) sel.family = "dense";
+        if (fit_data_read_sweep(st->db, sweep, &sel, 0, &data, err, sizeof err) == 0 &&
+            fit_data_select(&data, &sel, err, sizeof err) == 0) {
+            char tag[300];
+            snprintf(tag, sizeof tag, "%.200s %s", sweep, law);
+            if (law_plots(st->o->out_dir, k == 0 ? "law-dlcm" : "law-chinchilla", tag, &st->law[k], &data, err,
+                          sizeof err))
+                fprintf(stderr, "dlcm-report: figures of the %s law: %s\n", law, err);
+        }
+        fit_data_free(&data);
+    }
+    free(text);
+}
+
+/* dlcm-fit mup on the μP sweep (not stored): its verdict and figures. */
+static void gather_mup(Study *st)
+{
+    char json_path[PATH_MAX];
+    snprintf(json_path, sizeof json_path, "%.4000s/mup.json", st->o->out_dir);
+    char *argv[] = {"mup", "--db", (char *)st->o->db_path, "--sweep", st->names[SW_MUP], "--json", json_path,
+                    "--no-store", "--plots", (char *)st->o->out_dir, NULL};
+    fflush(stdout);
+    optind = 0;
+    int rc = mup_main(10, argv);
+    if (rc != 0 && rc != 3 && rc != 4) {
+        snprintf(st->mup_missing, sizeof st->mup_missing,
+                 "dlcm-fit mup could not analyse `%s` (exit %d; its message is above in the program's output)",
+                 st->names[SW_MUP], rc);
+        return;
+    }
+    char *text = slurp(json_path);
+    st->mup = text ? json_tokener_parse(text) : NULL;
+    free(text);
+    if (!st->mup) snprintf(st->mup_missing, sizeof st->mup_missing, "%.400s: cannot read the μP analysis", json_path);
+}
+
+/* ---- sections ------------------------------------------------------------------------------ */
+
+static void section_law(Study *st, FILE *out)
+{
+    fprintf(out, "## The compression-aware law (Eq. 22) on realized R\n\n");
+    if (!st->have_law[0]) {
+        fprintf(out, "**Missing:** %s.\n\n", st->law_missing[0][0] ? st->law_missing[0] : "no isoFLOP sweep");
+        add_claim(st, "The compression-aware law (Eq. 22) describes the runs and extrapolates to a larger budget",
+                  "no fit", CLAIM_MISSING);
+        return;
+    }
+    LawSummary *s = &st->law[0];
+    fprintf(out, "Source: %s. R is each run's %s.\n\n", st->law_origin[0], s->R_source[0] ? s->R_source : "(unstated)");
+    report_fit_section(out, "dlcm", 0, &st->loaded[0]);
+    /* The validation as the fit recorded it (the summary read back from JSON keeps no LOBO). */
+    json_object *validation = jget(st->loaded[0].root, "validation");
+    json_object *lobo = jget(validation, "leave_largest_budget_out");
+    json_object *available = jget(lobo, "available");
+    double r2 = jnum(validation, "r2_log"), mae = jnum(lobo, "mae_log");
+    char ours[400];
+    ClaimVerdict v;
+    const char *ident = s->ident.known ? (s->ident.identified ? "identified" : "NOT identified") : "identification unknown";
+    if (!available || !json_object_get_boolean(available) || isnan(mae)) {
+        fprintf(out, "Leave-largest-budget-out: not available (one budget only).\n\n");
+        snprintf(ours, sizeof ours, "R^2 of log L %.4f; no held-out budget (one budget only); %s", r2, ident);
+        v = CLAIM_MISSING;
+    } else {
+        /* A mean absolute error of m in log L is a typical relative error of exp(m) - 1. */
+        double rel = exp(mae) - 1;
+        fprintf(out, "**Leave-largest-budget-out:** the law refitted without the %.0f runs of the largest budget "
+                     "predicts their loss with a mean absolute error of %.2f %% (exp(MAE of log L) - 1; mean signed "
+                     "error %+.2f %%). Target <= 2 %%: **%s**.\n\n",
+                jnum(lobo, "n_held_out"), 100 * rel, 100 * jnum(lobo, "mean_relative_error"), rel <= 0.02 ? "met" : "not met");
+        snprintf(ours, sizeof ours, "R^2 of log L %.4f; held-out error %.2f %% (target <= 2 %%); %s", r2, 100 * rel, ident);
+        v = !s->ident.known || !s->ident.identified ? CLAIM_UNDECIDED : rel <= 0.02 ? CLAIM_HOLDS : CLAIM_FAILS;
+    }
+    add_claim(st, "The compression-aware law (Eq. 22) describes the runs and extrapolates to a larger budget", ours, v);
+}
+
+static void section_chinchilla(Study *st, FILE *out)
+{
+    fprintf(out, "## The dense runs: the Chinchilla law\n\n");
+    if (!st->have_law[1]) {
+        fprintf(out, "**Missing:** %s.\n\n", st->law_missing[1][0] ? st->law_missing[1] : "no isoFLOP sweep");
+        return;
+    }
+    LawSummary *s = &st->law[1];
+    fprintf(out, "Source: %s.\n\n", st->law_origin[1]);
+    report_fit_section(out, "chinchilla", 0, &st->loaded[1]);
+    fprintf(out, "Compute-optimal N and D at each budget of the sweep (closed form N* = G (C/6)^(beta/(alpha+beta)), "
+                 "D* = C / (6 N*); 95 %% interval over the %d bootstrap samples):\n\n"
+                 "| budget C | N_opt [95%%] | D_opt [95%%] | D/N |\n|---|---|---|---|\n",
+            s->n_samples);
+    double *ns = malloc((size_t)(s->n_samples > 0 ? s->n_samples : 1) * sizeof *ns);
+    double *ds = malloc((size_t)(s->n_samples > 0 ? s->n_samples : 1) * sizeof *ds);
+    for (int b = 0; ns && ds && b < st->n_budgets; b++) {
+        double C = st->budgets[b], N, D, lo[2] = {NAN, NAN}, hi[2] = {NAN, NAN};
+        allocate_chinchilla_closed_form(s->coef, C, &N, &D);
+        for (int i = 0; i < s->n_samples; i++)
+            allocate_chinchilla_closed_form(s->samples + (size_t)i * s->law.n_coef, C, &ns[i], &ds[i]);
+        if (s->n_samples > 0) {
+            estimator_percentile_interval(ns, s->n_samples, 0.95, &lo[0], &hi[0]);
+            estimator_percentile_interval(ds, s->n_samples, 0.95, &lo[1], &hi[1]);
+        }
+        char a[128], c[128];
+        fmt_ci(a, sizeof a, "%.3g", N, lo[0], hi[0]);
+        fmt_ci(c, sizeof c, "%.3g", D, lo[1], hi[1]);
+        fprintf(out, "| %.3g | %s | %s | %.1f |\n", C, a, c, D / N);
+    }
+    free(ns);
+    free(ds);
+    fprintf(out, "\nThe figures `N_opt-vs-C` and `D_opt-vs-C` (below) draw the same optima per family from the "
+                 "isoFLOP lines.\n\n");
+}
+
+typedef struct {
+    int ran, forced, refused;
+    char status[96];
+    double gap, gap_lo, gap_hi, share, share_lo, share_hi, dense_fwd;
+} Comparison;
+
+/* The query at budget C (forward FLOPs per token capped at max_fwd when > 0), forced so that a
+ * fit the query would refuse still shows its numbers, marked as forced. */
+static void compare_at(Study *st, double C, double max_fwd, Comparison *c, json_object **keep)
+{
+    memset(c, 0, sizeof *c);
+    c->gap = c->gap_lo = c->gap_hi = c->share = c->share_lo = c->share_hi = c->dense_fwd = NAN;
+    QueryOptions q = query_defaults();
+    q.budget = C;
+    q.max_fwd_flops = max_fwd;
+    q.force = 1;
+    FILE *sink = fopen("/dev/null", "w");
+    if (!sink) return;
+    json_object *answer = json_object_new_object();
+    int rc = query_run(&q, &st->law[0], "study", sink, answer);
+    fclose(sink);
+    c->ran = 1;
+    snprintf(c->status, sizeof c->status, "%s", jstr(answer, "status"));
+    json_object *forced = jget(answer, "forced");
+    c->forced = forced && json_object_get_boolean(forced);
+    c->refused = rc == QUERY_EXIT_REFUSED;
+    json_object *saving = jget(answer, "saving");
+    json_object *gap = jget(saving, "loss_gap"), *share = jget(saving, "budget_share");
+    c->gap = jnum(gap, "value"); c->gap_lo = jnum(gap, "lo"); c->gap_hi = jnum(gap, "hi");
+    c->share = jnum(share, "value"); c->share_lo = jnum(share, "lo"); c->share_hi = jnum(share, "hi");
+    json_object *dense = jget(jget(answer, "recommendations"), "dense");
+    c->dense_fwd = jnum(dense, "fwd_flops_per_token");
+    const char *dlcm_status = jstr(jget(jget(answer, "recommendations"), "dlcm"), "status");
+    if (strcmp(dlcm_status, "recommended") && strcmp(dlcm_status, "forced"))
+        snprintf(c->status, sizeof c->status, "dlcm: %.50s", dlcm_status);
+    if (keep) *keep = answer;
+    else json_object_put(answer);
+}
+
+static void multiplier_text(char *buf, size_t n, const Comparison *c)
+{
+    /* The dense model needs 1/share the DLCM's compute for the loss the DLCM reaches at share * C. */
+    fmt_ci(buf, n, "%.3g", 1 / c->share, 1 / c->share_hi, 1 / c->share_lo);
+}
+
+static void section_comparison(Study *st, FILE *out)
+{
+    fprintf(out, "## DLCM against dense at matched compute\n\n");
+    if (!st->have_law[0]) {
+        fprintf(out, "**Missing:** no compression-aware fit (above), so no comparison.\n\n");
+        add_claim(st, "At equal training FLOPs a DLCM reaches a lower loss than a dense model", "no fit", CLAIM_MISSING);
+        add_claim(st, "At equal inference FLOPs per token a DLCM reaches a lower loss than a dense model", "no fit",
+                  CLAIM_MISSING);
+        return;
+    }
+    fprintf(out, "From the compression-aware law through `dlcm-query` (fit/query.h): at each budget C the best DLCM "
+                 "and the best dense allocation of the law (the dense one without the concept term), the **loss gap** "
+                 "(dense - DLCM, positive: the DLCM is better) and the **compute multiplier**: the DLCM reaches the "
+                 "dense optimum's loss at a share s of C, so the dense model needs 1/s times the DLCM's compute for "
+                 "that loss. Matched inference FLOPs: both capped at the dense optimum's forward FLOPs per token. "
+                 "Intervals: 95 %% over the fit's bootstrap samples. *forced*: the query would refuse (the law is "
+                 "not identified, or the optimum lies beyond the data) — the numbers describe the fit, not evidence.\n\n"
+                 "| budget C | training-matched gap | multiplier | inference-matched gap | multiplier | status |\n"
+                 "|---|---|---|---|---|---|\n");
+    Comparison last_train = {0}, last_inf = {0};
+    for (int b = 0; b < st->n_budgets; b++) {
+        Comparison t, i;
+        compare_at(st, st->budgets[b], 0, &t, NULL);
+        if (isfinite(t.dense_fwd)) compare_at(st, st->budgets[b], t.dense_fwd, &i, NULL);
+        else memset(&i, 0, sizeof i), i.gap = i.gap_lo = i.gap_hi = i.share = i.share_lo = i.share_hi = NAN;
+        char g1[96], m1[96], g2[96], m2[96];
+        fmt_ci(g1, sizeof g1, "%+.4f", t.gap, t.gap_lo, t.gap_hi);
+        multiplier_text(m1, sizeof m1, &t);
+        fmt_ci(g2, sizeof g2, "%+.4f", i.gap, i.gap_lo, i.gap_hi);
+        multiplier_text(m2, sizeof m2, &i);
+        fprintf(out, "| %.3g | %s | %s | %s | %s | %s%s%s%s |\n", st->budgets[b], g1, m1, g2, m2, t.status,
+                t.forced || i.forced ? " (forced)" : "", i.ran && strcmp(i.status, t.status) ? "; inference-matched: " : "",
+                i.ran && strcmp(i.status, t.status) ? i.status : "");
+        last_train = t;
+        last_inf = i;
+    }
+    fprintf(out, "\nObserved (no law): the best run of each family at each budget, one seed each (differences below "
+                 "the seed-to-seed noise are not evidence).\n\n| budget C | best dense (N, loss) | best DLCM (N, R, loss) | "
+                 "dense - DLCM |\n|---|---|---|---|\n");
+    for (int b = 0; b < st->n_budgets; b++) {
+        const SRun *d = best_run(&st->runs[SW_ISOFLOP], 1, st->budgets[b], 0);
+        const SRun *m = best_run(&st->runs[SW_ISOFLOP], 0, st->budgets[b], 0);
+        char a[96] = "-", c[96] = "-", g[32] = "-";
+        if (d) snprintf(a, sizeof a, "%.3g, %.4f", d->N, d->loss);
+        if (m) snprintf(c, sizeof c, "%.3g, %g, %.4f", m->N, m->R, m->loss);
+        if (d && m) snprintf(g, sizeof g, "%+.4f", d->loss - m->loss);
+        fprintf(out, "| %.3g | %s | %s | %s |\n", st->budgets[b], a, c, g);
+    }
+    fprintf(out, "\nObserved pairs at equal inference FLOPs (a DLCM run and a dense run of the same budget whose "
+                 "forward FLOPs per token differ by at most 10 %%):\n\n| budget C | DLCM run (N, R, F_fwd) | dense run "
+                 "(N, F_fwd) | dense - DLCM |\n|---|---|---|---|\n");
+    int pairs = 0;
+    const SRuns *iso = &st->runs[SW_ISOFLOP];
+    for (int i = 0; i < iso->n; i++) {
+        const SRun *m = &iso->r[i];
+        if (!run_done(m) || is_dense(m) || !isfinite(m->fwd_fpt)) continue;
+        const SRun *match = NULL;
+        for (int j = 0; j < iso->n; j++) {
+            const SRun *d = &iso->r[j];
+            if (!run_done(d) || !is_dense(d) || !same(d->budget, m->budget) || !isfinite(d->fwd_fpt)) continue;
+            double ratio = fabs(m->fwd_fpt / d->fwd_fpt - 1);
+            if (ratio <= 0.1 && (!match || ratio < fabs(m->fwd_fpt / match->fwd_fpt - 1))) match = d;
+        }
+        if (!match) continue;
+        fprintf(out, "| %.3g | `%.12s` (%.3g, %g, %.3g) | `%.12s` (%.3g, %.3g) | %+.4f |\n", m->budget, m->id, m->N, m->R,
+                m->fwd_fpt, match->id, match->N, match->fwd_fpt, match->loss - m->loss);
+        pairs++;
+    }
+    if (!pairs) fprintf(out, "| (no such pair) | | | |\n");
+    fprintf(out, "\n");
+    if (st->n_budgets == 0) return;
+    char ours[400], g[96], m[96];
+    int not_identified = st->law[0].ident.known && !st->law[0].ident.identified;
+    fmt_ci(g, sizeof g, "%+.4f", last_train.gap, last_train.gap_lo, last_train.gap_hi);
+    multiplier_text(m, sizeof m, &last_train);
+    snprintf(ours, sizeof ours, "at C = %.3g: loss gap (dense - DLCM) %s, compute multiplier %s%s",
+             st->budgets[st->n_budgets - 1], g, m, not_identified ? "; the law is not identified" : "");
+    ClaimVerdict v = claim_from_interval(last_train.gap_lo, last_train.gap_hi, 0, +1);
+    if (not_identified && v != CLAIM_MISSING) v = CLAIM_UNDECIDED;
+    add_claim(st, "At equal training FLOPs a DLCM reaches a lower loss than a dense model (compute multiplier > 1)",
+              ours, v);
+    fmt_ci(g, sizeof g, "%+.4f", last_inf.gap, last_inf.gap_lo, last_inf.gap_hi);
+    multiplier_text(m, sizeof m, &last_inf);
+    snprintf(ours, sizeof ours, "at C = %.3g: loss gap %s, compute multiplier %s%s", st->budgets[st->n_budgets - 1], g, m,
+             not_identified ? "; the law is not identified" : "");
+    v = claim_from_interval(last_inf.gap_lo, last_inf.gap_hi, 0, +1);
+    if (not_identified && v != CLAIM_MISSING) v = CLAIM_UNDECIDED;
+    add_claim(st, "At equal inference FLOPs per token a DLCM reaches a lower loss than a dense model", ours, v);
+}
+
+static void allocation_rows(FILE *out, const char *family, json_object *rec)
+{
+    if (!rec) return;
+    const char *status = jstr(rec, "status");
+    json_object *shape = jget(rec, "shape");
+    if (!shape) {
+        fprintf(out, "| %s | %s | | | | | | |\n", family, status);
+        return;
+    }
+    char cells[5][96];
+    const char *keys[5] = {"N", "P", "R", "D", "loss"};
+    for (int i = 0; i < 5; i++) {
+        json_object *q = jget(rec, keys[i]);
+        fmt_ci(cells[i], sizeof cells[i], i == 4 ? "%.4f" : "%.3g", jnum(q, "value"), jnum(q, "lo"), jnum(q, "hi"));
+    }
+    fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", family, status, jstr(shape, "description"), cells[0],
+            cells[1], cells[2], cells[3], cells[4]);
+}
+
+static void section_recommendation(Study *st, FILE *out)
+{
+    fprintf(out, "## Recommended allocation at 10x the largest budget\n\n");
+    if (!st->have_law[0] || st->n_budgets == 0) {
+        fprintf(out, "**Missing:** no compression-aware fit.\n\n");
+        add_claim(st, "R = 4 is close to the compute-optimal compression ratio", "no fit", CLAIM_MISSING);
+        return;
+    }
+    double C = 10 * st->budgets[st->n_budgets - 1];
+    QueryOptions q = query_defaults();
+    q.budget = C;
+    FILE *sink = fopen("/dev/null", "w");
+    if (!sink) return;
+    json_object *answer = json_object_new_object();
+    int rc = query_run(&q, &st->law[0], "study", sink, answer);
+    int forced = 0;
+    if (rc == QUERY_EXIT_REFUSED) {
+        /* Refused: the reasons are the answer; the numbers are shown forced, under that banner. */
+        json_object_put(answer);
+        answer = json_object_new_object();
+        q.force = 1;
+        query_run(&q, &st->law[0], "study", sink, answer);
+        forced = 1;
+    }
+    fclose(sink);
+    fprintf(out, "`dlcm-query` at C = %.3g FLOPs (status: **%s**%s). Intervals: 95 %% over the bootstrap samples "
+                 "(each sample's own optimum).\n\n",
+            C, rc == QUERY_EXIT_REFUSED ? "refused" : jstr(answer, "status"),
+            forced ? "; the numbers below are forced — the query would give none" : "");
+    fprintf(out, "| family | status | shape | N | P | R | D | loss |\n|---|---|---|---|---|---|---|---|\n");
+    json_object *recs = jget(answer, "recommendations");
+    allocation_rows(out, "dlcm", jget(recs, "dlcm"));
+    allocation_rows(out, "dense", jget(recs, "dense"));
+    json_object *warnings = jget(answer, "warnings");
+    size_t nw = warnings && json_object_is_type(warnings, json_type_array) ? json_object_array_length(warnings) : 0;
+    fprintf(out, "\nThe query's warnings (%zu):\n\n", nw);
+    for (size_t i = 0; i < nw; i++) fprintf(out, "- %s\n", jstr(json_object_array_get_idx(warnings, i), "message"));
+    if (nw == 0) fprintf(out, "- none\n");
+    fprintf(out, "\n");
+    json_object *R = jget(jget(recs, "dlcm"), "R");
+    double lo = jnum(R, "lo"), hi = jnum(R, "hi"), v = jnum(R, "value");
+    int edge = 0;
+    for (size_t i = 0; i < nw; i++) {
+        json_object *w = json_object_array_get_idx(warnings, i);
+        if (!strcmp(jstr(w, "kind"), "edge_of_search") && !strcmp(jstr(w, "quantity"), "R")) edge = 1;
+    }
+    char ours[400], r[96];
+    fmt_ci(r, sizeof r, "%.3g", v, lo, hi);
+    snprintf(ours, sizeof ours, "optimal R at %.3g FLOPs: %s%s%s", C, r, edge ? "; on the edge of the R searched" : "",
+             forced ? "; forced (the query refuses)" : "");
+    ClaimVerdict verdict = isnan(lo) || isnan(hi) ? CLAIM_MISSING
+                           : edge || forced       ? CLAIM_UNDECIDED
+                           : (lo <= 4 && 4 <= hi) ? (hi / lo <= 4 ? CLAIM_HOLDS : CLAIM_UNDECIDED)
+                                                  : CLAIM_FAILS;
+    add_claim(st, "R = 4 is close to the compute-optimal compression ratio (interval holds 4 and spans at most 4x)",
+              ours, verdict);
+    json_object_put(answer);
+}
+
+static void section_mup(Study *st, FILE *out)
+{
+    fprintf(out, "## μP transfer (`%s`)\n\n", st->names[SW_MUP][0] ? st->names[SW_MUP] : "no μP sweep");
+    if (!st->mup) {
+        fprintf(out, "**Missing:** %s.\n\n", st->mup_missing[0] ? st->mup_missing : "no μP sweep in the database");
+        add_claim(st, "Decoupled μP transfers the learning rate across widths (and SP does not)", "no μP sweep",
+                  CLAIM_MISSING);
+        return;
+    }
+    const char *verdict = jstr(st->mup, "verdict");
+    fprintf(out, "Verdict: **%s** (the rule of fit/README.md, computed by `dlcm-fit mup`; width axis %s).\n\n"
+                 "| parametrization | slope of log2 LR* on log2 width | 95 %% interval | widths | max drift (grid steps) |\n"
+                 "|---|---|---|---|---|\n",
+            verdict, jstr(st->mup, "width_axis"));
+    const char *params[2] = {"mup", "sp"};
+    for (int k = 0; k < 2; k++) {
+        json_object *t = jget(st->mup, params[k]);
+        if (!t) {
+            fprintf(out, "| %s | missing | | | |\n", params[k]);
+            continue;
+        }
+        json_object *ws = jget(t, "widths");
+        char ci[96];
+        fmt_ci(ci, sizeof ci, "%+.3f", jnum(t, "slope"), jnum(t, "slope_lo"), jnum(t, "slope_hi"));
+        fprintf(out, "| %s | %+.3f | %s | %zu | %.2f |\n", params[k], jnum(t, "slope"), ci,
+                ws && json_object_is_type(ws, json_type_array) ? json_object_array_length(ws) : 0,
+                jnum(t, "max_drift_steps"));
+    }
+    json_object *reasons = jget(st->mup, "verdict_reasons");
+    fprintf(out, "\nReasons:\n\n");
+    for (size_t i = 0; reasons && json_object_is_type(reasons, json_type_array) && i < json_object_array_length(reasons); i++) {
+        json_object *r = json_object_array_get_idx(reasons, i);
+        fprintf(out, "- %s\n", json_object_is_type(r, json_type_string) ? json_object_get_string(r) : jstr(r, "reason"));
+    }
+    fprintf(out, "\n");
+    char ours[400];
+    snprintf(ours, sizeof ours, "verdict %s (slope intervals above)", verdict);
+    add_claim(st, "Decoupled μP transfers the learning rate across widths (and SP does not)", ours,
+              !strcmp(verdict, "PASS") ? CLAIM_HOLDS : !strcmp(verdict, "FAIL") ? CLAIM_FAILS : CLAIM_UNDECIDED);
+}
+
+static void section_parser(Study *st, FILE *out)
+{
+    const SRuns *l = &st->runs[SW_PARSER];
+    fprintf(out, "## The parser table (the paper's Table 4 at our scale; `%s`)\n\n",
+            st->names[SW_PARSER][0] ? st->names[SW_PARSER] : "no parser sweep");
+    double Rs[16];
+    int n_R = distinct_values(l, 0, 1, Rs, 16);
+    if (n_R == 0) {
+        fprintf(out, "**Missing:** no finished DLCM run of a parser sweep.\n\n");
+        add_claim(st, "The Global Parser keeps the realized R closer to the target than a per-sequence parser",
+                  "no parser runs", CLAIM_MISSING);
+        return;
+    }
+    fprintf(out, "Realized R (tokens per concept) in training (sampled boundaries) and in evaluation (thresholded), "
+                 "and the final validation loss; mean over the runs of each cell, [min, max] over them.\n\n"
+                 "| parser | target R | runs | realized R train | realized R eval | loss | mean abs(R_eval / R - 1) |\n"
+                 "|---|---|---|---|---|---|---|\n");
+    const char *parsers[2] = {"global", "per_sequence"};
+    int separated = 0, reversed = 0, compared = 0;
+    for (int k = 0; k < n_R; k++) {
+        double dev_lo[2] = {INFINITY, INFINITY}, dev_hi[2] = {-INFINITY, -INFINITY};
+        for (int p = 0; p < 2; p++) {
+            double sum[4] = {0}, lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+            int n = 0;
+            for (int i = 0; i < l->n; i++) {
+                const SRun *r = &l->r[i];
+                if (!run_done(r) || is_dense(r) || !same(r->R, Rs[k]) || strcmp(r->parser, parsers[p])) continue;
+                double v[3] = {r->R_train, r->R_eval, r->loss};
+                for (int j = 0; j < 3; j++) {
+                    sum[j] += v[j];
+                    lo[j] = fmin(lo[j], v[j]);
+                    hi[j] = fmax(hi[j], v[j]);
+                }
+                double dev = fabs(r->R_eval / Rs[k] - 1);
+                sum[3] += dev;
+                dev_lo[p] = fmin(dev_lo[p], dev);
+                dev_hi[p] = fmax(dev_hi[p], dev);
+                n++;
+            }
+            if (!n) {
+                fprintf(out, "| %s | %g | 0 | missing | | | |\n", parsers[p], Rs[k]);
+                continue;
+            }
+            fprintf(out, "| %s | %g | %d | %.2f [%.2f, %.2f] | %.2f [%.2f, %.2f] | %.4f [%.4f, %.4f] | %.3f |\n", parsers[p],
+                    Rs[k], n, sum[0] / n, lo[0], hi[0], sum[1] / n, lo[1], hi[1], sum[2] / n, lo[2], hi[2], sum[3] / n);
+        }
+        if (isfinite(dev_hi[0]) && isfinite(dev_hi[1])) {
+            compared++;
+            separated += dev_hi[0] < dev_lo[1];
+            reversed += dev_lo[0] > dev_hi[1];
+        }
+    }
+    char ours[400];
+    snprintf(ours, sizeof ours, "at %d of %d target R the global parser's deviations all lie below the per-sequence "
+             "parser's; at %d all above (ranges over runs)", separated, compared, reversed);
+    add_claim(st, "The Global Parser keeps the realized R closer to the target than a per-sequence parser", ours,
+              compared == 0 ? CLAIM_MISSING
+              : separated == compared ? CLAIM_HOLDS
+              : reversed == compared ? CLAIM_FAILS
+                                     : CLAIM_UNDECIDED);
+    fprintf(out, "\n");
+}
+
+typedef struct {
+    HeldoutTask t[3];
+    int n;
+    char names[3][24];
+} TaskRow;
+
+static void collect_task(void *ctx, const HeldoutTask *t)
+{
+    TaskRow *row = ctx;
+    if (row->n == 3) return;
+    row->t[row->n] = *t;
+    snprintf(row->names[row->n], sizeof row->names[row->n], "%s", t->task);
+    row->t[row->n].task = row->names[row->n];
+    row->n++;
+}
+
+static void wilson(long k, long n, double *lo, double *hi)
+{
+    double z = 1.959963984540054;
+    if (n <= 0) { *lo = NAN; *hi = NAN; return; }
+    double p = (double)k / n, z2 = z * z, c = (p + z2 / (2.0 * n)) / (1 + z2 / n);
+    double h = z / (1 + z2 / n) * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n));
+    *lo = fmax(0, c - h);
+    *hi = fmin(1, c + h);
+}
+
+static void section_tasks(Study *st, FILE *out)
+{
+    fprintf(out, "## Held-out tasks\n\nAccuracy of every finished run of the isoFLOP sweep on the first items of each "
+                 "held-out task (cloze: the target among 10 candidates; next sentence and definition: 4 choices), "
+                 "scored by the trainer after its last step (engine/train/heldout.h), with Wilson 95 %% intervals.\n\n"
+                 "| run | family | budget C | N | R | cloze | next_sentence | definition |\n|---|---|---|---|---|---|---|---|\n");
+    const SRuns *l = &st->runs[SW_ISOFLOP];
+    int rows = 0, without = 0;
+    char err[256];
+    for (int i = 0; i < l->n; i++) {
+        const SRun *r = &l->r[i];
+        if (!run_done(r)) continue;
+        TaskRow row = {0};
+        if (heldout_read_tasks(st->db, r->id, collect_task, &row, err, sizeof err) || row.n == 0) {
+            without++;
+            continue;
+        }
+        char cells[3][96] = {"-", "-", "-"};
+        const char *order[3] = {"cloze", "next_sentence", "definition"};
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < row.n; j++)
+                if (!strcmp(row.t[j].task, order[k]))
+                    snprintf(cells[k], sizeof cells[k], "%.3f [%.3f, %.3f] (%ld)", row.t[j].accuracy, row.t[j].ci_low,
+                             row.t[j].ci_high, row.t[j].items);
+        fprintf(out, "| `%.12s` | %s | %.3g | %.3g | %g | %s | %s | %s |\n", r->id, r->family, r->budget, r->N,
+                r->R, cells[0], cells[1], cells[2]);
+        rows++;
+    }
+    if (!rows) fprintf(out, "| (none) | | | | | | | |\n");
+    if (without) fprintf(out, "\n**Missing:** %d finished run%s without task scores (trained before the trainer scored "
+                              "tasks, or without data.dir/tasks on the machine that trained %s).\n",
+                         without, without == 1 ? "" : "s", without == 1 ? "it" : "them");
+    fprintf(out, "\n");
+    /* The claim: the best DLCM against the best dense run at the largest budget, items pooled. */
+    char ours[400] = "no task scores at the largest budget";
+    ClaimVerdict v = CLAIM_MISSING;
+    if (st->n_budgets) {
+        double C = st->budgets[st->n_budgets - 1];
+        const SRun *best[2] = {best_run(l, 0, C, 0), best_run(l, 1, C, 0)};
+        long k[2] = {0, 0}, n[2] = {0, 0};
+        for (int f = 0; f < 2; f++) {
+            TaskRow row = {0};
+            if (!best[f] || heldout_read_tasks(st->db, best[f]->id, collect_task, &row, err, sizeof err)) continue;
+            for (int j = 0; j < row.n; j++) {
+                k[f] += row.t[j].correct;
+                n[f] += row.t[j].items;
+            }
+        }
+        if (n[0] && n[1]) {
+            double lo[2], hi[2];
+            wilson(k[0], n[0], &lo[0], &hi[0]);
+            wilson(k[1], n[1], &lo[1], &hi[1]);
+            snprintf(ours, sizeof ours, "at C = %.3g, items of the three tasks pooled: best DLCM %.3f [%.3f, %.3f], best "
+                     "dense %.3f [%.3f, %.3f]", C, (double)k[0] / n[0], lo[0], hi[0], (double)k[1] / n[1], lo[1], hi[1]);
+            v = lo[0] > hi[1] ? CLAIM_HOLDS : hi[0] < lo[1] ? CLAIM_FAILS : CLAIM_UNDECIDED;
+        }
+    }
+    add_claim(st, "At matched compute a DLCM is more accurate than dense on held-out zero-shot tasks", ours, v);
+}
+
+/* Realized tokens per concept of each domain split at a run's last evaluation. */
+#define MAX_DOMAINS 8
+typedef struct {
+    char names[MAX_DOMAINS][48];
+    double R[MAX_DOMAINS];
+    int n;
+} DomainRow;
+
+static void collect_domain(void *ctx, const char *split, double loss, double realized_R)
+{
+    DomainRow *d = ctx;
+    if (strncmp(split, "val-", 4) || d->n == MAX_DOMAINS || !isfinite(realized_R)) return;
+    snprintf(d->names[d->n], sizeof d->names[d->n], "%s", split + 4);
+    d->R[d->n++] = realized_R;
+}
+
+static void section_granularity(Study *st, FILE *out)
+{
+    fprintf(out, "## Tokens per concept per domain (the paper's Table 5)\n\nRealized R (tokens per concept, thresholded "
+                 "boundaries) on each held-out domain at the runs' last evaluation, per target R over the finished "
+                 "DLCM runs of the isoFLOP and parser sweeps: mean [min, max] over runs.\n\n");
+    char domains[MAX_DOMAINS][48];
+    int n_domains = 0;
+    double Rs[16];
+    SRuns both = {0};
+    for (int s = 0; s < 3; s += 2)
+        for (int i = 0; i < st->runs[s].n; i++) {
+            if (both.n == both.cap) {
+                int cap = both.cap ? 2 * both.cap : 64;
+                SRun *g = realloc(both.r, (size_t)cap * sizeof *g);
+                if (!g) break;
+                both.r = g;
+                both.cap = cap;
+            }
+            both.r[both.n++] = st->runs[s].r[i];
+        }
+    int n_R = distinct_values(&both, 0, 1, Rs, 16);
+    double sum[16][MAX_DOMAINS] = {{0}}, lo[16][MAX_DOMAINS], hi[16][MAX_DOMAINS];
+    int cnt[16][MAX_DOMAINS] = {{0}};
+    char err[256];
+    for (int i = 0; i < both.n; i++) {
+        const SRun *r = &both.r[i];
+        if (!run_done(r) || is_dense(r)) continue;
+        int k = 0;
+        while (k < n_R && !same(Rs[k], r->R)) k++;
+        if (k == n_R) continue;
+        DomainRow d = {0};
+        if (study_final_evals(st->db, r->id, collect_domain, &d, err, sizeof err)) continue;
+        for (int j = 0; j < d.n; j++) {
+            int m = 0;
+            while (m < n_domains && strcmp(domains[m], d.names[j])) m++;
+            if (m == n_domains) {
+                if (n_domains == MAX_DOMAINS) continue;
+                snprintf(domains[n_domains++], sizeof domains[0], "%s", d.names[j]);
+            }
+            if (!cnt[k][m]) lo[k][m] = hi[k][m] = d.R[j];
+            sum[k][m] += d.R[j];
+            lo[k][m] = fmin(lo[k][m], d.R[j]);
+            hi[k][m] = fmax(hi[k][m], d.R[j]);
+            cnt[k][m]++;
+        }
+    }
+    free(both.r);
+    if (n_domains == 0) {
+        fprintf(out, "**Missing:** no DLCM run with per-domain evaluations.\n\n");
+        add_claim(st, "Concept granularity adapts to the content: tokens per concept differ between domains",
+                  "no per-domain evaluations", CLAIM_MISSING);
+        return;
+    }
+    fprintf(out, "| target R |");
+    for (int m = 0; m < n_domains; m++) fprintf(out, " %s |", domains[m]);
+    fprintf(out, "\n|---|");
+    for (int m = 0; m < n_domains; m++) fprintf(out, "---|");
+    fprintf(out, "\n");
+    int decided = 0, compared = 0;
+    for (int k = 0; k < n_R; k++) {
+        fprintf(out, "| %g |", Rs[k]);
+        int lowest = -1, highest = -1, runs = 0;
+        for (int m = 0; m < n_domains; m++) {
+            if (!cnt[k][m]) {
+                fprintf(out, " - |");
+                continue;
+            }
+            fprintf(out, " %.2f [%.2f, %.2f] (%d) |", sum[k][m] / cnt[k][m], lo[k][m], hi[k][m], cnt[k][m]);
+            double mean = sum[k][m] / cnt[k][m];
+            if (lowest < 0 || mean < sum[k][lowest] / cnt[k][lowest]) lowest = m;
+            if (highest < 0 || mean > sum[k][highest] / cnt[k][highest]) highest = m;
+            if (cnt[k][m] > runs) runs = cnt[k][m];
+        }
+        fprintf(out, "\n");
+        if (lowest >= 0 && highest != lowest && runs >= 2) {
+            compared++;
+            decided += hi[k][lowest] < lo[k][highest];
+        }
+    }
+    fprintf(out, "\n");
+    char ours[400];
+    snprintf(ours, sizeof ours, "at %d of %d target R (with >= 2 runs) the most and least compressed domains' ranges "
+             "over runs are disjoint", decided, compared);
+    add_claim(st, "Concept granularity adapts to the content: tokens per concept differ between domains", ours,
+              compared == 0 ? CLAIM_MISSING : decided == compared ? CLAIM_HOLDS : CLAIM_UNDECIDED);
+}
+
+typedef struct {
+    char names[8][64];
+    int n;
+} SplitList;
+
+static void collect_split(void *ctx, const char *split)
+{
+    SplitList *l = ctx;
+    if (l->n < 8) snprintf(l->names[l->n++], sizeof l->names[0], "%s", split);
+}
+
+/* The profile of one DLCM run against one dense run over every split both scored on the same tokens. */
+static int build_profile(Study *st, const SRun *dlcm, const SRun *dense, Profile *p, int *splits)
+{
+    SplitList list = {0};
+    char err[512];
+    *splits = 0;
+    if (heldout_token_splits(st->db, dlcm->id, collect_split, &list, err, sizeof err)) return -1;
+    ProfileData data;
+    memset(&data, 0, sizeof data);
+    for (int i = 0; i < list.n; i++) {
+        HeldoutTokensRead a, b;
+        if (heldout_read_tokens(st->db, dlcm->id, list.names[i], &a, err, sizeof err)) continue;
+        if (heldout_read_tokens(st->db, dense->id, list.names[i], &b, err, sizeof err)) {
+            heldout_tokens_free(&a);
+            continue;
+        }
+        if (a.concept_pos && !strcmp(a.tokens_hash, b.tokens_hash) && a.n == b.n && a.windows > 0 &&
+            profile_add(&data, a.loss, a.concept_pos, b.loss, a.n, a.n / a.windows) == 0)
+            (*splits)++;
+        heldout_tokens_free(&a);
+        heldout_tokens_free(&b);
+    }
+    int rc = *splits ? profile_compute(&data, p) : -1;
+    profile_free(&data);
+    return rc;
+}
+
+static void plot_profiles(Study *st, const Profile *profiles, const double *Rs, int n)
+{
+    Plot p;
+    char err[512];
+    if (plot_begin(&p, st->o->out_dir, "loss-by-concept-position", "loss by position within a concept: DLCM - dense",
+                   "position of the token within its concept (last: that position or later)",
+                   "DLCM loss - dense loss (nats)", 0, 0, err, sizeof err)) {
+        fprintf(stderr, "dlcm-report: %s\n", err);
+        return;
+    }
+    char cmd[4096];
+    size_t used = (size_t)snprintf(cmd, sizeof cmd, "plot 0 with lines lc rgb 'gray' notitle");
+    for (int k = 0; k < n; k++) {
+        int block;
+        FILE *f = plot_block(&p, &block);
+        if (!f) continue;
+        fprintf(f, "\"R=%g\"\n", Rs[k]);
+        for (int b = 0; b < PROFILE_POSITIONS; b++)
+            if (profiles[k].tokens[b] >= PROFILE_MIN_TOKENS)
+                fprintf(f, "%d %.6g %.6g %.6g\n", b, profiles[k].gap[b], profiles[k].gap_lo[b], profiles[k].gap_hi[b]);
+        fclose(f);
+        char path[700];
+        plot_block_path(&p, block, path, sizeof path);
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used,
+                                 ", '%s' using 1:2:3:4 with yerrorlines lw 1.5 pt 7 lc %d title columnheader(1)", path,
+                                 k + 1);
+        if (used >= sizeof cmd) break;
+    }
+    plot_command(&p, cmd);
+    fflush(stdout);
+    if (plot_finish(&p, err, sizeof err)) fprintf(stderr, "dlcm-report: %s\n", err);
+}
+
+static void section_profile(Study *st, FILE *out)
+{
+    fprintf(out, "## Loss by position within a concept (the paper's Figure 7)\n\n");
+    const SRuns *l = &st->runs[SW_ISOFLOP];
+    if (st->n_budgets == 0) {
+        fprintf(out, "**Missing:** no finished isoFLOP runs.\n\n");
+        add_claim(st, "The DLCM's loss relative to dense is U-shaped over the positions within a concept",
+                  "no runs", CLAIM_MISSING);
+        return;
+    }
+    double C = st->budgets[st->n_budgets - 1], Rs[16];
+    int n_R = distinct_values(l, 0, 1, Rs, 16), shown = 0;
+    Profile profiles[16];
+    double shown_R[16];
+    const SRun *dense = best_run(l, 1, C, 0);
+    fprintf(out, "At the largest budget C = %.3g: the best DLCM run of each target R against the best dense run of "
+                 "the same budget (`%s`), on the same held-out tokens (%d windows of each domain shard; the per-token "
+                 "losses the trainer stored). Position 0 is a concept's first token; the last row pools the later "
+                 "positions. Gap = DLCM - dense, with a 95 %% bootstrap interval over the windows (resampled whole). "
+                 "U-shape: the gap at position 0 and at the last position with at least %d tokens both exceed the "
+                 "smallest gap between them, in the share of resamples given (>= 97.5 %%: holds; <= 2.5 %%: does not).\n\n",
+            C, dense ? dense->id : "none", 8, PROFILE_MIN_TOKENS);
+    for (int k = 0; k < n_R && dense; k++) {
+        const SRun *m = best_run(l, 0, C, Rs[k]);
+        if (!m) continue;
+        Profile p;
+        int splits;
+        if (build_profile(st, m, dense, &p, &splits)) {
+            fprintf(out, "R = %g (`%s`): **missing** — no per-token losses on the same tokens as the dense run.\n\n", Rs[k],
+                    m->id);
+            continue;
+        }
+        fprintf(out, "### R = %g (`%.12s`, %d split%s, %d windows)\n\n| position | tokens | DLCM loss | dense loss | gap [95%%] |\n"
+                     "|---|---|---|---|---|\n",
+                Rs[k], m->id, splits, splits == 1 ? "" : "s", p.windows);
+        for (int b = 0; b < PROFILE_POSITIONS; b++) {
+            if (!p.tokens[b]) continue;
+            char gap[96];
+            fmt_ci(gap, sizeof gap, "%+.4f", p.gap[b], p.gap_lo[b], p.gap_hi[b]);
+            fprintf(out, "| %d%s | %ld | %.4f | %.4f | %s |\n", b, b == PROFILE_POSITIONS - 1 ? "+" : "", p.tokens[b],
+                    p.dlcm[b], p.dense[b], gap);
+        }
+        ClaimVerdict v = profile_u_verdict(&p);
+        fprintf(out, "\nU-shape in %.1f %% of resamples (ends 0 and %d, smallest interior gap at %d): %s.\n\n",
+                100 * p.u_share, p.last, p.min_at, claim_verdict_text(v));
+        char paper[200], ours[400];
+        snprintf(paper, sizeof paper, "The DLCM's loss relative to dense is U-shaped over the positions within a concept (R = %g)", Rs[k]);
+        snprintf(ours, sizeof ours, "U-shape in %.1f %% of window resamples (gap at 0: %+.3f, at %d: %+.3f, interior minimum %+.3f at %d)",
+                 100 * p.u_share, p.gap[0], p.last, p.last >= 0 ? p.gap[p.last] : NAN,
+                 p.min_at >= 0 ? p.gap[p.min_at] : NAN, p.min_at);
+        add_claim(st, paper, ours, v);
+        profiles[shown] = p;
+        shown_R[shown++] = Rs[k];
+    }
+    if (!shown) {
+        fprintf(out, "**Missing:** no DLCM and dense pair at C = %.3g with per-token losses on the same tokens.\n\n", C);
+        add_claim(st, "The DLCM's loss relative to dense is U-shaped over the positions within a concept",
+                  "no pair of runs with per-token losses", CLAIM_MISSING);
+        return;
+    }
+    plot_profiles(st, profiles, shown_R, shown);
+}
+
+static void section_sessions(Study *st, FILE *out)
+{
+    fprintf(out, "## Device sessions\n\nEvery run of the database grouped by GPU model into sessions (runs whose "
+                 "start-to-finish spans chain with gaps under 10 minutes); aggregate TFLOP/s = the FLOPs the runs "
+                 "launched (planned 3 F D where the trainer recorded none) over the session's wall time.\n\n"
+                 "| session | GPU | host | start (UTC) | wall time | runs | aggregate TFLOP/s |\n|---|---|---|---|---|---|---|\n");
+    const SRuns *l = &st->all;
+    SessionRun *rs = calloc((size_t)(l->n ? l->n : 1), sizeof *rs);
+    Session sessions[256];
+    int n = 0, m = 0;
+    for (int i = 0; rs && i < l->n; i++) {
+        const SRun *r = &l->r[i];
+        if (!r->gpu[0] || !isfinite(r->started) || !isfinite(r->finished)) continue;
+        rs[m].start = r->started;
+        rs[m].end = r->finished;
+        rs[m].flops = isfinite(r->flops_launched) ? r->flops_launched : r->train_flops;
+        snprintf(rs[m].gpu, sizeof rs[m].gpu, "%s", r->gpu);
+        snprintf(rs[m].host, sizeof rs[m].host, "%s", r->host);
+        m++;
+    }
+    if (rs) n = sessions_group(rs, m, 600, sessions, 256);
+    free(rs);
+    for (int i = 0; i < n; i++) {
+        Session *s = &sessions[i];
+        time_t when = (time_t)s->start;
+        char date[64];
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M", gmtime(&when));
+        double wall = s->end - s->start;
+        fprintf(out, "| %d | %s | %s | %s | %.0f s | %d | %.2f |\n", i + 1, s->gpu, s->host, date, wall, s->runs,
+                wall > 0 ? s->flops / wall / 1e12 : NAN);
+    }
+    if (!n) fprintf(out, "| (none: no run records a GPU) | | | | | | |\n");
+    fprintf(out, "\n");
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void section_figures(Study *st, FILE *out)
+{
+    fprintf(out, "## Figures\n\nThe isoFLOP sweep's own report, with the isoFLOP curves, N_opt and D_opt against C, "
+                 "training curves per budget and residuals, is [report.md](report.md).\n\n");
+    DIR *d = opendir(st->o->out_dir);
+    if (!d) return;
+    char *names[512];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 512) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && !strcmp(e->d_name + len - 4, ".png")) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, compare_names);
+    for (int i = 0; i < n; i++) {
+        if (names[i]) fprintf(out, "### %.*s\n\n![%s](%s)\n\n", (int)strlen(names[i]) - 4, names[i], names[i], names[i]);
+        free(names[i]);
+    }
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static void find_sweeps(Study *st)
+{
+    for (int s = 0; s < 3; s++) {
+        char base[300], *text = NULL;
+        int64_t id;
+        int version;
+        char err[512];
+        snprintf(base, sizeof base, "%s-%s", st->o->study, sweep_suffix[s]);
+        int rc = study_latest_version(st->db, base, &id, st->names[s], sizeof st->names[s], &version, &text, err, sizeof err);
+        free(text);
+        if (rc != 0) {
+            st->names[s][0] = '\0';
+            add_missing(st, "the sweep `%s` is not in the database", base);
+            continue;
+        }
+        if (study_sweep_runs(st->db, st->names[s], collect, &st->runs[s], err, sizeof err))
+            fprintf(stderr, "dlcm-report: %s\n", err);
+        int done = 0;
+        for (int i = 0; i < st->runs[s].n; i++) done += run_done(&st->runs[s].r[i]);
+        if (!done) add_missing(st, "the sweep `%s` has no finished runs", st->names[s]);
+    }
+}
+
+static void write_header(Study *st, FILE *out)
+{
+    time_t now = time(NULL);
+    char date[64];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    fprintf(out, "# Study: %s\n\nWritten by `dlcm-report --study %s` (%s) from `%s` on %s. Every number comes with "
+                 "its 95 %% interval; every verdict below is computed from those intervals by the rules stated with "
+                 "it, none is written by hand.\n\n| sweep | runs | done | failed | other |\n|---|---|---|---|---|\n",
+            st->o->study, st->o->study, cli_commit(), st->o->db_path, date);
+    for (int s = 0; s < 3; s++) {
+        if (!st->names[s][0]) {
+            fprintf(out, "| %s-%s | missing | | | |\n", st->o->study, sweep_suffix[s]);
+            continue;
+        }
+        int done = 0, failed = 0;
+        for (int i = 0; i < st->runs[s].n; i++) {
+            done += run_done(&st->runs[s].r[i]);
+            failed += strcmp(st->runs[s].r[i].status, "failed") == 0;
+        }
+        fprintf(out, "| %s | %d | %d | %d | %d |\n", st->names[s], st->runs[s].n, done, failed,
+                st->runs[s].n - done - failed);
+    }
+    fprintf(out, "\n");
+    if (st->missing[0]) fprintf(out, "**What is missing** (the sections that need it say so):\n\n%s\n", st->missing);
+}
+
+static void write_claims(Study *st, FILE *out)
+{
+    fprintf(out, "## The paper's claims beside ours\n\nEach verdict is computed: *holds* when the 95 %% interval lies "
+                 "wholly on the claim's side, *does not hold* when it lies wholly on the other, *cannot decide at this "
+                 "scale* when it straddles (or the law behind it is not identified), *missing* when the study lacks the "
+                 "runs.\n\n| claim (Qu et al. 2025) | ours | verdict |\n|---|---|---|\n");
+    for (int i = 0; i < st->n_claims; i++)
+        fprintf(out, "| %s | %s | **%s** |\n", st->claims[i].paper, st->claims[i].ours,
+                claim_verdict_text(st->claims[i].verdict));
+    fprintf(out, "\n");
+}
+
+int study_report(sqlite3 *db, const StudyReportOptions *o)
+{
+    static Study st;
+    memset(&st, 0, sizeof st);
+    st.db = db;
+    st.o = o;
+    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "dlcm-report: %s: %s\n", o->out_dir, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    find_sweeps(&st);
+    char err[512];
+    if (study_sweep_runs(db, NULL, collect, &st.all, err, sizeof err)) fprintf(stderr, "dlcm-report: %s\n", err);
+    if (!st.names[0][0] && !st.names[1][0] && !st.names[2][0]) {
+        fprintf(stderr, "dlcm-report: %s: no sweep of the study %s (%s-isoflop, %s-mup, %s-parser)\n", o->db_path,
+                o->study, o->study, o->study, o->study);
+        return CLI_EXIT_BAD_INPUT;
+    }
+    st.n_budgets = distinct_values(&st.runs[SW_ISOFLOP], -1, 0, st.budgets, 32);
+    int rc = CLI_EXIT_OK;
+    if (st.names[SW_ISOFLOP][0] && st.n_budgets) {
+        gather_law(&st, 0);
+        gather_law(&st, 1);
+        const char *texts[2];
+        const char *names[2] = {"dlcm fit", "chinchilla fit"};
+        int n = 0;
+        char *owned[2] = {NULL, NULL};
+        for (int k = 0; k < 2; k++) {
+            if (!st.have_law[k]) continue;
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%.4000s/fit-%s.json", o->out_dir, k == 0 ? "dlcm" : "chinchilla");
+            owned[n] = slurp(path);
+            if (owned[n]) texts[n] = owned[n], n++;
+        }
+        fflush(stdout);
+        if (report_sweep(db, o->db_path, st.names[SW_ISOFLOP], o->out_dir, texts, names, n) != CLI_EXIT_OK)
+            rc = CLI_EXIT_FAILURE;
+        free(owned[0]);
+        free(owned[1]);
+    } else {
+        snprintf(st.law_missing[0], sizeof st.law_missing[0], "no finished run of the isoFLOP sweep");
+        snprintf(st.law_missing[1], sizeof st.law_missing[1], "no finished run of the isoFLOP sweep");
+    }
+    if (st.names[SW_MUP][0]) gather_mup(&st);
+
+    char *body = NULL;
+    size_t body_len = 0;
+    FILE *b = open_memstream(&body, &body_len);
+    if (!b) return CLI_EXIT_FAILURE;
+    section_law(&st, b);
+    section_chinchilla(&st, b);
+    section_comparison(&st, b);
+    section_recommendation(&st, b);
+    section_mup(&st, b);
+    section_parser(&st, b);
+    section_tasks(&st, b);
+    section_granularity(&st, b);
+    section_profile(&st, b);
+    section_sessions(&st, b);
+    section_figures(&st, b);
+    fclose(b);
+
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%.4000s/README.md", o->out_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fprintf(stderr, "dlcm-report: %s: %s\n", tmp, strerror(errno));
+        rc = CLI_EXIT_FAILURE;
+    } else {
+        write_header(&st, out);
+        write_claims(&st, out);
+        fputs(body, out);
+        if (fclose(out) != 0 || rename(tmp, path) != 0) {
+            fprintf(stderr, "dlcm-report: %s: %s\n", path, strerror(errno));
+            unlink(tmp);
+            rc = CLI_EXIT_FAILURE;
+        } else {
+            printf("dlcm-report: %s\n", path);
+        }
+    }
+    free(body);
+    for (int k = 0; k < 2; k++)
+        if (st.have_law[k]) {
+            summary_free(&st.law[k]);
+            isoflop_fit_free(&st.loaded[k]);
+        }
+    if (st.mup) json_object_put(st.mup);
+    for (int s = 0; s < 3; s++) free(st.runs[s].r);
+    free(st.all.r);
+    return rc;
+}
