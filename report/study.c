@@ -1250,17 +1250,21 @@ int study_report(sqlite3 *db, const StudyReportOptions *o)
     memset(&st, 0, sizeof st);
     st.db = db;
     st.o = o;
-    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "dlcm-report: %s: %s\n", o->out_dir, strerror(errno));
-        return CLI_EXIT_FAILURE;
-    }
     find_sweeps(&st);
     char err[512];
     if (study_sweep_runs(db, NULL, collect, &st.all, err, sizeof err)) fprintf(stderr, "dlcm-report: %s\n", err);
     if (!st.names[0][0] && !st.names[1][0] && !st.names[2][0]) {
         fprintf(stderr, "dlcm-report: %s: no sweep of the study %s (%s-isoflop, %s-mup, %s-parser)\n", o->db_path,
                 o->study, o->study, o->study, o->study);
+        for (int s = 0; s < 3; s++) free(st.runs[s].r);
+        free(st.all.r);
         return CLI_EXIT_BAD_INPUT;
+    }
+    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "dlcm-report: %s: %s\n", o->out_dir, strerror(errno));
+        for (int s = 0; s < 3; s++) free(st.runs[s].r);
+        free(st.all.r);
+        return CLI_EXIT_FAILURE;
     }
     st.n_budgets = distinct_values(&st.runs[SW_ISOFLOP], -1, 0, st.budgets, 32);
     int rc = CLI_EXIT_OK;

@@ -1,0 +1,535 @@
+/* tests/test_report_study.c: dlcm-report --study end to end on synthetic databases with known
+ * answers: runs drawn from a known compression-aware law (the compute multiplier's interval must
+ * cover the law's own), a μP sweep whose sp control drifts, a parser sweep whose global parser is
+ * closer to its target, held-out task scores, per-domain granularity, per-token losses with a
+ * U-shaped gap, and device sessions; a study with missing parts names them and does not crash.
+ * Also the report's own computations (claim verdicts, sessions, the position profile). */
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "db/heldout.h"
+#include "engine/shape.h"
+#include "fit/law.h"
+#include "fit/query.h"
+#include "fit/summary.h"
+#include "report/study_tables.h"
+#include "tests/sweep_test_util.h"
+
+/* ---- the report's own computations --------------------------------------------------------- */
+
+Test(report_study, claim_verdicts_come_from_the_interval)
+{
+    cr_assert_eq(claim_from_interval(0.1, 0.3, 0, +1), CLAIM_HOLDS);
+    cr_assert_eq(claim_from_interval(-0.3, -0.1, 0, +1), CLAIM_FAILS);
+    cr_assert_eq(claim_from_interval(-0.1, 0.3, 0, +1), CLAIM_UNDECIDED);
+    cr_assert_eq(claim_from_interval(-0.3, -0.1, 0, -1), CLAIM_HOLDS);
+    cr_assert_eq(claim_from_interval(1.5, INFINITY, 1, +1), CLAIM_HOLDS, "an unreached share is an end");
+    cr_assert_eq(claim_from_interval(NAN, 0.3, 0, +1), CLAIM_MISSING);
+    cr_assert_str_eq(claim_verdict_text(CLAIM_UNDECIDED), "cannot decide at this scale");
+}
+
+Test(report_study, sessions_split_at_gaps_and_per_gpu)
+{
+    SessionRun runs[5] = {
+        {100, 200, 1e12, "H200", "a"}, {150, 400, 2e12, "H200", "a"}, {5000, 5100, 1e12, "H200", "a"},
+        {120, 180, 3e12, "H100", "b"}, {450, 500, 1e12, "H200", "a"}};
+    Session s[8];
+    int n = sessions_group(runs, 5, 600, s, 8);
+    cr_assert_eq(n, 3);
+    /* sorted by GPU name, then start: H100, then the two H200 sessions */
+    cr_assert_str_eq(s[0].gpu, "H100");
+    cr_assert_eq(s[1].runs, 3);
+    cr_assert_float_eq(s[1].start, 100, 1e-9);
+    cr_assert_float_eq(s[1].end, 500, 1e-9);
+    cr_assert_float_eq(s[1].flops, 4e12, 1);
+    cr_assert_eq(s[2].runs, 1);
+}
+
+/* Windows of per-token losses where the DLCM's loss minus the dense loss is gap(position) plus
+ * noise; concepts of length 6. */
+static void fill_profile(ProfileData *d, int windows, double (*gap)(int), unsigned seed)
+{
+    long per = 120;
+    float dl[120], de[120];
+    uint8_t pos[120];
+    for (int w = 0; w < windows; w++) {
+        for (long i = 0; i < per; i++) {
+            pos[i] = (uint8_t)(i % 6);
+            seed = seed * 1103515245u + 12345u;
+            double noise = ((seed >> 8) % 1000) / 1000.0 - 0.5;
+            de[i] = (float)(3.0 + noise);
+            dl[i] = (float)(de[i] + gap(pos[i]) + 0.02 * noise);
+        }
+        cr_assert_eq(profile_add(d, dl, pos, de, per, per), 0);
+    }
+}
+
+static double u_gap(int p) { return 0.05 * (p - 2.5) * (p - 2.5) - 0.1; }
+static double flat_gap(int p) { return -0.05; }
+static double falling_gap(int p) { return -0.05 * p; }
+
+Test(report_study, the_position_profile_finds_a_u_and_only_a_u)
+{
+    ProfileData d;
+    memset(&d, 0, sizeof d);
+    fill_profile(&d, 24, u_gap, 7);
+    Profile p;
+    cr_assert_eq(profile_compute(&d, &p), 0);
+    cr_assert_eq(p.last, 5, "positions 0..5 have tokens");
+    cr_assert_float_eq(p.gap[0], u_gap(0), 0.01);
+    cr_assert(p.gap_lo[0] < p.gap[0] && p.gap[0] < p.gap_hi[0]);
+    cr_assert_eq(profile_u_verdict(&p), CLAIM_HOLDS, "share %g", p.u_share);
+    profile_free(&d);
+
+    fill_profile(&d, 24, falling_gap, 7);
+    cr_assert_eq(profile_compute(&d, &p), 0);
+    cr_assert_eq(profile_u_verdict(&p), CLAIM_FAILS, "a falling gap is no U (share %g)", p.u_share);
+    profile_free(&d);
+
+    fill_profile(&d, 24, flat_gap, 7);
+    cr_assert_eq(profile_compute(&d, &p), 0);
+    cr_assert_neq(profile_u_verdict(&p), CLAIM_HOLDS, "a flat gap is no U (share %g)", p.u_share);
+    profile_free(&d);
+}
+
+/* ---- synthetic studies ---------------------------------------------------------------------- */
+
+/* The compression-aware law the synthetic runs follow: fit/README.md's synthetic example with a
+ * cheap concept term (A_con 0.5, not 12), so that the DLCM comes close to dense: a known compute
+ * multiplier a little below 1 (under Eq. 22 the concept term only adds loss, so a DLCM's
+ * advantage can only come from FLOPs per parameter, and here it does not). */
+static const double truth[11] = {1.7, 60, 0.5, 150, 0, 0, 0, 0.32, 0.25, 0.30, 0.27};
+
+/* Deterministic noise in [-1, 1]. */
+static double jitter(unsigned *state)
+{
+    *state = *state * 1664525u + 1013904223u;
+    return ((*state >> 9) % 20001) / 10000.0 - 1.0;
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+    char err[512];
+    cr_assert_eq(db_exec(db, sql, err, sizeof err), 0, "%s", err);
+}
+
+static int64_t add_sweep(sqlite3 *db, const char *name)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "INSERT INTO sweeps(name, base_name, version, created_at) VALUES ('%s', '%s', 1, 1)",
+             name, name);
+    exec_sql(db, sql);
+    return sqlite3_last_insert_rowid(db);
+}
+
+typedef struct {
+    const char *id, *family, *param, *config, *gpu;
+    double N, P, R, budget, D, lr, loss, R_train, R_eval, fwd, started, finished;
+    int d_t, d_c, n_layers, n_enc, n_con, n_dec, seed;
+} SynthRun;
+
+static void add_run(sqlite3 *db, int64_t sweep_id, const SynthRun *r)
+{
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "INSERT INTO runs(id, sweep_id, status, config, family, parametrization, d_t, d_c, "
+                                    "n_layers, n_enc, n_con, n_dec, vocab, seq_len, R_target, N, P, fwd_flops_per_token, "
+                                    "tokens, budget, train_flops, lr, seed, realized_R_train, realized_R_eval, "
+                                    "final_val_loss, initial_loss, created_at, started_at, finished_at, gpu_model, host, "
+                                    "flops_launched, train_flops_per_token) VALUES (?1, ?2, 'done', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 4096, "
+                                    "256, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, 10, 1, ?24, ?25, ?26, "
+                                    "'node1', ?27, ?28)",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    int dlcm = strcmp(r->family, "dlcm") == 0;
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, sweep_id);
+    sqlite3_bind_text(st, 3, r->config ? r->config : "model:\n  family: x\n", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, r->family, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->param ? r->param : "mup", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, r->d_t);
+    if (dlcm) sqlite3_bind_int(st, 7, r->d_c);
+    sqlite3_bind_int(st, 8, r->n_layers);
+    sqlite3_bind_int(st, 9, r->n_enc);
+    sqlite3_bind_int(st, 10, r->n_con);
+    sqlite3_bind_int(st, 11, r->n_dec);
+    if (dlcm) sqlite3_bind_double(st, 12, r->R);
+    sqlite3_bind_double(st, 13, r->N);
+    sqlite3_bind_double(st, 14, r->P);
+    sqlite3_bind_double(st, 15, r->fwd);
+    sqlite3_bind_int64(st, 16, (sqlite3_int64)r->D);
+    sqlite3_bind_double(st, 17, r->budget);
+    sqlite3_bind_double(st, 18, 3 * r->fwd * r->D);
+    sqlite3_bind_double(st, 19, r->lr);
+    sqlite3_bind_int(st, 20, r->seed);
+    if (dlcm) sqlite3_bind_double(st, 21, r->R_train);
+    if (dlcm) sqlite3_bind_double(st, 22, r->R_eval);
+    sqlite3_bind_double(st, 23, r->loss);
+    if (r->started > 0) sqlite3_bind_double(st, 24, r->started);
+    if (r->finished > 0) sqlite3_bind_double(st, 25, r->finished);
+    if (r->gpu) sqlite3_bind_text(st, 26, r->gpu, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 27, 3 * r->fwd * r->D);
+    sqlite3_bind_double(st, 28, 3 * r->fwd);
+    cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+}
+
+/* A run of the known law at budget C: the shape solved for N and P, D = C / (3 F_fwd). */
+static SynthRun law_run(const char *id, int dlcm, double C, double N_target, double P_target, double R,
+                        unsigned *noise)
+{
+    ModelShape base = {dlcm ? FAMILY_DLCM : FAMILY_DENSE, 4096, 256, 64, 128, 1, 1, 1, 1, 0, 0, dlcm ? R : 1};
+    ShapeRule rule = shape_rule_default();
+    ModelShape s;
+    char err[256];
+    cr_assert_eq(shape_solve(&base, N_target, dlcm ? P_target : 0, &rule, &s, err, sizeof err), 0, "%s", err);
+    ShapeParams sp;
+    cr_assert_eq(shape_params(&s, &sp, err, sizeof err), 0, "%s", err);
+    double F = shape_fwd_flops_per_token(&s, dlcm ? R : 1);
+    SynthRun r = {id, dlcm ? "dlcm" : "dense", "mup", NULL, NULL, (double)sp.N, dlcm ? sp.P : 0, dlcm ? R : 1, C,
+                  C / (3 * F), 0.004, 0, 0, 0, F, 0, 0,
+                  s.d_t, s.d_c, s.n_layers, s.n_enc, s.n_con, s.n_dec, 0};
+    Law law;
+    law_init(&law, "dlcm", 0);
+    double R_eval = dlcm ? R * (1 + 0.02 * jitter(noise)) : 1;
+    r.R_train = dlcm ? R * (1 + 0.01 * jitter(noise)) : NAN;
+    r.R_eval = R_eval;
+    r.loss = law_loss(&law, truth, r.N, r.D, R_eval, r.P, !dlcm) * exp(0.004 * jitter(noise));
+    return r;
+}
+
+static char id_buf[512][32];
+
+/* The isoFLOP sweep of the known law: 3 budgets over 100x, dense at 3 sizes, DLCM at P 0.3 and
+ * 0.6, R 2, 4, 8 and 3 sizes. Returns the ids of the best dense and the best R = 4 DLCM run of
+ * the largest budget. */
+static void make_isoflop(sqlite3 *db, const char *name, char *best_dense, char *best_dlcm4)
+{
+    int64_t sw = add_sweep(db, name);
+    unsigned noise = 11;
+    int k = 0;
+    const double budgets[3] = {1e15, 1e16, 1e17};
+    double best_loss[2] = {INFINITY, INFINITY};
+    exec_sql(db, "BEGIN");
+    for (int b = 0; b < 3; b++) {
+        double scale = sqrt(budgets[b] / 1e15);
+        for (int i = 0; i < 3; i++) {
+            snprintf(id_buf[k], sizeof id_buf[k], "dense-%d-%d", b, i);
+            SynthRun r = law_run(id_buf[k++], 0, budgets[b], 1.2e6 * scale * pow(3, i), 0, 1, &noise);
+            r.gpu = "NVIDIA H200";
+            r.started = 1000 + 100 * k;
+            r.finished = r.started + 90;
+            add_run(db, sw, &r);
+            if (b == 2 && r.loss < best_loss[0]) best_loss[0] = r.loss, snprintf(best_dense, 32, "%s", r.id);
+        }
+        for (int p = 0; p < 2; p++)
+            for (int R = 2; R <= 8; R *= 2)
+                for (int i = 0; i < 3; i++) {
+                    snprintf(id_buf[k], sizeof id_buf[k], "dlcm-%d-%d-%d-%d", b, p, R, i);
+                    SynthRun r = law_run(id_buf[k++], 1, budgets[b], 2e6 * scale * pow(3, i), p ? 0.6 : 0.3, R, &noise);
+                    r.gpu = "NVIDIA H200";
+                    r.started = 1000 + 100 * k;
+                    r.finished = r.started + 90;
+                    add_run(db, sw, &r);
+                    if (b == 2 && R == 4 && r.loss < best_loss[1])
+                        best_loss[1] = r.loss, snprintf(best_dlcm4, 32, "%s", r.id);
+                }
+    }
+    exec_sql(db, "COMMIT");
+}
+
+/* Per-token losses of the best dense and R = 4 DLCM runs: a U-shaped gap over concept positions
+ * (concepts of 4 tokens), on the same tokens. */
+static void add_token_losses(sqlite3 *db, const char *dense_id, const char *dlcm_id)
+{
+    long per = 255, n = 8 * per;
+    float *dl = malloc((size_t)n * sizeof *dl), *de = malloc((size_t)n * sizeof *de);
+    uint8_t *pos = malloc((size_t)n);
+    cr_assert(dl && de && pos);
+    unsigned noise = 5;
+    for (long i = 0; i < n; i++) {
+        pos[i] = (uint8_t)((i % per) % 4);
+        de[i] = (float)(3 + jitter(&noise));
+        double g = pos[i] == 0 ? 0.2 : pos[i] == 3 ? 0.15 : -0.1;
+        dl[i] = (float)(de[i] + g + 0.05 * jitter(&noise));
+    }
+    char err[256];
+    const char *splits[2] = {"val-literature", "val-technical"};
+    for (int s = 0; s < 2; s++) {
+        HeldoutTokens a = {splits[s], 256, 8, 0xabcdef + (uint64_t)s, n, de, NULL};
+        HeldoutTokens b = {splits[s], 256, 8, 0xabcdef + (uint64_t)s, n, dl, pos};
+        cr_assert_eq(heldout_store_tokens(db, dense_id, &a, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(heldout_store_tokens(db, dlcm_id, &b, err, sizeof err), 0, "%s", err);
+    }
+    free(dl);
+    free(de);
+    free(pos);
+}
+
+/* Task scores for every run (DLCM runs a little better) and per-domain evaluations of the DLCMs
+ * (literature compresses less than technical text, at every target R). */
+static void add_tasks_and_domains(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT id, family, R_target FROM runs", -1, &st, NULL), SQLITE_OK);
+    char err[256];
+    exec_sql(db, "BEGIN");
+    unsigned noise = 3;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char id[64];
+        snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(st, 0));
+        int dlcm = strcmp((const char *)sqlite3_column_text(st, 1), "dlcm") == 0;
+        const char *tasks[3] = {"cloze", "next_sentence", "definition"};
+        for (int t = 0; t < 3; t++) {
+            long correct = dlcm ? 60 : 40;
+            HeldoutTask h = {tasks[t], 100, 625, correct, correct / 100.0, 0, 0, 0.25, -10};
+            h.ci_low = h.accuracy - 0.09;
+            h.ci_high = h.accuracy + 0.09;
+            cr_assert_eq(heldout_store_task(db, id, &h, err, sizeof err), 0, "%s", err);
+        }
+        if (!dlcm) continue;
+        double R = sqlite3_column_double(st, 2);
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO evals(run_id, step, split, loss, realized_R) VALUES ('%s', 100, 'val', 3, %g), "
+                 "('%s', 100, 'val-literature', 3.1, %g), ('%s', 100, 'val-technical', 2.9, %g)",
+                 id, R, id, R * (0.8 + 0.01 * jitter(&noise)), id, R * (1.25 + 0.01 * jitter(&noise)));
+        exec_sql(db, sql);
+    }
+    exec_sql(db, "COMMIT");
+    sqlite3_finalize(st);
+}
+
+/* The μP sweep: 4 widths, 8 LRs in powers of 2, 2 seeds; under mup the best LR stays at 2^-8,
+ * under sp it halves with each doubling of the width. */
+static void make_mup(sqlite3 *db, const char *name)
+{
+    int64_t sw = add_sweep(db, name);
+    unsigned noise = 17;
+    int k = 0;
+    exec_sql(db, "BEGIN");
+    for (int p = 0; p < 2; p++)
+        for (int w = 0; w < 4; w++)
+            for (int l = 0; l < 8; l++)
+                for (int seed = 0; seed < 2; seed++) {
+                    double log2_lr = -11 + l, best = p == 0 ? -7.5 : -5.5 - w;
+                    char id[48];
+                    snprintf(id, sizeof id, "mup-%d-%d-%d-%d", p, w, l, seed);
+                    SynthRun r = {id, "dense", p ? "sp" : "mup", NULL, NULL, 1e6 * (1 << w), 0, 1, 1e14, 1e8,
+                                  pow(2, log2_lr), 0, NAN, NAN, 1e7, 0, 0, 128 << w, 0, 4, 0, 0, 0, seed};
+                    r.loss = 3 + 0.05 * (log2_lr - best) * (log2_lr - best) + 0.002 * jitter(&noise);
+                    add_run(db, sw, &r);
+                    k++;
+                }
+    exec_sql(db, "COMMIT");
+}
+
+/* The parser sweep: 2 seeds per (parser, R); the global parser within 3 % of the target, the
+ * per-sequence one 10-20 % off. */
+static void make_parser(sqlite3 *db, const char *name)
+{
+    int64_t sw = add_sweep(db, name);
+    unsigned noise = 23;
+    exec_sql(db, "BEGIN");
+    for (int p = 0; p < 2; p++)
+        for (int R = 2; R <= 8; R *= 2)
+            for (int seed = 0; seed < 2; seed++) {
+                char id[48];
+                snprintf(id, sizeof id, "parser-%d-%d-%d", p, R, seed);
+                SynthRun r = law_run(id, 1, 1e16, 5e6, 0.5, R, &noise);
+                r.config = p ? "model:\n  family: dlcm\n  parser: per_sequence\n" : "model:\n  family: dlcm\n  parser: global\n";
+                r.R_eval = R * (p ? 1.1 + 0.05 * (1 + jitter(&noise)) : 1 + 0.01 * jitter(&noise));
+                r.seed = seed;
+                add_run(db, sw, &r);
+            }
+    exec_sql(db, "COMMIT");
+}
+
+static int run_report(const char *db_path, const char *study, const char *out, const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stdout);
+        if (!f || dup2(fileno(stdout), 2) < 0) _exit(126);
+        execl("bin/dlcm-report", "bin/dlcm-report", "--db", db_path, "--study", study, "--out", out, "--bootstrap",
+              "30", "--max-starts", "48", (char *)NULL);
+        _exit(127);
+    }
+    return tu_wait(pid);
+}
+
+/* The cell `column` (0: the first) of the table row starting with `start`, into buf. */
+static int table_cell(const char *text, const char *start, int column, char *buf, size_t n)
+{
+    const char *row = strstr(text, start);
+    if (!row) return -1;
+    for (int c = 0; c < column; c++) {
+        row = strchr(row + 1, '|');
+        if (!row) return -1;
+    }
+    const char *end = strchr(row + 1, '|');
+    if (!end) return -1;
+    snprintf(buf, n, "%.*s", (int)(end - row - 1), row + 1);
+    return 0;
+}
+
+/* The compute multiplier of the known law at budget C, through the same query as the report:
+ * the report's fit with its coefficients replaced by the truth and no bootstrap. */
+static double true_multiplier(const char *fit_path, double C)
+{
+    char text[1 << 16];
+    FILE *f = fopen(fit_path, "r");
+    cr_assert(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    cr_assert(n < sizeof text - 1, "the fit JSON is larger than the test's buffer");
+    LawSummary s;
+    char err[512];
+    cr_assert_eq(summary_from_json(text, fit_path, &s, err, sizeof err), 0, "%s", err);
+    memcpy(s.coef, truth, sizeof truth);
+    s.n_samples = 0;
+    QueryOptions q = query_defaults();
+    q.budget = C;
+    q.force = 1;
+    json_object *answer = json_object_new_object();
+    FILE *sink = fopen("/dev/null", "w");
+    query_run(&q, &s, "truth", sink, answer);
+    fclose(sink);
+    json_object *saving, *share, *value;
+    cr_assert(json_object_object_get_ex(answer, "saving", &saving));
+    cr_assert(json_object_object_get_ex(saving, "budget_share", &share));
+    cr_assert(json_object_object_get_ex(share, "value", &value));
+    double m = 1 / json_object_get_double(value);
+    json_object_put(answer);
+    summary_free(&s);
+    return m;
+}
+
+Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeout = 600)
+{
+    char dir[256], db_path[320], out[320], log[320], readme[340], err[512];
+    tu_temp_dir(dir, "reportstudy");
+    snprintf(db_path, sizeof db_path, "%s/study.sqlite", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(log, sizeof log, "%s/report.log", dir);
+    snprintf(readme, sizeof readme, "%s/README.md", out);
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert(db, "%s", err);
+    char best_dense[32], best_dlcm4[32];
+    make_isoflop(db, "known-isoflop", best_dense, best_dlcm4);
+    add_token_losses(db, best_dense, best_dlcm4);
+    make_mup(db, "known-mup");
+    make_parser(db, "known-parser");
+    add_tasks_and_domains(db);
+    db_close(db);
+
+    int rc = run_report(db_path, "known", out, log);
+    static char text[1 << 20];
+    tu_read(log, text, sizeof text);
+    cr_assert_eq(rc, 0, "%s", text);
+    tu_read(readme, text, sizeof text);
+
+    /* Nothing is missing, and nothing crashed on the way. */
+    cr_assert_null(strstr(text, "**Missing"), "%s", text);
+    cr_assert_null(strstr(text, "What is missing"), "%s", text);
+
+    /* The multiplier's interval at the largest budget covers the known law's own. */
+    char cell[256];
+    const char *comparison = strstr(text, "## DLCM against dense");
+    cr_assert(comparison);
+    cr_assert_eq(table_cell(comparison, "| 1e+17 | ", 2, cell, sizeof cell), 0, "%s", text);
+    double m, lo, hi;
+    cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &m, &lo, &hi), 3, "multiplier cell '%s'", cell);
+    char fit_path[400];
+    snprintf(fit_path, sizeof fit_path, "%s/fit-dlcm.json", out);
+    double truth_m = true_multiplier(fit_path, 1e17);
+    cr_assert(truth_m > 0.5 && truth_m < 1, "the synthetic law's multiplier is %g", truth_m);
+    cr_assert(lo <= truth_m && truth_m <= hi, "the known multiplier %g lies outside [%g, %g]", truth_m, lo, hi);
+    cr_assert(hi - lo < 0.5, "an interval [%g, %g] too wide to test anything", lo, hi);
+    /* The DLCM does not beat dense under this law: the claim must not be found to hold. */
+    cr_assert_eq(table_cell(text, "| At equal training FLOPs a DLCM reaches", 2, cell, sizeof cell), 0);
+    cr_assert(strcmp(cell, " **holds** ") != 0, "a verdict against the known law");
+
+    /* The verdicts that the synthetic data decide. */
+    cr_assert(strstr(text, "| The Global Parser keeps the realized R closer to the target than a per-sequence parser | at 3 "
+                           "of 3 target R the global parser's deviations all lie below"),
+              "%s", text);
+    cr_assert(strstr(text, "deviations all lie below the per-sequence parser's; at 0 all above (ranges over runs) | **holds** |"));
+    cr_assert(strstr(text, "tokens per concept differ between domains | at 3 of 3 target R") &&
+              strstr(text, "are disjoint | **holds** |"), "%s", text);
+    cr_assert_eq(table_cell(text, "| At matched compute a DLCM is more accurate than dense", 1, cell, sizeof cell), 0);
+    cr_assert(strstr(cell, "best DLCM 0.600") && strstr(cell, "best dense 0.400"), "%s", cell);
+    cr_assert_eq(table_cell(text, "| At matched compute a DLCM is more accurate than dense", 2, cell, sizeof cell), 0);
+    cr_assert_str_eq(cell, " **holds** ");
+    cr_assert(strstr(text, "within a concept (R = 4) | U-shape in 100.0 % of window resamples"), "%s", text);
+    cr_assert(strstr(text, "Decoupled μP transfers the learning rate across widths (and SP does not) | verdict "), "%s", text);
+    /* The sp control drifts by a slope of -1: its interval excludes 0. */
+    double slope, slope_lo, slope_hi;
+    cr_assert_eq(table_cell(text, "| sp | ", 2, cell, sizeof cell), 0);
+    cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &slope, &slope_lo, &slope_hi), 3, "'%s'", cell);
+    cr_assert(slope_hi < -0.8 && slope_lo > -1.2, "sp slope %g [%g, %g]", slope, slope_lo, slope_hi);
+    cr_assert_eq(table_cell(text, "| mup | ", 2, cell, sizeof cell), 0);
+    cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &slope, &slope_lo, &slope_hi), 3, "'%s'", cell);
+    cr_assert(slope_lo < 0 && slope_hi > 0, "mup slope %g [%g, %g]", slope, slope_lo, slope_hi);
+    /* Sessions: one H200 session with every isoFLOP run. */
+    cr_assert(strstr(text, "| 1 | NVIDIA H200 | node1 |"), "%s", text);
+    /* Every figure the README shows exists. */
+    int figures = 0;
+    for (const char *p = strstr(text, "]("); p; p = strstr(p + 2, "](")) {
+        char name[128], path[600];
+        cr_assert_eq(sscanf(p + 2, "%127[^)]", name), 1);
+        snprintf(path, sizeof path, "%s/%s", out, name);
+        cr_assert_eq(access(path, R_OK), 0, "%s is named but missing", path);
+        figures++;
+    }
+    cr_assert(figures >= 10, "%d figures", figures);
+    char fig[400];
+    snprintf(fig, sizeof fig, "%s/loss-by-concept-position.png", out);
+    cr_assert_eq(access(fig, R_OK), 0);
+    tu_remove_tree(dir);
+}
+
+Test(report_study, a_study_with_missing_parts_says_what_is_missing)
+{
+    char dir[256], db_path[320], out[320], log[320], readme[340], err[512];
+    tu_temp_dir(dir, "reportmissing");
+    snprintf(db_path, sizeof db_path, "%s/study.sqlite", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(log, sizeof log, "%s/report.log", dir);
+    snprintf(readme, sizeof readme, "%s/README.md", out);
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert(db, "%s", err);
+    /* Only an isoFLOP sweep of two runs: too few for any law. */
+    int64_t sw = add_sweep(db, "thin-isoflop");
+    unsigned noise = 1;
+    SynthRun a = law_run("thin-a", 0, 1e15, 2e6, 0, 1, &noise), b = law_run("thin-b", 1, 1e15, 2e6, 0.5, 4, &noise);
+    add_run(db, sw, &a);
+    add_run(db, sw, &b);
+    db_close(db);
+    int rc = run_report(db_path, "thin", out, log);
+    static char text[1 << 18];
+    tu_read(log, text, sizeof text);
+    cr_assert_eq(rc, 0, "%s", text);
+    tu_read(readme, text, sizeof text);
+    cr_assert(strstr(text, "the sweep `thin-mup` is not in the database"), "%s", text);
+    cr_assert(strstr(text, "the sweep `thin-parser` is not in the database"), "%s", text);
+    cr_assert(strstr(text, "**Missing:** the dlcm law could not be fitted"), "%s", text);
+    cr_assert(strstr(text, "**Missing:** no μP sweep in the database"), "%s", text);
+    cr_assert(strstr(text, "2 finished runs without task scores"), "%s", text);
+    cr_assert(strstr(text, "| **missing** |"), "%s", text);
+    cr_assert_null(strstr(text, "| **holds** |"), "nothing can hold without data: %s", text);
+
+    /* No sweep of the study at all: bad input, nothing written. */
+    char out2[340];
+    snprintf(out2, sizeof out2, "%s/none", dir);
+    cr_assert_eq(run_report(db_path, "nosuch", out2, log), 2);
+    cr_assert_neq(access(out2, F_OK), 0, "nothing written for a study that is not there");
+    tu_remove_tree(dir);
+}
