@@ -1,4 +1,4 @@
-# report/report.mk: bin/dlcm-report, a sweep's Markdown report with its figures. It reads the
+# report/report.mk: bin/dlcm-report, a sweep's Markdown report or a study's README with its figures. It reads the
 # store (db) and the fits (fit: the laws and the gnuplot runner); the sweep scheduler does not
 # link any of this, so it stays free of GSL and gnuplot.
 REPORT_OBJS := $(BUILD)/report/isoflop.o $(BUILD)/report/sweep_report.o\

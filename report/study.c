@@ -146,6 +146,15 @@ static const SRun *best_run(const SRuns *l, int dense, double budget, double R)
 
 /* ---- the study ----------------------------------------------------------------------------- */
 
+/* One μP transfer sweep with its coordinate-check sweep and width axis. */
+typedef struct {
+    char sweep[256], coord[256], base[256];
+    const char *width;
+    SRuns runs;
+    json_object *json;   /* dlcm-fit mup's JSON, or NULL */
+    char missing[512];
+} MupPart;
+
 #define MAX_CLAIMS 24
 typedef struct {
     char paper[200], ours[400];
@@ -161,8 +170,8 @@ typedef struct {
     LoadedFit loaded[2];
     int have_law[2];
     char law_origin[2][256], law_missing[2][512];
-    json_object *mup;    /* dlcm-fit mup's JSON, or NULL */
-    char mup_missing[512];
+    MupPart mups[3];     /* the μP sweeps found: NAME-mup, NAME-mup-dt, NAME-mup-dc */
+    int n_mups;
     Claim claims[MAX_CLAIMS];
     int n_claims;
     char missing[4096];
@@ -383,26 +392,32 @@ static void gather_law(Study *st, int k)
     free(text);
 }
 
-/* dlcm-fit mup on the μP sweep (not stored): its verdict and figures. */
-static void gather_mup(Study *st)
+/* dlcm-fit mup on a μP sweep (not stored): its verdict and figures. */
+static void gather_mup(Study *st, MupPart *m)
 {
     char json_path[PATH_MAX];
-    snprintf(json_path, sizeof json_path, "%.4000s/mup.json", st->o->out_dir);
-    char *argv[] = {"mup", "--db", (char *)st->o->db_path, "--sweep", st->names[SW_MUP], "--json", json_path,
-                    "--no-store", "--plots", (char *)st->o->out_dir, NULL};
+    snprintf(json_path, sizeof json_path, "%.3800s/mup-%.200s.json", st->o->out_dir, m->sweep);
+    char *argv[16] = {"mup", "--db", (char *)st->o->db_path, "--sweep", m->sweep, "--json", json_path, "--no-store",
+                      "--plots", (char *)st->o->out_dir, "--width", (char *)m->width};
+    int argc = 12;
+    if (m->coord[0]) {
+        argv[argc++] = "--coord-sweep";
+        argv[argc++] = m->coord;
+    }
+    argv[argc] = NULL;
     fflush(stdout);
     optind = 0;
-    int rc = mup_main(10, argv);
+    int rc = mup_main(argc, argv);
     if (rc != 0 && rc != 3 && rc != 4) {
-        snprintf(st->mup_missing, sizeof st->mup_missing,
-                 "dlcm-fit mup could not analyse `%s` (exit %d; its message is above in the program's output)",
-                 st->names[SW_MUP], rc);
+        snprintf(m->missing, sizeof m->missing,
+                 "dlcm-fit mup could not analyse `%.200s` (exit %d; its message is above in the program's output)",
+                 m->sweep, rc);
         return;
     }
     char *text = slurp(json_path);
-    st->mup = text ? json_tokener_parse(text) : NULL;
+    m->json = text ? json_tokener_parse(text) : NULL;
     free(text);
-    if (!st->mup) snprintf(st->mup_missing, sizeof st->mup_missing, "%.400s: cannot read the μP analysis", json_path);
+    if (!m->json) snprintf(m->missing, sizeof m->missing, "%.400s: cannot read the μP analysis", json_path);
 }
 
 /* ---- sections ------------------------------------------------------------------------------ */
@@ -695,43 +710,61 @@ static void section_recommendation(Study *st, FILE *out)
 
 static void section_mup(Study *st, FILE *out)
 {
-    fprintf(out, "## μP transfer (`%s`)\n\n", st->names[SW_MUP][0] ? st->names[SW_MUP] : "no μP sweep");
-    if (!st->mup) {
-        fprintf(out, "**Missing:** %s.\n\n", st->mup_missing[0] ? st->mup_missing : "no μP sweep in the database");
-        add_claim(st, "Decoupled μP transfers the learning rate across widths (and SP does not)", "no μP sweep",
-                  CLAIM_MISSING);
+    fprintf(out, "## μP transfer\n\n");
+    const char *claim = "Decoupled μP transfers the learning rate across widths (and SP does not)";
+    if (st->n_mups == 0) {
+        fprintf(out, "**Missing:** no μP sweep in the database (%s-mup, %s-mup-dt or %s-mup-dc).\n\n", st->o->study,
+                st->o->study, st->o->study);
+        add_claim(st, claim, "no μP sweep", CLAIM_MISSING);
         return;
     }
-    const char *verdict = jstr(st->mup, "verdict");
-    fprintf(out, "Verdict: **%s** (the rule of fit/README.md, computed by `dlcm-fit mup`; width axis %s).\n\n"
-                 "| parametrization | slope of log2 LR* on log2 width | 95 %% interval | widths | max drift (grid steps) |\n"
-                 "|---|---|---|---|---|\n",
-            verdict, jstr(st->mup, "width_axis"));
-    const char *params[2] = {"mup", "sp"};
-    for (int k = 0; k < 2; k++) {
-        json_object *t = jget(st->mup, params[k]);
-        if (!t) {
-            fprintf(out, "| %s | missing | | | |\n", params[k]);
+    int pass = 0, fail = 0, known = 0;
+    char ours[400] = "";
+    for (int i = 0; i < st->n_mups; i++) {
+        MupPart *m = &st->mups[i];
+        fprintf(out, "### `%s` (width axis %s; coordinate check: %s)\n\n", m->sweep, m->width,
+                m->coord[0] ? m->coord : "the sweep's own runs with module statistics, if any");
+        size_t used = strlen(ours);
+        if (!m->json) {
+            fprintf(out, "**Missing:** %s.\n\n", m->missing[0] ? m->missing : "no analysis");
+            snprintf(ours + used, sizeof ours - used, "%s%s: missing", used ? "; " : "", m->sweep);
             continue;
         }
-        json_object *ws = jget(t, "widths");
-        char ci[96];
-        fmt_ci(ci, sizeof ci, "%+.3f", jnum(t, "slope"), jnum(t, "slope_lo"), jnum(t, "slope_hi"));
-        fprintf(out, "| %s | %+.3f | %s | %zu | %.2f |\n", params[k], jnum(t, "slope"), ci,
-                ws && json_object_is_type(ws, json_type_array) ? json_object_array_length(ws) : 0,
-                jnum(t, "max_drift_steps"));
+        const char *verdict = jstr(m->json, "verdict");
+        known++;
+        pass += !strcmp(verdict, "PASS");
+        fail += !strcmp(verdict, "FAIL");
+        snprintf(ours + used, sizeof ours - used, "%s%s: %s", used ? "; " : "", m->sweep, verdict);
+        fprintf(out, "Verdict: **%s** (the rule of fit/README.md, computed by `dlcm-fit mup`).\n\n"
+                     "| parametrization | slope of log2 LR* on log2 width | 95 %% interval | widths | max drift (grid steps) |\n"
+                     "|---|---|---|---|---|\n",
+                verdict);
+        const char *params[2] = {"mup", "sp"};
+        for (int k = 0; k < 2; k++) {
+            json_object *t = jget(m->json, params[k]);
+            if (!t) {
+                fprintf(out, "| %s | missing | | | |\n", params[k]);
+                continue;
+            }
+            json_object *ws = jget(t, "widths");
+            char ci[96];
+            fmt_ci(ci, sizeof ci, "%+.3f", jnum(t, "slope"), jnum(t, "slope_lo"), jnum(t, "slope_hi"));
+            fprintf(out, "| %s | %+.3f | %s | %zu | %.2f |\n", params[k], jnum(t, "slope"), ci,
+                    ws && json_object_is_type(ws, json_type_array) ? json_object_array_length(ws) : 0,
+                    jnum(t, "max_drift_steps"));
+        }
+        json_object *reasons = jget(m->json, "verdict_reasons");
+        fprintf(out, "\nReasons:\n\n");
+        for (size_t r = 0; reasons && json_object_is_type(reasons, json_type_array) && r < json_object_array_length(reasons);
+             r++) {
+            json_object *x = json_object_array_get_idx(reasons, r);
+            fprintf(out, "- %s\n", json_object_is_type(x, json_type_string) ? json_object_get_string(x) : jstr(x, "reason"));
+        }
+        fprintf(out, "\n");
     }
-    json_object *reasons = jget(st->mup, "verdict_reasons");
-    fprintf(out, "\nReasons:\n\n");
-    for (size_t i = 0; reasons && json_object_is_type(reasons, json_type_array) && i < json_object_array_length(reasons); i++) {
-        json_object *r = json_object_array_get_idx(reasons, i);
-        fprintf(out, "- %s\n", json_object_is_type(r, json_type_string) ? json_object_get_string(r) : jstr(r, "reason"));
-    }
-    fprintf(out, "\n");
-    char ours[400];
-    snprintf(ours, sizeof ours, "verdict %s (slope intervals above)", verdict);
-    add_claim(st, "Decoupled μP transfers the learning rate across widths (and SP does not)", ours,
-              !strcmp(verdict, "PASS") ? CLAIM_HOLDS : !strcmp(verdict, "FAIL") ? CLAIM_FAILS : CLAIM_UNDECIDED);
+    /* Holds when every width axis passes; fails when one fails; otherwise undecided. */
+    add_claim(st, claim, ours,
+              known == 0 ? CLAIM_MISSING : fail ? CLAIM_FAILS : pass == st->n_mups ? CLAIM_HOLDS : CLAIM_UNDECIDED);
 }
 
 static void section_parser(Study *st, FILE *out)
@@ -1183,9 +1216,39 @@ static void section_figures(Study *st, FILE *out)
 
 /* ---- main ---------------------------------------------------------------------------------- */
 
+/* The stored name of the latest version of the sweep NAME-suffix; 0 found, else 1. */
+static int find_sweep(Study *st, const char *suffix, char *name, size_t n)
+{
+    char base[300], *text = NULL, err[512];
+    int64_t id;
+    int version;
+    snprintf(base, sizeof base, "%s-%s", st->o->study, suffix);
+    int rc = study_latest_version(st->db, base, &id, name, (int)n, &version, &text, err, sizeof err);
+    free(text);
+    if (rc != 0) name[0] = '\0';
+    return rc != 0;
+}
+
 static void find_sweeps(Study *st)
 {
-    for (int s = 0; s < 3; s++) {
+    static const char *const mup_axes[3][3] = {{"mup", "coord", "auto"}, {"mup-dt", "coord-dt", "d_t"},
+                                                {"mup-dc", "coord-dc", "d_c"}};
+    for (int a = 0; a < 3; a++) {
+        MupPart *m = &st->mups[st->n_mups];
+        memset(m, 0, sizeof *m);
+        if (find_sweep(st, mup_axes[a][0], m->sweep, sizeof m->sweep)) continue;
+        find_sweep(st, mup_axes[a][1], m->coord, sizeof m->coord);
+        m->width = mup_axes[a][2];
+        char err[512];
+        if (study_sweep_runs(st->db, m->sweep, collect, &m->runs, err, sizeof err)) fprintf(stderr, "dlcm-report: %s\n", err);
+        st->n_mups++;
+    }
+    if (st->n_mups == 0) {
+        char base[300];
+        snprintf(base, sizeof base, "%s-mup, %s-mup-dt or %s-mup-dc", st->o->study, st->o->study, st->o->study);
+        add_missing(st, "no μP sweep (%s) is in the database", base);
+    }
+    for (int s = 0; s < 3; s += 2) {
         char base[300], *text = NULL;
         int64_t id;
         int version;
@@ -1215,7 +1278,16 @@ static void write_header(Study *st, FILE *out)
                  "its 95 %% interval; every verdict below is computed from those intervals by the rules stated with "
                  "it, none is written by hand.\n\n| sweep | runs | done | failed | other |\n|---|---|---|---|---|\n",
             st->o->study, st->o->study, cli_commit(), st->o->db_path, date);
-    for (int s = 0; s < 3; s++) {
+    for (int i = 0; i < st->n_mups; i++) {
+        int done = 0, failed = 0;
+        const SRuns *r = &st->mups[i].runs;
+        for (int j = 0; j < r->n; j++) {
+            done += run_done(&r->r[j]);
+            failed += strcmp(r->r[j].status, "failed") == 0;
+        }
+        fprintf(out, "| %s | %d | %d | %d | %d |\n", st->mups[i].sweep, r->n, done, failed, r->n - done - failed);
+    }
+    for (int s = 0; s < 3; s += 2) {
         if (!st->names[s][0]) {
             fprintf(out, "| %s-%s | missing | | | |\n", st->o->study, sweep_suffix[s]);
             continue;
@@ -1244,6 +1316,22 @@ static void write_claims(Study *st, FILE *out)
     fprintf(out, "\n");
 }
 
+static void study_free(Study *st)
+{
+    for (int k = 0; k < 2; k++)
+        if (st->have_law[k]) {
+            summary_free(&st->law[k]);
+            isoflop_fit_free(&st->loaded[k]);
+        }
+    for (int i = 0; i < st->n_mups; i++) {
+        if (st->mups[i].json) json_object_put(st->mups[i].json);
+        free(st->mups[i].runs.r);
+    }
+    for (int s = 0; s < 3; s++) free(st->runs[s].r);
+    free(st->all.r);
+    memset(st, 0, sizeof *st);
+}
+
 int study_report(sqlite3 *db, const StudyReportOptions *o)
 {
     static Study st;
@@ -1253,17 +1341,15 @@ int study_report(sqlite3 *db, const StudyReportOptions *o)
     find_sweeps(&st);
     char err[512];
     if (study_sweep_runs(db, NULL, collect, &st.all, err, sizeof err)) fprintf(stderr, "dlcm-report: %s\n", err);
-    if (!st.names[0][0] && !st.names[1][0] && !st.names[2][0]) {
+    if (!st.names[SW_ISOFLOP][0] && !st.names[SW_PARSER][0] && st.n_mups == 0) {
         fprintf(stderr, "dlcm-report: %s: no sweep of the study %s (%s-isoflop, %s-mup, %s-parser)\n", o->db_path,
                 o->study, o->study, o->study, o->study);
-        for (int s = 0; s < 3; s++) free(st.runs[s].r);
-        free(st.all.r);
+        study_free(&st);
         return CLI_EXIT_BAD_INPUT;
     }
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "dlcm-report: %s: %s\n", o->out_dir, strerror(errno));
-        for (int s = 0; s < 3; s++) free(st.runs[s].r);
-        free(st.all.r);
+        study_free(&st);
         return CLI_EXIT_FAILURE;
     }
     st.n_budgets = distinct_values(&st.runs[SW_ISOFLOP], -1, 0, st.budgets, 32);
@@ -1291,12 +1377,15 @@ int study_report(sqlite3 *db, const StudyReportOptions *o)
         snprintf(st.law_missing[0], sizeof st.law_missing[0], "no finished run of the isoFLOP sweep");
         snprintf(st.law_missing[1], sizeof st.law_missing[1], "no finished run of the isoFLOP sweep");
     }
-    if (st.names[SW_MUP][0]) gather_mup(&st);
+    for (int i = 0; i < st.n_mups; i++) gather_mup(&st, &st.mups[i]);
 
     char *body = NULL;
     size_t body_len = 0;
     FILE *b = open_memstream(&body, &body_len);
-    if (!b) return CLI_EXIT_FAILURE;
+    if (!b) {
+        study_free(&st);
+        return CLI_EXIT_FAILURE;
+    }
     section_law(&st, b);
     section_chinchilla(&st, b);
     section_comparison(&st, b);
@@ -1330,13 +1419,6 @@ int study_report(sqlite3 *db, const StudyReportOptions *o)
         }
     }
     free(body);
-    for (int k = 0; k < 2; k++)
-        if (st.have_law[k]) {
-            summary_free(&st.law[k]);
-            isoflop_fit_free(&st.loaded[k]);
-        }
-    if (st.mup) json_object_put(st.mup);
-    for (int s = 0; s < 3; s++) free(st.runs[s].r);
-    free(st.all.r);
+    study_free(&st);
     return rc;
 }

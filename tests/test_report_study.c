@@ -425,7 +425,7 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     char best_dense[32], best_dlcm4[32];
     make_isoflop(db, "known-isoflop", best_dense, best_dlcm4);
     add_token_losses(db, best_dense, best_dlcm4);
-    make_mup(db, "known-mup");
+    make_mup(db, "known-mup-dt");
     make_parser(db, "known-parser");
     add_tasks_and_domains(db);
     db_close(db);
@@ -469,7 +469,9 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     cr_assert_eq(table_cell(text, "| At matched compute a DLCM is more accurate than dense", 2, cell, sizeof cell), 0);
     cr_assert_str_eq(cell, " **holds** ");
     cr_assert(strstr(text, "within a concept (R = 4) | U-shape in 100.0 % of window resamples"), "%s", text);
-    cr_assert(strstr(text, "Decoupled μP transfers the learning rate across widths (and SP does not) | verdict "), "%s", text);
+    cr_assert(strstr(text, "Decoupled μP transfers the learning rate across widths (and SP does not) | known-mup-dt: PASS |"),
+              "%s", text);
+    cr_assert(strstr(text, "### `known-mup-dt` (width axis d_t;"), "%s", text);
     /* The sp control drifts by a slope of -1: its interval excludes 0. */
     double slope, slope_lo, slope_hi;
     cr_assert_eq(table_cell(text, "| sp | ", 2, cell, sizeof cell), 0);
@@ -518,10 +520,10 @@ Test(report_study, a_study_with_missing_parts_says_what_is_missing)
     tu_read(log, text, sizeof text);
     cr_assert_eq(rc, 0, "%s", text);
     tu_read(readme, text, sizeof text);
-    cr_assert(strstr(text, "the sweep `thin-mup` is not in the database"), "%s", text);
+    cr_assert(strstr(text, "no μP sweep (thin-mup, thin-mup-dt or thin-mup-dc) is in the database"), "%s", text);
     cr_assert(strstr(text, "the sweep `thin-parser` is not in the database"), "%s", text);
     cr_assert(strstr(text, "**Missing:** the dlcm law could not be fitted"), "%s", text);
-    cr_assert(strstr(text, "**Missing:** no μP sweep in the database"), "%s", text);
+    cr_assert(strstr(text, "**Missing:** no μP sweep in the database (thin-mup, thin-mup-dt or thin-mup-dc)"), "%s", text);
     cr_assert(strstr(text, "2 finished runs without task scores"), "%s", text);
     cr_assert(strstr(text, "| **missing** |"), "%s", text);
     cr_assert_null(strstr(text, "| **holds** |"), "nothing can hold without data: %s", text);
