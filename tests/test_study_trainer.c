@@ -1,5 +1,6 @@
 /* tests/test_study_trainer.c: the trainer's held-out measurements after its last step: the task
- * files of data.dir/tasks scored (--task-limit items each, none with 0), per-token losses with
+ * files of data.dir/tasks scored (--task-limit items each; none with 0, none by default on the
+ * CPU), per-token losses with
  * concept positions on every domain shard, all in the run's own database; without task files
  * the run still succeeds. */
 #include <criterion/criterion.h>
@@ -50,7 +51,10 @@ Test(study_trainer, held_out_tasks_and_token_losses_land_in_the_run_database)
     snprintf(err, sizeof err, "%s/stderr", dir);
 
     /* No tasks directory: the run succeeds and says so. */
-    cr_assert_eq(train("dlcm", NULL), 0, "%s", slurp(err));
+    cr_assert_eq(train("dlcm", "5"), 0, "%s", slurp(err));
+    char *said = slurp(err);
+    cr_assert(strstr(said, "no held-out tasks in"), "%s", said);
+    free(said);
     cr_assert_eq(query("SELECT count(*) FROM task_scores"), 0);
     cr_assert_eq(query("SELECT count(*) FROM token_losses WHERE split = 'val-alpha' AND seq_len = 16 AND windows = 8 "
                        "AND length(loss) = 4 * 8 * 15 AND length(concept_pos) = 8 * 15"), 1);
@@ -74,5 +78,7 @@ Test(study_trainer, held_out_tasks_and_token_losses_land_in_the_run_database)
     cr_assert_eq(query("SELECT count(*) FROM task_scores"), 0, "--task-limit 0: none");
     cr_assert_eq(query("SELECT count(*) FROM token_losses WHERE concept_pos IS NULL AND length(loss) = 4 * 8 * 15"), 1,
                  "a dense run stores losses without positions");
+    cr_assert_eq(train("dlcm", NULL), 0, "%s", slurp(err));
+    cr_assert_eq(query("SELECT count(*) FROM task_scores"), 0, "none by default on the CPU");
     remove_tree(dir);
 }

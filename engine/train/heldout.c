@@ -23,7 +23,7 @@ static int measure_tasks(const TrainConfig *cfg, Backend *be, Model *model, sqli
     snprintf(dir, sizeof dir, "%s/tasks", cfg->data_dir);
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        if (!quiet) fprintf(stderr, "dlcm-train: no held-out tasks in %s: task accuracies not measured\n", dir);
+        fprintf(stderr, "dlcm-train: no held-out tasks in %s: task accuracies not measured\n", dir);
         return 0;
     }
     char msg[1024];
@@ -123,13 +123,43 @@ static int measure_split(const TrainConfig *cfg, Model *model, const ValSplit *s
     return rc < 0 ? -1 : 0;
 }
 
+/* A batch-1 copy of the trained model (parameters and the boundary rule's state): model_score
+ * runs every sequence of its model's batch, so scoring one sequence on the training model would
+ * cost batch times as much. NULL (message in err) when it cannot be made. */
+static Model *scoring_model(const TrainConfig *cfg, Backend *be, Model *trained, char *err, int errlen)
+{
+    Model *m = model_create(be, &cfg->model, 1, err, errlen);
+    if (!m) return NULL;
+    size_t n = model_num_params(trained);
+    float *host = n == model_num_params(m) ? malloc(n * sizeof *host) : NULL;
+    if (!host) {
+        snprintf(err, errlen, "cannot copy %zu parameters", n);
+        model_destroy(m);
+        return NULL;
+    }
+    be->download(be, host, model_params(trained), n * sizeof *host);
+    be->upload(be, model_params(m), host, n * sizeof *host);
+    free(host);
+    model_params_changed(m);
+    model_set_rule_threshold(m, model_rule_threshold(trained));
+    return m;
+}
+
 int heldout_measure(const TrainConfig *cfg, Backend *be, Model *model, const ValSet *vs, sqlite3 *db,
                     const char *run_id, int64_t step, long task_limit, int quiet, char *err, int errlen)
 {
-    for (int i = 0; i < vs->n; i++) {
+    char msg[512];
+    Model *single = model_batch(model) > 1 ? scoring_model(cfg, be, model, msg, sizeof msg) : NULL;
+    if (model_batch(model) > 1 && !single && !quiet)
+        fprintf(stderr, "dlcm-train: held-out measurements on the training model (batch %d): %s\n", model_batch(model),
+                msg);
+    Model *scorer = single ? single : model;
+    int rc = 0;
+    for (int i = 0; i < vs->n && rc == 0; i++) {
         if (strcmp(vs->splits[i].split, "val") == 0) continue;
-        if (measure_split(cfg, model, &vs->splits[i], db, run_id, err, errlen)) return -1;
+        rc = measure_split(cfg, scorer, &vs->splits[i], db, run_id, err, errlen);
     }
-    if (task_limit > 0 && measure_tasks(cfg, be, model, db, run_id, step, task_limit, quiet, err, errlen)) return -1;
-    return 0;
+    if (rc == 0 && task_limit > 0) rc = measure_tasks(cfg, be, scorer, db, run_id, step, task_limit, quiet, err, errlen);
+    if (single) model_destroy(single);
+    return rc;
 }

@@ -633,7 +633,10 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
     if (flush_metrics(r) || write_checkpoint(r)) goto runtime_error;
     /* Held-out tasks and per-token losses, for the study's tables: after the checkpoint, so a
      * failure here never costs the training. */
-    long task_limit = opt->task_limit == 0 ? HELDOUT_TASK_LIMIT : opt->task_limit > 0 ? opt->task_limit : 0;
+    long task_limit = opt->task_limit > 0 ? opt->task_limit
+                      : opt->task_limit < 0 ? 0
+                      : cfg->device == DEVICE_CUDA ? HELDOUT_TASK_LIMIT
+                                                   : HELDOUT_TASK_LIMIT_CPU;
     if (heldout_measure(cfg, r->be, r->model, &r->val, r->db, cfg->id, r->state.step, task_limit, opt->quiet, r->err,
                         ERRLEN))
         goto runtime_error;

@@ -15,7 +15,7 @@ typedef struct {
     int64_t stop_at_step;   /* > 0: checkpoint and stop after this step, resumable */
     int quiet;              /* no progress lines */
     long task_limit;        /* held-out task items per task after training: 0 the default
-                               (HELDOUT_TASK_LIMIT), < 0 none */
+                               (engine/train/heldout.h: 100 on a GPU, none on the CPU), < 0 none */
 } TrainOptions;
 
 /* The checkpoint file of a run directory. */
