@@ -35,6 +35,7 @@ static int config_check(const ModelConfig *c, int batch, char *err, int errlen)
 {
     if (shape_validate(&c->shape, err, errlen)) return -1;
     if (batch < 1) { snprintf(err, errlen, "batch must be >= 1 (got %d)", batch); return -1; }
+    if (c->head_chunk_rows < 0) { snprintf(err, errlen, "head_chunk_rows must be >= 0 (got %d)", c->head_chunk_rows); return -1; }
     if (c->d_base <= 0) { snprintf(err, errlen, "d_base must be positive (got %d)", c->d_base); return -1; }
     if (!(c->sigma_base > 0)) { snprintf(err, errlen, "sigma_base must be positive (got %g)", c->sigma_base); return -1; }
     if (!(c->norm_eps > 0)) { snprintf(err, errlen, "norm_eps must be positive (got %g)", c->norm_eps); return -1; }
@@ -48,6 +49,21 @@ static int config_check(const ModelConfig *c, int batch, char *err, int errlen)
     if (c->concept_bucket < 1) { snprintf(err, errlen, "concept_bucket must be >= 1 (got %d)", c->concept_bucket); return -1; }
     if (!(c->aux_weight >= 0)) { snprintf(err, errlen, "aux_weight must be >= 0 (got %g)", c->aux_weight); return -1; }
     return 0;
+}
+
+/* Rows of the output head per chunk: the configured number, or as many as keep a chunk's
+ * logits near HEAD_CHUNK_ELEMENTS (large enough that the head's GEMMs stay efficient, small
+ * enough that the logits of a large vocabulary never exist for the whole batch at once). */
+#define HEAD_CHUNK_ELEMENTS (16u << 20)
+
+static int head_chunk_rows(const ModelConfig *c, int N)
+{
+    int rows = c->head_chunk_rows;
+    if (rows <= 0) {
+        size_t fit = HEAD_CHUNK_ELEMENTS / (size_t)c->shape.vocab;
+        rows = fit < 64 ? 64 : fit > (size_t)N ? N : (int)fit;
+    }
+    return rows < N ? rows : N;
 }
 
 static void *act_buffer(Model *m, size_t elems) { return m->be->alloc(m->be, elems * m->be->act_size); }
@@ -111,7 +127,8 @@ static void alloc_activations(Model *m)
     }
     m->xn_final = act_buffer(m, (size_t)N * dt);
     m->rstd_final = f32_buffer(m, N);
-    m->logits = act_buffer(m, (size_t)N * m->V);
+    m->logits = act_buffer(m, (size_t)m->head_rows * m->V);
+    m->logits_mean_abs = f32_buffer(m, (size_t)m->head_chunks);
     m->losses = f32_buffer(m, N);
     m->d_stream = act_buffer(m, (size_t)N * maxw);
     m->s_dnormed = act_buffer(m, (size_t)N * maxw);
@@ -145,6 +162,8 @@ Model *model_create(Backend *be, const ModelConfig *cfg, int batch, char *err, i
         m->fc = shape_ffn_c(s);
     }
     m->logit_scale = mup_logit_scale(cfg);
+    m->head_rows = head_chunk_rows(cfg, batch * s->seq_len);
+    m->head_chunks = (batch * s->seq_len + m->head_rows - 1) / m->head_rows;
     m->rule_threshold = NAN;
     if (params_build(m, err, errlen) || mup_check(m, err, errlen)) {
         model_destroy(m);
@@ -173,7 +192,7 @@ void model_destroy(Model *m)
     Backend *be = m->be;
     void *device[] = {
         m->params, m->grads, m->weights_alias ? NULL : m->weights, m->inputs, m->targets,
-        m->x_embed, m->xn_final, m->rstd_final, m->logits, m->losses, m->d_stream, m->s_dnormed,
+        m->x_embed, m->xn_final, m->rstd_final, m->logits, m->logits_mean_abs, m->losses, m->d_stream, m->s_dnormed,
         m->s_dqkv, m->s_dq, m->s_dk, m->s_datt, m->s_dgate_up, m->s_dhidden, m->scalars,
     };
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
@@ -252,8 +271,32 @@ static const void *last_hidden(const Model *m)
     return m->acts[m->n_blocks - 1].ffn.x_out;
 }
 
-/* Forward of the uploaded micro-batch; in training the cross-entropy also writes dlogits
- * (scaled for a mean over n_targets tokens times grad_scale) over the logits. */
+/* The output head and the cross-entropy, one chunk of rows at a time, so that only one
+ * chunk's logits exist: logits (act type), losses, mean |logits| for the coordinate check, and
+ * in training their gradient (scaled for a mean over n_targets tokens times grad_scale), from
+ * which the chunk's rows of s_dnormed (the gradient w.r.t. the final norm's output) and its
+ * part of the unembedding's gradient follow at once. */
+static void head_forward_backward(Model *m, ModelMode mode, float grad_scale, int n_targets)
+{
+    Backend *be = m->be;
+    int N = m->B * m->T, dt = m->dt, V = m->V;
+    float dloss = n_targets > 0 ? grad_scale / (float)n_targets : 0.0f;
+    for (int c = 0; c < m->head_chunks; c++) {
+        int first = c * m->head_rows;
+        int rows = N - first < m->head_rows ? N - first : m->head_rows;
+        const void *xn = act_at(m, m->xn_final, (size_t)first * dt);
+        linear_forward(m, m->logits, xn, m->unembed, rows, dt, V, 0);
+        be->mean_abs(be, &m->logits_mean_abs[c], m->logits, (size_t)rows * V);
+        be->cross_entropy(be, m->losses + first, mode == MODEL_TRAIN ? m->logits : NULL, m->logits,
+                          m->targets + first, rows, V, m->logit_scale, dloss);
+        if (mode == MODEL_TRAIN)
+            linear_backward(m, act_at(m, m->s_dnormed, (size_t)first * dt), m->logits, xn,
+                            m->unembed, rows, dt, V, 0);
+    }
+}
+
+/* Forward of the uploaded micro-batch; in training also the output head's backward (its
+ * gradient w.r.t. the final norm's output left in s_dnormed). */
 static int forward(Model *m, ModelMode mode, uint64_t seed, float grad_scale, int n_targets,
                    char *err, int errlen)
 {
@@ -269,20 +312,16 @@ static int forward(Model *m, ModelMode mode, uint64_t seed, float grad_scale, in
     }
     be->rmsnorm_forward(be, m->xn_final, m->rstd_final, last_hidden(m), weight(m, m->final_norm),
                         N, dt, m->cfg.norm_eps);
-    linear_forward(m, m->logits, m->xn_final, m->unembed, N, dt, m->V, 0);
-    be->mean_abs(be, &m->scalars[SCALAR_LOGITS_MEAN_ABS], m->logits, (size_t)N * m->V);
-    float dloss = n_targets > 0 ? grad_scale / (float)n_targets : 0.0f;
-    be->cross_entropy(be, m->losses, mode == MODEL_TRAIN ? m->logits : NULL, m->logits,
-                      m->targets, N, m->V, m->logit_scale, dloss);
+    head_forward_backward(m, mode, grad_scale, n_targets);
     be->sum_f32(be, &m->scalars[SCALAR_LOSS_SUM], m->losses, (size_t)N);
     return 0;
 }
 
+/* From the gradient w.r.t. the final norm's output (s_dnormed, left by the head) down. */
 static void backward(Model *m, float grad_scale)
 {
     Backend *be = m->be;
     int B = m->B, T = m->T, N = B * T, dt = m->dt;
-    linear_backward(m, m->s_dnormed, m->logits, m->xn_final, m->unembed, N, dt, m->V, 0);
     be->zero(be, m->d_stream, (size_t)N * dt * be->act_size);
     be->rmsnorm_backward(be, m->d_stream, grad(m, m->final_norm), m->s_dnormed, last_hidden(m),
                          weight(m, m->final_norm), m->rstd_final, N, dt);
@@ -409,9 +448,17 @@ int model_module_stats(Model *m, const char **names, double *mean_abs, int max)
     for (int i = 0; i < m->n_modules && n < max; i++, n++) {
         const ModuleOut *o = &m->modules[i];
         names[n] = o->name;
-        if (!o->x) { /* the logits the softmax sees, measured before the loss overwrote them */
-            be->download(be, &value, &m->scalars[SCALAR_LOGITS_MEAN_ABS], sizeof value);
-            mean_abs[n] = value * m->logit_scale;
+        if (!o->x) { /* the logits the softmax sees, measured per chunk before the loss
+                      * overwrote them: the chunks' means weighted by their rows */
+            float *chunk_means = host_alloc((size_t)m->head_chunks * sizeof(float));
+            be->download(be, chunk_means, m->logits_mean_abs, (size_t)m->head_chunks * sizeof(float));
+            double sum = 0;
+            for (int c = 0; c < m->head_chunks; c++) {
+                int rows = N - c * m->head_rows < m->head_rows ? N - c * m->head_rows : m->head_rows;
+                sum += (double)chunk_means[c] * rows;
+            }
+            free(chunk_means);
+            mean_abs[n] = (float)(sum / N) * m->logit_scale;
             continue;
         }
         if (!o->rows_are_concepts) {

@@ -43,6 +43,9 @@ typedef struct {
                                  * that GEMM shapes repeat across steps; the extra rows are
                                  * masked padding and change no result. 1 (default): M is the
                                  * largest count of the micro-batch */
+    int head_chunk_rows;        /* rows of the output head and cross-entropy per chunk (the
+                                 * logits of one chunk exist at a time); 0 (default): as many
+                                 * rows as keep a chunk's logits near HEAD_CHUNK_ELEMENTS */
 } ModelConfig;
 
 /* Defaults of the spec for everything but the shape. */

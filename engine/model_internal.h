@@ -70,9 +70,8 @@ typedef struct {
 enum {
     SCALAR_LOSS_SUM = 0,        /* sum of the token losses of the micro-batch */
     SCALAR_P_SUM = 1,           /* dlcm: sum of p over the micro-batch */
-    SCALAR_LOGITS_MEAN_ABS = 2, /* mean |logits| before the loss overwrote them */
-    SCALAR_MODULE_MEAN_ABS = 3, /* model_module_stats' reduction */
-    SCALAR_P_SUM_SEQUENCE = 4   /* dlcm: + b, sum of p over sequence b */
+    SCALAR_MODULE_MEAN_ABS = 2, /* model_module_stats' reduction */
+    SCALAR_P_SUM_SEQUENCE = 3   /* dlcm: + b, sum of p over sequence b */
 };
 
 /* One module whose mean |output| the coordinate check reads. */
@@ -113,7 +112,11 @@ struct Model {
     BlockActs *acts;            /* one per block */
     void *xn_final;
     float *rstd_final;
-    void *logits;               /* [N][V]; overwritten by dlogits in training */
+    int head_rows;              /* rows of the output head per chunk */
+    int head_chunks;            /* ceil(N / head_rows) */
+    void *logits;               /* [head_rows][V]: the last chunk's logits, overwritten by
+                                 * their gradient in training */
+    float *logits_mean_abs;     /* [head_chunks]: mean |logits| of each chunk */
     float *losses;              /* [N] */
 
     /* dlcm (dlcm.c); the stage tensors H and Z are the last encoder and backbone blocks'

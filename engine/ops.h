@@ -26,6 +26,14 @@ typedef enum { DTYPE_F32 = 0, DTYPE_BF16 = 1 } DType;
 
 typedef struct Backend Backend;
 
+/* One AdamW parameter group (a tensor): a contiguous range of the flat parameter, gradient
+ * and moment buffers with its own learning rate (before the schedule's factor), epsilon and
+ * weight decay. */
+typedef struct {
+    size_t offset, count; /* elements */
+    float lr, eps, weight_decay;
+} AdamwGroup;
+
 /* Shape of one attention call. Heads of 64; head h of a position occupies elements
  * [h*64, h*64+64) of that position's row. Queries [B][Tq] rows, keys/values [B][Tk] rows. */
 typedef struct {
@@ -163,12 +171,16 @@ struct Backend {
     /* ---- optimizer ----------------------------------------------------------------------------
      * clip: scale_out = min(1, max_norm / sqrt(norm_sq)) (max_norm <= 0: 1). */
     void (*clip_scale)(Backend *be, float *scale_out, const float *norm_sq, float max_norm);
-    /* AdamW on one tensor, g = grad * (*grad_scale): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-     * param -= lr * (mhat / (sqrt(vhat) + eps) + weight_decay * param), bias-corrected with
-     * step t >= 1. Writes the working copy param_act too when it is not NULL. */
+    /* AdamW over every group of the flat buffers in one call, g = grad * (*grad_scale):
+     * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; param -= lr * (mhat / (sqrt(vhat) + eps) +
+     * weight_decay * param) with lr = group.lr * lr_factor, bias-corrected with step t >= 1.
+     * The buffers hold n elements; groups: n_groups entries in backend memory (the optimizer
+     * uploads its table once), in increasing offset order, not overlapping, inside [0, n);
+     * elements outside every group are left alone. Writes the working copy param_act too when it
+     * is not NULL (at the same offsets). */
     void (*adamw)(Backend *be, float *param, void *param_act, const float *grad, float *m,
-                  float *v, size_t n, float lr, float beta1, float beta2, float eps,
-                  float weight_decay, int t, const float *grad_scale);
+                  float *v, size_t n, const AdamwGroup *groups, int n_groups, float lr_factor, float beta1,
+                  float beta2, int t, const float *grad_scale);
 };
 
 /* Backend constructors. backend_cpu always works; backend_cuda returns NULL with a message

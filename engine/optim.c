@@ -15,6 +15,8 @@ struct Optimizer {
     float *m, *v;         /* first and second moments, one buffer each */
     float *norm_sq;       /* device scalars: squared global gradient norm, clip factor */
     float *clip_factor;
+    AdamwGroup *groups;   /* one per tensor, backend memory, uploaded at creation */
+    int n_groups;
     int steps_done;
 };
 
@@ -31,6 +33,13 @@ OptimConfig optim_config_default(void)
     c.wd_mode = WD_COUPLED;
     c.clip = 1.0f;
     return c;
+}
+
+static float class_lr(const OptimConfig *c, ParamClass cls)
+{
+    if (cls == PCLASS_TOKEN_HIDDEN) return c->lr_token;
+    if (cls == PCLASS_CONCEPT_HIDDEN) return c->lr_concept;
+    return c->lr_other;
 }
 
 Optimizer *optim_create(Model *m, const OptimConfig *cfg, char *err, int errlen)
@@ -62,6 +71,24 @@ Optimizer *optim_create(Model *m, const OptimConfig *cfg, char *err, int errlen)
     o->v = be->alloc(be, bytes);
     o->norm_sq = be->alloc(be, 2 * sizeof(float));
     o->clip_factor = o->norm_sq + 1;
+    /* the per-tensor μP learning rates, ε and decay as one table, so the update of all
+     * tensors is one launch; only the schedule's factor changes from step to step */
+    o->n_groups = model_num_tensors(m);
+    AdamwGroup *table = calloc((size_t)o->n_groups + 1, sizeof *table);
+    if (!table) { optim_destroy(o); snprintf(err, errlen, "out of memory"); return NULL; }
+    for (int i = 0; i < o->n_groups; i++) {
+        const ParamTensor *t = model_tensor(m, i);
+        table[i].offset = t->offset;
+        table[i].count = t->count;
+        table[i].lr = class_lr(cfg, t->cls) * t->lr_mult;
+        table[i].eps = cfg->eps * t->eps_mult;
+        if (t->is_matrix)
+            table[i].weight_decay = cfg->wd_mode == WD_INDEPENDENT ? cfg->weight_decay / t->lr_mult
+                                                                   : cfg->weight_decay;
+    }
+    o->groups = be->alloc(be, ((size_t)o->n_groups + 1) * sizeof *table);
+    be->upload(be, o->groups, table, (size_t)o->n_groups * sizeof *table);
+    free(table);
     return o;
 }
 
@@ -72,14 +99,8 @@ void optim_destroy(Optimizer *o)
     be->free(be, o->m);
     be->free(be, o->v);
     be->free(be, o->norm_sq);
+    if (o->groups) be->free(be, o->groups);
     free(o);
-}
-
-static float class_lr(const OptimConfig *c, ParamClass cls)
-{
-    if (cls == PCLASS_TOKEN_HIDDEN) return c->lr_token;
-    if (cls == PCLASS_CONCEPT_HIDDEN) return c->lr_concept;
-    return c->lr_other;
 }
 
 void optim_step(Optimizer *o, float lr_factor)
@@ -92,16 +113,8 @@ void optim_step(Optimizer *o, float lr_factor)
     be->clip_scale(be, o->clip_factor, o->norm_sq, c->clip);
     o->steps_done++;
     void *act = m->weights_alias ? NULL : m->weights;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        float lr = class_lr(c, t->cls) * t->lr_mult * lr_factor;
-        float wd = 0.0f;
-        if (t->is_matrix)
-            wd = c->wd_mode == WD_INDEPENDENT ? c->weight_decay / t->lr_mult : c->weight_decay;
-        be->adamw(be, m->params + t->offset, act ? act_at(m, act, t->offset) : NULL,
-                  m->grads + t->offset, o->m + t->offset, o->v + t->offset, t->count, lr,
-                  c->beta1, c->beta2, c->eps * t->eps_mult, wd, o->steps_done, o->clip_factor);
-    }
+    be->adamw(be, m->params, act, m->grads, o->m, o->v, m->n_params, o->groups, o->n_groups,
+              lr_factor, c->beta1, c->beta2, o->steps_done, o->clip_factor);
 }
 
 float *optim_m(Optimizer *o) { return o->m; }

@@ -331,3 +331,59 @@ Test(engine_model, concept_buckets_change_no_result)
     model_destroy(bucketed);
     be->destroy(be);
 }
+
+/* ---- the output head in chunks ---------------------------------------------------------- */
+
+/* The head and cross-entropy run over chunks of rows (37 rows: chunks that cut sequences, a
+ * short last one): loss, every gradient, the scores and the logits statistic equal those of
+ * one chunk over all rows, up to the summation order of the unembedding's gradient. */
+static void head_chunks_case(ModelConfig cfg, const char *what)
+{
+    Backend *be = backend_cpu_create();
+    char err[256];
+    enum { B = 3 };
+    int T = cfg.shape.seq_len, V = cfg.shape.vocab;
+    Model *whole = make_model(be, &cfg, B, 17);
+    cfg.head_chunk_rows = 37;
+    Model *chunked = make_model(be, &cfg, B, 17);
+    cr_assert_eq(whole->head_chunks, 1);
+    cr_assert_eq(chunked->head_chunks, (B * T + 36) / 37);
+    size_t n = model_num_params(whole);
+    int32_t *tokens = random_tokens(B, T, V, 23);
+    StepStats sw, sc;
+    model_begin_step(whole);
+    model_begin_step(chunked);
+    cr_assert_eq(model_forward_backward(whole, tokens, MODEL_TRAIN, 4, 1.0f, &sw, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(model_forward_backward(chunked, tokens, MODEL_TRAIN, 4, 1.0f, &sc, err, sizeof err), 0, "%s", err);
+    cr_assert_float_eq(sc.loss_ce, sw.loss_ce, 1e-6 * sw.loss_ce, "%s loss", what);
+    cr_assert_eq(sc.flops, sw.flops, "%s: the chunks launch the same FLOPs", what);
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(model_grads(whole)[i]));
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(model_grads(whole)[i] - model_grads(chunked)[i]));
+    cr_log_info("%s: %d chunks, largest gradient difference %.2g of the largest gradient", what,
+                chunked->head_chunks, worst / scale);
+    cr_assert_gt(scale, 0);
+    cr_assert_leq(worst, 1e-5 * scale, "%s: gradients differ by %g of their scale", what, worst / scale);
+    const char *names_w[64], *names_c[64];
+    double stats_w[64], stats_c[64];
+    int k = model_module_stats(whole, names_w, stats_w, 64);
+    cr_assert_eq(model_module_stats(chunked, names_c, stats_c, 64), k);
+    cr_assert_str_eq(names_c[k - 1], "logits");
+    cr_assert_float_eq(stats_c[k - 1], stats_w[k - 1], 1e-6 * stats_w[k - 1], "%s: mean |logits|", what);
+    float *lw = malloc((size_t)T * sizeof *lw), *lc = malloc((size_t)T * sizeof *lc);
+    int32_t *cw = malloc((size_t)(T + 1) * sizeof *cw), *cc = malloc((size_t)(T + 1) * sizeof *cc);
+    cr_assert_eq(model_score(whole, tokens, T + 1, lw, cw, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(model_score(chunked, tokens, T + 1, lc, cc, err, sizeof err), 0, "%s", err);
+    for (int i = 0; i < T; i++) cr_assert_float_eq(lc[i], lw[i], 1e-5 * fabs(lw[i]) + 1e-6, "%s: score at %d", what, i);
+    free(lw); free(lc); free(cw); free(cc);
+    free(tokens);
+    model_destroy(whole);
+    model_destroy(chunked);
+    be->destroy(be);
+}
+
+Test(engine_model, head_in_chunks_changes_no_result)
+{
+    head_chunks_case(model_config_default(tiny_dense_shape(64, 2, 40, 70)), "dense");
+    head_chunks_case(model_config_default(tiny_dlcm_shape(64, 128, 40, 70, 4)), "dlcm");
+}

@@ -126,21 +126,38 @@ Test(engine_ops, elementwise_and_reductions)
     for (int i = 0; i < 6; i++) cr_assert_float_eq(dp[i], 2 * coef[i / 3], 0);
 }
 
+/* Three groups with their own LR, ε and decay, and one element outside every group: one call
+ * updates each group as AdamW by hand, with the schedule's factor, and leaves the gap alone. */
 Test(engine_ops, adamw_matches_hand_computation)
 {
     Backend *be = cpu_backend();
-    float param[2] = {1.0f, -2.0f}, act[2] = {0}, grad[2] = {0.5f, -1.0f}, m[2] = {0}, v[2] = {0};
-    float gs = 0.5f;
-    float lr = 0.1f, b1 = 0.9f, b2 = 0.99f, eps = 1e-8f, wd = 0.01f;
-    double pm[2] = {1.0, -2.0}, mm[2] = {0}, vv[2] = {0};
+    enum { n = 7 };
+    float param[n] = {1.0f, -2.0f, 0.5f, 3.0f, -1.5f, 9.0f, 0.25f}, act[n] = {0};
+    float grad[n] = {0.5f, -1.0f, 2.0f, -0.25f, 0.75f, 4.0f, -3.0f}, m[n] = {0}, v[n] = {0};
+    AdamwGroup groups[3] = {
+        {.offset = 0, .count = 2, .lr = 0.1f, .eps = 1e-8f, .weight_decay = 0.01f},
+        {.offset = 2, .count = 3, .lr = 0.02f, .eps = 1e-6f, .weight_decay = 0.0f},
+        {.offset = 6, .count = 1, .lr = 0.5f, .eps = 1e-3f, .weight_decay = 0.2f},
+    }; /* element 5 belongs to no group */
+    int group_of[n] = {0, 0, 1, 1, 1, -1, 2};
+    float gs = 0.5f, b1 = 0.9f, b2 = 0.99f, lr_factor = 0.7f;
+    double pm[n], mm[n] = {0}, vv[n] = {0};
+    for (int i = 0; i < n; i++) pm[i] = param[i];
     for (int t = 1; t <= 3; t++) {
-        be->adamw(be, param, act, grad, m, v, 2, lr, b1, b2, eps, wd, t, &gs);
-        for (int i = 0; i < 2; i++) {
+        be->adamw(be, param, act, grad, m, v, n, groups, 3, lr_factor, b1, b2, t, &gs);
+        for (int i = 0; i < n; i++) {
+            if (group_of[i] < 0) {
+                cr_assert_eq(param[i], 9.0f, "an element outside every group is left alone");
+                cr_assert_eq(m[i], 0.0f);
+                continue;
+            }
+            const AdamwGroup *g_ = &groups[group_of[i]];
+            double lr = (double)g_->lr * lr_factor;
             double g = grad[i] * 0.5;
             mm[i] = b1 * mm[i] + (1 - b1) * g;
             vv[i] = b2 * vv[i] + (1 - b2) * g * g;
             double mh = mm[i] / (1 - pow(b1, t)), vh = vv[i] / (1 - pow(b2, t));
-            pm[i] -= lr * (mh / (sqrt(vh) + eps) + wd * pm[i]);
+            pm[i] -= lr * (mh / (sqrt(vh) + g_->eps) + g_->weight_decay * pm[i]);
             cr_assert_float_eq(param[i], pm[i], 1e-5, "step %d param %d", t, i);
             cr_assert_eq(act[i], param[i], "the working copy follows the master weight");
         }

@@ -126,22 +126,26 @@ static void cpu_clip_scale(Backend *be, float *scale_out, const float *norm_sq, 
 }
 
 static void cpu_adamw(Backend *be, float *param, void *param_act, const float *grad, float *m,
-                      float *v, size_t n, float lr, float beta1, float beta2, float eps,
-                      float weight_decay, int t, const float *grad_scale)
+                      float *v, size_t n, const AdamwGroup *groups, int n_groups, float lr_factor,
+                      float beta1, float beta2, int t, const float *grad_scale)
 {
     (void)be;
     float gs = grad_scale ? *grad_scale : 1.0f;
     float bc1 = 1.0f - powf(beta1, (float)t);
     float bc2 = 1.0f - powf(beta2, (float)t);
     float *act = param_act;
-    for (size_t i = 0; i < n; i++) {
-        float g = grad[i] * gs;
-        m[i] = beta1 * m[i] + (1.0f - beta1) * g;
-        v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
-        float mhat = m[i] / bc1;
-        float vhat = v[i] / bc2;
-        param[i] -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * param[i]);
-        if (act) act[i] = param[i];
+    for (int k = 0; k < n_groups; k++) {
+        const AdamwGroup *grp = &groups[k];
+        float lr = grp->lr * lr_factor, eps = grp->eps, weight_decay = grp->weight_decay;
+        for (size_t i = grp->offset; i < grp->offset + grp->count && i < n; i++) {
+            float g = grad[i] * gs;
+            m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+            v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+            float mhat = m[i] / bc1;
+            float vhat = v[i] / bc2;
+            param[i] -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * param[i]);
+            if (act) act[i] = param[i];
+        }
     }
 }
 

@@ -180,7 +180,7 @@ void cuda_clip_scale(Backend *be, float *scale_out, const float *norm_sq, float 
 void cuda_add_partials(Backend *be, float *dst, const float *partials, int groups, int parts,
                        int width);
 void cuda_adamw(Backend *be, float *param, void *param_act, const float *grad, float *m, float *v,
-                size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-                int t, const float *grad_scale);
+                size_t n, const AdamwGroup *groups, int n_groups, float lr_factor, float beta1,
+                float beta2, int t, const float *grad_scale);
 
 #endif

@@ -171,14 +171,41 @@ void cuda_clip_scale(Backend *be, float *scale_out, const float *norm_sq, float 
     CUDA_CHECK_LAUNCH();
 }
 
-/* The bias corrections come from the host (computed there with powf, as the CPU does). */
+/* AdamW over the whole flat buffer in one launch. Each block updates a tile of ADAMW_TILE
+ * consecutive elements; it finds the group of its first element by bisection over the group
+ * table, and its threads walk forward from there (a tile spans a group boundary rarely).
+ * Elements between groups (none in the model's table) are left alone. The bias corrections
+ * come from the host (computed there with powf, as the CPU does). */
+#define ADAMW_THREADS 256
+#define ADAMW_PER_THREAD 4
+#define ADAMW_TILE (ADAMW_THREADS * ADAMW_PER_THREAD)
+
 template <typename T>
-__global__ void adamw_kernel(float *param, T *param_act, const float *grad, float *m, float *v,
-                             size_t n, float lr, float beta1, float beta2, float eps,
-                             float weight_decay, float bc1, float bc2, const float *grad_scale)
+__global__ void __launch_bounds__(ADAMW_THREADS)
+adamw_kernel(float *param, T *param_act, const float *grad, float *m, float *v,
+             const AdamwGroup *groups, int n_groups, size_t n, float lr_factor, float beta1,
+             float beta2, float bc1, float bc2, const float *grad_scale)
 {
+    __shared__ int first_group;
+    size_t tile_start = (size_t)blockIdx.x * ADAMW_TILE;
+    if (threadIdx.x == 0) {
+        int lo = 0, hi = n_groups - 1; /* the last group whose offset <= tile_start */
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (groups[mid].offset <= tile_start) lo = mid; else hi = mid - 1;
+        }
+        first_group = lo;
+    }
+    __syncthreads();
     float gs = grad_scale ? *grad_scale : 1.0f;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    int k = first_group;
+    for (int j = 0; j < ADAMW_PER_THREAD; j++) {
+        size_t i = tile_start + (size_t)j * ADAMW_THREADS + threadIdx.x;
+        if (i >= n) break;
+        while (k + 1 < n_groups && groups[k + 1].offset <= i) k++;
+        const AdamwGroup grp = groups[k];
+        if (i < grp.offset || i >= grp.offset + grp.count) continue;
+        float lr = grp.lr * lr_factor;
         float g = grad[i] * gs;
         float mi = beta1 * m[i] + (1.0f - beta1) * g;
         float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
@@ -186,24 +213,24 @@ __global__ void adamw_kernel(float *param, T *param_act, const float *grad, floa
         v[i] = vi;
         float mhat = mi / bc1, vhat = vi / bc2;
         float p = param[i];
-        p -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * p);
+        p -= lr * (mhat / (sqrtf(vhat) + grp.eps) + grp.weight_decay * p);
         param[i] = p;
         if (param_act) param_act[i] = from_f32<T>(p);
     }
 }
 
 void cuda_adamw(Backend *be, float *param, void *param_act, const float *grad, float *m, float *v,
-                size_t n, float lr, float beta1, float beta2, float eps, float weight_decay,
-                int t, const float *grad_scale)
+                size_t n, const AdamwGroup *groups, int n_groups, float lr_factor, float beta1,
+                float beta2, int t, const float *grad_scale)
 {
-    if (!n) return;
+    if (n_groups <= 0 || !n) return;
+    CudaState *st = cuda_state(be);
     float bc1 = 1.0f - powf(beta1, (float)t);
     float bc2 = 1.0f - powf(beta2, (float)t);
-    cudaStream_t s = cuda_state(be)->stream;
-    unsigned g = grid_for(n, 256);
+    size_t tiles = (n + ADAMW_TILE - 1) / ADAMW_TILE;
     if (is_bf16(be))
-        adamw_kernel<bf16><<<g, 256, 0, s>>>(param, (bf16 *)param_act, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bc1, bc2, grad_scale);
+        adamw_kernel<bf16><<<(unsigned)tiles, ADAMW_THREADS, 0, st->stream>>>(param, (bf16 *)param_act, grad, m, v, groups, n_groups, n, lr_factor, beta1, beta2, bc1, bc2, grad_scale);
     else
-        adamw_kernel<float><<<g, 256, 0, s>>>(param, (float *)param_act, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, bc1, bc2, grad_scale);
+        adamw_kernel<float><<<(unsigned)tiles, ADAMW_THREADS, 0, st->stream>>>(param, (float *)param_act, grad, m, v, groups, n_groups, n, lr_factor, beta1, beta2, bc1, bc2, grad_scale);
     CUDA_CHECK_LAUNCH();
 }

@@ -640,10 +640,21 @@ static void check_optimizer(DType dt)
     Pair param = pair_random(&P, n, 0, 1.0f), grad = pair_random(&P, n, 0, 1.0f);
     Pair m = pair_random(&P, n, 0, 0.1f), v = pair_uniform(&P, n, 0, 0.0f, 0.1f);
     Pair act = pair_random(&P, n, 1, 1.0f);
+    /* groups of odd sizes, so that tiles of the one-launch kernel straddle group boundaries,
+     * and a gap of elements in no group */
+    AdamwGroup groups[4] = {
+        {.offset = 0, .count = 1, .lr = 1e-2f, .eps = 1e-8f, .weight_decay = 0.1f},
+        {.offset = 1, .count = 1500, .lr = 3e-3f, .eps = 1e-6f, .weight_decay = 0.0f},
+        {.offset = 1501, .count = 30000, .lr = 2e-2f, .eps = 1e-8f, .weight_decay = 0.05f},
+        {.offset = 31511, .count = n - 31511, .lr = 5e-3f, .eps = 1e-7f, .weight_decay = 0.1f},
+    };
+    AdamwGroup *groups_dev = P.gpu->alloc(P.gpu, sizeof groups);
+    P.gpu->upload(P.gpu, groups_dev, groups, sizeof groups);
     for (int t = 1; t <= 3; t++) {
-        P.cpu->adamw(P.cpu, param.host, act.host, grad.host, m.host, v.host, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, t, scale.host);
-        P.gpu->adamw(P.gpu, param.dev, act.dev, grad.dev, m.dev, v.dev, n, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, t, scale.dev);
+        P.cpu->adamw(P.cpu, param.host, act.host, grad.host, m.host, v.host, n, groups, 4, 0.8f, 0.9f, 0.95f, t, scale.host);
+        P.gpu->adamw(P.gpu, param.dev, act.dev, grad.dev, m.dev, v.dev, n, groups_dev, 4, 0.8f, 0.9f, 0.95f, t, scale.dev);
     }
+    P.gpu->free(P.gpu, groups_dev);
     expect_close(&P, "adamw param", &param);
     expect_close(&P, "adamw m", &m);
     expect_close(&P, "adamw v", &v);
