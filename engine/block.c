@@ -70,7 +70,6 @@ void ffn_backward(Model *m, int norm, int w_gate_up, int w_down, FfnActs *a, con
 {
     Backend *be = m->be;
     linear_backward(m, m->s_dhidden, d_x, a->hidden, w_down, rows, f, d, 0);
-    be->zero(be, m->s_dgate_up, (size_t)rows * 2 * f * be->act_size);
     be->swiglu_backward(be, m->s_dgate_up, m->s_dhidden, a->gate_up, rows, f);
     linear_backward(m, m->s_dnormed, m->s_dgate_up, a->ln, w_gate_up, rows, d, 2 * f, 0);
     /* the residual passes d_x through; the norm adds its part */

@@ -9,7 +9,8 @@
  *   Master weights, gradients of weights, optimizer state, norm statistics, probabilities, losses
  *   and every reduction are fp32 (float pointers).
  * - Backward ops ACCUMULATE (+=) into every gradient they write; the caller zeroes buffers.
- *   Exceptions are named (the in-place RoPE is inside head_norm_rope, which accumulates too).
+ *   Exceptions are named (swiglu_backward writes; the in-place RoPE is inside head_norm_rope,
+ *   which accumulates too).
  * - "Device scalars" are single floats in backend memory, so that a step needs no host round
  *   trip (clipping, loss sums); download them at log time.
  * - All pointers are backend memory except where a parameter says "host".
@@ -116,7 +117,8 @@ struct Backend {
                                const float *lse, const void *q, const void *k, const void *v,
                                const AttnShape *s);
 
-    /* ---- SwiGLU: gate_up rows [N][2f] = [gate | up]; h[N][f] = silu(gate) * up -------------- */
+    /* ---- SwiGLU: gate_up rows [N][2f] = [gate | up]; h[N][f] = silu(gate) * up --------------
+     * The backward WRITES dgate_up (=, not +=: the FFN's only use, and no zeroing pass). */
     void (*swiglu_forward)(Backend *be, void *h, const void *gate_up, int N, int f);
     void (*swiglu_backward)(Backend *be, void *dgate_up, const void *dh, const void *gate_up,
                             int N, int f);

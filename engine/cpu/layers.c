@@ -187,8 +187,8 @@ void cpu_swiglu_backward(Backend *be, void *dgate_up, const void *dh, const void
         for (int j = 0; j < f; j++) {
             float s = sigmoidf(gate[j]);
             float silu = gate[j] * s;
-            dgate[j] += dhi[j] * up[j] * s * (1.0f + gate[j] * (1.0f - s));
-            dup[j] += dhi[j] * silu;
+            dgate[j] = dhi[j] * up[j] * s * (1.0f + gate[j] * (1.0f - s));
+            dup[j] = dhi[j] * silu;
         }
     }
 }

@@ -390,20 +390,25 @@ Test(gpu_ops, attention_keycount_empty_wide_bf16) { check_attention(DTYPE_BF16, 
 
 /* ---- SwiGLU ---------------------------------------------------------------------------------- */
 
+/* f = 384: the 16-byte-pack kernels; f = 383: the element kernels. The backward overwrites
+ * its random prefill on both backends. */
 static void check_swiglu(DType dt)
 {
     GpuPair P = gpu_pair_open(dt);
-    int N = 157, f = 384;
-    Pair gu = pair_random(&P, (size_t)N * 2 * f, 1, 1.5f);
-    Pair h = pair_random(&P, (size_t)N * f, 1, 1.0f);
-    P.cpu->swiglu_forward(P.cpu, h.host, gu.host, N, f);
-    P.gpu->swiglu_forward(P.gpu, h.dev, gu.dev, N, f);
-    expect_close(&P, "swiglu_forward", &h);
-    Pair dh = pair_random(&P, (size_t)N * f, 1, 1.0f), dgu = pair_random(&P, (size_t)N * 2 * f, 1, 1.0f);
-    P.cpu->swiglu_backward(P.cpu, dgu.host, dh.host, gu.host, N, f);
-    P.gpu->swiglu_backward(P.gpu, dgu.dev, dh.dev, gu.dev, N, f);
-    expect_close(&P, "swiglu_backward", &dgu);
-    pair_free(&P, &gu); pair_free(&P, &h); pair_free(&P, &dh); pair_free(&P, &dgu);
+    int widths[2] = {384, 383};
+    for (int w = 0; w < 2; w++) {
+        int N = 157, f = widths[w];
+        Pair gu = pair_random(&P, (size_t)N * 2 * f, 1, 1.5f);
+        Pair h = pair_random(&P, (size_t)N * f, 1, 1.0f);
+        P.cpu->swiglu_forward(P.cpu, h.host, gu.host, N, f);
+        P.gpu->swiglu_forward(P.gpu, h.dev, gu.dev, N, f);
+        expect_close(&P, w ? "swiglu_forward (odd f)" : "swiglu_forward", &h);
+        Pair dh = pair_random(&P, (size_t)N * f, 1, 1.0f), dgu = pair_random(&P, (size_t)N * 2 * f, 1, 1.0f);
+        P.cpu->swiglu_backward(P.cpu, dgu.host, dh.host, gu.host, N, f);
+        P.gpu->swiglu_backward(P.gpu, dgu.dev, dh.dev, gu.dev, N, f);
+        expect_close(&P, w ? "swiglu_backward (odd f)" : "swiglu_backward", &dgu);
+        pair_free(&P, &gu); pair_free(&P, &h); pair_free(&P, &dh); pair_free(&P, &dgu);
+    }
     gpu_pair_close(&P);
 }
 Test(gpu_ops, swiglu_fp32) { check_swiglu(DTYPE_F32); }
