@@ -16,7 +16,8 @@
 
 typedef enum { KEY_INT, KEY_INT64, KEY_FLOAT, KEY_DOUBLE, KEY_STRING, KEY_ENUM, KEY_BOOL } KeyType;
 
-/* A key is part of the run's identity (its hash) unless it only says where things live. */
+/* A key is part of the run's identity (its hash) unless it only says where things live or how
+ * fast they run (model.concept_bucket: padding rows that change no result beyond rounding). */
 enum { IDENTITY = 1, LOCATION = 0 };
 
 typedef struct {
@@ -90,6 +91,7 @@ static const ConfigKey KEYS[] = {
     {"model.d_base", KEY_INT, OFF(model.d_base), 0, NULL, 1, 1 << 16, IDENTITY, "muP base width"},
     {"model.sigma_base", KEY_FLOAT, OFF(model.sigma_base), 0, NULL, 0, 10, IDENTITY, "base init std"},
     {"model.norm_eps", KEY_FLOAT, OFF(model.norm_eps), 0, NULL, 0, 1, IDENTITY, "RMSNorm epsilon"},
+    {"model.concept_bucket", KEY_INT, OFF(model.concept_bucket), 0, NULL, 1, 1 << 20, LOCATION, "dlcm: concept rows of a micro-batch rounded up to a multiple of this (masked padding), so GEMM shapes repeat on the GPU; 1: off. Speed only: not part of the run id"},
 
     {"optim.lr", KEY_FLOAT, 0, 0, NULL, 0, 10, IDENTITY, "sets lr_token, lr_concept and lr_other at once"},
     {"optim.lr_token", KEY_FLOAT, OFF(optim.lr_token), 0, NULL, 0, 10, IDENTITY, "base LR of token-width matrices"},
