@@ -55,14 +55,14 @@ void block_acts_alloc(Model *m, BlockActs *a, int rows, int d, int f)
 }
 
 void ffn_forward(Model *m, int norm, int w_gate_up, int w_down, FfnActs *a, const void *x_in,
-                 int rows, int d, int f)
+                 void *x_out, int rows, int d, int f)
 {
     Backend *be = m->be;
     be->rmsnorm_forward(be, a->ln, a->rstd, x_in, weight(m, norm), rows, d, m->cfg.norm_eps);
     linear_forward(m, a->gate_up, a->ln, w_gate_up, rows, d, 2 * f, 0);
     be->swiglu_forward(be, a->hidden, a->gate_up, rows, f);
-    be->copy(be, a->x_out, x_in, (size_t)rows * d * be->act_size);
-    linear_forward(m, a->x_out, a->hidden, w_down, rows, f, d, 1);
+    be->copy(be, x_out, x_in, (size_t)rows * d * be->act_size);
+    linear_forward(m, x_out, a->hidden, w_down, rows, f, d, 1);
 }
 
 void ffn_backward(Model *m, int norm, int w_gate_up, int w_down, FfnActs *a, const void *x_in,
@@ -90,37 +90,66 @@ static AttnShape self_attention_shape(int B, int T, int d)
     return s;
 }
 
+/* packed_rows > 0: the concept backbone, whose rows are packed (engine/ops.h concepts_pack:
+ * the real concepts of the B sequences one after another, then zero rows up to packed_rows).
+ * Norms, projections and the SwiGLU half run on the packed rows; the QK norms, RoPE over the
+ * concept index and the causal attention run on the padded [B][T = M] layout, converted to
+ * and from around them. a->qkv and a->att hold the padded layout (what the attention's
+ * backward reads); the packed ones pass through gradient scratch that forward leaves unused.
+ * The output is a->x_packed, and padded in a->ffn.x_out. */
 void block_forward(Model *m, const BlockParams *p, BlockActs *a, const void *x_in, int B, int T,
-                   int use_rope)
+                   int use_rope, int packed_rows)
 {
     Backend *be = m->be;
-    int rows = B * T, d = a->d;
+    int rows = packed_rows > 0 ? packed_rows : B * T, d = a->d;
     float eps = m->cfg.norm_eps;
     be->rmsnorm_forward(be, a->ln1, a->rstd1, x_in, weight(m, p->attn_norm), rows, d, eps);
-    linear_forward(m, a->qkv, a->ln1, p->w_qkv, rows, d, 3 * d, 0);
+    if (packed_rows > 0) {
+        linear_forward(m, m->s_dqkv, a->ln1, p->w_qkv, rows, d, 3 * d, 0);
+        be->concepts_pad(be, a->qkv, m->s_dqkv, m->counts, B, T, 3 * d);
+    } else {
+        linear_forward(m, a->qkv, a->ln1, p->w_qkv, rows, d, 3 * d, 0);
+    }
     be->head_norm_rope_forward(be, a->q, a->rstd_q, a->qkv, 3 * d, weight(m, p->q_norm), B, T,
                                a->H, use_rope, eps);
     be->head_norm_rope_forward(be, a->k, a->rstd_k, act_at(m, a->qkv, d), 3 * d,
                                weight(m, p->k_norm), B, T, a->H, use_rope, eps);
     AttnShape s = self_attention_shape(B, T, d);
     be->attention_forward(be, a->att, a->lse, a->q, a->k, act_at(m, a->qkv, 2 * (size_t)d), &s);
+    const void *att = a->att;
+    if (packed_rows > 0) {
+        be->concepts_pack(be, m->s_datt, a->att, m->counts, B, T, rows, d);
+        att = m->s_datt;
+    }
     be->copy(be, a->x_mid, x_in, (size_t)rows * d * be->act_size);
-    linear_forward(m, a->x_mid, a->att, p->w_o, rows, d, d, 1);
-    ffn_forward(m, p->ffn_norm, p->w_gate_up, p->w_down, &a->ffn, a->x_mid, rows, d, a->f);
+    linear_forward(m, a->x_mid, att, p->w_o, rows, d, d, 1);
+    if (packed_rows > 0) {
+        ffn_forward(m, p->ffn_norm, p->w_gate_up, p->w_down, &a->ffn, a->x_mid, a->x_packed, rows, d, a->f);
+        be->concepts_pad(be, a->ffn.x_out, a->x_packed, m->counts, B, T, d);
+    } else {
+        ffn_forward(m, p->ffn_norm, p->w_gate_up, p->w_down, &a->ffn, a->x_mid, a->ffn.x_out, rows, d, a->f);
+    }
 }
 
 void block_backward(Model *m, const BlockParams *p, BlockActs *a, const void *x_in, void *d_x,
-                    int B, int T, int use_rope)
+                    int B, int T, int use_rope, int packed_rows)
 {
     Backend *be = m->be;
-    int rows = B * T, d = a->d;
-    size_t row_bytes = (size_t)rows * d * be->act_size;
+    int rows = packed_rows > 0 ? packed_rows : B * T, d = a->d;
+    size_t padded_bytes = (size_t)B * T * d * be->act_size;
     ffn_backward(m, p->ffn_norm, p->w_gate_up, p->w_down, &a->ffn, a->x_mid, d_x, rows, d, a->f);
     /* d_x is now the gradient w.r.t. x_mid */
-    linear_backward(m, m->s_datt, d_x, a->att, p->w_o, rows, d, d, 0);
-    be->zero(be, m->s_dq, row_bytes);
-    be->zero(be, m->s_dk, row_bytes);
-    be->zero(be, m->s_dqkv, 3 * row_bytes);
+    if (packed_rows > 0) {
+        /* W_o's input in packed rows (s_dq, zeroed below), its gradient padded for the attention */
+        be->concepts_pack(be, m->s_dq, a->att, m->counts, B, T, rows, d);
+        linear_backward(m, m->s_dnormed, d_x, m->s_dq, p->w_o, rows, d, d, 0);
+        be->concepts_pad(be, m->s_datt, m->s_dnormed, m->counts, B, T, d);
+    } else {
+        linear_backward(m, m->s_datt, d_x, a->att, p->w_o, rows, d, d, 0);
+    }
+    be->zero(be, m->s_dq, padded_bytes);
+    be->zero(be, m->s_dk, padded_bytes);
+    be->zero(be, m->s_dqkv, 3 * padded_bytes);
     AttnShape s = self_attention_shape(B, T, d);
     be->attention_backward(be, m->s_dq, m->s_dk, act_at(m, m->s_dqkv, 2 * (size_t)d), NULL, NULL,
                            m->s_datt, a->att, a->lse, a->q, a->k, act_at(m, a->qkv, 2 * (size_t)d),
@@ -130,7 +159,12 @@ void block_backward(Model *m, const BlockParams *p, BlockActs *a, const void *x_
     be->head_norm_rope_backward(be, act_at(m, m->s_dqkv, d), 3 * d, grad(m, p->k_norm), m->s_dk,
                                 act_at(m, a->qkv, d), 3 * d, weight(m, p->k_norm), a->rstd_k, B,
                                 T, a->H, use_rope);
-    linear_backward(m, m->s_dnormed, m->s_dqkv, a->ln1, p->w_qkv, rows, d, 3 * d, 0);
+    const void *dqkv = m->s_dqkv;
+    if (packed_rows > 0) {
+        be->concepts_pack(be, m->s_packed, m->s_dqkv, m->counts, B, T, rows, 3 * d);
+        dqkv = m->s_packed;
+    }
+    linear_backward(m, m->s_dnormed, dqkv, a->ln1, p->w_qkv, rows, d, 3 * d, 0);
     be->rmsnorm_backward(be, d_x, grad(m, p->attn_norm), m->s_dnormed, x_in, weight(m, p->attn_norm),
                          a->rstd1, rows, d);
 }

@@ -15,7 +15,7 @@
 
 /* H: the last encoder block's output [B*T][d_t]. */
 static const void *stage_H(const Model *m) { return m->acts[m->first_con - 1].ffn.x_out; }
-/* Z: the last backbone block's output [B*M][d_c]. */
+/* Z: the last backbone block's output, padded [B*M][d_c]. */
 static const void *stage_Z(const Model *m) { return m->acts[m->first_dec - 1].ffn.x_out; }
 
 const void *dlcm_output(const Model *m)
@@ -23,7 +23,13 @@ const void *dlcm_output(const Model *m)
     return m->first_dec == m->n_blocks ? m->xa.ffn.x_out : m->acts[m->n_blocks - 1].ffn.x_out;
 }
 
-static int concept_rows(const Model *m) { return m->B * m->M; }
+static int padded_concept_rows(const Model *m) { return m->B * m->M; }
+
+/* The backbone's input: the first block's x_in, or the block before's packed output. */
+static const void *backbone_input(const Model *m, int i)
+{
+    return i == m->first_con ? m->C : m->acts[i - 1].x_packed;
+}
 
 /* ---- buffers ------------------------------------------------------------------------------ */
 
@@ -59,6 +65,9 @@ void dlcm_alloc(Model *m)
     m->counts_host = host_buffer((size_t)m->B * sizeof(int32_t));
     m->p_host = host_buffer((size_t)N * sizeof(float));
     m->cmean = act_buffer(m, (size_t)N * dt);
+    m->cmean_packed = act_buffer(m, (size_t)N * dt);
+    m->s_packed = act_buffer(m, (size_t)N * 3 * dc);
+    for (int i = m->first_con; i < m->first_dec; i++) m->acts[i].x_packed = act_buffer(m, (size_t)N * dc);
     m->C = act_buffer(m, (size_t)N * dc);
     m->Z_tilde = act_buffer(m, (size_t)N * dc);
     XattnActs *a = &m->xa;
@@ -111,7 +120,8 @@ void dlcm_free(Model *m)
     const DlcmGrads *g = &m->dg;
     void *device[] = {
         m->rq, m->rk, m->p_router, m->p_rule, m->p_fixed, m->dp, m->bounds, m->bounds_fixed,
-        m->seg, m->starts, m->counts, m->key_count, m->cmean, m->C, m->Z_tilde,
+        m->seg, m->starts, m->counts, m->key_count, m->cmean, m->cmean_packed, m->s_packed, m->C,
+        m->Z_tilde,
         a->hn, a->rstd_h, a->zn, a->rstd_z, a->qx, a->kx, a->vx, a->qn, a->kn, a->rstd_qn,
         a->rstd_kn, a->att, a->lse, a->x_mid, a->ffn.ln, a->ffn.rstd, a->ffn.gate_up,
         a->ffn.hidden, a->ffn.x_out,
@@ -120,6 +130,8 @@ void dlcm_free(Model *m)
     };
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
         if (device[i]) be->free(be, device[i]);
+    for (int i = m->first_con; m->acts && i < m->first_dec; i++)
+        if (m->acts[i].x_packed) be->free(be, m->acts[i].x_packed);
     free(m->counts_host);
     free(m->p_host);
 }
@@ -217,20 +229,28 @@ static int boundaries_forward(Model *m, ModelMode mode, uint64_t seed, char *err
 
     be->download(be, m->counts_host, m->counts, (size_t)B * sizeof(int32_t));
     m->M = 0;
+    m->concept_rows = 0;
     for (int b = 0; b < B; b++) {
         if (m->counts_host[b] < 1 || m->counts_host[b] > T) {
             snprintf(err, errlen, "segment_index returned %d concepts for sequence %d", m->counts_host[b], b);
             return -1;
         }
         if (m->counts_host[b] > m->M) m->M = m->counts_host[b];
+        m->concept_rows += m->counts_host[b];
     }
-    /* padding rows past a sequence's count are zero in C, never read by the cross-attention
-     * (key_count) nor by the EMA, and come after the real concepts in the backbone's causal
-     * attention: they change no real row and receive zero gradient */
+    /* The backbone runs on packed rows (each sequence's real concepts, no padding to the
+     * longest sequence: the counts of a batch differ by up to 2x early in training). Padding
+     * rows past a sequence's count in the padded layout [B][M] (segment means, the backbone's
+     * attention, the EMA, the cross-attention's keys) are zero, never read by the
+     * cross-attention (key_count) nor by the EMA, and come after the real concepts in the
+     * backbone's causal attention; the bucket's padding rows after the packed concepts are
+     * zero too: they change no real row and receive zero gradient. */
     int bucket = m->cfg.concept_bucket;
     if (bucket > 1) {
         m->M = (m->M + bucket - 1) / bucket * bucket;
         if (m->M > T) m->M = T;
+        m->concept_rows = (m->concept_rows + bucket - 1) / bucket * bucket;
+        if (m->concept_rows > N) m->concept_rows = N;
     }
     return 0;
 }
@@ -241,25 +261,25 @@ static void encoder_forward(Model *m)
 {
     for (int i = m->first_enc; i < m->first_con; i++) {
         const void *x = i == m->first_enc ? m->x_embed : m->acts[i - 1].ffn.x_out;
-        block_forward(m, &m->blocks[i], &m->acts[i], x, m->B, m->T, 1);
+        block_forward(m, &m->blocks[i], &m->acts[i], x, m->B, m->T, 1, 0);
     }
 }
 
-/* C = W_up · (segment means of H) [B][M][d_c]; rows k >= counts[b] are zero. */
+/* C = W_up · (segment means of H), packed rows. */
 static void pooling_forward(Model *m)
 {
-    m->be->segment_mean_forward(m->be, m->cmean, stage_H(m), m->starts, m->counts, m->B, m->T,
-                                m->M, m->dt);
-    linear_forward(m, m->C, m->cmean, m->w_up, concept_rows(m), m->dt, m->dc, 0);
+    Backend *be = m->be;
+    be->segment_mean_forward(be, m->cmean, stage_H(m), m->starts, m->counts, m->B, m->T, m->M, m->dt);
+    be->concepts_pack(be, m->cmean_packed, m->cmean, m->counts, m->B, m->M, m->concept_rows, m->dt);
+    linear_forward(m, m->C, m->cmean_packed, m->w_up, m->concept_rows, m->dt, m->dc, 0);
 }
 
 /* Z: causal over each sequence's concepts, RoPE over the concept index. */
 static void backbone_forward(Model *m)
 {
-    for (int i = m->first_con; i < m->first_dec; i++) {
-        const void *x = i == m->first_con ? m->C : m->acts[i - 1].ffn.x_out;
-        block_forward(m, &m->blocks[i], &m->acts[i], x, m->B, m->M, 1);
-    }
+    for (int i = m->first_con; i < m->first_dec; i++)
+        block_forward(m, &m->blocks[i], &m->acts[i], backbone_input(m, i), m->B, m->M, 1,
+                      m->concept_rows);
 }
 
 /* Z~ = EMA of Z gated by p at each concept's first token (or Z itself). */
@@ -270,7 +290,7 @@ static void smoothing_forward(Model *m)
         be->ema_forward(be, m->Z_tilde, stage_Z(m), m->p_used, m->starts, m->counts, m->B, m->T,
                         m->M, m->dc);
     else
-        be->copy(be, m->Z_tilde, stage_Z(m), (size_t)concept_rows(m) * m->dc * be->act_size);
+        be->copy(be, m->Z_tilde, stage_Z(m), (size_t)padded_concept_rows(m) * m->dc * be->act_size);
 }
 
 static AttnShape cross_attention_shape(const Model *m)
@@ -295,7 +315,7 @@ static void xattn_forward(Model *m)
     Backend *be = m->be;
     const XattnParams *p = &m->xattn;
     XattnActs *a = &m->xa;
-    int N = m->B * m->T, BM = concept_rows(m), dt = m->dt, dc = m->dc, H = dt / HD;
+    int N = m->B * m->T, BM = padded_concept_rows(m), dt = m->dt, dc = m->dc, H = dt / HD;
     float eps = m->cfg.norm_eps;
     const void *h = stage_H(m);
     be->rmsnorm_forward(be, a->hn, a->rstd_h, h, weight(m, p->h_norm), N, dt, eps);
@@ -311,14 +331,14 @@ static void xattn_forward(Model *m)
     be->attention_forward(be, a->att, a->lse, a->qn, a->kn, a->vx, &s);
     be->copy(be, a->x_mid, h, (size_t)N * dt * be->act_size);
     linear_forward(m, a->x_mid, a->att, p->w_o, N, dt, dt, 1);
-    ffn_forward(m, p->ffn_norm, p->w_gate_up, p->w_down, &a->ffn, a->x_mid, N, dt, m->ft);
+    ffn_forward(m, p->ffn_norm, p->w_gate_up, p->w_down, &a->ffn, a->x_mid, a->ffn.x_out, N, dt, m->ft);
 }
 
 static void decoder_forward(Model *m)
 {
     for (int i = m->first_dec; i < m->n_blocks; i++) {
         const void *x = i == m->first_dec ? m->xa.ffn.x_out : m->acts[i - 1].ffn.x_out;
-        block_forward(m, &m->blocks[i], &m->acts[i], x, m->B, m->T, 1);
+        block_forward(m, &m->blocks[i], &m->acts[i], x, m->B, m->T, 1, 0);
     }
 }
 
@@ -349,7 +369,7 @@ static void decoder_backward(Model *m, void *d_stream)
 {
     for (int i = m->n_blocks - 1; i >= m->first_dec; i--) {
         const void *x = i == m->first_dec ? m->xa.ffn.x_out : m->acts[i - 1].ffn.x_out;
-        block_backward(m, &m->blocks[i], &m->acts[i], x, d_stream, m->B, m->T, 1);
+        block_backward(m, &m->blocks[i], &m->acts[i], x, d_stream, m->B, m->T, 1, 0);
     }
 }
 
@@ -361,7 +381,7 @@ static void xattn_backward(Model *m, void *d_stream)
     const XattnParams *p = &m->xattn;
     XattnActs *a = &m->xa;
     DlcmGrads *g = &m->dg;
-    int N = m->B * m->T, BM = concept_rows(m), dt = m->dt, dc = m->dc, H = dt / HD;
+    int N = m->B * m->T, BM = padded_concept_rows(m), dt = m->dt, dc = m->dc, H = dt / HD;
     size_t tok_bytes = (size_t)N * dt * be->act_size, con_bytes = (size_t)BM * dt * be->act_size;
     const void *h = stage_H(m);
 
@@ -390,38 +410,43 @@ static void xattn_backward(Model *m, void *d_stream)
                          weight(m, p->z_norm), a->rstd_z, BM, dc);
 }
 
-/* d_Z_tilde -> d_concepts = dZ (and the EMA gate's part of dp when smoothing_grad). */
+/* d_Z_tilde -> d_concepts = dZ in packed rows (and the EMA gate's part of dp when
+ * smoothing_grad); the padded dZ passes through s_packed. */
 static void smoothing_backward(Model *m)
 {
     Backend *be = m->be;
     DlcmGrads *g = &m->dg;
-    size_t bytes = (size_t)concept_rows(m) * m->dc * be->act_size;
+    size_t bytes = (size_t)padded_concept_rows(m) * m->dc * be->act_size;
     int gate_grad = m->cfg.boundary == BOUNDARY_LEARNED && m->cfg.smoothing_grad;
+    const void *dZ = g->d_Z_tilde;
     if (m->cfg.smoothing == SMOOTHING_EMA) {
-        be->zero(be, g->d_concepts, bytes);
-        be->ema_backward(be, g->d_concepts, gate_grad ? m->dp : NULL, g->d_Z_tilde, stage_Z(m),
+        be->zero(be, m->s_packed, bytes);
+        be->ema_backward(be, m->s_packed, gate_grad ? m->dp : NULL, g->d_Z_tilde, stage_Z(m),
                          m->Z_tilde, m->p_used, m->starts, m->counts, m->B, m->T, m->M, m->dc);
-    } else {
-        be->copy(be, g->d_concepts, g->d_Z_tilde, bytes);
+        dZ = m->s_packed;
     }
+    be->concepts_pack(be, g->d_concepts, dZ, m->counts, m->B, m->M, m->concept_rows, m->dc);
 }
 
 /* d_concepts: dZ in, dC out (in place). */
 static void backbone_backward(Model *m)
 {
-    for (int i = m->first_dec - 1; i >= m->first_con; i--) {
-        const void *x = i == m->first_con ? m->C : m->acts[i - 1].ffn.x_out;
-        block_backward(m, &m->blocks[i], &m->acts[i], x, m->dg.d_concepts, m->B, m->M, 1);
-    }
+    for (int i = m->first_dec - 1; i >= m->first_con; i--)
+        block_backward(m, &m->blocks[i], &m->acts[i], backbone_input(m, i), m->dg.d_concepts,
+                       m->B, m->M, 1, m->concept_rows);
 }
 
-/* dC -> W_up's gradient and d_H += the segment means' gradient. */
+/* dC (packed) -> W_up's gradient and d_H += the segment means' gradient; the packed gradient
+ * of the means passes through s_dnormed (free after the backbone). */
 static void pooling_backward(Model *m)
 {
+    Backend *be = m->be;
     DlcmGrads *g = &m->dg;
-    linear_backward(m, g->d_cmean, g->d_concepts, m->cmean, m->w_up, concept_rows(m), m->dt, m->dc, 0);
-    m->be->segment_mean_backward(m->be, g->d_H, g->d_cmean, m->seg, m->starts, m->counts, m->B,
-                                 m->T, m->M, m->dt);
+    linear_backward(m, m->s_dnormed, g->d_concepts, m->cmean_packed, m->w_up, m->concept_rows,
+                    m->dt, m->dc, 0);
+    be->concepts_pad(be, g->d_cmean, m->s_dnormed, m->counts, m->B, m->M, m->dt);
+    be->segment_mean_backward(be, g->d_H, g->d_cmean, m->seg, m->starts, m->counts, m->B, m->T,
+                              m->M, m->dt);
 }
 
 /* The Global Parser's gradient (spec §3): dL_aux/dp_t = R (R F - 1) / ((R - 1) |T|), with F
@@ -465,7 +490,7 @@ static void encoder_backward(Model *m)
 {
     for (int i = m->first_con - 1; i >= m->first_enc; i--) {
         const void *x = i == m->first_enc ? m->x_embed : m->acts[i - 1].ffn.x_out;
-        block_backward(m, &m->blocks[i], &m->acts[i], x, m->dg.d_H, m->B, m->T, 1);
+        block_backward(m, &m->blocks[i], &m->acts[i], x, m->dg.d_H, m->B, m->T, 1, 0);
     }
 }
 

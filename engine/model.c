@@ -306,7 +306,7 @@ static int forward(Model *m, ModelMode mode, uint64_t seed, float grad_scale, in
     if (m->cfg.shape.family == FAMILY_DENSE) {
         for (int i = 0; i < m->n_blocks; i++)
             block_forward(m, &m->blocks[i], &m->acts[i], i == 0 ? m->x_embed : m->acts[i - 1].ffn.x_out,
-                          B, T, 1);
+                          B, T, 1, 0);
     } else if (dlcm_forward(m, mode, seed, err, errlen)) {
         return -1;
     }
@@ -329,7 +329,7 @@ static void backward(Model *m, float grad_scale)
     if (m->cfg.shape.family == FAMILY_DENSE) {
         for (int i = m->n_blocks - 1; i >= 0; i--)
             block_backward(m, &m->blocks[i], &m->acts[i], i == 0 ? m->x_embed : m->acts[i - 1].ffn.x_out,
-                           m->d_stream, B, T, 1);
+                           m->d_stream, B, T, 1, 0);
     } else {
         d_embedded = dlcm_backward(m, m->d_stream, grad_scale);
     }

@@ -39,6 +39,8 @@ typedef struct {
     float *lse;      /* [B * H * T] */
     void *x_mid;     /* [rows][d] after the attention residual */
     FfnActs ffn;
+    void *x_packed;  /* backbone blocks: the output in packed rows, the next block's input;
+                      * ffn.x_out holds it padded [B][M] (smoothing, statistics) */
 } BlockActs;
 
 typedef struct {
@@ -61,7 +63,8 @@ typedef struct {
                          * then runs on it in place */
     void *d_qx, *d_kx, *d_vx; /* w.r.t. the cross-attention projections before the head norms */
     void *d_Z_tilde;    /* w.r.t. the smoothed concepts Z~ [B*M][d_c] */
-    void *d_concepts;   /* the backbone's residual stream: dZ in, dC out [B*M][d_c] */
+    void *d_concepts;   /* the backbone's residual stream: dZ in, dC out, packed rows
+                         * [concept_rows][d_c] */
     void *d_cmean;      /* w.r.t. the segment means [B*M][d_t] */
     void *d_rq, *d_rk;  /* w.r.t. the router's projections [N][d_t] */
 } DlcmGrads;
@@ -130,11 +133,16 @@ struct Model {
     int32_t *inputs_host, *targets_host; /* [N] staging for upload */
     float *p_host;              /* cosine_rule: p downloaded to choose the threshold */
     void *cmean;                /* [B][T][d_t] segment means (first M rows per sequence used) */
-    void *C;                    /* concepts, W_up · cmean: the backbone's input [B*M][d_c] */
+    void *cmean_packed;         /* the same in packed rows [concept_rows][d_t] */
+    void *C;                    /* concepts, W_up · cmean: the backbone's input, packed rows
+                                 * [concept_rows][d_c] */
     void *Z_tilde;              /* smoothed concepts Z~ [B*M][d_c] */
     XattnActs xa;
     DlcmGrads dg;
-    int M;                      /* concepts of the longest sequence in the last forward */
+    int M;                      /* concepts of the longest sequence in the last forward (rounded
+                                 * up to concept_bucket): the padded layout [B][M] */
+    int concept_rows;           /* the backbone's packed rows: the concepts of the last forward
+                                 * (rounded up to concept_bucket, at most B*T) */
 
     /* gradient scratch of a block (act type, [N] rows of the widest width), each the
      * gradient w.r.t. one thing; the cross-attention uses them in the same meaning */
@@ -144,6 +152,7 @@ struct Model {
     void *s_dq, *s_dk;          /* the normalized (and rotated) query and key heads */
     void *s_datt;               /* the attention output, before W_O */
     void *s_dgate_up, *s_dhidden; /* SwiGLU's input [N][2f] and output [N][f] */
+    void *s_packed;             /* dlcm: the backbone's fused QKV gradient in packed rows [N][3 d_c] */
 
     /* device scalars, SCALAR_* slots, SCALAR_P_SUM_SEQUENCE + B of them */
     float *scalars;
@@ -191,17 +200,19 @@ void mup_resolve(const ModelConfig *cfg, ParamTensor *t, InitKind init);
 float mup_logit_scale(const ModelConfig *cfg);
 int mup_check(const Model *m, char *err, int errlen);
 
-/* block.c: a pre-norm block over B sequences of T rows, and its SwiGLU half alone.
+/* block.c: a pre-norm block over B sequences of T rows (packed_rows > 0: the backbone's
+ * packed concept rows, B sequences of at most T = M concepts), and its SwiGLU half alone.
  * Backward: d_x holds the gradient w.r.t. the block's output and leaves holding the gradient
  * w.r.t. its input (in place). */
 void block_acts_alloc(Model *m, BlockActs *a, int rows, int d, int f);
 void ffn_acts_alloc(Model *m, FfnActs *a, int rows, int d, int f);
 void block_forward(Model *m, const BlockParams *p, BlockActs *a, const void *x_in, int B, int T,
-                   int use_rope);
+                   int use_rope, int packed_rows);
 void block_backward(Model *m, const BlockParams *p, BlockActs *a, const void *x_in, void *d_x,
-                    int B, int T, int use_rope);
+                    int B, int T, int use_rope, int packed_rows);
+/* x_out: where the output goes (a->x_out but in the packed backbone). */
 void ffn_forward(Model *m, int norm, int w_gate_up, int w_down, FfnActs *a, const void *x_in,
-                 int rows, int d, int f);
+                 void *x_out, int rows, int d, int f);
 void ffn_backward(Model *m, int norm, int w_gate_up, int w_down, FfnActs *a, const void *x_in,
                   void *d_x, int rows, int d, int f);
 /* y[rows][out] (=, or += when accumulate) x[rows][in] W^T for the [out][in] tensor w. */

@@ -161,6 +161,15 @@ struct Backend {
     void (*ema_backward)(Backend *be, void *dz, float *dp, const void *dzt, const void *z,
                          const void *zt, const float *p, const int32_t *starts,
                          const int32_t *counts, int B, int T, int M, int d);
+    /* Concept rows between the padded layout [B][M][width] (sequence b's concepts in rows
+     * b*M .. b*M + counts[b] - 1) and the packed one (sequence b's concepts from row
+     * offset_b = counts[0] + ... + counts[b-1], then zero rows up to packed_rows >= the sum of
+     * counts), so that row-wise work runs on the real concepts only. pad: the padded rows past
+     * counts[b] are zeroed. Both overwrite their output. */
+    void (*concepts_pack)(Backend *be, void *packed, const void *padded, const int32_t *counts,
+                          int B, int M, int packed_rows, int width);
+    void (*concepts_pad)(Backend *be, void *padded, const void *packed, const int32_t *counts,
+                         int B, int M, int width);
     /* dp[b][t] += coef[b] for all t; coef is a host array of B values (Global Parser gradient). */
     void (*add_per_row)(Backend *be, float *dp, const float *coef_host, int B, int T);
 

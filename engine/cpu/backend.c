@@ -193,6 +193,8 @@ Backend *backend_cpu_create(void)
     be->segment_mean_backward = cpu_segment_mean_backward;
     be->ema_forward = cpu_ema_forward;
     be->ema_backward = cpu_ema_backward;
+    be->concepts_pack = cpu_concepts_pack;
+    be->concepts_pad = cpu_concepts_pad;
     be->add_per_row = cpu_add_per_row;
     be->sum_f32 = cpu_sum_f32;
     be->sum_i32 = cpu_sum_i32;

@@ -1,6 +1,6 @@
 /* engine/cpu/concepts.c: the CPU backend's DLCM ops: the cosine boundary router, boundary
- * sampling with the counter RNG, segment indexing, segment-mean pooling, EMA smoothing, and
- * the per-sequence gradient add of the Global Parser. */
+ * sampling with the counter RNG, segment indexing, segment-mean pooling, EMA smoothing, the
+ * packed and padded concept layouts, and the per-sequence gradient add of the Global Parser. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,4 +218,32 @@ void cpu_add_per_row(Backend *be, float *dp, const float *coef_host, int B, int 
     (void)be;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) dp[(size_t)b * T + t] += coef_host[b];
+}
+
+void cpu_concepts_pack(Backend *be, void *packed, const void *padded, const int32_t *counts, int B,
+                       int M, int packed_rows, int width)
+{
+    (void)be;
+    size_t row_bytes = (size_t)width * sizeof(float);
+    int next = 0;
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < counts[b]; k++, next++)
+            memcpy((float *)packed + (size_t)next * width,
+                   (const float *)padded + ((size_t)b * M + k) * width, row_bytes);
+    if (packed_rows > next)
+        memset((float *)packed + (size_t)next * width, 0, (size_t)(packed_rows - next) * row_bytes);
+}
+
+void cpu_concepts_pad(Backend *be, void *padded, const void *packed, const int32_t *counts, int B,
+                      int M, int width)
+{
+    (void)be;
+    size_t row_bytes = (size_t)width * sizeof(float);
+    int next = 0;
+    for (int b = 0; b < B; b++) {
+        float *dst = (float *)padded + (size_t)b * M * width;
+        memcpy(dst, (const float *)packed + (size_t)next * width, (size_t)counts[b] * row_bytes);
+        memset(dst + (size_t)counts[b] * width, 0, (size_t)(M - counts[b]) * row_bytes);
+        next += counts[b];
+    }
 }

@@ -51,6 +51,10 @@ void cpu_segment_mean_forward(Backend *be, void *c, const void *h, const int32_t
 void cpu_segment_mean_backward(Backend *be, void *dh, const void *dc, const int32_t *seg,
                                const int32_t *starts, const int32_t *counts, int B, int T, int M,
                                int d);
+void cpu_concepts_pack(Backend *be, void *packed, const void *padded, const int32_t *counts, int B,
+                       int M, int packed_rows, int width);
+void cpu_concepts_pad(Backend *be, void *padded, const void *packed, const int32_t *counts, int B,
+                      int M, int width);
 void cpu_ema_forward(Backend *be, void *zt, const void *z, const float *p, const int32_t *starts,
                      const int32_t *counts, int B, int T, int M, int d);
 void cpu_ema_backward(Backend *be, void *dz, float *dp, const void *dzt, const void *z,

@@ -241,6 +241,8 @@ extern "C" Backend *backend_cuda_create(int device, DType act_dtype, char *err, 
     be->segment_mean_backward = cuda_segment_mean_backward;
     be->ema_forward = cuda_ema_forward;
     be->ema_backward = cuda_ema_backward;
+    be->concepts_pack = cuda_concepts_pack;
+    be->concepts_pad = cuda_concepts_pad;
     be->add_per_row = cuda_add_per_row;
     be->sum_f32 = cuda_sum_f32;
     be->sum_i32 = cuda_sum_i32;

@@ -1,6 +1,7 @@
 /* engine/cuda/concepts.cu: the DLCM ops on the GPU: cosine boundary router, boundary sampling
  * with the shared counter RNG, segment indexing (a block scan per sequence), segment-mean
- * pooling and its backward, EMA smoothing forward/backward, and the Global Parser's row add. */
+ * pooling and its backward, EMA smoothing forward/backward, the packed and padded concept
+ * layouts, and the Global Parser's row add. */
 #include <math.h>
 
 #include <cub/block/block_scan.cuh>
@@ -393,4 +394,78 @@ void cuda_add_per_row(Backend *be, float *dp, const float *coef_host, int B, int
             dp + (size_t)b0 * T, c, rows, T);
         CUDA_CHECK_LAUNCH();
     }
+}
+
+/* ---- packed and padded concept rows ----------------------------------------------------------
+ * One block per row; sequence b's offset in the packed layout is the sum of the counts before
+ * it, added up by each block (B is small). */
+#define CONCEPT_ROW_THREADS 128
+
+static __device__ int concepts_before(const int32_t *counts, int b)
+{
+    int offset = 0;
+    for (int i = 0; i < b; i++) offset += counts[i];
+    return offset;
+}
+
+/* Blocks [0, B*M): the padded rows with a concept copy it; blocks [B*M, B*M + packed_rows):
+ * packed rows past the last concept are zeroed. */
+template <typename T>
+__global__ void __launch_bounds__(CONCEPT_ROW_THREADS)
+concepts_pack_kernel(T *packed, const T *padded, const int32_t *counts, int B, int M,
+                     int width)
+{
+    size_t r = blockIdx.x;
+    if (r < (size_t)B * M) {
+        int b = (int)(r / M), k = (int)(r % M);
+        if (k >= counts[b]) return;
+        size_t dst = (size_t)concepts_before(counts, b) + k;
+        for (int j = threadIdx.x; j < width; j += CONCEPT_ROW_THREADS)
+            packed[dst * width + j] = padded[r * width + j];
+        return;
+    }
+    size_t p = r - (size_t)B * M;
+    if (p < (size_t)concepts_before(counts, B)) return;
+    for (int j = threadIdx.x; j < width; j += CONCEPT_ROW_THREADS) packed[p * width + j] = from_f32<T>(0.0f);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(CONCEPT_ROW_THREADS)
+concepts_pad_kernel(T *padded, const T *packed, const int32_t *counts, int M, int width)
+{
+    size_t r = blockIdx.x;
+    int b = (int)(r / M), k = (int)(r % M);
+    T *dst = padded + r * width;
+    if (k >= counts[b]) {
+        for (int j = threadIdx.x; j < width; j += CONCEPT_ROW_THREADS) dst[j] = from_f32<T>(0.0f);
+        return;
+    }
+    const T *src = packed + ((size_t)concepts_before(counts, b) + k) * width;
+    for (int j = threadIdx.x; j < width; j += CONCEPT_ROW_THREADS) dst[j] = src[j];
+}
+
+void cuda_concepts_pack(Backend *be, void *packed, const void *padded, const int32_t *counts,
+                        int B, int M, int packed_rows, int width)
+{
+    size_t blocks = (size_t)B * M + (size_t)packed_rows;
+    if (!blocks || width <= 0) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    if (is_bf16(be))
+        concepts_pack_kernel<bf16><<<(unsigned)blocks, CONCEPT_ROW_THREADS, 0, s>>>((bf16 *)packed, (const bf16 *)padded, counts, B, M, width);
+    else
+        concepts_pack_kernel<float><<<(unsigned)blocks, CONCEPT_ROW_THREADS, 0, s>>>((float *)packed, (const float *)padded, counts, B, M, width);
+    CUDA_CHECK_LAUNCH();
+}
+
+void cuda_concepts_pad(Backend *be, void *padded, const void *packed, const int32_t *counts, int B,
+                       int M, int width)
+{
+    size_t blocks = (size_t)B * M;
+    if (!blocks || width <= 0) return;
+    cudaStream_t s = cuda_state(be)->stream;
+    if (is_bf16(be))
+        concepts_pad_kernel<bf16><<<(unsigned)blocks, CONCEPT_ROW_THREADS, 0, s>>>((bf16 *)padded, (const bf16 *)packed, counts, M, width);
+    else
+        concepts_pad_kernel<float><<<(unsigned)blocks, CONCEPT_ROW_THREADS, 0, s>>>((float *)padded, (const float *)packed, counts, M, width);
+    CUDA_CHECK_LAUNCH();
 }

@@ -167,6 +167,10 @@ void cuda_ema_forward(Backend *be, void *zt, const void *z, const float *p, cons
 void cuda_ema_backward(Backend *be, void *dz, float *dp, const void *dzt, const void *z,
                        const void *zt, const float *p, const int32_t *starts,
                        const int32_t *counts, int B, int T, int M, int d);
+void cuda_concepts_pack(Backend *be, void *packed, const void *padded, const int32_t *counts,
+                        int B, int M, int packed_rows, int width);
+void cuda_concepts_pad(Backend *be, void *padded, const void *packed, const int32_t *counts, int B,
+                       int M, int width);
 void cuda_add_per_row(Backend *be, float *dp, const float *coef_host, int B, int T);
 
 /* reduce_optim.cu */
