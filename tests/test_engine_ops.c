@@ -671,3 +671,29 @@ Test(engine_ops, ema_forward_and_gradient)
     check_gradient("ema p", ema_loss, &c, c.p + 1, dp + 1, 5, 5, 1e-3f, FD_ATOL, FD_RTOL);
     check_gradient("ema p", ema_loss, &c, c.p + 7, dp + 7, 5, 5, 1e-3f, FD_ATOL, FD_RTOL);
 }
+
+/* ---- packed and padded concept rows ------------------------------------------------------ */
+
+Test(engine_ops, concepts_pack_and_pad_by_hand)
+{
+    Backend *be = cpu_backend();
+    enum { B = 3, M = 4, W = 2, ROWS = 8 };
+    int32_t counts[B] = {2, 4, 1};
+    float padded[B * M * W], packed[ROWS * W], back[B * M * W];
+    for (int i = 0; i < B * M * W; i++) padded[i] = (float)(i + 1);
+    for (int i = 0; i < ROWS * W; i++) packed[i] = -7.0f;
+    for (int i = 0; i < B * M * W; i++) back[i] = -7.0f;
+    be->concepts_pack(be, packed, padded, counts, B, M, ROWS, W);
+    /* sequence 0 rows 0-1, sequence 1 rows 4-7, sequence 2 row 8 of the padded layout */
+    int source_row[7] = {0, 1, 4, 5, 6, 7, 8};
+    for (int r = 0; r < 7; r++)
+        for (int j = 0; j < W; j++) cr_assert_eq(packed[r * W + j], padded[source_row[r] * W + j], "row %d", r);
+    for (int j = 0; j < W; j++) cr_assert_eq(packed[7 * W + j], 0.0f, "packed rows past the concepts are zero");
+    be->concepts_pad(be, back, packed, counts, B, M, W);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < M; k++)
+            for (int j = 0; j < W; j++) {
+                size_t i = ((size_t)b * M + k) * W + j;
+                cr_assert_eq(back[i], k < counts[b] ? padded[i] : 0.0f, "sequence %d row %d", b, k);
+            }
+}

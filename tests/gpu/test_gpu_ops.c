@@ -524,7 +524,7 @@ Test(gpu_ops, segment_index_exact)
     gpu_pair_close(&P);
 }
 
-/* segment mean and EMA on one segmentation */
+/* segment mean, the packed and padded layouts and EMA on one segmentation */
 static void check_concept_ops(DType dt)
 {
     GpuPair P = gpu_pair_open(dt);
@@ -547,6 +547,20 @@ static void check_concept_ops(DType dt)
     P.cpu->segment_mean_backward(P.cpu, dh.host, dc.host, seg.ihost, starts.ihost, counts.ihost, B, T, M, d);
     P.gpu->segment_mean_backward(P.gpu, dh.dev, dc.dev, seg.dev, starts.dev, counts.dev, B, T, M, d);
     expect_close(&P, "segment_mean_backward", &dh);
+
+    /* packed and padded concept rows, over random prefills: packed rows past the concepts and
+     * padded rows past each count come out zero */
+    int total = 0;
+    for (int s = 0; s < B; s++) total += counts.ihost[s];
+    Pair packed = pair_random(&P, (size_t)(total + 5) * d, 1, 1.0f), padded = pair_random(&P, (size_t)B * M * d, 1, 1.0f);
+    P.cpu->concepts_pack(P.cpu, packed.host, c.host, counts.ihost, B, M, total + 5, d);
+    P.gpu->concepts_pack(P.gpu, packed.dev, c.dev, counts.dev, B, M, total + 5, d);
+    expect_close(&P, "concepts_pack", &packed);
+    P.cpu->concepts_pad(P.cpu, padded.host, packed.host, counts.ihost, B, M, d);
+    P.gpu->concepts_pad(P.gpu, padded.dev, packed.dev, counts.dev, B, M, d);
+    expect_close(&P, "concepts_pad", &padded);
+    pair_free(&P, &packed);
+    pair_free(&P, &padded);
 
     /* EMA: p in (0,1) with some clamped values at concept starts */
     Pair p = pair_uniform(&P, (size_t)B * T, 0, 0.0f, 1.0f);
