@@ -43,6 +43,7 @@ typedef struct {
     int breakdown;        /* synchronize between phases and report their times */
     BenchSize custom;     /* --d-t etc.: one shape of the caller's ("custom"), e.g. a sweep's run */
     int meta_only;        /* write the meta.json and stop (bench/sweep-bench.sh) */
+    int concept_bucket;   /* ModelConfig.concept_bucket of the DLCM (1: off) */
 } BenchArgs;
 
 static void usage(FILE *f)
@@ -63,6 +64,8 @@ static void usage(FILE *f)
             "  --d-t N --d-c N --layers N --enc N --con N --dec N\n"
             "                            one shape of your own (size \"custom\") instead of --size\n"
             "  --meta-only 1             only write the config's meta.json (needs --meta-dir)\n"
+            "  --concept-bucket N        DLCM concept rows rounded up to a multiple of N\n"
+            "                            (model.concept_bucket; default 1: off)\n"
             "  --breakdown 1             time forward+backward and the optimizer separately\n"
             "                            (synchronizing between them)\n"
             "  --dump DIR                instead of timing: one fp32 (TF32 off) training step of\n"
@@ -85,6 +88,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
     a->dump_dir = NULL;
     a->meta_dir = NULL;
     a->breakdown = 0;
+    a->concept_bucket = 1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help")) { usage(stdout); exit(0); }
@@ -107,6 +111,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         else if (!strcmp(o, "--meta-dir")) a->meta_dir = v;
         else if (!strcmp(o, "--breakdown")) a->breakdown = (int)strtol(v, &end, 10);
         else if (!strcmp(o, "--meta-only")) a->meta_only = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--concept-bucket")) a->concept_bucket = (int)strtol(v, &end, 10);
         else if (!strcmp(o, "--d-t")) a->custom.d_t = (int)strtol(v, &end, 10);
         else if (!strcmp(o, "--d-c")) a->custom.d_c = (int)strtol(v, &end, 10);
         else if (!strcmp(o, "--layers")) a->custom.n_layers = (int)strtol(v, &end, 10);
@@ -276,6 +281,7 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
     if (!be) { fprintf(stderr, "dlcm-bench: %s\n", a->meta_only ? "no CPU backend" : err); return -1; }
     backend_cuda_device_name(be, device, sizeof device);
     ModelConfig cfg = model_config_default(shape);
+    cfg.concept_bucket = a->concept_bucket;
     Model *m = model_create(be, &cfg, a->batch, err, sizeof err);
     if (!m) { fprintf(stderr, "dlcm-bench: %s\n", err); be->destroy(be); return -1; }
     model_init(m, 1234);
@@ -337,13 +343,13 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
     shape_params(&shape, &sp, err, sizeof err);
     printf("RESULT impl=ours family=%s size=%s dtype=%s batch=%d T=%d N=%.1fM params_total=%.1fM "
            "step_ms=%.2f tokens_per_s=%.0f tflops=%.1f mfu_bf16=%.3f mfu_tf32=%.3f peak_mem_gib=%.2f "
-           "realized_R=%.2f loss=%.4f launched_vs_analytic=%.3f device=\"%s\"\n",
+           "realized_R=%.2f loss=%.4f launched_vs_analytic=%.3f device=\"%s\" concept_bucket=%d\n",
            shape.family == FAMILY_DLCM ? "dlcm" : "dense", size_name,
            a->dtype == DTYPE_BF16 ? "bf16" : "fp32", a->batch, a->seq_len, sp.N / 1e6,
            (sp.N + sp.embedding + sp.unembedding) / 1e6, 1e3 * seconds / a->steps, tok_s, achieved,
            peak_bf16 > 0 ? achieved / peak_bf16 : 0, peak_tf32 > 0 ? achieved / peak_tf32 : 0,
            backend_cuda_peak_bytes(be) / (1024.0 * 1024 * 1024), R_real, loss,
-           flops_launched / (flops_per_token * tokens_per_step * a->steps), device);
+           flops_launched / (flops_per_token * tokens_per_step * a->steps), device, a->concept_bucket);
     if (a->breakdown)
         printf("BREAKDOWN family=%s size=%s forward_backward_ms=%.2f optimizer_ms=%.2f\n",
                shape.family == FAMILY_DLCM ? "dlcm" : "dense", size_name, 1e3 * t_fb / a->steps,
