@@ -128,6 +128,7 @@ static void cuda_destroy(Backend *be)
     CudaState *st = cuda_state(be);
     CUDA_CHECK(cudaStreamSynchronize(st->stream));
     CUBLAS_CHECK(cublasDestroy(st->cublas));
+    cuda_gemm_destroy(st);
     CUDA_CHECK(cudaFree(st->cublas_workspace));
     CUDA_CHECK(cudaFree(st->attn_pairs_device));
     if (st->scratch) CUDA_CHECK(cudaFree(st->scratch));
@@ -200,6 +201,9 @@ extern "C" Backend *backend_cuda_create(int device, DType act_dtype, char *err, 
     /* Reproducible runs: no atomics inside cuBLAS (split-K sums in a fixed order), one stream
      * and one fixed workspace, so the same shapes give the same bits on the same GPU. */
     CUBLAS_CHECK(cublasSetAtomicsMode(st->cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    /* the GEMM wrapper's cuBLASLt: the same stream and workspace (stream order keeps them
+     * apart); its split-K reductions run in a fixed order by design */
+    cuda_gemm_init(st);
     CUDA_CHECK(cudaMalloc(&st->attn_pairs_device, sizeof(unsigned long long)));
     CUDA_CHECK(cudaMemset(st->attn_pairs_device, 0, sizeof(unsigned long long)));
     st->bytes_peak = st->bytes_in_use = st->cublas_workspace_bytes;

@@ -6,7 +6,7 @@ PART_LIBS += $(BUILD)/libdlcm_cuda.a
 ifneq ($(strip $(NVCC)),)
 CUDA_SRCS := $(wildcard engine/cuda/*.cu)
 CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/%.o)
-EXT_LIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+EXT_LIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 $(BUILD)/engine/cuda/%.o: engine/cuda/%.cu engine/cuda/cuda_internal.h engine/ops.h engine/rng.h util/mix64.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -std=c++17 -Xcompiler -Wall -c $< -o $@

@@ -3,6 +3,7 @@
 #ifndef DLCM_ENGINE_CUDA_INTERNAL_H
 #define DLCM_ENGINE_CUDA_INTERNAL_H
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -12,12 +13,15 @@ extern "C" {
 }
 
 struct AllocRecord;
+typedef struct GemmPlanCache GemmPlanCache;
 
 /* Private state behind Backend.impl. */
 typedef struct {
     int device;
     cudaStream_t stream;
     cublasHandle_t cublas;
+    cublasLtHandle_t cublas_lt;  /* the GEMM wrapper's (gemm.cu) */
+    GemmPlanCache *gemm_plans;   /* its algorithm per problem, chosen once */
     void *cublas_workspace;
     size_t cublas_workspace_bytes;
     int allow_tf32;              /* fp32 mode: TF32 tensor cores in GEMMs (default on) */
@@ -96,6 +100,8 @@ static inline unsigned grid_for(size_t n, int threads)
 
 /* ---- ops (one file each group) --------------------------------------------------------------- */
 /* gemm.cu */
+void cuda_gemm_init(CudaState *st);
+void cuda_gemm_destroy(CudaState *st);
 void cuda_gemm(Backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                const void *A, int lda, const void *B, int ldb, float beta, void *C, int ldc,
                int c_f32);
