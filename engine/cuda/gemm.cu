@@ -9,25 +9,38 @@
 
 #include "engine/cuda/cuda_internal.h"
 
-/* What makes two calls the same problem for cuBLASLt: the transposes, the sizes, the leading
- * dimensions, the types and the alignment of the pointers (its heuristic assumes the alignment
- * it is told). Everything else (the pointers, alpha, beta) may change from call to call. */
+/* What makes two calls the same problem for the algorithm choice: the transposes, the sizes,
+ * the leading dimensions, the types and the alignment of the pointers (cuBLASLt's heuristic
+ * assumes the alignment it is told). The pointers, alpha and beta may change from call to
+ * call. A row count of the activations (the DLCM's concept rows change every step) enters the
+ * key rounded up to ROW_BAND: one heuristic query, and one set of kernels, per band of 64
+ * rows, not per count. It is always a dimension free of the leading dimensions (the
+ * column count of a column-major operand), so the rounded problem is a valid one to ask
+ * about, and an algorithm for it runs the smaller one (cuBLASLt checks it at launch). */
+#define ROW_BAND 64
+
 typedef struct {
     int trans_a, trans_b, M, N, K, lda, ldb, ldc;
     int ab_type, c_type, compute;
     int align_a, align_b, align_c;
 } GemmKey;
 
-/* A cached plan: the descriptors built once and the algorithm the heuristic chose, or
- * use_gemm_ex when it found none (the call then goes through cublasGemmEx). */
+/* A cached choice: the algorithm the heuristic found for the key's problem, or use_gemm_ex
+ * when it found none or cuBLASLt refused it at launch (the calls then go through
+ * cublasGemmEx). */
 typedef struct {
     GemmKey key;
     int used;
     int use_gemm_ex;
-    cublasLtMatmulDescOpaque_t desc;
-    cublasLtMatrixLayoutOpaque_t layout_a, layout_b, layout_c;
     cublasLtMatmulAlgo_t algo;
 } GemmPlan;
+
+/* The descriptors of one problem (exact sizes), built per call on the stack: a few field
+ * writes, no allocation. */
+typedef struct {
+    cublasLtMatmulDescOpaque_t desc;
+    cublasLtMatrixLayoutOpaque_t layout_a, layout_b, layout_c;
+} GemmDescs;
 
 /* Open addressing on a table of a power-of-two size, at most half full. */
 struct GemmPlanCache {
@@ -101,21 +114,28 @@ static void grow(GemmPlanCache *c)
 
 /* Row-major C[M][N] = alpha op(A) op(B) + beta C is column-major C^T = op(B)^T op(A)^T, so
  * cuBLAS(Lt) gets the operands swapped and M, N exchanged; the leading dimensions stay. */
-static void build_plan(CudaState *st, GemmPlan *p)
+static void build_descs(GemmDescs *g, const GemmKey *k)
 {
-    const GemmKey *k = &p->key;
     cublasOperation_t op_b = k->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t op_a = k->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasLtMatmulDescInit(&p->desc, (cublasComputeType_t)k->compute, CUDA_R_32F));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(&p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof op_b));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(&p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof op_a));
+    CUBLAS_CHECK(cublasLtMatmulDescInit(&g->desc, (cublasComputeType_t)k->compute, CUDA_R_32F));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(&g->desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof op_b));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(&g->desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof op_a));
     /* cuBLASLt's A is our B: N x K (or K x N transposed); its B is our A: K x M (or M x K) */
     cudaDataType_t ab = (cudaDataType_t)k->ab_type, ct = (cudaDataType_t)k->c_type;
-    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&p->layout_a, ab, k->trans_b ? k->K : k->N,
+    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&g->layout_a, ab, k->trans_b ? k->K : k->N,
                                           k->trans_b ? k->N : k->K, k->ldb));
-    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&p->layout_b, ab, k->trans_a ? k->M : k->K,
+    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&g->layout_b, ab, k->trans_a ? k->M : k->K,
                                           k->trans_a ? k->K : k->M, k->lda));
-    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&p->layout_c, ct, k->N, k->M, k->ldc));
+    CUBLAS_CHECK(cublasLtMatrixLayoutInit(&g->layout_c, ct, k->N, k->M, k->ldc));
+}
+
+/* The heuristic's choice for the key's (rounded) problem. */
+static void choose_algorithm(CudaState *st, GemmPlan *p)
+{
+    const GemmKey *k = &p->key;
+    GemmDescs g;
+    build_descs(&g, k);
     cublasLtMatmulPreferenceOpaque_t pref;
     CUBLAS_CHECK(cublasLtMatmulPreferenceInit(&pref));
     uint64_t workspace = st->cublas_workspace_bytes;
@@ -127,8 +147,8 @@ static void build_plan(CudaState *st, GemmPlan *p)
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof align_c));
     cublasLtMatmulHeuristicResult_t result;
     int found = 0;
-    cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(st->cublas_lt, &p->desc, &p->layout_a,
-                                                           &p->layout_b, &p->layout_c, &p->layout_c,
+    cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(st->cublas_lt, &g.desc, &g.layout_a,
+                                                           &g.layout_b, &g.layout_c, &g.layout_c,
                                                            &pref, 1, &result, &found);
     if (status == CUBLAS_STATUS_SUCCESS && found > 0 && result.state == CUBLAS_STATUS_SUCCESS) {
         p->algo = result.algo;
@@ -137,6 +157,8 @@ static void build_plan(CudaState *st, GemmPlan *p)
         p->use_gemm_ex = 1; /* no cuBLASLt algorithm for this problem: cublasGemmEx chooses */
     }
 }
+
+static int round_up_band(int rows) { return (rows + ROW_BAND - 1) / ROW_BAND * ROW_BAND; }
 
 static GemmPlan *plan_for(CudaState *st, const GemmKey *k)
 {
@@ -151,7 +173,7 @@ static GemmPlan *plan_for(CudaState *st, const GemmKey *k)
     p->key = *k;
     p->used = 1;
     c->count++;
-    build_plan(st, p);
+    choose_algorithm(st, p);
     return p;
 }
 
@@ -182,16 +204,36 @@ void cuda_gemm(Backend *be, int trans_a, int trans_b, int M, int N, int K, float
     key.align_a = alignment_of(A);
     key.align_b = alignment_of(B);
     key.align_c = alignment_of(C);
-    GemmPlan *p = K > 0 ? plan_for(st, &key) : NULL;
+    /* the row count of the activations: M unless A is transposed (then K, the dW products) */
+    GemmKey band = key;
+    if (!key.trans_a) band.M = round_up_band(M);
+    else if (!key.trans_b) band.K = round_up_band(K);
+    GemmPlan *p = K > 0 ? plan_for(st, &band) : NULL;
     if (p && !p->use_gemm_ex) {
-        cublasStatus_t status = cublasLtMatmul(st->cublas_lt, &p->desc, &alpha, B, &p->layout_a,
-                                               A, &p->layout_b, &beta, C, &p->layout_c, C,
-                                               &p->layout_c, &p->algo, st->cublas_workspace,
+        GemmDescs g;
+        build_descs(&g, &key);
+        cublasStatus_t status = cublasLtMatmul(st->cublas_lt, &g.desc, &alpha, B, &g.layout_a, A,
+                                               &g.layout_b, &beta, C, &g.layout_c, C, &g.layout_c,
+                                               &p->algo, st->cublas_workspace,
                                                st->cublas_workspace_bytes, st->stream);
         if (status == CUBLAS_STATUS_SUCCESS) return;
         if (status != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(status);
-        p->use_gemm_ex = 1; /* refused at launch (it checks more than the heuristic): from now
-                             * on this problem goes through cublasGemmEx */
+        /* refused at launch (it checks more than the heuristic): this call goes through
+         * cublasGemmEx; the exact problem gets a plan of its own for the next ones */
+        if (memcmp(&band, &key, sizeof key) != 0) {
+            GemmPlan *exact = plan_for(st, &key);
+            if (!exact->use_gemm_ex) {
+                status = cublasLtMatmul(st->cublas_lt, &g.desc, &alpha, B, &g.layout_a, A,
+                                        &g.layout_b, &beta, C, &g.layout_c, C, &g.layout_c,
+                                        &exact->algo, st->cublas_workspace,
+                                        st->cublas_workspace_bytes, st->stream);
+                if (status == CUBLAS_STATUS_SUCCESS) return;
+                if (status != CUBLAS_STATUS_NOT_SUPPORTED) CUBLAS_CHECK(status);
+                exact->use_gemm_ex = 1;
+            }
+        } else {
+            p->use_gemm_ex = 1;
+        }
     }
     cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
