@@ -105,10 +105,6 @@ void cuda_gemm_destroy(CudaState *st);
 void cuda_gemm(Backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
                const void *A, int lda, const void *B, int ldb, float beta, void *C, int ldc,
                int c_f32);
-void cuda_gemm_strided(Backend *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                       const void *A, int lda, long long stride_a, const void *B, int ldb,
-                       long long stride_b, float beta, void *C, int ldc, long long stride_c,
-                       int batch, int c_f32);
 
 /* elementwise.cu */
 void cuda_f32_to_act(Backend *be, void *dst, const float *src, size_t n);
