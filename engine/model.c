@@ -336,12 +336,12 @@ static void backward(Model *m, float grad_scale)
     be->embedding_backward(be, grad(m, m->embed), d_embedded, m->inputs, N, dt);
 }
 
+/* From the scalars downloaded after the micro-batch (m->scalars_host). */
 static void fill_stats(Model *m, int n_targets, double flops_before, StepStats *stats)
 {
     Backend *be = m->be;
     int N = m->B * m->T;
     memset(stats, 0, sizeof *stats);
-    be->download(be, m->scalars_host, m->scalars, (SCALAR_P_SUM_SEQUENCE + (size_t)m->B) * sizeof(float));
     stats->loss_ce = n_targets > 0 ? m->scalars_host[SCALAR_LOSS_SUM] / n_targets : 0.0;
     stats->tokens = N;
     stats->flops = be->flops - flops_before;
@@ -401,13 +401,14 @@ int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint
     if (upload_batch(m, err, errlen, &n_targets)) return -1;
     double flops_before = m->be->flops;
     if (forward(m, mode, seed, grad_scale, n_targets, err, errlen)) return -1;
-    if (mode == MODEL_TRAIN && m->cfg.shape.family == FAMILY_DLCM) {
-        /* the step's G and per-sequence L_aux (a download of the p sums) */
-        m->be->download(m->be, m->scalars_host, m->scalars,
-                        (SCALAR_P_SUM_SEQUENCE + (size_t)m->B) * sizeof(float));
-        dlcm_step_counts(m, m->scalars_host);
-    }
     if (mode == MODEL_TRAIN) backward(m, grad_scale);
+    /* One download once the whole micro-batch is enqueued (the backward needs none of it):
+     * the loss sum for the stats, the p sums for the step's G and per-sequence L_aux. */
+    int dlcm_train = mode == MODEL_TRAIN && m->cfg.shape.family == FAMILY_DLCM;
+    if (!stats && !dlcm_train) return 0;
+    m->be->download(m->be, m->scalars_host, m->scalars,
+                    (SCALAR_P_SUM_SEQUENCE + (size_t)m->B) * sizeof(float));
+    if (dlcm_train) dlcm_step_counts(m, m->scalars_host);
     if (stats) fill_stats(m, n_targets, flops_before, stats);
     return 0;
 }
