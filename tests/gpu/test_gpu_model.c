@@ -127,6 +127,16 @@ Test(gpu_model, dlcm_step_fp32) { train_step_case(DTYPE_F32, dlcm_config(BOUNDAR
 /* bf16 moves p by ~1e-3, enough to flip a sampled boundary now and then: fixed boundaries keep
  * the two segmentations identical so the comparison measures arithmetic only. */
 Test(gpu_model, dlcm_step_bf16_fixed_boundaries) { train_step_case(DTYPE_BF16, dlcm_config(BOUNDARY_FIXED), "dlcm-fixed"); }
+/* Concept rows in buckets of 16 (padding rows in the packed backbone and the padded layout)
+ * and the output head in chunks of 37 rows (chunks that cut sequences, a short last one). */
+static ModelConfig dlcm_bucket_chunk_config(void)
+{
+    ModelConfig c = dlcm_config(BOUNDARY_LEARNED);
+    c.concept_bucket = 16;
+    c.head_chunk_rows = 37;
+    return c;
+}
+Test(gpu_model, dlcm_step_fp32_buckets_and_head_chunks) { train_step_case(DTYPE_F32, dlcm_bucket_chunk_config(), "dlcm-bucket-chunk"); }
 
 /* ---- reproducibility: the CUDA backend has no floating-point atomics whose order varies, so
  * two models trained from the same weights on the same batches agree bit for bit, gradients
