@@ -1,7 +1,8 @@
 /* db/migrate.c: the schema's migration steps (see db/migrate.h). Version 2 adds sweep versions,
  * tags and notes, the 'cancelled' run status (a CHECK constraint, so `runs` is rebuilt), each
  * run's provenance columns, and the views run_summary, run_curve and sweep_summary. Version 3 adds
- * the held-out measurements of each run (task_scores, token_losses): new tables only. */
+ * the held-out measurements of each run (task_scores, token_losses): new tables only. Version 4
+ * adds each run's planned epochs (runs.epochs, shown by run_summary). */
 #include "db/migrate.h"
 
 #include <stdio.h>
@@ -45,9 +46,22 @@ static int migrate_2_to_3(sqlite3 *db, const char *schema_sql, char *err, int er
     return db_exec(db, schema_sql, err, errlen);
 }
 
+/* The column, and run_summary recreated with it (the schema recreates the dropped view). Runs
+ * planned before have no epochs (NULL) until their sweep is run again. */
+static int migrate_3_to_4(sqlite3 *db, const char *schema_sql, char *err, int errlen)
+{
+    return db_exec(db, "ALTER TABLE runs ADD COLUMN epochs REAL; DROP VIEW IF EXISTS run_summary", err, errlen) ||
+                   db_exec(db, schema_sql, err, errlen)
+               ? -1
+               : 0;
+}
+
 int db_migrate(sqlite3 *db, int from_version, const char *schema_sql, char *err, int errlen)
 {
-    if (from_version < 2 && migrate_1_to_2(db, schema_sql, err, errlen)) return -1;
+    /* The rebuild of version 1 creates every table from the current schema: `runs` has every later
+     * column, and the later tables are made. */
+    if (from_version < 2) return migrate_1_to_2(db, schema_sql, err, errlen);
     if (from_version < 3 && migrate_2_to_3(db, schema_sql, err, errlen)) return -1;
+    if (from_version < 4 && migrate_3_to_4(db, schema_sql, err, errlen)) return -1;
     return 0;
 }

@@ -1,7 +1,7 @@
--- db/schema.sql: the dlcm database, schema version 3. Built into db/db.c (db/schema.inc).
+-- db/schema.sql: the dlcm database, schema version 4. Built into db/db.c (db/schema.inc).
 -- Sweeps own runs; runs own metrics, evaluations and module statistics; fits reference a sweep
 -- by name (or a CSV file) and keep their full JSON. The views at the end answer everyday
--- questions (db/migrate.c brings a version 1 or 2 database here).
+-- questions (db/migrate.c brings a version 1, 2 or 3 database here).
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -74,7 +74,9 @@ CREATE TABLE IF NOT EXISTS runs (
     corpus_hash     TEXT,               -- sha256 of the corpus text (the shards' stamp)
     tokenizer_hash  TEXT,               -- sha256 of the tokenizer model ('byte' for bytes)
     tags            TEXT,
-    notes           TEXT
+    notes           TEXT,
+    -- version 4
+    epochs          REAL                -- planned tokens / tokens of its training shard (NULL: unknown)
 );
 CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id, status);
 
@@ -161,7 +163,7 @@ SELECT s.name AS sweep, r.id AS run, r.status, r.family, r.parametrization, r.N,
        CASE WHEN r.steps > 0 THEN 1.0 * r.steps_done / r.steps END AS progress,
        r.tokens_per_s, r.finished_at - r.started_at AS seconds, r.attempts, r.error,
        r.git_commit, r.git_dirty, r.host, r.gpu_model, r.corpus_hash, r.tokenizer_hash,
-       coalesce(r.tags, s.tags) AS tags, r.notes
+       coalesce(r.tags, s.tags) AS tags, r.notes, r.epochs
 FROM runs r LEFT JOIN sweeps s ON s.id = r.sweep_id;
 
 CREATE VIEW IF NOT EXISTS run_curve AS

@@ -80,10 +80,13 @@ int sweeps_insert_runs(sqlite3 *db, int64_t sweep_id, const SweepRunRow *rows, i
         "INSERT OR IGNORE INTO runs(id, sweep_id, status, config, family, parametrization, d_t, d_c, n_layers, "
         "n_enc, n_con, n_dec, vocab, seq_len, R_target, N, embedding_params, unembedding_params, P, "
         "fwd_flops_per_token, train_flops_per_token, tokens, steps, budget, train_flops, lr, seed, out_dir, "
-        "created_at) VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-        "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+        "created_at, epochs) VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+        "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
         err, errlen);
     if (!st) { db_rollback(db); return -1; }
+    /* A run recorded before its epochs were known (its shard was missing then) gets them now. */
+    sqlite3_stmt *epochs = db_prepare(db, "UPDATE runs SET epochs = ?2 WHERE id = ?1 AND epochs IS NULL", err, errlen);
+    if (!epochs) { sqlite3_finalize(st); db_rollback(db); return -1; }
     double now = db_now();
     for (int i = 0; i < n; i++) {
         const SweepRunRow *r = &rows[i];
@@ -121,16 +124,36 @@ int sweeps_insert_runs(sqlite3 *db, int64_t sweep_id, const SweepRunRow *rows, i
         bind_failed |= db_bind_int64(st, 26, r->seed);
         bind_failed |= db_bind_text(st, 27, r->out_dir);
         bind_failed |= db_bind_double(st, 28, now);
-        if (bind_failed) { db_bind_failed(st, "recording planned runs", err, errlen); db_rollback(db); return -1; }
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            db_fail(db, "inserting a planned run", err, errlen);
-            sqlite3_finalize(st);
+        double known_epochs = r->epochs > 0 ? r->epochs : NAN;
+        bind_failed |= db_bind_real_or_null(st, 29, known_epochs);
+        if (bind_failed) {
+            db_bind_failed(st, "recording planned runs", err, errlen);
+            sqlite3_finalize(epochs);
             db_rollback(db);
             return -1;
         }
-        *inserted += sqlite3_changes(db);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_fail(db, "inserting a planned run", err, errlen);
+            sqlite3_finalize(st);
+            sqlite3_finalize(epochs);
+            db_rollback(db);
+            return -1;
+        }
+        int added = sqlite3_changes(db);
+        *inserted += added;
+        if (!added && isfinite(known_epochs)) {
+            sqlite3_reset(epochs);
+            int failed = db_bind_text(epochs, 1, r->id) | db_bind_double(epochs, 2, known_epochs);
+            if (db_step(db, epochs, failed, "recording a run's epochs", err, errlen)) {
+                sqlite3_finalize(st);
+                sqlite3_finalize(epochs);
+                db_rollback(db);
+                return -1;
+            }
+        }
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(epochs);
     if (db_commit(db, err, errlen)) { db_rollback(db); return -1; }
     return 0;
 }

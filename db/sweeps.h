@@ -29,6 +29,7 @@ typedef struct {
     int64_t tokens, steps;
     double budget, train_flops, lr;
     int64_t seed;
+    double epochs;               /* tokens / tokens of the training shard; <= 0 or NAN: not known (NULL) */
 } SweepRunRow;
 
 /* A run handed to a worker. */

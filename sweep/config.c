@@ -146,6 +146,16 @@ static int check_list(Reader *r, const SweepList *list, const char *key, ValueCh
     return 0;
 }
 
+/* true or false. */
+static int read_flag(Reader *r, const yaml_node_t *node, const char *key, int *out)
+{
+    const char *flag = scalar_text(node);
+    if (flag && strcmp(flag, "true") == 0) *out = 1;
+    else if (flag && strcmp(flag, "false") == 0) *out = 0;
+    else return fail(r, node, key, "expected true or false%s", "");
+    return 0;
+}
+
 const char *sweep_param_name(SweepParametrization p) { return p == SWEEP_PARAM_SP ? "sp" : "mup"; }
 
 static int read_params(Reader *r, const yaml_node_t *node, const char *key, SweepParametrization *out, int *n_out)
@@ -180,6 +190,7 @@ static int read_family(Reader *r, const yaml_node_t *node, SweepFamily *fam)
     memset(fam, 0, sizeof *fam);
     fam->line = line_of(node);
     fam->family = (ModelFamily)-1;
+    fam->inference_matched = -1;
     if (node->type != YAML_MAPPING_NODE) return fail(r, node, "families", "each family must be a mapping%s", "");
     for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(r->doc, p->key);
@@ -212,7 +223,10 @@ static int read_family(Reader *r, const yaml_node_t *node, SweepFamily *fam)
         else if (strcmp(key, "parametrization") == 0) {
             rc = read_params(r, v, key, fam->param, &fam->n_param);
             fam->param_line = line_of(k);
-        } else return fail(r, k, key, "unknown key in a family (known: family N P R d_t d_c d_c_ratio n_layers n_enc n_con n_dec ffn_t ffn_c lr seed budgets tokens parametrization)%s", "");
+        } else if (strcmp(key, "inference_matched_dense") == 0) {
+            rc = read_flag(r, v, key, &fam->inference_matched);
+            fam->inference_matched_line = line_of(k);
+        } else return fail(r, k, key, "unknown key in a family (known: family N P R d_t d_c d_c_ratio n_layers n_enc n_con n_dec ffn_t ffn_c lr seed budgets tokens parametrization inference_matched_dense)%s", "");
         if (rc) return -1;
     }
     if ((int)fam->family < 0) return fail(r, node, "family", "missing (dense or dlcm)%s", "");
@@ -225,6 +239,10 @@ static int read_family(Reader *r, const yaml_node_t *node, SweepFamily *fam)
         {"P", &fam->P}, {"R", &fam->R}, {"d_c", &fam->d_c}, {"d_c_ratio", &fam->d_c_ratio},
         {"n_enc", &fam->n_enc}, {"n_con", &fam->n_con}, {"n_dec", &fam->n_dec}, {"ffn_c", &fam->ffn_c}};
     if (fam->family == FAMILY_DENSE) {
+        if (fam->inference_matched >= 0) {
+            snprintf(r->err, r->errlen, "%s:%d: inference_matched_dense: not a key of family dense (it pairs DLCM runs with dense ones)", r->file, fam->inference_matched_line);
+            return -1;
+        }
         for (size_t i = 0; i < sizeof dlcm_only / sizeof dlcm_only[0]; i++)
             if (dlcm_only[i].list->n) {
                 snprintf(r->err, r->errlen, "%s:%d: %s: not a key of family dense", r->file, dlcm_only[i].list->line, dlcm_only[i].key);
@@ -401,15 +419,18 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
             spec->max_deviation = d;
         } else if (strcmp(key, "shape_rule") == 0) rc = read_shape_rule(r, v, &spec->rule);
         else if (strcmp(key, "inference_matched_dense") == 0) {
-            const char *flag = scalar_text(v);
-            if (flag && strcmp(flag, "true") == 0) spec->inference_matched_dense = 1;
-            else if (flag && strcmp(flag, "false") == 0) spec->inference_matched_dense = 0;
-            else rc = fail(r, v, key, "expected true or false%s", "");
+            rc = read_flag(r, v, key, &spec->inference_matched_dense);
             spec->inference_matched_line = line_of(k);
+        } else if (strcmp(key, "max_epochs") == 0) {
+            double e;
+            rc = read_number(r, v, key, &e);
+            if (!rc && !(e > 0 && e <= 1e6)) rc = fail(r, v, key, "must be in (0, 1e6]%s", "");
+            spec->max_epochs = e;
+            spec->max_epochs_line = line_of(k);
         }
         else if (strcmp(key, "trainer") == 0) rc = read_trainer(r, v, spec);
         else if (strcmp(key, "families") == 0) families = v;
-        else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens grad_accum budgets tokens lr seed parametrization max_attempts max_deviation shape_rule inference_matched_dense trainer families)%s", "");
+        else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens grad_accum budgets tokens lr seed parametrization max_attempts max_deviation max_epochs shape_rule inference_matched_dense trainer families)%s", "");
         if (rc) return -1;
     }
     if (!have_name) return fail(r, root, "name", "missing: the sweep's name%s", "");
@@ -452,6 +473,7 @@ int sweep_config_parse(const char *text, size_t len, const char *name, SweepSpec
     spec->max_attempts = 3;
     spec->grad_accum = 1;
     spec->max_deviation = 0.01;
+    spec->max_epochs = SWEEP_DEFAULT_MAX_EPOCHS;
     spec->rule = shape_rule_default();
     spec->n_param = 1;
     spec->param[0] = SWEEP_PARAM_MUP;

@@ -10,8 +10,10 @@
 #include "engine/shape.h"
 
 #define SWEEP_MAX_LIST 64      /* values in one list (a grid axis) */
-#define SWEEP_MAX_FAMILIES 16
+#define SWEEP_MAX_FAMILIES 48  /* a study gives each shape of a size ladder its own budgets */
 #define SWEEP_MAX_TRAINER 48   /* pass-through trainer settings */
+#define SWEEP_DEFAULT_MAX_EPOCHS 4.0 /* passes over the training shard: beyond ~4, repeated data is worth
+                                       * markedly less than fresh data, and a law fitted on D misleads */
 
 /* A grid axis: the values of one key, and where the key was written (0: not given). */
 typedef struct {
@@ -38,6 +40,8 @@ typedef struct {
     int n_param;
     SweepParametrization param[2];
     int param_line;
+    int inference_matched;     /* this family's DLCM runs get dense partners: 1 yes, 0 no, -1 as the sweep says */
+    int inference_matched_line;
 } SweepFamily;
 
 /* A setting handed to the trainer verbatim in every run config (`trainer:` section: dlcm-train's
@@ -64,6 +68,8 @@ typedef struct {
     ShapeRule rule;            /* how shapes follow (N, P) in solve mode; its width ratio binds every DLCM */
     int inference_matched_dense; /* add, for each DLCM run, a dense run at its inference FLOPs */
     int inference_matched_line;
+    double max_epochs;         /* most passes over its training shard a run may make (default 4) */
+    int max_epochs_line;       /* 0: the default */
     int n_families;
     SweepFamily families[SWEEP_MAX_FAMILIES];
     int n_trainer;

@@ -16,6 +16,7 @@
 #include "sweep/args.h"
 #include "sweep/commands.h"
 #include "sweep/config.h"
+#include "sweep/epochs.h"
 #include "sweep/launch.h"
 #include "sweep/local.h"
 #include "sweep/plan.h"
@@ -43,7 +44,42 @@ static int load_plan(const char *file, SweepSpec *spec, SweepPlan *plan, char **
         *text = NULL;
         return -1;
     }
+    if (sweep_plan_epochs(spec, plan, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        sweep_plan_free(plan);
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
     return 0;
+}
+
+/* Aggregate training FLOP/s at which the plan's device time is estimated (what packed small runs
+ * reached on one H200, and what the engine aims at). */
+static const double reference_flops_per_s[] = {12e12, 25e12, 50e12};
+
+/* The plan's total training FLOPs, and the wall time it takes at each reference rate. */
+static void print_plan_totals(FILE *f, const SweepPlan *plan)
+{
+    double total = 0, most_epochs = 0;
+    int known = 0;
+    for (int i = 0; i < plan->n; i++) {
+        total += plan->runs[i].train_flops;
+        if (isfinite(plan->runs[i].epochs)) {
+            known++;
+            if (plan->runs[i].epochs > most_epochs) most_epochs = plan->runs[i].epochs;
+        }
+    }
+    fprintf(f, "total training FLOPs: %.4g in %d runs; device time at", total, plan->n);
+    for (int k = 0; k < 3; k++) {
+        char duration[24];
+        format_duration(total / reference_flops_per_s[k], duration, sizeof duration);
+        fprintf(f, "%s %g TFLOP/s %s", k ? "," : "", reference_flops_per_s[k] / 1e12, duration);
+    }
+    fprintf(f, " (aggregate)\n");
+    if (known) fprintf(f, "epochs: at most %.3g passes over a training shard (%d of %d runs with a known shard)\n",
+                       most_epochs, known, plan->n);
+    else fprintf(f, "epochs: unknown (no run's training shard could be read)\n");
 }
 
 /* ---- plan ------------------------------------------------------------------------------ */
@@ -71,8 +107,9 @@ static void print_plan_table(const SweepSpec *spec, const SweepPlan *plan, doubl
 {
     printf("sweep %s: %d runs from %s (batch %lld tokens, T=%d, V=%d)\n", spec->name, plan->n, spec->file,
            (long long)spec->batch_tokens, spec->seq_len, spec->vocab);
-    printf("%-16s %-5s %-24s %10s %5s %4s %10s %10s %12s %8s %10s %10s %7s %-3s %9s %s\n", "id", "fam", "shape", "N", "P",
-           "R", "F_inf/tok", "F_trn/tok", "D tokens", "steps", "budget", "realized", "dev%", "par", "lr", "seed/est");
+    printf("%-16s %-5s %-24s %10s %5s %4s %10s %10s %12s %8s %6s %10s %10s %7s %-3s %9s %s\n", "id", "fam", "shape", "N",
+           "P", "R", "F_inf/tok", "F_trn/tok", "D tokens", "steps", "epochs", "budget", "realized", "dev%", "par", "lr",
+           "seed/est");
     double worst = 0, total_s = 0;
     for (int i = 0; i < plan->n; i++) {
         const PlannedRun *r = &plan->runs[i];
@@ -84,10 +121,13 @@ static void print_plan_table(const SweepSpec *spec, const SweepPlan *plan, doubl
             snprintf(est, sizeof est, " ~%s", duration);
             total_s += r->train_flops / flops_per_s;
         }
-        printf("%-16s %-5s %-24s %10.4g %5.3f %4.3g %10.4g %10.4g %12lld %8lld %10.4g %10.4g %+7.3f %-3s %9.3g %lld%s\n", r->id,
-               sweep_family_name(r->shape.family), shape, (double)r->params.N, r->params.P,
+        char epochs[16];
+        if (isfinite(r->epochs)) snprintf(epochs, sizeof epochs, "%.3g", r->epochs);
+        else snprintf(epochs, sizeof epochs, "?");
+        printf("%-16s %-5s %-24s %10.4g %5.3f %4.3g %10.4g %10.4g %12lld %8lld %6s %10.4g %10.4g %+7.3f %-3s %9.3g %lld%s\n",
+               r->id, sweep_family_name(r->shape.family), shape, (double)r->params.N, r->params.P,
                r->shape.family == FAMILY_DLCM ? r->shape.R : 1.0, r->fwd_flops_per_token, r->train_flops_per_token,
-               (long long)r->tokens, (long long)r->steps, r->budget, r->train_flops, r->deviation * 100,
+               (long long)r->tokens, (long long)r->steps, epochs, r->budget, r->train_flops, r->deviation * 100,
                sweep_param_name(r->param), r->lr, (long long)r->seed, est);
         if (fabs(r->deviation) > worst) worst = fabs(r->deviation);
     }
@@ -99,6 +139,9 @@ static void print_plan_table(const SweepSpec *spec, const SweepPlan *plan, doubl
         printf("estimated time: %s of training in all, one run at a time, at the %.3g FLOP/s measured by finished "
                "runs\n", total, flops_per_s);
     }
+    printf("epochs: passes over the training shard (at most max_epochs %g; '?': the shard is missing)\n",
+           spec->max_epochs);
+    print_plan_totals(stdout, plan);
     if (plan->n_pairs) {
         printf("pairs at equal inference FLOPs per token (within %g%%, same tokens):\n", SWEEP_PAIR_TOLERANCE * 100);
         printf("%-16s %-24s %10s  %-16s %-24s %10s %7s %12s\n", "dlcm", "shape", "F_inf/tok", "dense", "shape", "F_inf/tok",
@@ -118,16 +161,19 @@ static void print_plan_table(const SweepSpec *spec, const SweepPlan *plan, doubl
 static void print_plan_csv(const SweepPlan *plan)
 {
     printf("id,family,parametrization,N,P,R,d_t,d_c,n_enc,n_con,n_dec,n_layers,vocab,T,embedding,unembedding,"
-           "fwd_flops_per_token,train_flops_per_token,tokens,steps,budget,train_flops,deviation,lr,seed,est_memory_bytes\n");
+           "fwd_flops_per_token,train_flops_per_token,tokens,steps,budget,train_flops,deviation,lr,seed,est_memory_bytes,"
+           "epochs\n");
     for (int i = 0; i < plan->n; i++) {
         const PlannedRun *r = &plan->runs[i];
         const ModelShape *s = &r->shape;
-        printf("%s,%s,%s,%lld,%.6g,%.6g,%d,%d,%d,%d,%d,%d,%d,%d,%lld,%lld,%.10g,%.10g,%lld,%lld,%.10g,%.10g,%.6g,%.6g,%lld,%.4g\n",
+        char epochs[32] = "";
+        if (isfinite(r->epochs)) snprintf(epochs, sizeof epochs, "%.6g", r->epochs);
+        printf("%s,%s,%s,%lld,%.6g,%.6g,%d,%d,%d,%d,%d,%d,%d,%d,%lld,%lld,%.10g,%.10g,%lld,%lld,%.10g,%.10g,%.6g,%.6g,%lld,%.4g,%s\n",
                r->id, sweep_family_name(s->family), sweep_param_name(r->param), (long long)r->params.N, r->params.P,
                s->family == FAMILY_DLCM ? s->R : 1.0, s->d_t, s->d_c, s->n_enc, s->n_con, s->n_dec, s->n_layers, s->vocab,
                s->seq_len, (long long)r->params.embedding, (long long)r->params.unembedding, r->fwd_flops_per_token,
                r->train_flops_per_token, (long long)r->tokens, (long long)r->steps, r->budget, r->train_flops,
-               r->deviation, r->lr, (long long)r->seed, r->est_memory_bytes);
+               r->deviation, r->lr, (long long)r->seed, r->est_memory_bytes, epochs);
     }
 }
 
@@ -170,6 +216,8 @@ static void print_plan_json(const SweepSpec *spec, const SweepPlan *plan)
         add_double(o, "lr", r->lr);
         add_int(o, "seed", r->seed);
         add_double(o, "est_memory_bytes", r->est_memory_bytes);
+        if (isfinite(r->epochs)) add_double(o, "epochs", r->epochs);
+        else json_object_object_add(o, "epochs", NULL);
         for (int k = 0; k < plan->n_pairs; k++)
             if (plan->pairs[k].dlcm == i) add_string(o, "inference_matched_dense", plan->runs[plan->pairs[k].dense].id);
         printf("  %s%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE),
@@ -405,7 +453,7 @@ static int cmd_run(const Args *a)
         rows[i] = (SweepRunRow){r->id, r->config, sweep_param_name(r->param), dirs[i], sweep_stored_shape(&r->shape),
                                 r->params.N, r->params.embedding, r->params.unembedding, r->params.P,
                                 r->fwd_flops_per_token, r->train_flops_per_token, r->tokens, r->steps, r->budget,
-                                r->train_flops, r->lr, r->seed};
+                                r->train_flops, r->lr, r->seed, r->epochs};
     }
     int inserted;
     if (sweeps_insert_runs(db, sweep_id, rows, plan.n, &inserted, err, sizeof err)) {

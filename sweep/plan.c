@@ -274,6 +274,7 @@ static int expand_shape(const SweepSpec *spec, int fi, const ModelShape *shape, 
             return -1;
         }
         run.est_memory_bytes = sweep_estimate_memory(shape, spec->batch_tokens);
+        run.epochs = NAN;
         for (int p = 0; p < n_param; p++)
             for (int l = 0; l < lrs->n; l++)
                 for (int s = 0; s < seeds->n; s++) {
@@ -365,7 +366,13 @@ static int expand_family(const SweepSpec *spec, int fi, SweepPlan *plan, int *ca
     return 0;
 }
 
-/* For every DLCM run, the dense run at the same inference FLOPs per token (within
+/* Whether a family's DLCM runs get dense partners: its own inference_matched_dense, else the sweep's. */
+static int wants_partners(const SweepSpec *spec, const SweepFamily *fam)
+{
+    return fam->inference_matched >= 0 ? fam->inference_matched : spec->inference_matched_dense;
+}
+
+/* For every DLCM run (of the families that ask), the dense run at the same inference FLOPs per token (within
  * SWEEP_PAIR_TOLERANCE) trained on the same tokens with the same LR, seed and parametrization:
  * the paper's comparison at matched inference cost. Dense runs two DLCMs share are planned once. */
 static int pair_at_inference_flops(const SweepSpec *spec, SweepPlan *plan, int *cap, char *err, int errlen)
@@ -373,6 +380,9 @@ static int pair_at_inference_flops(const SweepSpec *spec, SweepPlan *plan, int *
     int n_planned = plan->n;
     for (int i = 0; i < n_planned; i++) {
         if (plan->runs[i].shape.family != FAMILY_DLCM) continue;
+        const SweepFamily *fam = &spec->families[plan->runs[i].family_index];
+        if (!wants_partners(spec, fam)) continue;
+        int line = fam->inference_matched >= 0 ? fam->inference_matched_line : spec->inference_matched_line;
         const PlannedRun *dlcm = &plan->runs[i];
         ModelShape dense;
         char inner[256], desc[160];
@@ -380,7 +390,7 @@ static int pair_at_inference_flops(const SweepSpec *spec, SweepPlan *plan, int *
                                     inner, sizeof inner)) {
             shape_describe(&dlcm->shape, desc, sizeof desc);
             snprintf(err, errlen, "%s:%d: inference_matched_dense: no dense partner for %s: %s", spec->file,
-                     spec->inference_matched_line, desc, inner);
+                     line, desc, inner);
             return -1;
         }
         PlannedRun run;
@@ -400,6 +410,7 @@ static int pair_at_inference_flops(const SweepSpec *spec, SweepPlan *plan, int *
         run.has_budget = 0;
         run.budget = run.train_flops;
         run.est_memory_bytes = sweep_estimate_memory(&dense, spec->batch_tokens);
+        run.epochs = NAN;
         run.param = dlcm->param;
         run.lr = dlcm->lr;
         run.seed = dlcm->seed;
@@ -429,7 +440,9 @@ int sweep_plan(const SweepSpec *spec, SweepPlan *plan, char *err, int errlen)
             sweep_plan_free(plan);
             return -1;
         }
-    if (spec->inference_matched_dense && pair_at_inference_flops(spec, plan, &cap, err, errlen)) {
+    int any_pairs = 0;
+    for (int fi = 0; fi < spec->n_families; fi++) any_pairs |= wants_partners(spec, &spec->families[fi]);
+    if (any_pairs && pair_at_inference_flops(spec, plan, &cap, err, errlen)) {
         sweep_plan_free(plan);
         return -1;
     }

@@ -29,6 +29,7 @@ typedef struct {
     double train_flops;          /* realized 3 F D */
     double deviation;            /* (train_flops - budget) / budget */
     double est_memory_bytes;     /* rough training memory: weights, grads, Adam, activations */
+    double epochs;               /* tokens / tokens of its training shard (sweep_plan_epochs); NAN: not known */
     char *config;                /* the run config dlcm-train reads (config_planned_text), owned */
 } PlannedRun;
 

@@ -88,6 +88,29 @@ static int check_shard(const char *path, const char *run_id, const char *key, co
     return 0;
 }
 
+int sweep_shard_token_count(const char *path, uint64_t *count)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    unsigned char h[SHARD_HEADER_BYTES];
+    size_t got = fread(h, 1, sizeof h, f);
+    struct stat st;
+    int have_size = fstat(fileno(f), &st) == 0;
+    fclose(f);
+    if (!have_size) return -1;
+    if (got >= 12 && read_u32(h) == LLMC_MAGIC) {
+        uint64_t n = read_u32(h + 8);
+        if ((uint64_t)st.st_size != LLMC_HEADER_BYTES + 2 * n) return -1;
+        *count = n;
+        return 0;
+    }
+    if (got != sizeof h || memcmp(h, SHARD_MAGIC, sizeof SHARD_MAGIC) != 0) return -1;
+    uint64_t n = read_u64(h + 16);
+    if ((uint64_t)st.st_size != SHARD_HEADER_BYTES + 2 * n) return -1;
+    *count = n;
+    return 0;
+}
+
 /* Whether the path was checked already (list of up to 64 distinct paths). */
 static int seen_before(char (*seen)[CONFIG_PATH_MAX], int *n_seen, const char *path)
 {

@@ -49,13 +49,17 @@ void tu_make_sweep(TuSweep *s, const char *tag, int n_seeds, int steps)
     snprintf(data_dir, sizeof data_dir, "%s/data", s->dir);
     snprintf(byte_dir, sizeof byte_dir, "%s/byte", data_dir);
     cr_assert_eq(fs_mkdirs(byte_dir, err, sizeof err), 0, "%s", err);
-    uint16_t tokens[512];
-    for (int i = 0; i < 512; i++) tokens[i] = (uint16_t)(i * 7 % 256);
+    /* At least one pass of training data per run: the planner refuses runs beyond max_epochs. */
+    int n_tokens = 64 * steps > 512 ? 64 * steps : 512;
+    uint16_t *tokens = malloc((size_t)n_tokens * sizeof *tokens);
+    cr_assert_not_null(tokens);
+    for (int i = 0; i < n_tokens; i++) tokens[i] = (uint16_t)(i * 7 % 256);
     const char *names[] = {"train.bin", "val.bin"};
     for (int i = 0; i < 2; i++) {
         snprintf(shard, sizeof shard, "%s/%s", byte_dir, names[i]);
-        cr_assert_eq(shard_write(shard, tokens, 512, 256, "byte", 0, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(shard_write(shard, tokens, (uint64_t)n_tokens, 256, "byte", 0, err, sizeof err), 0, "%s", err);
     }
+    free(tokens);
     snprintf(text, sizeof text,
              "name: %s\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: %.17g\nlr: 0.01\nseed: [%s]\n"
              "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\ntrainer:\n  data.dir: %s\n",

@@ -22,7 +22,8 @@ typedef struct {
     char dir[256], yaml[320], db[320], log[320];
 } TuSweep;
 
-/* A fresh directory holding sweep.yaml: n_seeds dense runs (one per seed) of `steps` steps each,
+/* A fresh directory holding sweep.yaml: n_seeds dense runs (one per seed) of `steps` steps each
+ * (64 tokens a step; its own byte shards hold at least one pass of that),
  * the sweep named after tag; db.sqlite and sweep.log are where the scheduler is to write. */
 void tu_make_sweep(TuSweep *s, const char *tag, int n_seeds, int steps);
 /* The run directory of the run with this seed ("" when there is none yet). */
