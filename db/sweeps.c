@@ -158,40 +158,64 @@ int sweeps_insert_runs(sqlite3 *db, int64_t sweep_id, const SweepRunRow *rows, i
     return 0;
 }
 
+/* The queued runs of a sweep in the order they are claimed, and one row of them as a ClaimedRun
+ * (attempts counting the claim). */
+static const char queued_runs_sql[] =
+    "SELECT id, out_dir, attempts, tokens, family, d_t, d_c, n_layers, n_enc, n_con, n_dec, vocab, seq_len, "
+    "R_target, steps FROM runs WHERE sweep_id = ?1 AND status = 'queued' ORDER BY attempts, rowid";
+
+static void read_queued_row(sqlite3_stmt *pick, ClaimedRun *run)
+{
+    memset(run, 0, sizeof *run);
+    snprintf(run->id, sizeof run->id, "%s", (const char *)sqlite3_column_text(pick, 0));
+    const unsigned char *dir = sqlite3_column_text(pick, 1);
+    snprintf(run->out_dir, sizeof run->out_dir, "%s", dir ? (const char *)dir : "");
+    run->attempts = sqlite3_column_int(pick, 2) + 1;
+    run->tokens = sqlite3_column_int64(pick, 3);
+    const unsigned char *family = sqlite3_column_text(pick, 4);
+    snprintf(run->shape.family, sizeof run->shape.family, "%s", family ? (const char *)family : "dense");
+    run->shape.d_t = sqlite3_column_int(pick, 5);
+    run->shape.d_c = sqlite3_column_int(pick, 6);
+    run->shape.n_layers = sqlite3_column_int(pick, 7);
+    run->shape.n_enc = sqlite3_column_int(pick, 8);
+    run->shape.n_con = sqlite3_column_int(pick, 9);
+    run->shape.n_dec = sqlite3_column_int(pick, 10);
+    run->shape.vocab = sqlite3_column_int(pick, 11);
+    run->shape.seq_len = sqlite3_column_int(pick, 12);
+    run->shape.R = sqlite3_column_double(pick, 13);
+    run->steps = sqlite3_column_int64(pick, 14);
+}
+
+int sweeps_each_queued(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const ClaimedRun *run), void *ctx,
+                       char *err, int errlen)
+{
+    sqlite3_stmt *pick = db_prepare(db, queued_runs_sql, err, errlen);
+    if (!pick) return -1;
+    if (db_bind_int64(pick, 1, sweep_id)) return db_bind_failed(pick, "listing queued runs", err, errlen);
+    int rc;
+    while ((rc = sqlite3_step(pick)) == SQLITE_ROW) {
+        ClaimedRun run;
+        read_queued_row(pick, &run);
+        each(ctx, &run);
+    }
+    sqlite3_finalize(pick);
+    if (rc != SQLITE_DONE) return db_fail(db, "listing queued runs", err, errlen);
+    return 0;
+}
+
 int sweeps_claim(sqlite3 *db, int64_t sweep_id, int (*accept)(void *ctx, const ClaimedRun *run), void *ctx,
                  ClaimedRun *out, char *err, int errlen)
 {
     int bind_failed = 0;
     if (db_begin(db, err, errlen)) return -1;
-    sqlite3_stmt *pick = db_prepare(db,
-                                    "SELECT id, out_dir, attempts, tokens, family, d_t, d_c, n_layers, n_enc, n_con, "
-                                    "n_dec, vocab, seq_len, R_target, steps FROM runs WHERE sweep_id = ?1 AND status = 'queued' "
-                                    "ORDER BY attempts, rowid",
-                                    err, errlen);
+    sqlite3_stmt *pick = db_prepare(db, queued_runs_sql, err, errlen);
     if (!pick) { db_rollback(db); return -1; }
     bind_failed |= db_bind_int64(pick, 1, sweep_id);
     if (bind_failed) { db_bind_failed(pick, "claiming a run", err, errlen); db_rollback(db); return -1; }
     int found = 0, rc;
     while ((rc = sqlite3_step(pick)) == SQLITE_ROW) {
         ClaimedRun run;
-        memset(&run, 0, sizeof run);
-        snprintf(run.id, sizeof run.id, "%s", (const char *)sqlite3_column_text(pick, 0));
-        const unsigned char *dir = sqlite3_column_text(pick, 1);
-        snprintf(run.out_dir, sizeof run.out_dir, "%s", dir ? (const char *)dir : "");
-        run.attempts = sqlite3_column_int(pick, 2) + 1;
-        run.tokens = sqlite3_column_int64(pick, 3);
-        const unsigned char *family = sqlite3_column_text(pick, 4);
-        snprintf(run.shape.family, sizeof run.shape.family, "%s", family ? (const char *)family : "dense");
-        run.shape.d_t = sqlite3_column_int(pick, 5);
-        run.shape.d_c = sqlite3_column_int(pick, 6);
-        run.shape.n_layers = sqlite3_column_int(pick, 7);
-        run.shape.n_enc = sqlite3_column_int(pick, 8);
-        run.shape.n_con = sqlite3_column_int(pick, 9);
-        run.shape.n_dec = sqlite3_column_int(pick, 10);
-        run.shape.vocab = sqlite3_column_int(pick, 11);
-        run.shape.seq_len = sqlite3_column_int(pick, 12);
-        run.shape.R = sqlite3_column_double(pick, 13);
-        run.steps = sqlite3_column_int64(pick, 14);
+        read_queued_row(pick, &run);
         if (!accept || accept(ctx, &run)) {
             *out = run;
             found = 1;

@@ -68,6 +68,10 @@ int sweeps_insert_runs(sqlite3 *db, int64_t sweep_id, const SweepRunRow *rows, i
 int sweeps_claim(sqlite3 *db, int64_t sweep_id, int (*accept)(void *ctx, const ClaimedRun *run), void *ctx,
                  ClaimedRun *out, char *err, int errlen);
 
+/* Each queued run of the sweep, in claiming order (nothing is claimed). 0, or -1 with err. */
+int sweeps_each_queued(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const ClaimedRun *run), void *ctx,
+                       char *err, int errlen);
+
 /* A running run's heartbeat, with the progress its trainer last reported (-1: unknown). */
 typedef struct {
     char id[64];

@@ -15,13 +15,22 @@ static const char run_options_help[] =
     "  --gpus LIST          GPU indices, e.g. 0,1,3; 'all' (default: those nvidia-smi lists) or\n"
     "                       'none' (CPU backend)\n"
     "  --gpu-mem GIB        memory per GPU for packing (default: from nvidia-smi)\n"
-    "  --max-per-gpu N      runs packed on one GPU at most (default 4)\n"
+    "  --max-per-gpu N|auto runs packed on one GPU at most. auto (the default) chooses per run: up\n"
+    "                       to 8 while their estimated memory fits, fewer for runs whose optimizer\n"
+    "                       steps keep the GPU busy alone (1e13 FLOPs a step) and for long runs\n"
+    "                       (8 x 240 s at 25 TFLOP/s shared: a 3e15-FLOP run packs 2); the choice\n"
+    "                       and its reason are printed\n"
     "  --mps on|off         CUDA MPS daemon while runs are packed on a GPU (default on)\n"
     "  --cpu-workers N      concurrent runs on a CPU-only machine (default 1)\n"
     "  --heartbeat S        seconds between heartbeats and live-progress copies (default 5)\n"
     "  --stale-after S      requeue a running run not heard of for S seconds (default 60;\n"
     "                       Slurm: 120)\n"
     "  --max-attempts N     launches per run before it stays failed (default: the sweep's, 3)\n"
+    "  --deadline S         stop cleanly S seconds after the start: trainers checkpoint and their\n"
+    "                       runs go back to the queue (exit 3); no run is started that the FLOP/s\n"
+    "                       measured by finished runs says cannot end before it\n"
+    "  --stop-grace S       at the deadline, seconds a trainer gets to checkpoint and exit before\n"
+    "                       it is killed (default 30; it resumes from its last checkpoint)\n"
     "  --quiet              no status line\n"
     "  --status-every S     without a terminal, a status line (progress, throughput, ETA) every S\n"
     "                       seconds (default 30)\n"
@@ -101,8 +110,8 @@ void sweep_print_usage(FILE *f)
     fputs("\n", f);
     fputs(sweep_file_help, f);
     fputs("\nexit status: 0 success (all runs done or diverged); 1 some runs failed, or a runtime error;\n"
-          "2 bad input (arguments, sweep file, missing corpus), nothing changed; 130 interrupted\n"
-          "(the runs resume on the next run).\n",
+          "2 bad input (arguments, sweep file, missing corpus), nothing changed; 3 stopped at --deadline\n"
+          "with runs left; 130 interrupted (the runs resume on the next run).\n",
           f);
 }
 
@@ -118,7 +127,7 @@ enum {
     OPT_DB = 1000, OPT_RUNS_DIR, OPT_TRAINER, OPT_SWEEP, OPT_GPUS, OPT_BACKEND, OPT_PARTITION, OPT_TIME, OPT_GPU_MEM,
     OPT_HEARTBEAT, OPT_STALE, OPT_POLL, OPT_MAX_PER_GPU, OPT_MPS, OPT_CPU_WORKERS, OPT_MAX_ATTEMPTS, OPT_GPUS_PER_TASK,
     OPT_CPUS_PER_TASK, OPT_MAX_PARALLEL, OPT_CSV, OPT_JSON, OPT_QUIET, OPT_RUNS, OPT_NO_RUN, OPT_NEW_VERSION,
-    OPT_NO_CHECK, OPT_TAG, OPT_NOTE, OPT_HELP, OPT_VERSION, OPT_STATUS_EVERY
+    OPT_NO_CHECK, OPT_TAG, OPT_NOTE, OPT_HELP, OPT_VERSION, OPT_STATUS_EVERY, OPT_DEADLINE, OPT_STOP_GRACE
 };
 
 static const struct option long_options[] = {
@@ -152,6 +161,8 @@ static const struct option long_options[] = {
     {"tag", required_argument, NULL, OPT_TAG},
     {"note", required_argument, NULL, OPT_NOTE},
     {"status-every", required_argument, NULL, OPT_STATUS_EVERY},
+    {"deadline", required_argument, NULL, OPT_DEADLINE},
+    {"stop-grace", required_argument, NULL, OPT_STOP_GRACE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -159,7 +170,7 @@ static const struct option long_options[] = {
 
 static const char *const run_option_names =
     "runs-dir trainer backend gpus gpu-mem max-per-gpu mps cpu-workers heartbeat stale-after max-attempts quiet "
-    "status-every "
+    "status-every deadline stop-grace "
     "partition time gpus-per-task cpus-per-task max-parallel poll";
 
 /* Whether the word is in a space-separated list. */
@@ -191,7 +202,8 @@ int sweep_parse_args(int argc, char **argv, Args *a, int *exit_code)
     memset(a, 0, sizeof *a);
     a->db_path = "results/dlcm.sqlite";
     a->backend = "local";
-    a->max_per_gpu = 4;
+    a->max_per_gpu = 0; /* automatic */
+    a->stop_grace_s = 30;
     a->cpu_workers = 1;
     a->heartbeat_s = 5;
     a->stale_after_s = -1;
@@ -285,7 +297,12 @@ int sweep_parse_args(int argc, char **argv, Args *a, int *exit_code)
         case OPT_STALE: bad = cli_parse_double("dlcm-sweep", flagbuf, optarg, 0.05, &a->stale_after_s); break;
         case OPT_STATUS_EVERY: bad = cli_parse_double("dlcm-sweep", flagbuf, optarg, 0.05, &a->status_every_s); break;
         case OPT_POLL: bad = cli_parse_double("dlcm-sweep", flagbuf, optarg, 0.05, &a->poll_s); break;
-        case OPT_MAX_PER_GPU: bad = set_int(flagbuf, optarg, 1, &a->max_per_gpu); break;
+        case OPT_MAX_PER_GPU:
+            if (strcmp(optarg, "auto") == 0) a->max_per_gpu = 0;
+            else bad = set_int(flagbuf, optarg, 1, &a->max_per_gpu);
+            break;
+        case OPT_DEADLINE: bad = cli_parse_double("dlcm-sweep", flagbuf, optarg, 1, &a->deadline_s); break;
+        case OPT_STOP_GRACE: bad = cli_parse_double("dlcm-sweep", flagbuf, optarg, 0, &a->stop_grace_s); break;
         case OPT_MPS:
             bad = strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0;
             if (bad) fprintf(stderr, "dlcm-sweep: %s takes on or off (got '%s')\n", flagbuf, optarg);
@@ -327,6 +344,10 @@ int sweep_parse_args(int argc, char **argv, Args *a, int *exit_code)
     }
     if (strcmp(a->backend, "local") && strcmp(a->backend, "slurm")) {
         fprintf(stderr, "dlcm-sweep: --backend is local or slurm (got '%s')\n", a->backend);
+        return -1;
+    }
+    if (a->deadline_s > 0 && strcmp(a->backend, "local") != 0) {
+        fprintf(stderr, "dlcm-sweep: --deadline is for the local backend (a Slurm job has its own --time)\n");
         return -1;
     }
     if (a->csv && a->json) {

@@ -10,6 +10,7 @@
 #define SWEEP_EXIT_FAILED CLI_EXIT_FAILURE
 #define SWEEP_EXIT_BAD CLI_EXIT_BAD_INPUT
 #define SWEEP_EXIT_INTERRUPTED 130
+#define SWEEP_EXIT_DEADLINE 3 /* stopped at --deadline with runs left; they run on the next `run` */
 
 typedef struct {
     const char *command, *file, *db_path, *runs_dir, *trainer, *sweep_name, *gpus, *backend, *output;
@@ -17,8 +18,9 @@ typedef struct {
     const char *positional[64]; /* arguments after the command (file, run ids) */
     int n_positional;
     int csv, json, quiet, list_runs, no_run, new_version, no_check;
-    double gpu_mem_gib, heartbeat_s, stale_after_s, poll_s, status_every_s;
-    int max_per_gpu, cpu_workers, max_attempts, gpus_per_task, cpus_per_task, max_parallel;
+    double gpu_mem_gib, heartbeat_s, stale_after_s, poll_s, status_every_s, deadline_s, stop_grace_s;
+    int max_per_gpu; /* 0: automatic */
+    int cpu_workers, max_attempts, gpus_per_task, cpus_per_task, max_parallel;
     int no_mps; /* --mps off */
 } Args;
 

@@ -19,6 +19,7 @@
 #include "db/sweeps.h"
 #include "sweep/launch.h"
 #include "sweep/mps.h"
+#include "sweep/packing.h"
 #include "sweep/plan.h"
 #include "util/spawn.h"
 #include "util/duration.h"
@@ -31,6 +32,7 @@ typedef struct {
     char out_dir[1024];
     int device;   /* index into the GPU list; -1 on the CPU */
     double memory;
+    int per_gpu;  /* how many runs may share its GPU (its limit, automatic or --max-per-gpu) */
     int64_t tokens_done;
     double tokens_per_s;
     int64_t rate_tokens;  /* tokens done at rate_time: throughput when the trainer reports none */
@@ -39,13 +41,14 @@ typedef struct {
 } Slot;
 
 static volatile sig_atomic_t stop_requested = 0;
+static double monotonic_now(void);
 static void on_stop_signal(int sig) { stop_requested = sig; }
 
 void local_options_default(LocalOptions *opt)
 {
     memset(opt, 0, sizeof *opt);
     opt->trainer = "bin/dlcm-train";
-    opt->max_per_gpu = 4;
+    opt->max_per_gpu = 0;
     opt->mps = 1;
     opt->cpu_workers = 1;
     opt->heartbeat_s = 5;
@@ -53,6 +56,7 @@ void local_options_default(LocalOptions *opt)
     opt->max_attempts = 3;
     opt->status_out = stderr;
     opt->status_every_s = 30;
+    opt->stop_grace_s = 30;
 }
 
 int local_detect_gpus(int *ids, double *mem_bytes, int max)
@@ -89,13 +93,33 @@ void local_format_status(const char *sweep_name, int done, int running, int fail
 typedef struct {
     const LocalOptions *opt;
     Slot *slots;
-    int device; /* the GPU being filled; -1: CPU */
+    int device;              /* the GPU being filled; -1: CPU */
+    double deadline_at;      /* monotonic time of the deadline; 0: none */
+    double run_flops_per_s;  /* training FLOP/s one run reached (finished runs); 0: not measured */
+    int deferred;            /* runs passed over because they could not end before the deadline */
 } FitContext;
 
-/* Whether a claimed run fits on the device next to what already runs there. */
+/* How many runs may share a GPU with this one: --max-per-gpu, or the automatic choice. */
+static int run_per_gpu(const LocalOptions *opt, const ClaimedRun *run, int device, PackChoice *choice)
+{
+    int64_t batch = run->steps > 0 ? run->tokens / run->steps : run->tokens;
+    ModelShape shape = sweep_model_shape(&run->shape);
+    *choice = pack_choice(&shape, batch, run->tokens, device >= 0 ? opt->gpu_mem_bytes[device] : 0);
+    return opt->max_per_gpu > 0 ? opt->max_per_gpu : choice->per_gpu;
+}
+
+/* Whether a claimed run fits on the device next to what already runs there, and (with a
+ * deadline) can end before it. */
 static int run_fits(void *ctx_ptr, const ClaimedRun *run)
 {
     FitContext *ctx = ctx_ptr;
+    PackChoice choice;
+    int per_gpu = run_per_gpu(ctx->opt, run, ctx->device, &choice);
+    if (ctx->deadline_at > 0 && ctx->run_flops_per_s > 0 &&
+        monotonic_now() + choice.run_flops / ctx->run_flops_per_s > ctx->deadline_at) {
+        ctx->deferred++; /* started now, it would be stopped half done */
+        return 0;
+    }
     if (ctx->device < 0) return 1;
     int count = 0;
     double used = 0;
@@ -103,13 +127,12 @@ static int run_fits(void *ctx_ptr, const ClaimedRun *run)
         if (ctx->slots[i].pid && ctx->slots[i].device == ctx->device) {
             count++;
             used += ctx->slots[i].memory;
+            if (ctx->slots[i].per_gpu < per_gpu) per_gpu = ctx->slots[i].per_gpu;
         }
     if (count == 0) return 1; /* an empty GPU takes anything: the estimate is only a guide */
     double capacity = ctx->opt->gpu_mem_bytes[ctx->device];
-    if (capacity <= 0 || count >= ctx->opt->max_per_gpu) return 0;
-    int64_t batch = run->steps > 0 ? run->tokens / run->steps : run->tokens;
-    ModelShape shape = sweep_model_shape(&run->shape);
-    return used + sweep_estimate_memory(&shape, batch) <= 0.9 * capacity;
+    if (capacity <= 0 || count >= per_gpu) return 0;
+    return used + choice.memory <= 0.9 * capacity;
 }
 
 static int slots_for_device(const Slot *slots, int device)
@@ -153,34 +176,44 @@ static int start_run(sqlite3 *db, const LocalOptions *opt, const ClaimedRun *run
     snprintf(slot->id, sizeof slot->id, "%s", run->id);
     snprintf(slot->out_dir, sizeof slot->out_dir, "%s", run->out_dir);
     slot->device = device;
-    int64_t batch = run->steps > 0 ? run->tokens / run->steps : run->tokens;
-    ModelShape shape = sweep_model_shape(&run->shape);
-    slot->memory = sweep_estimate_memory(&shape, batch);
+    PackChoice choice;
+    slot->per_gpu = run_per_gpu(opt, run, device, &choice);
+    slot->memory = choice.memory;
     slot->tokens_per_s = -1;
     return 0;
 }
 
-/* Fills free slots with queued runs. 0, or -1 with err. */
-static int fill_slots(sqlite3 *db, int64_t sweep_id, const LocalOptions *opt, Slot *slots, int tty, char *err,
-                      int errlen)
+/* Fills free slots with queued runs. *deferred counts the queued runs passed over because they
+ * could not end before the deadline. 0, or -1 with err. */
+static int fill_slots(sqlite3 *db, int64_t sweep_id, const LocalOptions *opt, Slot *slots, int tty,
+                      double deadline_at, double run_flops_per_s, int *deferred, char *err, int errlen)
 {
     int n_devices = opt->n_gpus > 0 ? opt->n_gpus : 1;
+    *deferred = 0;
     for (int d = 0; d < n_devices; d++) {
         int device = opt->n_gpus > 0 ? d : -1;
-        int limit = opt->n_gpus > 0 ? opt->max_per_gpu : opt->cpu_workers;
+        int limit = opt->n_gpus > 0 ? (opt->max_per_gpu > 0 ? opt->max_per_gpu : PACK_MAX_PER_GPU) : opt->cpu_workers;
         while (slots_for_device(slots, device) < limit) {
             int free_slot = -1;
             for (int i = 0; i < MAX_SLOTS && free_slot < 0; i++)
                 if (!slots[i].pid) free_slot = i;
             if (free_slot < 0) return 0;
-            FitContext ctx = {opt, slots, device};
+            FitContext ctx = {opt, slots, device, deadline_at, run_flops_per_s, 0};
             ClaimedRun run;
             int claimed = sweeps_claim(db, sweep_id, run_fits, &ctx, &run, err, errlen);
+            if (ctx.deferred > *deferred) *deferred = ctx.deferred;
             if (claimed < 0) return -1;
             if (claimed == 0) break;
             if (start_run(db, opt, &run, &slots[free_slot], device, err, errlen)) return -1;
-            if (slots[free_slot].pid && strcmp(slots[free_slot].id, run.id) == 0)
-                print_event(opt, tty, run.attempts > 1 ? "restarted" : "started", run.id);
+            if (slots[free_slot].pid && strcmp(slots[free_slot].id, run.id) == 0) {
+                char what[64];
+                if (device >= 0 && opt->max_per_gpu == 0)
+                    snprintf(what, sizeof what, "%s (up to %d per GPU)", run.attempts > 1 ? "restarted" : "started",
+                             slots[free_slot].per_gpu);
+                else
+                    snprintf(what, sizeof what, "%s", run.attempts > 1 ? "restarted" : "started");
+                print_event(opt, tty, what, run.id);
+            }
         }
     }
     return 0;
@@ -193,8 +226,6 @@ static int running_slots(const Slot *slots)
         if (slots[i].pid) n++;
     return n;
 }
-
-static double monotonic_now(void);
 
 /* Each running run: copy its new metrics and progress into the main database (so curves are
  * visible while it trains), stop its trainer if the run was cancelled, and heartbeat it. */
@@ -261,6 +292,63 @@ static void show_status(sqlite3 *db, int64_t sweep_id, const char *name, const L
     fflush(opt->status_out);
 }
 
+/* The automatic packing of the queued runs, grouped by limit and reason, for the summary. */
+typedef struct {
+    const LocalOptions *opt;
+    int count[PACK_MAX_PER_GPU + 1][4];
+    double lo_run[PACK_MAX_PER_GPU + 1][4], hi_run[PACK_MAX_PER_GPU + 1][4];
+    double lo_step[PACK_MAX_PER_GPU + 1][4], hi_step[PACK_MAX_PER_GPU + 1][4];
+    double hi_mem[PACK_MAX_PER_GPU + 1][4];
+} PackSummary;
+
+static void add_to_summary(void *ctx, const ClaimedRun *run)
+{
+    PackSummary *p = ctx;
+    PackChoice c;
+    run_per_gpu(p->opt, run, 0, &c);
+    int k = c.per_gpu, b = (int)c.bound;
+    if (p->count[k][b]++ == 0) {
+        p->lo_run[k][b] = p->hi_run[k][b] = c.run_flops;
+        p->lo_step[k][b] = p->hi_step[k][b] = c.step_flops;
+        p->hi_mem[k][b] = c.memory;
+    }
+    if (c.run_flops < p->lo_run[k][b]) p->lo_run[k][b] = c.run_flops;
+    if (c.run_flops > p->hi_run[k][b]) p->hi_run[k][b] = c.run_flops;
+    if (c.step_flops < p->lo_step[k][b]) p->lo_step[k][b] = c.step_flops;
+    if (c.step_flops > p->hi_step[k][b]) p->hi_step[k][b] = c.step_flops;
+    if (c.memory > p->hi_mem[k][b]) p->hi_mem[k][b] = c.memory;
+}
+
+/* Prints how the queued runs will be packed (automatic packing) and why. */
+static void print_packing(sqlite3 *db, int64_t sweep_id, const LocalOptions *opt)
+{
+    if (!opt->status_out || opt->n_gpus == 0) return;
+    if (opt->max_per_gpu > 0) {
+        fprintf(opt->status_out, "packing: up to %d run(s) per GPU (--max-per-gpu), while their estimated memory fits\n",
+                opt->max_per_gpu);
+        return;
+    }
+    static PackSummary p;
+    memset(&p, 0, sizeof p);
+    p.opt = opt;
+    char err[256];
+    if (sweeps_each_queued(db, sweep_id, add_to_summary, &p, err, sizeof err)) return;
+    fprintf(opt->status_out, "packing: automatic (at most %d per GPU; a GPU holds no more runs than the smallest "
+                             "limit among them), GPU memory %.0f GiB:\n",
+            PACK_MAX_PER_GPU, opt->gpu_mem_bytes[0] / (1024.0 * 1024.0 * 1024.0));
+    for (int k = PACK_MAX_PER_GPU; k >= 1; k--)
+        for (int b = 0; b < 4; b++) {
+            if (!p.count[k][b]) continue;
+            PackChoice c = {k, (PackLimit)b, 0, 0, 0};
+            fprintf(opt->status_out,
+                    "  %4d queued run(s): up to %d per GPU, bound by %s (%.2g-%.2g FLOPs a step, %.2g-%.2g a run, "
+                    "<= %.2g GiB)\n",
+                    p.count[k][b], k, pack_reason(&c), p.lo_step[k][b], p.hi_step[k][b], p.lo_run[k][b],
+                    p.hi_run[k][b], p.hi_mem[k][b] / (1024.0 * 1024.0 * 1024.0));
+        }
+    fflush(opt->status_out);
+}
+
 int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const LocalOptions *opt, char *err, int errlen)
 {
     static Slot slots[MAX_SLOTS];
@@ -275,9 +363,20 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
     sigaction(SIGHUP, &sa, &old_hup); /* a closed terminal stops the sweep like SIGTERM */
     int tty = opt->status_out && isatty(fileno(opt->status_out));
     MpsDaemon mps = {0}; /* packed runs on a GPU run concurrently only under MPS */
-    if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu > 1) mps_start(&mps, stderr); /* also when quiet */
+    if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu != 1) mps_start(&mps, stderr); /* also when quiet */
+    print_packing(db, sweep_id, opt);
+    double deadline_at = opt->deadline_s > 0 ? monotonic_now() + opt->deadline_s : 0;
+    double run_flops_per_s = deadline_at > 0 ? sweeps_measured_flops_per_s(db) : 0;
+    if (deadline_at > 0 && opt->status_out) {
+        if (run_flops_per_s > 0)
+            fprintf(opt->status_out, "deadline in %.0f s: a run starts only if it can end before it at the %.3g "
+                    "FLOP/s per run measured by finished runs\n", opt->deadline_s, run_flops_per_s);
+        else
+            fprintf(opt->status_out, "deadline in %.0f s (no finished run measured yet: every run may start)\n",
+                    opt->deadline_s);
+    }
 
-    int rc = 0, any_failed = 0;
+    int rc = 0, any_failed = 0, deadline_hit = 0, deferred = 0;
     double last_beat = -1e9, last_status = -1e9;
     double claims_paused_until = 0; /* after a run found its directory locked by a trainer still exiting */
     int requeued;
@@ -289,7 +388,12 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
         fprintf(opt->status_out, "requeued %d stale run(s) left running by an earlier scheduler\n", requeued);
     for (;;) {
         if (stop_requested) break;
-        if (monotonic_now() >= claims_paused_until && fill_slots(db, sweep_id, opt, slots, tty, err, errlen)) {
+        if (deadline_at > 0 && monotonic_now() >= deadline_at) {
+            deadline_hit = 1;
+            break;
+        }
+        if (monotonic_now() >= claims_paused_until &&
+            fill_slots(db, sweep_id, opt, slots, tty, deadline_at, run_flops_per_s, &deferred, err, errlen)) {
             rc = -1;
             break;
         }
@@ -332,21 +436,51 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
                 any_failed = c.failed > 0;
                 break;
             }
+            /* Nothing runs and what is queued cannot end before the deadline: stop now. */
+            if (deferred > 0 && c.running == 0) {
+                deadline_hit = 1;
+                break;
+            }
         }
         struct timespec pause = {0, 50 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
 out:
-    /* Stopped (signal or error): stop our trainers and give their runs back to the queue. */
+    /* Stopped (signal, deadline or error): stop our trainers and give their runs back to the queue.
+     * SIGTERM makes a trainer checkpoint and exit; at a deadline one that takes longer than the
+     * grace is killed (its run resumes from its last checkpoint). */
+    for (int i = 0; i < MAX_SLOTS; i++)
+        if (slots[i].pid) kill(slots[i].pid, SIGTERM);
+    if (deadline_hit && opt->status_out && running_slots(slots))
+        fprintf(opt->status_out, "deadline: stopping %d trainer(s); their runs go back to the queue\n",
+                running_slots(slots));
+    double grace_until = monotonic_now() + opt->stop_grace_s;
     for (int i = 0; i < MAX_SLOTS; i++) {
         if (!slots[i].pid) continue;
-        kill(slots[i].pid, SIGTERM);
         int status;
-        while (waitpid(slots[i].pid, &status, 0) < 0 && errno == EINTR) {}
-        char inner[256];
-        if (sweeps_finish(db, slots[i].id, "queued", NULL, NULL, opt->max_attempts, inner, sizeof inner) && rc == 0) {
-            snprintf(err, errlen, "%s", inner);
-            rc = -1;
+        if (deadline_hit) {
+            while (waitpid(slots[i].pid, &status, WNOHANG) == 0) {
+                if (monotonic_now() >= grace_until) {
+                    kill(slots[i].pid, SIGKILL);
+                    while (waitpid(slots[i].pid, &status, 0) < 0 && errno == EINTR) {}
+                    break;
+                }
+                struct timespec pause = {0, 20 * 1000 * 1000};
+                nanosleep(&pause, NULL);
+            }
+        } else {
+            while (waitpid(slots[i].pid, &status, 0) < 0 && errno == EINTR) {}
+        }
+        char inner[256], outcome[32];
+        /* A trainer that ended its run as it was asked to stop: recorded as it ended. */
+        int finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (finished ? launch_finish(db, slots[i].id, slots[i].out_dir, status, 0, opt->max_attempts, outcome,
+                                     sizeof outcome, inner, sizeof inner)
+                     : sweeps_finish(db, slots[i].id, "queued", NULL, NULL, opt->max_attempts, inner, sizeof inner)) {
+            if (rc == 0) {
+                snprintf(err, errlen, "%s", inner);
+                rc = -1;
+            }
         }
         slots[i].pid = 0;
     }
@@ -356,6 +490,12 @@ out:
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
     if (rc == 0 && stop_requested) return 2;
+    if (rc == 0 && deadline_hit) {
+        if (opt->status_out)
+            fprintf(opt->status_out, "deadline: stopped after %.0f s; the queued runs resume on the next run\n",
+                    opt->deadline_s);
+        return 3;
+    }
     if (rc == 0 && any_failed) return 1;
     return rc;
 }

@@ -15,7 +15,7 @@ typedef struct {
     int n_gpus;                     /* 0: CPU backend */
     int gpu_ids[LOCAL_MAX_DEVICES];
     double gpu_mem_bytes[LOCAL_MAX_DEVICES]; /* 0: unknown (one run per GPU) */
-    int max_per_gpu;                /* packing limit per GPU */
+    int max_per_gpu;                /* packing limit per GPU; 0: automatic, per run (sweep/packing.h) */
     int mps;                        /* 1 (default): CUDA MPS daemon while runs are packed (sweep/mps.h) */
     int cpu_workers;                /* concurrent runs on a CPU-only machine */
     double heartbeat_s;             /* how often running runs are marked alive */
@@ -23,14 +23,19 @@ typedef struct {
     int max_attempts;
     FILE *status_out;               /* live status line; NULL: none */
     double status_every_s;          /* status line period when status_out is not a terminal */
+    double deadline_s;              /* > 0: stop cleanly this many seconds after the start */
+    double stop_grace_s;            /* at the deadline, seconds a trainer gets to checkpoint before SIGKILL */
 } LocalOptions;
 
 void local_options_default(LocalOptions *opt);
 
 /* Runs the sweep's queued runs until none is queued or running. Runs that fail are recorded
  * and never stop the sweep. SIGINT/SIGTERM stop it cleanly: trainers are stopped and their runs
- * requeued (they resume from their checkpoints next time). Returns 0 when every run ended done
- * or diverged, 1 when some failed, 2 when interrupted, -1 with err on a database error. */
+ * requeued (they resume from their checkpoints next time). With a deadline, no run is started
+ * that the throughput measured by finished runs says cannot end before it, and at the deadline
+ * the trainers are stopped the same way (SIGKILL after stop_grace_s) and their runs requeued.
+ * Returns 0 when every run ended done or diverged, 1 when some failed, 2 when interrupted, 3 when
+ * stopped by the deadline with runs left, -1 with err on a database error. */
 int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const LocalOptions *opt, char *err, int errlen);
 
 /* Finds GPUs with nvidia-smi (index and total memory); 0 when there is none or no nvidia-smi. */

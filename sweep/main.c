@@ -398,6 +398,8 @@ static int execute(const Args *a, sqlite3 *db, int64_t sweep_id, const char *nam
         opt.max_attempts = max_attempts;
         opt.status_out = a->quiet ? NULL : stderr;
         opt.status_every_s = a->status_every_s;
+        opt.deadline_s = a->deadline_s;
+        opt.stop_grace_s = a->stop_grace_s;
         if (!a->quiet)
             fprintf(stderr, "dlcm-sweep: sweep %s on %s%s, runs in %s\n", name,
                     n_gpus ? "GPUs" : "the CPU backend", n_gpus ? "" : " (no GPU found)", runs_dir);
@@ -407,8 +409,8 @@ static int execute(const Args *a, sqlite3 *db, int64_t sweep_id, const char *nam
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         return SWEEP_EXIT_FAILED;
     }
-    /* The backends answer 0 all done, 1 some failed, 2 stopped by a signal. */
-    return rc == 2 ? SWEEP_EXIT_INTERRUPTED : rc;
+    /* The backends answer 0 all done, 1 some failed, 2 stopped by a signal, 3 by the deadline. */
+    return rc == 2 ? SWEEP_EXIT_INTERRUPTED : rc == 3 ? SWEEP_EXIT_DEADLINE : rc;
 }
 
 static int cmd_run(const Args *a)

@@ -6,7 +6,7 @@
  * DLCM_FAKE_DEFAULT or ok). Modes: ok, crash (abort mid-run), fail (exit 1 at once), hang (stops
  * after step 1 forever), nan (records diverged, exits 3), flaky (fails its first launch only),
  * rising (ends with a loss above its initial one), impostor (reports another config than it was
- * given). DLCM_FAKE_STEP_MS sleeps per step. Every
+ * given), stubborn (ignores SIGTERM: only SIGKILL stops it). DLCM_FAKE_STEP_MS sleeps per step. Every
  * launch appends "PID START_STEP" to OUT/launches, and each finished one "START END" (wall-clock
  * seconds) to OUT/times. The device recorded is --device, with CUDA_VISIBLE_DEVICES for cuda. */
 #include <errno.h>
@@ -132,6 +132,7 @@ int main(int argc, char **argv)
     while ((c = fgetc(launches)) != EOF) n_launches += c == '\n';
     fclose(launches);
 
+    if (strcmp(mode, "stubborn") == 0) signal(SIGTERM, SIG_IGN);
     if (strcmp(mode, "fail") == 0) {
         fprintf(stderr, "fake-train: simulated failure before the first step\n");
         return TRAIN_EXIT_ERROR;

@@ -1,0 +1,118 @@
+/* tests/test_sweep_packing.c: the automatic packing of `dlcm-sweep run`: each rule of
+ * pack_choice (memory, step size, run length, the cap of 8), and with the test double of the
+ * trainer on stand-in GPUs: small runs packed 8 to a GPU, memory-bound runs fewer, the choice
+ * and its reason printed, and --max-per-gpu still obeyed. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sweep/packing.h"
+#include "sweep/plan.h"
+#include "tests/sweep_test_util.h"
+
+static ModelShape tiny_dense(void)
+{
+    return (ModelShape){.family = FAMILY_DENSE, .vocab = 256, .seq_len = 16, .d_t = 64, .n_layers = 1};
+}
+
+Test(sweep_packing, each_rule_bounds_the_runs_per_gpu)
+{
+    ModelShape s = tiny_dense();
+    double per_token = shape_train_flops_per_token(&s, 1.0);
+    /* Small steps, a short run, plenty of memory: the cap. */
+    PackChoice c = pack_choice(&s, 64, 6400, 80.0 * (1 << 30));
+    cr_assert_eq(c.per_gpu, PACK_MAX_PER_GPU);
+    cr_assert_eq(c.bound, PACK_BY_NONE);
+    cr_assert_float_eq(c.step_flops, per_token * 64, 1e-6 * per_token);
+    cr_assert(strstr(pack_reason(&c), "cap") != NULL);
+    /* Memory for three. */
+    double mem = sweep_estimate_memory(&s, 64);
+    c = pack_choice(&s, 64, 6400, 3.5 * mem / 0.9);
+    cr_assert_eq(c.per_gpu, 3);
+    cr_assert_eq(c.bound, PACK_BY_MEMORY);
+    /* Unknown memory: that rule is skipped. */
+    c = pack_choice(&s, 64, 6400, 0);
+    cr_assert_eq(c.per_gpu, PACK_MAX_PER_GPU);
+    /* Steps of half the saturating work: two share a GPU. */
+    int64_t batch = (int64_t)(PACK_SATURATING_STEP_FLOPS / 2 / per_token) + 1;
+    c = pack_choice(&s, batch, batch, 0);
+    cr_assert_eq(c.per_gpu, 1, "a step above half the saturating work: alone");
+    batch = (int64_t)(PACK_SATURATING_STEP_FLOPS / 2.5 / per_token);
+    c = pack_choice(&s, batch, batch, 0);
+    cr_assert_eq(c.per_gpu, 2);
+    cr_assert_eq(c.bound, PACK_BY_STEP);
+    /* A long run: 8 x 240 s at 25 TFLOP/s is 4.8e16 FLOPs; a run of a third of that packs 3. */
+    int64_t tokens = (int64_t)(PACK_RUN_SECONDS * PACK_REFERENCE_FLOPS_PER_S / 3.0 / per_token);
+    c = pack_choice(&s, 64, tokens, 0);
+    cr_assert_eq(c.per_gpu, 3);
+    cr_assert_eq(c.bound, PACK_BY_LENGTH);
+    cr_assert(strstr(pack_reason(&c), "long run") != NULL);
+    /* A run too long for even one: alone, never zero. */
+    c = pack_choice(&s, 64, tokens * 100, 0);
+    cr_assert_eq(c.per_gpu, 1);
+}
+
+/* How many runs of the sweep overlapped in time at most on a device (the fake trainer's times). */
+static int max_overlap(const TuSweep *s, const char *device)
+{
+    double starts[64], ends[64];
+    int n = 0;
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT out_dir FROM runs WHERE device = ?1", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
+        char path[1100], text[256];
+        snprintf(path, sizeof path, "%s/times", (const char *)sqlite3_column_text(st, 0));
+        tu_read(path, text, sizeof text);
+        if (sscanf(text, "%lf %lf", &starts[n], &ends[n]) == 2) n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    int most = 0;
+    for (int i = 0; i < n; i++) {
+        int at_once = 0;
+        for (int j = 0; j < n; j++) at_once += starts[j] <= starts[i] && starts[i] < ends[j];
+        if (at_once > most) most = at_once;
+    }
+    return most;
+}
+
+Test(sweep_packing, without_max_per_gpu_small_runs_pack_eight_and_the_choice_is_printed, .timeout = 120)
+{
+    TuSweep s;
+    char text[16384];
+    tu_make_sweep(&s, "autopack", 10, 20);
+    const char *env[] = {"DLCM_FAKE_STEP_MS=100", NULL};
+    const char *args[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "0", "--gpu-mem", "80",
+                          "--status-every", "1000", NULL};
+    cr_assert_eq(tu_sweep(args, env, s.log), 0);
+    tu_read(s.log, text, sizeof text);
+    cr_assert(strstr(text, "packing: automatic") != NULL, "%s", text);
+    cr_assert(strstr(text, "  10 queued run(s): up to 8 per GPU, bound by small runs (the cap)") != NULL, "%s", text);
+    cr_assert(strstr(text, "started (up to 8 per GPU)") != NULL, "%s", text);
+    cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs WHERE status = 'done'"), 10);
+    cr_assert_eq(max_overlap(&s, "cuda:0"), 8, "eight small runs at once, never more");
+    tu_remove_tree(s.dir);
+
+    /* Memory for three of them (each is estimated at 256 MiB and a little): three at once. */
+    tu_make_sweep(&s, "autopackmem", 6, 20);
+    const char *mem_args[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "0",
+                              "--gpu-mem", "0.95", "--status-every", "1000", NULL};
+    cr_assert_eq(tu_sweep(mem_args, env, s.log), 0);
+    tu_read(s.log, text, sizeof text);
+    cr_assert(strstr(text, "up to 3 per GPU, bound by estimated memory") != NULL, "%s", text);
+    cr_assert_eq(max_overlap(&s, "cuda:0"), 3);
+    tu_remove_tree(s.dir);
+
+    /* --max-per-gpu still decides when given. */
+    tu_make_sweep(&s, "fixedpack", 4, 20);
+    const char *fixed[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "0", "--gpu-mem", "80",
+                           "--max-per-gpu", "2", "--status-every", "1000", NULL};
+    cr_assert_eq(tu_sweep(fixed, env, s.log), 0);
+    tu_read(s.log, text, sizeof text);
+    cr_assert(strstr(text, "packing: up to 2 run(s) per GPU (--max-per-gpu)") != NULL, "%s", text);
+    cr_assert_eq(max_overlap(&s, "cuda:0"), 2);
+    tu_remove_tree(s.dir);
+}
