@@ -49,6 +49,12 @@ static const Command commands[] = {
      "the sweep when the database holds measured throughput. Checks the file and what the runs need\n"
      "(corpus shards, tokenizer, vocabulary) and flags what is missing; writes nothing.\n",
      "csv json db no-check", 0},
+    {"preflight", "preflight FILE",
+     "Checks a sweep file as `run` would before launching, and launches nothing: the plan (shapes,\n"
+     "budgets, warm-up, pairs), every run's epochs against max_epochs, and the corpus shards,\n"
+     "tokenizer and vocabulary each run needs. Prints the total training FLOPs and the device time\n"
+     "they take at 12, 25 and 50 TFLOP/s. Exit 0 when `run` would launch the sweep, 2 otherwise.\n",
+     "", 0},
     {"run", "run FILE [--new-version] [--tag T,...] [--note TEXT] [run options]",
      "Records the sweep and its runs in the database, then executes them. Completed runs are\n"
      "skipped; interrupted ones resume from their checkpoints. Before launching, every run's corpus\n"
@@ -89,7 +95,10 @@ static const char sweep_file_help[] =
     "  shape_rule: {concept_width_ratio, aspect, encoder_share, max_width} for derived shapes; every\n"
     "    DLCM needs n_dec >= 1 and d_c >= concept_width_ratio (> 1, default 2) x d_t, or is refused\n"
     "  inference_matched_dense: true adds, for each DLCM run, a dense run whose inference FLOPs per\n"
-    "    token are within 2% of the DLCM's, on the same tokens; plan prints the pairs\n"
+    "    token are within 2% of the DLCM's, on the same tokens; plan prints the pairs (a DLCM family\n"
+    "    may set it for its own runs only)\n"
+    "  max_epochs: passes over its training shard a run may make (default 4): a run planned beyond\n"
+    "    it is refused, naming it and its epochs\n"
     "  families: a list; each has family (dense | dlcm) and either N (and P for dlcm), from which\n"
     "    the shape is derived, or d_t, n_layers (dense) / d_t, d_c or d_c_ratio, n_enc, n_con,\n"
     "    n_dec (dlcm); R (dlcm); optional ffn_t, ffn_c; any of lr, seed, budgets, tokens,\n"
@@ -120,7 +129,8 @@ static void print_command_help(FILE *f, const Command *c)
     fprintf(f, "usage: dlcm-sweep %s\n\n%s\n--db FILE  the database (default results/dlcm.sqlite)\n", c->synopsis,
             c->help);
     if (c->run_options) fprintf(f, "\n%s", run_options_help);
-    if (strcmp(c->name, "plan") == 0 || strcmp(c->name, "run") == 0) fprintf(f, "\n%s", sweep_file_help);
+    if (strcmp(c->name, "plan") == 0 || strcmp(c->name, "run") == 0 || strcmp(c->name, "preflight") == 0)
+        fprintf(f, "\n%s", sweep_file_help);
 }
 
 enum {
@@ -327,7 +337,8 @@ int sweep_parse_args(int argc, char **argv, Args *a, int *exit_code)
         if (a->n_positional == 64) { fprintf(stderr, "dlcm-sweep: too many arguments\n"); return -1; }
         a->positional[a->n_positional++] = argv[optind];
     }
-    int takes_file = strcmp(c->name, "plan") == 0 || strcmp(c->name, "run") == 0 || strcmp(c->name, "show") == 0;
+    int takes_file = strcmp(c->name, "plan") == 0 || strcmp(c->name, "run") == 0 || strcmp(c->name, "show") == 0 ||
+                     strcmp(c->name, "preflight") == 0;
     int takes_runs = strcmp(c->name, "cancel") == 0 || strcmp(c->name, "tag") == 0;
     if (takes_file) {
         if (a->n_positional != 1) {

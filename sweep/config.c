@@ -185,6 +185,8 @@ static int read_params(Reader *r, const yaml_node_t *node, const char *key, Swee
     return 0;
 }
 
+static int read_trainer(Reader *r, const yaml_node_t *node, SweepTrainerSetting *settings, int *n_settings, int max);
+
 static int read_family(Reader *r, const yaml_node_t *node, SweepFamily *fam)
 {
     memset(fam, 0, sizeof *fam);
@@ -226,7 +228,9 @@ static int read_family(Reader *r, const yaml_node_t *node, SweepFamily *fam)
         } else if (strcmp(key, "inference_matched_dense") == 0) {
             rc = read_flag(r, v, key, &fam->inference_matched);
             fam->inference_matched_line = line_of(k);
-        } else return fail(r, k, key, "unknown key in a family (known: family N P R d_t d_c d_c_ratio n_layers n_enc n_con n_dec ffn_t ffn_c lr seed budgets tokens parametrization inference_matched_dense)%s", "");
+        } else if (strcmp(key, "trainer") == 0) {
+            rc = read_trainer(r, v, fam->trainer, &fam->n_trainer, SWEEP_MAX_FAMILY_TRAINER);
+        } else return fail(r, k, key, "unknown key in a family (known: family N P R d_t d_c d_c_ratio n_layers n_enc n_con n_dec ffn_t ffn_c lr seed budgets tokens parametrization inference_matched_dense trainer)%s", "");
         if (rc) return -1;
     }
     if ((int)fam->family < 0) return fail(r, node, "family", "missing (dense or dlcm)%s", "");
@@ -325,7 +329,9 @@ static int read_shape_rule(Reader *r, const yaml_node_t *node, ShapeRule *rule)
     return 0;
 }
 
-static int read_trainer(Reader *r, const yaml_node_t *node, SweepSpec *spec)
+/* A `trainer:` mapping into settings (at most max of them), each checked against dlcm-train's key
+ * table; the sweep's own (at the top level) or a family's. */
+static int read_trainer(Reader *r, const yaml_node_t *node, SweepTrainerSetting *settings, int *n_settings, int max)
 {
     if (node->type != YAML_MAPPING_NODE) return fail(r, node, "trainer", "expected a mapping of settings%s", "");
     for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
@@ -334,7 +340,7 @@ static int read_trainer(Reader *r, const yaml_node_t *node, SweepSpec *spec)
         const char *key = scalar_text(k);
         if (!key) return fail(r, k, "trainer", "keys must be plain strings%s", "");
         if (repeated_key(r, node, p)) return fail(r, k, key, "given twice%s", "");
-        if (spec->n_trainer == SWEEP_MAX_TRAINER) return fail(r, k, key, "too many trainer settings%s", "");
+        if (*n_settings == max) return fail(r, k, key, "too many trainer settings%s", "");
         /* Keys the planner writes into every run config may not be overridden here. */
         static const char *reserved[] = {"run.id", "run.out", "run.sweep", "run.seed", "run.device", "run.cuda_device",
                                          "model.family", "model.parametrization", "model.vocab", "model.seq_len",
@@ -346,7 +352,7 @@ static int read_trainer(Reader *r, const yaml_node_t *node, SweepSpec *spec)
                 return fail(r, k, key, "set by the planner from the sweep's own keys%s", "");
         const char *text = scalar_text(v);
         if (!text) return fail(r, v, key, "expected a single value%s", "");
-        if (strlen(key) >= sizeof spec->trainer[0].key || strlen(text) >= sizeof spec->trainer[0].value)
+        if (strlen(key) >= sizeof settings[0].key || strlen(text) >= sizeof settings[0].value)
             return fail(r, v, key, "too long%s", "");
         for (const char *c = text; *c; c++)
             if (*c == '\n' || *c == '"' || *c == '\\') return fail(r, v, key, "value may not hold newlines, quotes or backslashes%s", "");
@@ -356,7 +362,7 @@ static int read_trainer(Reader *r, const yaml_node_t *node, SweepSpec *spec)
         char where[600];
         snprintf(where, sizeof where, "%s:%d", r->file, line_of(k));
         if (config_set_kv(&scratch, NULL, key, text, where, r->err, r->errlen)) return -1;
-        SweepTrainerSetting *t = &spec->trainer[spec->n_trainer++];
+        SweepTrainerSetting *t = &settings[(*n_settings)++];
         strcpy(t->key, key);
         strcpy(t->value, text);
         t->line = line_of(k);
@@ -428,7 +434,7 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
             spec->max_epochs = e;
             spec->max_epochs_line = line_of(k);
         }
-        else if (strcmp(key, "trainer") == 0) rc = read_trainer(r, v, spec);
+        else if (strcmp(key, "trainer") == 0) rc = read_trainer(r, v, spec->trainer, &spec->n_trainer, SWEEP_MAX_TRAINER);
         else if (strcmp(key, "families") == 0) families = v;
         else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens grad_accum budgets tokens lr seed parametrization max_attempts max_deviation max_epochs shape_rule inference_matched_dense trainer families)%s", "");
         if (rc) return -1;

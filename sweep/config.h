@@ -25,6 +25,16 @@ typedef struct {
 
 typedef enum { SWEEP_PARAM_MUP = 0, SWEEP_PARAM_SP = 1 } SweepParametrization;
 
+/* A setting handed to the trainer verbatim in every run config (`trainer:` section: dlcm-train's
+ * dotted keys, e.g. data.tokenizer, schedule.kind, eval.interval; checked against its key table). */
+typedef struct {
+    char key[64];
+    char value[256];
+    int line;
+} SweepTrainerSetting;
+
+#define SWEEP_MAX_FAMILY_TRAINER 8 /* a family's own trainer settings */
+
 /* One entry of `families:`. A list with n == 0 means "not given": the family either inherits the
  * sweep-level value (lr, seed, budgets, tokens, parametrization) or the key does not apply. */
 typedef struct {
@@ -42,15 +52,9 @@ typedef struct {
     int param_line;
     int inference_matched;     /* this family's DLCM runs get dense partners: 1 yes, 0 no, -1 as the sweep says */
     int inference_matched_line;
+    int n_trainer;             /* trainer settings of this family's runs, applied after the sweep's */
+    SweepTrainerSetting trainer[SWEEP_MAX_FAMILY_TRAINER];
 } SweepFamily;
-
-/* A setting handed to the trainer verbatim in every run config (`trainer:` section: dlcm-train's
- * dotted keys, e.g. data.tokenizer, schedule.kind, eval.interval; checked against its key table). */
-typedef struct {
-    char key[64];
-    char value[256];
-    int line;
-} SweepTrainerSetting;
 
 typedef struct {
     char file[512];            /* the path it was read from (for messages) */

@@ -220,6 +220,14 @@ static void print_plan_json(const SweepSpec *spec, const SweepPlan *plan)
         else json_object_object_add(o, "epochs", NULL);
         for (int k = 0; k < plan->n_pairs; k++)
             if (plan->pairs[k].dlcm == i) add_string(o, "inference_matched_dense", plan->runs[plan->pairs[k].dense].id);
+        /* The family's own trainer settings (e.g. model.parser), which the table does not show. */
+        int fi = r->family_index >= 0 ? r->family_index : r->partner_of_family;
+        if (spec->families[fi].n_trainer) {
+            json_object *settings = json_object_new_object();
+            for (int k = 0; k < spec->families[fi].n_trainer; k++)
+                add_string(settings, spec->families[fi].trainer[k].key, spec->families[fi].trainer[k].value);
+            json_object_object_add(o, "family_trainer", settings);
+        }
         printf("  %s%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE),
                i + 1 < plan->n ? "," : "");
         json_object_put(o);
@@ -246,6 +254,28 @@ static int cmd_plan(const Args *a)
     sweep_plan_free(&plan);
     free(text);
     return bad ? SWEEP_EXIT_FAILED : 0;
+}
+
+/* What `run` checks before it launches, and nothing launched: the plan with its epochs (load_plan
+ * refuses a bad one) and the data every run needs. */
+static int cmd_preflight(const Args *a)
+{
+    static SweepSpec spec;
+    SweepPlan plan;
+    char *text;
+    if (load_plan(a->file, &spec, &plan, &text)) return SWEEP_EXIT_BAD;
+    int problems = sweep_preflight(&plan, stderr);
+    int pairs = plan.n_pairs;
+    if (problems)
+        fprintf(stderr, "dlcm-sweep preflight: %s: %d problem(s) with the data these runs need: `run` would refuse "
+                        "the sweep\n", a->file, problems);
+    else
+        printf("preflight %s: sweep %s, %d runs (%d pairs at equal inference FLOPs): plan, epochs (at most %g) and "
+               "data ok\n", a->file, spec.name, plan.n, pairs, spec.max_epochs);
+    print_plan_totals(stdout, &plan);
+    sweep_plan_free(&plan);
+    free(text);
+    return problems ? SWEEP_EXIT_BAD : 0;
 }
 
 /* ---- shared by run, retry, status, export ----------------------------------------------- */
@@ -559,6 +589,7 @@ int main(int argc, char **argv)
     int exit_code;
     if (sweep_parse_args(argc, argv, &a, &exit_code)) return exit_code;
     if (strcmp(a.command, "plan") == 0) return cmd_plan(&a);
+    if (strcmp(a.command, "preflight") == 0) return cmd_preflight(&a);
     if (strcmp(a.command, "run") == 0) return cmd_run(&a);
     if (strcmp(a.command, "status") == 0) return sweep_cmd_status(&a);
     if (strcmp(a.command, "show") == 0) return sweep_cmd_show(&a);

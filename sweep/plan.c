@@ -136,6 +136,12 @@ static int planned_config(const SweepSpec *spec, PlannedRun *run, char *err, int
         snprintf(where, sizeof where, "%s:%d", spec->file, spec->trainer[i].line);
         bad = set_key(&cfg, src, spec->trainer[i].key, spec->trainer[i].value, where, err, errlen);
     }
+    /* A family's own settings (a dense partner has its DLCM's). */
+    const SweepFamily *fam = &spec->families[run->family_index >= 0 ? run->family_index : run->partner_of_family];
+    for (int i = 0; !bad && i < fam->n_trainer; i++) {
+        snprintf(where, sizeof where, "%s:%d", spec->file, fam->trainer[i].line);
+        bad = set_key(&cfg, src, fam->trainer[i].key, fam->trainer[i].value, where, err, errlen);
+    }
     bad = bad || set_key(&cfg, src, "run.sweep", spec->name, spec->file, err, errlen);
     char inner[512];
     run->config = bad ? NULL : config_planned_text(&cfg, src, run->id, inner, sizeof inner);
@@ -150,9 +156,11 @@ static int planned_config(const SweepSpec *spec, PlannedRun *run, char *err, int
     return 0;
 }
 
-/* The trainer setting with this dotted key, or NULL. */
-static const SweepTrainerSetting *trainer_setting(const SweepSpec *spec, const char *key)
+/* The trainer setting with this dotted key for a family's runs (the family's own first), or NULL. */
+static const SweepTrainerSetting *trainer_setting(const SweepSpec *spec, const SweepFamily *fam, const char *key)
 {
+    for (int i = 0; i < fam->n_trainer; i++)
+        if (strcmp(fam->trainer[i].key, key) == 0) return &fam->trainer[i];
     for (int i = 0; i < spec->n_trainer; i++)
         if (strcmp(spec->trainer[i].key, key) == 0) return &spec->trainer[i];
     return NULL;
@@ -265,7 +273,7 @@ static int expand_shape(const SweepSpec *spec, int fi, const ModelShape *shape, 
             return -1;
         }
         /* The trainer rejects a warm-up it was given that exceeds the run (its default shrinks). */
-        const SweepTrainerSetting *warmup = trainer_setting(spec, "schedule.warmup");
+        const SweepTrainerSetting *warmup = trainer_setting(spec, fam, "schedule.warmup");
         if (warmup && atoll(warmup->value) > steps) {
             snprintf(err, errlen,
                      "%s:%d: schedule.warmup: %s warm-up steps, but %s at %s %g has only %lld optimizer steps; lower the warm-up or raise the %s",
@@ -396,6 +404,7 @@ static int pair_at_inference_flops(const SweepSpec *spec, SweepPlan *plan, int *
         PlannedRun run;
         memset(&run, 0, sizeof run);
         run.family_index = -1;
+        run.partner_of_family = dlcm->family_index;
         run.shape = dense;
         if (shape_params(&dense, &run.params, inner, sizeof inner)) {
             snprintf(err, errlen, "%s: dense partner: %s", spec->file, inner);

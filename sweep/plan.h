@@ -15,6 +15,7 @@
 typedef struct {
     char id[17];                 /* 16 hex digits */
     int family_index;            /* into SweepSpec.families; -1 for a dense partner at equal inference FLOPs */
+    int partner_of_family;       /* a dense partner: its DLCM's family (whose trainer settings it shares) */
     ModelShape shape;
     ShapeParams params;
     SweepParametrization param;

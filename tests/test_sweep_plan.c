@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/train/config.h"
 #include "sweep/config.h"
 #include "sweep/plan.h"
 
@@ -262,4 +263,52 @@ Test(sweep_plan, a_budget_beyond_any_run_is_refused_as_too_large)
     cr_assert(strstr(err, "more than one run can train"), "%s", err);
     cr_assert_null(strstr(err, "too small"), "%s", err);
     cr_assert(strstr(err, "d.yaml:5: budgets"), "%s", err);
+}
+
+Test(sweep_plan, a_familys_own_trainer_settings_and_partners_reach_its_runs_only)
+{
+    SweepPlan plan = plan_text("name: fam\nvocab: 4096\nseq_len: 64\nbatch_tokens: 256\nbudgets: [3.6e11]\nlr: 0.004\n"
+                               "trainer:\n  data.tokenizer: bpe4096\n  schedule.warmup: 5\n"
+                               "families:\n"
+                               "  - {family: dlcm, d_t: 64, d_c: 128, n_enc: 1, n_con: 2, n_dec: 1, R: 4,\n"
+                               "     trainer: {model.parser: per_sequence, schedule.warmup: 7}, inference_matched_dense: true}\n"
+                               "  - {family: dlcm, d_t: 64, d_c: 128, n_enc: 1, n_con: 2, n_dec: 1, R: 2}\n"
+                               "  - {family: dense, d_t: 64, n_layers: 2}\n");
+    cr_assert_eq(plan.n, 4, "two DLCMs, a dense run and the first DLCM's partner");
+    cr_assert_eq(plan.n_pairs, 1, "only the family that asks gets a partner");
+    const PlannedRun *dlcm = &plan.runs[plan.pairs[0].dlcm], *partner = &plan.runs[plan.pairs[0].dense];
+    cr_assert_eq(dlcm->shape.R, 4);
+    char err[1024];
+    TrainConfig cfg = train_config_default();
+    cr_assert_eq(config_load_text(&cfg, dlcm->config, "dlcm", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.model.parser, PARSER_PER_SEQUENCE);
+    cr_assert_eq(cfg.schedule.warmup, 7, "the family's value wins");
+    cfg = train_config_default();
+    cr_assert_eq(config_load_text(&cfg, partner->config, "partner", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.schedule.warmup, 7, "the partner shares its DLCM's settings");
+    for (int i = 0; i < plan.n; i++) {
+        if (plan.runs[i].shape.family == FAMILY_DLCM && plan.runs[i].shape.R == 2) {
+            cfg = train_config_default();
+            cr_assert_eq(config_load_text(&cfg, plan.runs[i].config, "other", err, sizeof err), 0, "%s", err);
+            cr_assert_eq(cfg.model.parser, PARSER_GLOBAL);
+            cr_assert_eq(cfg.schedule.warmup, 5);
+        }
+    }
+    sweep_plan_free(&plan);
+    /* The same keys are refused there as at the top level, with the family's line. */
+    static const char reserved[] = "name: fam\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: [1e10]\nlr: 0.01\n"
+                                   "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\n"
+                                   "    trainer:\n      optim.lr: 0.1\n";
+    cr_assert_eq(sweep_config_parse(reserved, strlen(reserved), "t.yaml", &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, "t.yaml:12: optim.lr: set by the planner") != NULL, "%s", err);
+    static const char unknown[] = "name: fam\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: [1e10]\nlr: 0.01\n"
+                                  "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\n"
+                                  "    trainer:\n      model.parsr: global\n";
+    cr_assert_eq(sweep_config_parse(unknown, strlen(unknown), "t.yaml", &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, "t.yaml:12: model.parsr") != NULL, "%s", err);
+    static const char dense_pairs[] = "name: fam\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\nbudgets: [1e10]\nlr: 0.01\n"
+                                      "families:\n  - family: dense\n    d_t: 64\n    n_layers: 1\n"
+                                      "    inference_matched_dense: true\n";
+    cr_assert_eq(sweep_config_parse(dense_pairs, strlen(dense_pairs), "t.yaml", &spec, err, sizeof err), -1);
+    cr_assert(strstr(err, "t.yaml:11: inference_matched_dense: not a key of family dense") != NULL, "%s", err);
 }
