@@ -412,6 +412,8 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
                 print_event(opt, tty, slots[i].cancelled ? "cancelled" : outcome, slots[i].id);
                 if (strcmp(outcome, "locked") == 0) claims_paused_until = monotonic_now() + 1.0;
                 slots[i].pid = 0;
+                /* A run that ended measures the throughput the deadline's claims go by. */
+                if (deadline_at > 0 && strcmp(outcome, "done") == 0) run_flops_per_s = sweeps_measured_flops_per_s(db);
             }
         }
 

@@ -1,0 +1,143 @@
+#!/bin/bash
+# scripts/study-device.sh: one device session of the bpe-study, inside ONE device command. It
+# unpacks the archive scripts/study-pack.sh built (binaries and the bpe4096 corpus), takes the study
+# database (this machine's own from an earlier call when it is still warm, else the repository's
+# results/bpe-study/bpe-study.sqlite, else a new one), runs `dlcm-sweep run` on the study's sweep
+# files in order with MPS, automatic packing and a deadline that ends the command cleanly before
+# its 10-minute limit (trainers checkpoint, unfinished runs go back to the queue), scores the
+# held-out tasks of the runs finished in this session while their checkpoints exist, and writes to
+# $OUT: the database, this session's line of sessions.tsv (wall time, aggregate TFLOP/s, GPU), the
+# log and the task scores.
+#
+# The lead's call (the device tool sends /work/main's checkout and the carried archive):
+#   run  command: "bash scripts/study-device.sh"   carry: [".cudadev-study"]   timeout_s: 600
+# then copies $OUT's bpe-study.sqlite, sessions.tsv and tasks.tsv into results/bpe-study/ and
+# commits them. Knobs (environment): STUDY_BUDGET_S (seconds for the whole script, default 570),
+# STUDY_FILES (sweep files in order), STUDY_PACK (the archive), STUDY_TASK_LIMIT (items per task
+# scored, default 400; 0 skips scoring), STUDY_WORK (scratch, default /tmp/bpe-study).
+set -u
+START=$(date +%s)
+REPO=$(pwd)
+BUDGET=${STUDY_BUDGET_S:-570}
+PACK=${STUDY_PACK:-.cudadev-study/bpe-study-pack.tar.xz}
+WORK=${STUDY_WORK:-/tmp/bpe-study}
+OUT=${OUT:-$WORK/out}
+TASK_LIMIT=${STUDY_TASK_LIMIT:-400}
+FILES=${STUDY_FILES:-"configs/study-coord-dt.yaml configs/study-coord-dc.yaml configs/study-mup-dt.yaml
+configs/study-mup-dc.yaml configs/study-parser.yaml configs/study-isoflop.yaml"}
+REPO_DB=results/bpe-study/bpe-study.sqlite
+DB=$WORK/bpe-study.sqlite
+GRACE=20          # seconds a trainer gets to checkpoint after the deadline
+RESERVE=40        # seconds kept after the sweeps for scoring the tasks and copying out
+LOG=$OUT/study-device.log
+mkdir -p "$WORK" "$OUT"
+exec > >(tee -a "$LOG") 2>&1
+left() { echo $((START + BUDGET - $(date +%s))); }
+say() { echo "study-device: $(date -u +%H:%M:%S) $*"; }
+
+# ---- the archive: binaries and corpus (unpacked again when it changed)
+[ -r "$PACK" ] || { say "no archive at $PACK: build it with scripts/study-pack.sh and carry its folder"; exit 2; }
+STAMP=$(stat -c '%s %Y' "$PACK")
+if [ "$(cat "$WORK/pack.stamp" 2>/dev/null)" != "$STAMP" ]; then
+    rm -rf "$WORK/pack" && mkdir -p "$WORK/pack"
+    if command -v xz >/dev/null; then
+        xz -dc "$PACK" | tar -C "$WORK/pack" -xf - || { say "cannot unpack $PACK"; exit 1; }
+    else
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' "$PACK" "$WORK/pack" ||
+            { say "cannot unpack $PACK"; exit 1; }
+    fi
+    echo "$STAMP" >"$WORK/pack.stamp"
+fi
+say "archive $PACK unpacked in $WORK/pack (binaries of commit $(cat "$WORK/pack/COMMIT"))"
+export LD_LIBRARY_PATH=$WORK/pack/lib:${LD_LIBRARY_PATH:-}
+SWEEP=$WORK/pack/bin/dlcm-sweep
+GPU=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+say "GPU: ${GPU:-none found}"
+
+# ---- the database: the newer of this machine's and the repository's (more runs done wins)
+done_runs() { python3 -c 'import sqlite3, sys
+try:
+    db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+    print(db.execute("SELECT count(*) FROM runs WHERE status = \"done\"").fetchone()[0])
+except Exception:
+    print(-1)' "$1"; }
+if [ -r "$REPO/$REPO_DB" ] && [ "$(done_runs "$REPO/$REPO_DB")" -gt "$( [ -r "$DB" ] && done_runs "$DB" || echo -1)" ]; then
+    cp "$REPO/$REPO_DB" "$DB" && rm -f "$DB-wal" "$DB-shm"
+    say "database from the repository ($(done_runs "$DB") runs done)"
+elif [ -r "$DB" ]; then
+    say "database kept from an earlier call on this machine ($(done_runs "$DB") runs done)"
+else
+    say "a new database"
+fi
+
+# ---- the sweeps, in order, until the deadline
+SWEEPS_START=$(date +%s)
+cd "$WORK/pack" # the runs read data/out/bpe4096 from here
+for f in $FILES; do
+    deadline=$(( $(left) - RESERVE - GRACE ))
+    if [ "$deadline" -lt 60 ]; then say "$(left) s left: no more sweeps this session"; break; fi
+    say "$f: dlcm-sweep run with a deadline of $deadline s"
+    "$SWEEP" run "$REPO/$f" --db "$DB" --runs-dir "$WORK/runs" --deadline "$deadline" --stop-grace "$GRACE" \
+        --status-every 30
+    rc=$?
+    case $rc in
+        0) say "$f: every run done" ;;
+        3) say "$f: stopped at the deadline; its queued runs run in the next session"; break ;;
+        1) say "$f: some runs failed (dlcm-sweep status --runs names them); going on" ;;
+        *) say "$f: dlcm-sweep exited $rc; stopping"; break ;;
+    esac
+done
+cd "$REPO"
+SWEEPS_END=$(date +%s)
+
+# ---- held-out tasks of the runs finished in this session, while their checkpoints exist
+: >"$OUT/tasks.tsv"
+if [ "$TASK_LIMIT" -gt 0 ]; then
+    python3 - "$DB" "$SWEEPS_START" >"$WORK/finished.tsv" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for sweep, run, out_dir in db.execute(
+        "SELECT s.name, r.id, r.out_dir FROM runs r JOIN sweeps s ON s.id = r.sweep_id "
+        "WHERE r.status = 'done' AND r.finished_at >= ? ORDER BY r.finished_at", (float(sys.argv[2]),)):
+    print(f"{sweep}\t{run}\t{out_dir}")
+EOF
+    printf 'sweep\trun\ttask\tcorrect\titems\taccuracy\tlo\thi\tchance\n' >"$OUT/tasks.tsv"
+    scored=0
+    while IFS=$'\t' read -r sweep run dir; do
+        [ -r "$dir/checkpoint.bin" ] || continue
+        for task in cloze next_sentence definition; do
+            [ "$(left)" -gt 15 ] || break 2
+            line=$(cd "$WORK/pack" && timeout $(( $(left) - 10 )) "$WORK/pack/bin/dlcm-score" "$dir/checkpoint.bin" \
+                --task "data/out/tasks/$task.jsonl" --limit "$TASK_LIMIT" --quiet 2>/dev/null | head -1)
+            echo "$line" | sed -n "s/^.*: accuracy \([0-9.]*\) (\([0-9]*\)\/\([0-9]*\)), Wilson 95% interval \[\([0-9.]*\), \([0-9.]*\)\], chance \([0-9.]*\)$/$sweep\t$run\t$task\t\2\t\3\t\1\t\4\t\5\t\6/p" >>"$OUT/tasks.tsv"
+        done
+        scored=$((scored + 1))
+    done <"$WORK/finished.tsv"
+    say "held-out tasks scored for $scored of $(wc -l <"$WORK/finished.tsv") runs finished this session ($TASK_LIMIT items a task)"
+fi
+
+# ---- what the session did, and the outputs
+python3 - "$DB" "$SWEEPS_START" "$SWEEPS_END" "$GPU" "$REPO/results/bpe-study/sessions.tsv" "$OUT/sessions.tsv" <<'EOF'
+import os, sqlite3, sys, time
+db_path, start, end, gpu, old, new = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+db = sqlite3.connect("file:" + db_path + "?mode=ro", uri=True)
+n, flops = db.execute("SELECT count(*), coalesce(sum(train_flops), 0) FROM runs WHERE status = 'done' "
+                      "AND finished_at >= ? AND finished_at <= ?", (start, end + 60)).fetchone()
+left = db.execute("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')").fetchone()[0]
+wall = max(end - start, 1e-9)
+header = "date_utc\twall_s\truns_done\ttrain_flops\taggregate_tflops\tgpu\truns_left\n"
+line = "%s\t%.0f\t%d\t%.4g\t%.2f\t%s\t%d\n" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)), wall, n, flops,
+                                           flops / wall / 1e12, gpu or "none", left)
+text = open(old).read() if os.path.exists(old) else header
+open(new, "w").write(text + line)
+print("study-device: session: %s" % line.strip())
+EOF
+# One consistent file (no -wal beside it), through SQLite's backup.
+python3 -c 'import sqlite3, sys
+src = sqlite3.connect(sys.argv[1]); dst = sqlite3.connect(sys.argv[2]); src.backup(dst); dst.close(); src.close()' \
+    "$DB" "$OUT/bpe-study.sqlite"
+if [ "$(stat -c %s "$OUT/bpe-study.sqlite")" -gt $((15 * 1048576)) ]; then
+    xz -T0 -6 "$OUT/bpe-study.sqlite" && say "the database is over 15 MiB: returned as bpe-study.sqlite.xz"
+fi
+(cd "$WORK/pack" && "$SWEEP" status --db "$DB") >"$OUT/status.txt" 2>&1
+say "done in $(( $(date +%s) - START )) s; outputs in $OUT: $(ls "$OUT" | tr '\n' ' ')"
