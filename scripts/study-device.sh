@@ -141,3 +141,5 @@ if [ "$(stat -c %s "$OUT/bpe-study.sqlite")" -gt $((15 * 1048576)) ]; then
 fi
 (cd "$WORK/pack" && "$SWEEP" status --db "$DB") >"$OUT/status.txt" 2>&1
 say "done in $(( $(date +%s) - START )) s; outputs in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+exec >&- 2>&-
+wait # for tee to write the log's last lines

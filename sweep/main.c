@@ -453,6 +453,7 @@ static int cmd_run(const Args *a)
     int rc = SWEEP_EXIT_BAD;
     char err[1024], runs_dir[PATH_MAX];
     SweepRunRow *rows = NULL;
+    int *order = NULL;
     char (*dirs)[PATH_MAX + 20] = NULL;
     sqlite3 *db = NULL;
     if (!a->no_check) {
@@ -479,8 +480,20 @@ static int cmd_run(const Args *a)
     rows = calloc(plan.n ? plan.n : 1, sizeof *rows);
     dirs = calloc(plan.n ? plan.n : 1, sizeof *dirs);
     if (!rows || !dirs) { fprintf(stderr, "dlcm-sweep: out of memory\n"); goto out; }
+    /* Recorded, and so claimed, smallest first (a stable insertion sort on training FLOPs): small
+     * runs pack together, and a session that stops at a deadline has finished the most runs. */
+    order = calloc(plan.n ? plan.n : 1, sizeof *order);
+    if (!order) { fprintf(stderr, "dlcm-sweep: out of memory\n"); goto out; }
     for (int i = 0; i < plan.n; i++) {
-        const PlannedRun *r = &plan.runs[i];
+        int at = i;
+        while (at > 0 && plan.runs[order[at - 1]].train_flops > plan.runs[i].train_flops) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = i;
+    }
+    for (int i = 0; i < plan.n; i++) {
+        const PlannedRun *r = &plan.runs[order[i]];
         snprintf(dirs[i], sizeof dirs[i], "%s/%s", runs_dir, r->id);
         rows[i] = (SweepRunRow){r->id, r->config, sweep_param_name(r->param), dirs[i], sweep_stored_shape(&r->shape),
                                 r->params.N, r->params.embedding, r->params.unembedding, r->params.P,
@@ -504,6 +517,7 @@ static int cmd_run(const Args *a)
     rc = execute(a, db, sweep_id, spec.name, a->max_attempts ? a->max_attempts : spec.max_attempts);
 out:
     free(rows);
+    free(order);
     free(dirs);
     db_close(db);
     sweep_plan_free(&plan);

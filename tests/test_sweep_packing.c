@@ -116,3 +116,30 @@ Test(sweep_packing, without_max_per_gpu_small_runs_pack_eight_and_the_choice_is_
     cr_assert_eq(max_overlap(&s, "cuda:0"), 2);
     tu_remove_tree(s.dir);
 }
+
+Test(sweep_packing, runs_are_recorded_and_claimed_smallest_first)
+{
+    TuSweep s;
+    tu_make_sweep(&s, "smallfirst", 1, 40);
+    /* Three token counts given largest first; equal ones keep the file's order. */
+    char text[2048];
+    tu_read(s.yaml, text, sizeof text);
+    char *budget = strstr(text, "budgets: ");
+    cr_assert_not_null(budget);
+    char *end = strchr(budget, '\n');
+    char edited[2048];
+    snprintf(edited, sizeof edited, "%.*stokens: [2560, 640, 1280]\nlr: 0.01\nseed: [0, 1]\n%s", (int)(budget - text), text,
+             strstr(end + 1, "families:"));
+    tu_write(s.yaml, edited);
+    const char *args[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none", "--quiet", NULL};
+    cr_assert_eq(tu_sweep(args, NULL, s.log), 0);
+    cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs"), 6);
+    /* rowid order is the claim order, and the runs started in it. */
+    cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs a JOIN runs b ON a.rowid < b.rowid "
+                                    "WHERE a.train_flops > b.train_flops"), 0, "smallest first");
+    cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs a JOIN runs b ON a.rowid < b.rowid "
+                                    "WHERE a.started_at > b.started_at"), 0, "started in that order");
+    cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs a JOIN runs b ON a.rowid < b.rowid "
+                                    "WHERE a.tokens = b.tokens AND a.seed > b.seed"), 0, "ties in the file's order");
+    tu_remove_tree(s.dir);
+}
