@@ -70,7 +70,7 @@ int sweep_plan_epochs(const SweepSpec *spec, SweepPlan *plan, char *err, int err
     shape_describe(&r->shape, desc, sizeof desc);
     if (over > 1) snprintf(more, sizeof more, " (and %d more run%s over the limit)", over - 1, over > 2 ? "s" : "");
     int line = spec->max_epochs_line;
-    if (!line && r->family_index >= 0) line = spec->families[r->family_index].line;
+    if (!line) line = spec->families[r->family_index >= 0 ? r->family_index : r->partner_of_family].line;
     snprintf(err, errlen,
              "%s:%d: max_epochs: run %s (%s, %s %.4g) would read its training shard %s (%.4g tokens) %.3g times: "
              "%lld tokens, more than max_epochs %g%s; give it a larger model or a smaller budget, or raise "
