@@ -28,7 +28,7 @@ configs/study-mup-dc.yaml configs/study-parser.yaml configs/study-isoflop.yaml"}
 REPO_DB=results/bpe-study/bpe-study.sqlite
 DB=$WORK/bpe-study.sqlite
 GRACE=20          # seconds a trainer gets to checkpoint after the deadline
-RESERVE=40        # seconds kept after the sweeps for scoring the tasks and copying out
+RESERVE=40        # seconds kept after the sweeps for the last task scores and copying out
 LOG=$OUT/study-device.log
 mkdir -p "$WORK" "$OUT"
 exec > >(tee -a "$LOG") 2>&1
@@ -70,6 +70,39 @@ else
     say "a new database"
 fi
 
+# ---- held-out tasks of the runs finished in this session, while their checkpoints exist: scored
+# in the background as runs finish (the GPU is shared), and the rest after the sweeps
+printf 'sweep\trun\ttask\tcorrect\titems\taccuracy\tlo\thi\tchance\n' >"$OUT/tasks.tsv"
+: >"$WORK/scored.txt"
+SESSION_START=$(date +%s)
+score_finished() { # $1: the time after which to stop
+    python3 - "$DB" "$SESSION_START" >"$WORK/finished.tsv" 2>/dev/null <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for sweep, run, out_dir in db.execute(
+        "SELECT s.name, r.id, r.out_dir FROM runs r JOIN sweeps s ON s.id = r.sweep_id "
+        "WHERE r.status = 'done' AND r.finished_at >= ? ORDER BY r.finished_at", (float(sys.argv[2]),)):
+    print(f"{sweep}\t{run}\t{out_dir}")
+PYEOF
+    while IFS=$'\t' read -r sweep run dir; do
+        grep -qx "$run" "$WORK/scored.txt" && continue
+        [ -r "$dir/checkpoint.bin" ] || continue
+        for task in cloze next_sentence definition; do
+            [ $(( $1 - $(date +%s) )) -gt 10 ] || return 0
+            line=$(cd "$WORK/pack" && timeout $(( $1 - $(date +%s) )) "$WORK/pack/bin/dlcm-score" "$dir/checkpoint.bin" \
+                --task "data/out/tasks/$task.jsonl" --limit "$TASK_LIMIT" --quiet 2>/dev/null | head -1)
+            echo "$line" | sed -n "s/^.*: accuracy \([0-9.]*\) (\([0-9]*\)\/\([0-9]*\)), Wilson 95% interval \[\([0-9.]*\), \([0-9.]*\)\], chance \([0-9.]*\)$/$sweep\t$run\t$task\t\2\t\3\t\1\t\4\t\5\t\6/p" >>"$OUT/tasks.tsv"
+        done
+        echo "$run" >>"$WORK/scored.txt"
+    done <"$WORK/finished.tsv"
+}
+SCORER=
+if [ "$TASK_LIMIT" -gt 0 ]; then
+    rm -f "$WORK/stop-scoring"
+    ( while [ ! -e "$WORK/stop-scoring" ]; do score_finished $((START + BUDGET - RESERVE)); sleep 10; done ) &
+    SCORER=$!
+fi
+
 # ---- the sweeps, in order, until the deadline
 SWEEPS_START=$(date +%s)
 cd "$WORK/pack" # the runs read data/out/bpe4096 from here
@@ -89,31 +122,11 @@ for f in $FILES; do
 done
 cd "$REPO"
 SWEEPS_END=$(date +%s)
-
-# ---- held-out tasks of the runs finished in this session, while their checkpoints exist
-: >"$OUT/tasks.tsv"
-if [ "$TASK_LIMIT" -gt 0 ]; then
-    python3 - "$DB" "$SWEEPS_START" >"$WORK/finished.tsv" <<'EOF'
-import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for sweep, run, out_dir in db.execute(
-        "SELECT s.name, r.id, r.out_dir FROM runs r JOIN sweeps s ON s.id = r.sweep_id "
-        "WHERE r.status = 'done' AND r.finished_at >= ? ORDER BY r.finished_at", (float(sys.argv[2]),)):
-    print(f"{sweep}\t{run}\t{out_dir}")
-EOF
-    printf 'sweep\trun\ttask\tcorrect\titems\taccuracy\tlo\thi\tchance\n' >"$OUT/tasks.tsv"
-    scored=0
-    while IFS=$'\t' read -r sweep run dir; do
-        [ -r "$dir/checkpoint.bin" ] || continue
-        for task in cloze next_sentence definition; do
-            [ "$(left)" -gt 15 ] || break 2
-            line=$(cd "$WORK/pack" && timeout $(( $(left) - 10 )) "$WORK/pack/bin/dlcm-score" "$dir/checkpoint.bin" \
-                --task "data/out/tasks/$task.jsonl" --limit "$TASK_LIMIT" --quiet 2>/dev/null | head -1)
-            echo "$line" | sed -n "s/^.*: accuracy \([0-9.]*\) (\([0-9]*\)\/\([0-9]*\)), Wilson 95% interval \[\([0-9.]*\), \([0-9.]*\)\], chance \([0-9.]*\)$/$sweep\t$run\t$task\t\2\t\3\t\1\t\4\t\5\t\6/p" >>"$OUT/tasks.tsv"
-        done
-        scored=$((scored + 1))
-    done <"$WORK/finished.tsv"
-    say "held-out tasks scored for $scored of $(wc -l <"$WORK/finished.tsv") runs finished this session ($TASK_LIMIT items a task)"
+if [ -n "$SCORER" ]; then
+    touch "$WORK/stop-scoring"
+    wait "$SCORER"
+    score_finished $((START + BUDGET - 10))
+    say "held-out tasks scored for $(wc -l <"$WORK/scored.txt") of $(wc -l <"$WORK/finished.tsv") runs finished this session ($TASK_LIMIT items a task)"
 fi
 
 # ---- what the session did, and the outputs
