@@ -162,7 +162,7 @@ int sweeps_insert_runs(sqlite3 *db, int64_t sweep_id, const SweepRunRow *rows, i
  * (attempts counting the claim). */
 static const char queued_runs_sql[] =
     "SELECT id, out_dir, attempts, tokens, family, d_t, d_c, n_layers, n_enc, n_con, n_dec, vocab, seq_len, "
-    "R_target, steps FROM runs WHERE sweep_id = ?1 AND status = 'queued' ORDER BY attempts, rowid";
+    "R_target, steps, train_flops FROM runs WHERE sweep_id = ?1 AND status = 'queued' ORDER BY attempts, rowid";
 
 static void read_queued_row(sqlite3_stmt *pick, ClaimedRun *run)
 {
@@ -184,6 +184,7 @@ static void read_queued_row(sqlite3_stmt *pick, ClaimedRun *run)
     run->shape.seq_len = sqlite3_column_int(pick, 12);
     run->shape.R = sqlite3_column_double(pick, 13);
     run->steps = sqlite3_column_int64(pick, 14);
+    run->train_flops = sqlite3_column_double(pick, 15);
 }
 
 int sweeps_each_queued(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const ClaimedRun *run), void *ctx,

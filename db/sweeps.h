@@ -39,6 +39,7 @@ typedef struct {
     int attempts;                 /* after this claim */
     int64_t tokens, steps;
     StoredShape shape;
+    double train_flops;           /* planned training FLOPs (0: not recorded) */
 } ClaimedRun;
 
 typedef struct {

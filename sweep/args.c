@@ -102,7 +102,8 @@ static const char sweep_file_help[] =
     "  families: a list; each has family (dense | dlcm) and either N (and P for dlcm), from which\n"
     "    the shape is derived, or d_t, n_layers (dense) / d_t, d_c or d_c_ratio, n_enc, n_con,\n"
     "    n_dec (dlcm); R (dlcm); optional ffn_t, ffn_c; any of lr, seed, budgets, tokens,\n"
-    "    parametrization to override the sweep's. Every key may be a list: the grid is their product.\n"
+    "    parametrization to override the sweep's; trainer: settings of its own (after the sweep's);\n"
+    "    inference_matched_dense (dlcm). Every key may be a list: the grid is their product.\n"
     "  trainer: dlcm-train settings given to every run (e.g. data.tokenizer, schedule.kind)\n";
 
 void sweep_print_usage(FILE *f)

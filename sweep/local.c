@@ -33,6 +33,7 @@ typedef struct {
     int device;   /* index into the GPU list; -1 on the CPU */
     double memory;
     int per_gpu;  /* how many runs may share its GPU (its limit, automatic or --max-per-gpu) */
+    double flops_per_token; /* planned training FLOPs per token: its throughput in FLOP/s */
     int64_t tokens_done;
     double tokens_per_s;
     int64_t rate_tokens;  /* tokens done at rate_time: throughput when the trainer reports none */
@@ -90,21 +91,39 @@ void local_format_status(const char *sweep_name, int done, int running, int fail
                  sweep_name, done, running, failed, diverged, queued, tokens_per_s / 1000.0, eta);
 }
 
+/* What the deadline's claims go by: the aggregate training FLOP/s of the runs sharing a device,
+ * the most seen at a heartbeat of this scheduler; before one is seen, what finished runs in the
+ * database suggest (their mean FLOP/s per run times the runs a device holds at most). */
+typedef struct {
+    double aggregate;     /* measured here; 0: not yet */
+    double per_run_mean;  /* finished runs (sweeps_measured_flops_per_s); 0: none */
+} Throughput;
+
 typedef struct {
     const LocalOptions *opt;
     Slot *slots;
     int device;              /* the GPU being filled; -1: CPU */
     double deadline_at;      /* monotonic time of the deadline; 0: none */
-    double run_flops_per_s;  /* training FLOP/s one run reached (finished runs); 0: not measured */
+    const Throughput *throughput;
     int deferred;            /* runs passed over because they could not end before the deadline */
 } FitContext;
+
+/* Seconds a run would take sharing its device with per_device runs (it gets that share of the
+ * aggregate); 0 when nothing has been measured. */
+static double run_seconds(const LocalOptions *opt, const Throughput *t, double run_flops, int per_device, int device)
+{
+    int most = device < 0 ? opt->cpu_workers : (opt->max_per_gpu > 0 ? opt->max_per_gpu : PACK_MAX_PER_GPU);
+    double aggregate = t->aggregate > 0 ? t->aggregate : t->per_run_mean * most;
+    if (!(aggregate > 0)) return 0;
+    return run_flops * (device < 0 ? opt->cpu_workers : per_device) / aggregate;
+}
 
 /* How many runs may share a GPU with this one: --max-per-gpu, or the automatic choice. */
 static int run_per_gpu(const LocalOptions *opt, const ClaimedRun *run, int device, PackChoice *choice)
 {
     int64_t batch = run->steps > 0 ? run->tokens / run->steps : run->tokens;
     ModelShape shape = sweep_model_shape(&run->shape);
-    *choice = pack_choice(&shape, batch, run->tokens, device >= 0 ? opt->gpu_mem_bytes[device] : 0);
+    *choice = pack_choice(&shape, batch, run->tokens, run->train_flops, device >= 0 ? opt->gpu_mem_bytes[device] : 0);
     return opt->max_per_gpu > 0 ? opt->max_per_gpu : choice->per_gpu;
 }
 
@@ -115,8 +134,8 @@ static int run_fits(void *ctx_ptr, const ClaimedRun *run)
     FitContext *ctx = ctx_ptr;
     PackChoice choice;
     int per_gpu = run_per_gpu(ctx->opt, run, ctx->device, &choice);
-    if (ctx->deadline_at > 0 && ctx->run_flops_per_s > 0 &&
-        monotonic_now() + choice.run_flops / ctx->run_flops_per_s > ctx->deadline_at) {
+    if (ctx->deadline_at > 0 &&
+        monotonic_now() + run_seconds(ctx->opt, ctx->throughput, choice.run_flops, per_gpu, ctx->device) > ctx->deadline_at) {
         ctx->deferred++; /* started now, it would be stopped half done */
         return 0;
     }
@@ -179,6 +198,7 @@ static int start_run(sqlite3 *db, const LocalOptions *opt, const ClaimedRun *run
     PackChoice choice;
     slot->per_gpu = run_per_gpu(opt, run, device, &choice);
     slot->memory = choice.memory;
+    slot->flops_per_token = run->tokens > 0 ? choice.run_flops / (double)run->tokens : 0;
     slot->tokens_per_s = -1;
     return 0;
 }
@@ -186,7 +206,7 @@ static int start_run(sqlite3 *db, const LocalOptions *opt, const ClaimedRun *run
 /* Fills free slots with queued runs. *deferred counts the queued runs passed over because they
  * could not end before the deadline. 0, or -1 with err. */
 static int fill_slots(sqlite3 *db, int64_t sweep_id, const LocalOptions *opt, Slot *slots, int tty,
-                      double deadline_at, double run_flops_per_s, int *deferred, char *err, int errlen)
+                      double deadline_at, const Throughput *throughput, int *deferred, char *err, int errlen)
 {
     int n_devices = opt->n_gpus > 0 ? opt->n_gpus : 1;
     *deferred = 0;
@@ -198,7 +218,7 @@ static int fill_slots(sqlite3 *db, int64_t sweep_id, const LocalOptions *opt, Sl
             for (int i = 0; i < MAX_SLOTS && free_slot < 0; i++)
                 if (!slots[i].pid) free_slot = i;
             if (free_slot < 0) return 0;
-            FitContext ctx = {opt, slots, device, deadline_at, run_flops_per_s, 0};
+            FitContext ctx = {opt, slots, device, deadline_at, throughput, 0};
             ClaimedRun run;
             int claimed = sweeps_claim(db, sweep_id, run_fits, &ctx, &run, err, errlen);
             if (ctx.deferred > *deferred) *deferred = ctx.deferred;
@@ -263,6 +283,23 @@ static int heartbeat(sqlite3 *db, Slot *slots, char *err, int errlen)
         n++;
     }
     return sweeps_heartbeat(db, progress, n, err, errlen);
+}
+
+/* The training FLOP/s of the busiest device now: the sum over its runs of their last reported
+ * tokens/s times their FLOPs per token. */
+static double aggregate_flops_per_s(const Slot *slots, const LocalOptions *opt)
+{
+    double best = 0;
+    int n_devices = opt->n_gpus > 0 ? opt->n_gpus : 1;
+    for (int d = 0; d < n_devices; d++) {
+        int device = opt->n_gpus > 0 ? d : -1;
+        double sum = 0;
+        for (int i = 0; i < MAX_SLOTS; i++)
+            if (slots[i].pid && slots[i].device == device && slots[i].tokens_per_s > 0)
+                sum += slots[i].tokens_per_s * slots[i].flops_per_token;
+        if (sum > best) best = sum;
+    }
+    return best;
 }
 
 static double monotonic_now(void)
@@ -366,14 +403,15 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
     if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu != 1) mps_start(&mps, stderr); /* also when quiet */
     print_packing(db, sweep_id, opt);
     double deadline_at = opt->deadline_s > 0 ? monotonic_now() + opt->deadline_s : 0;
-    double run_flops_per_s = deadline_at > 0 ? sweeps_measured_flops_per_s(db) : 0;
+    Throughput throughput = {0, deadline_at > 0 ? sweeps_measured_flops_per_s(db) : 0};
     if (deadline_at > 0 && opt->status_out) {
-        if (run_flops_per_s > 0)
-            fprintf(opt->status_out, "deadline in %.0f s: a run starts only if it can end before it at the %.3g "
-                    "FLOP/s per run measured by finished runs\n", opt->deadline_s, run_flops_per_s);
+        if (throughput.per_run_mean > 0)
+            fprintf(opt->status_out, "deadline in %.0f s: a run starts only if it can end before it, at its share of "
+                    "the aggregate FLOP/s (until measured here: %.3g FLOP/s per run, from finished runs)\n",
+                    opt->deadline_s, throughput.per_run_mean);
         else
-            fprintf(opt->status_out, "deadline in %.0f s (no finished run measured yet: every run may start)\n",
-                    opt->deadline_s);
+            fprintf(opt->status_out, "deadline in %.0f s: a run starts only if it can end before it, at its share of "
+                    "the aggregate FLOP/s (not measured yet: the first runs start)\n", opt->deadline_s);
     }
 
     int rc = 0, any_failed = 0, deadline_hit = 0, deferred = 0;
@@ -393,7 +431,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
             break;
         }
         if (monotonic_now() >= claims_paused_until &&
-            fill_slots(db, sweep_id, opt, slots, tty, deadline_at, run_flops_per_s, &deferred, err, errlen)) {
+            fill_slots(db, sweep_id, opt, slots, tty, deadline_at, &throughput, &deferred, err, errlen)) {
             rc = -1;
             break;
         }
@@ -412,14 +450,16 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
                 print_event(opt, tty, slots[i].cancelled ? "cancelled" : outcome, slots[i].id);
                 if (strcmp(outcome, "locked") == 0) claims_paused_until = monotonic_now() + 1.0;
                 slots[i].pid = 0;
-                /* A run that ended measures the throughput the deadline's claims go by. */
-                if (deadline_at > 0 && strcmp(outcome, "done") == 0) run_flops_per_s = sweeps_measured_flops_per_s(db);
+                if (deadline_at > 0 && strcmp(outcome, "done") == 0)
+                    throughput.per_run_mean = sweeps_measured_flops_per_s(db);
             }
         }
 
         double now = monotonic_now();
         if (now - last_beat >= opt->heartbeat_s) {
             if (heartbeat(db, slots, err, errlen)) { rc = -1; break; }
+            double busiest = aggregate_flops_per_s(slots, opt);
+            if (busiest > throughput.aggregate) throughput.aggregate = busiest;
             if (sweeps_requeue_stale(db, sweep_id, opt->stale_after_s, &requeued, err, errlen)) {
                 rc = -1;
                 break;

@@ -6,17 +6,20 @@
 
 #include "sweep/plan.h"
 
-/* floor(x) kept in [1, PACK_MAX_PER_GPU + 1] so that it compares cleanly with the cap. */
+/* floor(x), rounded up within 5%, kept in [1, PACK_MAX_PER_GPU + 1] to compare cleanly with the cap. */
 static int whole_runs(double x)
 {
     if (!(x < PACK_MAX_PER_GPU + 1)) return PACK_MAX_PER_GPU + 1;
-    return x < 1 ? 1 : (int)floor(x);
+    return x < 1 ? 1 : (int)floor(x * 1.05);
 }
 
-PackChoice pack_choice(const ModelShape *shape, int64_t batch_tokens, int64_t tokens, double gpu_mem_bytes)
+PackChoice pack_choice(const ModelShape *shape, int64_t batch_tokens, int64_t tokens, double run_flops,
+                       double gpu_mem_bytes)
 {
     PackChoice c = {PACK_MAX_PER_GPU, PACK_BY_NONE, 0, 0, 0};
-    double per_token = shape_train_flops_per_token(shape, shape->family == FAMILY_DLCM ? shape->R : 1.0);
+    double per_token = run_flops > 0 && tokens > 0
+                           ? run_flops / (double)tokens
+                           : shape_train_flops_per_token(shape, shape->family == FAMILY_DLCM ? shape->R : 1.0);
     c.step_flops = per_token * (double)batch_tokens;
     c.run_flops = per_token * (double)tokens;
     c.memory = sweep_estimate_memory(shape, batch_tokens);

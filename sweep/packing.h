@@ -30,8 +30,12 @@ typedef struct {
 } PackChoice;
 
 /* The automatic packing of one run of this shape trained on `tokens` tokens in steps of
- * batch_tokens, on a GPU of gpu_mem_bytes (0: unknown, the memory rule is skipped). */
-PackChoice pack_choice(const ModelShape *shape, int64_t batch_tokens, int64_t tokens, double gpu_mem_bytes);
+ * batch_tokens, on a GPU of gpu_mem_bytes (0: unknown, the memory rule is skipped). run_flops: its
+ * planned training FLOPs (0: counted from the shape, whose stored form lacks custom FFN sizes). A
+ * limit within 5% of the next whole run rounds up (a run planned at 1.01 x a budget packs as one at
+ * the budget). */
+PackChoice pack_choice(const ModelShape *shape, int64_t batch_tokens, int64_t tokens, double run_flops,
+                       double gpu_mem_bytes);
 
 /* Why, in words: "memory", "small steps"... for the scheduler's messages. */
 const char *pack_reason(const PackChoice *c);

@@ -20,35 +20,40 @@ Test(sweep_packing, each_rule_bounds_the_runs_per_gpu)
     ModelShape s = tiny_dense();
     double per_token = shape_train_flops_per_token(&s, 1.0);
     /* Small steps, a short run, plenty of memory: the cap. */
-    PackChoice c = pack_choice(&s, 64, 6400, 80.0 * (1 << 30));
+    PackChoice c = pack_choice(&s, 64, 6400, 0, 80.0 * (1 << 30));
     cr_assert_eq(c.per_gpu, PACK_MAX_PER_GPU);
     cr_assert_eq(c.bound, PACK_BY_NONE);
     cr_assert_float_eq(c.step_flops, per_token * 64, 1e-6 * per_token);
     cr_assert(strstr(pack_reason(&c), "cap") != NULL);
     /* Memory for three. */
     double mem = sweep_estimate_memory(&s, 64);
-    c = pack_choice(&s, 64, 6400, 3.5 * mem / 0.9);
+    c = pack_choice(&s, 64, 6400, 0, 3.5 * mem / 0.9);
     cr_assert_eq(c.per_gpu, 3);
     cr_assert_eq(c.bound, PACK_BY_MEMORY);
     /* Unknown memory: that rule is skipped. */
-    c = pack_choice(&s, 64, 6400, 0);
+    c = pack_choice(&s, 64, 6400, 0, 0);
     cr_assert_eq(c.per_gpu, PACK_MAX_PER_GPU);
-    /* Steps of half the saturating work: two share a GPU. */
-    int64_t batch = (int64_t)(PACK_SATURATING_STEP_FLOPS / 2 / per_token) + 1;
-    c = pack_choice(&s, batch, batch, 0);
-    cr_assert_eq(c.per_gpu, 1, "a step above half the saturating work: alone");
+    /* Steps of 1/1.9 of the saturating work: alone; of 1/2.5: two share a GPU. */
+    int64_t batch = (int64_t)(PACK_SATURATING_STEP_FLOPS / 1.9 / per_token);
+    c = pack_choice(&s, batch, batch, 0, 0);
+    cr_assert_eq(c.per_gpu, 1, "a step well above half the saturating work: alone");
     batch = (int64_t)(PACK_SATURATING_STEP_FLOPS / 2.5 / per_token);
-    c = pack_choice(&s, batch, batch, 0);
+    c = pack_choice(&s, batch, batch, 0, 0);
     cr_assert_eq(c.per_gpu, 2);
     cr_assert_eq(c.bound, PACK_BY_STEP);
     /* A long run: 8 x 240 s at 25 TFLOP/s is 4.8e16 FLOPs; a run of a third of that packs 3. */
     int64_t tokens = (int64_t)(PACK_RUN_SECONDS * PACK_REFERENCE_FLOPS_PER_S / 3.0 / per_token);
-    c = pack_choice(&s, 64, tokens, 0);
+    c = pack_choice(&s, 64, tokens, 0, 0);
     cr_assert_eq(c.per_gpu, 3);
     cr_assert_eq(c.bound, PACK_BY_LENGTH);
     cr_assert(strstr(pack_reason(&c), "long run") != NULL);
+    /* Its planned FLOPs decide when given (a partner's custom FFN is not in the stored shape), and
+     * a run 2% over a whole number of runs still packs as that number. */
+    c = pack_choice(&s, 64, tokens, PACK_RUN_SECONDS * PACK_REFERENCE_FLOPS_PER_S / 2.0 * 1.02, 0);
+    cr_assert_eq(c.per_gpu, 2);
+    cr_assert_float_eq(c.run_flops, PACK_RUN_SECONDS * PACK_REFERENCE_FLOPS_PER_S / 2.0 * 1.02, 1e3);
     /* A run too long for even one: alone, never zero. */
-    c = pack_choice(&s, 64, tokens * 100, 0);
+    c = pack_choice(&s, 64, tokens * 100, 0, 0);
     cr_assert_eq(c.per_gpu, 1);
 }
 
