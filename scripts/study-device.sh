@@ -12,7 +12,9 @@
 # The lead's call (the device tool sends /work/main's checkout and the carried archive):
 #   run  command: "bash scripts/study-device.sh"   carry: [".cudadev-study"]   timeout_s: 600
 # then copies $OUT's bpe-study.sqlite, sessions.tsv and tasks.tsv into results/bpe-study/ and
-# commits them. Knobs (environment): STUDY_BUDGET_S (seconds for the whole script, default 570),
+# commits them. Measurements that need the runs' checkpoints go in scripts/study-device-hook.sh
+# (run, when present, from the unpacked archive with STUDY_DB, STUDY_FINISHED (sweep, run and run
+# directory of each run finished this session, tab-separated) and OUT). Knobs (environment): STUDY_BUDGET_S (seconds for the whole script, default 570),
 # STUDY_FILES (sweep files in order), STUDY_PACK (the archive), STUDY_TASK_LIMIT (items per task
 # scored, default 400; 0 skips scoring), STUDY_WORK (scratch, default /tmp/bpe-study).
 set -u
@@ -75,7 +77,7 @@ fi
 printf 'sweep\trun\ttask\tcorrect\titems\taccuracy\tlo\thi\tchance\n' >"$OUT/tasks.tsv"
 : >"$WORK/scored.txt"
 SESSION_START=$(date +%s)
-score_finished() { # $1: the time after which to stop
+list_finished() { # the runs done this session: sweep, run, run directory
     python3 - "$DB" "$SESSION_START" >"$WORK/finished.tsv" 2>/dev/null <<'PYEOF'
 import sqlite3, sys
 db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
@@ -84,6 +86,9 @@ for sweep, run, out_dir in db.execute(
         "WHERE r.status = 'done' AND r.finished_at >= ? ORDER BY r.finished_at", (float(sys.argv[2]),)):
     print(f"{sweep}\t{run}\t{out_dir}")
 PYEOF
+}
+score_finished() { # $1: the time after which to stop
+    list_finished
     while IFS=$'\t' read -r sweep run dir; do
         grep -qx "$run" "$WORK/scored.txt" && continue
         [ -r "$dir/checkpoint.bin" ] || continue
@@ -127,6 +132,16 @@ if [ -n "$SCORER" ]; then
     wait "$SCORER"
     score_finished $((START + BUDGET - 10))
     say "held-out tasks scored for $(wc -l <"$WORK/scored.txt") of $(wc -l <"$WORK/finished.tsv") runs finished this session ($TASK_LIMIT items a task)"
+fi
+
+# ---- measurements of others that need the checkpoints (which do not outlive the machine): an
+# executable scripts/study-device-hook.sh is run with the finished runs listed, while time is left
+HOOK=$REPO/scripts/study-device-hook.sh
+list_finished
+if [ -x "$HOOK" ] && [ "$(left)" -gt 25 ]; then
+    say "running $HOOK ($(( $(left) - 20 )) s at most)"
+    (cd "$WORK/pack" && STUDY_DB=$DB STUDY_FINISHED=$WORK/finished.tsv OUT=$OUT timeout $(( $(left) - 20 )) "$HOOK") ||
+        say "$HOOK exited $?"
 fi
 
 # ---- what the session did, and the outputs
