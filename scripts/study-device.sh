@@ -6,8 +6,9 @@
 # files in order with MPS, automatic packing and a deadline that ends the command cleanly before
 # its 10-minute limit (trainers checkpoint, unfinished runs go back to the queue), scores the
 # held-out tasks of the runs finished in this session while their checkpoints exist, and writes to
-# $OUT: the database, this session's line of sessions.tsv (wall time, aggregate TFLOP/s, GPU), the
-# log and the task scores.
+# $OUT: the database, sessions.tsv with this session's line added (the sweeps' wall time, the runs
+# finished and their planned training FLOPs, the aggregate TFLOP/s those make over that wall time,
+# the GPU, the runs left), the log, `dlcm-sweep status` and the task scores (tasks.tsv).
 #
 # The lead's call (the device tool sends /work/main's checkout and the carried archive):
 #   run  command: "bash scripts/study-device.sh"   carry: [".cudadev-study"]   timeout_s: 600
