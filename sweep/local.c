@@ -480,6 +480,9 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
             }
             /* Nothing runs and what is queued cannot end before the deadline: stop now. */
             if (deferred > 0 && c.running == 0) {
+                if (opt->status_out)
+                    fprintf(opt->status_out, "deadline: %d queued run(s) cannot end in the %.0f s left; stopping now\n",
+                            c.queued, deadline_at - monotonic_now());
                 deadline_hit = 1;
                 break;
             }
@@ -534,7 +537,7 @@ out:
     if (rc == 0 && stop_requested) return 2;
     if (rc == 0 && deadline_hit) {
         if (opt->status_out)
-            fprintf(opt->status_out, "deadline: stopped after %.0f s; the queued runs resume on the next run\n",
+            fprintf(opt->status_out, "deadline: stopped (deadline %.0f s); the queued runs resume on the next run\n",
                     opt->deadline_s);
         return 3;
     }

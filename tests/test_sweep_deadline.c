@@ -34,7 +34,7 @@ Test(sweep_deadline, stops_cleanly_at_the_deadline_and_the_next_run_finishes, .t
     tu_read(s.log, text, sizeof text);
     cr_assert(strstr(text, "deadline in 2 s") != NULL, "%s", text);
     cr_assert(strstr(text, "deadline: stopping 4 trainer(s)") != NULL, "%s", text);
-    cr_assert(strstr(text, "deadline: stopped after 2 s") != NULL, "%s", text);
+    cr_assert(strstr(text, "deadline: stopped (deadline 2 s)") != NULL, "%s", text);
     cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs WHERE status = 'queued' AND attempts = 0"), 4,
                  "every run queued again, no attempt spent");
     cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs WHERE steps_done > 0"), 4, "progress was made");
@@ -77,6 +77,7 @@ Test(sweep_deadline, runs_that_cannot_end_before_the_deadline_are_not_started, .
     cr_assert(wall_now() - t0 < 2.5, "stopped at once, not at the deadline");
     tu_read(t.log, text, sizeof text);
     cr_assert(strstr(text, "per run, from finished runs") != NULL, "%s", text);
+    cr_assert(strstr(text, "deadline: 2 queued run(s) cannot end in the") != NULL, "%s", text);
     cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs WHERE status = 'queued' AND attempts = 0"), 2);
     tu_remove_tree(t.dir);
     tu_remove_tree(s.dir);
