@@ -81,6 +81,11 @@ static const Command commands[] = {
     {"tag", "tag [--sweep NAME] [RUN ...] [--tag T,...] [--note TEXT]",
      "Sets tags (comma-separated) and a note on the sweep, or on the runs named.\n",
      "sweep tag note db", 0},
+    {"migrate", "migrate --db DB",
+     "Brings a database of an older schema version to this program's (what every writing command\n"
+     "does first), and changes nothing else: for a database only read so far (status, show,\n"
+     "export, dlcm-report refuse an older version).\n",
+     "db", 0},
     {"export", "export [--sweep NAME] [-o FILE]",
      "CSV of finished runs for dlcm-fit (N, D, loss, R, P, family, budget, ...).\n",
      "sweep output db", 0},

@@ -593,6 +593,24 @@ done:
     return rc;
 }
 
+/* Opens an existing database for writing, which migrates it, and nothing else. */
+static int cmd_migrate(const Args *a)
+{
+    if (access(a->db_path, R_OK) != 0) {
+        fprintf(stderr, "dlcm-sweep migrate: %s: no such database\n", a->db_path);
+        return SWEEP_EXIT_BAD;
+    }
+    char err[1024];
+    sqlite3 *db = db_open(a->db_path, err, sizeof err);
+    if (!db) {
+        fprintf(stderr, "dlcm-sweep migrate: %s\n", err);
+        return SWEEP_EXIT_BAD;
+    }
+    printf("migrate: %s is at schema version %d\n", a->db_path, db_schema_version(db));
+    db_close(db);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "slurm-task") == 0) {
@@ -611,6 +629,7 @@ int main(int argc, char **argv)
     if (strcmp(a.command, "cancel") == 0) return sweep_cmd_cancel(&a);
     if (strcmp(a.command, "tag") == 0) return sweep_cmd_tag(&a);
     if (strcmp(a.command, "export") == 0) return cmd_export(&a);
+    if (strcmp(a.command, "migrate") == 0) return cmd_migrate(&a);
     fprintf(stderr, "dlcm-sweep: unknown command '%s' (see --help)\n", a.command);
     return SWEEP_EXIT_BAD;
 }

@@ -211,5 +211,24 @@ Test(sweep_epochs, a_version_2_database_is_migrated_with_its_runs_kept)
     db = db_open_readonly(path, err, sizeof err);
     cr_assert_not_null(db, "%s", err);
     db_close(db);
+
+    /* `dlcm-sweep migrate` does the same for a database only read so far, and nothing else. */
+    char v2[320], out[320], text[2048];
+    snprintf(v2, sizeof v2, "%s/v2b.sqlite", dir);
+    snprintf(out, sizeof out, "%s/out.log", dir);
+    cr_assert_eq(sqlite3_open(v2, &raw), SQLITE_OK);
+    cr_assert_eq(db_exec(raw, schema, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_exec(raw, "INSERT INTO meta VALUES ('schema_version', '2')", err, sizeof err), 0, "%s", err);
+    sqlite3_close(raw);
+    const char *status[] = {"status", "--db", v2, NULL};
+    cr_assert_eq(tu_sweep(status, NULL, out), 2, "a read-only command refuses the older version");
+    const char *migrate[] = {"migrate", "--db", v2, NULL};
+    cr_assert_eq(tu_sweep(migrate, NULL, out), 0);
+    tu_read(out, text, sizeof text);
+    cr_assert(strstr(text, "is at schema version 4") != NULL, "%s", text);
+    cr_assert_eq(tu_sweep(status, NULL, out), 0);
+    snprintf(v2, sizeof v2, "%s/absent.sqlite", dir);
+    cr_assert_eq(tu_sweep(migrate, NULL, out), 2, "no database is created");
+    cr_assert_neq(access(v2, F_OK), 0);
     tu_remove_tree(dir);
 }
