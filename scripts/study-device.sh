@@ -4,20 +4,22 @@
 # database (this machine's own from an earlier call when it is still warm, else the repository's
 # results/bpe-study/bpe-study.sqlite, else a new one), runs `dlcm-sweep run` on the study's sweep
 # files in order with MPS, automatic packing and a deadline that ends the command cleanly before
-# its 10-minute limit (trainers checkpoint, unfinished runs go back to the queue), scores the
-# held-out tasks of the runs finished in this session while their checkpoints exist, and writes to
-# $OUT: the database, sessions.tsv with this session's line added (the sweeps' wall time, the runs
-# finished and their planned training FLOPs, the aggregate TFLOP/s those make over that wall time,
-# the GPU, the runs left), the log, `dlcm-sweep status` and the task scores (tasks.tsv).
+# its 10-minute limit (trainers checkpoint, unfinished runs go back to the queue), and writes to
+# $OUT: the database (each finished run's held-out task scores and per-token losses included: the
+# trainer measures them after its last step on the archive's task files and domain shards),
+# sessions.tsv with this session's line added (the sweeps' wall time, the runs finished and their
+# planned training FLOPs, the aggregate TFLOP/s those make over that wall time, the GPU, the runs
+# left), the log and `dlcm-sweep status`.
 #
 # The lead's call (the device tool sends /work/main's checkout and the carried archive):
 #   run  command: "bash scripts/study-device.sh"   carry: [".cudadev-study"]   timeout_s: 600
-# then copies $OUT's bpe-study.sqlite, sessions.tsv and tasks.tsv into results/bpe-study/ and
-# commits them. Measurements that need the runs' checkpoints go in scripts/study-device-hook.sh
-# (run, when present, from the unpacked archive with STUDY_DB, STUDY_FINISHED (sweep, run and run
-# directory of each run finished this session, tab-separated) and OUT). Knobs (environment): STUDY_BUDGET_S (seconds for the whole script, default 570),
-# STUDY_FILES (sweep files in order), STUDY_PACK (the archive), STUDY_TASK_LIMIT (items per task
-# scored, default 400; 0 skips scoring), STUDY_WORK (scratch, default /tmp/bpe-study).
+# then copies $OUT's bpe-study.sqlite and sessions.tsv into results/bpe-study/ and commits them.
+# Measurements that need the runs' checkpoints (which do not outlive the machine) go in
+# scripts/study-device-hook.sh: run when present, from the unpacked archive, with STUDY_DB,
+# STUDY_FINISHED (sweep, run and run directory of each run finished this session, tab-separated)
+# and OUT. Knobs (environment): STUDY_BUDGET_S (seconds for the whole script, default 570),
+# STUDY_FILES (sweep files in order), STUDY_PACK (the archive), STUDY_WORK (scratch, default
+# /tmp/bpe-study).
 set -u
 START=$(date +%s)
 REPO=$(pwd)
@@ -25,13 +27,12 @@ BUDGET=${STUDY_BUDGET_S:-570}
 PACK=${STUDY_PACK:-.cudadev-study/bpe-study-pack.tar.xz}
 WORK=${STUDY_WORK:-/tmp/bpe-study}
 OUT=${OUT:-$WORK/out}
-TASK_LIMIT=${STUDY_TASK_LIMIT:-400}
 FILES=${STUDY_FILES:-"configs/study-coord-dt.yaml configs/study-coord-dc.yaml configs/study-mup-dt.yaml
 configs/study-mup-dc.yaml configs/study-parser.yaml configs/study-isoflop.yaml"}
 REPO_DB=results/bpe-study/bpe-study.sqlite
 DB=$WORK/bpe-study.sqlite
 GRACE=20          # seconds a trainer gets to checkpoint after the deadline
-RESERVE=40        # seconds kept after the sweeps for the last task scores and copying out
+RESERVE=30        # seconds kept after the sweeps for the hook and copying out
 LOG=$OUT/study-device.log
 mkdir -p "$WORK" "$OUT"
 exec > >(tee -a "$LOG") 2>&1
@@ -73,10 +74,6 @@ else
     say "a new database"
 fi
 
-# ---- held-out tasks of the runs finished in this session, while their checkpoints exist: scored
-# in the background as runs finish (the GPU is shared), and the rest after the sweeps
-printf 'sweep\trun\ttask\tcorrect\titems\taccuracy\tlo\thi\tchance\n' >"$OUT/tasks.tsv"
-: >"$WORK/scored.txt"
 SESSION_START=$(date +%s)
 list_finished() { # the runs done this session: sweep, run, run directory
     python3 - "$DB" "$SESSION_START" >"$WORK/finished.tsv" 2>/dev/null <<'PYEOF'
@@ -88,26 +85,6 @@ for sweep, run, out_dir in db.execute(
     print(f"{sweep}\t{run}\t{out_dir}")
 PYEOF
 }
-score_finished() { # $1: the time after which to stop
-    list_finished
-    while IFS=$'\t' read -r sweep run dir; do
-        grep -qx "$run" "$WORK/scored.txt" && continue
-        [ -r "$dir/checkpoint.bin" ] || continue
-        for task in cloze next_sentence definition; do
-            [ $(( $1 - $(date +%s) )) -gt 10 ] || return 0
-            line=$(cd "$WORK/pack" && timeout $(( $1 - $(date +%s) )) "$WORK/pack/bin/dlcm-score" "$dir/checkpoint.bin" \
-                --task "data/out/tasks/$task.jsonl" --limit "$TASK_LIMIT" --quiet 2>/dev/null | head -1)
-            echo "$line" | sed -n "s/^.*: accuracy \([0-9.]*\) (\([0-9]*\)\/\([0-9]*\)), Wilson 95% interval \[\([0-9.]*\), \([0-9.]*\)\], chance \([0-9.]*\)$/$sweep\t$run\t$task\t\2\t\3\t\1\t\4\t\5\t\6/p" >>"$OUT/tasks.tsv"
-        done
-        echo "$run" >>"$WORK/scored.txt"
-    done <"$WORK/finished.tsv"
-}
-SCORER=
-if [ "$TASK_LIMIT" -gt 0 ]; then
-    rm -f "$WORK/stop-scoring"
-    ( while [ ! -e "$WORK/stop-scoring" ]; do score_finished $((START + BUDGET - RESERVE)); sleep 10; done ) &
-    SCORER=$!
-fi
 
 # ---- the sweeps, in order, until the deadline
 SWEEPS_START=$(date +%s)
@@ -128,12 +105,6 @@ for f in $FILES; do
 done
 cd "$REPO"
 SWEEPS_END=$(date +%s)
-if [ -n "$SCORER" ]; then
-    touch "$WORK/stop-scoring"
-    wait "$SCORER"
-    score_finished $((START + BUDGET - 10))
-    say "held-out tasks scored for $(wc -l <"$WORK/scored.txt") of $(wc -l <"$WORK/finished.tsv") runs finished this session ($TASK_LIMIT items a task)"
-fi
 
 # ---- measurements of others that need the checkpoints (which do not outlive the machine): an
 # executable scripts/study-device-hook.sh is run with the finished runs listed, while time is left
