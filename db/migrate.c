@@ -46,14 +46,31 @@ static int migrate_2_to_3(sqlite3 *db, const char *schema_sql, char *err, int er
     return db_exec(db, schema_sql, err, errlen);
 }
 
-/* The column, and run_summary recreated with it (the schema recreates the dropped view). Runs
- * planned before have no epochs (NULL) until their sweep is run again. */
+/* Whether runs has the column: 1 yes, 0 no, -1 error. */
+static int runs_has_column(sqlite3 *db, const char *column, char *err, int errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = ?1", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_bind_text(st, 1, column, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        snprintf(err, errlen, "reading the columns of runs: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int found = sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* The column (unless a table made from a later schema has it already), and run_summary recreated
+ * with it (the schema recreates the dropped view). Runs planned before have no epochs (NULL) until
+ * their sweep is run again. */
 static int migrate_3_to_4(sqlite3 *db, const char *schema_sql, char *err, int errlen)
 {
-    return db_exec(db, "ALTER TABLE runs ADD COLUMN epochs REAL; DROP VIEW IF EXISTS run_summary", err, errlen) ||
-                   db_exec(db, schema_sql, err, errlen)
-               ? -1
-               : 0;
+    int has = runs_has_column(db, "epochs", err, errlen);
+    if (has < 0) return -1;
+    if (!has && db_exec(db, "ALTER TABLE runs ADD COLUMN epochs REAL", err, errlen)) return -1;
+    return db_exec(db, "DROP VIEW IF EXISTS run_summary", err, errlen) || db_exec(db, schema_sql, err, errlen) ? -1 : 0;
 }
 
 int db_migrate(sqlite3 *db, int from_version, const char *schema_sql, char *err, int errlen)

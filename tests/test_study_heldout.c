@@ -47,7 +47,7 @@ Test(study_heldout, a_version_2_database_migrates_to_3_keeping_everything)
     cr_assert_null(db, "a reader does not migrate");
     db = db_open(path, err, sizeof err);
     cr_assert_not_null(db, "%s", err);
-    cr_assert_eq(db_schema_version(db), 3);
+    cr_assert_eq(db_schema_version(db), DB_SCHEMA_VERSION);
     HeldoutTask t = {"cloze", 100, 625, 13, 0.13, 0.078, 0.21, 0.1, -16.4};
     cr_assert_eq(heldout_store_task(db, "r1", &t, err, sizeof err), 0, "%s", err);
     db_close(db);

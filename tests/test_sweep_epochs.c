@@ -232,3 +232,33 @@ Test(sweep_epochs, a_version_2_database_is_migrated_with_its_runs_kept)
     cr_assert_neq(access(v2, F_OK), 0);
     tu_remove_tree(dir);
 }
+
+Test(sweep_epochs, a_version_3_database_gets_the_epochs_column_and_keeps_its_held_out_rows)
+{
+    char dir[256], path[320], err[512];
+    tu_temp_dir(dir, "epochsmigrate3");
+    snprintf(path, sizeof path, "%s/v3.sqlite", dir);
+    static char schema[65536];
+    tu_read("tests/data/schema_v3.sql", schema, sizeof schema);
+    cr_assert(strstr(schema, "schema version 3") != NULL);
+    sqlite3 *raw = NULL;
+    cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
+    cr_assert_eq(db_exec(raw, schema, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_exec(raw,
+                         "INSERT INTO meta VALUES ('schema_version', '3');"
+                         "INSERT INTO sweeps(id, name, config, created_at) VALUES (1, 'old', 'name: old', 1);"
+                         "INSERT INTO runs(id, sweep_id, status, config, family, created_at) "
+                         "VALUES ('r3', 1, 'done', 'x', 'dlcm', 1);"
+                         "INSERT INTO task_scores(run_id, task, items, correct, accuracy, ci_low, ci_high) "
+                         "VALUES ('r3', 'cloze', 100, 13, 0.13, 0.08, 0.21);",
+                         err, sizeof err),
+                 0, "%s", err);
+    sqlite3_close(raw);
+    sqlite3 *db = db_open(path, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    cr_assert_eq(db_schema_version(db), DB_SCHEMA_VERSION);
+    db_close(db);
+    cr_assert_eq(tu_query_int(path, "SELECT count(*) FROM run_summary WHERE run = 'r3' AND epochs IS NULL"), 1);
+    cr_assert_eq(tu_query_int(path, "SELECT correct FROM task_scores WHERE run_id = 'r3'"), 13);
+    tu_remove_tree(dir);
+}
