@@ -71,6 +71,7 @@ Test(sweep_study, isoflop_grid_brackets_every_budget_and_varies_n_p_r_d)
         TrainConfig cfg = run_config(r);
         cr_assert(cfg.model.boundary == BOUNDARY_LEARNED && cfg.model.parser == PARSER_GLOBAL,
                   "learned boundaries with the Global Parser");
+        cr_assert_eq(cfg.model.concept_bucket, 64, "concept buckets on the GPU");
         if ((int)r->shape.R <= 8) r_seen[(int)r->shape.R] = 1;
         if (r->params.P < 0.4) p_low++;
         else if (r->params.P < 0.65) p_mid++;
