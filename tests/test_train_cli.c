@@ -70,6 +70,33 @@ Test(train_cli, bad_yaml_fails_with_file_line_and_key)
     remove_tree(f.dir);
 }
 
+/* bf16 is a GPU precision: the run config resolves anywhere (a planner resolves GPU runs on a
+ * machine without one, and the precision is part of the run's id), and the trainer refuses it
+ * on the CPU before it creates anything. */
+Test(train_cli, bf16_resolves_anywhere_and_is_refused_on_the_cpu)
+{
+    TrainConfig cfg = train_config_default();
+    ConfigSources *src = config_sources_create();
+    char err[512];
+    cr_assert_not_null(src);
+    cr_assert_eq(config_set_kv(&cfg, src, "run.precision", "bf16", "test", err, sizeof err), 0, "%s", err);
+    cfg.device = DEVICE_CPU;
+    cr_assert_eq(config_resolve(&cfg, src, err, sizeof err), 0, "a bf16 config resolves on a CPU machine: %s", err);
+    config_sources_destroy(src);
+    if (backend_cuda_available()) cr_skip_test("this machine has a GPU: the trainer would run bf16 there");
+    Fixture f;
+    fixture_open(&f, "bf16cpu", NULL);
+    char out_dir[300];
+    snprintf(out_dir, sizeof out_dir, "%s/run", f.dir);
+    int code = train(&f, out_dir, "--precision", "bf16");
+    char *msg = slurp(f.err);
+    cr_assert_eq(code, TRAIN_EXIT_BAD_INPUT, "exit %d: %s", code, msg);
+    cr_assert(strstr(msg, "run.precision: bf16 needs a GPU") != NULL, "%s", msg);
+    free(msg);
+    cr_assert_neq(access(out_dir, F_OK), 0, "nothing is created for a refused run");
+    remove_tree(f.dir);
+}
+
 Test(train_cli, missing_shard_fails_naming_the_file)
 {
     Fixture f;

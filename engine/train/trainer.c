@@ -433,6 +433,10 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     }
     if (valset_open(&r->val, cfg, r->err, ERRLEN)) return TRAIN_EXIT_BAD_INPUT;
 
+    if (cfg->precision == PRECISION_BF16 && cfg->device != DEVICE_CUDA) {
+        snprintf(r->err, ERRLEN, "run.precision: bf16 needs a GPU (run.device cuda)");
+        return TRAIN_EXIT_BAD_INPUT;
+    }
     if (cfg->device == DEVICE_CUDA) {
         r->be = backend_cuda_create(cfg->cuda_device,
                                     cfg->precision == PRECISION_BF16 ? DTYPE_BF16 : DTYPE_F32,
