@@ -54,6 +54,7 @@ if [ "$(cat "$WORK/pack.stamp" 2>/dev/null)" != "$STAMP" ]; then
 fi
 say "archive $PACK unpacked in $WORK/pack (binaries of commit $(cat "$WORK/pack/COMMIT"))"
 export LD_LIBRARY_PATH=$WORK/pack/lib:${LD_LIBRARY_PATH:-}
+export PATH=$WORK/pack/bin:$PATH   # spm_encode for the held-out tasks of BPE runs
 SWEEP=$WORK/pack/bin/dlcm-sweep
 GPU=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
 say "GPU: ${GPU:-none found}"

@@ -33,6 +33,12 @@ cp -r "$STAGE/devbuild/lib" "$STAGE/pack/lib"
 ldd "$STAGE/pack/bin/dlcm-score" | awk '/=> \// {print $3}' |
     grep -v -E '/(libc|libm|libdl|librt|libpthread|ld-linux[^/]*|libcuda|libcudart|libcublas|libcublasLt)\.so' |
     while read -r lib; do cp -L "$lib" "$STAGE/pack/lib/"; done
+# spm_encode (sentencepiece): the trainer encodes the held-out task texts with it after a BPE run,
+# and the GPU machine's image has no sentencepiece.
+SPM=$(command -v spm_encode) || { echo "study-pack: spm_encode not found (make deps installs sentencepiece)" >&2; exit 2; }
+cp "$SPM" "$STAGE/pack/bin/"
+ldd "$SPM" | awk '/=> \// {print $3}' | grep -E '/libsentencepiece[^/]*\.so' |
+    while read -r lib; do cp -L "$lib" "$STAGE/pack/lib/"; done
 git rev-parse HEAD >"$STAGE/pack/COMMIT" 2>/dev/null || echo unknown >"$STAGE/pack/COMMIT"
 
 # The corpus: every shard the study's runs read (train, val, val-<domain>), the tokenizer and stamps.
