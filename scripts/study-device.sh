@@ -2,7 +2,7 @@
 # scripts/study-device.sh: one device session of the bpe-study, inside ONE device command. It
 # unpacks the archive scripts/study-pack.sh built (binaries and the bpe4096 corpus), takes the study
 # database (this machine's own from an earlier call when it is still warm, else the repository's
-# results/bpe-study/bpe-study.sqlite, else a new one), runs `dlcm-sweep run` on the study's sweep
+# results/bpe-study/bpe-study.sqlite.xz, else a new one), runs `dlcm-sweep run` on the study's sweep
 # files in order with MPS, automatic packing and a deadline that ends the command cleanly before
 # its 10-minute limit (trainers checkpoint, unfinished runs go back to the queue), and writes to
 # $OUT: the database (each finished run's held-out task scores and per-token losses included: the
@@ -13,7 +13,7 @@
 #
 # The lead's call (the device tool sends /work/main's checkout and the carried archive):
 #   run  command: "bash scripts/study-device.sh"   carry: [".cudadev-study"]   timeout_s: 600
-# then copies $OUT's bpe-study.sqlite and sessions.tsv into results/bpe-study/ and commits them.
+# then copies $OUT's bpe-study.sqlite.xz and sessions.tsv into results/bpe-study/ and commits them.
 # Measurements that need the runs' checkpoints (which do not outlive the machine) go in
 # scripts/study-device-hook.sh: run when present, from the unpacked archive, with STUDY_DB,
 # STUDY_FINISHED (sweep, run and run directory of each run finished this session, tab-separated)
@@ -29,7 +29,10 @@ WORK=${STUDY_WORK:-/tmp/bpe-study}
 OUT=${OUT:-$WORK/out}
 FILES=${STUDY_FILES:-"configs/study-coord-dt.yaml configs/study-coord-dc.yaml configs/study-mup-dt.yaml
 configs/study-mup-dc.yaml configs/study-parser.yaml configs/study-isoflop.yaml"}
-REPO_DB=results/bpe-study/bpe-study.sqlite
+# The repository keeps the database xz-compressed: raw, it would not travel beside the archive
+# within the device tool's 64 MiB.
+REPO_DB_XZ=results/bpe-study/bpe-study.sqlite.xz
+REPO_DB=$WORK/repo-copy.sqlite
 DB=$WORK/bpe-study.sqlite
 GRACE=20          # seconds a trainer gets to checkpoint after the deadline
 RESERVE=30        # seconds kept after the sweeps for the hook and copying out
@@ -66,8 +69,13 @@ try:
     print(db.execute("SELECT count(*) FROM runs WHERE status = \"done\"").fetchone()[0])
 except Exception:
     print(-1)' "$1"; }
-if [ -r "$REPO/$REPO_DB" ] && [ "$(done_runs "$REPO/$REPO_DB")" -gt "$( [ -r "$DB" ] && done_runs "$DB" || echo -1)" ]; then
-    cp "$REPO/$REPO_DB" "$DB" && rm -f "$DB-wal" "$DB-shm"
+rm -f "$REPO_DB"
+if [ -r "$REPO/$REPO_DB_XZ" ]; then
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+        "$REPO/$REPO_DB_XZ" "$REPO_DB" || { say "cannot decompress $REPO_DB_XZ"; exit 1; }
+fi
+if [ -r "$REPO_DB" ] && [ "$(done_runs "$REPO_DB")" -gt "$( [ -r "$DB" ] && done_runs "$DB" || echo -1)" ]; then
+    cp "$REPO_DB" "$DB" && rm -f "$DB-wal" "$DB-shm"
     say "database from the repository ($(done_runs "$DB") runs done)"
 elif [ -r "$DB" ]; then
     say "database kept from an earlier call on this machine ($(done_runs "$DB") runs done)"
@@ -137,9 +145,8 @@ EOF
 python3 -c 'import sqlite3, sys
 src = sqlite3.connect(sys.argv[1]); dst = sqlite3.connect(sys.argv[2]); src.backup(dst); dst.close(); src.close()' \
     "$DB" "$OUT/bpe-study.sqlite"
-if [ "$(stat -c %s "$OUT/bpe-study.sqlite")" -gt $((15 * 1048576)) ]; then
-    xz -T0 -6 "$OUT/bpe-study.sqlite" && say "the database is over 15 MiB: returned as bpe-study.sqlite.xz"
-fi
+python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(open(sys.argv[1], "rb"), lzma.open(sys.argv[1] + ".xz", "wb", preset=6))' \
+    "$OUT/bpe-study.sqlite" && rm "$OUT/bpe-study.sqlite" && say "database returned as bpe-study.sqlite.xz (as the repository keeps it)"
 (cd "$WORK/pack" && "$SWEEP" status --db "$DB") >"$OUT/status.txt" 2>&1
 say "done in $(( $(date +%s) - START )) s; outputs in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 exec >&- 2>&-
