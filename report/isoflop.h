@@ -21,6 +21,12 @@ typedef struct {
 int isoflop_fit_load(const char *json_text, LoadedFit *fit, char *err, int errlen);
 void isoflop_fit_free(LoadedFit *fit);
 
+/* Whether two runs' budgets are the same budget: the planner stores the sweep's budget for an
+ * isoFLOP run but its own training FLOPs for a run without one (a dense partner at a DLCM's
+ * tokens, equal inference FLOPs), within a fraction of a percent of the budget; within 2 %
+ * counts as the same (a sweep's budgets are far further apart). */
+int isoflop_same_budget(double a, double b);
+
 #define FLOPS_CURVE_MAX 128
 
 /* Training FLOPs per token against N for one family (and one R for DLCMs), from runs. */

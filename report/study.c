@@ -109,6 +109,7 @@ static int run_done(const SRun *r) { return strcmp(r->status, "done") == 0 && is
 static int is_dense(const SRun *r) { return strcmp(r->family, "dense") == 0; }
 static int same(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b)); }
 
+
 /* Distinct sorted values of a field over done runs (dense: 1 dense only, 0 dlcm only, -1 both). */
 static int distinct_values(const SRuns *l, int dense, int which, double *out, int max)
 {
@@ -119,7 +120,7 @@ static int distinct_values(const SRuns *l, int dense, int which, double *out, in
         double v = which == 0 ? r->budget : r->R;
         if (!isfinite(v)) continue;
         int seen = 0;
-        for (int j = 0; j < n; j++) seen |= same(out[j], v);
+        for (int j = 0; j < n; j++) seen |= which == 0 ? isoflop_same_budget(out[j], v) : same(out[j], v);
         if (!seen && n < max) out[n++] = v;
     }
     for (int i = 1; i < n; i++)
@@ -137,7 +138,7 @@ static const SRun *best_run(const SRuns *l, int dense, double budget, double R)
     const SRun *best = NULL;
     for (int i = 0; i < l->n; i++) {
         const SRun *r = &l->r[i];
-        if (!run_done(r) || is_dense(r) != dense || !same(r->budget, budget)) continue;
+        if (!run_done(r) || is_dense(r) != dense || !isoflop_same_budget(r->budget, budget)) continue;
         if (!dense && R > 0 && !same(r->R, R)) continue;
         if (!best || r->loss < best->loss) best = r;
     }
@@ -599,7 +600,7 @@ static void section_comparison(Study *st, FILE *out)
         const SRun *match = NULL;
         for (int j = 0; j < iso->n; j++) {
             const SRun *d = &iso->r[j];
-            if (!run_done(d) || !is_dense(d) || !same(d->budget, m->budget) || !isfinite(d->fwd_fpt)) continue;
+            if (!run_done(d) || !is_dense(d) || !isoflop_same_budget(d->budget, m->budget) || !isfinite(d->fwd_fpt)) continue;
             double ratio = fabs(m->fwd_fpt / d->fwd_fpt - 1);
             if (ratio <= 0.1 && (!match || ratio < fabs(m->fwd_fpt / match->fwd_fpt - 1))) match = d;
         }

@@ -82,7 +82,10 @@ static void collect_fit(void *ctx, const char *law, double created_at, const cha
     l->n++;
 }
 
-/* Distinct sorted values of a run field over done runs matching a family (NULL: any). */
+static double field_budget(const Run *r);
+
+/* Distinct sorted values of a run field over done runs matching a family (NULL: any); budgets
+ * within isoflop_same_budget of each other are one. */
 static int distinct(const RunList *l, const char *family, double (*field)(const Run *), double *out, int max)
 {
     int n = 0;
@@ -92,7 +95,8 @@ static int distinct(const RunList *l, const char *family, double (*field)(const 
         double v = field(r);
         if (!isfinite(v)) continue;
         int seen = 0;
-        for (int j = 0; j < n; j++) seen |= fabs(out[j] - v) <= 1e-9 * fabs(v);
+        for (int j = 0; j < n; j++)
+            seen |= field == field_budget ? isoflop_same_budget(out[j], v) : fabs(out[j] - v) <= 1e-9 * fabs(v);
         if (!seen && n < max) out[n++] = v;
     }
     for (int i = 1; i < n; i++)
@@ -298,7 +302,7 @@ static void plot_isoflops(Figures *f, const RunList *l, const Line *d, const Loa
         int n_pts = 0;
         for (int i = 0; pts && i < l->n; i++) {
             const Run *r = &l->runs[i];
-            if (in_line(d, r) && is_done(r) && fabs(r->budget - budgets[b]) <= 1e-9 * budgets[b]) {
+            if (in_line(d, r) && is_done(r) && isoflop_same_budget(r->budget, budgets[b])) {
                 fprintf(pts, "%.10g %.10g\n", r->N, r->loss);
                 n_pts++;
             }
@@ -431,7 +435,7 @@ static void plot_training_curves(Figures *f, sqlite3 *db, const RunList *l, doub
     int lines = 0;
     for (int i = 0; i < l->n; i++) {
         const Run *r = &l->runs[i];
-        if (fabs(r->budget - budget) > 1e-9 * budget) continue;
+        if (!isoflop_same_budget(r->budget, budget)) continue;
         int block;
         CurveWriter w = {plot_block(&p, &block), 0};
         if (!w.out) continue;
@@ -756,7 +760,7 @@ static int write_report(const char *path, const char *sweep, const char *db_path
             int count = 0;
             for (int i = 0; i < l->n; i++) {
                 const Run *r = &l->runs[i];
-                if (!in_line(&lines[k], r) || !is_done(r) || fabs(r->budget - budgets[b]) > 1e-9 * budgets[b]) continue;
+                if (!in_line(&lines[k], r) || !is_done(r) || !isoflop_same_budget(r->budget, budgets[b])) continue;
                 count++;
                 if (r->N < n_min) n_min = r->N;
                 if (r->N > n_max) n_max = r->N;

@@ -210,3 +210,14 @@ Test(report, isoflop_minimum_of_a_known_law)
     isoflop_fit_free(&fit);
     cr_assert_neq(isoflop_fit_load("{\"law\": \"chinchilla\"}", &fit, err, sizeof err), 0);
 }
+
+/* A dense partner planned at a DLCM's tokens stores its own training FLOPs as its budget (a
+ * fraction of a percent off the sweep's); the reports count it with that budget, and keep
+ * budgets a factor apart apart. */
+Test(report, realized_budgets_group_with_the_sweeps_budget)
+{
+    cr_assert(isoflop_same_budget(3e13, 29909720236032.0), "0.3 % below");
+    cr_assert(isoflop_same_budget(1.00207985845862e+15, 1e15), "0.2 % above");
+    cr_assert_not(isoflop_same_budget(3e13, 1e14), "a budget 3.3x larger");
+    cr_assert_not(isoflop_same_budget(1e14, 1.05e14), "5 % apart is another budget");
+}
