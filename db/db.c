@@ -234,7 +234,7 @@ sqlite3 *db_open_readonly(const char *path, char *err, int errlen)
     int version;
     sqlite3 *db = open_checked(path, SQLITE_OPEN_READONLY, 0, &version, err, errlen);
     if (db && version != DB_SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s: schema version %d is older than this program's (%d): open it with a writing command to migrate it",
+        snprintf(err, errlen, "%s: schema version %d is older than this program's (%d): migrate it with `dlcm-sweep migrate --db FILE`",
                  path, version, DB_SCHEMA_VERSION);
         sqlite3_close(db);
         return NULL;
