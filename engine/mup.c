@@ -33,8 +33,9 @@ static double class_width_scale(const ModelConfig *cfg, ParamClass cls)
  * times smaller than its blocks' output, so C is made of W_up's updates, whose unaligned part
  * shrinks like 1/√d_t: with d_c fixed the backbone's output then grew like d_t^0.16 at widths
  * 128-512. W_up's base std is instead 1/√d_base, so under μP it starts at 1/√(d_base·s_token)
- * = 1/√d_t (a unit gain: C has the size of H's segment means) and under sp at 1/√d_base;
- * that halves the finite-width drift (the coordinate check in tests/test_engine_mup.c has
+ * = 1/√d_t (a unit gain: C has the size of H's segment means; times the readout factor
+ * above when the tokens are wider than the concepts) and under sp at 1/√d_base; that halves
+ * the finite-width drift (the coordinate check in tests/test_engine_mup.c has
  * the numbers). */
 static double init_width_factor(const ModelConfig *cfg, const ParamTensor *t)
 {
