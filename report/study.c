@@ -83,7 +83,10 @@ static void collect(void *ctx, const StudyRun *s)
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
         SRun *grown = realloc(l->r, (size_t)cap * sizeof *grown);
-        if (!grown) return;
+        if (!grown) { /* a report on some of the runs would read as one on all of them */
+            fprintf(stderr, "dlcm-report: out of memory reading the runs\n");
+            exit(1);
+        }
         l->r = grown;
         l->cap = cap;
     }

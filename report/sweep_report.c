@@ -43,7 +43,10 @@ static void collect_run(void *ctx, const ReportRun *r)
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
         Run *grown = realloc(l->runs, (size_t)cap * sizeof *grown);
-        if (!grown) return;
+        if (!grown) { /* a report on some of the runs would read as one on all of them */
+            fprintf(stderr, "dlcm-report: out of memory reading the runs\n");
+            exit(1);
+        }
         l->runs = grown;
         l->cap = cap;
     }
