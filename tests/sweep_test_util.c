@@ -3,6 +3,7 @@
 #include "util/fs.h"
 
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <signal.h>
 #include <time.h>
@@ -174,4 +175,30 @@ void tu_read(const char *path, char *buf, size_t n)
     size_t got = fread(buf, 1, n - 1, f);
     buf[got] = '\0';
     fclose(f);
+}
+
+int tu_max_overlap(const TuSweep *s, const char *device)
+{
+    double starts[64], ends[64];
+    int n = 0;
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT out_dir FROM runs WHERE device = ?1", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
+        char path[1100], text[256];
+        snprintf(path, sizeof path, "%s/times", (const char *)sqlite3_column_text(st, 0));
+        tu_read(path, text, sizeof text);
+        if (sscanf(text, "%lf %lf", &starts[n], &ends[n]) == 2) n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    int most = 0;
+    for (int i = 0; i < n; i++) {
+        int at_once = 0;
+        for (int j = 0; j < n; j++) at_once += starts[j] <= starts[i] && starts[i] < ends[j];
+        if (at_once > most) most = at_once;
+    }
+    return most;
 }

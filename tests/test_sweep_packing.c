@@ -57,33 +57,6 @@ Test(sweep_packing, each_rule_bounds_the_runs_per_gpu)
     cr_assert_eq(c.per_gpu, 1);
 }
 
-/* How many runs of the sweep overlapped in time at most on a device (the fake trainer's times). */
-static int max_overlap(const TuSweep *s, const char *device)
-{
-    double starts[64], ends[64];
-    int n = 0;
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT out_dir FROM runs WHERE device = ?1", -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
-        char path[1100], text[256];
-        snprintf(path, sizeof path, "%s/times", (const char *)sqlite3_column_text(st, 0));
-        tu_read(path, text, sizeof text);
-        if (sscanf(text, "%lf %lf", &starts[n], &ends[n]) == 2) n++;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    int most = 0;
-    for (int i = 0; i < n; i++) {
-        int at_once = 0;
-        for (int j = 0; j < n; j++) at_once += starts[j] <= starts[i] && starts[i] < ends[j];
-        if (at_once > most) most = at_once;
-    }
-    return most;
-}
-
 Test(sweep_packing, without_max_per_gpu_small_runs_pack_eight_and_the_choice_is_printed, .timeout = 120)
 {
     TuSweep s;
@@ -98,7 +71,7 @@ Test(sweep_packing, without_max_per_gpu_small_runs_pack_eight_and_the_choice_is_
     cr_assert(strstr(text, "  10 queued run(s): up to 8 per GPU, bound by small runs (the cap)") != NULL, "%s", text);
     cr_assert(strstr(text, "started (up to 8 per GPU)") != NULL, "%s", text);
     cr_assert_eq(tu_query_int(s.db, "SELECT count(*) FROM runs WHERE status = 'done'"), 10);
-    cr_assert_eq(max_overlap(&s, "cuda:0"), 8, "eight small runs at once, never more");
+    cr_assert_eq(tu_max_overlap(&s, "cuda:0"), 8, "eight small runs at once, never more");
     tu_remove_tree(s.dir);
 
     /* Memory for three of them (each is estimated at 256 MiB and a little): three at once. */
@@ -108,7 +81,7 @@ Test(sweep_packing, without_max_per_gpu_small_runs_pack_eight_and_the_choice_is_
     cr_assert_eq(tu_sweep(mem_args, env, s.log), 0);
     tu_read(s.log, text, sizeof text);
     cr_assert(strstr(text, "up to 3 per GPU, bound by estimated memory") != NULL, "%s", text);
-    cr_assert_eq(max_overlap(&s, "cuda:0"), 3);
+    cr_assert_eq(tu_max_overlap(&s, "cuda:0"), 3);
     tu_remove_tree(s.dir);
 
     /* --max-per-gpu still decides when given. */
@@ -118,7 +91,7 @@ Test(sweep_packing, without_max_per_gpu_small_runs_pack_eight_and_the_choice_is_
     cr_assert_eq(tu_sweep(fixed, env, s.log), 0);
     tu_read(s.log, text, sizeof text);
     cr_assert(strstr(text, "packing: up to 2 run(s) per GPU (--max-per-gpu)") != NULL, "%s", text);
-    cr_assert_eq(max_overlap(&s, "cuda:0"), 2);
+    cr_assert_eq(tu_max_overlap(&s, "cuda:0"), 2);
     tu_remove_tree(s.dir);
 }
 

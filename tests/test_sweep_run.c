@@ -290,33 +290,6 @@ Test(sweep_run, command_line_errors)
     tu_remove_tree(s.dir);
 }
 
-/* The most runs that overlapped in time on one device (from each run's times file). */
-static int max_overlap_on(const TuSweep *s, const char *device)
-{
-    double starts[64], ends[64];
-    int n = 0;
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT out_dir FROM runs WHERE device = ?1", -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
-        char path[1100], text[256];
-        snprintf(path, sizeof path, "%s/times", (const char *)sqlite3_column_text(st, 0));
-        tu_read(path, text, sizeof text);
-        if (sscanf(text, "%lf %lf", &starts[n], &ends[n]) == 2) n++;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    int most = 0;
-    for (int i = 0; i < n; i++) {
-        int at_once = 0;
-        for (int j = 0; j < n; j++) at_once += starts[j] <= starts[i] && starts[i] < ends[j];
-        if (at_once > most) most = at_once;
-    }
-    return most;
-}
-
 Test(sweep_run, gpus_one_run_each_unless_memory_allows_packing)
 {
     TuSweep s;
@@ -328,8 +301,8 @@ Test(sweep_run, gpus_one_run_each_unless_memory_allows_packing)
     cr_assert_eq(tu_sweep(packed, env, s.log), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE device = 'cuda:3'"), 2, "CUDA_VISIBLE_DEVICES picks the GPU");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE device = 'cuda:5'"), 2);
-    cr_assert_eq(max_overlap_on(&s, "cuda:3"), 2, "two small runs packed on one GPU");
-    cr_assert_leq(max_overlap_on(&s, "cuda:5"), 2);
+    cr_assert_eq(tu_max_overlap(&s, "cuda:3"), 2, "two small runs packed on one GPU");
+    cr_assert_leq(tu_max_overlap(&s, "cuda:5"), 2);
     tu_remove_tree(s.dir);
 
     /* Memory for one run only: never two on a GPU. */
@@ -338,7 +311,7 @@ Test(sweep_run, gpus_one_run_each_unless_memory_allows_packing)
                             "--gpu-mem", "0.01", "--max-per-gpu", "4", "--quiet", NULL};
     cr_assert_eq(tu_sweep(single, env, s.log), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE device = 'cuda:0' AND status = 'done'"), 4);
-    cr_assert_eq(max_overlap_on(&s, "cuda:0"), 1);
+    cr_assert_eq(tu_max_overlap(&s, "cuda:0"), 1);
     tu_remove_tree(s.dir);
 }
 
