@@ -600,8 +600,7 @@ int config_resolve(TrainConfig *cfg, const ConfigSources *src, char *err, int er
     }
     char serr[256];
     if (shape_validate(s, serr, sizeof serr)) return fail_key(src, "model", err, errlen, serr);
-    /* bf16 against the device is checked where the device is known (the trainer): a planner
-     * resolves a GPU run's config on a machine without one */
+    /* bf16 against the device: engine/train/trainer.c */
     /* Token counts are int64 in the database and summed as doubles: a run's tokens must stay
      * exact in both (2^53), or steps x batch x grad_accum x seq_len overflows. */
     int64_t per_step = (int64_t)cfg->batch * s->seq_len * cfg->grad_accum;

@@ -196,11 +196,6 @@ static int build_config(const Args *a, TrainConfig *cfg)
         if (config_set_kv(cfg, src, a->overrides[i].key, a->overrides[i].value, a->overrides[i].origin, err, sizeof err))
             rc = TRAIN_EXIT_BAD_INPUT;
     if (!rc && config_resolve(cfg, src, err, sizeof err)) rc = TRAIN_EXIT_BAD_INPUT;
-    if (!rc && cfg->precision == PRECISION_BF16 && cfg->device != DEVICE_CUDA) {
-        snprintf(err, sizeof err, "run.precision: bf16 needs a GPU (run.device cuda)%s",
-                 backend_cuda_available() ? "" : "; this machine has none");
-        rc = TRAIN_EXIT_BAD_INPUT;
-    }
     if (rc) fprintf(stderr, "dlcm-train: %s\n", err);
     config_sources_destroy(src);
     return rc;

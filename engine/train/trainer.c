@@ -382,6 +382,13 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
 {
     const TrainConfig *cfg = r->cfg;
     *resumed = 0;
+    /* Checked here, where the device is known, not in the run config's resolve (a planner
+     * resolves GPU runs on a machine without one); before anything is created. */
+    if (cfg->precision == PRECISION_BF16 && cfg->device != DEVICE_CUDA) {
+        snprintf(r->err, ERRLEN, "run.precision: bf16 needs a GPU (run.device cuda)%s",
+                 backend_cuda_available() ? "" : "; this machine has none");
+        return TRAIN_EXIT_BAD_INPUT;
+    }
     if (fs_mkdirs(cfg->out, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
     /* One trainer per run directory: a second one would interleave checkpoint.bin.tmp writes and
      * rows in the run's database. The lock goes with the process, however it ends. (Not the
@@ -433,10 +440,6 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     }
     if (valset_open(&r->val, cfg, r->err, ERRLEN)) return TRAIN_EXIT_BAD_INPUT;
 
-    if (cfg->precision == PRECISION_BF16 && cfg->device != DEVICE_CUDA) {
-        snprintf(r->err, ERRLEN, "run.precision: bf16 needs a GPU (run.device cuda)");
-        return TRAIN_EXIT_BAD_INPUT;
-    }
     if (cfg->device == DEVICE_CUDA) {
         r->be = backend_cuda_create(cfg->cuda_device,
                                     cfg->precision == PRECISION_BF16 ? DTYPE_BF16 : DTYPE_F32,
