@@ -204,7 +204,7 @@ int shape_check_dlcm_proportions(const ModelShape *s, double min_ratio, char *er
         snprintf(err, errlen, "no decoder block (n_dec = 0): a DLCM decodes its concepts back through at least one token block");
         return -1;
     }
-    if (!(s->d_c > s->d_t) || (double)s->d_c < min_ratio * s->d_t - 1e-9) {
+    if (min_ratio > 0 && (!(s->d_c > s->d_t) || (double)s->d_c < min_ratio * s->d_t - 1e-9)) {
         snprintf(err, errlen, "the backbone (d_c = %d) is not wider than the token stacks (d_t = %d) by concept_width_ratio %g",
                  s->d_c, s->d_t, min_ratio);
         return -1;

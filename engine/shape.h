@@ -84,8 +84,8 @@ int shape_solve(const ModelShape *base, double N, double P, const ShapeRule *rul
 void shape_describe(const ModelShape *s, char *buf, int buflen);
 
 /* Whether a DLCM shape is the architecture the studies measure: at least one decoder block, and a
- * backbone wider than the token stacks, d_c >= min_ratio x d_t. Dense shapes pass. 0, or -1
- * with the reason in err. */
+ * backbone wider than the token stacks, d_c >= min_ratio x d_t (min_ratio 0: no width rule, the
+ * decoder rule only). Dense shapes pass. 0, or -1 with the reason in err. */
 int shape_check_dlcm_proportions(const ModelShape *s, double min_ratio, char *err, int errlen);
 
 /* The dense shape (vocab and T from *base) whose forward FLOPs per token are within rel_tol of

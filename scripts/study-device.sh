@@ -18,8 +18,9 @@
 # scripts/study-device-hook.sh: run when present, from the unpacked archive, with STUDY_DB,
 # STUDY_FINISHED (sweep, run and run directory of each run finished this session, tab-separated)
 # and OUT. Knobs (environment): STUDY_BUDGET_S (seconds for the whole script, default 570),
-# STUDY_FILES (sweep files in order), STUDY_PACK (the archive), STUDY_WORK (scratch, default
-# /tmp/bpe-study).
+# STUDY_FILES (sweep files in order), STUDY_NEW_VERSION (1: a sweep file whose settings changed is
+# recorded as the sweep's next version, `dlcm-sweep run --new-version`; unchanged files are not),
+# STUDY_PACK (the archive), STUDY_WORK (scratch, default /tmp/bpe-study).
 set -u
 START=$(date +%s)
 REPO=$(pwd)
@@ -102,8 +103,10 @@ for f in $FILES; do
     deadline=$(( $(left) - RESERVE - GRACE ))
     if [ "$deadline" -lt 60 ]; then say "$(left) s left: no more sweeps this session"; break; fi
     say "$f: dlcm-sweep run with a deadline of $deadline s"
-    "$SWEEP" run "$REPO/$f" --db "$DB" --runs-dir "$WORK/runs" --deadline "$deadline" --stop-grace "$GRACE" \
-        --status-every 30
+    version_flag=""
+    [ "${STUDY_NEW_VERSION:-0}" = 1 ] && version_flag=--new-version
+    "$SWEEP" run "$REPO/$f" $version_flag --db "$DB" --runs-dir "$WORK/runs" --deadline "$deadline" \
+        --stop-grace "$GRACE" --status-every 30
     rc=$?
     case $rc in
         0) say "$f: every run done" ;;

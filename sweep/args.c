@@ -103,6 +103,8 @@ static const char sweep_file_help[] =
     "  inference_matched_dense: true adds, for each DLCM run, a dense run whose inference FLOPs per\n"
     "    token are within 2% of the DLCM's, on the same tokens; plan prints the pairs (a DLCM family\n"
     "    may set it for its own runs only)\n"
+    "  allow_narrow_backbone: true lifts the width rule (never the decoder rule), for a muP check\n"
+    "    that scales d_t alone under a fixed narrow backbone; such runs are not a study's DLCMs\n"
     "  max_epochs: passes over its training shard a run may make (default 4): a run planned beyond\n"
     "    it is refused, naming it and its epochs\n"
     "  families: a list; each has family (dense | dlcm) and either N (and P for dlcm), from which\n"

@@ -427,6 +427,8 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
         else if (strcmp(key, "inference_matched_dense") == 0) {
             rc = read_flag(r, v, key, &spec->inference_matched_dense);
             spec->inference_matched_line = line_of(k);
+        } else if (strcmp(key, "allow_narrow_backbone") == 0) {
+            rc = read_flag(r, v, key, &spec->allow_narrow_backbone);
         } else if (strcmp(key, "max_epochs") == 0) {
             double e;
             rc = read_number(r, v, key, &e);
@@ -436,7 +438,7 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
         }
         else if (strcmp(key, "trainer") == 0) rc = read_trainer(r, v, spec->trainer, &spec->n_trainer, SWEEP_MAX_TRAINER);
         else if (strcmp(key, "families") == 0) families = v;
-        else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens grad_accum budgets tokens lr seed parametrization max_attempts max_deviation max_epochs shape_rule inference_matched_dense trainer families)%s", "");
+        else return fail(r, k, key, "unknown key (known: name vocab seq_len batch_tokens grad_accum budgets tokens lr seed parametrization max_attempts max_deviation max_epochs allow_narrow_backbone shape_rule inference_matched_dense trainer families)%s", "");
         if (rc) return -1;
     }
     if (!have_name) return fail(r, root, "name", "missing: the sweep's name%s", "");

@@ -72,6 +72,8 @@ typedef struct {
     ShapeRule rule;            /* how shapes follow (N, P) in solve mode; its width ratio binds every DLCM */
     int inference_matched_dense; /* add, for each DLCM run, a dense run at its inference FLOPs */
     int inference_matched_line;
+    int allow_narrow_backbone; /* 1: a DLCM's backbone may be as narrow as its token stacks (a μP
+                                * check scaling d_t alone under a fixed narrow d_c), not a study's DLCM */
     double max_epochs;         /* most passes over its training shard a run may make (default 4) */
     int max_epochs_line;       /* 0: the default */
     int n_families;

@@ -212,8 +212,12 @@ static int expand_shape(const SweepSpec *spec, int fi, const ModelShape *shape, 
         return -1;
     }
     /* A degenerate DLCM (no decoder, a backbone no wider than the token stacks) is not the
-     * architecture the study claims to measure: the point is refused rather than trained. */
-    if (shape_check_dlcm_proportions(shape, spec->rule.concept_width_ratio, inner, sizeof inner)) {
+     * architecture the study claims to measure: the point is refused rather than trained. A μP
+     * check that scales d_t alone needs a fixed backbone narrower than its widest token stack
+     * (else the backbone, not d_t, sets the optimal LR): allow_narrow_backbone lifts the width
+     * rule for it, never the decoder rule. */
+    double width_ratio = spec->allow_narrow_backbone ? 0 : spec->rule.concept_width_ratio;
+    if (shape_check_dlcm_proportions(shape, width_ratio, inner, sizeof inner)) {
         snprintf(err, errlen, "%s:%d: family: refused %s: %s", spec->file, fam->line, desc, inner);
         return -1;
     }

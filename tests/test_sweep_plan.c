@@ -207,6 +207,27 @@ Test(sweep_plan, degenerate_dlcms_are_refused_with_the_reason)
     cr_assert(strstr(err, "r.yaml:2: concept_width_ratio: must exceed 1") != NULL, "%s", err);
 }
 
+Test(sweep_plan, a_narrow_backbone_is_planned_only_where_the_sweep_allows_it)
+{
+    /* A μP check along d_t alone: token stacks of 64 to 512 under a fixed backbone of 128. */
+    const char *grid = "  - family: dlcm\n    d_t: [64, 512]\n    d_c: 128\n    n_enc: 1\n    n_con: 1\n"
+                       "    n_dec: 1\n    R: 4\n";
+    const char *head = "name: n\nvocab: 256\nseq_len: 256\nbatch_tokens: 16384\ntokens: 1638400\nlr: 0.01\n";
+    char yaml[1024], err[512];
+    snprintf(yaml, sizeof yaml, "%sfamilies:\n%s", head, grid);
+    plan_error(yaml, err, sizeof err);
+    cr_assert(strstr(err, "not wider than the token stacks") != NULL, "%s", err);
+    snprintf(yaml, sizeof yaml, "%sallow_narrow_backbone: true\nfamilies:\n%s", head, grid);
+    SweepPlan plan = plan_text(yaml);
+    cr_assert_eq(plan.n, 2);
+    sweep_plan_free(&plan);
+    /* The decoder rule still binds. */
+    snprintf(yaml, sizeof yaml, "%sallow_narrow_backbone: true\nfamilies:\n  - family: dlcm\n    d_t: 512\n"
+                                "    d_c: 128\n    n_enc: 1\n    n_con: 1\n    n_dec: 0\n    R: 4\n", head);
+    plan_error(yaml, err, sizeof err);
+    cr_assert(strstr(err, "no decoder block") != NULL, "%s", err);
+}
+
 Test(sweep_plan, solved_dlcms_have_a_decoder_and_a_wider_backbone)
 {
     /* Small models are where the solver used to give n_dec = 0 and d_c = d_t (the byte study). */
