@@ -757,8 +757,10 @@ static void section_mup(Study *st, FILE *out)
                     ws && json_object_is_type(ws, json_type_array) ? json_object_array_length(ws) : 0,
                     jnum(t, "max_drift_steps"));
         }
+        /* dlcm-fit mup writes {"verdict": ..., "reasons": [...]}; a bare array is read too. */
         json_object *reasons = jget(m->json, "verdict_reasons");
-        fprintf(out, "\nReasons:\n\n");
+        if (reasons && json_object_is_type(reasons, json_type_object)) reasons = jget(reasons, "reasons");
+        fprintf(out, "\nReasons (`dlcm-fit mup`):\n\n");
         for (size_t r = 0; reasons && json_object_is_type(reasons, json_type_array) && r < json_object_array_length(reasons);
              r++) {
             json_object *x = json_object_array_get_idx(reasons, r);

@@ -555,9 +555,10 @@ static void write_fit_section(FILE *out, const Fit *f)
     json_object_object_get_ex(root, "validation", &validation);
     json_object_object_get_ex(root, "data", &data);
     time_t when = (time_t)f->created_at;
-    char date[64] = "(from a file)";
-    if (f->created_at > 0) strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&when));
-    fprintf(out, "### The %s law (fit of %s)\n\n", f->law, date);
+    /* A fit made by the report itself has no stored date: its source line says so. */
+    char date[64] = "";
+    if (f->created_at > 0) strftime(date, sizeof date, " (fit of %Y-%m-%d %H:%M UTC)", gmtime(&when));
+    fprintf(out, "### The %s law%s\n\n", f->law, date);
     fprintf(out, "%.0f points used (%.0f dense, %.0f dlcm); R^2 of log L = %.4f; %d bootstrap resamples.\n\n",
             json_number(data, "n_used"), json_number(data, "n_dense"), json_number(data, "n_dlcm"),
             json_number(validation, "r2_log"), f->fit.n_boot);

@@ -472,6 +472,10 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     cr_assert(strstr(text, "Decoupled μP transfers the learning rate across widths (and SP does not) | known-mup-dt: PASS |"),
               "%s", text);
     cr_assert(strstr(text, "### `known-mup-dt` (width axis d_t;"), "%s", text);
+    /* The fit's reasons for its verdict are listed under it. */
+    const char *reasons = strstr(text, "Reasons (`dlcm-fit mup`):\n\n- ");
+    cr_assert(reasons != NULL, "%s", text);
+    cr_assert(strstr(reasons, "transfers (|slope| <= 0.1, interval within +-0.15, drift <= 1 step)"), "%s", reasons);
     /* The sp control drifts by a slope of -1: its interval excludes 0. */
     double slope, slope_lo, slope_hi;
     cr_assert_eq(table_cell(text, "| sp | ", 2, cell, sizeof cell), 0);
