@@ -462,8 +462,11 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
                            "of 3 target R the global parser's deviations all lie below"),
               "%s", text);
     cr_assert(strstr(text, "deviations all lie below the per-sequence parser's; at 0 all above (ranges over runs) | **holds** |"));
-    cr_assert(strstr(text, "tokens per concept differ between domains | at 3 of 3 target R") &&
-              strstr(text, "are disjoint | **holds** |"), "%s", text);
+    /* Literature is cut at 0.8 R and technical text at 1.25 R on every run: paired within runs,
+     * every target R finds the difference (ratio 0.64). */
+    cr_assert(strstr(text, "tokens per concept differ between domains | 3 of 3 paired comparisons") &&
+              strstr(text, "find one domain cut into longer concepts than another | **holds** |"), "%s", text);
+    cr_assert(strstr(text, "| literature / technical |"), "%s", text);
     cr_assert_eq(table_cell(text, "| At matched compute a DLCM is more accurate than dense", 1, cell, sizeof cell), 0);
     cr_assert(strstr(cell, "best DLCM 0.600") && strstr(cell, "best dense 0.400"), "%s", cell);
     cr_assert_eq(table_cell(text, "| At matched compute a DLCM is more accurate than dense", 2, cell, sizeof cell), 0);
