@@ -2,7 +2,8 @@
 # store (db) and the fits (fit: the laws and the gnuplot runner); the sweep scheduler does not
 # link any of this, so it stays free of GSL and gnuplot.
 REPORT_OBJS := $(BUILD)/report/isoflop.o $(BUILD)/report/sweep_report.o\
-               $(BUILD)/report/study.o $(BUILD)/report/study_tables.o $(BUILD)/report/domain_ratio.o
+               $(BUILD)/report/study.o $(BUILD)/report/study_tables.o $(BUILD)/report/domain_ratio.o\
+               $(BUILD)/report/seed_noise.o
 PROGRAMS += $(BIN)/dlcm-report
 TEST_OBJS += $(REPORT_OBJS)
 

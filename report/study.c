@@ -33,6 +33,7 @@
 #include "fit/summary.h"
 #include "report/domain_ratio.h"
 #include "report/isoflop.h"
+#include "report/seed_noise.h"
 #include "report/study_tables.h"
 #include "report/sweep_report.h"
 
@@ -545,6 +546,48 @@ static void multiplier_text(char *buf, size_t n, const Comparison *c)
     fmt_ci(buf, n, "%.3g", 1 / c->share, 1 / c->share_hi, 1 / c->share_lo);
 }
 
+/* The seed-to-seed noise of the runs trained like the isoFLOP runs: groups of isoFLOP and parser
+ * runs alike in all but the seed (sweep, family, widths, N, R, LR, parametrization, parser,
+ * budget and tokens). */
+static SeedNoise study_seed_noise(const Study *st)
+{
+    SeedNoise none = {0, 0, NAN, NAN, NAN};
+    int n = st->runs[SW_ISOFLOP].n + st->runs[SW_PARSER].n;
+    if (n == 0) return none;
+    const SRun **runs = malloc((size_t)n * sizeof *runs);
+    double *loss = malloc((size_t)n * sizeof *loss);
+    int *group = malloc((size_t)n * sizeof *group);
+    if (!runs || !loss || !group) {
+        free(runs);
+        free(loss);
+        free(group);
+        return none;
+    }
+    int k = 0;
+    for (int s = 0; s < 3; s += 2)
+        for (int i = 0; i < st->runs[s].n; i++)
+            if (run_done(&st->runs[s].r[i])) runs[k++] = &st->runs[s].r[i];
+    for (int i = 0; i < k; i++) {
+        const SRun *a = runs[i];
+        loss[i] = a->loss;
+        group[i] = i;
+        for (int j = 0; j < i; j++) {
+            const SRun *b = runs[j];
+            if (!strcmp(a->sweep, b->sweep) && !strcmp(a->family, b->family) && a->d_t == b->d_t && a->d_c == b->d_c &&
+                same(a->N, b->N) && same(a->R, b->R) && same(a->lr, b->lr) && !strcmp(a->param, b->param) &&
+                !strcmp(a->parser, b->parser) && same(a->budget, b->budget) && same(a->D, b->D) && a->seed != b->seed) {
+                group[i] = group[j];
+                break;
+            }
+        }
+    }
+    SeedNoise noise = seed_noise_pooled(loss, group, k);
+    free(runs);
+    free(loss);
+    free(group);
+    return noise;
+}
+
 static void section_comparison(Study *st, FILE *out)
 {
     fprintf(out, "## DLCM against dense at matched compute\n\n");
@@ -581,17 +624,35 @@ static void section_comparison(Study *st, FILE *out)
         last_train = t;
         last_inf = i;
     }
-    fprintf(out, "\nObserved (no law): the best run of each family at each budget, one seed each (differences below "
-                 "the seed-to-seed noise are not evidence).\n\n| budget C | best dense (N, loss) | best DLCM (N, R, loss) | "
-                 "dense - DLCM |\n|---|---|---|---|\n");
+    SeedNoise noise = study_seed_noise(st);
+    double band = 1.96 * sqrt(2.0) * noise.sd, band_hi = 1.96 * sqrt(2.0) * noise.sd_hi;
+    fprintf(out, "\nObserved (no law): the best run of each family at each budget, one seed each. ");
+    if (noise.df > 0)
+        fprintf(out, "Seed-to-seed noise of a run's final loss, pooled over the %d groups of isoFLOP and parser runs that "
+                     "differ only in the seed (%d degrees of freedom): sd %.4f [%.4f, %.4f], so the difference of two "
+                     "single-seed runs must exceed 1.96 x sqrt(2) x sd = %.4f (%.4f at the sd's upper bound) to be told "
+                     "from noise at 95 %%. The best of several runs is biased low as well: a difference inside the band is "
+                     "no evidence either way.\n\n",
+                noise.groups, noise.df, noise.sd, noise.sd_lo, noise.sd_hi, band, band_hi);
+    else
+        fprintf(out, "No two isoFLOP or parser runs differ only in the seed, so the seed-to-seed noise is not measured: "
+                     "these differences cannot be told from it.\n\n");
+    fprintf(out, "| budget C | best dense (N, loss) | best DLCM (N, R, loss) | dense - DLCM | against the seed noise |\n"
+                 "|---|---|---|---|---|\n");
     for (int b = 0; b < st->n_budgets; b++) {
         const SRun *d = best_run(&st->runs[SW_ISOFLOP], 1, st->budgets[b], 0);
         const SRun *m = best_run(&st->runs[SW_ISOFLOP], 0, st->budgets[b], 0);
         char a[96] = "-", c[96] = "-", g[32] = "-";
+        const char *verdict = "-";
         if (d) snprintf(a, sizeof a, "%.3g, %.4f", d->N, d->loss);
         if (m) snprintf(c, sizeof c, "%.3g, %g, %.4f", m->N, m->R, m->loss);
-        if (d && m) snprintf(g, sizeof g, "%+.4f", d->loss - m->loss);
-        fprintf(out, "| %.3g | %s | %s | %s |\n", st->budgets[b], a, c, g);
+        if (d && m) {
+            double diff = d->loss - m->loss;
+            snprintf(g, sizeof g, "%+.4f", diff);
+            verdict = noise.df == 0 ? "not measured" : fabs(diff) > band_hi ? (diff > 0 ? "beyond: DLCM better" : "beyond: dense better")
+                                     : fabs(diff) > band ? "at the edge of the band" : "within the noise";
+        }
+        fprintf(out, "| %.3g | %s | %s | %s | %s |\n", st->budgets[b], a, c, g, verdict);
     }
     fprintf(out, "\nObserved pairs at equal inference FLOPs (a DLCM run and a dense run of the same budget whose "
                  "forward FLOPs per token differ by at most 10 %%):\n\n| budget C | DLCM run (N, R, F_fwd) | dense run "
