@@ -83,6 +83,71 @@ int study_record_version(sqlite3 *db, const char *base_name, int version, const 
     return rc;
 }
 
+/* The settings an extension replaces stay in meta, one pair of rows per extension: the key
+ * "sweep_settings:ID:K" holds the text, "sweep_file:ID:K" the file (K = 1, 2, ... per sweep). A
+ * key/value table already there, so no schema change; nothing else reads these keys. */
+int study_extend_version(sqlite3 *db, int64_t sweep_id, const char *file, const char *text, int *extension,
+                         char *err, int errlen)
+{
+    if (db_begin(db, err, errlen)) return -1;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "sweep_settings:%lld:", (long long)sweep_id);
+    sqlite3_stmt *count = db_prepare(db, "SELECT count(*) FROM meta WHERE substr(key, 1, length(?1)) = ?1", err,
+                                     errlen);
+    if (!count) { db_rollback(db); return -1; }
+    int bind_failed = db_bind_text(count, 1, prefix);
+    int rc = db_step(db, count, bind_failed, "counting the sweep's extensions", err, errlen);
+    int k = rc == 0 ? sqlite3_column_int(count, 0) + 1 : 0;
+    sqlite3_finalize(count);
+    if (rc) { db_rollback(db); return -1; }
+    char settings_key[64], file_key[64];
+    snprintf(settings_key, sizeof settings_key, "sweep_settings:%lld:%d", (long long)sweep_id, k);
+    snprintf(file_key, sizeof file_key, "sweep_file:%lld:%d", (long long)sweep_id, k);
+    /* The replaced values are copied from the row itself, so what is kept is exactly what was stored. */
+    sqlite3_stmt *keep = db_prepare(db,
+                                    "INSERT INTO meta(key, value) SELECT ?2, coalesce(config, '') FROM sweeps WHERE id = ?1 "
+                                    "UNION ALL SELECT ?3, coalesce(file, '') FROM sweeps WHERE id = ?1",
+                                    err, errlen);
+    if (!keep) { db_rollback(db); return -1; }
+    bind_failed = db_bind_int64(keep, 1, sweep_id) | db_bind_text(keep, 2, settings_key) |
+                  db_bind_text(keep, 3, file_key);
+    rc = db_step(db, keep, bind_failed, "keeping the sweep's replaced settings", err, errlen);
+    int kept = sqlite3_changes(db);
+    sqlite3_finalize(keep);
+    if (rc == 0 && kept != 2) rc = -1, snprintf(err, errlen, "database: no sweep with id %lld", (long long)sweep_id);
+    if (rc) { db_rollback(db); return -1; }
+    sqlite3_stmt *update = db_prepare(db, "UPDATE sweeps SET file = ?2, config = ?3 WHERE id = ?1", err, errlen);
+    if (!update) { db_rollback(db); return -1; }
+    bind_failed = db_bind_int64(update, 1, sweep_id) | db_bind_text(update, 2, file) | db_bind_text(update, 3, text);
+    rc = db_step(db, update, bind_failed, "recording the extended settings", err, errlen);
+    sqlite3_finalize(update);
+    if (rc || db_commit(db, err, errlen)) { db_rollback(db); return -1; }
+    *extension = k;
+    return 0;
+}
+
+int study_replaced_settings(sqlite3 *db, int64_t sweep_id,
+                            void (*each)(void *ctx, int extension, const char *file, const char *text), void *ctx,
+                            char *err, int errlen)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "sweep_settings:%lld:", (long long)sweep_id);
+    sqlite3_stmt *st = db_prepare(db,
+                                  "SELECT CAST(substr(t.key, length(?1) + 1) AS INTEGER) AS k, coalesce(f.value, ''), "
+                                  "t.value FROM meta t LEFT JOIN meta f "
+                                  "ON f.key = 'sweep_file:' || substr(t.key, length('sweep_settings:') + 1) "
+                                  "WHERE substr(t.key, 1, length(?1)) = ?1 ORDER BY k",
+                                  err, errlen);
+    if (!st) return -1;
+    if (db_bind_text(st, 1, prefix)) return db_bind_failed(st, "binding a parameter", err, errlen);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        each(ctx, sqlite3_column_int(st, 0), column_text(st, 1), column_text(st, 2));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return db_fail(db, "reading the sweep's replaced settings", err, errlen);
+    return 0;
+}
+
 int study_list_sweeps(sqlite3 *db, SweepListing **out, int *n, char *err, int errlen)
 {
     *out = NULL;

@@ -24,6 +24,18 @@ int study_versions(sqlite3 *db, const char *base_name,
 int study_record_version(sqlite3 *db, const char *base_name, int version, const char *name, const char *file,
                          const char *text, int64_t *sweep_id, char *err, int errlen);
 
+/* Extends a recorded version: its settings become file and text, and the ones they replace are
+ * kept (see study_replaced_settings), in one transaction. *extension: how many times this
+ * version has been extended now (1 the first time). */
+int study_extend_version(sqlite3 *db, int64_t sweep_id, const char *file, const char *text, int *extension,
+                         char *err, int errlen);
+
+/* The settings a version had before each of its extensions, oldest first: one call of
+ * each(ctx, extension, file, text) per extension (extension 1 replaced the settings first recorded). */
+int study_replaced_settings(sqlite3 *db, int64_t sweep_id,
+                            void (*each)(void *ctx, int extension, const char *file, const char *text), void *ctx,
+                            char *err, int errlen);
+
 typedef struct {
     char name[256];
     int version, runs, done, running, queued, failed, diverged, cancelled;

@@ -44,25 +44,30 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-    {"plan", "plan FILE [--csv | --json] [--db DB]",
+    {"plan", "plan FILE [--csv | --json] [--extend] [--db DB]",
      "Prints the expanded runs: id, family, shape, N, P, R, FLOPs per token (inference and training),\n"
      "tokens D, steps, realized budget and its deviation, and the estimated time of each run and of\n"
      "the sweep when the database holds measured throughput. Checks the file and what the runs need\n"
-     "(corpus shards, tokenizer, vocabulary) and flags what is missing; writes nothing.\n",
-     "csv json db no-check", 0},
+     "(corpus shards, tokenizer, vocabulary) and flags what is missing; writes nothing. --extend\n"
+     "also says what `run --extend` would do: the runs it would add, or those it would refuse (exit 2).\n",
+     "csv json extend db no-check", 0},
     {"preflight", "preflight FILE",
      "Checks a sweep file as `run` would before launching, and launches nothing: the plan (shapes,\n"
      "budgets, warm-up, pairs), every run's epochs against max_epochs, and the corpus shards,\n"
      "tokenizer and vocabulary each run needs. Prints the total training FLOPs and the device time\n"
      "they take at 12, 25 and 50 TFLOP/s. Exit 0 when `run` would launch the sweep, 2 otherwise.\n",
      "", 0},
-    {"run", "run FILE [--new-version] [--tag T,...] [--note TEXT] [run options]",
+    {"run", "run FILE [--new-version | --extend] [--tag T,...] [--note TEXT] [run options]",
      "Records the sweep and its runs in the database, then executes them. Completed runs are\n"
      "skipped; interrupted ones resume from their checkpoints. Before launching, every run's corpus\n"
      "shards, tokenizer and vocabulary are checked (--no-check skips it). A sweep file whose\n"
      "settings differ from the ones recorded under its name is refused with the differences; with\n"
-     "--new-version it becomes the next version of the sweep (NAME.v2, ...), with runs of its own.\n",
-     "new-version tag note no-check db", 1},
+     "--new-version it becomes the next version of the sweep (NAME.v2, ...), with runs of its own.\n"
+     "With --extend a file that only adds runs (every run of the latest version planned with the\n"
+     "same id) extends that version: its settings become the file's (the replaced ones are kept in\n"
+     "the database), only the new runs are queued, and finished runs keep their status and data; a\n"
+     "file that drops or changes a run is refused, naming the runs.\n",
+     "new-version extend tag note no-check db", 1},
     {"status", "status [--sweep NAME] [--runs] [--json]",
      "Counts per status and progress; --runs lists every run with its lr, seed, steps done, loss and\n"
      "the trainer's own error message. Without --sweep on a database of several sweeps, lists them.\n",
@@ -146,7 +151,7 @@ enum {
     OPT_DB = 1000, OPT_RUNS_DIR, OPT_TRAINER, OPT_SWEEP, OPT_GPUS, OPT_BACKEND, OPT_PARTITION, OPT_TIME, OPT_GPU_MEM,
     OPT_HEARTBEAT, OPT_STALE, OPT_POLL, OPT_MAX_PER_GPU, OPT_MPS, OPT_CPU_WORKERS, OPT_MAX_ATTEMPTS, OPT_GPUS_PER_TASK,
     OPT_CPUS_PER_TASK, OPT_MAX_PARALLEL, OPT_CSV, OPT_JSON, OPT_QUIET, OPT_RUNS, OPT_NO_RUN, OPT_NEW_VERSION,
-    OPT_NO_CHECK, OPT_TAG, OPT_NOTE, OPT_HELP, OPT_VERSION, OPT_STATUS_EVERY, OPT_DEADLINE, OPT_STOP_GRACE
+    OPT_EXTEND, OPT_NO_CHECK, OPT_TAG, OPT_NOTE, OPT_HELP, OPT_VERSION, OPT_STATUS_EVERY, OPT_DEADLINE, OPT_STOP_GRACE
 };
 
 static const struct option long_options[] = {
@@ -176,6 +181,7 @@ static const struct option long_options[] = {
     {"runs", no_argument, NULL, OPT_RUNS},
     {"no-run", no_argument, NULL, OPT_NO_RUN},
     {"new-version", no_argument, NULL, OPT_NEW_VERSION},
+    {"extend", no_argument, NULL, OPT_EXTEND},
     {"no-check", no_argument, NULL, OPT_NO_CHECK},
     {"tag", required_argument, NULL, OPT_TAG},
     {"note", required_argument, NULL, OPT_NOTE},
@@ -338,6 +344,7 @@ int sweep_parse_args(int argc, char **argv, Args *a, int *exit_code)
         case OPT_RUNS: a->list_runs = 1; break;
         case OPT_NO_RUN: a->no_run = 1; break;
         case OPT_NEW_VERSION: a->new_version = 1; break;
+        case OPT_EXTEND: a->extend = 1; break;
         case OPT_NO_CHECK: a->no_check = 1; break;
         }
         if (bad) return -1;
@@ -368,6 +375,11 @@ int sweep_parse_args(int argc, char **argv, Args *a, int *exit_code)
     }
     if (a->deadline_s > 0 && strcmp(a->backend, "local") != 0) {
         fprintf(stderr, "dlcm-sweep: --deadline is for the local backend (a Slurm job has its own --time)\n");
+        return -1;
+    }
+    if (a->new_version && a->extend) {
+        fprintf(stderr, "dlcm-sweep %s: --new-version (runs of its own) and --extend (runs added to the recorded "
+                        "version) exclude each other\n", c->name);
         return -1;
     }
     if (a->csv && a->json) {

@@ -17,7 +17,7 @@ typedef struct {
     const char *partition, *time_limit, *tags, *note;
     const char *positional[64]; /* arguments after the command (file, run ids) */
     int n_positional;
-    int csv, json, quiet, list_runs, no_run, new_version, no_check;
+    int csv, json, quiet, list_runs, no_run, new_version, extend, no_check;
     double gpu_mem_gib, heartbeat_s, stale_after_s, poll_s, status_every_s, deadline_s, stop_grace_s;
     int max_per_gpu; /* 0: automatic */
     int cpu_workers, max_attempts, gpus_per_task, cpus_per_task, max_parallel;

@@ -251,8 +251,22 @@ static int cmd_plan(const Args *a)
     if (problems)
         fprintf(stderr, "dlcm-sweep plan: %d problem(s) with the data these runs need: `run` will refuse the sweep\n",
                 problems);
+    int refused = 0;
+    if (a->extend) {
+        /* Read-only: plan writes nothing, and a database not there yet has nothing to extend. */
+        char err[1024];
+        sqlite3 *db = NULL;
+        if (access(a->db_path, R_OK) == 0 && !(db = db_open_readonly(a->db_path, err, sizeof err))) {
+            fprintf(stderr, "dlcm-sweep: %s\n", err);
+            refused = -1;
+        } else {
+            refused = sweep_preview_extension(db, &spec, &plan, a->file, text, stdout);
+        }
+        db_close(db);
+    }
     sweep_plan_free(&plan);
     free(text);
+    if (refused) return refused > 0 ? SWEEP_EXIT_BAD : SWEEP_EXIT_FAILED;
     return bad ? SWEEP_EXIT_FAILED : 0;
 }
 
@@ -467,7 +481,8 @@ static int cmd_run(const Args *a)
     db = open_db(a->db_path);
     if (!db) goto out;
     int64_t sweep_id;
-    int versioned = sweep_record_version(db, &spec, &plan, a->file, text, a->new_version, &sweep_id);
+    SweepRecordMode mode = a->new_version ? SWEEP_RECORD_NEW_VERSION : a->extend ? SWEEP_RECORD_EXTEND : SWEEP_RECORD_SAME;
+    int versioned = sweep_record_version(db, &spec, &plan, a->file, text, mode, &sweep_id);
     if (versioned) {
         rc = versioned > 0 ? SWEEP_EXIT_BAD : SWEEP_EXIT_FAILED;
         goto out;

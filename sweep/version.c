@@ -1,5 +1,5 @@
 /* sweep/version.c: comparing sweep files key by key (libyaml, flattened into path = value
- * lines) and recording versions of a sweep (see sweep/version.h). */
+ * lines) and recording versions of a sweep and extensions of one (see sweep/version.h). */
 #include "sweep/version.h"
 
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include <yaml.h>
 
 #include "db/study.h"
+#include "sweep/epochs.h"
 
 typedef struct {
     char **keys, **values;
@@ -150,8 +151,187 @@ static void match_version(void *ctx, int64_t sweep_id, const char *name, int ver
     }
 }
 
+/* Names the spec as the recorded version is named (NAME.vK from version 2 on) and plans it again:
+ * the name goes into every run config, so a version's runs are its own. 0, or -1 (printed). */
+static int plan_as(SweepSpec *spec, SweepPlan *plan, const char *name)
+{
+    if (strcmp(spec->name, name) == 0) return 0;
+    char err[1024];
+    snprintf(spec->name, sizeof spec->name, "%s", name);
+    sweep_plan_free(plan);
+    if (sweep_plan(spec, plan, err, sizeof err) || sweep_plan_epochs(spec, plan, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int plan_has(const SweepPlan *plan, const char *id)
+{
+    for (int i = 0; i < plan->n; i++)
+        if (strcmp(plan->runs[i].id, id) == 0) return 1;
+    return 0;
+}
+
+static void describe_planned(const PlannedRun *r, char *buf, size_t n)
+{
+    const ModelShape *s = &r->shape;
+    int used;
+    if (s->family == FAMILY_DENSE) used = snprintf(buf, n, "dense d=%d L=%d", s->d_t, s->n_layers);
+    else used = snprintf(buf, n, "dlcm d_t=%d d_c=%d %d/%d/%d R=%g", s->d_t, s->d_c, s->n_enc, s->n_con, s->n_dec, s->R);
+    if (used < 0 || (size_t)used >= n) return;
+    snprintf(buf + used, n - (size_t)used, ", %s %.4g, lr %g, seed %lld", r->has_budget ? "budget" : "tokens",
+             r->has_budget ? r->budget : (double)r->tokens, r->lr, (long long)r->seed);
+}
+
+/* The runs recorded under the version, with what `status --runs` says of each. */
+typedef struct {
+    struct {
+        char id[17], desc[160];
+    } *runs;
+    int n, cap, out_of_memory;
+} RecordedRuns;
+
+static void collect_recorded(void *ctx, const RunListing *run)
+{
+    RecordedRuns *r = ctx;
+    if (r->out_of_memory) return;
+    if (r->n == r->cap) {
+        int cap = r->cap ? 2 * r->cap : 64;
+        void *grown = realloc(r->runs, (size_t)cap * sizeof *r->runs);
+        if (!grown) { r->out_of_memory = 1; return; }
+        r->runs = grown;
+        r->cap = cap;
+    }
+    snprintf(r->runs[r->n].id, sizeof r->runs[r->n].id, "%s", run->id);
+    snprintf(r->runs[r->n].desc, sizeof r->runs[r->n].desc, "%s N=%.4g, budget %.4g, lr %g, seed %lld", run->family,
+             run->N, run->budget, run->lr, (long long)run->seed);
+    r->n++;
+}
+
+/* How many runs a refusal names before it says "and K more". */
+#define EXTEND_RUNS_NAMED 5
+
+/* Compares the new plan (named as the version is) with version `version` of the sweep: the plan of
+ * its stored settings (the same parser and planner) and the runs recorded under it. Every one of
+ * those must be planned identically (the same id) by the new file. 1 when they are (*n_new: planned
+ * runs not recorded yet, *n_kept: recorded runs), 0 when not (the first few named on stderr), -1
+ * error (printed). */
+static int compare_extension(sqlite3 *db, int64_t sweep_id, const char *base, const char *stored_name, int version,
+                             const char *stored, const char *file, const char *text, const SweepPlan *plan,
+                             int *n_new, int *n_kept, FILE *list_new)
+{
+    char err[1024], label[320];
+    snprintf(label, sizeof label, "%s (version %d, as recorded)", base, version);
+    SweepSpec *old = malloc(sizeof *old);
+    SweepPlan old_plan = {0};
+    RecordedRuns recorded = {0};
+    int result = -1;
+    if (!old) { fprintf(stderr, "dlcm-sweep: out of memory\n"); return -1; }
+    if (sweep_config_parse(stored, strlen(stored), label, old, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s: cannot extend: the recorded settings cannot be read by this program, so the "
+                        "runs this file would keep cannot be checked: %s\n", file, err);
+        result = 0;
+        goto out;
+    }
+    if (strlen(stored_name) >= sizeof old->name) {
+        fprintf(stderr, "dlcm-sweep: recorded sweep name %s too long\n", stored_name);
+        goto out;
+    }
+    memcpy(old->name, stored_name, strlen(stored_name) + 1);
+    if (sweep_plan(old, &old_plan, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s: cannot extend: the recorded settings cannot be planned by this program, so "
+                        "the runs this file would keep cannot be checked: %s\n", file, err);
+        result = 0;
+        goto out;
+    }
+    if (study_list_runs(db, sweep_id, collect_recorded, &recorded, err, sizeof err) || recorded.out_of_memory) {
+        fprintf(stderr, "dlcm-sweep: %s\n", recorded.out_of_memory ? "out of memory" : err);
+        goto out;
+    }
+    int missing = 0;
+    for (int i = 0; i < old_plan.n; i++) {
+        if (plan_has(plan, old_plan.runs[i].id)) continue;
+        if (missing == 0)
+            fprintf(stderr, "dlcm-sweep: %s: cannot extend sweep %s (version %d): runs of it are not planned "
+                            "identically by this file (dropped, or changed, which makes them other runs):\n",
+                    file, base, version);
+        if (missing < EXTEND_RUNS_NAMED) {
+            char desc[160];
+            describe_planned(&old_plan.runs[i], desc, sizeof desc);
+            fprintf(stderr, "  %s %s\n", old_plan.runs[i].id, desc);
+        }
+        missing++;
+    }
+    /* A recorded run its settings no longer plan (recorded by another engine version, whose
+     * number is part of every run id) would be trained again under a new id: refused as well. */
+    for (int i = 0; i < recorded.n; i++) {
+        if (plan_has(plan, recorded.runs[i].id) || plan_has(&old_plan, recorded.runs[i].id)) continue;
+        if (missing == 0)
+            fprintf(stderr, "dlcm-sweep: %s: cannot extend sweep %s (version %d): runs recorded under it are not "
+                            "planned identically by this file:\n", file, base, version);
+        if (missing < EXTEND_RUNS_NAMED)
+            fprintf(stderr, "  %s %s (recorded; its settings no longer plan it: another engine version?)\n",
+                    recorded.runs[i].id, recorded.runs[i].desc);
+        missing++;
+    }
+    if (missing) {
+        if (missing > EXTEND_RUNS_NAMED) fprintf(stderr, "  ... and %d more\n", missing - EXTEND_RUNS_NAMED);
+        fprintf(stderr, "changes:\n");
+        sweep_settings_diff(stored, text, stderr);
+        fprintf(stderr,
+                "--extend only adds runs and keeps every run of the version as it is. To run changed settings,\n"
+                "record this file as version %d (%s.v%d, runs of its own) with --new-version.\n",
+                version + 1, base, version + 1);
+        result = 0;
+        goto out;
+    }
+    *n_new = 0;
+    for (int i = 0; i < plan->n; i++) {
+        int known = 0;
+        for (int j = 0; j < recorded.n && !known; j++) known = strcmp(recorded.runs[j].id, plan->runs[i].id) == 0;
+        if (!known && list_new) {
+            char desc[160];
+            describe_planned(&plan->runs[i], desc, sizeof desc);
+            fprintf(list_new, "  new %s %s\n", plan->runs[i].id, desc);
+        }
+        *n_new += !known;
+    }
+    *n_kept = recorded.n;
+    result = 1;
+out:
+    free(recorded.runs);
+    sweep_plan_free(&old_plan);
+    free(old);
+    return result;
+}
+
+/* Records the new file as an extension of the version, when it keeps every run of it. */
+static int extend_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const char *file, const char *text,
+                          const char *base, const char *stored_name, int version, const char *stored,
+                          int64_t sweep_id)
+{
+    if (plan_as(spec, plan, stored_name)) return -1;
+    int n_new, n_kept;
+    int keeps =
+        compare_extension(db, sweep_id, base, stored_name, version, stored, file, text, plan, &n_new, &n_kept, NULL);
+    if (keeps <= 0) return keeps < 0 ? -1 : 1;
+    char err[1024];
+    int extension;
+    if (study_extend_version(db, sweep_id, file, text, &extension, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "dlcm-sweep: extending sweep %s (version %d): %d new runs; %d recorded runs kept\n", base, version,
+            n_new, n_kept);
+    fprintf(stderr, "changes (the settings they replace are kept in the database, as extension %d of %s):\n",
+            extension, stored_name);
+    sweep_settings_diff(stored, text, stderr);
+    return 0;
+}
+
 int sweep_record_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const char *file, const char *text,
-                         int new_version, int64_t *sweep_id)
+                         SweepRecordMode mode, int64_t *sweep_id)
 {
     char err[1024], stored_name[256], base[128];
     snprintf(base, sizeof base, "%s", spec->name);
@@ -163,6 +343,8 @@ int sweep_record_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const ch
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         return -1;
     }
+    if (found == 1 && mode == SWEEP_RECORD_EXTEND)
+        fprintf(stderr, "dlcm-sweep: sweep %s is not recorded yet, so there is nothing to extend: recording it\n", base);
     if (found == 0) {
         int n = sweep_settings_diff(stored, text, NULL);
         if (n < 0) n = strcmp(stored, text) != 0; /* an unreadable stored text: compare it as text */
@@ -181,15 +363,21 @@ int sweep_record_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const ch
                         base, match.name);
             }
         }
-        if (n > 0 && !new_version) {
+        if (n > 0 && mode == SWEEP_RECORD_EXTEND) {
+            int rc = extend_version(db, spec, plan, file, text, base, stored_name, version, stored, *sweep_id);
+            free(stored);
+            return rc;
+        }
+        if (n > 0 && mode != SWEEP_RECORD_NEW_VERSION) {
             fprintf(stderr,
                     "dlcm-sweep: %s: sweep '%s' (version %d) is already recorded with other settings:\n", file,
                     stored_name, version);
             sweep_settings_diff(stored, text, stderr);
             fprintf(stderr,
                     "Runs of different settings under one name would be fitted together. Give the sweep a new\n"
-                    "name, or record this file as version %d (%s.v%d, runs of its own) with --new-version.\n",
-                    version + 1, base, version + 1);
+                    "name, or record this file as version %d (%s.v%d, runs of its own) with --new-version, or,\n"
+                    "when it only adds runs, add them to version %d with --extend.\n",
+                    version + 1, base, version + 1, version);
             free(stored);
             return 1;
         }
@@ -207,15 +395,7 @@ int sweep_record_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const ch
             fprintf(stderr, "dlcm-sweep: sweep name %s too long for a version suffix\n", base);
             return -1;
         }
-        if (strcmp(spec->name, name) != 0) {
-            /* The version's own name goes into every run config, so its runs are its own. */
-            snprintf(spec->name, sizeof spec->name, "%s", name);
-            sweep_plan_free(plan);
-            if (sweep_plan(spec, plan, err, sizeof err)) {
-                fprintf(stderr, "dlcm-sweep: %s\n", err);
-                return -1;
-            }
-        }
+        if (plan_as(spec, plan, name)) return -1;
     } else {
         snprintf(name, sizeof name, "%s", base);
     }
@@ -224,4 +404,53 @@ int sweep_record_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const ch
         return -1;
     }
     return 0;
+}
+
+int sweep_preview_extension(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const char *file, const char *text,
+                            FILE *out)
+{
+    char err[1024], stored_name[256], base[128];
+    snprintf(base, sizeof base, "%s", spec->name);
+    int version = 1;
+    int64_t sweep_id = 0;
+    char *stored = NULL;
+    int found = db ? study_latest_version(db, base, &sweep_id, stored_name, sizeof stored_name, &version, &stored, err,
+                                          sizeof err)
+                   : 1;
+    if (found < 0) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        return -1;
+    }
+    if (found == 1) {
+        fprintf(out, "--extend: sweep %s is not recorded in this database: `run` would record it with its %d runs\n",
+                base, plan->n);
+        return 0;
+    }
+    int rc = 0;
+    int n = sweep_settings_diff(stored, text, NULL);
+    VersionMatch match = {text, 0, ""};
+    if (n != 0 && study_versions(db, base, match_version, &match, err, sizeof err)) {
+        fprintf(stderr, "dlcm-sweep: %s\n", err);
+        free(stored);
+        return -1;
+    }
+    if (n == 0 || match.version > 0) {
+        fprintf(out, "--extend: the settings of sweep %s (version %d) as recorded: nothing to add\n", base,
+                n == 0 ? version : match.version);
+    } else {
+        int n_new = 0, n_kept = 0;
+        int keeps = plan_as(spec, plan, stored_name)
+                        ? -1
+                        : compare_extension(db, sweep_id, base, stored_name, version, stored, file, text, plan,
+                                            &n_new, &n_kept, out);
+        if (keeps == 1) {
+            fprintf(out, "--extend would extend sweep %s (version %d): %d new runs (above); %d recorded runs kept\n",
+                    base, version, n_new, n_kept);
+            fprintf(out, "changes:\n");
+            sweep_settings_diff(stored, text, out);
+        }
+        rc = keeps < 0 ? -1 : keeps == 0;
+    }
+    free(stored);
+    return rc;
 }
