@@ -20,6 +20,8 @@
 # and OUT. Knobs (environment): STUDY_BUDGET_S (seconds for the whole script, default 570),
 # STUDY_FILES (sweep files in order), STUDY_NEW_VERSION (1: a sweep file whose settings changed is
 # recorded as the sweep's next version, `dlcm-sweep run --new-version`; unchanged files are not),
+# STUDY_EXTEND (1: a sweep file that only adds runs extends its recorded version, `--extend`: the
+# finished runs are kept, only the new ones run),
 # STUDY_PACK (the archive), STUDY_WORK (scratch, default /tmp/bpe-study).
 set -u
 START=$(date +%s)
@@ -105,6 +107,7 @@ for f in $FILES; do
     say "$f: dlcm-sweep run with a deadline of $deadline s"
     version_flag=""
     [ "${STUDY_NEW_VERSION:-0}" = 1 ] && version_flag=--new-version
+    [ "${STUDY_EXTEND:-0}" = 1 ] && version_flag="$version_flag --extend" # both: dlcm-sweep refuses
     "$SWEEP" run "$REPO/$f" $version_flag --db "$DB" --runs-dir "$WORK/runs" --deadline "$deadline" \
         --stop-grace "$GRACE" --status-every 30
     rc=$?
