@@ -63,11 +63,6 @@ void isoflop_fit_free(LoadedFit *fit)
     memset(fit, 0, sizeof *fit);
 }
 
-int isoflop_same_budget(double a, double b)
-{
-    return fabs(a - b) <= 0.02 * fmax(fabs(a), fabs(b));
-}
-
 void flops_curve_add(FlopsCurve *c, double N, double flops_per_token)
 {
     if (!(N > 0) || !(flops_per_token > 0) || c->n == FLOPS_CURVE_MAX) return;

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "fit/isoflop_profile.h"
 #include "fit/law.h"
 
 typedef struct {
@@ -21,11 +22,8 @@ typedef struct {
 int isoflop_fit_load(const char *json_text, LoadedFit *fit, char *err, int errlen);
 void isoflop_fit_free(LoadedFit *fit);
 
-/* Whether two runs' budgets are the same budget: the planner stores the sweep's budget for an
- * isoFLOP run but its own training FLOPs for a run without one (a dense partner at a DLCM's
- * tokens, equal inference FLOPs), within a fraction of a percent of the budget; within 2 %
- * counts as the same (a sweep's budgets are far further apart). */
-int isoflop_same_budget(double a, double b);
+/* isoflop_same_budget (which runs are one budget) is fit/isoflop_profile.h's: the report and the
+ * law-free profile group runs the same way. */
 
 #define FLOPS_CURVE_MAX 128
 

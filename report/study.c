@@ -25,6 +25,7 @@
 #include "db/study_report.h"
 #include "fit/allocate.h"
 #include "fit/estimator.h"
+#include "fit/isoflop_profile.h"
 #include "fit/law_fit.h"
 #include "fit/law_plots.h"
 #include "fit/mup.h"
@@ -499,6 +500,153 @@ static void section_chinchilla(Study *st, FILE *out)
     free(ds);
     fprintf(out, "\nThe figures `N_opt-vs-C` and `D_opt-vs-C` (below) draw the same optima per family from the "
                  "isoFLOP lines.\n\n");
+}
+
+/* ---- the law-free optimum: a quadratic in ln N per budget (fit/isoflop_profile.h) ---------- */
+
+/* The family's runs of the isoFLOP sweep as profile points (dense: 1 dense, 0 every DLCM; R > 0:
+ * the DLCMs of that target R); runs without training FLOPs per token are counted in *skipped. */
+static int profile_points(const SRuns *l, int dense, double R, ProfilePoint *pts, int max, int *skipped)
+{
+    int n = 0;
+    *skipped = 0;
+    for (int i = 0; i < l->n && n < max; i++) {
+        const SRun *r = &l->r[i];
+        if (!run_done(r) || is_dense(r) != dense || (!dense && R > 0 && !same(r->R, R))) continue;
+        double F = r->train_flops / r->D;
+        if (!(isfinite(F) && F > 0 && isfinite(r->budget) && r->budget > 0 && isfinite(r->N) && r->N > 0)) {
+            (*skipped)++;
+            continue;
+        }
+        pts[n++] = (ProfilePoint){r->budget, r->N, r->loss, F};
+    }
+    return n;
+}
+
+static void profile_exponent_line(FILE *out, const char *quantity, const char *exponent, const ProfileExponent *e,
+                                  int n_draws)
+{
+    char ci[128];
+    fmt_ci(ci, sizeof ci, "%.3f", e->slope, e->slope_lo, e->slope_hi);
+    fprintf(out, "- %s ~ C^%s: %s = **%s** (95 %% over the %d of %d joint draws in which every budget used had a "
+                 "vertex; the largest residual of ln %s about the line is %.3f)\n",
+            quantity, exponent, exponent, ci, e->replicates, n_draws, quantity, e->max_resid);
+}
+
+/* One family's table and exponents. */
+static void profile_family(FILE *out, const char *title, const ProfilePoint *pts, int n, int skipped)
+{
+    fprintf(out, "### %s\n\n", title);
+    if (skipped) fprintf(out, "%d finished run%s without training FLOPs per token left out.\n\n", skipped, skipped == 1 ? "" : "s");
+    ProfileResult r;
+    char err[256];
+    if (n == 0) {
+        fprintf(out, "**Missing:** no finished run.\n\n");
+        return;
+    }
+    if (isoflop_profile(pts, n, PROFILE_DRAWS, 20240611ul, &r, err, sizeof err)) {
+        fprintf(out, "**Missing:** the profile could not be computed (%s).\n\n", err);
+        return;
+    }
+    fprintf(out, "| budget C | runs (sizes) | N run | best run (N, loss) | N_opt [95%%] | D_opt [95%%] | D/N | draws "
+                 "inside | status |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (int k = 0; k < r.n_budgets; k++) {
+        const ProfileBudget *b = &r.budgets[k];
+        char nc[128] = "-", dc[128] = "-", dn[32] = "-", inside[32] = "-";
+        if (b->status == PROFILE_AT_EDGE && b->best_at_end) {
+            snprintf(nc, sizeof nc, "%s %.3g (a bound)", b->edge_side < 0 ? "<=" : ">=", b->edge_side < 0 ? b->N_min : b->N_max);
+        } else if (b->status == PROFILE_AT_EDGE) {
+            /* The best run lies inside the sizes, so the sizes do not bound the optimum either. */
+            snprintf(nc, sizeof nc, "(vertex %.3g, outside the sizes: no optimum)", b->N_opt);
+        } else if (b->has_vertex) {
+            char v[96];
+            fmt_ci(v, sizeof v, "%.3g", b->N_opt, b->N_lo, b->N_hi);
+            snprintf(nc, sizeof nc, "%s%s", b->status == PROFILE_LOCATED ? "" : "(vertex) ", v);
+            fmt_ci(v, sizeof v, "%.3g", b->D_opt, b->D_lo, b->D_hi);
+            snprintf(dc, sizeof dc, "%s%s", b->status == PROFILE_LOCATED ? "" : "(vertex) ", v);
+            snprintf(dn, sizeof dn, "%.1f", b->D_opt / b->N_opt);
+        }
+        if (isfinite(b->share_inside)) snprintf(inside, sizeof inside, "%.1f %%", 100 * b->share_inside);
+        fprintf(out, "| %.3g | %d (%d) | %.3g .. %.3g | %.3g, %.4f | %s | %s | %s | %s | %s: %s |\n", b->C, b->n_runs,
+                b->n_sizes, b->N_min, b->N_max, b->best_N, b->best_loss, nc, dc, dn, inside,
+                b->status == PROFILE_LOCATED ? "**located**" : isoflop_profile_status_text(b->status), b->why);
+    }
+    fprintf(out, "\n");
+    if (!r.N.available) {
+        fprintf(out, "No exponent: %d budget%s located (a power law on C needs 3).\n\n", r.n_used, r.n_used == 1 ? "" : "s");
+    } else {
+        fprintf(out, "Power law over the %d located budgets (C =", r.n_used);
+        for (int k = 0; k < r.n_budgets; k++)
+            if (r.budgets[k].status == PROFILE_LOCATED) fprintf(out, " %.3g", r.budgets[k].C);
+        fprintf(out, "), least squares on the logs:\n\n");
+        profile_exponent_line(out, "N_opt", "alpha_N", &r.N, r.n_draws);
+        profile_exponent_line(out, "D_opt", "alpha_D", &r.D, r.n_draws);
+        fprintf(out, "\n");
+    }
+    int left = 0;
+    for (int k = 0; k < r.n_budgets; k++) left += r.budgets[k].status != PROFILE_LOCATED;
+    if (left) {
+        fprintf(out, "Left out of the exponents:");
+        for (int k = 0, i = 0; k < r.n_budgets; k++)
+            if (r.budgets[k].status != PROFILE_LOCATED)
+                fprintf(out, "%s C = %.3g (%s)", i++ ? ";" : "", r.budgets[k].C, isoflop_profile_status_text(r.budgets[k].status));
+        fprintf(out, ".\n\n");
+    }
+    isoflop_profile_free(&r);
+}
+
+static void section_isoflop_profiles(Study *st, FILE *out)
+{
+    fprintf(out, "## Compute-optimal N and D from the isoFLOP profiles (no law)\n\n");
+    const SRuns *l = &st->runs[SW_ISOFLOP];
+    if (st->n_budgets == 0) {
+        fprintf(out, "**Missing:** no finished isoFLOP runs.\n\n");
+        return;
+    }
+    fprintf(out,
+            "Chinchilla's approach 2, without a scaling law: at each budget (runs whose budgets agree within 2 %% "
+            "are one budget) the final losses of a family's runs are fitted by least squares with a quadratic in "
+            "ln N, L = a + b ln N + c (ln N)^2, and **N_opt is its vertex** (only where c > 0). **D_opt = C / "
+            "(training FLOPs per token at N_opt)**, those FLOPs joined linearly in ln N (log-log) between the "
+            "budget's own runs (runs within 1 %% of one N are one size, their FLOPs averaged; beyond the sizes, "
+            "the slope of a least-squares line through all of them). **Interval:** 2.5 and 97.5 %% of %d draws of (a, b, c) "
+            "from the fit's sampling distribution (multivariate t on the residual degrees of freedom, scale = the "
+            "residual variance times (X'X)^-1); draws whose quadratic has no minimum (c <= 0) give no vertex and "
+            "are left out of the percentiles, and *draws inside* is the share of all draws whose vertex exists and "
+            "lies within the sizes run.\n\n"
+            "**What these numbers rest on:** that the loss is a quadratic in ln N near the optimum (far from it, "
+            "it is not); **one seed per point**: the scatter about the quadratic is the only noise measured, and "
+            "no seed-to-seed noise was measured, so the intervals hold only if that scatter is the whole noise. "
+            "With exactly 3 runs the quadratic passes through them and no interval can be computed.\n\n"
+            "**Status:** *located* when the vertex lies inside the sizes run, the best run is not the smallest "
+            "or largest size, and at least %.0f %% of the draws have their minimum inside the sizes; *at an "
+            "edge* when the best run is the smallest or largest size or the vertex lies outside the sizes (a "
+            "bound, not an optimum); *not located* when c <= 0, fewer than 3 sizes were run, 3 runs leave no "
+            "residual, or too few draws fall inside. Only located budgets enter the exponents, whose interval "
+            "comes from refitting the line on each joint draw of the budgets' vertices (it carries the vertices' "
+            "uncertainty, not a departure from a power law: the largest residual about the line is given for "
+            "that).\n\n",
+            PROFILE_DRAWS, 100 * PROFILE_MIN_INSIDE);
+    ProfilePoint *pts = malloc((size_t)(l->n ? l->n : 1) * sizeof *pts);
+    if (!pts) {
+        fprintf(out, "**Missing:** out of memory.\n\n");
+        return;
+    }
+    int skipped, n = profile_points(l, 1, 0, pts, l->n, &skipped);
+    profile_family(out, "dense", pts, n, skipped);
+    n = profile_points(l, 0, 0, pts, l->n, &skipped);
+    profile_family(out, "DLCM, every target R and P pooled (the spread between R at one N counts as scatter; "
+                        "FLOPs per token averaged over the runs of one N)",
+                   pts, n, skipped);
+    double Rs[16];
+    int n_R = distinct_values(l, 0, 1, Rs, 16);
+    for (int k = 0; k < n_R; k++) {
+        n = profile_points(l, 0, Rs[k], pts, l->n, &skipped);
+        char title[160];
+        snprintf(title, sizeof title, "DLCM, target R = %g (every P pooled)", Rs[k]);
+        profile_family(out, title, pts, n, skipped);
+    }
+    free(pts);
 }
 
 typedef struct {
@@ -1507,6 +1655,7 @@ int study_report(sqlite3 *db, const StudyReportOptions *o)
     }
     section_law(&st, b);
     section_chinchilla(&st, b);
+    section_isoflop_profiles(&st, b);
     section_comparison(&st, b);
     section_recommendation(&st, b);
     section_mup(&st, b);

@@ -457,6 +457,22 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     cr_assert_eq(table_cell(text, "| At equal training FLOPs a DLCM reaches", 2, cell, sizeof cell), 0);
     cr_assert(strcmp(cell, " **holds** ") != 0, "a verdict against the known law");
 
+    /* The law-free optimum: a section per family. Every size of this fixture lies above the known
+     * law's optimum (the best run of each budget is its smallest), so no budget may be located:
+     * dense (3 sizes) and every DLCM line are bounds at the smallest size. */
+    const char *profiles = strstr(text, "## Compute-optimal N and D from the isoFLOP profiles (no law)");
+    cr_assert(profiles != NULL, "%s", text);
+    const char *profiles_end = strstr(profiles, "## DLCM against dense");
+    cr_assert(profiles_end != NULL);
+    static char section[1 << 15];
+    snprintf(section, sizeof section, "%.*s", (int)(profiles_end - profiles), profiles);
+    cr_assert(strstr(section, "one seed per point") && strstr(section, "quadratic in ln N"), "%s", section);
+    const char *dense_rows = strstr(section, "### dense"), *pooled = strstr(section, "### DLCM, every target R");
+    cr_assert(dense_rows && pooled && strstr(section, "### DLCM, target R = 4"), "%s", section);
+    cr_assert(strstr(dense_rows, "| 1e+15 | 3 (3) |") && strstr(dense_rows, "<= 1.33e+06 (a bound)"), "%s", section);
+    cr_assert_null(strstr(section, "**located**"), "%s", section);
+    cr_assert(strstr(section, "No exponent: 0 budgets located"), "%s", section);
+
     /* The verdicts that the synthetic data decide. */
     cr_assert(strstr(text, "| The Global Parser keeps the realized R closer to the target than a per-sequence parser | at 3 "
                            "of 3 target R the global parser's deviations all lie below"),
@@ -549,5 +565,65 @@ Test(report_study, a_study_with_missing_parts_says_what_is_missing)
     snprintf(out2, sizeof out2, "%s/none", dir);
     cr_assert_eq(run_report(db_path, "nosuch", out2, log), 2);
     cr_assert_neq(access(out2, F_OK), 0, "nothing written for a study that is not there");
+    tu_remove_tree(dir);
+}
+
+/* The law-free optimum end to end: dense runs at 5 sizes bracketing a known vertex N* = G C^0.5
+ * of a parabola in ln N at 3 budgets; the report locates every budget, its intervals cover N*,
+ * and the exponent's interval covers 0.5. */
+Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
+{
+    char dir[256], db_path[320], out[320], log[320], readme[340], err[512];
+    tu_temp_dir(dir, "reportprofile");
+    snprintf(db_path, sizeof db_path, "%s/study.sqlite", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(log, sizeof log, "%s/report.log", dir);
+    snprintf(readme, sizeof readme, "%s/README.md", out);
+    sqlite3 *db = db_open(db_path, err, sizeof err);
+    cr_assert(db, "%s", err);
+    int64_t sw = add_sweep(db, "vertex-isoflop");
+    const double budgets[3] = {1e15, 1e16, 1e17}, G = 0.1, offsets[5] = {-1.3, -0.7, -0.1, 0.5, 1.1};
+    unsigned noise = 29;
+    exec_sql(db, "BEGIN");
+    for (int b = 0; b < 3; b++)
+        for (int i = 0; i < 5; i++) {
+            char id[48];
+            snprintf(id, sizeof id, "vertex-%d-%d", b, i);
+            double N = G * sqrt(budgets[b]) * exp(offsets[i]), fwd = 2 * N;
+            SynthRun r = {id, "dense", "mup", NULL, NULL, N, 0, 1, budgets[b], budgets[b] / (3 * fwd), 0.004, 0, NAN,
+                          NAN, fwd, 0, 0, 256, 0, 4, 0, 0, 0, 0};
+            r.loss = 10 * pow(budgets[b], -0.05) + 0.05 * offsets[i] * offsets[i] + 0.002 * jitter(&noise);
+            add_run(db, sw, &r);
+        }
+    exec_sql(db, "COMMIT");
+    db_close(db);
+    int rc = run_report(db_path, "vertex", out, log);
+    static char text[1 << 18];
+    tu_read(log, text, sizeof text);
+    cr_assert_eq(rc, 0, "%s", text);
+    tu_read(readme, text, sizeof text);
+    const char *dense_rows = strstr(text, "### dense");
+    cr_assert(dense_rows, "%s", text);
+    for (int b = 0; b < 3; b++) {
+        char start[32], cell[256];
+        snprintf(start, sizeof start, "| %.3g | 5 (5) |", budgets[b]);
+        cr_assert_eq(table_cell(dense_rows, start, 8, cell, sizeof cell), 0, "%s", dense_rows);
+        cr_assert(strstr(cell, "**located**"), "C = %g: %s", budgets[b], cell);
+        double N, lo, hi, truth = G * sqrt(budgets[b]);
+        cr_assert_eq(table_cell(dense_rows, start, 4, cell, sizeof cell), 0);
+        cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &N, &lo, &hi), 3, "'%s'", cell);
+        cr_assert(lo <= truth && truth <= hi, "C = %g: N* %g outside [%g, %g]", budgets[b], truth, lo, hi);
+        cr_assert(hi / lo < 2, "[%g, %g]", lo, hi);
+        double D, d_truth = budgets[b] / (6 * truth);
+        cr_assert_eq(table_cell(dense_rows, start, 5, cell, sizeof cell), 0);
+        cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &D, &lo, &hi), 3, "'%s'", cell);
+        cr_assert(lo <= d_truth && d_truth <= hi, "C = %g: D* %g outside [%g, %g]", budgets[b], d_truth, lo, hi);
+    }
+    const char *alpha = strstr(dense_rows, "alpha_N = **");
+    cr_assert(alpha, "%s", dense_rows);
+    double a, lo, hi;
+    cr_assert_eq(sscanf(alpha, "alpha_N = **%lf [%lf, %lf]", &a, &lo, &hi), 3, "%.200s", alpha);
+    cr_assert(lo <= 0.5 && 0.5 <= hi && hi - lo < 0.2, "alpha_N %g [%g, %g]", a, lo, hi);
+    cr_assert(strstr(dense_rows, "Power law over the 3 located budgets (C = 1e+15 1e+16 1e+17)"), "%s", dense_rows);
     tu_remove_tree(dir);
 }

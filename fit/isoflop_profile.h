@@ -1,0 +1,70 @@
+/* fit/isoflop_profile.h: the compute-optimal N and D of one family without a law (Chinchilla's
+ * approach 2): per budget a quadratic in ln N through the isoFLOP losses, its vertex with a
+ * parametric-bootstrap interval and a status, and the power law of the located vertices on C. */
+#ifndef DLCM_FIT_ISOFLOP_PROFILE_H
+#define DLCM_FIT_ISOFLOP_PROFILE_H
+
+/* Whether two runs' budgets are the same budget: the planner stores the sweep's budget for an
+ * isoFLOP run but its own training FLOPs for a run without one (a dense partner at a DLCM's
+ * tokens, equal inference FLOPs), within a fraction of a percent of the budget; within 2 %
+ * counts as the same (a sweep's budgets are far further apart). */
+int isoflop_same_budget(double a, double b);
+
+/* One finished run: its budget C, N, final loss and training FLOPs per token. */
+typedef struct {
+    double C, N, loss, train_flops_per_token;
+} ProfilePoint;
+
+typedef enum { PROFILE_LOCATED = 0, PROFILE_AT_EDGE = 1, PROFILE_NOT_LOCATED = 2 } ProfileStatus;
+
+/* "located", "at an edge", "not located". */
+const char *isoflop_profile_status_text(ProfileStatus s);
+
+/* Draws of the parametric bootstrap per budget (seeded: the same runs give the same numbers). */
+#define PROFILE_DRAWS 4000
+/* A vertex is located when at least this share of the draws has its minimum inside the sizes run. */
+#define PROFILE_MIN_INSIDE 0.95
+
+typedef struct {
+    double C;                 /* mean of the budgets grouped (isoflop_same_budget with the smallest) */
+    int n_runs, n_sizes;      /* runs, and sizes among them (N within 1 % are one size) */
+    double N_min, N_max;      /* the sizes run */
+    double best_N, best_loss; /* the run of least loss */
+    /* L = a + b x + c x^2 with x = ln N - x_center; dof = n_runs - 3 (no interval at 0). */
+    double a, b, c, x_center, resid_sd;
+    int dof;
+    int has_vertex;           /* c > 0 */
+    double N_opt, D_opt;      /* the vertex and C / F_train(N_opt); NAN without a vertex */
+    int has_interval;         /* dof > 0 and some draw has a vertex */
+    double N_lo, N_hi, D_lo, D_hi;      /* 2.5 / 97.5 % of the draws that have a vertex */
+    double share_vertex, share_inside;  /* draws with c > 0; and with the vertex inside [N_min, N_max] */
+    ProfileStatus status;
+    int edge_side;            /* at an edge: -1 the optimum is at or below N_min, +1 at or above N_max */
+    int best_at_end;          /* the best run is the smallest or largest size (else, at an edge, only the
+                                 vertex lies outside: the best run inside contradicts a bound) */
+    char why[200];            /* the reason for the status, in words */
+    double *draw_ln_N, *draw_ln_D; /* n_draws each; NAN where the draw has no vertex (NULL: no draws) */
+} ProfileBudget;
+
+/* ln Y = slope ln C + intercept over the located budgets (Y = N_opt or D_opt); the interval by
+ * refitting on every joint draw of the budgets' vertices (one draw of each budget per refit). */
+typedef struct {
+    int available;            /* at least 3 located budgets */
+    double slope, slope_lo, slope_hi, intercept;
+    double max_resid;         /* the largest |residual| of ln Y about the line (departure from a power law) */
+    int replicates;           /* joint draws in which every budget had a vertex */
+} ProfileExponent;
+
+typedef struct {
+    ProfileBudget *budgets;   /* by increasing C */
+    int n_budgets, n_draws, n_used;  /* n_used: located budgets in the exponents */
+    ProfileExponent N, D;
+} ProfileResult;
+
+/* Groups the points by budget and profiles each (n_draws per budget, seeded). 0, or -1 with err
+ * (a non-finite or non-positive value, named by its index; out of memory). */
+int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long seed, ProfileResult *out, char *err,
+                    int errlen);
+void isoflop_profile_free(ProfileResult *r);
+
+#endif
