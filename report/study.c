@@ -533,6 +533,8 @@ static void profile_exponent_line(FILE *out, const char *quantity, const char *e
             quantity, exponent, exponent, ci, e->replicates, n_draws, quantity, e->max_resid);
 }
 
+static SeedNoise study_seed_noise(const Study *st);
+
 /* One family's table and exponents. */
 static void profile_family(FILE *out, const char *title, const ProfilePoint *pts, int n, int skipped)
 {
@@ -549,7 +551,7 @@ static void profile_family(FILE *out, const char *title, const ProfilePoint *pts
         return;
     }
     fprintf(out, "| budget C | runs (sizes) | N run | best run (N, loss) | N_opt [95%%] | D_opt [95%%] | D/N | draws "
-                 "inside | status |\n|---|---|---|---|---|---|---|---|---|\n");
+                 "inside | resid sd | status |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < r.n_budgets; k++) {
         const ProfileBudget *b = &r.budgets[k];
         char nc[128] = "-", dc[128] = "-", dn[32] = "-", inside[32] = "-";
@@ -567,8 +569,10 @@ static void profile_family(FILE *out, const char *title, const ProfilePoint *pts
             snprintf(dn, sizeof dn, "%.1f", b->D_opt / b->N_opt);
         }
         if (isfinite(b->share_inside)) snprintf(inside, sizeof inside, "%.1f %%", 100 * b->share_inside);
-        fprintf(out, "| %.3g | %d (%d) | %.3g .. %.3g | %.3g, %.4f | %s | %s | %s | %s | %s: %s |\n", b->C, b->n_runs,
-                b->n_sizes, b->N_min, b->N_max, b->best_N, b->best_loss, nc, dc, dn, inside,
+        char sd[32] = "-";
+        if (isfinite(b->resid_sd)) snprintf(sd, sizeof sd, "%.4f", b->resid_sd);
+        fprintf(out, "| %.3g | %d (%d) | %.3g .. %.3g | %.3g, %.4f | %s | %s | %s | %s | %s | %s: %s |\n", b->C, b->n_runs,
+                b->n_sizes, b->N_min, b->N_max, b->best_N, b->best_loss, nc, dc, dn, inside, sd,
                 b->status == PROFILE_LOCATED ? "**located**" : isoflop_profile_status_text(b->status), b->why);
     }
     fprintf(out, "\n");
@@ -615,9 +619,9 @@ static void section_isoflop_profiles(Study *st, FILE *out)
             "are left out of the percentiles, and *draws inside* is the share of all draws whose vertex exists and "
             "lies within the sizes run.\n\n"
             "**What these numbers rest on:** that the loss is a quadratic in ln N near the optimum (far from it, "
-            "it is not); **one seed per point**: the scatter about the quadratic is the only noise measured, and "
-            "no seed-to-seed noise was measured, so the intervals hold only if that scatter is the whole noise. "
-            "With exactly 3 runs the quadratic passes through them and no interval can be computed.\n\n"
+            "it is not); **one seed per point**: the intervals see only the scatter of the runs about the "
+            "quadratic (*resid sd*), so they hold only if that scatter is the whole noise. With exactly 3 runs the "
+            "quadratic passes through them and no interval can be computed.\n\n"
             "**Status:** *located* when the vertex lies inside the sizes run, the best run is not the smallest "
             "or largest size, and at least %.0f %% of the draws have their minimum inside the sizes; *at an "
             "edge* when the best run is the smallest or largest size or the vertex lies outside the sizes (a "
@@ -627,6 +631,16 @@ static void section_isoflop_profiles(Study *st, FILE *out)
             "uncertainty, not a departure from a power law: the largest residual about the line is given for "
             "that).\n\n",
             PROFILE_DRAWS, 100 * PROFILE_MIN_INSIDE);
+    SeedNoise noise = study_seed_noise(st);
+    if (noise.df > 0)
+        fprintf(out, "The seed-to-seed noise of a run's final loss, measured on the %d groups of isoFLOP and parser runs "
+                     "that differ only in the seed (%d degrees of freedom): sd %.4f [%.4f, %.4f]. Where a budget's "
+                     "*resid sd* is below that, its scatter has not seen the whole noise and its interval is too "
+                     "narrow by about that ratio.\n\n",
+                noise.groups, noise.df, noise.sd, noise.sd_lo, noise.sd_hi);
+    else
+        fprintf(out, "No two isoFLOP or parser runs differ only in the seed: **no seed-to-seed noise was measured**, so "
+                     "whether the scatter about each quadratic is the whole noise is not known.\n\n");
     ProfilePoint *pts = malloc((size_t)(l->n ? l->n : 1) * sizeof *pts);
     if (!pts) {
         fprintf(out, "**Missing:** out of memory.\n\n");

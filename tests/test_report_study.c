@@ -467,6 +467,7 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     static char section[1 << 15];
     snprintf(section, sizeof section, "%.*s", (int)(profiles_end - profiles), profiles);
     cr_assert(strstr(section, "one seed per point") && strstr(section, "quadratic in ln N"), "%s", section);
+    cr_assert(strstr(section, "The seed-to-seed noise of a run's final loss, measured on the"), "%s", section);
     const char *dense_rows = strstr(section, "### dense"), *pooled = strstr(section, "### DLCM, every target R");
     cr_assert(dense_rows && pooled && strstr(section, "### DLCM, target R = 4"), "%s", section);
     cr_assert(strstr(dense_rows, "| 1e+15 | 3 (3) |") && strstr(dense_rows, "<= 1.33e+06 (a bound)"), "%s", section);
@@ -604,10 +605,11 @@ Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
     tu_read(readme, text, sizeof text);
     const char *dense_rows = strstr(text, "### dense");
     cr_assert(dense_rows, "%s", text);
+    cr_assert(strstr(text, "**no seed-to-seed noise was measured**"), "one seed per run here: %s", text);
     for (int b = 0; b < 3; b++) {
         char start[32], cell[256];
         snprintf(start, sizeof start, "| %.3g | 5 (5) |", budgets[b]);
-        cr_assert_eq(table_cell(dense_rows, start, 8, cell, sizeof cell), 0, "%s", dense_rows);
+        cr_assert_eq(table_cell(dense_rows, start, 9, cell, sizeof cell), 0, "%s", dense_rows);
         cr_assert(strstr(cell, "**located**"), "C = %g: %s", budgets[b], cell);
         double N, lo, hi, truth = G * sqrt(budgets[b]);
         cr_assert_eq(table_cell(dense_rows, start, 4, cell, sizeof cell), 0);
