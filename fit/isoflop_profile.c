@@ -2,6 +2,7 @@
  * the power law of the located vertices on C (see isoflop_profile.h). */
 #include "fit/isoflop_profile.h"
 
+#include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multifit.h>
@@ -88,9 +89,9 @@ static double flops_line_log_at(const FlopsLine *line, double x)
     return line->log_f[seg] + slope * (x - line->x[seg]);
 }
 
-/* Least squares of loss on (1, x - center, (x - center)^2); coef and its covariance sigma^2 (X'X)^-1
- * (GSL scales by the residual variance chisq / (n - 3)). 0, or -1. */
-static int quadratic_fit(const Obs *obs, int n, double center, double coef[3], double cov[9], double *chisq)
+/* Least squares of loss on (1, x - center, (x - center)^2): coef, the residual sum of squares and
+ * (X'X)^-1 (the covariance of coef is sigma^2 times it). 0, or -1. */
+static int quadratic_fit(const Obs *obs, int n, double center, double coef[3], double xtx_inv[9], double *chisq)
 {
     gsl_matrix *X = gsl_matrix_alloc((size_t)n, 3), *C = gsl_matrix_alloc(3, 3);
     gsl_vector *y = gsl_vector_alloc((size_t)n), *c = gsl_vector_alloc(3);
@@ -104,11 +105,17 @@ static int quadratic_fit(const Obs *obs, int n, double center, double coef[3], d
             gsl_matrix_set(X, (size_t)i, 2, x * x);
             gsl_vector_set(y, (size_t)i, obs[i].loss);
         }
+        gsl_error_handler_t *old = gsl_set_error_handler_off();
         if (gsl_multifit_linear(X, y, c, C, chisq, w) == GSL_SUCCESS) {
             for (int k = 0; k < 3; k++) coef[k] = gsl_vector_get(c, (size_t)k);
-            for (int k = 0; k < 9; k++) cov[k] = gsl_matrix_get(C, (size_t)(k / 3), (size_t)(k % 3));
-            rc = 0;
+            /* (X'X)^-1 directly: GSL's covariance is scaled by chisq / (n - 3), which 3 runs lack. */
+            gsl_matrix_view xtx = gsl_matrix_view_array(xtx_inv, 3, 3);
+            gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, X, X, 0.0, &xtx.matrix);
+            if (gsl_linalg_cholesky_decomp1(&xtx.matrix) == GSL_SUCCESS &&
+                gsl_linalg_cholesky_invert(&xtx.matrix) == GSL_SUCCESS)
+                rc = 0;
         }
+        gsl_set_error_handler(old);
     }
     if (w) gsl_multifit_linear_free(w);
     if (X) gsl_matrix_free(X);
@@ -119,14 +126,14 @@ static int quadratic_fit(const Obs *obs, int n, double center, double coef[3], d
 }
 
 /* Draws (a, b, c) from the fit's sampling distribution: multivariate t with dof degrees of
- * freedom about coef with scale cov (the residual variance is itself estimated from dof
- * residuals, so a Gaussian would be too narrow with few sizes); each draw's vertex in ln N and
- * ln D, NAN where c <= 0. Returns the draws with a vertex inside [x_min, x_max]. */
-static int draw_vertices(ProfileBudget *b, const double coef[3], const double cov[9], int dof, double x_min,
-                         double x_max, const FlopsLine *line, gsl_rng *rng, int n_draws)
+ * freedom about coef with scale sd^2 (X'X)^-1 (the noise variance is itself estimated from dof
+ * residuals or seed pairs, so a Gaussian would be too narrow); each draw's vertex in ln N and
+ * ln D, NAN where c <= 0. -1 when the scale has no Cholesky factor. */
+static int draw_vertices(ProfileBudget *b, const double coef[3], const double xtx_inv[9], double sd, int dof,
+                         double x_min, double x_max, const FlopsLine *line, gsl_rng *rng, int n_draws)
 {
     double chol[9];
-    memcpy(chol, cov, sizeof chol);
+    for (int k = 0; k < 9; k++) chol[k] = sd * sd * xtx_inv[k];
     gsl_matrix_view m = gsl_matrix_view_array(chol, 3, 3);
     gsl_error_handler_t *old = gsl_set_error_handler_off();
     int bad = gsl_linalg_cholesky_decomp1(&m.matrix);
@@ -158,7 +165,7 @@ static int draw_vertices(ProfileBudget *b, const double coef[3], const double co
 }
 
 /* One budget's profile from its runs (obs sorted by x). 0, or -1 out of memory. */
-static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, gsl_rng *rng)
+static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, const ProfileNoise *noise, gsl_rng *rng)
 {
     qsort(obs, (size_t)n, sizeof *obs, by_x);
     b->n_runs = n;
@@ -175,7 +182,7 @@ static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, gsl_rn
         if (obs[i].loss < obs[best].loss) best = i;
     b->best_N = exp(obs[best].x);
     b->best_loss = obs[best].loss;
-    b->a = b->b = b->c = b->resid_sd = b->N_opt = b->D_opt = NAN;
+    b->a = b->b = b->c = b->resid_sd = b->noise_sd = b->N_opt = b->D_opt = NAN;
     b->N_lo = b->N_hi = b->D_lo = b->D_hi = b->share_vertex = b->share_inside = NAN;
     b->status = PROFILE_NOT_LOCATED;
     b->dof = n - 3;
@@ -185,8 +192,8 @@ static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, gsl_rn
     }
     double center = 0;
     for (int i = 0; i < n; i++) center += obs[i].x / n;
-    double coef[3], cov[9], chisq;
-    if (quadratic_fit(obs, n, center, coef, cov, &chisq)) {
+    double coef[3], xtx_inv[9], chisq;
+    if (quadratic_fit(obs, n, center, coef, xtx_inv, &chisq)) {
         snprintf(b->why, sizeof b->why, "the least-squares fit failed");
         return 0;
     }
@@ -204,11 +211,20 @@ static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, gsl_rn
         b->N_opt = exp(x_star);
         b->D_opt = b->C / exp(flops_line_log_at(&line, x_star));
     }
-    if (b->dof > 0 && n_draws > 0) {
+    /* The noise the draws assume: the scatter about the quadratic, or the outside (seed-to-seed)
+     * estimate where that is larger or the scatter has no degrees of freedom. */
+    b->noise_sd = b->resid_sd;
+    b->noise_dof = b->dof;
+    if (noise && noise->sd > 0 && noise->dof > 0 && !(b->resid_sd >= noise->sd)) {
+        b->noise_sd = noise->sd;
+        b->noise_dof = noise->dof;
+        b->noise_outside = 1;
+    }
+    if (b->noise_dof > 0 && n_draws > 0) {
         b->draw_ln_N = malloc((size_t)n_draws * sizeof *b->draw_ln_N);
         b->draw_ln_D = malloc((size_t)n_draws * sizeof *b->draw_ln_D);
         if (!b->draw_ln_N || !b->draw_ln_D) return -1;
-        if (draw_vertices(b, coef, cov, b->dof, x_min, x_max, &line, rng, n_draws)) {
+        if (draw_vertices(b, coef, xtx_inv, b->noise_sd, b->noise_dof, x_min, x_max, &line, rng, n_draws)) {
             free(b->draw_ln_N);
             free(b->draw_ln_D);
             b->draw_ln_N = b->draw_ln_D = NULL;
@@ -237,7 +253,7 @@ static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, gsl_rn
         b->status = PROFILE_AT_EDGE;
         b->edge_side = x_star < x_min ? -1 : +1;
         snprintf(b->why, sizeof b->why, "the vertex lies %s the sizes run", b->edge_side < 0 ? "below" : "above");
-    } else if (b->dof == 0) {
+    } else if (b->noise_dof == 0) {
         snprintf(b->why, sizeof b->why, "3 runs fit exactly: no residual, so the interval cannot be computed");
     } else if (!b->has_interval) {
         snprintf(b->why, sizeof b->why, "the fit's covariance is degenerate: no interval");
@@ -302,8 +318,8 @@ static int exponent_fit(const ProfileResult *r, const int *used, int n_used, int
 
 #define PROFILE_MAX_BUDGETS 64
 
-int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long seed, ProfileResult *out, char *err,
-                    int errlen)
+int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long seed, const ProfileNoise *noise,
+                    ProfileResult *out, char *err, int errlen)
 {
     memset(out, 0, sizeof *out);
     out->n_draws = n_draws > 0 ? n_draws : 0;
@@ -348,7 +364,7 @@ int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long s
         }
         ProfileBudget *b = &out->budgets[out->n_budgets++];
         b->C = sum / (j - i);
-        if (profile_budget(b, obs, j - i, out->n_draws, rng)) {
+        if (profile_budget(b, obs, j - i, out->n_draws, noise, rng)) {
             snprintf(err, errlen, "out of memory drawing the vertices");
             rc = -1;
         }

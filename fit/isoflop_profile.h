@@ -15,6 +15,13 @@ typedef struct {
     double C, N, loss, train_flops_per_token;
 } ProfilePoint;
 
+/* The noise of one run's final loss measured apart from the profile (runs differing only in the
+ * seed): its standard deviation and degrees of freedom. */
+typedef struct {
+    double sd;
+    int dof;
+} ProfileNoise;
+
 typedef enum { PROFILE_LOCATED = 0, PROFILE_AT_EDGE = 1, PROFILE_NOT_LOCATED = 2 } ProfileStatus;
 
 /* "located", "at an edge", "not located". */
@@ -33,9 +40,13 @@ typedef struct {
     /* L = a + b x + c x^2 with x = ln N - x_center; dof = n_runs - 3 (no interval at 0). */
     double a, b, c, x_center, resid_sd;
     int dof;
+    /* The noise the draws assume: resid_sd with dof, or the outside estimate (noise_outside = 1)
+     * when that is larger or dof = 0; no draws when noise_dof = 0. */
+    double noise_sd;
+    int noise_dof, noise_outside;
     int has_vertex;           /* c > 0 */
     double N_opt, D_opt;      /* the vertex and C / F_train(N_opt); NAN without a vertex */
-    int has_interval;         /* dof > 0 and some draw has a vertex */
+    int has_interval;         /* noise_dof > 0 and some draw has a vertex */
     double N_lo, N_hi, D_lo, D_hi;      /* 2.5 / 97.5 % of the draws that have a vertex */
     double share_vertex, share_inside;  /* draws with c > 0; and with the vertex inside [N_min, N_max] */
     ProfileStatus status;
@@ -61,10 +72,12 @@ typedef struct {
     ProfileExponent N, D;
 } ProfileResult;
 
-/* Groups the points by budget and profiles each (n_draws per budget, seeded). 0, or -1 with err
- * (a non-finite or non-positive value, named by its index; out of memory). */
-int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long seed, ProfileResult *out, char *err,
-                    int errlen);
+/* Groups the points by budget and profiles each (n_draws per budget, seeded). noise (NULL: none):
+ * an outside estimate of one run's loss noise (seed to seed); a budget whose scatter about its
+ * quadratic is smaller, or has no residual (3 runs), draws with it instead. 0, or -1 with err (a
+ * non-finite or non-positive value, named by its index; out of memory). */
+int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long seed, const ProfileNoise *noise,
+                    ProfileResult *out, char *err, int errlen);
 void isoflop_profile_free(ProfileResult *r);
 
 #endif

@@ -536,7 +536,8 @@ static void profile_exponent_line(FILE *out, const char *quantity, const char *e
 static SeedNoise study_seed_noise(const Study *st);
 
 /* One family's table and exponents. */
-static void profile_family(FILE *out, const char *title, const ProfilePoint *pts, int n, int skipped)
+static void profile_family(FILE *out, const char *title, const ProfilePoint *pts, int n, int skipped,
+                           const ProfileNoise *noise)
 {
     fprintf(out, "### %s\n\n", title);
     if (skipped) fprintf(out, "%d finished run%s without training FLOPs per token left out.\n\n", skipped, skipped == 1 ? "" : "s");
@@ -546,7 +547,7 @@ static void profile_family(FILE *out, const char *title, const ProfilePoint *pts
         fprintf(out, "**Missing:** no finished run.\n\n");
         return;
     }
-    if (isoflop_profile(pts, n, PROFILE_DRAWS, 20240611ul, &r, err, sizeof err)) {
+    if (isoflop_profile(pts, n, PROFILE_DRAWS, 20240611ul, noise, &r, err, sizeof err)) {
         fprintf(out, "**Missing:** the profile could not be computed (%s).\n\n", err);
         return;
     }
@@ -569,8 +570,9 @@ static void profile_family(FILE *out, const char *title, const ProfilePoint *pts
             snprintf(dn, sizeof dn, "%.1f", b->D_opt / b->N_opt);
         }
         if (isfinite(b->share_inside)) snprintf(inside, sizeof inside, "%.1f %%", 100 * b->share_inside);
-        char sd[32] = "-";
+        char sd[64] = "-";
         if (isfinite(b->resid_sd)) snprintf(sd, sizeof sd, "%.4f", b->resid_sd);
+        if (b->noise_outside) snprintf(sd + strlen(sd), sizeof sd - strlen(sd), " (draws: seed sd)");
         fprintf(out, "| %.3g | %d (%d) | %.3g .. %.3g | %.3g, %.4f | %s | %s | %s | %s | %s | %s: %s |\n", b->C, b->n_runs,
                 b->n_sizes, b->N_min, b->N_max, b->best_N, b->best_loss, nc, dc, dn, inside, sd,
                 b->status == PROFILE_LOCATED ? "**located**" : isoflop_profile_status_text(b->status), b->why);
@@ -619,14 +621,15 @@ static void section_isoflop_profiles(Study *st, FILE *out)
             "are left out of the percentiles, and *draws inside* is the share of all draws whose vertex exists and "
             "lies within the sizes run.\n\n"
             "**What these numbers rest on:** that the loss is a quadratic in ln N near the optimum (far from it, "
-            "it is not); **one seed per point**: the intervals see only the scatter of the runs about the "
-            "quadratic (*resid sd*), so they hold only if that scatter is the whole noise. With exactly 3 runs the "
-            "quadratic passes through them and no interval can be computed.\n\n"
+            "it is not); **one seed per point**: the draws assume the scatter of the runs about the quadratic "
+            "(*resid sd*) is their noise, unless the study measured a larger seed-to-seed noise (below): then "
+            "they use that (*draws: seed sd*), with its degrees of freedom. Without a seed-to-seed measurement, "
+            "3 runs pass through their quadratic exactly and no interval can be computed.\n\n"
             "**Status:** *located* when the vertex lies inside the sizes run, the best run is not the smallest "
             "or largest size, and at least %.0f %% of the draws have their minimum inside the sizes; *at an "
             "edge* when the best run is the smallest or largest size or the vertex lies outside the sizes (a "
             "bound, not an optimum); *not located* when c <= 0, fewer than 3 sizes were run, 3 runs leave no "
-            "residual, or too few draws fall inside. Only located budgets enter the exponents, whose interval "
+            "residual and no seed-to-seed noise was measured, or too few draws fall inside. Only located budgets enter the exponents, whose interval "
             "comes from refitting the line on each joint draw of the budgets' vertices (it carries the vertices' "
             "uncertainty, not a departure from a power law: the largest residual about the line is given for "
             "that).\n\n",
@@ -635,8 +638,8 @@ static void section_isoflop_profiles(Study *st, FILE *out)
     if (noise.df > 0)
         fprintf(out, "The seed-to-seed noise of a run's final loss, measured on the %d groups of isoFLOP and parser runs "
                      "that differ only in the seed (%d degrees of freedom): sd %.4f [%.4f, %.4f]. Where a budget's "
-                     "*resid sd* is below that, its scatter has not seen the whole noise and its interval is too "
-                     "narrow by about that ratio.\n\n",
+                     "*resid sd* is below that, or it has no residual, its scatter has not seen the whole noise and "
+                     "its draws use this sd instead.\n\n",
                 noise.groups, noise.df, noise.sd, noise.sd_lo, noise.sd_hi);
     else
         fprintf(out, "No two isoFLOP or parser runs differ only in the seed: **no seed-to-seed noise was measured**, so "
@@ -646,19 +649,20 @@ static void section_isoflop_profiles(Study *st, FILE *out)
         fprintf(out, "**Missing:** out of memory.\n\n");
         return;
     }
+    ProfileNoise seeds = {noise.df > 0 ? noise.sd : 0, noise.df};
     int skipped, n = profile_points(l, 1, 0, pts, l->n, &skipped);
-    profile_family(out, "dense", pts, n, skipped);
+    profile_family(out, "dense", pts, n, skipped, &seeds);
     n = profile_points(l, 0, 0, pts, l->n, &skipped);
     profile_family(out, "DLCM, every target R and P pooled (the spread between R at one N counts as scatter; "
                         "FLOPs per token averaged over the runs of one N)",
-                   pts, n, skipped);
+                   pts, n, skipped, &seeds);
     double Rs[16];
     int n_R = distinct_values(l, 0, 1, Rs, 16);
     for (int k = 0; k < n_R; k++) {
         n = profile_points(l, 0, Rs[k], pts, l->n, &skipped);
         char title[160];
         snprintf(title, sizeof title, "DLCM, target R = %g (every P pooled)", Rs[k]);
-        profile_family(out, title, pts, n, skipped);
+        profile_family(out, title, pts, n, skipped, &seeds);
     }
     free(pts);
 }

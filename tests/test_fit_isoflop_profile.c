@@ -46,7 +46,7 @@ Test(fit_isoflop_profile, a_known_vertex_and_exponent_come_back_inside_their_int
     for (int b = 0; b < 5; b++) n += add_budget(pts + n, budgets[b], seven, 7, +1, 0.002, &state);
     ProfileResult r;
     char err[256];
-    cr_assert_eq(isoflop_profile(pts, n, PROFILE_DRAWS, 1, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(pts, n, PROFILE_DRAWS, 1, NULL, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(r.n_budgets, 5);
     for (int b = 0; b < 5; b++) {
         const ProfileBudget *pb = &r.budgets[b];
@@ -73,7 +73,7 @@ Test(fit_isoflop_profile, a_known_vertex_and_exponent_come_back_inside_their_int
 
     /* Seeded: the same runs give the same numbers. */
     ProfileResult again;
-    cr_assert_eq(isoflop_profile(pts, n, PROFILE_DRAWS, 1, &again, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(pts, n, PROFILE_DRAWS, 1, NULL, &again, err, sizeof err), 0, "%s", err);
     cr_assert_eq(again.N.slope_lo, r.N.slope_lo);
     cr_assert_eq(again.budgets[2].N_hi, r.budgets[2].N_hi);
     isoflop_profile_free(&again);
@@ -89,7 +89,7 @@ Test(fit_isoflop_profile, sizes_all_on_one_side_are_a_bound_never_an_optimum)
         int n = add_budget(pts, 1e16, side ? above : below, 6, +1, 0.002, &state);
         ProfileResult r;
         char err[256];
-        cr_assert_eq(isoflop_profile(pts, n, 1000, 2, &r, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(isoflop_profile(pts, n, 1000, 2, NULL, &r, err, sizeof err), 0, "%s", err);
         cr_assert_eq(r.budgets[0].status, PROFILE_AT_EDGE, "%s", r.budgets[0].why);
         cr_assert_eq(r.budgets[0].edge_side, side ? -1 : +1, "sizes %s the optimum", side ? "above" : "below");
         cr_assert(r.budgets[0].best_at_end, "%s", r.budgets[0].why);
@@ -107,7 +107,7 @@ Test(fit_isoflop_profile, three_runs_have_no_interval)
     add_budget(pts, 1e16, three, 3, +1, 0.002, &state);
     ProfileResult r;
     char err[256];
-    cr_assert_eq(isoflop_profile(pts, 3, 1000, 3, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(pts, 3, 1000, 3, NULL, &r, err, sizeof err), 0, "%s", err);
     const ProfileBudget *b = &r.budgets[0];
     cr_assert(b->has_vertex);
     cr_assert(isfinite(b->N_opt));
@@ -126,7 +126,7 @@ Test(fit_isoflop_profile, a_concave_profile_is_not_located)
     int n = add_budget(pts, 1e16, seven, 7, -1, 0.002, &state);
     ProfileResult r;
     char err[256];
-    cr_assert_eq(isoflop_profile(pts, n, 1000, 4, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(pts, n, 1000, 4, NULL, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(r.budgets[0].status, PROFILE_NOT_LOCATED, "%s", r.budgets[0].why);
     cr_assert_not(r.budgets[0].has_vertex);
     cr_assert(isnan(r.budgets[0].N_opt));
@@ -146,7 +146,7 @@ Test(fit_isoflop_profile, too_few_sizes_or_located_budgets_say_so)
     n += add_budget(pts + n, 1e16, seven, 7, +1, 0.002, &state);
     ProfileResult r;
     char err[256];
-    cr_assert_eq(isoflop_profile(pts, n, 1000, 5, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(pts, n, 1000, 5, NULL, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(r.n_budgets, 3);
     cr_assert_eq(r.budgets[0].n_sizes, 2);
     cr_assert_eq(r.budgets[0].status, PROFILE_NOT_LOCATED);
@@ -167,7 +167,7 @@ Test(fit_isoflop_profile, budgets_within_two_percent_are_one_and_bad_values_are_
     pts[5].C = 0.997e16;
     ProfileResult r;
     char err[256];
-    cr_assert_eq(isoflop_profile(pts, n, 500, 6, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(pts, n, 500, 6, NULL, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(r.n_budgets, 1);
     cr_assert_eq(r.budgets[0].n_runs, 7);
     isoflop_profile_free(&r);
@@ -175,11 +175,45 @@ Test(fit_isoflop_profile, budgets_within_two_percent_are_one_and_bad_values_are_
     cr_assert_not(isoflop_same_budget(1e14, 1.05e14));
 
     pts[4].train_flops_per_token = NAN;
-    cr_assert_eq(isoflop_profile(pts, n, 500, 6, &r, err, sizeof err), -1);
+    cr_assert_eq(isoflop_profile(pts, n, 500, 6, NULL, &r, err, sizeof err), -1);
     cr_assert(strstr(err, "point 4") && strstr(err, "training FLOPs per token"), "%s", err);
     cr_assert_null(r.budgets);
     pts[4].train_flops_per_token = 1e7;
     pts[1].N = -1;
-    cr_assert_eq(isoflop_profile(pts, n, 500, 6, &r, err, sizeof err), -1);
+    cr_assert_eq(isoflop_profile(pts, n, 500, 6, NULL, &r, err, sizeof err), -1);
     cr_assert(strstr(err, "point 1: N"), "%s", err);
+}
+
+Test(fit_isoflop_profile, a_larger_seed_noise_widens_the_interval_and_gives_three_runs_one)
+{
+    ProfilePoint pts[8];
+    unsigned state = 15;
+    int n = add_budget(pts, 1e16, seven, 7, +1, 0.002, &state);
+    ProfileResult plain, small, seeds;
+    char err[256];
+    ProfileNoise tiny = {1e-6, 6}, large = {0.02, 6};
+    cr_assert_eq(isoflop_profile(pts, n, 2000, 8, NULL, &plain, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(pts, n, 2000, 8, &tiny, &small, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(pts, n, 2000, 8, &large, &seeds, err, sizeof err), 0, "%s", err);
+    cr_assert_not(small.budgets[0].noise_outside, "a seed noise below the scatter changes nothing");
+    cr_assert_eq(small.budgets[0].N_hi, plain.budgets[0].N_hi);
+    cr_assert(seeds.budgets[0].noise_outside);
+    cr_assert_float_eq(seeds.budgets[0].noise_sd, 0.02, 1e-12);
+    double w_plain = log(plain.budgets[0].N_hi / plain.budgets[0].N_lo);
+    double w_seeds = log(seeds.budgets[0].N_hi / seeds.budgets[0].N_lo);
+    cr_assert(w_seeds > 2 * w_plain, "widths %g and %g", w_plain, w_seeds);
+    isoflop_profile_free(&plain);
+    isoflop_profile_free(&small);
+    isoflop_profile_free(&seeds);
+
+    /* 3 runs have no residual, but a measured seed noise gives them an interval. */
+    const double three[3] = {-1.0, 0.1, 1.0};
+    add_budget(pts, 1e16, three, 3, +1, 0.002, &state);
+    ProfileNoise modest = {0.002, 6};
+    cr_assert_eq(isoflop_profile(pts, 3, 2000, 8, &modest, &seeds, err, sizeof err), 0, "%s", err);
+    const ProfileBudget *b = &seeds.budgets[0];
+    cr_assert(b->noise_outside && b->has_interval, "%s", b->why);
+    double truth = exp(true_log_n(1e16));
+    cr_assert(b->N_lo <= truth && truth <= b->N_hi, "truth %g outside [%g, %g]", truth, b->N_lo, b->N_hi);
+    isoflop_profile_free(&seeds);
 }
