@@ -322,7 +322,7 @@ static int extend_version(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const c
         fprintf(stderr, "dlcm-sweep: %s\n", err);
         return -1;
     }
-    fprintf(stderr, "dlcm-sweep: extending sweep %s (version %d): %d new runs; %d recorded runs kept\n", base, version,
+    fprintf(stderr, "dlcm-sweep: extending sweep %s (version %d): %d new run(s); %d recorded run(s) kept\n", base, version,
             n_new, n_kept);
     fprintf(stderr, "changes (the settings they replace are kept in the database, as extension %d of %s):\n",
             extension, stored_name);
@@ -444,7 +444,7 @@ int sweep_preview_extension(sqlite3 *db, SweepSpec *spec, SweepPlan *plan, const
                         : compare_extension(db, sweep_id, base, stored_name, version, stored, file, text, plan,
                                             &n_new, &n_kept, out);
         if (keeps == 1) {
-            fprintf(out, "--extend would extend sweep %s (version %d): %d new runs (above); %d recorded runs kept\n",
+            fprintf(out, "--extend would extend sweep %s (version %d): %d new run(s) (above); %d recorded run(s) kept\n",
                     base, version, n_new, n_kept);
             fprintf(out, "changes:\n");
             sweep_settings_diff(stored, text, out);

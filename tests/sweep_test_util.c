@@ -177,6 +177,16 @@ void tu_read(const char *path, char *buf, size_t n)
     fclose(f);
 }
 
+void tu_edit_sweep(const TuSweep *s, const char *from, const char *to)
+{
+    char text[4096], edited[4096];
+    tu_read(s->yaml, text, sizeof text);
+    char *at = strstr(text, from);
+    cr_assert(at != NULL, "%s not in %s", from, text);
+    snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    tu_write(s->yaml, edited);
+}
+
 int tu_max_overlap(const TuSweep *s, const char *device)
 {
     double starts[64], ends[64];

@@ -46,6 +46,8 @@ long tu_query_int(const char *db_path, const char *sql);
 int tu_count_lines(const char *path);
 /* Whole file into buf (NUL-terminated; "" when absent). */
 void tu_read(const char *path, char *buf, size_t n);
+/* Replaces the first occurrence of `from` in the sweep file with `to` (fails the test if absent). */
+void tu_edit_sweep(const TuSweep *s, const char *from, const char *to);
 /* The most runs of the sweep that overlapped in time on one device (from each run's times file,
  * which the fake trainer writes). */
 int tu_max_overlap(const TuSweep *s, const char *device);

@@ -43,17 +43,6 @@ static int sweep_run(const TuSweep *s, const char *command, const char *extra1, 
     return rc;
 }
 
-/* Replaces the first occurrence of `from` in the sweep file with `to`. */
-static void edit_sweep(const TuSweep *s, const char *from, const char *to)
-{
-    char text[4096], edited[4096];
-    tu_read(s->yaml, text, sizeof text);
-    char *at = strstr(text, from);
-    cr_assert(at != NULL, "%s not in %s", from, text);
-    snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    tu_write(s->yaml, edited);
-}
-
 /* The whole database file (malloc'd), to check that a refusal leaves it byte for byte. */
 static char *file_bytes(const char *path, size_t *len)
 {
@@ -97,7 +86,7 @@ Test(sweep_extend, a_file_that_adds_runs_extends_the_version_and_keeps_every_fin
     cr_assert(metrics_before > 0 && loss_before > 0);
     tu_read(s.yaml, old_text, sizeof old_text);
 
-    edit_sweep(&s, "seed: [0, 1]", "seed: [0, 1, 2]");
+    tu_edit_sweep(&s, "seed: [0, 1]", "seed: [0, 1, 2]");
     tu_read(s.yaml, new_text, sizeof new_text);
     /* Without --extend a changed file is refused as before, now pointing to --extend too. */
     cr_assert_eq(sweep_run(&s, "run", NULL, NULL, text, sizeof text), 2, "%s", text);
@@ -106,12 +95,12 @@ Test(sweep_extend, a_file_that_adds_runs_extends_the_version_and_keeps_every_fin
 
     /* plan --extend says what it would add and writes nothing. */
     cr_assert_eq(sweep_run(&s, "plan", "--extend", NULL, text, sizeof text), 0, "%s", text);
-    cr_assert(strstr(text, "--extend would extend sweep extadd (version 1): 1 new runs") != NULL, "%s", text);
+    cr_assert(strstr(text, "--extend would extend sweep extadd (version 1): 1 new run(s)") != NULL, "%s", text);
     cr_assert(strstr(text, "seed 2") != NULL, "%s", text);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 2);
 
     cr_assert_eq(sweep_run(&s, "run", "--extend", NULL, text, sizeof text), 0, "%s", text);
-    cr_assert(strstr(text, "dlcm-sweep: extending sweep extadd (version 1): 1 new runs; 2 recorded runs kept") != NULL,
+    cr_assert(strstr(text, "dlcm-sweep: extending sweep extadd (version 1): 1 new run(s); 2 recorded run(s) kept") != NULL,
               "%s", text);
     cr_assert(strstr(text, "changed seed: [0, 1] -> [0, 1, 2]") != NULL, "%s", text);
     cr_assert_eq(q(&s, "SELECT count(*) FROM sweeps"), 1, "the same version, no new one");
@@ -169,7 +158,7 @@ Test(sweep_extend, a_file_that_drops_or_changes_a_run_is_refused_and_the_databas
     char *before = file_bytes(s.db, &len_before);
 
     /* Seed 1 dropped (and seed 2 added). */
-    edit_sweep(&s, "seed: [0, 1]", "seed: [0, 2]");
+    tu_edit_sweep(&s, "seed: [0, 1]", "seed: [0, 2]");
     cr_assert_eq(sweep_run(&s, "run", "--extend", NULL, text, sizeof text), 2, "%s", text);
     cr_assert(strstr(text, "cannot extend sweep extdrop (version 1)") != NULL, "%s", text);
     cr_assert(strstr(text, dropped_id) != NULL, "names the dropped run: %s", text);
@@ -180,8 +169,8 @@ Test(sweep_extend, a_file_that_drops_or_changes_a_run_is_refused_and_the_databas
     cr_assert(strstr(text, dropped_id) != NULL, "%s", text);
 
     /* Every run changed (another lr makes other runs), one added. */
-    edit_sweep(&s, "seed: [0, 2]", "seed: [0, 1, 2]");
-    edit_sweep(&s, "lr: 0.01", "lr: 0.02");
+    tu_edit_sweep(&s, "seed: [0, 2]", "seed: [0, 1, 2]");
+    tu_edit_sweep(&s, "lr: 0.01", "lr: 0.02");
     cr_assert_eq(sweep_run(&s, "run", "--extend", NULL, text, sizeof text), 2, "%s", text);
     cr_assert(strstr(text, dropped_id) != NULL, "%s", text);
     cr_assert(strstr(text, "changed lr: 0.01 -> 0.02") != NULL, "%s", text);
@@ -207,13 +196,13 @@ Test(sweep_extend, a_later_version_is_extended_under_its_own_name)
     char text[16384];
     tu_make_sweep(&s, "extver", 1, 4);
     cr_assert_eq(sweep_run(&s, "run", NULL, NULL, text, sizeof text), 0, "%s", text);
-    edit_sweep(&s, "lr: 0.01", "lr: 0.02");
+    tu_edit_sweep(&s, "lr: 0.01", "lr: 0.02");
     cr_assert_eq(sweep_run(&s, "run", "--new-version", NULL, text, sizeof text), 0, "%s", text);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE s.name = 'extver.v2'"), 1);
 
-    edit_sweep(&s, "seed: [0]", "seed: [0, 1]");
+    tu_edit_sweep(&s, "seed: [0]", "seed: [0, 1]");
     cr_assert_eq(sweep_run(&s, "run", "--extend", NULL, text, sizeof text), 0, "%s", text);
-    cr_assert(strstr(text, "extending sweep extver (version 2): 1 new runs; 1 recorded runs kept") != NULL, "%s", text);
+    cr_assert(strstr(text, "extending sweep extver (version 2): 1 new run(s); 1 recorded run(s) kept") != NULL, "%s", text);
     cr_assert_eq(q(&s, "SELECT count(*) FROM sweeps"), 2, "no third version");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs r JOIN sweeps s ON s.id = r.sweep_id "
                        "WHERE s.name = 'extver.v2' AND r.status = 'done' AND r.lr = 0.02"), 2);

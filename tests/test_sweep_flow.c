@@ -46,33 +46,22 @@ static void wait_for(const TuSweep *s, const char *sql, long want)
     cr_assert_fail("timed out waiting for %s >= %ld", sql, want);
 }
 
-/* Replaces the first occurrence of `from` in the sweep file with `to`. */
-static void edit_sweep(const TuSweep *s, const char *from, const char *to)
-{
-    char text[4096], edited[4096];
-    tu_read(s->yaml, text, sizeof text);
-    char *at = strstr(text, from);
-    cr_assert(at != NULL, "%s not in %s", from, text);
-    snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    tu_write(s->yaml, edited);
-}
-
 Test(sweep_flow, edited_sweep_is_refused_with_its_differences_or_becomes_a_new_version)
 {
     TuSweep s;
     char out[400], text[16384];
     tu_make_sweep(&s, "flowver", 2, 4);
     snprintf(out, sizeof out, "%s/out.txt", s.dir);
-    edit_sweep(&s, "lr: 0.01", "lr: 0.004");
+    tu_edit_sweep(&s, "lr: 0.01", "lr: 0.004");
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE status = 'done' AND lr = 0.004"), 2);
 
     /* A comment or layout change is no change. */
-    edit_sweep(&s, "lr: 0.004", "lr:   0.004   # as before");
+    tu_edit_sweep(&s, "lr: 0.004", "lr:   0.004   # as before");
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM sweeps"), 1);
 
-    edit_sweep(&s, "lr:   0.004", "lr: 0.008");
+    tu_edit_sweep(&s, "lr:   0.004", "lr: 0.008");
     const char *run[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none", "--quiet", NULL};
     cr_assert_eq(sweep_output(run, NULL, out, text, sizeof text), 2, "refused: bad input");
     cr_assert(strstr(text, "changed lr: 0.004 -> 0.008") != NULL, "%s", text);
@@ -92,11 +81,11 @@ Test(sweep_flow, edited_sweep_is_refused_with_its_differences_or_becomes_a_new_v
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 4);
     /* The first version's file again is the first version, not a third one. */
-    edit_sweep(&s, "lr: 0.008", "lr: 0.004");
+    tu_edit_sweep(&s, "lr: 0.008", "lr: 0.004");
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
     cr_assert_eq(q(&s, "SELECT count(*) FROM sweeps"), 2);
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 4);
-    edit_sweep(&s, "lr: 0.004", "lr: 0.008");
+    tu_edit_sweep(&s, "lr: 0.004", "lr: 0.008");
 
     /* Several sweeps: status lists them; a misspelled name gets the closest ones. */
     const char *status[] = {"status", "--db", s.db, NULL};
@@ -114,7 +103,7 @@ Test(sweep_flow, missing_corpus_is_flagged_at_plan_and_refused_at_run)
     char out[400], text[16384];
     tu_make_sweep(&s, "flowdata", 2, 4);
     snprintf(out, sizeof out, "%s/out.txt", s.dir);
-    edit_sweep(&s, "data.dir: ", "data.dir: /nonexistent");
+    tu_edit_sweep(&s, "data.dir: ", "data.dir: /nonexistent");
     const char *plan[] = {"plan", s.yaml, NULL};
     cr_assert_eq(sweep_output(plan, NULL, out, text, sizeof text), 0, "plan only flags it");
     cr_assert(strstr(text, "/byte/train.bin: cannot open") != NULL, "%s", text);
@@ -141,7 +130,7 @@ Test(sweep_flow, a_shard_of_another_vocabulary_is_refused)
     snprintf(shard, sizeof shard, "%s/val.bin", dir);
     cr_assert_eq(shard_write(shard, tokens, 64, 512, "byte", 0, err, sizeof err), 0, "%s", err);
     snprintf(dir, sizeof dir, "data.dir: %s/other\n#", s.dir);
-    edit_sweep(&s, "data.dir: ", dir);
+    tu_edit_sweep(&s, "data.dir: ", dir);
     const char *run[] = {"run", s.yaml, "--db", s.db, "--trainer", TEST_FAKE_TRAINER, "--gpus", "none", NULL};
     cr_assert_eq(sweep_output(run, NULL, out, text, sizeof text), 2);
     cr_assert(strstr(text, "vocabulary 512, the run's model.vocab is 256") != NULL, "%s", text);
