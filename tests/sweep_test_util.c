@@ -1,5 +1,6 @@
 /* tests/sweep_test_util.c: helpers of the sweep tests (see test_util.h). */
 #include "tests/sweep_test_util.h"
+#include "db/db.h"
 #include "util/fs.h"
 
 #include <criterion/criterion.h>
@@ -175,6 +176,23 @@ void tu_read(const char *path, char *buf, size_t n)
     size_t got = fread(buf, 1, n - 1, f);
     buf[got] = '\0';
     fclose(f);
+}
+
+void tu_old_schema_db(const char *path, const char *schema_file, int version, const char *sql)
+{
+    static char schema[65536];
+    char err[512], named[64];
+    tu_read(schema_file, schema, sizeof schema);
+    cr_assert(strlen(schema) > 1000, "%s: not a schema snapshot", schema_file);
+    snprintf(named, sizeof named, "version %d", version);
+    char *header_end = strstr(schema, "\n\n");
+    cr_assert(header_end && strstr(schema, named) && strstr(schema, named) < header_end, "%s does not name %s",
+              schema_file, named);
+    sqlite3 *raw = NULL;
+    cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
+    cr_assert_eq(db_exec(raw, schema, err, sizeof err), 0, "%s: %s", schema_file, err);
+    cr_assert_eq(db_exec(raw, sql, err, sizeof err), 0, "%s", err);
+    sqlite3_close(raw);
 }
 
 void tu_edit_sweep(const TuSweep *s, const char *from, const char *to)

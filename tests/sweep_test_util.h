@@ -46,6 +46,10 @@ long tu_query_int(const char *db_path, const char *sql);
 int tu_count_lines(const char *path);
 /* Whole file into buf (NUL-terminated; "" when absent). */
 void tu_read(const char *path, char *buf, size_t n);
+/* A database at an older schema, for the migration tests: the snapshot schema_file
+ * (tests/data/schema_vN.sql, whose first lines name version N) run on a new file at path, then sql
+ * (its meta row and whatever rows the test needs). */
+void tu_old_schema_db(const char *path, const char *schema_file, int version, const char *sql);
 /* Replaces the first occurrence of `from` in the sweep file with `to` (fails the test if absent). */
 void tu_edit_sweep(const TuSweep *s, const char *from, const char *to);
 /* The most runs of the sweep that overlapped in time on one device (from each run's times file,

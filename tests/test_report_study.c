@@ -351,6 +351,24 @@ static void make_parser(sqlite3 *db, const char *name)
     exec_sql(db, "COMMIT");
 }
 
+/* A fresh temporary folder with the study database and the report's paths in it. */
+typedef struct {
+    char dir[256], db_path[320], out[320], log[320], readme[340];
+} ReportFixture;
+
+static sqlite3 *report_fixture(ReportFixture *f, const char *tag)
+{
+    char err[512];
+    tu_temp_dir(f->dir, tag);
+    snprintf(f->db_path, sizeof f->db_path, "%s/study.sqlite", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+    snprintf(f->log, sizeof f->log, "%s/report.log", f->dir);
+    snprintf(f->readme, sizeof f->readme, "%s/README.md", f->out);
+    sqlite3 *db = db_open(f->db_path, err, sizeof err);
+    cr_assert(db, "%s", err);
+    return db;
+}
+
 static int run_report(const char *db_path, const char *study, const char *out, const char *log)
 {
     pid_t pid = fork();
@@ -414,14 +432,8 @@ static double true_multiplier(const char *fit_path, double C)
 
 Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeout = 600)
 {
-    char dir[256], db_path[320], out[320], log[320], readme[340], err[512];
-    tu_temp_dir(dir, "reportstudy");
-    snprintf(db_path, sizeof db_path, "%s/study.sqlite", dir);
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(log, sizeof log, "%s/report.log", dir);
-    snprintf(readme, sizeof readme, "%s/README.md", out);
-    sqlite3 *db = db_open(db_path, err, sizeof err);
-    cr_assert(db, "%s", err);
+    ReportFixture f;
+    sqlite3 *db = report_fixture(&f, "reportstudy");
     char best_dense[32], best_dlcm4[32];
     make_isoflop(db, "known-isoflop", best_dense, best_dlcm4);
     add_token_losses(db, best_dense, best_dlcm4);
@@ -430,11 +442,11 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     add_tasks_and_domains(db);
     db_close(db);
 
-    int rc = run_report(db_path, "known", out, log);
+    int rc = run_report(f.db_path, "known", f.out, f.log);
     static char text[1 << 20];
-    tu_read(log, text, sizeof text);
+    tu_read(f.log, text, sizeof text);
     cr_assert_eq(rc, 0, "%s", text);
-    tu_read(readme, text, sizeof text);
+    tu_read(f.readme, text, sizeof text);
 
     /* Nothing is missing, and nothing crashed on the way. */
     cr_assert_null(strstr(text, "**Missing"), "%s", text);
@@ -448,7 +460,7 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     double m, lo, hi;
     cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &m, &lo, &hi), 3, "multiplier cell '%s'", cell);
     char fit_path[400];
-    snprintf(fit_path, sizeof fit_path, "%s/fit-dlcm.json", out);
+    snprintf(fit_path, sizeof fit_path, "%s/fit-dlcm.json", f.out);
     double truth_m = true_multiplier(fit_path, 1e17);
     cr_assert(truth_m > 0.5 && truth_m < 1, "the synthetic law's multiplier is %g", truth_m);
     cr_assert(lo <= truth_m && truth_m <= hi, "the known multiplier %g lies outside [%g, %g]", truth_m, lo, hi);
@@ -520,27 +532,21 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     for (const char *p = strstr(text, "]("); p; p = strstr(p + 2, "](")) {
         char name[128], path[600];
         cr_assert_eq(sscanf(p + 2, "%127[^)]", name), 1);
-        snprintf(path, sizeof path, "%s/%s", out, name);
+        snprintf(path, sizeof path, "%s/%s", f.out, name);
         cr_assert_eq(access(path, R_OK), 0, "%s is named but missing", path);
         figures++;
     }
     cr_assert(figures >= 10, "%d figures", figures);
     char fig[400];
-    snprintf(fig, sizeof fig, "%s/loss-by-concept-position.png", out);
+    snprintf(fig, sizeof fig, "%s/loss-by-concept-position.png", f.out);
     cr_assert_eq(access(fig, R_OK), 0);
-    tu_remove_tree(dir);
+    tu_remove_tree(f.dir);
 }
 
 Test(report_study, a_study_with_missing_parts_says_what_is_missing)
 {
-    char dir[256], db_path[320], out[320], log[320], readme[340], err[512];
-    tu_temp_dir(dir, "reportmissing");
-    snprintf(db_path, sizeof db_path, "%s/study.sqlite", dir);
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(log, sizeof log, "%s/report.log", dir);
-    snprintf(readme, sizeof readme, "%s/README.md", out);
-    sqlite3 *db = db_open(db_path, err, sizeof err);
-    cr_assert(db, "%s", err);
+    ReportFixture f;
+    sqlite3 *db = report_fixture(&f, "reportmissing");
     /* Only an isoFLOP sweep of two runs: too few for any law. */
     int64_t sw = add_sweep(db, "thin-isoflop");
     unsigned noise = 1;
@@ -548,11 +554,11 @@ Test(report_study, a_study_with_missing_parts_says_what_is_missing)
     add_run(db, sw, &a);
     add_run(db, sw, &b);
     db_close(db);
-    int rc = run_report(db_path, "thin", out, log);
+    int rc = run_report(f.db_path, "thin", f.out, f.log);
     static char text[1 << 18];
-    tu_read(log, text, sizeof text);
+    tu_read(f.log, text, sizeof text);
     cr_assert_eq(rc, 0, "%s", text);
-    tu_read(readme, text, sizeof text);
+    tu_read(f.readme, text, sizeof text);
     cr_assert(strstr(text, "no μP sweep (thin-mup, thin-mup-dt or thin-mup-dc) is in the database"), "%s", text);
     cr_assert(strstr(text, "the sweep `thin-parser` is not in the database"), "%s", text);
     cr_assert(strstr(text, "**Missing:** the dlcm law could not be fitted"), "%s", text);
@@ -563,10 +569,10 @@ Test(report_study, a_study_with_missing_parts_says_what_is_missing)
 
     /* No sweep of the study at all: bad input, nothing written. */
     char out2[340];
-    snprintf(out2, sizeof out2, "%s/none", dir);
-    cr_assert_eq(run_report(db_path, "nosuch", out2, log), 2);
+    snprintf(out2, sizeof out2, "%s/none", f.dir);
+    cr_assert_eq(run_report(f.db_path, "nosuch", out2, f.log), 2);
     cr_assert_neq(access(out2, F_OK), 0, "nothing written for a study that is not there");
-    tu_remove_tree(dir);
+    tu_remove_tree(f.dir);
 }
 
 /* The law-free optimum end to end: dense runs at 5 sizes bracketing a known vertex N* = G C^0.5
@@ -574,14 +580,8 @@ Test(report_study, a_study_with_missing_parts_says_what_is_missing)
  * and the exponent's interval covers 0.5. */
 Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
 {
-    char dir[256], db_path[320], out[320], log[320], readme[340], err[512];
-    tu_temp_dir(dir, "reportprofile");
-    snprintf(db_path, sizeof db_path, "%s/study.sqlite", dir);
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(log, sizeof log, "%s/report.log", dir);
-    snprintf(readme, sizeof readme, "%s/README.md", out);
-    sqlite3 *db = db_open(db_path, err, sizeof err);
-    cr_assert(db, "%s", err);
+    ReportFixture f;
+    sqlite3 *db = report_fixture(&f, "reportprofile");
     int64_t sw = add_sweep(db, "vertex-isoflop");
     const double budgets[3] = {1e15, 1e16, 1e17}, G = 0.1, offsets[5] = {-1.3, -0.7, -0.1, 0.5, 1.1};
     unsigned noise = 29;
@@ -598,11 +598,11 @@ Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
         }
     exec_sql(db, "COMMIT");
     db_close(db);
-    int rc = run_report(db_path, "vertex", out, log);
+    int rc = run_report(f.db_path, "vertex", f.out, f.log);
     static char text[1 << 18];
-    tu_read(log, text, sizeof text);
+    tu_read(f.log, text, sizeof text);
     cr_assert_eq(rc, 0, "%s", text);
-    tu_read(readme, text, sizeof text);
+    tu_read(f.readme, text, sizeof text);
     const char *dense_rows = strstr(text, "### dense");
     cr_assert(dense_rows, "%s", text);
     cr_assert(strstr(text, "**no seed-to-seed noise was measured**"), "one seed per run here: %s", text);
@@ -627,5 +627,5 @@ Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
     cr_assert_eq(sscanf(alpha, "alpha_N = **%lf [%lf, %lf]", &a, &lo, &hi), 3, "%.200s", alpha);
     cr_assert(lo <= 0.5 && 0.5 <= hi && hi - lo < 0.2, "alpha_N %g [%g, %g]", a, lo, hi);
     cr_assert(strstr(dense_rows, "Power law over the 3 located budgets (C = 1e+15 1e+16 1e+17)"), "%s", dense_rows);
-    tu_remove_tree(dir);
+    tu_remove_tree(f.dir);
 }

@@ -181,23 +181,14 @@ Test(sweep_epochs, a_version_2_database_is_migrated_with_its_runs_kept)
     char dir[256], path[320], err[512];
     tu_temp_dir(dir, "epochsmigrate");
     snprintf(path, sizeof path, "%s/v2.sqlite", dir);
-    static char schema[32768];
-    tu_read("tests/data/schema_v2.sql", schema, sizeof schema);
-    cr_assert(strstr(schema, "schema version 2") != NULL);
-    sqlite3 *raw = NULL;
-    cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
-    cr_assert_eq(db_exec(raw, schema, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_exec(raw,
-                         "INSERT INTO meta VALUES ('schema_version', '2');"
-                         "INSERT INTO sweeps(id, name, config, created_at, base_name, version) "
-                         "VALUES (1, 'old', 'name: old', 1, 'old', 1);"
-                         "INSERT INTO runs(id, sweep_id, status, config, family, lr, seed, steps, steps_done, tokens, "
-                         "final_val_loss, created_at, git_commit) VALUES ('r2', 1, 'done', 'x', 'dense', 0.004, 3, 10, 10, "
-                         "640, 2.5, 1, 'abc');"
-                         "INSERT INTO metrics(run_id, step, tokens, train_loss) VALUES ('r2', 0, 64, 3.0);",
-                         err, sizeof err),
-                 0, "%s", err);
-    sqlite3_close(raw);
+    tu_old_schema_db(path, "tests/data/schema_v2.sql", 2,
+                     "INSERT INTO meta VALUES ('schema_version', '2');"
+                     "INSERT INTO sweeps(id, name, config, created_at, base_name, version) "
+                     "VALUES (1, 'old', 'name: old', 1, 'old', 1);"
+                     "INSERT INTO runs(id, sweep_id, status, config, family, lr, seed, steps, steps_done, tokens, "
+                     "final_val_loss, created_at, git_commit) VALUES ('r2', 1, 'done', 'x', 'dense', 0.004, 3, 10, 10, "
+                     "640, 2.5, 1, 'abc');"
+                     "INSERT INTO metrics(run_id, step, tokens, train_loss) VALUES ('r2', 0, 64, 3.0);");
 
     sqlite3 *db = db_open(path, err, sizeof err);
     cr_assert_not_null(db, "%s", err);
@@ -216,10 +207,7 @@ Test(sweep_epochs, a_version_2_database_is_migrated_with_its_runs_kept)
     char v2[320], out[320], text[2048];
     snprintf(v2, sizeof v2, "%s/v2b.sqlite", dir);
     snprintf(out, sizeof out, "%s/out.log", dir);
-    cr_assert_eq(sqlite3_open(v2, &raw), SQLITE_OK);
-    cr_assert_eq(db_exec(raw, schema, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_exec(raw, "INSERT INTO meta VALUES ('schema_version', '2')", err, sizeof err), 0, "%s", err);
-    sqlite3_close(raw);
+    tu_old_schema_db(v2, "tests/data/schema_v2.sql", 2, "INSERT INTO meta VALUES ('schema_version', '2')");
     const char *status[] = {"status", "--db", v2, NULL};
     cr_assert_eq(tu_sweep(status, NULL, out), 2, "a read-only command refuses the older version");
     const char *migrate[] = {"migrate", "--db", v2, NULL};
@@ -238,22 +226,13 @@ Test(sweep_epochs, a_version_3_database_gets_the_epochs_column_and_keeps_its_hel
     char dir[256], path[320], err[512];
     tu_temp_dir(dir, "epochsmigrate3");
     snprintf(path, sizeof path, "%s/v3.sqlite", dir);
-    static char schema[65536];
-    tu_read("tests/data/schema_v3.sql", schema, sizeof schema);
-    cr_assert(strstr(schema, "schema version 3") != NULL);
-    sqlite3 *raw = NULL;
-    cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
-    cr_assert_eq(db_exec(raw, schema, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_exec(raw,
-                         "INSERT INTO meta VALUES ('schema_version', '3');"
-                         "INSERT INTO sweeps(id, name, config, created_at) VALUES (1, 'old', 'name: old', 1);"
-                         "INSERT INTO runs(id, sweep_id, status, config, family, created_at) "
-                         "VALUES ('r3', 1, 'done', 'x', 'dlcm', 1);"
-                         "INSERT INTO task_scores(run_id, task, items, correct, accuracy, ci_low, ci_high) "
-                         "VALUES ('r3', 'cloze', 100, 13, 0.13, 0.08, 0.21);",
-                         err, sizeof err),
-                 0, "%s", err);
-    sqlite3_close(raw);
+    tu_old_schema_db(path, "tests/data/schema_v3.sql", 3,
+                     "INSERT INTO meta VALUES ('schema_version', '3');"
+                     "INSERT INTO sweeps(id, name, config, created_at) VALUES (1, 'old', 'name: old', 1);"
+                     "INSERT INTO runs(id, sweep_id, status, config, family, created_at) "
+                     "VALUES ('r3', 1, 'done', 'x', 'dlcm', 1);"
+                     "INSERT INTO task_scores(run_id, task, items, correct, accuracy, ci_low, ci_high) "
+                     "VALUES ('r3', 'cloze', 100, 13, 0.13, 0.08, 0.21);");
     sqlite3 *db = db_open(path, err, sizeof err);
     cr_assert_not_null(db, "%s", err);
     cr_assert_eq(db_schema_version(db), DB_SCHEMA_VERSION);

@@ -257,22 +257,13 @@ Test(sweep_flow, a_version_1_database_is_migrated_without_losing_anything)
     char dir[256], path[320], err[512];
     tu_temp_dir(dir, "flowmigrate");
     snprintf(path, sizeof path, "%s/v1.sqlite", dir);
-    char schema[16384];
-    tu_read("tests/data/schema_v1.sql", schema, sizeof schema);
-    cr_assert(strlen(schema) > 1000);
-    sqlite3 *raw = NULL;
-    cr_assert_eq(sqlite3_open(path, &raw), SQLITE_OK);
-    cr_assert_eq(db_exec(raw, schema, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(db_exec(raw,
-                         "INSERT INTO meta VALUES ('schema_version', '1');"
-                         "INSERT INTO sweeps(id, name, config, created_at) VALUES (1, 'old', 'name: old', 1);"
-                         "INSERT INTO runs(id, sweep_id, status, config, family, lr, seed, steps, steps_done, "
-                         "final_val_loss, created_at) VALUES ('r1', 1, 'done', 'x', 'dense', 0.004, 7, 10, 10, 2.5, 1);"
-                         "INSERT INTO metrics(run_id, step, tokens, train_loss) VALUES ('r1', 0, 64, 3.0), ('r1', 1, 128, 2.9);"
-                         "INSERT INTO evals(run_id, step, split, loss) VALUES ('r1', 1, 'val', 2.95);",
-                         err, sizeof err),
-                 0, "%s", err);
-    sqlite3_close(raw);
+    tu_old_schema_db(path, "tests/data/schema_v1.sql", 1,
+                     "INSERT INTO meta VALUES ('schema_version', '1');"
+                     "INSERT INTO sweeps(id, name, config, created_at) VALUES (1, 'old', 'name: old', 1);"
+                     "INSERT INTO runs(id, sweep_id, status, config, family, lr, seed, steps, steps_done, "
+                     "final_val_loss, created_at) VALUES ('r1', 1, 'done', 'x', 'dense', 0.004, 7, 10, 10, 2.5, 1);"
+                     "INSERT INTO metrics(run_id, step, tokens, train_loss) VALUES ('r1', 0, 64, 3.0), ('r1', 1, 128, 2.9);"
+                     "INSERT INTO evals(run_id, step, split, loss) VALUES ('r1', 1, 'val', 2.95);");
 
     sqlite3 *db = db_open(path, err, sizeof err);
     cr_assert(db != NULL, "%s", err);
