@@ -46,6 +46,30 @@ static void wait_for(const TuSweep *s, const char *sql, long want)
     cr_assert_fail("timed out waiting for %s >= %ld", sql, want);
 }
 
+/* Whether some status line, written while both runs trained, measured their throughput and an ETA. */
+static int has_measured_status(const char *text)
+{
+    for (const char *line = strstr(text, "running 2"); line; line = strstr(line + 1, "running 2")) {
+        const char *bar = strstr(line, "| ");
+        double rate = 0;
+        char eta[16] = "";
+        if (bar && sscanf(bar, "| %lfk tok/s | ETA %15s", &rate, eta) == 2 && rate > 0 && strcmp(eta, "?") != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void wait_for_measured_status(const TuSweep *s, char *text, size_t n)
+{
+    for (int i = 0; i < 1200; i++) {
+        tu_read(s->log, text, n);
+        if (has_measured_status(text)) return;
+        struct timespec t = {0, 50 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    cr_assert_fail("timed out waiting for a status line with a rate: %s", text);
+}
+
 Test(sweep_flow, edited_sweep_is_refused_with_its_differences_or_becomes_a_new_version)
 {
     TuSweep s;
@@ -197,6 +221,9 @@ Test(sweep_flow, metrics_reach_the_sweep_database_while_runs_train_and_cancel_st
     const char *status[] = {"status", "--db", s.db, NULL};
     cr_assert_eq(sweep_output(status, NULL, out, text, sizeof text), 0);
     cr_assert(strstr(text, "running 2") != NULL, "%s", text);
+    /* Cancel only once a status line has measured a rate: a slow build (ASan) can reach the
+     * step counts above before the scheduler's first rate window closes. */
+    wait_for_measured_status(&s, text, sizeof text);
 
     const char *cancel[] = {"cancel", "--db", s.db, NULL};
     cr_assert_eq(sweep_output(cancel, NULL, out, text, sizeof text), 0);
@@ -207,16 +234,7 @@ Test(sweep_flow, metrics_reach_the_sweep_database_while_runs_train_and_cancel_st
     tu_read(s.log, text, sizeof text);
     cr_assert(strstr(text, "cancelled ") != NULL, "%s", text);
     cr_assert(strstr(text, "ETA ") != NULL && strstr(text, "elapsed ") != NULL, "a status line without a TTY: %s", text);
-    /* While both ran, some status line measured their throughput and an ETA. */
-    int measured = 0;
-    for (const char *line = strstr(text, "running 2"); line; line = strstr(line + 1, "running 2")) {
-        const char *bar = strstr(line, "| ");
-        double rate = 0;
-        char eta[16] = "";
-        if (bar && sscanf(bar, "| %lfk tok/s | ETA %15s", &rate, eta) == 2 && rate > 0 && strcmp(eta, "?") != 0)
-            measured = 1;
-    }
-    cr_assert(measured, "a status line with a rate and an ETA: %s", text);
+    cr_assert(has_measured_status(text), "a status line with a rate and an ETA: %s", text);
     tu_remove_tree(s.dir);
 }
 
