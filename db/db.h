@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 /* For commands that write: opens (creating if needed) the database at path and brings its schema
  * to DB_SCHEMA_VERSION inside one transaction, then switches it to WAL. The schema is created

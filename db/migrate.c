@@ -2,7 +2,8 @@
  * tags and notes, the 'cancelled' run status (a CHECK constraint, so `runs` is rebuilt), each
  * run's provenance columns, and the views run_summary, run_curve and sweep_summary. Version 3 adds
  * the held-out measurements of each run (task_scores, token_losses): new tables only. Version 4
- * adds each run's planned epochs (runs.epochs, shown by run_summary). */
+ * adds each run's planned epochs (runs.epochs, shown by run_summary). Version 5 adds where each
+ * run's wall time went (run_phases): a new table only. */
 #include "db/migrate.h"
 
 #include <stdio.h>
@@ -40,8 +41,9 @@ static int migrate_1_to_2(sqlite3 *db, const char *schema_sql, char *err, int er
     return 0;
 }
 
-/* Version 3's tables are new: the schema's CREATE ... IF NOT EXISTS makes them. */
-static int migrate_2_to_3(sqlite3 *db, const char *schema_sql, char *err, int errlen)
+/* A step that only adds tables (versions 3 and 5): the schema's CREATE ... IF NOT EXISTS makes
+ * them and leaves the existing ones alone. */
+static int add_new_tables(sqlite3 *db, const char *schema_sql, char *err, int errlen)
 {
     return db_exec(db, schema_sql, err, errlen);
 }
@@ -78,7 +80,8 @@ int db_migrate(sqlite3 *db, int from_version, const char *schema_sql, char *err,
     /* The rebuild of version 1 creates every table from the current schema: `runs` has every later
      * column, and the later tables are made. */
     if (from_version < 2) return migrate_1_to_2(db, schema_sql, err, errlen);
-    if (from_version < 3 && migrate_2_to_3(db, schema_sql, err, errlen)) return -1;
+    if (from_version < 3 && add_new_tables(db, schema_sql, err, errlen)) return -1;
     if (from_version < 4 && migrate_3_to_4(db, schema_sql, err, errlen)) return -1;
+    if (from_version < 5 && add_new_tables(db, schema_sql, err, errlen)) return -1;
     return 0;
 }

@@ -217,3 +217,33 @@ int runs_add_module_stats(sqlite3 *db, const char *id, int64_t step, const char 
     sqlite3_finalize(st);
     return db_commit(db, err, errlen);
 }
+
+const char *const run_phase_names[RUN_N_PHASES] = {"setup", "eval", "train", "checkpoint", "heldout"};
+
+int runs_add_phases(sqlite3 *db, const char *id, const double seconds[RUN_N_PHASES], char *err, int errlen)
+{
+    if (db_begin(db, err, errlen)) return -1;
+    sqlite3_stmt *st = db_prepare(db,
+        "INSERT INTO run_phases (run_id, phase, seconds) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (run_id, phase) DO UPDATE SET seconds = seconds + excluded.seconds", err, errlen);
+    if (!st) {
+        db_rollback(db);
+        return -1;
+    }
+    for (int i = 0; i < RUN_N_PHASES; i++) {
+        int bind_failed = 0;
+        sqlite3_reset(st);
+        bind_failed |= db_bind_text(st, 1, id);
+        bind_failed |= db_bind_text(st, 2, run_phase_names[i]);
+        bind_failed |= db_bind_double(st, 3, isfinite(seconds[i]) && seconds[i] > 0 ? seconds[i] : 0.0);
+        if (bind_failed) { db_bind_failed(st, "storing the run's phase times", err, errlen); db_rollback(db); return -1; }
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            db_fail(db, "storing the run's phase times", err, errlen);
+            sqlite3_finalize(st);
+            db_rollback(db);
+            return -1;
+        }
+    }
+    sqlite3_finalize(st);
+    return db_commit(db, err, errlen);
+}

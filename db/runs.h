@@ -1,6 +1,7 @@
 /* db/runs.h: what the trainer writes to the store: its run row (created or taken over at start,
  * progress and heartbeat while it trains, final results and status at the end), per-step
- * metrics, evaluations and μP module statistics. Every statement is parameterized. */
+ * metrics, evaluations, μP module statistics and where its wall time went. Every statement is
+ * parameterized. */
 #ifndef DLCM_DB_RUNS_H
 #define DLCM_DB_RUNS_H
 
@@ -65,5 +66,20 @@ int runs_add_eval(sqlite3 *db, const char *id, int64_t step, const char *split, 
                   double realized_R, char *err, int errlen);
 int runs_add_module_stats(sqlite3 *db, const char *id, int64_t step, const char *const *modules,
                           const double *mean_abs, int n, char *err, int errlen);
+
+/* The trainer's phases (table run_phases in db/schema.sql says what each holds). */
+typedef enum {
+    RUN_PHASE_SETUP,
+    RUN_PHASE_EVAL,
+    RUN_PHASE_TRAIN,
+    RUN_PHASE_CHECKPOINT,
+    RUN_PHASE_HELDOUT,
+    RUN_N_PHASES
+} RunPhase;
+extern const char *const run_phase_names[RUN_N_PHASES];
+
+/* Adds this attempt's seconds per phase (indexed by RunPhase) to what the run's earlier attempts
+ * stored, in one transaction. */
+int runs_add_phases(sqlite3 *db, const char *id, const double seconds[RUN_N_PHASES], char *err, int errlen);
 
 #endif

@@ -1,7 +1,7 @@
--- db/schema.sql: the dlcm database, schema version 4. Built into db/db.c (db/schema.inc).
+-- db/schema.sql: the dlcm database, schema version 5. Built into db/db.c (db/schema.inc).
 -- Sweeps own runs; runs own metrics, evaluations and module statistics; fits reference a sweep
 -- by name (or a CSV file) and keep their full JSON. The views at the end answer everyday
--- questions (db/migrate.c brings a version 1, 2 or 3 database here).
+-- questions (db/migrate.c brings a version 1, 2, 3 or 4 database here).
 
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -142,6 +142,18 @@ CREATE TABLE IF NOT EXISTS token_losses (
     concept_pos BLOB,                   -- uint8 per target token: its position within its concept
                                         -- (0 = first; 255 = 255 or more); NULL for a dense run
     PRIMARY KEY (run_id, split)
+);
+
+-- Where a run's wall time went (version 5): seconds of the trainer's phases, summed over the
+-- run's attempts. phase: setup (data, device, model, optimizer, database), eval (validation
+-- passes), train (the steps, with their metric and progress writes), checkpoint (writing it),
+-- heldout (task scores and per-token losses after the last step). What the wall time
+-- (finished_at - started_at) holds beyond their sum is launch, process start-up and the end.
+CREATE TABLE IF NOT EXISTS run_phases (
+    run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    phase   TEXT NOT NULL CHECK (phase IN ('setup', 'eval', 'train', 'checkpoint', 'heldout')),
+    seconds REAL NOT NULL,
+    PRIMARY KEY (run_id, phase)
 );
 
 CREATE TABLE IF NOT EXISTS fits (

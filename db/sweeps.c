@@ -367,6 +367,7 @@ int sweeps_discard_results(sqlite3 *db, const char *run_id, char *err, int errle
         "DELETE FROM module_stats WHERE run_id = ?1",
         "DELETE FROM task_scores WHERE run_id = ?1",
         "DELETE FROM token_losses WHERE run_id = ?1",
+        "DELETE FROM run_phases WHERE run_id = ?1",
         "UPDATE runs SET steps_done = 0, tokens_done = 0, tokens_per_s = NULL WHERE id = ?1",
     };
     if (db_begin(db, err, errlen)) return -1;
@@ -444,6 +445,20 @@ int sweeps_prepare_run_db(sqlite3 *db, const char *run_id, const char *run_db_pa
     return detach_run_db(db, rc, err, errlen);
 }
 
+/* Whether the attached run database has the table: 1 yes, 0 no, -1 error. */
+static int run_db_has_table(sqlite3 *db, const char *table, char *err, int errlen)
+{
+    sqlite3_stmt *st = db_prepare(db, "SELECT count(*) FROM run.sqlite_master WHERE type = 'table' AND name = ?1",
+                                  err, errlen);
+    if (!st) return -1;
+    if (db_bind_text(st, 1, table)) return db_bind_failed(st, "reading the run database's tables", err, errlen);
+    int found = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) found = sqlite3_column_int(st, 0) > 0;
+    else db_fail(db, "reading the run database's tables", err, errlen);
+    sqlite3_finalize(st);
+    return found;
+}
+
 int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, char *trainer_status,
                    int statuslen, char *err, int errlen)
 {
@@ -472,10 +487,17 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
         "INSERT OR REPLACE INTO main.module_stats(run_id, step, module, mean_abs) "
         "SELECT run_id, step, module, mean_abs FROM run.module_stats WHERE run_id = ?1",
         "INSERT OR REPLACE INTO main.task_scores SELECT * FROM run.task_scores WHERE run_id = ?1",
-        "INSERT OR REPLACE INTO main.token_losses SELECT * FROM run.token_losses WHERE run_id = ?1"};
+        "INSERT OR REPLACE INTO main.token_losses SELECT * FROM run.token_losses WHERE run_id = ?1",
+        /* The run's database sums its attempts' phase times: its rows replace ours. */
+        "INSERT OR REPLACE INTO main.run_phases(run_id, phase, seconds) "
+        "SELECT run_id, phase, seconds FROM run.run_phases WHERE run_id = ?1"};
+    /* A run database written by a trainer older than schema version 5 has no phase times. */
+    int n_copies = sizeof copies / sizeof copies[0];
+    int has_phases = run_db_has_table(db, "run_phases", err, errlen);
+    if (has_phases < 0) return detach_run_db(db, -1, err, errlen);
+    if (!has_phases) n_copies--;
     int rc = db_begin(db, err, errlen);
-    if (!rc) rc = run_copies(db, copies, sizeof copies / sizeof copies[0], run_id, "collecting the run's results", err,
-                             errlen);
+    if (!rc) rc = run_copies(db, copies, n_copies, run_id, "collecting the run's results", err, errlen);
     if (!rc) {
         sqlite3_stmt *status = db_prepare(db, "SELECT status FROM run.runs WHERE id = ?1", err, errlen);
         if (!status) rc = -1;
@@ -553,6 +575,38 @@ int sweeps_counts(sqlite3 *db, int64_t sweep_id, SweepCounts *out, char *err, in
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return db_fail(db, "counting runs", err, errlen);
+    return 0;
+}
+
+int sweeps_phase_totals(sqlite3 *db, int64_t sweep_id, SweepPhaseTotals *out, char *err, int errlen)
+{
+    int bind_failed = 0;
+    memset(out, 0, sizeof *out);
+    /* One row per run (its wall time) and per phase: the wall is summed once per run. */
+    sqlite3_stmt *st = db_prepare(db,
+                                  "SELECT r.id, r.finished_at - r.started_at, p.phase, p.seconds "
+                                  "FROM runs r JOIN run_phases p ON p.run_id = r.id "
+                                  "WHERE r.sweep_id = ?1 AND r.status = 'done' AND r.attempts = 1 "
+                                  "AND r.finished_at IS NOT NULL AND r.started_at IS NOT NULL ORDER BY r.id",
+                                  err, errlen);
+    if (!st) return -1;
+    bind_failed |= db_bind_int64(st, 1, sweep_id);
+    if (bind_failed) return db_bind_failed(st, "reading the runs' phase times", err, errlen);
+    char last_run[128] = "";
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (strcmp(id, last_run) != 0) {
+            snprintf(last_run, sizeof last_run, "%s", id);
+            out->runs++;
+            out->wall_seconds += sqlite3_column_double(st, 1);
+        }
+        const char *phase = (const char *)sqlite3_column_text(st, 2);
+        for (int i = 0; i < RUN_N_PHASES; i++)
+            if (strcmp(phase, run_phase_names[i]) == 0) out->phase_seconds[i] += sqlite3_column_double(st, 3);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return db_fail(db, "reading the runs' phase times", err, errlen);
     return 0;
 }
 

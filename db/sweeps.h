@@ -6,6 +6,8 @@
 
 #include <sqlite3.h>
 #include <stdint.h>
+
+#include "db/runs.h"
 #include <stdio.h>
 
 /* A run's shape as the runs table holds it: the engine's shape spelled out, so that the store
@@ -113,6 +115,16 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
 int sweeps_run_progress(const char *run_db_path, const char *run_id, int64_t *tokens_done, double *tokens_per_s);
 
 int sweeps_counts(sqlite3 *db, int64_t sweep_id, SweepCounts *out, char *err, int errlen);
+
+/* Where the wall time of a sweep's finished runs went: the runs done in one attempt whose trainer
+ * stored its phase times (runs trained before schema version 5 have none). */
+typedef struct {
+    int runs;                           /* the runs counted */
+    double wall_seconds;                /* their finished_at - started_at, summed */
+    double phase_seconds[RUN_N_PHASES]; /* summed; wall minus their sum is launch, start-up, the end */
+} SweepPhaseTotals;
+
+int sweeps_phase_totals(sqlite3 *db, int64_t sweep_id, SweepPhaseTotals *out, char *err, int errlen);
 
 /* Failed runs go back to queued with their attempts reset. *n counts them. */
 int sweeps_retry_failed(sqlite3 *db, int64_t sweep_id, int *n, char *err, int errlen);

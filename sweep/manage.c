@@ -158,6 +158,38 @@ static json_object *listing_json(const SweepListing *s)
     return o;
 }
 
+/* The wall time of the runs counted in t, per phase: the share of each, and what lies outside the
+ * trainer's phases (launch, process and device start-up, the last writes). */
+static const char *const phase_labels[RUN_N_PHASES] = {"set-up", "evaluation", "training steps", "checkpoints",
+                                                       "held-out measurements"};
+
+static double phase_outside(const SweepPhaseTotals *t)
+{
+    double inside = 0;
+    for (int i = 0; i < RUN_N_PHASES; i++) inside += t->phase_seconds[i];
+    return t->wall_seconds > inside ? t->wall_seconds - inside : 0;
+}
+
+static void print_phase_line(const SweepPhaseTotals *t)
+{
+    if (t->runs == 0 || !(t->wall_seconds > 0)) return;
+    printf("wall time of %d finished run(s) (one attempt each): %.2f s a run; ", t->runs, t->wall_seconds / t->runs);
+    for (int i = 0; i < RUN_N_PHASES; i++)
+        printf("%s %.0f%%, ", phase_labels[i], 100.0 * t->phase_seconds[i] / t->wall_seconds);
+    printf("launch and start-up %.0f%%\n", 100.0 * phase_outside(t) / t->wall_seconds);
+}
+
+static json_object *phase_json(const SweepPhaseTotals *t)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "runs", json_object_new_int(t->runs));
+    json_object_object_add(o, "wall_seconds", json_object_new_double(t->wall_seconds));
+    for (int i = 0; i < RUN_N_PHASES; i++)
+        json_object_object_add(o, run_phase_names[i], json_object_new_double(t->phase_seconds[i]));
+    json_object_object_add(o, "outside", json_object_new_double(phase_outside(t)));
+    return o;
+}
+
 static int print_json(json_object *o)
 {
     printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -204,6 +236,8 @@ int sweep_cmd_status(const Args *a)
     if (picked) { rc = picked; goto out; }
     SweepCounts c;
     if (sweeps_counts(db, sweep_id, &c, err, sizeof err)) { fprintf(stderr, "dlcm-sweep: %s\n", err); goto out; }
+    SweepPhaseTotals phases;
+    if (sweeps_phase_totals(db, sweep_id, &phases, err, sizeof err)) { fprintf(stderr, "dlcm-sweep: %s\n", err); goto out; }
     if (a->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "sweep", json_object_new_string(name));
@@ -217,6 +251,7 @@ int sweep_cmd_status(const Args *a)
         json_object_object_add(o, "tokens_planned", json_object_new_int64(c.tokens_planned));
         json_object_object_add(o, "tokens_done", json_object_new_int64(c.tokens_done));
         json_object_object_add(o, "tokens_per_s", json_object_new_double(c.tokens_per_s));
+        json_object_object_add(o, "wall_time", phase_json(&phases));
         if (a->list_runs) {
             RunPrinter p = {json_object_new_array()};
             json_object_object_add(o, "run_list", p.array);
@@ -235,6 +270,7 @@ int sweep_cmd_status(const Args *a)
     printf("%s\n%d runs%s%.0d%s, %lld of %lld planned tokens trained (%.1f%%)\n", line, c.total,
            cancelled ? " (" : "", cancelled, cancelled ? " cancelled)" : "", (long long)c.tokens_done,
            (long long)c.tokens_planned, c.tokens_planned > 0 ? 100.0 * c.tokens_done / c.tokens_planned : 0.0);
+    print_phase_line(&phases);
     if (a->list_runs) {
         printf("%-16s %-9s %-5s %10s %4s %5s %10s %9s %4s %13s %3s %8s %s\n", "id", "status", "fam", "N", "R", "P",
                "budget", "lr", "seed", "steps", "try", "loss", "error (the trainer's last stderr line)");

@@ -254,3 +254,70 @@ Test(sweep_db, collect_copies_a_runs_own_database)
     cr_assert(strstr(csv, ",6400,3.25,done,1,0,1e+10,") != NULL, "N, D, loss, status, R, P, budget: %s", csv);
     teardown(&f);
 }
+
+Test(sweep_db, phase_times_are_collected_and_summed_per_sweep)
+{
+    Fixture f;
+    setup(&f, 2);
+    char err[512], run_db_path[400], status[32];
+    snprintf(run_db_path, sizeof run_db_path, "%s/run.sqlite", f.dir);
+    cr_assert_eq(sweeps_prepare_run_db(f.db, "run-a", run_db_path, err, sizeof err), 0, "%s", err);
+    sqlite3 *run_db = db_open(run_db_path, err, sizeof err);
+    cr_assert_not_null(run_db, "%s", err);
+    /* Two attempts of the trainer: the second adds to the first. */
+    double first[RUN_N_PHASES] = {1.0, 0.5, 4.0, 0.25, 2.0}, second[RUN_N_PHASES] = {1.0, 0.0, 2.0, 0.25, 0.0};
+    cr_assert_eq(runs_add_phases(run_db, "run-a", first, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(runs_add_phases(run_db, "run-a", second, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_exec(run_db, "UPDATE runs SET status = 'done' WHERE id = 'run-a'", err, sizeof err), 0, "%s", err);
+    db_close(run_db);
+    cr_assert_eq(tu_query_int(run_db_path, "SELECT round(seconds * 100) FROM run_phases WHERE phase = 'train'"), 600);
+
+    ClaimedRun run;
+    cr_assert_eq(sweeps_claim(f.db, f.sweep_id, NULL, NULL, &run, err, sizeof err), 1);
+    cr_assert_str_eq(run.id, "run-a");
+    cr_assert_eq(sweeps_collect(f.db, "run-a", run_db_path, status, sizeof status, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sweeps_collect(f.db, "run-a", run_db_path, status, sizeof status, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(q(&f, "SELECT count(*) FROM run_phases WHERE run_id = 'run-a'"), RUN_N_PHASES, "collected once");
+    cr_assert_eq(q(&f, "SELECT round(sum(seconds) * 100) FROM run_phases"), 1100, "the run database's totals");
+    cr_assert_eq(sweeps_finish(f.db, "run-a", "done", NULL, NULL, 3, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_exec(f.db, "UPDATE runs SET started_at = 100, finished_at = 112 WHERE id = 'run-a'", err, sizeof err),
+                 0, "%s", err);
+
+    SweepPhaseTotals t;
+    cr_assert_eq(sweeps_phase_totals(f.db, f.sweep_id, &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t.runs, 1, "run-b has no phase times");
+    cr_assert_float_eq(t.wall_seconds, 12.0, 1e-9, "the wall counted once, not once per phase");
+    cr_assert_float_eq(t.phase_seconds[RUN_PHASE_TRAIN], 6.0, 1e-9);
+    cr_assert_float_eq(t.phase_seconds[RUN_PHASE_HELDOUT], 2.0, 1e-9);
+    /* A run that needed two attempts has a wall time of its last attempt only: left out. */
+    cr_assert_eq(db_exec(f.db, "UPDATE runs SET attempts = 2 WHERE id = 'run-a'", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sweeps_phase_totals(f.db, f.sweep_id, &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t.runs, 0);
+    /* Discarding a run's results discards its phase times too. */
+    cr_assert_eq(sweeps_discard_results(f.db, "run-a", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(q(&f, "SELECT count(*) FROM run_phases"), 0);
+    teardown(&f);
+}
+
+Test(sweep_db, a_run_database_without_phase_times_is_still_collected)
+{
+    Fixture f;
+    setup(&f, 1);
+    char err[512], run_db_path[400], status[32];
+    snprintf(run_db_path, sizeof run_db_path, "%s/run.sqlite", f.dir);
+    cr_assert_eq(sweeps_prepare_run_db(f.db, "run-a", run_db_path, err, sizeof err), 0, "%s", err);
+    /* What a trainer older than schema version 5 leaves: no run_phases table. */
+    sqlite3 *run_db = db_open(run_db_path, err, sizeof err);
+    cr_assert_not_null(run_db, "%s", err);
+    cr_assert_eq(db_exec(run_db,
+                         "DROP TABLE run_phases; UPDATE runs SET status = 'done', final_val_loss = 3.5 WHERE id = 'run-a';",
+                         err, sizeof err), 0, "%s", err);
+    db_close(run_db);
+    ClaimedRun run;
+    cr_assert_eq(sweeps_claim(f.db, f.sweep_id, NULL, NULL, &run, err, sizeof err), 1);
+    cr_assert_eq(sweeps_collect(f.db, "run-a", run_db_path, status, sizeof status, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(status, "done");
+    cr_assert_eq(q(&f, "SELECT count(*) FROM runs WHERE final_val_loss = 3.5"), 1);
+    cr_assert_eq(q(&f, "SELECT count(*) FROM run_phases"), 0);
+    teardown(&f);
+}

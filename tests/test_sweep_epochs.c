@@ -1,6 +1,6 @@
 /* tests/test_sweep_epochs.c: the epochs guard: each planned run's passes over its training shard,
  * counted from the shard's real token count, shown by plan and show and stored with the run; a run
- * beyond max_epochs refused by name with its epochs and the key; a version 2 database migrated. */
+ * beyond max_epochs refused by name with its epochs and the key; databases of versions 2 to 4 migrated. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 
 #include "data/shard.h"
 #include "db/db.h"
+#include "db/runs.h"
 #include "sweep/config.h"
 #include "sweep/epochs.h"
 #include "sweep/plan.h"
@@ -213,7 +214,9 @@ Test(sweep_epochs, a_version_2_database_is_migrated_with_its_runs_kept)
     const char *migrate[] = {"migrate", "--db", v2, NULL};
     cr_assert_eq(tu_sweep(migrate, NULL, out), 0);
     tu_read(out, text, sizeof text);
-    cr_assert(strstr(text, "is at schema version 4") != NULL, "%s", text);
+    char migrated[64];
+    snprintf(migrated, sizeof migrated, "is at schema version %d", DB_SCHEMA_VERSION);
+    cr_assert(strstr(text, migrated) != NULL, "%s", text);
     cr_assert_eq(tu_sweep(status, NULL, out), 0);
     snprintf(v2, sizeof v2, "%s/absent.sqlite", dir);
     cr_assert_eq(tu_sweep(migrate, NULL, out), 2, "no database is created");
@@ -239,5 +242,28 @@ Test(sweep_epochs, a_version_3_database_gets_the_epochs_column_and_keeps_its_hel
     db_close(db);
     cr_assert_eq(tu_query_int(path, "SELECT count(*) FROM run_summary WHERE run = 'r3' AND epochs IS NULL"), 1);
     cr_assert_eq(tu_query_int(path, "SELECT correct FROM task_scores WHERE run_id = 'r3'"), 13);
+    tu_remove_tree(dir);
+}
+
+Test(sweep_epochs, a_version_4_database_gets_the_phase_table_and_keeps_its_runs)
+{
+    char dir[256], path[320], err[512];
+    tu_temp_dir(dir, "epochsmigrate4");
+    snprintf(path, sizeof path, "%s/v4.sqlite", dir);
+    tu_old_schema_db(path, "tests/data/schema_v4.sql", 4,
+                     "INSERT INTO meta VALUES ('schema_version', '4');"
+                     "INSERT INTO sweeps(id, name, config, created_at) VALUES (1, 'old', 'name: old', 1);"
+                     "INSERT INTO runs(id, sweep_id, status, config, family, epochs, created_at) "
+                     "VALUES ('r4', 1, 'done', 'x', 'dense', 0.5, 1);"
+                     "INSERT INTO metrics(run_id, step, tokens, train_loss) VALUES ('r4', 1, 64, 3.0);");
+    sqlite3 *db = db_open(path, err, sizeof err);
+    cr_assert_not_null(db, "%s", err);
+    cr_assert_eq(db_schema_version(db), DB_SCHEMA_VERSION);
+    double seconds[RUN_N_PHASES] = {0.5, 0.25, 3.0, 0.125, 1.0};
+    cr_assert_eq(runs_add_phases(db, "r4", seconds, err, sizeof err), 0, "%s", err);
+    db_close(db);
+    cr_assert_eq(tu_query_int(path, "SELECT count(*) FROM run_summary WHERE run = 'r4' AND epochs = 0.5"), 1);
+    cr_assert_eq(tu_query_int(path, "SELECT count(*) FROM metrics WHERE run_id = 'r4'"), 1);
+    cr_assert_eq(tu_query_int(path, "SELECT count(*) FROM run_phases WHERE run_id = 'r4'"), RUN_N_PHASES);
     tu_remove_tree(dir);
 }

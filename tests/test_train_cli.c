@@ -1,6 +1,7 @@
 /* tests/test_train_cli.c: bin/dlcm-train as a program on tiny synthetic shards: bad YAML, a
  * missing shard and corrupt checkpoints fail clearly with exit 2; a run stopped halfway and
- * resumed ends bit-identical to an uninterrupted one; SIGTERM mid-run checkpoints and exits 143. */
+ * resumed ends bit-identical to an uninterrupted one, its phase times summed over both attempts;
+ * SIGTERM mid-run checkpoints and exits 143. */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 
@@ -331,6 +332,49 @@ static void check_resume_is_bit_identical(const char *tag, const char *model_yam
     char *evals = query_text(db_a, "SELECT group_concat(split) FROM evals WHERE step = 8");
     cr_assert_str_eq(evals, "val,val-alpha\n", "overall and per-domain validation");
     free(evals);
+    remove_tree(f.dir);
+}
+
+/* The seconds the run database holds for one phase. */
+static double phase_seconds(const char *db_path, const char *phase)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT seconds FROM run_phases WHERE phase = ?1", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_bind_text(st, 1, phase, -1, SQLITE_STATIC), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "a row for %s", phase);
+    double seconds = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return seconds;
+}
+
+Test(train_cli, the_wall_time_is_split_into_phases_summed_over_attempts)
+{
+    Fixture f;
+    fixture_open(&f, "phases", "checkpoint:\n  interval: 3\n");
+    char out_dir[300], db_path[400];
+    snprintf(out_dir, sizeof out_dir, "%s/run", f.dir);
+    snprintf(db_path, sizeof db_path, "%s/run.sqlite", out_dir);
+    cr_assert_eq(train(&f, out_dir, "--stop-at-step", "5"), 0, "%s", slurp(f.err));
+    char *rows = query_text(db_path, "SELECT group_concat(phase) FROM (SELECT phase FROM run_phases ORDER BY phase)");
+    cr_assert_str_eq(rows, "checkpoint,eval,heldout,setup,train\n", "one row per phase");
+    free(rows);
+    double setup1 = phase_seconds(db_path, "setup"), train1 = phase_seconds(db_path, "train");
+    cr_assert_gt(setup1, 0);
+    cr_assert_gt(train1, 0);
+    cr_assert_gt(phase_seconds(db_path, "eval"), 0, "the initial evaluation");
+    cr_assert_gt(phase_seconds(db_path, "checkpoint"), 0, "step 3's and the stop's");
+    cr_assert_eq(phase_seconds(db_path, "heldout"), 0, "stopped before the end: nothing measured");
+
+    cr_assert_eq(train(&f, out_dir, "--resume", NULL), 0, "%s", slurp(f.err));
+    cr_assert_gt(phase_seconds(db_path, "setup"), setup1, "the second attempt's set-up is added");
+    cr_assert_gt(phase_seconds(db_path, "train"), train1, "and its steps");
+    cr_assert_gt(phase_seconds(db_path, "heldout"), 0, "the per-token losses of the domain split");
+    char *count = query_text(db_path, "SELECT count(*) FROM run_phases");
+    cr_assert_str_eq(count, "5\n");
+    free(count);
     remove_tree(f.dir);
 }
 

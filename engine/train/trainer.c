@@ -83,12 +83,26 @@ typedef struct {
     double last_heartbeat; /* wall clock of the last progress row update */
     int64_t window_first_step;
     int lock_fd;           /* OUT/trainer.lock, held while the run trains (-1: not taken) */
+    RunPhase phase;        /* the phase now running: it accrues the time until the next switch */
+    double phase_since;
+    double phase_seconds[RUN_N_PHASES];
+    int row_begun;         /* the run's row is in the database (its phase times can be stored) */
     char err[ERRLEN];
 } Run;
 
+/* Where the run's wall time goes. Host time: the GPU work a phase queued without waiting for it
+ * counts where it is next waited for (each step downloads its loss, so little is left queued). */
+static void switch_phase(Run *r, RunPhase next)
+{
+    double now = now_seconds();
+    r->phase_seconds[r->phase] += now - r->phase_since;
+    r->phase = next;
+    r->phase_since = now;
+}
+
 static size_t param_count(Run *r) { return model_num_params(r->model); }
 
-static int write_checkpoint(Run *r)
+static int write_checkpoint_file(Run *r)
 {
     size_t n = param_count(r);
     size_t bytes = n * sizeof(float);
@@ -105,6 +119,15 @@ static int write_checkpoint(Run *r)
     r->state.rule_threshold = model_rule_threshold(r->model);
     int rc = checkpoint_write(r->ckpt_path, &r->state, r->config_text, p, m, v, n, r->err, ERRLEN);
     free(p); free(m); free(v);
+    return rc;
+}
+
+static int write_checkpoint(Run *r)
+{
+    RunPhase was = r->phase;
+    switch_phase(r, RUN_PHASE_CHECKPOINT);
+    int rc = write_checkpoint_file(r);
+    switch_phase(r, was);
     return rc;
 }
 
@@ -181,7 +204,7 @@ static RunProgress progress_now(Run *r)
 }
 
 /* Validation on every split, stored as evals rows of this step. */
-static int evaluate_all(Run *r, int64_t step)
+static int evaluate_splits(Run *r, int64_t step)
 {
     for (int i = 0; i < r->val.n; i++) {
         ValResult res;
@@ -203,6 +226,15 @@ static int evaluate_all(Run *r, int64_t step)
     fflush(stdout);
     r->last_eval_step = step;
     return 0;
+}
+
+static int evaluate_all(Run *r, int64_t step)
+{
+    RunPhase was = r->phase;
+    switch_phase(r, RUN_PHASE_EVAL);
+    int rc = evaluate_splits(r, step);
+    switch_phase(r, was);
+    return rc;
 }
 
 /* The uniform stream of a micro-batch's boundary draws: a function of (seed, step, micro) only,
@@ -480,6 +512,7 @@ static int setup(Run *r, Checkpoint *ck, int *resumed)
     char device[64];
     describe_run(r, &info, &sp, device, sizeof device);
     if (runs_begin(r->db, &info, r->err, ERRLEN)) return TRAIN_EXIT_ERROR;
+    r->row_begun = 1;
     /* The resolved config beside the checkpoint, so `dlcm-train OUT/config.yaml` reruns it; written
      * only once the run is accepted, atomically, and never over an existing file: that may be the
      * very config this run was started from (a sweep's), and is left as its planner wrote it. */
@@ -520,13 +553,16 @@ static int finish(Run *r, const char *status, const char *error, int code)
 {
     if (!r->db) return code;
     char err[ERRLEN];
+    switch_phase(r, r->phase);
     RunProgress p = progress_now(r);
     if ((r->n_pending && runs_add_metrics(r->db, r->cfg->id, r->pending, r->n_pending, err, ERRLEN)) ||
+        (r->row_begun && runs_add_phases(r->db, r->cfg->id, r->phase_seconds, err, ERRLEN)) ||
         runs_finish(r->db, r->cfg->id, status, error, &p, err, ERRLEN)) {
         fprintf(stderr, "dlcm-train: %s\n", err);
         return code == TRAIN_EXIT_DONE ? TRAIN_EXIT_ERROR : code;
     }
     r->n_pending = 0;
+    memset(r->phase_seconds, 0, sizeof r->phase_seconds); /* stored: a second call adds none twice */
     return code;
 }
 
@@ -540,6 +576,8 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
     r->last_eval_step = -1;
     r->last_val_loss = NAN;
     r->lock_fd = -1;
+    r->phase = RUN_PHASE_SETUP;
+    r->phase_since = now_seconds();
     stop_signal = 0;
     install_signal_handlers();
 
@@ -568,6 +606,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
             goto stop;
         }
     }
+    switch_phase(r, RUN_PHASE_TRAIN);
     r->window_start = r->last_heartbeat = now_seconds();
     r->window_first_step = r->state.step;
 
@@ -640,6 +679,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
     if (flush_metrics(r) || write_checkpoint(r)) goto runtime_error;
     /* Held-out tasks and per-token losses, for the study's tables: after the checkpoint, so a
      * failure here never costs the training. */
+    switch_phase(r, RUN_PHASE_HELDOUT);
     long task_limit = opt->task_limit > 0 ? opt->task_limit
                       : opt->task_limit < 0 ? 0
                       : cfg->device == DEVICE_CUDA ? HELDOUT_TASK_LIMIT
