@@ -44,6 +44,8 @@ typedef struct {
     BenchSize custom;     /* --d-t etc.: one shape of the caller's ("custom"), e.g. a sweep's run */
     int meta_only;        /* write the meta.json and stop (bench/sweep-bench.sh) */
     int concept_bucket;   /* ModelConfig.concept_bucket of the DLCM (1: off) */
+    int per_step;         /* synchronize after every step and print its time and concept count */
+    int profile_range;    /* the timed steps are the profiled range (ncu/nsys from the CUDA API) */
 } BenchArgs;
 
 static void usage(FILE *f)
@@ -68,6 +70,10 @@ static void usage(FILE *f)
             "                            (model.concept_bucket; default 1: off)\n"
             "  --breakdown 1             time forward+backward and the optimizer separately\n"
             "                            (synchronizing between them)\n"
+            "  --per-step 1              also one STEP line per step, warm-up included: its time\n"
+            "                            (synchronized) and concept count\n"
+            "  --profile-range 1         profile only the timed steps: for ncu --profile-from-start\n"
+            "                            off, or nsys --capture-range=cudaProfilerApi\n"
             "  --dump DIR                instead of timing: one fp32 (TF32 off) training step of\n"
             "                            the first selected config, written to DIR for\n"
             "                            bench/torch_ref.py --check DIR\n"
@@ -89,6 +95,8 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
     a->meta_dir = NULL;
     a->breakdown = 0;
     a->concept_bucket = 1;
+    a->per_step = 0;
+    a->profile_range = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help")) { usage(stdout); exit(0); }
@@ -110,6 +118,8 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         else if (!strcmp(o, "--dump")) a->dump_dir = v;
         else if (!strcmp(o, "--meta-dir")) a->meta_dir = v;
         else if (!strcmp(o, "--breakdown")) a->breakdown = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--per-step")) a->per_step = (int)strtol(v, &end, 10);
+        else if (!strcmp(o, "--profile-range")) a->profile_range = (int)strtol(v, &end, 10);
         else if (!strcmp(o, "--meta-only")) a->meta_only = (int)strtol(v, &end, 10);
         else if (!strcmp(o, "--concept-bucket")) a->concept_bucket = (int)strtol(v, &end, 10);
         else if (!strcmp(o, "--d-t")) a->custom.d_t = (int)strtol(v, &end, 10);
@@ -306,9 +316,10 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
     for (int step = 0; step < a->warmup + a->steps; step++) {
         if (step == a->warmup) {
             be->synchronize(be);
+            if (a->profile_range) backend_cuda_profile_range(be, 1);
             t0 = now_seconds();
         }
-        double t_phase = now_seconds();
+        double t_phase = now_seconds(), t_step = t_phase;
         model_begin_step(m);
         if (model_forward_backward(m, tokens, MODEL_TRAIN, 1000 + step, 1.0f, &st, err, sizeof err)) {
             fprintf(stderr, "dlcm-bench: %s\n", err);
@@ -329,8 +340,15 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
             flops_launched += st.flops;
             loss = st.loss_ce;
         }
+        if (a->per_step) {
+            be->synchronize(be);
+            printf("STEP family=%s size=%s step=%d warmup=%d ms=%.3f concepts=%.0f\n",
+                   shape.family == FAMILY_DLCM ? "dlcm" : "dense", size_name, step, step < a->warmup,
+                   1e3 * (now_seconds() - t_step), (double)st.concepts);
+        }
     }
     be->synchronize(be);
+    if (a->profile_range) backend_cuda_profile_range(be, 0);
     double seconds = now_seconds() - t0;
     double tokens_per_step = (double)a->batch * a->seq_len;
     double tok_s = tokens_per_step * a->steps / seconds;

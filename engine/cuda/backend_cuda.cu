@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cuda_profiler_api.h>
+
 #include "engine/cuda/cuda_internal.h"
 
 extern "C" {
@@ -285,6 +287,14 @@ extern "C" void backend_cuda_device_name(Backend *be, char *buf, int buflen)
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, cuda_state(be)->device));
     snprintf(buf, buflen, "%s", prop.name);
+}
+
+extern "C" void backend_cuda_profile_range(Backend *be, int on)
+{
+    if (!be || !be->name || strcmp(be->name, "cuda") != 0) return;
+    CUDA_CHECK(cudaStreamSynchronize(cuda_state(be)->stream));
+    if (on) CUDA_CHECK(cudaProfilerStart());
+    else CUDA_CHECK(cudaProfilerStop());
 }
 
 /* Grows *buf to at least `bytes` (with headroom: DLCM shapes change with the concept count every

@@ -1,5 +1,6 @@
 /* engine/cuda/backend_cuda.h: CUDA-backend controls beyond the Backend table (ops.h): TF32 on
- * or off for fp32 GEMMs, and peak backend memory. Safe to call in builds without CUDA. */
+ * or off for fp32 GEMMs, peak backend memory, the device's name and the profiled range. Safe to
+ * call in builds without CUDA. */
 #ifndef DLCM_ENGINE_CUDA_BACKEND_CUDA_H
 #define DLCM_ENGINE_CUDA_BACKEND_CUDA_H
 
@@ -19,5 +20,10 @@ size_t backend_cuda_device_bytes_used(Backend *be);
 
 /* The GPU's name (e.g. "NVIDIA H100 80GB HBM3") into buf; "none" off CUDA. */
 void backend_cuda_device_name(Backend *be, char *buf, int buflen);
+
+/* Opens (on 1) or closes (on 0) the profiled range after the stream's work so far is done, for
+ * `ncu --profile-from-start off` and `nsys --capture-range=cudaProfilerApi`: a profile of the
+ * steps that matter, not of start-up and warm-up. No effect off CUDA. */
+void backend_cuda_profile_range(Backend *be, int on);
 
 #endif

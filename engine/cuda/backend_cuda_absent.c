@@ -41,3 +41,9 @@ void backend_cuda_device_name(Backend *be, char *buf, int buflen)
     (void)be;
     snprintf(buf, buflen, "none");
 }
+
+void backend_cuda_profile_range(Backend *be, int on)
+{
+    (void)be;
+    (void)on;
+}
