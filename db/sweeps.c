@@ -586,7 +586,7 @@ int sweeps_phase_totals(sqlite3 *db, int64_t sweep_id, SweepPhaseTotals *out, ch
     sqlite3_stmt *st = db_prepare(db,
                                   "SELECT r.id, r.finished_at - r.started_at, p.phase, p.seconds "
                                   "FROM runs r JOIN run_phases p ON p.run_id = r.id "
-                                  "WHERE r.sweep_id = ?1 AND r.status = 'done' AND r.attempts = 1 "
+                                  "WHERE r.sweep_id = ?1 AND r.status = 'done' AND r.attempts <= 1 "
                                   "AND r.finished_at IS NOT NULL AND r.started_at IS NOT NULL ORDER BY r.id",
                                   err, errlen);
     if (!st) return -1;
@@ -607,6 +607,23 @@ int sweeps_phase_totals(sqlite3 *db, int64_t sweep_id, SweepPhaseTotals *out, ch
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return db_fail(db, "reading the runs' phase times", err, errlen);
+    st = db_prepare(db,
+                    "SELECT count(*), coalesce(sum(finished_at - started_at), 0), "
+                    "coalesce(sum(tokens_done / tokens_per_s), 0) FROM runs "
+                    "WHERE sweep_id = ?1 AND status = 'done' AND attempts <= 1 AND tokens_per_s > 0 "
+                    "AND finished_at IS NOT NULL AND started_at IS NOT NULL",
+                    err, errlen);
+    if (!st) return -1;
+    if (db_bind_int64(st, 1, sweep_id)) return db_bind_failed(st, "reading the runs' step times", err, errlen);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        db_fail(db, "reading the runs' step times", err, errlen);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    out->runs_all = sqlite3_column_int(st, 0);
+    out->wall_all = sqlite3_column_double(st, 1);
+    out->step_seconds_all = sqlite3_column_double(st, 2);
+    sqlite3_finalize(st);
     return 0;
 }
 

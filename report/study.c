@@ -37,6 +37,7 @@
 #include "report/seed_noise.h"
 #include "report/study_tables.h"
 #include "report/sweep_report.h"
+#include "report/wall_time.h"
 
 StudyReportOptions study_report_defaults(void)
 {
@@ -1470,7 +1471,14 @@ static void section_sessions(Study *st, FILE *out)
                 wall > 0 ? s->flops / wall / 1e12 : NAN);
     }
     if (!n) fprintf(out, "| (none: no run records a GPU) | | | | | | |\n");
-    fprintf(out, "\n");
+    fprintf(out, "\n### Where the runs' wall time went\n\nPer sweep, the runs finished in one attempt: their mean wall "
+                 "time (claimed to finished), the share spent in training steps (from each run's tokens/s: every run), "
+                 "and, for runs whose trainer recorded its phases, the share of each phase; *launch and start-up* is "
+                 "the wall time outside the trainer's phases (starting the process and the device, the last "
+                 "writes). Packed runs share a GPU, so these are shares of each run's own time, not of the GPU's.\n\n");
+    char err[512];
+    if (wall_time_table(out, st->db, st->o->study, err, sizeof err))
+        fprintf(stderr, "dlcm-report: the wall-time table is left out: %s\n", err);
 }
 
 static int compare_names(const void *a, const void *b)

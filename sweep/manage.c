@@ -172,6 +172,12 @@ static double phase_outside(const SweepPhaseTotals *t)
 
 static void print_phase_line(const SweepPhaseTotals *t)
 {
+    if ((t->runs == 0 || !(t->wall_seconds > 0)) && t->runs_all > 0 && t->wall_all > 0) {
+        printf("wall time of %d finished run(s) (one attempt each): %.2f s a run, %.0f%% of it in training steps "
+               "(from their tokens/s; no phase times: trained before the trainer recorded them)\n",
+               t->runs_all, t->wall_all / t->runs_all, 100.0 * t->step_seconds_all / t->wall_all);
+        return;
+    }
     if (t->runs == 0 || !(t->wall_seconds > 0)) return;
     printf("wall time of %d finished run(s) (one attempt each): %.2f s a run; ", t->runs, t->wall_seconds / t->runs);
     for (int i = 0; i < RUN_N_PHASES; i++)
@@ -187,6 +193,9 @@ static json_object *phase_json(const SweepPhaseTotals *t)
     for (int i = 0; i < RUN_N_PHASES; i++)
         json_object_object_add(o, run_phase_names[i], json_object_new_double(t->phase_seconds[i]));
     json_object_object_add(o, "outside", json_object_new_double(phase_outside(t)));
+    json_object_object_add(o, "runs_all", json_object_new_int(t->runs_all));
+    json_object_object_add(o, "wall_seconds_all", json_object_new_double(t->wall_all));
+    json_object_object_add(o, "step_seconds_all", json_object_new_double(t->step_seconds_all));
     return o;
 }
 

@@ -553,6 +553,11 @@ Test(report_study, a_study_with_missing_parts_says_what_is_missing)
     SynthRun a = law_run("thin-a", 0, 1e15, 2e6, 0, 1, &noise), b = law_run("thin-b", 1, 1e15, 2e6, 0.5, 4, &noise);
     add_run(db, sw, &a);
     add_run(db, sw, &b);
+    /* Both trained 4 s of their 10 s wall; b's trainer recorded its phases (1.5 s outside them). */
+    exec_sql(db, "UPDATE runs SET attempts = 1, started_at = 100, finished_at = 110, tokens_done = 1000, "
+                 "tokens_per_s = 250");
+    exec_sql(db, "INSERT INTO run_phases(run_id, phase, seconds) VALUES ('thin-b', 'setup', 1), ('thin-b', 'eval', 1), "
+                 "('thin-b', 'train', 4), ('thin-b', 'checkpoint', 0.5), ('thin-b', 'heldout', 2)");
     db_close(db);
     int rc = run_report(f.db_path, "thin", f.out, f.log);
     static char text[1 << 18];
@@ -564,6 +569,8 @@ Test(report_study, a_study_with_missing_parts_says_what_is_missing)
     cr_assert(strstr(text, "**Missing:** the dlcm law could not be fitted"), "%s", text);
     cr_assert(strstr(text, "**Missing:** no μP sweep in the database (thin-mup, thin-mup-dt or thin-mup-dc)"), "%s", text);
     cr_assert(strstr(text, "2 finished runs without task scores"), "%s", text);
+    cr_assert(strstr(text, "| thin-isoflop | 2 | 10.0 s | 40 % | 1 | 10 % | 10 % | 40 % | 5 % | 20 % | 15 % |"),
+              "where the wall time went: %s", text);
     cr_assert(strstr(text, "| **missing** |"), "%s", text);
     cr_assert_null(strstr(text, "| **holds** |"), "nothing can hold without data: %s", text);
 
