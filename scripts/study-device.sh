@@ -9,7 +9,8 @@
 # trainer measures them after its last step on the archive's task files and domain shards),
 # sessions.tsv with this session's line added (the sweeps' wall time, the runs finished and their
 # planned training FLOPs, the aggregate TFLOP/s those make over that wall time, the GPU, the runs
-# left), the log and `dlcm-sweep status`.
+# left), the log and `dlcm-sweep status` (each sweep run this session with where its runs' wall time
+# went: training steps, evaluation, checkpoints, held-out measurements, start-up).
 #
 # The lead's call (the device tool sends /work/main's checkout and the carried archive):
 #   run  command: "bash scripts/study-device.sh"   carry: [".cudadev-study"]   timeout_s: 600
@@ -154,6 +155,15 @@ src = sqlite3.connect(sys.argv[1]); dst = sqlite3.connect(sys.argv[2]); src.back
 python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(open(sys.argv[1], "rb"), lzma.open(sys.argv[1] + ".xz", "wb", preset=6))' \
     "$OUT/bpe-study.sqlite" && rm "$OUT/bpe-study.sqlite" && say "database returned as bpe-study.sqlite.xz (as the repository keeps it)"
 (cd "$WORK/pack" && "$SWEEP" status --db "$DB") >"$OUT/status.txt" 2>&1
+# Each sweep that ran this session on its own: its progress and where its runs' wall time went.
+for name in $(python3 -c 'import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for (n,) in db.execute("SELECT DISTINCT s.name FROM runs r JOIN sweeps s ON s.id = r.sweep_id "
+                       "WHERE r.finished_at >= ? ORDER BY s.name", (float(sys.argv[2]),)):
+    print(n)' "$DB" "$SWEEPS_START" 2>/dev/null); do
+    (cd "$WORK/pack" && "$SWEEP" status --db "$DB" --sweep "$name") >>"$OUT/status.txt" 2>&1
+done
+grep "^wall time" "$OUT/status.txt" | sed 's/^/study-device: /'
 say "done in $(( $(date +%s) - START )) s; outputs in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 exec >&- 2>&-
 wait # for tee to write the log's last lines
