@@ -224,8 +224,9 @@ int runs_add_phases(sqlite3 *db, const char *id, const double seconds[RUN_N_PHAS
 {
     if (db_begin(db, err, errlen)) return -1;
     sqlite3_stmt *st = db_prepare(db,
-        "INSERT INTO run_phases (run_id, phase, seconds) VALUES (?1, ?2, ?3)"
-        " ON CONFLICT (run_id, phase) DO UPDATE SET seconds = seconds + excluded.seconds", err, errlen);
+        "INSERT INTO run_phases (run_id, phase, seconds, processes) VALUES (?1, ?2, ?3, 1)"
+        " ON CONFLICT (run_id, phase) DO UPDATE SET seconds = seconds + excluded.seconds,"
+        " processes = processes + 1", err, errlen);
     if (!st) {
         db_rollback(db);
         return -1;

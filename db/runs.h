@@ -78,8 +78,8 @@ typedef enum {
 } RunPhase;
 extern const char *const run_phase_names[RUN_N_PHASES];
 
-/* Adds this attempt's seconds per phase (indexed by RunPhase) to what the run's earlier attempts
- * stored, in one transaction. */
+/* Adds this trainer process's seconds per phase (indexed by RunPhase) to what earlier processes
+ * of the run stored (a resume), counting the processes, in one transaction. */
 int runs_add_phases(sqlite3 *db, const char *id, const double seconds[RUN_N_PHASES], char *err, int errlen);
 
 #endif

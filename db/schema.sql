@@ -145,14 +145,16 @@ CREATE TABLE IF NOT EXISTS token_losses (
 );
 
 -- Where a run's wall time went (version 5): seconds of the trainer's phases, summed over the
--- run's attempts. phase: setup (data, device, model, optimizer, database), eval (validation
--- passes), train (the steps, with their metric and progress writes), checkpoint (writing it),
--- heldout (task scores and per-token losses after the last step). What the wall time
--- (finished_at - started_at) holds beyond their sum is launch, process start-up and the end.
+-- trainer processes that worked on the run (a resumed run has several). phase: setup (data,
+-- device, model, optimizer, database), eval (validation passes), train (the steps, with their
+-- metric and progress writes), checkpoint (writing it), heldout (task scores and per-token losses
+-- after the last step). For a run of one process, what its wall time (finished_at - started_at)
+-- holds beyond their sum is launch, process start-up and the end.
 CREATE TABLE IF NOT EXISTS run_phases (
-    run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    phase   TEXT NOT NULL CHECK (phase IN ('setup', 'eval', 'train', 'checkpoint', 'heldout')),
-    seconds REAL NOT NULL,
+    run_id    TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    phase     TEXT NOT NULL CHECK (phase IN ('setup', 'eval', 'train', 'checkpoint', 'heldout')),
+    seconds   REAL NOT NULL,
+    processes INTEGER NOT NULL DEFAULT 1,  -- trainer processes whose seconds are summed
     PRIMARY KEY (run_id, phase)
 );
 

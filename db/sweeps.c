@@ -489,8 +489,8 @@ int sweeps_collect(sqlite3 *db, const char *run_id, const char *run_db_path, cha
         "INSERT OR REPLACE INTO main.task_scores SELECT * FROM run.task_scores WHERE run_id = ?1",
         "INSERT OR REPLACE INTO main.token_losses SELECT * FROM run.token_losses WHERE run_id = ?1",
         /* The run's database sums its attempts' phase times: its rows replace ours. */
-        "INSERT OR REPLACE INTO main.run_phases(run_id, phase, seconds) "
-        "SELECT run_id, phase, seconds FROM run.run_phases WHERE run_id = ?1"};
+        "INSERT OR REPLACE INTO main.run_phases(run_id, phase, seconds, processes) "
+        "SELECT run_id, phase, seconds, processes FROM run.run_phases WHERE run_id = ?1"};
     /* A run database written by a trainer older than schema version 5 has no phase times. */
     int n_copies = sizeof copies / sizeof copies[0];
     int has_phases = run_db_has_table(db, "run_phases", err, errlen);
@@ -586,7 +586,7 @@ int sweeps_phase_totals(sqlite3 *db, int64_t sweep_id, SweepPhaseTotals *out, ch
     sqlite3_stmt *st = db_prepare(db,
                                   "SELECT r.id, r.finished_at - r.started_at, p.phase, p.seconds "
                                   "FROM runs r JOIN run_phases p ON p.run_id = r.id "
-                                  "WHERE r.sweep_id = ?1 AND r.status = 'done' AND r.attempts <= 1 "
+                                  "WHERE r.sweep_id = ?1 AND r.status = 'done' AND p.processes = 1 "
                                   "AND r.finished_at IS NOT NULL AND r.started_at IS NOT NULL ORDER BY r.id",
                                   err, errlen);
     if (!st) return -1;
@@ -611,7 +611,8 @@ int sweeps_phase_totals(sqlite3 *db, int64_t sweep_id, SweepPhaseTotals *out, ch
                     "SELECT count(*), coalesce(sum(finished_at - started_at), 0), "
                     "coalesce(sum(tokens_done / tokens_per_s), 0) FROM runs "
                     "WHERE sweep_id = ?1 AND status = 'done' AND attempts <= 1 AND tokens_per_s > 0 "
-                    "AND finished_at IS NOT NULL AND started_at IS NOT NULL",
+                    "AND finished_at IS NOT NULL AND started_at IS NOT NULL "
+                    "AND tokens_done / tokens_per_s <= finished_at - started_at",
                     err, errlen);
     if (!st) return -1;
     if (db_bind_int64(st, 1, sweep_id)) return db_bind_failed(st, "reading the runs' step times", err, errlen);

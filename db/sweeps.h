@@ -116,14 +116,14 @@ int sweeps_run_progress(const char *run_db_path, const char *run_id, int64_t *to
 
 int sweeps_counts(sqlite3 *db, int64_t sweep_id, SweepCounts *out, char *err, int errlen);
 
-/* Where the wall time of a sweep's finished runs went: the runs done in one attempt (or trained
- * outside a scheduler: no attempt counted) whose trainer stored its phase times (runs trained
- * before schema version 5 have none). */
+/* Where the wall time of a sweep's finished runs went: the runs trained by one trainer process
+ * (not resumed) that stored its phase times (runs trained before schema version 5 have none). */
 typedef struct {
     int runs;                           /* the runs counted */
     double wall_seconds;                /* their finished_at - started_at, summed */
     double phase_seconds[RUN_N_PHASES]; /* summed; wall minus their sum is launch, start-up, the end */
-    /* Every run done in one attempt with a measured tokens/s, phase times or not (older runs): */
+    /* Every run done in one attempt with a measured tokens/s, phase times or not (older runs; one
+     * interrupted and resumed counts when its steps fit in its last part's wall time): */
     int runs_all;
     double wall_all;                    /* their wall time, summed */
     double step_seconds_all;            /* the time of their training steps (tokens / tokens/s), summed */

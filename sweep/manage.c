@@ -179,7 +179,7 @@ static void print_phase_line(const SweepPhaseTotals *t)
         return;
     }
     if (t->runs == 0 || !(t->wall_seconds > 0)) return;
-    printf("wall time of %d finished run(s) (one attempt each): %.2f s a run; ", t->runs, t->wall_seconds / t->runs);
+    printf("wall time of %d finished run(s) (one trainer process each): %.2f s a run; ", t->runs, t->wall_seconds / t->runs);
     for (int i = 0; i < RUN_N_PHASES; i++)
         printf("%s %.0f%%, ", phase_labels[i], 100.0 * t->phase_seconds[i] / t->wall_seconds);
     printf("launch and start-up %.0f%%\n", 100.0 * phase_outside(t) / t->wall_seconds);

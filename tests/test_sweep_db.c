@@ -264,7 +264,7 @@ Test(sweep_db, phase_times_are_collected_and_summed_per_sweep)
     cr_assert_eq(sweeps_prepare_run_db(f.db, "run-a", run_db_path, err, sizeof err), 0, "%s", err);
     sqlite3 *run_db = db_open(run_db_path, err, sizeof err);
     cr_assert_not_null(run_db, "%s", err);
-    /* Two attempts of the trainer: the second adds to the first. */
+    /* Two trainer processes (a resume): the second adds to the first. */
     double first[RUN_N_PHASES] = {1.0, 0.5, 4.0, 0.25, 2.0}, second[RUN_N_PHASES] = {1.0, 0.0, 2.0, 0.25, 0.0};
     cr_assert_eq(runs_add_phases(run_db, "run-a", first, err, sizeof err), 0, "%s", err);
     cr_assert_eq(runs_add_phases(run_db, "run-a", second, err, sizeof err), 0, "%s", err);
@@ -279,23 +279,28 @@ Test(sweep_db, phase_times_are_collected_and_summed_per_sweep)
     cr_assert_eq(sweeps_collect(f.db, "run-a", run_db_path, status, sizeof status, err, sizeof err), 0, "%s", err);
     cr_assert_eq(q(&f, "SELECT count(*) FROM run_phases WHERE run_id = 'run-a'"), RUN_N_PHASES, "collected once");
     cr_assert_eq(q(&f, "SELECT round(sum(seconds) * 100) FROM run_phases"), 1100, "the run database's totals");
+    cr_assert_eq(q(&f, "SELECT min(processes) FROM run_phases WHERE run_id = 'run-a'"), 2);
     cr_assert_eq(sweeps_finish(f.db, "run-a", "done", NULL, NULL, 3, err, sizeof err), 0, "%s", err);
     cr_assert_eq(db_exec(f.db, "UPDATE runs SET started_at = 100, finished_at = 112 WHERE id = 'run-a'", err, sizeof err),
                  0, "%s", err);
-
     SweepPhaseTotals t;
     cr_assert_eq(sweeps_phase_totals(f.db, f.sweep_id, &t, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(t.runs, 1, "run-b has no phase times");
-    cr_assert_float_eq(t.wall_seconds, 12.0, 1e-9, "the wall counted once, not once per phase");
-    cr_assert_float_eq(t.phase_seconds[RUN_PHASE_TRAIN], 6.0, 1e-9);
-    cr_assert_float_eq(t.phase_seconds[RUN_PHASE_HELDOUT], 2.0, 1e-9);
-    /* A run that needed two attempts has a wall time of its last attempt only: left out. */
-    cr_assert_eq(db_exec(f.db, "UPDATE runs SET attempts = 2 WHERE id = 'run-a'", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(t.runs, 0, "a resumed run's wall time is its last part's: its phases are left out");
+
+    /* A run of one trainer process. */
+    double only[RUN_N_PHASES] = {0.5, 0.5, 7.0, 0.5, 2.0};
+    cr_assert_eq(runs_add_phases(f.db, "run-b", only, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(db_exec(f.db, "UPDATE runs SET status = 'done', attempts = 1, started_at = 200, finished_at = 212 "
+                               "WHERE id = 'run-b'", err, sizeof err), 0, "%s", err);
     cr_assert_eq(sweeps_phase_totals(f.db, f.sweep_id, &t, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(t.runs, 0);
+    cr_assert_eq(t.runs, 1);
+    cr_assert_float_eq(t.wall_seconds, 12.0, 1e-9, "the wall counted once, not once per phase");
+    cr_assert_float_eq(t.phase_seconds[RUN_PHASE_TRAIN], 7.0, 1e-9);
+    cr_assert_float_eq(t.phase_seconds[RUN_PHASE_HELDOUT], 2.0, 1e-9);
     /* Discarding a run's results discards its phase times too. */
     cr_assert_eq(sweeps_discard_results(f.db, "run-a", err, sizeof err), 0, "%s", err);
-    cr_assert_eq(q(&f, "SELECT count(*) FROM run_phases"), 0);
+    cr_assert_eq(q(&f, "SELECT count(*) FROM run_phases WHERE run_id = 'run-a'"), 0);
+    cr_assert_eq(q(&f, "SELECT count(*) FROM run_phases WHERE run_id = 'run-b'"), RUN_N_PHASES, "the other run's kept");
     teardown(&f);
 }
 

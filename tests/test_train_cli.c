@@ -372,8 +372,8 @@ Test(train_cli, the_wall_time_is_split_into_phases_summed_over_attempts)
     cr_assert_gt(phase_seconds(db_path, "setup"), setup1, "the second attempt's set-up is added");
     cr_assert_gt(phase_seconds(db_path, "train"), train1, "and its steps");
     cr_assert_gt(phase_seconds(db_path, "heldout"), 0, "the per-token losses of the domain split");
-    char *count = query_text(db_path, "SELECT count(*) FROM run_phases");
-    cr_assert_str_eq(count, "5\n");
+    char *count = query_text(db_path, "SELECT count(*), min(processes), max(processes) FROM run_phases");
+    cr_assert_str_eq(count, "5\t2\t2\n", "two trainer processes in each phase's row");
     free(count);
     remove_tree(f.dir);
 }
