@@ -1472,8 +1472,9 @@ static void section_sessions(Study *st, FILE *out)
     }
     if (!n) fprintf(out, "| (none: no run records a GPU) | | | | | | |\n");
     fprintf(out, "\n### Where the runs' wall time went\n\nPer sweep, the runs finished in one attempt: their mean wall "
-                 "time (claimed to finished), the share spent in training steps (from each run's tokens/s: every run), "
-                 "and, for runs whose trainer recorded its phases, the share of each phase; *launch and start-up* is "
+                 "time (claimed to finished) and the share spent in training steps (from each run's tokens/s: every run); "
+                 "then, over the runs trained by one trainer process that recorded its phases (not resumed), the share "
+                 "of each phase; *launch and start-up* is "
                  "the wall time outside the trainer's phases (starting the process and the device, the last "
                  "writes). Packed runs share a GPU, so these are shares of each run's own time, not of the GPU's.\n\n");
     char err[512];
