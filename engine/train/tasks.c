@@ -108,31 +108,6 @@ static int parse_item(json_object *obj, TaskItem *item, char *err, int errlen)
     return 0;
 }
 
-/* The choice with the highest log-likelihood per byte, from the item's encoded context and
- * choices; -1 with err on failure. The right answer's log-likelihood goes to *answer_logprob. */
-static int best_choice(Scorer *s, const TaskItem *item, int32_t *const *ids, const long *counts,
-                       double *answer_logprob, char *err, int errlen)
-{
-    int best = -1;
-    double best_score = -INFINITY;
-    for (int i = 0; i < item->n_choices; i++) {
-        size_t bytes = strlen(item->choices[i]);
-        double lp;
-        if (counts[1 + i] <= 0) {
-            snprintf(err, errlen, "choice %d encodes to no tokens", i);
-            return -1;
-        }
-        if (scorer_ending_logprob(s, ids[0], counts[0], ids[1 + i], counts[1 + i], &lp, err, errlen)) return -1;
-        if (i == item->answer) *answer_logprob = lp;
-        double score = lp / (double)bytes;
-        if (score > best_score) {
-            best_score = score;
-            best = i;
-        }
-    }
-    return best;
-}
-
 /* Cloze candidates: the item's target and the next CLOZE_DISTRACTORS distinct targets of the
  * file (cyclically), at a position fixed by the item's index: the same file always gives the
  * same candidates. The target is candidate 0. */
@@ -295,6 +270,67 @@ static int encode_items(Scorer *s, const TaskSet *t, long m, int32_t ***ids, lon
     return rc;
 }
 
+/* Items are scored in groups whose endings fill about this many forward passes: the endings of a
+ * group share passes (only the group's last pass may be partly empty), and a group's encoded
+ * windows stay small whatever the file's size. */
+#define TASK_GROUP_PASSES 8
+
+/* The choice of each item of [first, last) with the highest log-likelihood per byte, and the
+ * right answer's log-likelihood; texts: the encoded texts of item `first` on (each item's
+ * context, then its choices). The endings of all the items are scored together. 0, or -1 with
+ * err (naming the item's line). */
+static int score_group(Scorer *s, const TaskSet *t, long first, long last, int32_t *const *ids, const long *counts,
+                       int *chosen, double *answer_logprob, char *err, int errlen)
+{
+    long n_endings = 0;
+    for (long i = first; i < last; i++) n_endings += t->items[i].n_choices;
+    ScorerEnding *endings = malloc((size_t)n_endings * sizeof *endings);
+    double *lp = malloc((size_t)n_endings * sizeof *lp);
+    if (!endings || !lp) {
+        free(endings);
+        free(lp);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    long e = 0;
+    size_t k = 0;
+    int rc = 0;
+    for (long i = first; rc == 0 && i < last; i++) {
+        const TaskItem *item = &t->items[i];
+        size_t context = k++;
+        for (int c = 0; c < item->n_choices; c++, k++) {
+            if (counts[k] <= 0) {
+                snprintf(err, errlen, "%s:%ld: choice %d encodes to no tokens", t->path, t->line_of[i], c);
+                rc = -1;
+                break;
+            }
+            endings[e++] = (ScorerEnding){ids[context], counts[context], ids[k], counts[k]};
+        }
+    }
+    char msg[512];
+    if (rc == 0 && scorer_endings_logprob(s, endings, n_endings, lp, msg, sizeof msg)) {
+        snprintf(err, errlen, "%s:%ld-%ld: %s", t->path, t->line_of[first], t->line_of[last - 1], msg);
+        rc = -1;
+    }
+    e = 0;
+    for (long i = first; rc == 0 && i < last; i++) {
+        const TaskItem *item = &t->items[i];
+        double best_score = -INFINITY;
+        chosen[i - first] = -1;
+        for (int c = 0; c < item->n_choices; c++, e++) {
+            if (c == item->answer) answer_logprob[i - first] = lp[e];
+            double score = lp[e] / (double)strlen(item->choices[c]);
+            if (score > best_score) {
+                best_score = score;
+                chosen[i - first] = c;
+            }
+        }
+    }
+    free(endings);
+    free(lp);
+    return rc;
+}
+
 int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskResult *out,
                      char *err, int errlen)
 {
@@ -312,29 +348,40 @@ int tasks_score_file(Scorer *s, const char *path, long limit, int quiet, TaskRes
         snprintf(err, errlen, "%s: encoding the items: %s", path, msg);
         code = 1;
     }
-    size_t k = 0;
-    for (long i = 0; !code && i < m; i++) {
-        const TaskItem *item = &t->items[i];
-        double answer_logprob = 0;
-        int chosen = best_choice(s, item, ids + k, counts + k, &answer_logprob, msg, sizeof msg);
-        k += 1 + (size_t)item->n_choices;
-        if (chosen < 0) {
-            snprintf(err, errlen, "%s:%ld: %s", path, t->line_of[i], msg);
+    long group_endings = (long)TASK_GROUP_PASSES * s->batch;
+    int *chosen = malloc((size_t)m * sizeof *chosen);
+    double *answer_logprob = malloc((size_t)m * sizeof *answer_logprob);
+    if (!code && (!chosen || !answer_logprob)) {
+        snprintf(err, errlen, "out of memory");
+        code = 1;
+    }
+    size_t k = 0; /* the first encoded text of item i */
+    for (long i = 0; !code && i < m;) {
+        /* items [i, last): at least one, then as many as keep the group's endings within bounds */
+        long first = i, last = i + 1, endings = t->items[i].n_choices;
+        while (last < m && endings + t->items[last].n_choices <= group_endings) endings += t->items[last++].n_choices;
+        if (score_group(s, t, first, last, ids + k, counts + k, chosen, answer_logprob, err, errlen)) {
             code = 1;
             break;
         }
-        out->items++;
-        if (chosen == item->answer) out->correct++;
-        out->chance += 1.0 / item->n_choices;
-        out->answer_logprob += answer_logprob;
-        out->answer_bytes += (long)strlen(item->choices[item->answer]);
-        if (!quiet && out->items % 100 == 0)
-            fprintf(stderr, "dlcm-score: %ld items, accuracy %.4f\n", out->items,
-                    (double)out->correct / (double)out->items);
+        for (; i < last; i++) {
+            const TaskItem *item = &t->items[i];
+            k += 1 + (size_t)item->n_choices;
+            out->items++;
+            if (chosen[i - first] == item->answer) out->correct++;
+            out->chance += 1.0 / item->n_choices;
+            out->answer_logprob += answer_logprob[i - first];
+            out->answer_bytes += (long)strlen(item->choices[item->answer]);
+            if (!quiet && out->items % 100 == 0)
+                fprintf(stderr, "dlcm-score: %ld items, accuracy %.4f\n", out->items,
+                        (double)out->correct / (double)out->items);
+        }
     }
     for (size_t j = 0; ids && j < n_texts; j++) free(ids[j]);
     free(ids);
     free(counts);
+    free(chosen);
+    free(answer_logprob);
     tasks_free(t);
     if (code) return code;
     out->accuracy = (double)out->correct / (double)out->items;
