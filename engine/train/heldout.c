@@ -219,11 +219,11 @@ static int measure_splits(const TrainConfig *cfg, Model *model, const ValSet *vs
 
 /* Windows a forward pass of the held-out measurements at least. On a GPU a batch-1 forward of a
  * small model is bound by its launches and synchronization (~1-2 ms), so 16 windows a pass cut
- * the ~1000 passes of a run's task endings and loss windows about 16-fold for little more time a
- * pass; a pass computes only the windows it holds (model_score_batch), so a larger batch costs
- * nothing when fewer are left. The trained model is used as it is when its batch is at least
- * this (the study's are 16 and 32), otherwise a copy of this batch (activations for 16 windows,
- * small beside the trainer's optimizer state). */
+ * the ~1800 passes of a run's task endings and loss windows about 15-fold (to ~120) for little
+ * more time a pass; a pass computes only the windows it holds (model_score_batch), so a larger
+ * batch costs nothing when fewer are left. The trained model is used as it is when its batch is
+ * at least this (the study's are 16 and 32), otherwise a copy of this batch (activations for 16
+ * windows, small beside the trainer's optimizer state). */
 #define HELDOUT_SCORING_BATCH 16
 
 /* A copy of the trained model (parameters and the boundary rule's state) of batch
