@@ -153,6 +153,7 @@ Model *model_create(Backend *be, const ModelConfig *cfg, int batch, char *err, i
     m->be = be;
     m->cfg = *cfg;
     m->B = batch;
+    m->capacity = batch;
     m->T = s->seq_len;
     m->V = s->vocab;
     m->dt = s->d_t;
@@ -217,7 +218,7 @@ void model_destroy(Model *m)
 
 const ModelConfig *model_config(const Model *m) { return &m->cfg; }
 Backend *model_backend(const Model *m) { return m->be; }
-int model_batch(const Model *m) { return m->B; }
+int model_batch(const Model *m) { return m->capacity; }
 int model_num_tensors(const Model *m) { return m->n_tensors; }
 const ParamTensor *model_tensor(const Model *m, int i) { return &m->tensors[i]; }
 size_t model_num_params(const Model *m) { return m->n_params; }
@@ -281,7 +282,7 @@ static void head_forward_backward(Model *m, ModelMode mode, float grad_scale, in
     Backend *be = m->be;
     int N = m->B * m->T, dt = m->dt, V = m->V;
     float dloss = n_targets > 0 ? grad_scale / (float)n_targets : 0.0f;
-    for (int c = 0; c < m->head_chunks; c++) {
+    for (int c = 0; c * m->head_rows < N; c++) { /* a scoring pass may fill fewer chunks */
         int first = c * m->head_rows;
         int rows = N - first < m->head_rows ? N - first : m->head_rows;
         const void *xn = act_at(m, m->xn_final, (size_t)first * dt);
@@ -387,6 +388,7 @@ int model_parser_prepass(Model *m, const int32_t *tokens, uint64_t seed, char *e
         m->cfg.parser != PARSER_GLOBAL)
         return 0;
     int n_targets;
+    m->B = m->capacity;
     stage_tokens(m, tokens);
     if (upload_batch(m, err, errlen, &n_targets)) return -1;
     m->be->embedding_forward(m->be, m->x_embed, m->inputs, weight(m, m->embed), m->B * m->T, m->dt);
@@ -397,6 +399,7 @@ int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint
                            float grad_scale, StepStats *stats, char *err, int errlen)
 {
     int n_targets;
+    m->B = m->capacity;
     stage_tokens(m, tokens);
     if (upload_batch(m, err, errlen, &n_targets)) return -1;
     double flops_before = m->be->flops;
@@ -413,32 +416,76 @@ int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint
     return 0;
 }
 
+/* Checks the arguments of a scoring pass; the message names the sequence. */
+static int check_score_batch(const Model *m, const int32_t *const *tokens, const int *n, int count,
+                             float *const *logprob, int32_t *const *concept, char *err, int errlen)
+{
+    if (count < 1 || count > m->capacity) {
+        snprintf(err, errlen, "model_score_batch: %d sequences, the model's batch takes 1 to %d", count,
+                 m->capacity);
+        return -1;
+    }
+    if (!tokens || !n || !logprob || !concept) {
+        snprintf(err, errlen, "model_score_batch: no token, length or output arrays");
+        return -1;
+    }
+    for (int b = 0; b < count; b++) {
+        if (n[b] < 1 || n[b] > m->T + 1) {
+            snprintf(err, errlen, "model_score_batch: sequence %d has %d tokens, the model takes 1 to %d", b, n[b],
+                     m->T + 1);
+            return -1;
+        }
+        if (!tokens[b] || !logprob[b] || !concept[b]) {
+            snprintf(err, errlen, "model_score_batch: sequence %d has no token or output array", b);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The pass runs the first `count` rows of the buffers only (m->B = count): the rows of absent
+ * sequences would only cost time (on the CPU as much as real ones). Each row holds its text
+ * padded after its end exactly as when it is scored alone, and no stage mixes rows (attention,
+ * boundaries, segments, the EMA and the cross-attention work per sequence; evaluation
+ * thresholds p without batch statistics), so a text's log-probs and concepts do not depend on
+ * the other texts of the pass; a row's concepts are numbered from 0 (segment_index works per
+ * sequence). Under the strict cross-attention mask causality also keeps the padding out. */
+int model_score_batch(Model *m, const int32_t *const *tokens, const int *n, int count,
+                      float *const *logprob, int32_t *const *concept, char *err, int errlen)
+{
+    if (check_score_batch(m, tokens, n, count, logprob, concept, err, errlen)) return -1;
+    int T = m->T, N = count * T, n_targets;
+    m->B = count;
+    memset(m->inputs_host, 0, (size_t)N * sizeof(int32_t));
+    for (int i = 0; i < N; i++) m->targets_host[i] = -1;
+    for (int b = 0; b < count; b++) {
+        int n_inputs = n[b] < T ? n[b] : T;
+        memcpy(m->inputs_host + (size_t)b * T, tokens[b], (size_t)n_inputs * sizeof(int32_t));
+        memcpy(m->targets_host + (size_t)b * T, tokens[b] + 1, (size_t)(n[b] - 1) * sizeof(int32_t));
+    }
+    if (upload_batch(m, err, errlen, &n_targets)) return -1;
+    if (forward(m, MODEL_EVAL, 0, 0.0f, n_targets, err, errlen)) return -1;
+    int dlcm = m->cfg.shape.family == FAMILY_DLCM;
+    float *loss = host_alloc((size_t)N * sizeof(float));
+    int32_t *seg = dlcm ? host_alloc((size_t)N * sizeof(int32_t)) : NULL;
+    m->be->download(m->be, loss, m->losses, (size_t)N * sizeof(float));
+    if (dlcm) m->be->download(m->be, seg, m->seg, (size_t)N * sizeof(int32_t));
+    for (int b = 0; b < count; b++) {
+        const float *row_loss = loss + (size_t)b * T;
+        for (int i = 0; i < n[b] - 1; i++) logprob[b][i] = -row_loss[i];
+        int n_inputs = n[b] < T ? n[b] : T;
+        for (int i = 0; i < n_inputs; i++) concept[b][i] = dlcm ? seg[(size_t)b * T + i] : 0;
+        if (n[b] > T) concept[b][T] = dlcm ? -1 : 0; /* token T is only a target: no concept */
+    }
+    free(loss);
+    free(seg);
+    return 0;
+}
+
 int model_score(Model *m, const int32_t *tokens, int n, float *logprob, int32_t *concept,
                 char *err, int errlen)
 {
-    int T = m->T, N = m->B * T, n_targets;
-    if (n < 1 || n > T + 1) {
-        snprintf(err, errlen, "model_score: %d tokens, the model takes 1 to %d", n, T + 1);
-        return -1;
-    }
-    /* sequence 0 holds the text, padded after its end (causality keeps padding out of it) */
-    memset(m->inputs_host, 0, (size_t)N * sizeof(int32_t));
-    for (int i = 0; i < N; i++) m->targets_host[i] = -1;
-    int n_inputs = n < T ? n : T;
-    memcpy(m->inputs_host, tokens, (size_t)n_inputs * sizeof(int32_t));
-    memcpy(m->targets_host, tokens + 1, (size_t)(n - 1) * sizeof(int32_t));
-    if (upload_batch(m, err, errlen, &n_targets)) return -1;
-    if (forward(m, MODEL_EVAL, 0, 0.0f, n_targets, err, errlen)) return -1;
-    float *loss = host_alloc((size_t)T * sizeof(float));
-    m->be->download(m->be, loss, m->losses, (size_t)T * sizeof(float));
-    for (int i = 0; i < n - 1; i++) logprob[i] = -loss[i];
-    free(loss);
-    for (int i = 0; i < n; i++) concept[i] = 0;
-    if (m->cfg.shape.family == FAMILY_DLCM) {
-        m->be->download(m->be, concept, m->seg, (size_t)n_inputs * sizeof(int32_t));
-        if (n > T) concept[T] = -1; /* the (T+1)-th token is only a target: no concept */
-    }
-    return 0;
+    return model_score_batch(m, &tokens, &n, 1, &logprob, &concept, err, errlen);
 }
 
 int model_module_stats(Model *m, const char **names, double *mean_abs, int max)
@@ -451,10 +498,11 @@ int model_module_stats(Model *m, const char **names, double *mean_abs, int max)
         names[n] = o->name;
         if (!o->x) { /* the logits the softmax sees, measured per chunk before the loss
                       * overwrote them: the chunks' means weighted by their rows */
-            float *chunk_means = host_alloc((size_t)m->head_chunks * sizeof(float));
-            be->download(be, chunk_means, m->logits_mean_abs, (size_t)m->head_chunks * sizeof(float));
+            int chunks = (N + m->head_rows - 1) / m->head_rows; /* of the last pass */
+            float *chunk_means = host_alloc((size_t)chunks * sizeof(float));
+            be->download(be, chunk_means, m->logits_mean_abs, (size_t)chunks * sizeof(float));
             double sum = 0;
-            for (int c = 0; c < m->head_chunks; c++) {
+            for (int c = 0; c < chunks; c++) {
                 int rows = N - c * m->head_rows < m->head_rows ? N - c * m->head_rows : m->head_rows;
                 sum += (double)chunk_means[c] * rows;
             }

@@ -135,15 +135,23 @@ void model_set_rule_threshold(Model *m, double threshold);
 int model_forward_backward(Model *m, const int32_t *tokens, ModelMode mode, uint64_t seed,
                            float grad_scale, StepStats *stats, char *err, int errlen);
 
-/* Evaluation of one sequence of n <= seq_len + 1 tokens (threshold boundaries): logprob[i] =
- * log p(tokens[i+1] | tokens[0..i]) for i < n-1, and concept[i] = index of token i's concept
- * (0 for a dense model; -1 for token seq_len when n = seq_len + 1: it is only a target, never
- * an input). Host arrays. Returns 0 or -1. */
+/* Evaluation of `count` sequences (1 <= count <= model_batch) in one forward pass (threshold
+ * boundaries): sequence b has n[b] tokens (1 <= n[b] <= seq_len + 1) in tokens[b];
+ * logprob[b][i] = log p(tokens[b][i+1] | tokens[b][0..i]) for i < n[b]-1, and concept[b][i] =
+ * index of token i's concept within sequence b, from 0 (0 for a dense model; -1 for token
+ * seq_len when n[b] = seq_len + 1: it is only a target, never an input). Each sequence gets what
+ * scoring it alone gives (up to the summation order of GEMMs of another row count). Host
+ * arrays. Returns 0, or -1 with a message naming the sequence (bad count, length, array or
+ * token). Only the sequences given are computed. */
+int model_score_batch(Model *m, const int32_t *const *tokens, const int *n, int count,
+                      float *const *logprob, int32_t *const *concept, char *err, int errlen);
+
+/* model_score_batch of one sequence of n tokens. */
 int model_score(Model *m, const int32_t *tokens, int n, float *logprob, int32_t *concept,
                 char *err, int errlen);
 
-/* μP coordinate check: after a forward, mean |x| of each module's output (embedding, each
- * block, backbone, cross-attention, logits). Returns the number of modules (<= max) and fills
+/* μP coordinate check: after a forward (over the last pass's sequences), mean |x| of each
+ * module's output (embedding, each block, backbone, cross-attention, logits). Returns the number of modules (<= max) and fills
  * names (pointers valid while the model lives) and values. */
 int model_module_stats(Model *m, const char **names, double *mean_abs, int max);
 

@@ -91,7 +91,9 @@ typedef struct {
 struct Model {
     Backend *be;
     ModelConfig cfg;
-    int B, T, V, dt, dc, ft, fc;
+    int B, T, V, dt, dc, ft, fc; /* B: sequences of the current pass (training and evaluation
+                                  * micro-batches: capacity; scoring: the sequences scored) */
+    int capacity;        /* sequences the buffers hold (model_batch) */
     float logit_scale;   /* 1/s_token under mup, 1 under sp */
 
     /* parameters */
@@ -116,7 +118,7 @@ struct Model {
     void *xn_final;
     float *rstd_final;
     int head_rows;              /* rows of the output head per chunk */
-    int head_chunks;            /* ceil(N / head_rows) */
+    int head_chunks;            /* ceil(N / head_rows) at capacity (the last pass: N = B * T) */
     void *logits;               /* [head_rows][V]: the last chunk's logits, overwritten by
                                  * their gradient in training */
     float *logits_mean_abs;     /* [head_chunks]: mean |logits| of each chunk */

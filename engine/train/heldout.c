@@ -59,76 +59,178 @@ static int measure_tasks(const TrainConfig *cfg, Backend *be, Model *model, sqli
     return rc;
 }
 
-/* The per-token losses of one domain split: HELDOUT_WINDOWS windows of seq_len tokens at evenly
- * spaced offsets of the shard (the same tokens for every run of this tokenizer and seq_len). */
-static int measure_split(const TrainConfig *cfg, Model *model, const ValSplit *split, sqlite3 *db,
-                         const char *run_id, char *err, int errlen)
+/* The windows of one domain split: HELDOUT_WINDOWS windows of seq_len tokens at evenly spaced
+ * offsets of the shard (the same tokens for every run of this tokenizer and seq_len), and what
+ * the model gave them. */
+typedef struct {
+    const ValSplit *split;
+    uint64_t hash;     /* of the windows' tokens */
+    int32_t *tokens;   /* [HELDOUT_WINDOWS][seq_len] */
+    float *logprob;    /* [HELDOUT_WINDOWS][seq_len] */
+    int32_t *concept;  /* [HELDOUT_WINDOWS][seq_len] */
+} SplitWindows;
+
+/* Reads the windows of split w->split; 1 when the split cannot be measured (said on stderr), -1
+ * out of memory (err set). */
+static int read_windows(const TrainConfig *cfg, SplitWindows *w, char *err, int errlen)
 {
     char msg[1024];
-    Shard *shard = shard_open(split->path, (uint32_t)cfg->model.shape.vocab, msg, sizeof msg);
+    Shard *shard = shard_open(w->split->path, (uint32_t)cfg->model.shape.vocab, msg, sizeof msg);
     if (!shard) {
-        fprintf(stderr, "dlcm-train: per-token losses of %s not measured: %s\n", split->split, msg);
-        return 0;
+        fprintf(stderr, "dlcm-train: per-token losses of %s not measured: %s\n", w->split->split, msg);
+        return 1;
     }
     long T = cfg->model.shape.seq_len, W = HELDOUT_WINDOWS;
     uint64_t count = shard_header(shard)->token_count;
     if (count < (uint64_t)T) {
         fprintf(stderr, "dlcm-train: per-token losses of %s not measured: %llu tokens, fewer than one window\n",
-                split->split, (unsigned long long)count);
+                w->split->split, (unsigned long long)count);
         shard_close(shard);
-        return 0;
+        return 1;
+    }
+    size_t elems = (size_t)W * (size_t)T;
+    w->tokens = malloc(elems * sizeof *w->tokens);
+    w->logprob = malloc(elems * sizeof *w->logprob);
+    w->concept = malloc(elems * sizeof *w->concept);
+    if (!w->tokens || !w->logprob || !w->concept) {
+        snprintf(err, errlen, "out of memory");
+        shard_close(shard);
+        return -1;
     }
     const uint16_t *tokens = shard_tokens(shard);
-    long per_window = T - 1, n = W * per_window;
-    int dlcm = cfg->model.shape.family == FAMILY_DLCM;
-    int32_t *window = malloc((size_t)T * sizeof *window), *concept = malloc((size_t)T * sizeof *concept);
-    float *logprob = malloc((size_t)T * sizeof *logprob), *loss = malloc((size_t)n * sizeof *loss);
-    uint8_t *pos = dlcm ? malloc((size_t)n) : NULL;
-    int rc = 0;
-    if (!window || !concept || !logprob || !loss || (dlcm && !pos)) {
+    w->hash = FNV1A64_INIT;
+    for (long i = 0; i < W; i++) {
+        uint64_t offset = W > 1 ? (uint64_t)i * (count - (uint64_t)T) / (uint64_t)(W - 1) : 0;
+        int32_t *window = w->tokens + (size_t)i * T;
+        for (long j = 0; j < T; j++) window[j] = tokens[offset + (uint64_t)j];
+        w->hash = fnv1a64(window, (size_t)T * sizeof *window, w->hash);
+    }
+    shard_close(shard);
+    return 0;
+}
+
+/* Scores every window of the splits, model_batch windows a forward pass. 0, or -1 with err. */
+static int score_windows(const TrainConfig *cfg, Model *model, SplitWindows *splits, int n_splits, char *err,
+                         int errlen)
+{
+    int T = cfg->model.shape.seq_len, B = model_batch(model), total = n_splits * HELDOUT_WINDOWS, rc = 0;
+    const int32_t **tokens = malloc((size_t)B * sizeof *tokens);
+    int *n = malloc((size_t)B * sizeof *n);
+    float **logprob = malloc((size_t)B * sizeof *logprob);
+    int32_t **concept = malloc((size_t)B * sizeof *concept);
+    if (!tokens || !n || !logprob || !concept) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
     }
-    uint64_t hash = FNV1A64_INIT;
-    for (long w = 0; rc == 0 && w < W; w++) {
-        uint64_t offset = W > 1 ? (uint64_t)w * (count - (uint64_t)T) / (uint64_t)(W - 1) : 0;
-        for (long i = 0; i < T; i++) window[i] = tokens[offset + (uint64_t)i];
-        hash = fnv1a64(window, (size_t)T * sizeof *window, hash);
-        if (model_score(model, window, (int)T, logprob, concept, msg, sizeof msg)) {
-            fprintf(stderr, "dlcm-train: per-token losses of %s not measured: %s\n", split->split, msg);
-            rc = 1;
-            break;
+    for (int first = 0; rc == 0 && first < total; first += B) {
+        int count = total - first < B ? total - first : B;
+        for (int b = 0; b < count; b++) {
+            const SplitWindows *w = &splits[(first + b) / HELDOUT_WINDOWS];
+            size_t at = (size_t)((first + b) % HELDOUT_WINDOWS) * T;
+            tokens[b] = w->tokens + at;
+            n[b] = T;
+            logprob[b] = w->logprob + at;
+            concept[b] = w->concept + at;
         }
-        /* Target j (1 .. T-1) is predicted by logprob[j-1]; its position counts the tokens before
-         * it in its own concept. */
+        rc = model_score_batch(model, tokens, n, count, logprob, concept, err, errlen);
+    }
+    free(tokens);
+    free(n);
+    free(logprob);
+    free(concept);
+    return rc;
+}
+
+/* Stores the per-token losses of a scored split: target j (1 .. T-1) of a window is predicted by
+ * logprob[j-1]; its position counts the tokens before it in its own concept. */
+static int store_split(const TrainConfig *cfg, const SplitWindows *w, sqlite3 *db, const char *run_id, char *err,
+                       int errlen)
+{
+    long T = cfg->model.shape.seq_len, W = HELDOUT_WINDOWS, per_window = T - 1, n = W * per_window;
+    int dlcm = cfg->model.shape.family == FAMILY_DLCM;
+    float *loss = malloc((size_t)n * sizeof *loss);
+    uint8_t *pos = dlcm ? malloc((size_t)n) : NULL;
+    if (!loss || (dlcm && !pos)) {
+        free(loss);
+        free(pos);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (long i = 0; i < W; i++) {
+        const float *logprob = w->logprob + (size_t)i * T;
+        const int32_t *concept = w->concept + (size_t)i * T;
         long start = 0;
         for (long j = 1; j < T; j++) {
-            loss[w * per_window + j - 1] = -logprob[j - 1];
+            loss[i * per_window + j - 1] = -logprob[j - 1];
             if (!dlcm) continue;
             if (concept[j] != concept[j - 1]) start = j;
             long p = j - start;
-            pos[w * per_window + j - 1] = (uint8_t)(p > 255 ? 255 : p);
+            pos[i * per_window + j - 1] = (uint8_t)(p > 255 ? 255 : p);
         }
     }
-    if (rc == 0) {
-        HeldoutTokens t = {split->split, (int)T, (int)W, hash, n, loss, pos};
-        rc = heldout_store_tokens(db, run_id, &t, err, errlen);
-    }
-    free(window);
-    free(concept);
-    free(logprob);
+    HeldoutTokens t = {w->split->split, (int)T, (int)W, w->hash, n, loss, pos};
+    int rc = heldout_store_tokens(db, run_id, &t, err, errlen);
     free(loss);
     free(pos);
-    shard_close(shard);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
-/* A batch-1 copy of the trained model (parameters and the boundary rule's state): model_score
- * runs every sequence of its model's batch, so scoring one sequence on the training model would
- * cost batch times as much. NULL (message in err) when it cannot be made. */
+static void free_windows(SplitWindows *w)
+{
+    free(w->tokens);
+    free(w->logprob);
+    free(w->concept);
+    w->tokens = NULL;
+    w->logprob = NULL;
+    w->concept = NULL;
+}
+
+/* The per-token losses of every domain split (every split of vs but "val"), the windows of all of
+ * them scored together. A split that cannot be read, or windows that cannot be scored, are skipped
+ * with a line on stderr; -1 only when the database refuses a write or memory runs out (err set). */
+static int measure_splits(const TrainConfig *cfg, Model *model, const ValSet *vs, sqlite3 *db, const char *run_id,
+                          char *err, int errlen)
+{
+    SplitWindows *splits = calloc((size_t)vs->n + 1, sizeof *splits);
+    if (!splits) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int n_splits = 0, rc = 0;
+    for (int i = 0; i < vs->n && rc == 0; i++) {
+        if (strcmp(vs->splits[i].split, "val") == 0) continue;
+        SplitWindows *w = &splits[n_splits];
+        w->split = &vs->splits[i];
+        int read = read_windows(cfg, w, err, errlen);
+        if (read == 0) n_splits++;
+        else free_windows(w);
+        if (read < 0) rc = -1;
+    }
+    char msg[1024];
+    if (rc == 0 && n_splits > 0 && score_windows(cfg, model, splits, n_splits, msg, sizeof msg)) {
+        fprintf(stderr, "dlcm-train: per-token losses not measured: %s\n", msg);
+        n_splits = 0;
+    }
+    for (int k = 0; rc == 0 && k < n_splits; k++) rc = store_split(cfg, &splits[k], db, run_id, err, errlen);
+    for (int k = 0; k < vs->n; k++) free_windows(&splits[k]);
+    free(splits);
+    return rc;
+}
+
+/* Windows a forward pass of the held-out measurements at least. On a GPU a batch-1 forward of a
+ * small model is bound by its launches and synchronization (~1-2 ms), so 16 windows a pass cut
+ * the ~1800 passes of a run's task endings and loss windows about 15-fold (to ~120) for little
+ * more time a pass; a pass computes only the windows it holds (model_score_batch), so a larger
+ * batch costs nothing when fewer are left. The trained model is used as it is when its batch is
+ * at least this (the study's are 16 and 32), otherwise a copy of this batch (activations for 16
+ * windows, small beside the trainer's optimizer state). */
+#define HELDOUT_SCORING_BATCH 16
+
+/* A copy of the trained model (parameters and the boundary rule's state) of batch
+ * HELDOUT_SCORING_BATCH. NULL (message in err) when it cannot be made. */
 static Model *scoring_model(const TrainConfig *cfg, Backend *be, Model *trained, char *err, int errlen)
 {
-    Model *m = model_create(be, &cfg->model, 1, err, errlen);
+    Model *m = model_create(be, &cfg->model, HELDOUT_SCORING_BATCH, err, errlen);
     if (!m) return NULL;
     size_t n = model_num_params(trained);
     float *host = n == model_num_params(m) ? malloc(n * sizeof *host) : NULL;
@@ -149,17 +251,14 @@ int heldout_measure(const TrainConfig *cfg, Backend *be, Model *model, const Val
                     const char *run_id, int64_t step, long task_limit, int quiet, char *err, int errlen)
 {
     char msg[512];
-    Model *single = model_batch(model) > 1 ? scoring_model(cfg, be, model, msg, sizeof msg) : NULL;
-    if (model_batch(model) > 1 && !single && !quiet)
+    int small = model_batch(model) < HELDOUT_SCORING_BATCH;
+    Model *copy = small ? scoring_model(cfg, be, model, msg, sizeof msg) : NULL;
+    if (small && !copy && !quiet)
         fprintf(stderr, "dlcm-train: held-out measurements on the training model (batch %d): %s\n", model_batch(model),
                 msg);
-    Model *scorer = single ? single : model;
-    int rc = 0;
-    for (int i = 0; i < vs->n && rc == 0; i++) {
-        if (strcmp(vs->splits[i].split, "val") == 0) continue;
-        rc = measure_split(cfg, scorer, &vs->splits[i], db, run_id, err, errlen);
-    }
+    Model *scorer = copy ? copy : model;
+    int rc = measure_splits(cfg, scorer, vs, db, run_id, err, errlen);
     if (rc == 0 && task_limit > 0) rc = measure_tasks(cfg, be, scorer, db, run_id, step, task_limit, quiet, err, errlen);
-    if (single) model_destroy(single);
+    if (copy) model_destroy(copy);
     return rc;
 }

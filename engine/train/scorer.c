@@ -1,5 +1,6 @@
 /* engine/train/scorer.c: loading a model from a checkpoint and scoring token sequences in
- * windows of the model's sequence length. See scorer.h. */
+ * windows of the model's sequence length, the windows of many sequences a forward pass. See
+ * scorer.h. */
 #include "engine/train/scorer.h"
 
 #include <stdio.h>
@@ -8,14 +9,13 @@
 
 #include "engine/train/checkpoint.h"
 
-/* The window buffers of a scorer whose model is set. */
+/* The result buffers of one pass, for a scorer whose model and batch are set. */
 static int alloc_windows(Scorer *s, char *err, int errlen)
 {
-    int T = s->cfg.model.shape.seq_len;
-    s->window = malloc((size_t)(T + 1) * sizeof *s->window);
-    s->logprob = malloc((size_t)(T + 1) * sizeof *s->logprob);
-    s->concept = malloc((size_t)(T + 1) * sizeof *s->concept);
-    if (!s->window || !s->logprob || !s->concept) {
+    size_t slots = (size_t)model_batch(s->model) * (size_t)(s->cfg.model.shape.seq_len + 1);
+    s->logprob = malloc(slots * sizeof *s->logprob);
+    s->concept = malloc(slots * sizeof *s->concept);
+    if (!s->logprob || !s->concept) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -31,6 +31,7 @@ int scorer_attach(Scorer *s, const TrainConfig *cfg, Backend *be, Model *model, 
     s->model = model;
     s->tok = tok;
     s->step = step;
+    s->batch = model_batch(model);
     if ((int)tokenizer_vocab(tok) != cfg->model.shape.vocab) {
         snprintf(err, errlen, "tokenizer %s has vocabulary %u, the model %d", cfg->tokenizer, tokenizer_vocab(tok),
                  cfg->model.shape.vocab);
@@ -45,7 +46,6 @@ int scorer_attach(Scorer *s, const TrainConfig *cfg, Backend *be, Model *model, 
 
 void scorer_detach(Scorer *s)
 {
-    free(s->window);
     free(s->logprob);
     free(s->concept);
     memset(s, 0, sizeof *s);
@@ -65,7 +65,8 @@ int scorer_open(Scorer *s, const char *checkpoint_path, const char *data_dir, ch
     }
     s->step = ck.state.step;
     s->be = backend_cpu_create();
-    s->model = model_create(s->be, &s->cfg.model, 1, err, errlen);
+    s->model = model_create(s->be, &s->cfg.model, SCORER_BATCH, err, errlen);
+    s->batch = SCORER_BATCH;
     if (!s->model) {
         checkpoint_free(&ck);
         scorer_close(s);
@@ -104,69 +105,163 @@ void scorer_close(Scorer *s)
     if (s->tok) tokenizer_close(s->tok);
     if (s->model) model_destroy(s->model);
     if (s->be) s->be->destroy(s->be);
-    free(s->window);
     free(s->logprob);
     free(s->concept);
     memset(s, 0, sizeof *s);
 }
 
-int scorer_score(Scorer *s, const int32_t *ids, long n, float *logprob, int32_t *concept,
-                 char *err, int errlen)
+/* One window of a text, in a pass: tokens [start, start + len) of text k. */
+typedef struct {
+    long text, start;
+    int len;
+} Window;
+
+/* Where the windows of scorer_score_many stand: the pass being filled (and the model's
+ * argument arrays for it), and the concept numbering of the text whose windows were written
+ * out last. */
+typedef struct {
+    Scorer *s;
+    const int32_t *const *ids;
+    float *const *logprob;
+    int32_t *const *concept;
+    Window *pass;           /* [s->batch] */
+    const int32_t **tokens; /* [s->batch] */
+    int *n;
+    float **pass_logprob;
+    int32_t **pass_concept;
+    int used;
+    long text;              /* the text of the last window written out (-1: none yet) */
+    int32_t next_concept;   /* the first concept number of that text's next window */
+} WindowQueue;
+
+/* Scores the windows of the pass and writes them out in order: window w holds tokens [start,
+ * start + T]; its last token is only a target (concept -1 from the model) and is the next
+ * window's first token, where it gets its concept. */
+static int flush_pass(WindowQueue *q, char *err, int errlen)
 {
-    long T = s->cfg.model.shape.seq_len;
-    if (n <= 0) return 0;
-    logprob[0] = 0.0f;
-    int32_t next_concept = 0; /* the first concept number of the next window */
-    /* Window w holds tokens [start, start + T]; its last token is only a target (concept -1 from
-     * model_score) and is the next window's first token, where it gets its concept. */
-    for (long start = 0; start < n; start += T) {
-        long len = n - start < T + 1 ? n - start : T + 1;
-        memcpy(s->window, ids + start, (size_t)len * sizeof *ids);
-        if (model_score(s->model, s->window, (int)len, s->logprob, s->concept, err, errlen)) return -1;
-        int32_t last = next_concept - 1;
-        for (long i = 0; i + 1 < len; i++) logprob[start + i + 1] = s->logprob[i];
-        for (long j = 0; j < len; j++) {
-            if (s->concept[j] < 0) continue;
-            concept[start + j] = s->concept[j] + next_concept;
-            last = concept[start + j];
+    Scorer *s = q->s;
+    int stride = s->cfg.model.shape.seq_len + 1, count = q->used;
+    if (count == 0) return 0;
+    for (int b = 0; b < count; b++) {
+        q->tokens[b] = q->ids[q->pass[b].text] + q->pass[b].start;
+        q->n[b] = q->pass[b].len;
+        q->pass_logprob[b] = s->logprob + (size_t)b * stride;
+        q->pass_concept[b] = s->concept + (size_t)b * stride;
+    }
+    q->used = 0;
+    if (model_score_batch(s->model, q->tokens, q->n, count, q->pass_logprob, q->pass_concept, err, errlen))
+        return -1;
+    for (int b = 0; b < count; b++) {
+        const Window *w = &q->pass[b];
+        const float *lp = q->pass_logprob[b];
+        const int32_t *cp = q->pass_concept[b];
+        float *text_logprob = q->logprob[w->text];
+        for (int i = 0; i + 1 < w->len; i++) text_logprob[w->start + i + 1] = lp[i];
+        if (!q->concept) continue;
+        if (w->text != q->text) {
+            q->text = w->text;
+            q->next_concept = 0;
         }
-        next_concept = last + 1;
-        if (len < T + 1) break;
+        int32_t *text_concept = q->concept[w->text], last = q->next_concept - 1;
+        for (int j = 0; j < w->len; j++) {
+            if (cp[j] < 0) continue;
+            text_concept[w->start + j] = cp[j] + q->next_concept;
+            last = text_concept[w->start + j];
+        }
+        q->next_concept = last + 1;
     }
     return 0;
 }
 
-int scorer_ending_logprob(Scorer *s, const int32_t *context, long n_context, const int32_t *ending,
-                          long n_ending, double *logprob_sum, char *err, int errlen)
+int scorer_score_many(Scorer *s, long count, const int32_t *const *ids, const long *n, float *const *logprob,
+                      int32_t *const *concept, char *err, int errlen)
 {
     long T = s->cfg.model.shape.seq_len;
-    if (n_ending <= 0) {
-        snprintf(err, errlen, "an empty ending");
+    if (s->batch < 1 || s->batch > model_batch(s->model)) {
+        snprintf(err, errlen, "scorer: %d windows a pass, the model's batch takes 1 to %d", s->batch,
+                 model_batch(s->model));
         return -1;
     }
-    /* Context tokens kept after end-of-text: all that fit in one window with the ending; an
-     * ending longer than a window keeps half a window of context and is scored over windows. */
-    long keep = T - n_ending;
-    if (keep < T / 2) keep = T / 2;
-    if (keep > n_context) keep = n_context;
-    long n = 1 + keep + n_ending;
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
-    float *logprob = malloc((size_t)n * sizeof *logprob);
-    int32_t *concept = malloc((size_t)n * sizeof *concept);
-    if (!ids || !logprob || !concept) {
-        free(ids); free(logprob); free(concept);
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    size_t slots = (size_t)s->batch;
+    WindowQueue q = {s, ids, logprob, concept, malloc(slots * sizeof(Window)), malloc(slots * sizeof(int32_t *)),
+                     malloc(slots * sizeof(int)), malloc(slots * sizeof(float *)), malloc(slots * sizeof(int32_t *)),
+                     0, -1, 0};
+    int rc = q.pass && q.tokens && q.n && q.pass_logprob && q.pass_concept ? 0 : -1;
+    if (rc) snprintf(err, errlen, "out of memory");
+    for (long k = 0; rc == 0 && k < count; k++) {
+        if (n[k] <= 0) continue;
+        logprob[k][0] = 0.0f;
+        for (long start = 0; rc == 0 && start < n[k]; start += T) {
+            long len = n[k] - start < T + 1 ? n[k] - start : T + 1;
+            if (len == 1 && start > 0 && !concept) break; /* a last window that predicts nothing */
+            q.pass[q.used++] = (Window){k, start, (int)len};
+            if (q.used == s->batch) rc = flush_pass(&q, err, errlen);
+            if (len < T + 1) break;
+        }
     }
-    ids[0] = (int32_t)tokenizer_eot(s->tok);
-    memcpy(ids + 1, context + (n_context - keep), (size_t)keep * sizeof *context);
-    memcpy(ids + 1 + keep, ending, (size_t)n_ending * sizeof *ending);
-    int rc = scorer_score(s, ids, n, logprob, concept, err, errlen);
-    double sum = 0;
-    for (long i = 1 + keep; i < n; i++) sum += logprob[i];
-    *logprob_sum = sum;
+    if (rc == 0) rc = flush_pass(&q, err, errlen);
+    free(q.pass);
+    free(q.tokens);
+    free(q.n);
+    free(q.pass_logprob);
+    free(q.pass_concept);
+    return rc;
+}
+
+int scorer_score(Scorer *s, const int32_t *ids, long n, float *logprob, int32_t *concept,
+                 char *err, int errlen)
+{
+    return scorer_score_many(s, 1, &ids, &n, &logprob, &concept, err, errlen);
+}
+
+int scorer_endings_logprob(Scorer *s, const ScorerEnding *endings, long count, double *logprob_sum, char *err,
+                           int errlen)
+{
+    long T = s->cfg.model.shape.seq_len;
+    if (count <= 0) return 0;
+    for (long k = 0; k < count; k++)
+        if (endings[k].n_ending <= 0) {
+            snprintf(err, errlen, "ending %ld is empty", k);
+            return -1;
+        }
+    const int32_t **ids = calloc((size_t)count, sizeof *ids);
+    float **logprob = calloc((size_t)count, sizeof *logprob);
+    long *n = calloc((size_t)count, sizeof *n), *kept = calloc((size_t)count, sizeof *kept);
+    int rc = ids && logprob && n && kept ? 0 : -1;
+    for (long k = 0; rc == 0 && k < count; k++) {
+        const ScorerEnding *e = &endings[k];
+        /* Context tokens kept after end-of-text: all that fit in one window with the ending; an
+         * ending longer than a window keeps half a window of context and is scored over windows. */
+        long keep = T - e->n_ending;
+        if (keep < T / 2) keep = T / 2;
+        if (keep > e->n_context) keep = e->n_context;
+        kept[k] = keep;
+        n[k] = 1 + keep + e->n_ending;
+        int32_t *text = malloc((size_t)n[k] * sizeof *text);
+        logprob[k] = malloc((size_t)n[k] * sizeof **logprob);
+        ids[k] = text;
+        if (!text || !logprob[k]) {
+            rc = -1;
+            break;
+        }
+        text[0] = (int32_t)tokenizer_eot(s->tok);
+        memcpy(text + 1, e->context + (e->n_context - keep), (size_t)keep * sizeof *text);
+        memcpy(text + 1 + keep, e->ending, (size_t)e->n_ending * sizeof *text);
+    }
+    if (rc) snprintf(err, errlen, "out of memory");
+    if (rc == 0) rc = scorer_score_many(s, count, ids, n, logprob, NULL, err, errlen);
+    for (long k = 0; rc == 0 && k < count; k++) {
+        double sum = 0;
+        for (long i = 1 + kept[k]; i < n[k]; i++) sum += logprob[k][i];
+        logprob_sum[k] = sum;
+    }
+    for (long k = 0; ids && logprob && k < count; k++) {
+        free((void *)ids[k]);
+        free(logprob[k]);
+    }
     free(ids);
     free(logprob);
-    free(concept);
+    free(n);
+    free(kept);
     return rc;
 }

@@ -32,9 +32,11 @@ typedef struct {
 /* Wilson score interval of k successes in n trials at normal quantile z (1.96 for 95%). */
 void wilson_interval(long k, long n, double z, double *low, double *high);
 
-/* The items of a task file, parsed and checked, cloze candidates filled in. */
+/* The items of a task file, those to score parsed and checked, cloze candidates filled in. */
 typedef struct TaskSet TaskSet;
-/* Reads every item of path and prepares the first `limit` (0: all) for scoring. NULL with
+/* Reads path and prepares its first `limit` items (0: all) for scoring. Every non-blank line is
+ * an item and counted; only the items needed are parsed (those to score, and the items their
+ * cloze candidates come from), so a malformed line among the others is not seen. NULL with
  * *code 1 (runtime failure) or 2 (bad file, with the line number in err). */
 TaskSet *tasks_read_file(const char *path, long limit, int *code, char *err, int errlen);
 long tasks_count(const TaskSet *t);
