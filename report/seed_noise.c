@@ -121,8 +121,8 @@ SeedNoise seed_noise_pooled(const double *values, const int *group, int n)
     return s;
 }
 
-double seed_difference_band(double sd, int k_a, int k_b)
+double seed_difference_band(double sd, int df, int k_a, int k_b)
 {
-    if (k_a < 1 || k_b < 1) return NAN;
-    return 1.96 * sd * sqrt(1.0 / k_a + 1.0 / k_b);
+    if (df < 1 || k_a < 1 || k_b < 1) return NAN;
+    return gsl_cdf_tdist_Pinv(0.975, df) * sd * sqrt(1.0 / k_a + 1.0 / k_b);
 }

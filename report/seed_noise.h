@@ -49,8 +49,10 @@ typedef struct {
  * any integer labels). Non-finite values are skipped. */
 SeedNoise seed_noise_pooled(const double *values, const int *group, int n);
 
-/* The half-width of the 95 % band of a difference between two shape means of k_a and k_b seeds
- * under a per-run seed sd: 1.96 sd sqrt(1/k_a + 1/k_b) (k = 1 each: 1.96 sqrt(2) sd). */
-double seed_difference_band(double sd, int k_a, int k_b);
+/* The half-width of the 95 % interval of a difference between two shape means of k_a and k_b
+ * seeds, with a per-run seed sd estimated on df degrees of freedom: t sd sqrt(1/k_a + 1/k_b), t the
+ * 97.5 % quantile of Student's t on df (the sd is itself estimated; 1.96 would cover less than
+ * 95 % at few degrees of freedom: 2.45 at df 6). NaN when df < 1 or a k < 1. */
+double seed_difference_band(double sd, int df, int k_a, int k_b);
 
 #endif

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <gsl/gsl_cdf.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
@@ -884,18 +885,20 @@ static void observed_comparison(Study *st, FILE *out)
             fprintf(out, "Seed-to-seed noise of a run's final loss, pooled over the %d groups of isoFLOP and parser runs "
                          "that differ only in the seed (%d of them isoFLOP shapes; %d degrees of freedom): sd %.4f "
                          "[%.4f, %.4f], so the difference of two means of k_a and k_b seeds has the 95 %% interval "
-                         "+-1.96 x sd x sqrt(1/k_a + 1/k_b) (in brackets), and must exceed the same band at the sd's "
-                         "upper bound to be called beyond the noise. Choosing the best of several shapes on the same "
-                         "seeds still biases it low (less than a single run's): a difference inside the band is no "
-                         "evidence either way.\n\n",
-                    noise.groups, seeded_shapes(l), noise.df, noise.sd, noise.sd_lo, noise.sd_hi);
+                         "+-t x sd x sqrt(1/k_a + 1/k_b) (in brackets; t = %.3f, Student's on those degrees of "
+                         "freedom), and is called beyond the noise only where it exceeds 1.96 x sqrt(1/k_a + 1/k_b) "
+                         "x the sd's upper bound. Choosing the best of several shapes on the same seeds still biases "
+                         "it low (less than a single run's): a difference inside the band is no evidence either "
+                         "way.\n\n",
+                    noise.groups, seeded_shapes(l), noise.df, noise.sd, noise.sd_lo, noise.sd_hi,
+                    gsl_cdf_tdist_Pinv(0.975, noise.df));
         else
             fprintf(out, "No two isoFLOP or parser runs differ only in the seed, so the seed-to-seed noise is not "
                          "measured: these differences cannot be told from it.\n\n");
         fprintf(out, "| budget C | best dense (N, mean loss, seeds) | best DLCM (N, R, mean loss, seeds) | dense - DLCM "
                      "[95%%] | against the seed noise |\n|---|---|---|---|---|\n");
     } else {
-        double band = seed_difference_band(noise.sd, 1, 1), band_hi = seed_difference_band(noise.sd_hi, 1, 1);
+        double band = 1.96 * sqrt(2.0) * noise.sd, band_hi = 1.96 * sqrt(2.0) * noise.sd_hi;
         fprintf(out, "\nObserved (no law): the best run of each family at each budget, one seed each. ");
         if (noise.df > 0)
             fprintf(out, "Seed-to-seed noise of a run's final loss, pooled over the %d groups of isoFLOP and parser runs that "
@@ -924,8 +927,12 @@ static void observed_comparison(Study *st, FILE *out)
             else snprintf(c, sizeof c, "%.3g, %g, %.4f", m->run->N, m->run->R, m->loss);
         }
         if (d && m) {
-            double diff = d->loss - m->loss;
-            double band = seed_difference_band(noise.sd, d->k, m->k), band_hi = seed_difference_band(noise.sd_hi, d->k, m->k);
+            double diff = d->loss - m->loss, spread = sqrt(1.0 / d->k + 1.0 / m->k);
+            /* One seed each: the band a single-seed study always used (1.96, not t, so that its
+             * report reads as before); with seeds, the t interval of the difference of means. */
+            double band = seeded ? seed_difference_band(noise.sd, noise.df, d->k, m->k) : 1.96 * sqrt(2.0) * noise.sd;
+            double band_hi = 1.96 * spread * noise.sd_hi;
+            if (!seeded) band_hi = 1.96 * sqrt(2.0) * noise.sd_hi;
             if (seeded && noise.df > 0) fmt_ci(g, sizeof g, "%+.4f", diff, diff - band, diff + band);
             else snprintf(g, sizeof g, "%+.4f", diff);
             verdict = noise.df == 0 ? "not measured" : fabs(diff) > band_hi ? (diff > 0 ? "beyond: DLCM better" : "beyond: dense better")

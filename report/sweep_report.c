@@ -5,6 +5,7 @@
  * optimum, N_opt and D_opt against C, training curves per budget, residuals). */
 #include <errno.h>
 #include <getopt.h>
+#include <gsl/gsl_cdf.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -787,8 +788,11 @@ static void best_per_budget(FILE *out, const RunList *l, const Shapes *shapes, c
         if (shapes->noise.df > 0)
             fprintf(out, "Seed-to-seed sd of one run in this sweep: %.4f [%.4f, %.4f] (%d shapes, %d degrees of "
                          "freedom), so two means of k_a and k_b seeds differ beyond the noise at 95 %% only by more "
-                         "than 1.96 x sd x sqrt(1/k_a + 1/k_b).\n\n",
-                    shapes->noise.sd, shapes->noise.sd_lo, shapes->noise.sd_hi, shapes->noise.groups, shapes->noise.df);
+                         "than t x sd x sqrt(1/k_a + 1/k_b) (t = %.3f, Student's on those degrees of freedom; "
+                         "%.4f for two means of %d seeds).\n\n",
+                    shapes->noise.sd, shapes->noise.sd_lo, shapes->noise.sd_hi, shapes->noise.groups, shapes->noise.df,
+                    gsl_cdf_tdist_Pinv(0.975, shapes->noise.df),
+                    seed_difference_band(shapes->noise.sd, shapes->noise.df, shapes->max_k, shapes->max_k), shapes->max_k);
         else
             fprintf(out, "No shape has two finished seeds yet: the seed-to-seed noise is not measured.\n\n");
         fprintf(out, "| budget C | family | best shape (first run) | mean loss (seeds) | shapes | where in the N grid |\n"
