@@ -105,7 +105,7 @@ static ShapeKey shape_key(const SRun *r)
 /* One shape of the isoFLOP sweep: its finished seeds averaged. */
 typedef struct {
     const SRun *run;         /* its first finished run: N, R, budget, tokens, FLOPs, id */
-    double loss, sd, min, max; /* mean loss over its k finished seeds, their sd (NaN at k = 1) and range */
+    double loss;             /* mean loss over its k finished seeds */
     int k, runs;             /* finished seeds, and runs planned (k < runs: some not finished) */
 } SShape;
 
@@ -142,7 +142,7 @@ static int shapes_of(const SRuns *l, SShapes *out)
     for (int i = 0; i < shapes; i++) {
         const ShapeMean *m = &means[i];
         if (m->k == 0) continue;
-        out->s[out->n++] = (SShape){&l->r[m->first_done], m->mean, m->sd, m->min, m->max, m->k, m->runs};
+        out->s[out->n++] = (SShape){&l->r[m->first_done], m->mean, m->k, m->runs};
         if (m->k > out->max_k) out->max_k = m->k;
         out->partial += m->k < m->runs;
     }
