@@ -506,7 +506,8 @@ int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, con
     sqlite3_stmt *st = db_prepare(db,
                                   "SELECT id, status, family, N, P, coalesce(R_target, 1), budget, tokens, lr, "
                                   "coalesce(final_val_loss, final_train_loss), finished_at - started_at, "
-                                  "train_flops_per_token, realized_R_train, realized_R_eval, seed, steps, steps_done "
+                                  "train_flops_per_token, realized_R_train, realized_R_eval, seed, steps, steps_done, "
+                                  "parametrization, config, coalesce(d_t, -1), coalesce(d_c, -1) "
                                   "FROM runs WHERE sweep_id = ?1 ORDER BY rowid",
                                   err, errlen);
     if (!st) return -1;
@@ -517,7 +518,8 @@ int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, con
                        column_or_nan(st, 4), column_or_nan(st, 5), column_or_nan(st, 6), column_or_nan(st, 7),
                        column_or_nan(st, 8), column_or_nan(st, 9), column_or_nan(st, 10), column_or_nan(st, 11),
                        column_or_nan(st, 12), column_or_nan(st, 13), sqlite3_column_int64(st, 14),
-                       sqlite3_column_int64(st, 15), sqlite3_column_int64(st, 16)};
+                       sqlite3_column_int64(st, 15), sqlite3_column_int64(st, 16), column_text(st, 17),
+                       column_text(st, 18), sqlite3_column_int64(st, 19), sqlite3_column_int64(st, 20)};
         each(ctx, &r);
     }
     sqlite3_finalize(st);

@@ -98,11 +98,15 @@ int study_run_curve(sqlite3 *db, const char *run_id,
                     void (*each)(void *ctx, int64_t step, int64_t tokens, double train_loss, double val_loss),
                     void *ctx, char *err, int errlen);
 
-/* What a report shows of each run of a sweep (NAN where absent), in planning order. */
+/* What a report shows of each run of a sweep (NAN where absent), in planning order; the widths,
+ * parametrization and config (its parser) tell runs that differ only in the seed (-1, "" where
+ * absent). */
 typedef struct {
     const char *id, *status, *family;
     double N, P, R, budget, D, lr, loss, seconds, train_flops_per_token, realized_R_train, realized_R_eval;
     int64_t seed, steps, steps_done;
+    const char *parametrization, *config;
+    int64_t d_t, d_c;
 } ReportRun;
 
 int study_report_runs(sqlite3 *db, int64_t sweep_id, void (*each)(void *ctx, const ReportRun *run), void *ctx,

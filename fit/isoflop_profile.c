@@ -28,17 +28,12 @@ const char *isoflop_profile_status_text(ProfileStatus s)
 
 typedef struct {
     double x, loss, log_f; /* x = ln N */
+    int seeds;             /* >= 1: the loss is the mean of this many runs */
 } Obs;
 
 static int by_x(const void *a, const void *b)
 {
     double x = ((const Obs *)a)->x, y = ((const Obs *)b)->x;
-    return (x > y) - (x < y);
-}
-
-static int by_budget(const void *a, const void *b)
-{
-    double x = ((const ProfilePoint *)a)->C, y = ((const ProfilePoint *)b)->C;
     return (x > y) - (x < y);
 }
 
@@ -89,8 +84,10 @@ static double flops_line_log_at(const FlopsLine *line, double x)
     return line->log_f[seg] + slope * (x - line->x[seg]);
 }
 
-/* Least squares of loss on (1, x - center, (x - center)^2): coef, the residual sum of squares and
- * (X'X)^-1 (the covariance of coef is sigma^2 times it). 0, or -1. */
+/* Least squares of loss on (1, x - center, (x - center)^2), each point weighted by its seeds (a
+ * mean of k runs has variance sigma^2 / k): coef, the weighted residual sum of squares and
+ * (X'WX)^-1 (the covariance of coef is sigma^2 times it, sigma the noise of one run). The weights
+ * enter as rows scaled by sqrt(k), which leaves one-seed points bit for bit as unweighted. 0, or -1. */
 static int quadratic_fit(const Obs *obs, int n, double center, double coef[3], double xtx_inv[9], double *chisq)
 {
     gsl_matrix *X = gsl_matrix_alloc((size_t)n, 3), *C = gsl_matrix_alloc(3, 3);
@@ -99,11 +96,11 @@ static int quadratic_fit(const Obs *obs, int n, double center, double coef[3], d
     int rc = -1;
     if (X && C && y && c && w) {
         for (int i = 0; i < n; i++) {
-            double x = obs[i].x - center;
-            gsl_matrix_set(X, (size_t)i, 0, 1);
-            gsl_matrix_set(X, (size_t)i, 1, x);
-            gsl_matrix_set(X, (size_t)i, 2, x * x);
-            gsl_vector_set(y, (size_t)i, obs[i].loss);
+            double x = obs[i].x - center, w = sqrt((double)obs[i].seeds);
+            gsl_matrix_set(X, (size_t)i, 0, w * 1);
+            gsl_matrix_set(X, (size_t)i, 1, w * x);
+            gsl_matrix_set(X, (size_t)i, 2, w * (x * x));
+            gsl_vector_set(y, (size_t)i, w * obs[i].loss);
         }
         gsl_error_handler_t *old = gsl_set_error_handler_off();
         if (gsl_multifit_linear(X, y, c, C, chisq, w) == GSL_SUCCESS) {
@@ -164,11 +161,18 @@ static int draw_vertices(ProfileBudget *b, const double coef[3], const double xt
     return 0;
 }
 
-/* One budget's profile from its runs (obs sorted by x). 0, or -1 out of memory. */
+/* One budget's profile from its points (obs sorted by x). 0, or -1 out of memory. */
 static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, const ProfileNoise *noise, gsl_rng *rng)
 {
     qsort(obs, (size_t)n, sizeof *obs, by_x);
-    b->n_runs = n;
+    b->n_points = n;
+    b->n_runs = 0;
+    b->seeds_min = b->seeds_max = obs[0].seeds;
+    for (int i = 0; i < n; i++) {
+        b->n_runs += obs[i].seeds;
+        if (obs[i].seeds < b->seeds_min) b->seeds_min = obs[i].seeds;
+        if (obs[i].seeds > b->seeds_max) b->seeds_max = obs[i].seeds;
+    }
     b->n_sizes = 0;
     for (int i = 0; i < n; b->n_sizes++) {
         int j = i;
@@ -182,6 +186,7 @@ static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, const 
         if (obs[i].loss < obs[best].loss) best = i;
     b->best_N = exp(obs[best].x);
     b->best_loss = obs[best].loss;
+    b->best_seeds = obs[best].seeds;
     b->a = b->b = b->c = b->resid_sd = b->noise_sd = b->N_opt = b->D_opt = NAN;
     b->N_lo = b->N_hi = b->D_lo = b->D_hi = b->share_vertex = b->share_inside = NAN;
     b->status = PROFILE_NOT_LOCATED;
@@ -247,14 +252,16 @@ static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, const 
         b->status = PROFILE_AT_EDGE;
         b->best_at_end = 1;
         b->edge_side = obs[best].x - x_min < SAME_SIZE_LOG ? -1 : +1;
-        snprintf(b->why, sizeof b->why, "the best run is the %s size: the optimum is at or %s it",
-                 b->edge_side < 0 ? "smallest" : "largest", b->edge_side < 0 ? "below" : "above");
+        snprintf(b->why, sizeof b->why, "the best %s is the %s size: the optimum is at or %s it",
+                 b->seeds_max > 1 ? "shape" : "run", b->edge_side < 0 ? "smallest" : "largest",
+                 b->edge_side < 0 ? "below" : "above");
     } else if (x_star < x_min || x_star > x_max) {
         b->status = PROFILE_AT_EDGE;
         b->edge_side = x_star < x_min ? -1 : +1;
         snprintf(b->why, sizeof b->why, "the vertex lies %s the sizes run", b->edge_side < 0 ? "below" : "above");
     } else if (b->noise_dof == 0) {
-        snprintf(b->why, sizeof b->why, "3 runs fit exactly: no residual, so the interval cannot be computed");
+        snprintf(b->why, sizeof b->why, "3 %s fit exactly: no residual, so the interval cannot be computed",
+                 b->seeds_max > 1 ? "shapes" : "runs");
     } else if (!b->has_interval) {
         snprintf(b->why, sizeof b->why, "the fit's covariance is degenerate: no interval");
     } else if (b->share_inside < PROFILE_MIN_INSIDE) {
@@ -321,6 +328,24 @@ static int exponent_fit(const ProfileResult *r, const int *used, int n_used, int
 int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long seed, const ProfileNoise *noise,
                     ProfileResult *out, char *err, int errlen)
 {
+    return isoflop_profile_seeds(pts, NULL, n, n_draws, seed, noise, out, err, errlen);
+}
+
+/* A point of a budget, with its seeds, sorted together by budget. */
+typedef struct {
+    ProfilePoint p;
+    int seeds;
+} SeededPoint;
+
+static int by_budget(const void *a, const void *b)
+{
+    double x = ((const SeededPoint *)a)->p.C, y = ((const SeededPoint *)b)->p.C;
+    return (x > y) - (x < y);
+}
+
+int isoflop_profile_seeds(const ProfilePoint *pts, const int *seeds, int n, int n_draws, unsigned long seed,
+                          const ProfileNoise *noise, ProfileResult *out, char *err, int errlen)
+{
     memset(out, 0, sizeof *out);
     out->n_draws = n_draws > 0 ? n_draws : 0;
     for (int i = 0; i < n; i++) {
@@ -331,31 +356,37 @@ int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long s
                           : !(isfinite(p->train_flops_per_token) && p->train_flops_per_token > 0)
                               ? "training FLOPs per token"
                               : NULL;
+        if (!bad && seeds && seeds[i] < 1) {
+            snprintf(err, errlen, "point %d: %d seeds (a point is the mean of at least one run)", i, seeds[i]);
+            return -1;
+        }
         if (bad) {
             snprintf(err, errlen, "point %d: %s is not a finite positive number", i, bad);
             return -1;
         }
     }
     if (n == 0) return 0;
-    ProfilePoint *sorted = malloc((size_t)n * sizeof *sorted);
+    SeededPoint *sorted = malloc((size_t)n * sizeof *sorted);
     Obs *obs = malloc((size_t)n * sizeof *obs);
     out->budgets = calloc(PROFILE_MAX_BUDGETS, sizeof *out->budgets);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     int rc = 0;
     if (!sorted || !obs || !out->budgets || !rng) {
-        snprintf(err, errlen, "out of memory profiling %d runs", n);
+        snprintf(err, errlen, "out of memory profiling %d points", n);
         rc = -1;
         goto done;
     }
     gsl_rng_set(rng, seed);
-    memcpy(sorted, pts, (size_t)n * sizeof *sorted);
+    for (int i = 0; i < n; i++) sorted[i] = (SeededPoint){pts[i], seeds ? seeds[i] : 1};
     qsort(sorted, (size_t)n, sizeof *sorted, by_budget);
     for (int i = 0; i < n && rc == 0;) {
         int j = i;
         double sum = 0;
-        while (j < n && isoflop_same_budget(sorted[i].C, sorted[j].C)) {
-            obs[j - i] = (Obs){log(sorted[j].N), sorted[j].loss, log(sorted[j].train_flops_per_token)};
-            sum += sorted[j++].C;
+        while (j < n && isoflop_same_budget(sorted[i].p.C, sorted[j].p.C)) {
+            const ProfilePoint *q = &sorted[j].p;
+            obs[j - i] = (Obs){log(q->N), q->loss, log(q->train_flops_per_token), sorted[j].seeds};
+            sum += q->C;
+            j++;
         }
         if (out->n_budgets == PROFILE_MAX_BUDGETS) {
             snprintf(err, errlen, "more than %d budgets", PROFILE_MAX_BUDGETS);

@@ -1,6 +1,7 @@
 /* fit/isoflop_profile.h: the compute-optimal N and D of one family without a law (Chinchilla's
- * approach 2): per budget a quadratic in ln N through the isoFLOP losses, its vertex with a
- * parametric-bootstrap interval and a status, and the power law of the located vertices on C. */
+ * approach 2): per budget a quadratic in ln N through the isoFLOP losses (one point per shape: the
+ * mean of its seeds, weighted by their count), its vertex with a parametric-bootstrap interval and
+ * a status, and the power law of the located vertices on C. */
 #ifndef DLCM_FIT_ISOFLOP_PROFILE_H
 #define DLCM_FIT_ISOFLOP_PROFILE_H
 
@@ -10,13 +11,14 @@
  * counts as the same (a sweep's budgets are far further apart). */
 int isoflop_same_budget(double a, double b);
 
-/* One finished run: its budget C, N, final loss and training FLOPs per token. */
+/* One point: its budget C, N, final loss and training FLOPs per token (a run, or a shape whose
+ * loss is the mean of its seeds: isoflop_profile_seeds). */
 typedef struct {
     double C, N, loss, train_flops_per_token;
 } ProfilePoint;
 
 /* The noise of one run's final loss measured apart from the profile (runs differing only in the
- * seed): its standard deviation and degrees of freedom. */
+ * seed): its standard deviation (per run, not per mean) and degrees of freedom. */
 typedef struct {
     double sd;
     int dof;
@@ -34,14 +36,20 @@ const char *isoflop_profile_status_text(ProfileStatus s);
 
 typedef struct {
     double C;                 /* mean of the budgets grouped (isoflop_same_budget with the smallest) */
-    int n_runs, n_sizes;      /* runs, and sizes among them (N within 1 % are one size) */
+    int n_points, n_sizes;    /* points (shapes), and sizes among them (N within 1 % are one size) */
+    int n_runs;               /* runs behind the points (the sum of their seeds) */
+    int seeds_min, seeds_max; /* the fewest and most seeds of a point (1 and 1: one run each) */
     double N_min, N_max;      /* the sizes run */
-    double best_N, best_loss; /* the run of least loss */
-    /* L = a + b x + c x^2 with x = ln N - x_center; dof = n_runs - 3 (no interval at 0). */
+    double best_N, best_loss; /* the point of least (mean) loss */
+    int best_seeds;           /* its seeds */
+    /* L = a + b x + c x^2 with x = ln N - x_center, least squares weighted by the points' seeds;
+     * dof = n_points - 3 (no interval at 0); resid_sd: the scatter about it in units of one run
+     * (sqrt of the weighted residual sum of squares over dof), comparable to a seed sd. */
     double a, b, c, x_center, resid_sd;
     int dof;
-    /* The noise the draws assume: resid_sd with dof, or the outside estimate (noise_outside = 1)
-     * when that is larger or dof = 0; no draws when noise_dof = 0. */
+    /* The noise the draws assume (per run; a point of k seeds gets noise_sd / sqrt(k)): resid_sd
+     * with dof, or the outside estimate (noise_outside = 1) when that is larger or dof = 0; no
+     * draws when noise_dof = 0. */
     double noise_sd;
     int noise_dof, noise_outside;
     int has_vertex;           /* c > 0 */
@@ -51,8 +59,8 @@ typedef struct {
     double share_vertex, share_inside;  /* draws with c > 0; and with the vertex inside [N_min, N_max] */
     ProfileStatus status;
     int edge_side;            /* at an edge: -1 the optimum is at or below N_min, +1 at or above N_max */
-    int best_at_end;          /* the best run is the smallest or largest size (else, at an edge, only the
-                                 vertex lies outside: the best run inside contradicts a bound) */
+    int best_at_end;          /* the best point is the smallest or largest size (else, at an edge, only the
+                                 vertex lies outside: the best point inside contradicts a bound) */
     char why[200];            /* the reason for the status, in words */
     double *draw_ln_N, *draw_ln_D; /* n_draws each; NAN where the draw has no vertex (NULL: no draws) */
 } ProfileBudget;
@@ -72,12 +80,20 @@ typedef struct {
     ProfileExponent N, D;
 } ProfileResult;
 
-/* Groups the points by budget and profiles each (n_draws per budget, seeded). noise (NULL: none):
- * an outside estimate of one run's loss noise (seed to seed); a budget whose scatter about its
- * quadratic is smaller, or has no residual (3 runs), draws with it instead. 0, or -1 with err (a
- * non-finite or non-positive value, named by its index; out of memory). */
+/* Groups the points by budget and profiles each (n_draws per budget, seeded), every point one run
+ * (ordinary least squares). noise (NULL: none): an outside estimate of one run's loss noise (seed
+ * to seed); a budget whose scatter about its quadratic is smaller, or has no residual (3 points),
+ * draws with it instead. 0, or -1 with err (a non-finite or non-positive value, named by its
+ * index; out of memory). */
 int isoflop_profile(const ProfilePoint *pts, int n, int n_draws, unsigned long seed, const ProfileNoise *noise,
                     ProfileResult *out, char *err, int errlen);
+
+/* The same with point i the mean loss of seeds[i] runs that differ only in the seed (seeds NULL:
+ * one each, exactly isoflop_profile). A mean of k seeds has 1/k the variance of one run, so it
+ * weighs k times as much in the least squares and its noise in the draws is the per-run sd /
+ * sqrt(k). A seed count below 1 is refused (-1 with err naming the point). */
+int isoflop_profile_seeds(const ProfilePoint *pts, const int *seeds, int n, int n_draws, unsigned long seed,
+                          const ProfileNoise *noise, ProfileResult *out, char *err, int errlen);
 void isoflop_profile_free(ProfileResult *r);
 
 #endif

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <gsl/gsl_cdf.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <math.h>
@@ -59,28 +60,6 @@ typedef struct {
     int n, cap;
 } SRuns;
 
-/* The value of `key:` in a run's resolved config (YAML, one key a line), into buf; "" if absent. */
-static void config_value(const char *config, const char *key, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    if (!config) return;
-    size_t klen = strlen(key);
-    for (const char *line = config; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        const char *p = line;
-        while (*p == ' ') p++;
-        if (strncmp(p, key, klen) || p[klen] != ':') continue;
-        p += klen + 1;
-        while (*p == ' ') p++;
-        size_t i = 0;
-        while (p[i] && p[i] != '\n' && p[i] != ' ' && p[i] != '#' && i + 1 < n) {
-            buf[i] = p[i];
-            i++;
-        }
-        buf[i] = '\0';
-        return;
-    }
-}
-
 static void collect(void *ctx, const StudyRun *s)
 {
     SRuns *l = ctx;
@@ -103,7 +82,7 @@ static void collect(void *ctx, const StudyRun *s)
     snprintf(o->param, sizeof o->param, "%s", s->parametrization ? s->parametrization : "");
     snprintf(o->host, sizeof o->host, "%s", s->host ? s->host : "");
     snprintf(o->gpu, sizeof o->gpu, "%s", s->gpu_model ? s->gpu_model : "");
-    config_value(s->config, "parser", o->parser, sizeof o->parser);
+    seed_config_parser(s->config, o->parser, sizeof o->parser);
     o->N = s->N; o->P = s->P; o->R = isfinite(s->R_target) ? s->R_target : 1; o->budget = s->budget; o->D = s->D;
     o->lr = s->lr; o->loss = isfinite(s->loss) ? s->loss : s->train_loss; o->train_loss = s->train_loss;
     o->R_train = s->R_train; o->R_eval = s->R_eval; o->fwd_fpt = s->fwd_flops_per_token;
@@ -115,6 +94,84 @@ static void collect(void *ctx, const StudyRun *s)
 static int run_done(const SRun *r) { return strcmp(r->status, "done") == 0 && isfinite(r->loss); }
 static int is_dense(const SRun *r) { return strcmp(r->family, "dense") == 0; }
 static int same(double a, double b) { return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b)); }
+
+/* What a run is apart from its seed (report/seed_noise.h: the one rule of seed replicates). */
+static ShapeKey shape_key(const SRun *r)
+{
+    ShapeKey k = {r->sweep, r->family, r->param, r->parser, r->d_t, r->d_c, r->N, r->P, r->R, r->lr, r->budget, r->D};
+    return k;
+}
+
+/* One shape of the isoFLOP sweep: its finished seeds averaged. */
+typedef struct {
+    const SRun *run;         /* its first finished run: N, R, budget, tokens, FLOPs, id */
+    double loss;             /* mean loss over its k finished seeds */
+    int k, runs;             /* finished seeds, and runs planned (k < runs: some not finished) */
+} SShape;
+
+typedef struct {
+    SShape *s;
+    int n;
+    int max_k;               /* the most seeds of a shape (1: one seed per point, as a single-seed sweep) */
+    int partial;             /* shapes with fewer finished seeds than runs */
+} SShapes;
+
+/* The shapes of a sweep's runs that have at least one finished seed, in the order of their first
+ * runs. 0, or -1 out of memory. */
+static int shapes_of(const SRuns *l, SShapes *out)
+{
+    memset(out, 0, sizeof *out);
+    int n = l->n;
+    ShapeKey *keys = malloc((size_t)(n ? n : 1) * sizeof *keys);
+    double *loss = malloc((size_t)(n ? n : 1) * sizeof *loss);
+    ShapeMean *means = malloc((size_t)(n ? n : 1) * sizeof *means);
+    out->s = malloc((size_t)(n ? n : 1) * sizeof *out->s);
+    if (!keys || !loss || !means || !out->s) {
+        free(keys);
+        free(loss);
+        free(means);
+        free(out->s);
+        out->s = NULL;
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        keys[i] = shape_key(&l->r[i]);
+        loss[i] = run_done(&l->r[i]) ? l->r[i].loss : NAN;
+    }
+    int shapes = seed_shape_means(keys, loss, n, means);
+    for (int i = 0; i < shapes; i++) {
+        const ShapeMean *m = &means[i];
+        if (m->k == 0) continue;
+        out->s[out->n++] = (SShape){&l->r[m->first_done], m->mean, m->k, m->runs};
+        if (m->k > out->max_k) out->max_k = m->k;
+        out->partial += m->k < m->runs;
+    }
+    free(keys);
+    free(loss);
+    free(means);
+    return 0;
+}
+
+/* Shapes with at least two finished seeds (each a group of the seed noise). */
+static int seeded_shapes(const SShapes *l)
+{
+    int n = 0;
+    for (int i = 0; i < l->n; i++) n += l->s[i].k > 1;
+    return n;
+}
+
+/* The shape of least mean loss of a family at a budget (and R for dlcm when R > 0); NULL if none. */
+static const SShape *best_shape(const SShapes *l, int dense, double budget, double R)
+{
+    const SShape *best = NULL;
+    for (int i = 0; i < l->n; i++) {
+        const SShape *s = &l->s[i];
+        if (is_dense(s->run) != dense || !isoflop_same_budget(s->run->budget, budget)) continue;
+        if (!dense && R > 0 && !same(s->run->R, R)) continue;
+        if (!best || s->loss < best->loss) best = s;
+    }
+    return best;
+}
 
 
 /* Distinct sorted values of a field over done runs (dense: 1 dense only, 0 dlcm only, -1 both). */
@@ -185,6 +242,7 @@ typedef struct {
     char missing[4096];
     double budgets[32];
     int n_budgets;
+    SShapes shapes;      /* the isoFLOP sweep's shapes, seeds averaged */
 } Study;
 
 enum { SW_ISOFLOP = 0, SW_MUP = 1, SW_PARSER = 2 };
@@ -505,21 +563,24 @@ static void section_chinchilla(Study *st, FILE *out)
 
 /* ---- the law-free optimum: a quadratic in ln N per budget (fit/isoflop_profile.h) ---------- */
 
-/* The family's runs of the isoFLOP sweep as profile points (dense: 1 dense, 0 every DLCM; R > 0:
- * the DLCMs of that target R); runs without training FLOPs per token are counted in *skipped. */
-static int profile_points(const SRuns *l, int dense, double R, ProfilePoint *pts, int max, int *skipped)
+/* The family's shapes of the isoFLOP sweep as profile points, each the mean of its finished seeds
+ * (dense: 1 dense, 0 every DLCM; R > 0: the DLCMs of that target R); shapes without training
+ * FLOPs per token are counted in *skipped. */
+static int profile_points(const SShapes *l, int dense, double R, ProfilePoint *pts, int *seeds, int max, int *skipped)
 {
     int n = 0;
     *skipped = 0;
     for (int i = 0; i < l->n && n < max; i++) {
-        const SRun *r = &l->r[i];
-        if (!run_done(r) || is_dense(r) != dense || (!dense && R > 0 && !same(r->R, R))) continue;
+        const SShape *s = &l->s[i];
+        const SRun *r = s->run;
+        if (is_dense(r) != dense || (!dense && R > 0 && !same(r->R, R))) continue;
         double F = r->train_flops / r->D;
         if (!(isfinite(F) && F > 0 && isfinite(r->budget) && r->budget > 0 && isfinite(r->N) && r->N > 0)) {
             (*skipped)++;
             continue;
         }
-        pts[n++] = (ProfilePoint){r->budget, r->N, r->loss, F};
+        seeds[n] = s->k;
+        pts[n++] = (ProfilePoint){r->budget, r->N, s->loss, F};
     }
     return n;
 }
@@ -536,24 +597,39 @@ static void profile_exponent_line(FILE *out, const char *quantity, const char *e
 
 static SeedNoise study_seed_noise(const Study *st);
 
-/* One family's table and exponents. */
-static void profile_family(FILE *out, const char *title, const ProfilePoint *pts, int n, int skipped,
-                           const ProfileNoise *noise)
+/* "k" seeds of a budget's points: "2 each", or "1-2, 9 runs". */
+static void seeds_text(char *buf, size_t n, int k_min, int k_max, int runs)
+{
+    if (k_min == k_max) snprintf(buf, n, "%d each", k_min);
+    else snprintf(buf, n, "%d-%d, %d runs", k_min, k_max, runs);
+}
+
+/* One family's table and exponents. seeded: some shape of the sweep has more than one finished seed
+ * (the table then says how many each point averages); otherwise it reads as a one-seed sweep's. */
+static void profile_family(FILE *out, const char *title, const ProfilePoint *pts, const int *seeds, int n,
+                           int skipped, const ProfileNoise *noise, int seeded)
 {
     fprintf(out, "### %s\n\n", title);
-    if (skipped) fprintf(out, "%d finished run%s without training FLOPs per token left out.\n\n", skipped, skipped == 1 ? "" : "s");
+    if (skipped)
+        fprintf(out, "%d finished %s without training FLOPs per token left out.\n\n", skipped,
+                seeded ? (skipped == 1 ? "shape" : "shapes") : (skipped == 1 ? "run" : "runs"));
     ProfileResult r;
     char err[256];
     if (n == 0) {
         fprintf(out, "**Missing:** no finished run.\n\n");
         return;
     }
-    if (isoflop_profile(pts, n, PROFILE_DRAWS, 20240611ul, noise, &r, err, sizeof err)) {
+    if (isoflop_profile_seeds(pts, seeds, n, PROFILE_DRAWS, 20240611ul, noise, &r, err, sizeof err)) {
         fprintf(out, "**Missing:** the profile could not be computed (%s).\n\n", err);
         return;
     }
-    fprintf(out, "| budget C | runs (sizes) | N run | best run (N, loss) | N_opt [95%%] | D_opt [95%%] | D/N | draws "
-                 "inside | resid sd | status |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    if (seeded)
+        fprintf(out, "| budget C | shapes (sizes; seeds) | N run | best shape (N, mean loss, seeds) | N_opt [95%%] | "
+                     "D_opt [95%%] | D/N | draws inside | resid sd (one run) | status |\n"
+                     "|---|---|---|---|---|---|---|---|---|---|\n");
+    else
+        fprintf(out, "| budget C | runs (sizes) | N run | best run (N, loss) | N_opt [95%%] | D_opt [95%%] | D/N | draws "
+                     "inside | resid sd | status |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < r.n_budgets; k++) {
         const ProfileBudget *b = &r.budgets[k];
         char nc[128] = "-", dc[128] = "-", dn[32] = "-", inside[32] = "-";
@@ -574,8 +650,18 @@ static void profile_family(FILE *out, const char *title, const ProfilePoint *pts
         char sd[64] = "-";
         if (isfinite(b->resid_sd)) snprintf(sd, sizeof sd, "%.4f", b->resid_sd);
         if (b->noise_outside) snprintf(sd + strlen(sd), sizeof sd - strlen(sd), " (draws: seed sd)");
-        fprintf(out, "| %.3g | %d (%d) | %.3g .. %.3g | %.3g, %.4f | %s | %s | %s | %s | %s | %s: %s |\n", b->C, b->n_runs,
-                b->n_sizes, b->N_min, b->N_max, b->best_N, b->best_loss, nc, dc, dn, inside, sd,
+        char count[96], best[96];
+        if (seeded) {
+            char k[48];
+            seeds_text(k, sizeof k, b->seeds_min, b->seeds_max, b->n_runs);
+            snprintf(count, sizeof count, "%d (%d; %s)", b->n_points, b->n_sizes, k);
+            snprintf(best, sizeof best, "%.3g, %.4f, %d", b->best_N, b->best_loss, b->best_seeds);
+        } else {
+            snprintf(count, sizeof count, "%d (%d)", b->n_points, b->n_sizes);
+            snprintf(best, sizeof best, "%.3g, %.4f", b->best_N, b->best_loss);
+        }
+        fprintf(out, "| %.3g | %s | %.3g .. %.3g | %s | %s | %s | %s | %s | %s | %s: %s |\n", b->C, count, b->N_min,
+                b->N_max, best, nc, dc, dn, inside, sd,
                 b->status == PROFILE_LOCATED ? "**located**" : isoflop_profile_status_text(b->status), b->why);
     }
     fprintf(out, "\n");
@@ -605,67 +691,96 @@ static void profile_family(FILE *out, const char *title, const ProfilePoint *pts
 static void section_isoflop_profiles(Study *st, FILE *out)
 {
     fprintf(out, "## Compute-optimal N and D from the isoFLOP profiles (no law)\n\n");
-    const SRuns *l = &st->runs[SW_ISOFLOP];
+    const SShapes *l = &st->shapes;
     if (st->n_budgets == 0) {
         fprintf(out, "**Missing:** no finished isoFLOP runs.\n\n");
         return;
     }
+    /* With one seed per shape the section reads as it always did; with more, it says how the
+     * seeds are averaged and weighted. */
+    int seeded = l->max_k > 1;
+    const char *unit = seeded ? "shape" : "run";
     fprintf(out,
             "Chinchilla's approach 2, without a scaling law: at each budget (runs whose budgets agree within 2 %% "
-            "are one budget) the final losses of a family's runs are fitted by least squares with a quadratic in "
+            "are one budget) the final losses of a family's %s are fitted by least squares with a quadratic in "
             "ln N, L = a + b ln N + c (ln N)^2, and **N_opt is its vertex** (only where c > 0). **D_opt = C / "
             "(training FLOPs per token at N_opt)**, those FLOPs joined linearly in ln N (log-log) between the "
             "budget's own runs (runs within 1 %% of one N are one size, their FLOPs averaged; beyond the sizes, "
             "the slope of a least-squares line through all of them). **Interval:** 2.5 and 97.5 %% of %d draws of (a, b, c) "
             "from the fit's sampling distribution (multivariate t on the residual degrees of freedom, scale = the "
-            "residual variance times (X'X)^-1); draws whose quadratic has no minimum (c <= 0) give no vertex and "
+            "residual variance times %s); draws whose quadratic has no minimum (c <= 0) give no vertex and "
             "are left out of the percentiles, and *draws inside* is the share of all draws whose vertex exists and "
-            "lies within the sizes run.\n\n"
-            "**What these numbers rest on:** that the loss is a quadratic in ln N near the optimum (far from it, "
-            "it is not); **one seed per point**: the draws assume the scatter of the runs about the quadratic "
-            "(*resid sd*) is their noise, unless the study measured a larger seed-to-seed noise (below): then "
-            "they use that (*draws: seed sd*), with its degrees of freedom. Without a seed-to-seed measurement, "
-            "3 runs pass through their quadratic exactly and no interval can be computed.\n\n"
-            "**Status:** *located* when the vertex lies inside the sizes run, the best run is not the smallest "
+            "lies within the sizes run.\n\n",
+            seeded ? "shapes (their seeds averaged)" : "runs", PROFILE_DRAWS,
+            seeded ? "(X'WX)^-1, W the points' seed counts" : "(X'X)^-1");
+    if (seeded)
+        fprintf(out,
+                "**What these numbers rest on:** that the loss is a quadratic in ln N near the optimum (far from it, "
+                "it is not); **one point per shape, the mean of its finished seeds** (up to %d; %d shape%s of the "
+                "sweep with fewer finished seeds than runs planned use the finished ones, and the table gives the "
+                "seeds of each budget's points): a mean of k seeds weighs k times a single run in the least squares "
+                "and the draws give it one run's noise divided by sqrt(k). The draws assume the scatter of the "
+                "points about the quadratic (*resid sd*, in units of one run) is their noise, unless the study "
+                "measured a larger seed-to-seed noise (below): then they use that (*draws: seed sd*), with its "
+                "degrees of freedom. The spread between shapes of one N (another R or P) and a profile that is not "
+                "quite a quadratic do not shrink with more seeds: a *resid sd* above the seed sd is that spread. "
+                "Without a seed-to-seed measurement, 3 shapes pass through their quadratic exactly and no interval "
+                "can be computed.\n\n",
+                l->max_k, l->partial, l->partial == 1 ? "" : "s");
+    else
+        fprintf(out,
+                "**What these numbers rest on:** that the loss is a quadratic in ln N near the optimum (far from it, "
+                "it is not); **one seed per point**: the draws assume the scatter of the runs about the quadratic "
+                "(*resid sd*) is their noise, unless the study measured a larger seed-to-seed noise (below): then "
+                "they use that (*draws: seed sd*), with its degrees of freedom. Without a seed-to-seed measurement, "
+                "3 runs pass through their quadratic exactly and no interval can be computed.\n\n");
+    fprintf(out,
+            "**Status:** *located* when the vertex lies inside the sizes run, the best %s is not the smallest "
             "or largest size, and at least %.0f %% of the draws have their minimum inside the sizes; *at an "
-            "edge* when the best run is the smallest or largest size or the vertex lies outside the sizes (a "
-            "bound, not an optimum); *not located* when c <= 0, fewer than 3 sizes were run, 3 runs leave no "
+            "edge* when the best %s is the smallest or largest size or the vertex lies outside the sizes (a "
+            "bound, not an optimum); *not located* when c <= 0, fewer than 3 sizes were run, 3 %ss leave no "
             "residual and no seed-to-seed noise was measured, or too few draws fall inside. Only located budgets enter the exponents, whose interval "
             "comes from refitting the line on each joint draw of the budgets' vertices (it carries the vertices' "
             "uncertainty, not a departure from a power law: the largest residual about the line is given for "
             "that).\n\n",
-            PROFILE_DRAWS, 100 * PROFILE_MIN_INSIDE);
+            unit, 100 * PROFILE_MIN_INSIDE, unit, unit);
     SeedNoise noise = study_seed_noise(st);
+    char isoflop_groups[64] = "";
+    if (seeded) snprintf(isoflop_groups, sizeof isoflop_groups, "%d of them isoFLOP shapes; ", seeded_shapes(l));
     if (noise.df > 0)
         fprintf(out, "The seed-to-seed noise of a run's final loss, measured on the %d groups of isoFLOP and parser runs "
-                     "that differ only in the seed (%d degrees of freedom): sd %.4f [%.4f, %.4f]. Where a budget's "
+                     "that differ only in the seed (%s%d degrees of freedom): sd %.4f [%.4f, %.4f]. Where a budget's "
                      "*resid sd* is below that, or it has no residual, its scatter has not seen the whole noise and "
                      "its draws use this sd instead.\n\n",
-                noise.groups, noise.df, noise.sd, noise.sd_lo, noise.sd_hi);
+                noise.groups, isoflop_groups, noise.df, noise.sd, noise.sd_lo, noise.sd_hi);
     else
         fprintf(out, "No two isoFLOP or parser runs differ only in the seed: **no seed-to-seed noise was measured**, so "
                      "whether the scatter about each quadratic is the whole noise is not known.\n\n");
     ProfilePoint *pts = malloc((size_t)(l->n ? l->n : 1) * sizeof *pts);
-    if (!pts) {
+    int *seeds_of = malloc((size_t)(l->n ? l->n : 1) * sizeof *seeds_of);
+    if (!pts || !seeds_of) {
+        free(pts);
+        free(seeds_of);
         fprintf(out, "**Missing:** out of memory.\n\n");
         return;
     }
     ProfileNoise seeds = {noise.df > 0 ? noise.sd : 0, noise.df};
-    int skipped, n = profile_points(l, 1, 0, pts, l->n, &skipped);
-    profile_family(out, "dense", pts, n, skipped, &seeds);
-    n = profile_points(l, 0, 0, pts, l->n, &skipped);
+    int skipped, n = profile_points(l, 1, 0, pts, seeds_of, l->n, &skipped);
+    profile_family(out, "dense", pts, seeds_of, n, skipped, &seeds, seeded);
+    n = profile_points(l, 0, 0, pts, seeds_of, l->n, &skipped);
     profile_family(out, "DLCM, every target R and P pooled (the spread between R at one N counts as scatter; "
                         "FLOPs per token averaged over the runs of one N)",
-                   pts, n, skipped, &seeds);
+                   pts, seeds_of, n, skipped, &seeds, seeded);
     double Rs[16];
-    int n_R = distinct_values(l, 0, 1, Rs, 16);
+    int n_R = distinct_values(&st->runs[SW_ISOFLOP], 0, 1, Rs, 16);
     for (int k = 0; k < n_R; k++) {
-        n = profile_points(l, 0, Rs[k], pts, l->n, &skipped);
+        n = profile_points(l, 0, Rs[k], pts, seeds_of, l->n, &skipped);
         char title[160];
         snprintf(title, sizeof title, "DLCM, target R = %g (every P pooled)", Rs[k]);
-        profile_family(out, title, pts, n, skipped, &seeds);
+        profile_family(out, title, pts, seeds_of, n, skipped, &seeds, seeded);
     }
     free(pts);
+    free(seeds_of);
 }
 
 typedef struct {
@@ -713,9 +828,9 @@ static void multiplier_text(char *buf, size_t n, const Comparison *c)
     fmt_ci(buf, n, "%.3g", 1 / c->share, 1 / c->share_hi, 1 / c->share_lo);
 }
 
-/* The seed-to-seed noise of the runs trained like the isoFLOP runs: groups of isoFLOP and parser
- * runs alike in all but the seed (sweep, family, widths, N, R, LR, parametrization, parser,
- * budget and tokens). */
+/* The seed-to-seed noise of the runs trained like the isoFLOP runs: groups of finished isoFLOP and
+ * parser runs alike in all but the seed (seed_same_shape: sweep, family, widths, N, P, R, LR,
+ * parametrization, parser, budget and tokens). */
 static SeedNoise study_seed_noise(const Study *st)
 {
     SeedNoise none = {0, 0, NAN, NAN, NAN};
@@ -734,25 +849,130 @@ static SeedNoise study_seed_noise(const Study *st)
     for (int s = 0; s < 3; s += 2)
         for (int i = 0; i < st->runs[s].n; i++)
             if (run_done(&st->runs[s].r[i])) runs[k++] = &st->runs[s].r[i];
-    for (int i = 0; i < k; i++) {
-        const SRun *a = runs[i];
-        loss[i] = a->loss;
-        group[i] = i;
-        for (int j = 0; j < i; j++) {
-            const SRun *b = runs[j];
-            if (!strcmp(a->sweep, b->sweep) && !strcmp(a->family, b->family) && a->d_t == b->d_t && a->d_c == b->d_c &&
-                same(a->N, b->N) && same(a->R, b->R) && same(a->lr, b->lr) && !strcmp(a->param, b->param) &&
-                !strcmp(a->parser, b->parser) && same(a->budget, b->budget) && same(a->D, b->D) && a->seed != b->seed) {
-                group[i] = group[j];
-                break;
-            }
-        }
+    ShapeKey *keys = malloc((size_t)(k ? k : 1) * sizeof *keys);
+    if (!keys) {
+        free(runs);
+        free(loss);
+        free(group);
+        return none;
     }
+    for (int i = 0; i < k; i++) {
+        loss[i] = runs[i]->loss;
+        keys[i] = shape_key(runs[i]);
+    }
+    seed_shape_groups(keys, k, group);
     SeedNoise noise = seed_noise_pooled(loss, group, k);
+    free(keys);
     free(runs);
     free(loss);
     free(group);
     return noise;
+}
+
+/* The observed comparison (no law): the best shape of each family per budget by its mean over its
+ * finished seeds, the difference against the seed noise's band for means of those seed counts,
+ * and the shapes paired at equal inference FLOPs. With one seed per shape it reads as a one-seed
+ * sweep's (best run against best run). */
+static void observed_comparison(Study *st, FILE *out)
+{
+    const SShapes *l = &st->shapes;
+    int seeded = l->max_k > 1;
+    SeedNoise noise = study_seed_noise(st);
+    if (seeded) {
+        fprintf(out, "\nObserved (no law): the best shape of each family at each budget by its mean loss over its "
+                     "finished seeds (runs identical but for the seed averaged; the table gives each side's seeds). ");
+        if (noise.df > 0)
+            fprintf(out, "Seed-to-seed noise of a run's final loss, pooled over the %d groups of isoFLOP and parser runs "
+                         "that differ only in the seed (%d of them isoFLOP shapes; %d degrees of freedom): sd %.4f "
+                         "[%.4f, %.4f], so the difference of two means of k_a and k_b seeds has the 95 %% interval "
+                         "+-t x sd x sqrt(1/k_a + 1/k_b) (in brackets; t = %.3f, Student's on those degrees of "
+                         "freedom), and is called beyond the noise only where it exceeds 1.96 x sqrt(1/k_a + 1/k_b) "
+                         "x the sd's upper bound. Choosing the best of several shapes on the same seeds still biases "
+                         "it low (less than a single run's): a difference inside the band is no evidence either "
+                         "way.\n\n",
+                    noise.groups, seeded_shapes(l), noise.df, noise.sd, noise.sd_lo, noise.sd_hi,
+                    gsl_cdf_tdist_Pinv(0.975, noise.df));
+        else
+            fprintf(out, "No two isoFLOP or parser runs differ only in the seed, so the seed-to-seed noise is not "
+                         "measured: these differences cannot be told from it.\n\n");
+        fprintf(out, "| budget C | best dense (N, mean loss, seeds) | best DLCM (N, R, mean loss, seeds) | dense - DLCM "
+                     "[95%%] | against the seed noise |\n|---|---|---|---|---|\n");
+    } else {
+        double band = 1.96 * sqrt(2.0) * noise.sd, band_hi = 1.96 * sqrt(2.0) * noise.sd_hi;
+        fprintf(out, "\nObserved (no law): the best run of each family at each budget, one seed each. ");
+        if (noise.df > 0)
+            fprintf(out, "Seed-to-seed noise of a run's final loss, pooled over the %d groups of isoFLOP and parser runs that "
+                         "differ only in the seed (%d degrees of freedom): sd %.4f [%.4f, %.4f], so the difference of two "
+                         "single-seed runs must exceed 1.96 x sqrt(2) x sd = %.4f (%.4f at the sd's upper bound) to be told "
+                         "from noise at 95 %%. The best of several runs is biased low as well: a difference inside the band is "
+                         "no evidence either way.\n\n",
+                    noise.groups, noise.df, noise.sd, noise.sd_lo, noise.sd_hi, band, band_hi);
+        else
+            fprintf(out, "No two isoFLOP or parser runs differ only in the seed, so the seed-to-seed noise is not measured: "
+                         "these differences cannot be told from it.\n\n");
+        fprintf(out, "| budget C | best dense (N, loss) | best DLCM (N, R, loss) | dense - DLCM | against the seed noise |\n"
+                     "|---|---|---|---|---|\n");
+    }
+    for (int b = 0; b < st->n_budgets; b++) {
+        const SShape *d = best_shape(l, 1, st->budgets[b], 0);
+        const SShape *m = best_shape(l, 0, st->budgets[b], 0);
+        char a[96] = "-", c[96] = "-", g[96] = "-";
+        const char *verdict = "-";
+        if (d) {
+            if (seeded) snprintf(a, sizeof a, "%.3g, %.4f, %d", d->run->N, d->loss, d->k);
+            else snprintf(a, sizeof a, "%.3g, %.4f", d->run->N, d->loss);
+        }
+        if (m) {
+            if (seeded) snprintf(c, sizeof c, "%.3g, %g, %.4f, %d", m->run->N, m->run->R, m->loss, m->k);
+            else snprintf(c, sizeof c, "%.3g, %g, %.4f", m->run->N, m->run->R, m->loss);
+        }
+        if (d && m) {
+            double diff = d->loss - m->loss, spread = sqrt(1.0 / d->k + 1.0 / m->k);
+            /* One seed each: the band a single-seed study always used (1.96, not t, so that its
+             * report reads as before); with seeds, the t interval of the difference of means. */
+            double band = seeded ? seed_difference_band(noise.sd, noise.df, d->k, m->k) : 1.96 * sqrt(2.0) * noise.sd;
+            double band_hi = 1.96 * spread * noise.sd_hi;
+            if (!seeded) band_hi = 1.96 * sqrt(2.0) * noise.sd_hi;
+            if (seeded && noise.df > 0) fmt_ci(g, sizeof g, "%+.4f", diff, diff - band, diff + band);
+            else snprintf(g, sizeof g, "%+.4f", diff);
+            verdict = noise.df == 0 ? "not measured" : fabs(diff) > band_hi ? (diff > 0 ? "beyond: DLCM better" : "beyond: dense better")
+                                     : fabs(diff) > band ? "at the edge of the band" : "within the noise";
+        }
+        fprintf(out, "| %.3g | %s | %s | %s | %s |\n", st->budgets[b], a, c, g, verdict);
+    }
+    if (seeded)
+        fprintf(out, "\nObserved pairs at equal inference FLOPs (a DLCM shape and a dense shape of the same budget whose "
+                     "forward FLOPs per token differ by at most 10 %%; each its mean over its finished seeds, the "
+                     "first run's id shown):\n\n| budget C | DLCM shape (N, R, F_fwd; seeds) | dense shape "
+                     "(N, F_fwd; seeds) | dense - DLCM |\n|---|---|---|---|\n");
+    else
+        fprintf(out, "\nObserved pairs at equal inference FLOPs (a DLCM run and a dense run of the same budget whose "
+                     "forward FLOPs per token differ by at most 10 %%):\n\n| budget C | DLCM run (N, R, F_fwd) | dense run "
+                     "(N, F_fwd) | dense - DLCM |\n|---|---|---|---|\n");
+    int pairs = 0;
+    for (int i = 0; i < l->n; i++) {
+        const SShape *ms = &l->s[i];
+        const SRun *m = ms->run;
+        if (is_dense(m) || !isfinite(m->fwd_fpt)) continue;
+        const SShape *match = NULL;
+        for (int j = 0; j < l->n; j++) {
+            const SRun *d = l->s[j].run;
+            if (!is_dense(d) || !isoflop_same_budget(d->budget, m->budget) || !isfinite(d->fwd_fpt)) continue;
+            double ratio = fabs(m->fwd_fpt / d->fwd_fpt - 1);
+            if (ratio <= 0.1 && (!match || ratio < fabs(m->fwd_fpt / match->run->fwd_fpt - 1))) match = &l->s[j];
+        }
+        if (!match) continue;
+        const SRun *d = match->run;
+        if (seeded)
+            fprintf(out, "| %.3g | `%.12s` (%.3g, %g, %.3g; %d) | `%.12s` (%.3g, %.3g; %d) | %+.4f |\n", m->budget, m->id,
+                    m->N, m->R, m->fwd_fpt, ms->k, d->id, d->N, d->fwd_fpt, match->k, match->loss - ms->loss);
+        else
+            fprintf(out, "| %.3g | `%.12s` (%.3g, %g, %.3g) | `%.12s` (%.3g, %.3g) | %+.4f |\n", m->budget, m->id, m->N,
+                    m->R, m->fwd_fpt, d->id, d->N, d->fwd_fpt, match->loss - ms->loss);
+        pairs++;
+    }
+    if (!pairs) fprintf(out, "| (no such pair) | | | |\n");
+    fprintf(out, "\n");
 }
 
 static void section_comparison(Study *st, FILE *out)
@@ -791,58 +1011,7 @@ static void section_comparison(Study *st, FILE *out)
         last_train = t;
         last_inf = i;
     }
-    SeedNoise noise = study_seed_noise(st);
-    double band = 1.96 * sqrt(2.0) * noise.sd, band_hi = 1.96 * sqrt(2.0) * noise.sd_hi;
-    fprintf(out, "\nObserved (no law): the best run of each family at each budget, one seed each. ");
-    if (noise.df > 0)
-        fprintf(out, "Seed-to-seed noise of a run's final loss, pooled over the %d groups of isoFLOP and parser runs that "
-                     "differ only in the seed (%d degrees of freedom): sd %.4f [%.4f, %.4f], so the difference of two "
-                     "single-seed runs must exceed 1.96 x sqrt(2) x sd = %.4f (%.4f at the sd's upper bound) to be told "
-                     "from noise at 95 %%. The best of several runs is biased low as well: a difference inside the band is "
-                     "no evidence either way.\n\n",
-                noise.groups, noise.df, noise.sd, noise.sd_lo, noise.sd_hi, band, band_hi);
-    else
-        fprintf(out, "No two isoFLOP or parser runs differ only in the seed, so the seed-to-seed noise is not measured: "
-                     "these differences cannot be told from it.\n\n");
-    fprintf(out, "| budget C | best dense (N, loss) | best DLCM (N, R, loss) | dense - DLCM | against the seed noise |\n"
-                 "|---|---|---|---|---|\n");
-    for (int b = 0; b < st->n_budgets; b++) {
-        const SRun *d = best_run(&st->runs[SW_ISOFLOP], 1, st->budgets[b], 0);
-        const SRun *m = best_run(&st->runs[SW_ISOFLOP], 0, st->budgets[b], 0);
-        char a[96] = "-", c[96] = "-", g[32] = "-";
-        const char *verdict = "-";
-        if (d) snprintf(a, sizeof a, "%.3g, %.4f", d->N, d->loss);
-        if (m) snprintf(c, sizeof c, "%.3g, %g, %.4f", m->N, m->R, m->loss);
-        if (d && m) {
-            double diff = d->loss - m->loss;
-            snprintf(g, sizeof g, "%+.4f", diff);
-            verdict = noise.df == 0 ? "not measured" : fabs(diff) > band_hi ? (diff > 0 ? "beyond: DLCM better" : "beyond: dense better")
-                                     : fabs(diff) > band ? "at the edge of the band" : "within the noise";
-        }
-        fprintf(out, "| %.3g | %s | %s | %s | %s |\n", st->budgets[b], a, c, g, verdict);
-    }
-    fprintf(out, "\nObserved pairs at equal inference FLOPs (a DLCM run and a dense run of the same budget whose "
-                 "forward FLOPs per token differ by at most 10 %%):\n\n| budget C | DLCM run (N, R, F_fwd) | dense run "
-                 "(N, F_fwd) | dense - DLCM |\n|---|---|---|---|\n");
-    int pairs = 0;
-    const SRuns *iso = &st->runs[SW_ISOFLOP];
-    for (int i = 0; i < iso->n; i++) {
-        const SRun *m = &iso->r[i];
-        if (!run_done(m) || is_dense(m) || !isfinite(m->fwd_fpt)) continue;
-        const SRun *match = NULL;
-        for (int j = 0; j < iso->n; j++) {
-            const SRun *d = &iso->r[j];
-            if (!run_done(d) || !is_dense(d) || !isoflop_same_budget(d->budget, m->budget) || !isfinite(d->fwd_fpt)) continue;
-            double ratio = fabs(m->fwd_fpt / d->fwd_fpt - 1);
-            if (ratio <= 0.1 && (!match || ratio < fabs(m->fwd_fpt / match->fwd_fpt - 1))) match = d;
-        }
-        if (!match) continue;
-        fprintf(out, "| %.3g | `%.12s` (%.3g, %g, %.3g) | `%.12s` (%.3g, %.3g) | %+.4f |\n", m->budget, m->id, m->N, m->R,
-                m->fwd_fpt, match->id, match->N, match->fwd_fpt, match->loss - m->loss);
-        pairs++;
-    }
-    if (!pairs) fprintf(out, "| (no such pair) | | | |\n");
-    fprintf(out, "\n");
+    observed_comparison(st, out);
     if (st->n_budgets == 0) return;
     char ours[400], g[96], m[96];
     int not_identified = st->law[0].ident.known && !st->law[0].ident.identified;
@@ -1623,6 +1792,7 @@ static void study_free(Study *st)
     }
     for (int s = 0; s < 3; s++) free(st->runs[s].r);
     free(st->all.r);
+    free(st->shapes.s);
     memset(st, 0, sizeof *st);
 }
 
@@ -1647,6 +1817,11 @@ int study_report(sqlite3 *db, const StudyReportOptions *o)
         return CLI_EXIT_FAILURE;
     }
     st.n_budgets = distinct_values(&st.runs[SW_ISOFLOP], -1, 0, st.budgets, 32);
+    if (shapes_of(&st.runs[SW_ISOFLOP], &st.shapes)) {
+        fprintf(stderr, "dlcm-report: out of memory averaging the isoFLOP runs' seeds\n");
+        study_free(&st);
+        return CLI_EXIT_FAILURE;
+    }
     int rc = CLI_EXIT_OK;
     if (st.names[SW_ISOFLOP][0] && st.n_budgets) {
         gather_law(&st, 0);

@@ -5,6 +5,7 @@
  * optimum, N_opt and D_opt against C, training curves per budget, residuals). */
 #include <errno.h>
 #include <getopt.h>
+#include <gsl/gsl_cdf.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,14 +23,15 @@
 #include "fit/plot.h"
 #include "fit/scope.h"
 #include "report/isoflop.h"
+#include "report/seed_noise.h"
 #include "report/sweep_report.h"
 
 /* ---- what the report is made of ------------------------------------------------------------ */
 
 typedef struct {
-    char id[32], status[16], family[8];
+    char id[32], status[16], family[8], param[8], parser[32];
     double N, P, R, budget, D, lr, loss, seconds, flops_per_token, R_train, R_eval;
-    long long seed, steps, steps_done;
+    long long seed, steps, steps_done, d_t, d_c;
 } Run;
 
 typedef struct {
@@ -59,6 +61,10 @@ static void collect_run(void *ctx, const ReportRun *r)
     o->seconds = r->seconds; o->flops_per_token = r->train_flops_per_token;
     o->R_train = r->realized_R_train; o->R_eval = r->realized_R_eval;
     o->seed = r->seed; o->steps = r->steps; o->steps_done = r->steps_done;
+    snprintf(o->param, sizeof o->param, "%s", r->parametrization ? r->parametrization : "");
+    seed_config_parser(r->config, o->parser, sizeof o->parser);
+    o->d_t = r->d_t;
+    o->d_c = r->d_c;
 }
 
 #define MAX_FITS 4
@@ -114,6 +120,47 @@ static double field_budget(const Run *r) { return r->budget; }
 static double field_R(const Run *r) { return r->R; }
 
 static int is_done(const Run *r) { return strcmp(r->status, "done") == 0 && isfinite(r->loss); }
+
+/* The sweep's shapes (report/seed_noise.h): runs identical but for the seed, their finished seeds
+ * averaged; shapes[i].first_done indexes the runs. */
+typedef struct {
+    ShapeMean *s;
+    int n, max_k;
+    SeedNoise noise;  /* the pooled seed-to-seed sd over this sweep's shapes */
+} Shapes;
+
+static int shapes_build(const RunList *l, Shapes *out)
+{
+    memset(out, 0, sizeof *out);
+    int n = l->n;
+    ShapeKey *keys = malloc((size_t)(n ? n : 1) * sizeof *keys);
+    double *loss = malloc((size_t)(n ? n : 1) * sizeof *loss);
+    int *group = malloc((size_t)(n ? n : 1) * sizeof *group);
+    out->s = malloc((size_t)(n ? n : 1) * sizeof *out->s);
+    int rc = -1;
+    if (keys && loss && group && out->s) {
+        for (int i = 0; i < n; i++) {
+            const Run *r = &l->runs[i];
+            keys[i] = (ShapeKey){NULL, r->family, r->param, r->parser, r->d_t, r->d_c, r->N, r->P, r->R, r->lr,
+                                 r->budget, r->D};
+            loss[i] = is_done(r) ? r->loss : NAN;
+        }
+        out->n = seed_shape_means(keys, loss, n, out->s);
+        for (int i = 0; i < out->n; i++)
+            if (out->s[i].k > out->max_k) out->max_k = out->s[i].k;
+        seed_shape_groups(keys, n, group);
+        out->noise = seed_noise_pooled(loss, group, n);
+        rc = 0;
+    }
+    free(keys);
+    free(loss);
+    free(group);
+    if (rc) {
+        free(out->s);
+        out->s = NULL;
+    }
+    return rc;
+}
 
 /* Names in figures: the sweep name with anything but [A-Za-z0-9._-] replaced, so no title can
  * carry gnuplot syntax. */
@@ -280,8 +327,25 @@ static Optimum optimum_of(const LoadedFit *fit, const Line *d, double C)
     return o;
 }
 
-static void plot_isoflops(Figures *f, const RunList *l, const Line *d, const LoadedFit *fit, const double *budgets,
-                          int n_budgets)
+/* One budget's points of a line: each run (one seed per shape), or each shape's mean over its
+ * finished seeds with the seeds' range as a bar. The count. */
+static int write_isoflop_points(FILE *pts, const RunList *l, const Shapes *shapes, const Line *d, double budget)
+{
+    int n = 0;
+    for (int i = 0; pts && i < shapes->n; i++) {
+        const ShapeMean *m = &shapes->s[i];
+        if (m->k == 0) continue;
+        const Run *r = &l->runs[m->first_done];
+        if (!in_line(d, r) || !isoflop_same_budget(r->budget, budget)) continue;
+        if (shapes->max_k > 1) fprintf(pts, "%.10g %.10g %.10g %.10g\n", r->N, m->mean, m->min, m->max);
+        else fprintf(pts, "%.10g %.10g\n", r->N, m->mean);
+        n++;
+    }
+    return n;
+}
+
+static void plot_isoflops(Figures *f, const RunList *l, const Shapes *shapes, const Line *d, const LoadedFit *fit,
+                          const double *budgets, int n_budgets)
 {
     Plot p;
     char name[96], title[300], cmd[8192];
@@ -302,18 +366,16 @@ static void plot_isoflops(Figures *f, const RunList *l, const Line *d, const Loa
     for (int b = 0; b < n_budgets; b++) {
         int block;
         FILE *pts = plot_block(&p, &block);
-        int n_pts = 0;
-        for (int i = 0; pts && i < l->n; i++) {
-            const Run *r = &l->runs[i];
-            if (in_line(d, r) && is_done(r) && isoflop_same_budget(r->budget, budgets[b])) {
-                fprintf(pts, "%.10g %.10g\n", r->N, r->loss);
-                n_pts++;
-            }
-        }
+        int n_pts = write_isoflop_points(pts, l, shapes, d, budgets[b]);
         if (pts) fclose(pts);
         char path[700];
         plot_block_path(&p, block, path, sizeof path);
-        if (n_pts)
+        if (n_pts && shapes->max_k > 1)
+            used += (size_t)snprintf(cmd + used, sizeof cmd - used,
+                                     "%s'%s' using 1:2:3:4 with yerrorbars pt 7 ps 1.3 lc %d title 'C=%.3g shapes: mean "
+                                     "of the seeds (bar: their range)'",
+                                     used > 5 ? ", " : "", path, b + 1, budgets[b]);
+        else if (n_pts)
             used += (size_t)snprintf(cmd + used, sizeof cmd - used, "%s'%s' using 1:2 with points pt 7 ps 1.3 lc %d title 'C=%.3g runs'",
                                      used > 5 ? ", " : "", path, b + 1, budgets[b]);
         if (!fit || used >= sizeof cmd) continue;
@@ -350,7 +412,8 @@ static void plot_isoflops(Figures *f, const RunList *l, const Line *d, const Loa
     }
     plot_command(&p, cmd);
     char caption[200];
-    snprintf(caption, sizeof caption, "isoFLOP curves, %.47s: final loss against N at each budget C", d->label);
+    snprintf(caption, sizeof caption, "isoFLOP curves, %.47s: final loss against N at each budget C%s", d->label,
+             shapes->max_k > 1 ? " (each shape's mean over its seeds)" : "");
     finish(f, &p, caption);
 }
 
@@ -712,8 +775,65 @@ static void describe_location(const LoadedFit *fit, const Line *line, const Opti
     if (ident.known && !ident.identified) add_clause(buf, n, "the fit is not identified");
 }
 
+/* The best shape of each line at each budget: with one seed per shape, the best run (as a
+ * single-seed sweep always read); with more, each shape's mean over its finished seeds. */
+static void best_per_budget(FILE *out, const RunList *l, const Shapes *shapes, const Line *lines, int n_lines,
+                            const double *budgets, int n_budgets)
+{
+    int seeded = shapes->max_k > 1;
+    if (seeded) {
+        fprintf(out, "\n## Best shape per budget\n\nRuns identical but for the seed are one shape: its loss is the mean "
+                     "over its finished seeds (k, in brackets; a shape whose other seeds have not finished uses the "
+                     "ones that have). ");
+        if (shapes->noise.df > 0)
+            fprintf(out, "Seed-to-seed sd of one run in this sweep: %.4f [%.4f, %.4f] (%d shapes, %d degrees of "
+                         "freedom), so two means of k_a and k_b seeds differ beyond the noise at 95 %% only by more "
+                         "than t x sd x sqrt(1/k_a + 1/k_b) (t = %.3f, Student's on those degrees of freedom; "
+                         "%.4f for two means of %d seeds).\n\n",
+                    shapes->noise.sd, shapes->noise.sd_lo, shapes->noise.sd_hi, shapes->noise.groups, shapes->noise.df,
+                    gsl_cdf_tdist_Pinv(0.975, shapes->noise.df),
+                    seed_difference_band(shapes->noise.sd, shapes->noise.df, shapes->max_k, shapes->max_k), shapes->max_k);
+        else
+            fprintf(out, "No shape has two finished seeds yet: the seed-to-seed noise is not measured.\n\n");
+        fprintf(out, "| budget C | family | best shape (first run) | mean loss (seeds) | shapes | where in the N grid |\n"
+                     "|---|---|---|---|---|---|\n");
+    } else {
+        fprintf(out, "\n## Best run per budget\n\nOne seed per configuration: differences below the seed-to-seed noise "
+                     "(not measured by this sweep) are not evidence.\n\n"
+                     "| budget C | family | best run | loss | runs | where in the N grid |\n|---|---|---|---|---|---|\n");
+    }
+    for (int b = 0; b < n_budgets; b++)
+        for (int k = 0; k < n_lines; k++) {
+            const ShapeMean *best = NULL;
+            double n_min = INFINITY, n_max = 0;
+            int count = 0;
+            for (int i = 0; i < shapes->n; i++) {
+                const ShapeMean *m = &shapes->s[i];
+                if (m->k == 0) continue;
+                const Run *r = &l->runs[m->first_done];
+                if (!in_line(&lines[k], r) || !isoflop_same_budget(r->budget, budgets[b])) continue;
+                count++;
+                if (r->N < n_min) n_min = r->N;
+                if (r->N > n_max) n_max = r->N;
+                if (!best || m->mean < best->mean) best = m;
+            }
+            if (!best) continue;
+            const Run *r = &l->runs[best->first_done];
+            const char *where = count < 3 ? "too few sizes to locate a minimum"
+                                : r->N == n_min ? "smallest N: the isoFLOP minimum lies below the grid"
+                                : r->N == n_max ? "largest N: the isoFLOP minimum lies above the grid"
+                                                : "inside the grid";
+            if (seeded)
+                fprintf(out, "| %.3g | %s | `%s` (N %.3g) | %.4f (%d) | %d | %s |\n", budgets[b], lines[k].label, r->id, r->N,
+                        best->mean, best->k, count, where);
+            else
+                fprintf(out, "| %.3g | %s | `%s` (N %.3g) | %.4f | %d | %s |\n", budgets[b], lines[k].label, r->id, r->N,
+                        best->mean, count, where);
+        }
+}
+
 static int write_report(const char *path, const char *sweep, const char *db_path, sqlite3 *db, int64_t sweep_id,
-                        const RunList *l, const FitList *fits, const Line *lines, int n_lines, const double *budgets,
+                        const RunList *l, const Shapes *shapes, const FitList *fits, const Line *lines, int n_lines, const double *budgets,
                         int n_budgets, const Figures *figs)
 {
     char tmp[PATH_MAX + 32];
@@ -754,30 +874,7 @@ static int write_report(const char *path, const char *sweep, const char *db_path
                 r->family, r->N, isfinite(r->P) ? r->P : 0.0, r->R, r->budget, r->D, r->lr, r->seed, r->status, loss,
                 realized, time_text);
     }
-    fprintf(out, "\n## Best run per budget\n\nOne seed per configuration: differences below the seed-to-seed noise "
-                 "(not measured by this sweep) are not evidence.\n\n"
-                 "| budget C | family | best run | loss | runs | where in the N grid |\n|---|---|---|---|---|---|\n");
-    for (int b = 0; b < n_budgets; b++)
-        for (int k = 0; k < n_lines; k++) {
-            const Run *best = NULL;
-            double n_min = INFINITY, n_max = 0;
-            int count = 0;
-            for (int i = 0; i < l->n; i++) {
-                const Run *r = &l->runs[i];
-                if (!in_line(&lines[k], r) || !is_done(r) || !isoflop_same_budget(r->budget, budgets[b])) continue;
-                count++;
-                if (r->N < n_min) n_min = r->N;
-                if (r->N > n_max) n_max = r->N;
-                if (!best || r->loss < best->loss) best = r;
-            }
-            if (!best) continue;
-            const char *where = count < 3 ? "too few sizes to locate a minimum"
-                                : best->N == n_min ? "smallest N: the isoFLOP minimum lies below the grid"
-                                : best->N == n_max ? "largest N: the isoFLOP minimum lies above the grid"
-                                                   : "inside the grid";
-            fprintf(out, "| %.3g | %s | `%s` (N %.3g) | %.4f | %d | %s |\n", budgets[b], lines[k].label, best->id, best->N,
-                    best->loss, count, where);
-        }
+    best_per_budget(out, l, shapes, lines, n_lines, budgets, n_budgets);
     fprintf(out, "\n## Fits\n\n");
     if (fits->n == 0)
         fprintf(out, "No fit is stored for this sweep. Run `dlcm-fit --db %s --sweep %s --law dlcm` (or "
@@ -830,6 +927,7 @@ int report_sweep(sqlite3 *db, const char *db_path, const char *sweep_name, const
     char err[1024], name[256];
     int64_t sweep_id = 0;
     RunList runs = {0};
+    Shapes shapes = {0};
     static FitList fits;
     memset(&fits, 0, sizeof fits);
     if (sweep_name) {
@@ -897,6 +995,11 @@ int report_sweep(sqlite3 *db, const char *db_path, const char *sweep_name, const
     }
     double budgets[32];
     int n_budgets = distinct(&runs, NULL, field_budget, budgets, 32);
+    if (shapes_build(&runs, &shapes)) {
+        fprintf(stderr, "dlcm-report: out of memory averaging the runs' seeds\n");
+        rc = CLI_EXIT_FAILURE;
+        goto out;
+    }
     Line lines[17];
     int n_lines = make_lines(&runs, lines, 17);
     char safe[256];
@@ -905,7 +1008,8 @@ int report_sweep(sqlite3 *db, const char *db_path, const char *sweep_name, const
     memset(&figs, 0, sizeof figs);
     figs.dir = dir;
     figs.sweep = safe;
-    for (int k = 0; k < n_lines; k++) plot_isoflops(&figs, &runs, &lines[k], fit_for(&fits, lines[k].dense), budgets, n_budgets);
+    for (int k = 0; k < n_lines; k++)
+        plot_isoflops(&figs, &runs, &shapes, &lines[k], fit_for(&fits, lines[k].dense), budgets, n_budgets);
     if (fits.n) {
         plot_optima(&figs, lines, n_lines, &fits, budgets, n_budgets, 0);
         plot_optima(&figs, lines, n_lines, &fits, budgets, n_budgets, 1);
@@ -914,7 +1018,7 @@ int report_sweep(sqlite3 *db, const char *db_path, const char *sweep_name, const
     if (fits.n) plot_residuals(&figs, &runs, &fits, lines, n_lines);
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%.4000s/report.md", dir);
-    if (write_report(path, name, db_path, db, sweep_id, &runs, &fits, lines, n_lines, budgets, n_budgets, &figs)) {
+    if (write_report(path, name, db_path, db, sweep_id, &runs, &shapes, &fits, lines, n_lines, budgets, n_budgets, &figs)) {
         rc = CLI_EXIT_FAILURE;
         goto out;
     }
@@ -924,5 +1028,6 @@ int report_sweep(sqlite3 *db, const char *db_path, const char *sweep_name, const
 out:
     for (int i = 0; i < fits.n; i++) isoflop_fit_free(&fits.fits[i].fit);
     free(runs.runs);
+    free(shapes.s);
     return rc;
 }

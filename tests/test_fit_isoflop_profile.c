@@ -1,7 +1,9 @@
 /* tests/test_fit_isoflop_profile.c: the law-free isoFLOP profile (fit/isoflop_profile.h) on
  * synthetic losses from a known parabola in ln N per budget whose vertex follows N* = G C^0.5:
  * the vertices and the exponent come back inside their intervals, and a profile that cannot
- * locate an optimum (one-sided sizes, 3 runs, a concave profile) never says it did. */
+ * locate an optimum (one-sided sizes, 3 runs, a concave profile) never says it did. Points that
+ * are means of several seeds weigh as that many runs, cover the truth with narrower intervals,
+ * and one seed each is exactly the unweighted profile. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
@@ -216,4 +218,147 @@ Test(fit_isoflop_profile, a_larger_seed_noise_widens_the_interval_and_gives_thre
     double truth = exp(true_log_n(1e16));
     cr_assert(b->N_lo <= truth && truth <= b->N_hi, "truth %g outside [%g, %g]", truth, b->N_lo, b->N_hi);
     isoflop_profile_free(&seeds);
+}
+
+/* ---- points that are means of several seeds (isoflop_profile_seeds) ------------------------ */
+
+/* A standard normal draw from the deterministic generator (Box-Muller). */
+static double gaussian(unsigned *state)
+{
+    double u = (jitter(state) + 1.0001) / 2.0002, v = (jitter(state) + 1) / 2;
+    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+Test(fit_isoflop_profile, one_seed_each_is_exactly_the_unweighted_profile)
+{
+    ProfilePoint pts[64];
+    int ones[64], n = 0;
+    unsigned state = 17;
+    const double budgets[4] = {1e14, 1e15, 1e16, 1e17};
+    for (int b = 0; b < 4; b++) n += add_budget(pts + n, budgets[b], seven, 7, +1, 0.003, &state);
+    for (int i = 0; i < n; i++) ones[i] = 1;
+    ProfileResult plain, seeded, null_seeds;
+    char err[256];
+    ProfileNoise noise = {0.002, 6};
+    cr_assert_eq(isoflop_profile(pts, n, 1000, 3, &noise, &plain, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile_seeds(pts, ones, n, 1000, 3, &noise, &seeded, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile_seeds(pts, NULL, n, 1000, 3, &noise, &null_seeds, err, sizeof err), 0, "%s", err);
+    for (int b = 0; b < 4; b++) {
+        const ProfileBudget *p = &plain.budgets[b], *s = &seeded.budgets[b];
+        /* Bit for bit: the same arithmetic, not merely close. */
+        cr_assert(p->a == s->a && p->b == s->b && p->c == s->c && p->resid_sd == s->resid_sd);
+        cr_assert(p->N_lo == s->N_lo && p->N_hi == s->N_hi && p->share_inside == s->share_inside);
+        cr_assert(null_seeds.budgets[b].N_hi == p->N_hi);
+        cr_assert_eq(s->n_points, 7);
+        cr_assert_eq(s->n_runs, 7);
+        cr_assert(s->seeds_min == 1 && s->seeds_max == 1 && s->best_seeds == 1);
+    }
+    cr_assert(plain.N.slope_lo == seeded.N.slope_lo && plain.N.slope_hi == seeded.N.slope_hi);
+    isoflop_profile_free(&plain);
+    isoflop_profile_free(&seeded);
+    isoflop_profile_free(&null_seeds);
+}
+
+Test(fit_isoflop_profile, a_mean_of_k_seeds_weighs_as_much_as_k_runs)
+{
+    /* Seven points with 1-3 seeds against the same points written out k times each: the same
+     * quadratic and the same residual sum of squares (only the degrees of freedom differ). */
+    ProfilePoint pts[8], dup[32];
+    int seeds[7] = {1, 3, 2, 3, 1, 2, 3}, n_dup = 0;
+    unsigned state = 19;
+    add_budget(pts, 1e16, seven, 7, +1, 0.004, &state);
+    for (int i = 0; i < 7; i++)
+        for (int k = 0; k < seeds[i]; k++) dup[n_dup++] = pts[i];
+    ProfileResult w, d;
+    char err[256];
+    cr_assert_eq(isoflop_profile_seeds(pts, seeds, 7, 500, 4, NULL, &w, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile(dup, n_dup, 500, 4, NULL, &d, err, sizeof err), 0, "%s", err);
+    const ProfileBudget *a = &w.budgets[0], *b = &d.budgets[0];
+    /* The centre of ln N differs (points against runs), so compare the fitted curves. */
+    for (double x = log(pts[0].N); x <= log(pts[6].N); x += 0.5) {
+        double ya = a->a + a->b * (x - a->x_center) + a->c * (x - a->x_center) * (x - a->x_center);
+        double yb = b->a + b->b * (x - b->x_center) + b->c * (x - b->x_center) * (x - b->x_center);
+        cr_assert_float_eq(ya, yb, 1e-12, "at ln N %g: %g and %g", x, ya, yb);
+    }
+    cr_assert_float_eq(a->c, b->c, 1e-12);
+    cr_assert_float_eq(a->N_opt, b->N_opt, 1e-9 * b->N_opt);
+    cr_assert_eq(a->n_points, 7);
+    cr_assert_eq(a->n_runs, n_dup);
+    cr_assert_eq(a->dof, 4);
+    cr_assert_eq(b->dof, n_dup - 3);
+    cr_assert_float_eq(a->resid_sd * a->resid_sd * a->dof, b->resid_sd * b->resid_sd * b->dof, 1e-15);
+    cr_assert(a->seeds_min == 1 && a->seeds_max == 3);
+    isoflop_profile_free(&w);
+    isoflop_profile_free(&d);
+
+    /* A point is the mean of at least one run. */
+    seeds[4] = 0;
+    cr_assert_eq(isoflop_profile_seeds(pts, seeds, 7, 500, 4, NULL, &w, err, sizeof err), -1);
+    cr_assert(strstr(err, "point 4") && strstr(err, "0 seeds"), "%s", err);
+    cr_assert_null(w.budgets);
+}
+
+/* Three seeds of every shape at 5 budgets, run noise sd 0.01 (the study's is about 0.02): the
+ * vertices from the shapes' means cover the truth with intervals about 1/sqrt(3) as wide as from
+ * one seed of each; two shapes whose third seed did not finish are means of two. */
+Test(fit_isoflop_profile, means_of_three_seeds_cover_the_truth_with_narrower_intervals)
+{
+    enum { SEEDS = 3, SIZES = 7, BUDGETS = 5 };
+    const double budgets[BUDGETS] = {1e14, 1e15, 1e16, 1e17, 1e18}, sd = 0.01;
+    ProfilePoint one[BUDGETS * SIZES], mean[BUDGETS * SIZES];
+    int k[BUDGETS * SIZES];
+    unsigned state = 23;
+    int n = 0;
+    for (int b = 0; b < BUDGETS; b++) {
+        n += add_budget(one + n, budgets[b], seven, SIZES, +1, 0, &state);
+    }
+    for (int i = 0; i < n; i++) {
+        double runs[SEEDS], truth = one[i].loss;
+        for (int s = 0; s < SEEDS; s++) runs[s] = truth + sd * gaussian(&state);
+        /* Shape 9 and 24 lost their third seed (queued, or failed). */
+        k[i] = i == 9 || i == 24 ? 2 : SEEDS;
+        mean[i] = one[i];
+        mean[i].loss = 0;
+        for (int s = 0; s < k[i]; s++) mean[i].loss += runs[s] / k[i];
+        one[i].loss = runs[0];
+    }
+    /* The seed noise as the study measures it: known here, with many degrees of freedom. */
+    ProfileNoise noise = {sd, 60};
+    ProfileResult r1, r3;
+    char err[256];
+    cr_assert_eq(isoflop_profile(one, n, PROFILE_DRAWS, 5, &noise, &r1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(isoflop_profile_seeds(mean, k, n, PROFILE_DRAWS, 5, &noise, &r3, err, sizeof err), 0, "%s", err);
+    double ratio_sum = 0;
+    int same_noise = 0;
+    for (int b = 0; b < BUDGETS; b++) {
+        const ProfileBudget *p1 = &r1.budgets[b], *p3 = &r3.budgets[b];
+        double truth = exp(true_log_n(budgets[b]));
+        cr_assert_eq(p3->status, PROFILE_LOCATED, "C = %g: %s", budgets[b], p3->why);
+        cr_assert(p3->N_lo <= truth && truth <= p3->N_hi, "C = %g: truth %g outside [%g, %g] (3 seeds)", budgets[b],
+                  truth, p3->N_lo, p3->N_hi);
+        cr_assert(p1->N_lo <= truth && truth <= p1->N_hi, "C = %g: truth %g outside [%g, %g] (1 seed)", budgets[b],
+                  truth, p1->N_lo, p1->N_hi);
+        double w1 = log(p1->N_hi / p1->N_lo), w3 = log(p3->N_hi / p3->N_lo);
+        cr_assert(w3 < w1, "C = %g: widths %g (3 seeds) and %g (1 seed)", budgets[b], w3, w1);
+        ratio_sum += log(w3 / w1);
+        /* Where both draw with the same (outside) noise, only the points' variance differs: a mean
+         * of 3 seeds has 1/3 of one run's, so the interval is 1/sqrt(3) = 0.58 as wide. */
+        if (p1->noise_outside && p3->noise_outside) {
+            cr_assert(w3 / w1 > 0.5 && w3 / w1 < 0.66, "C = %g: width ratio %g with one noise", budgets[b], w3 / w1);
+            same_noise++;
+        }
+        cr_assert_eq(p3->n_points, SIZES);
+        cr_assert_eq(p3->n_runs, b == 1 || b == 3 ? SIZES * SEEDS - 1 : SIZES * SEEDS);
+        cr_assert_eq(p3->seeds_min, b == 1 || b == 3 ? 2 : 3);
+        cr_assert_eq(p3->seeds_max, 3);
+    }
+    cr_assert(same_noise >= 1, "no budget to compare at one noise");
+    /* Elsewhere each draws with its own residual sd (4 degrees of freedom): narrower still, by
+     * about 1/sqrt(3) in the geometric mean over the budgets. */
+    double ratio = exp(ratio_sum / BUDGETS);
+    cr_assert(ratio > 0.3 && ratio < 0.75, "geometric mean width ratio %g", ratio);
+    cr_assert(r3.N.available);
+    cr_assert(r3.N.slope_lo <= EXPONENT && EXPONENT <= r3.N.slope_hi, "[%g, %g]", r3.N.slope_lo, r3.N.slope_hi);
+    isoflop_profile_free(&r1);
+    isoflop_profile_free(&r3);
 }

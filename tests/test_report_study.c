@@ -5,6 +5,9 @@
  * U-shaped gap, and device sessions; a study with missing parts names them and does not crash.
  * Also the report's own computations (claim verdicts, sessions, the position profile). */
 #include <criterion/criterion.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
@@ -634,5 +637,185 @@ Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
     cr_assert_eq(sscanf(alpha, "alpha_N = **%lf [%lf, %lf]", &a, &lo, &hi), 3, "%.200s", alpha);
     cr_assert(lo <= 0.5 && 0.5 <= hi && hi - lo < 0.2, "alpha_N %g [%g, %g]", a, lo, hi);
     cr_assert(strstr(dense_rows, "Power law over the 3 located budgets (C = 1e+15 1e+16 1e+17)"), "%s", dense_rows);
+    tu_remove_tree(f.dir);
+}
+
+/* ---- several seeds per isoFLOP point ------------------------------------------------------- */
+
+enum { SEEDED_SIZES = 5, SEEDED_SEEDS = 3 };
+static const double seeded_budgets[3] = {1e15, 1e16, 1e17}, seeded_offsets[SEEDED_SIZES] = {-1.2, -0.6, 0, 0.6, 1.2};
+static const double SEEDED_G = 0.1, SEEDED_SD = 0.008;
+
+/* The expected loss of a shape: a parabola in ln N about N* = G C^0.5 for every family, the DLCM
+ * at R 2 0.02 below dense and at R 4 0.01 above (R = 1: dense). */
+static double seeded_truth(double C, double offset, double R)
+{
+    return 10 * pow(C, -0.05) + 0.1 * offset * offset + (R == 2 ? -0.02 : R == 4 ? 0.01 : 0);
+}
+
+/* The offset of a shape's N from N* (from the N a table prints). */
+static double seeded_offset(double C, double N) { return log(N / (SEEDED_G * sqrt(C))); }
+
+/* Dense and DLCM (R 2 and 4) shapes at 5 sizes and 3 budgets, SEEDED_SEEDS seeds each with
+ * Gaussian noise of sd SEEDED_SD; the third seed of the dense shape at 1e16 and offset 0.6 is
+ * still queued. means[b] gets the mean loss of the dense shape at offset 0 of budget b. */
+static void make_seeded_isoflop(sqlite3 *db, const char *name, double *means)
+{
+    int64_t sw = add_sweep(db, name);
+    gsl_rng *noise = gsl_rng_alloc(gsl_rng_mt19937);
+    cr_assert(noise);
+    gsl_rng_set(noise, 31);
+    exec_sql(db, "BEGIN");
+    for (int b = 0; b < 3; b++)
+        for (int f = 0; f < 3; f++)
+            for (int i = 0; i < SEEDED_SIZES; i++) {
+                double C = seeded_budgets[b], R = f == 0 ? 1 : f == 1 ? 2 : 4;
+                double N = SEEDED_G * sqrt(C) * exp(seeded_offsets[i]), fwd = 2 * N, sum = 0;
+                for (int s = 0; s < SEEDED_SEEDS; s++) {
+                    char id[48];
+                    snprintf(id, sizeof id, "seeded-%d-%d-%d-%d", b, f, i, s);
+                    SynthRun r = {id, f ? "dlcm" : "dense", "mup", NULL, NULL, N, f ? 0.5 : 0, R, C, C / (3 * fwd),
+                                  0.004, 0, f ? R : NAN, f ? R : NAN, fwd, 0, 0, 64 + 32 * i, f ? 256 : 0, 4, 1, 2,
+                                  1, s};
+                    r.loss = seeded_truth(C, seeded_offsets[i], R) + gsl_ran_gaussian(noise, SEEDED_SD);
+                    add_run(db, sw, &r);
+                    sum += r.loss;
+                }
+                if (f == 0 && i == 2) means[b] = sum / SEEDED_SEEDS;
+            }
+    exec_sql(db, "UPDATE runs SET status = 'queued', final_val_loss = NULL WHERE id = 'seeded-1-0-3-2'");
+    exec_sql(db, "COMMIT");
+    gsl_rng_free(noise);
+}
+
+/* The N_opt interval's width in ln N from a profile row's cell (NAN when it has none). */
+static double interval_width(const char *rows, const char *start)
+{
+    char cell[256];
+    double N, lo, hi;
+    if (table_cell(rows, start, 4, cell, sizeof cell)) return NAN;
+    const char *at = strstr(cell, "(vertex) ") ? strstr(cell, "(vertex) ") + 9 : cell;
+    if (sscanf(at, " %lf [%lf, %lf]", &N, &lo, &hi) != 3) return NAN;
+    return log(hi / lo);
+}
+
+Test(report_study, seeds_of_one_shape_are_averaged_and_their_noise_carried, .timeout = 600)
+{
+    ReportFixture f;
+    sqlite3 *db = report_fixture(&f, "reportseeds");
+    double means[3];
+    make_seeded_isoflop(db, "seeded-isoflop", means);
+    db_close(db);
+    int rc = run_report(f.db_path, "seeded", f.out, f.log);
+    static char text[1 << 18], one[1 << 18];
+    tu_read(f.log, text, sizeof text);
+    cr_assert_eq(rc, 0, "%s", text);
+    tu_read(f.readme, text, sizeof text);
+
+    /* The profiles average each shape's seeds and say how many. */
+    const char *profiles = strstr(text, "## Compute-optimal N and D from the isoFLOP profiles (no law)");
+    cr_assert(profiles, "%s", text);
+    cr_assert(strstr(profiles, "one point per shape, the mean of its finished seeds** (up to 3; 1 shape of the sweep with "
+                               "fewer finished seeds"), "%s", profiles);
+    /* 45 shapes of 3 seeds (one of 2): 45 groups, 2 x 44 + 1 degrees of freedom. */
+    cr_assert(strstr(profiles, "measured on the 45 groups of isoFLOP and parser runs that differ only in the seed (45 of "
+                               "them isoFLOP shapes; 89 degrees of freedom)"), "%s", profiles);
+    const char *dense_rows = strstr(profiles, "### dense");
+    cr_assert(dense_rows, "%s", profiles);
+    cr_assert(strstr(dense_rows, "| budget C | shapes (sizes; seeds) |"), "%s", dense_rows);
+    cr_assert(strstr(dense_rows, "| 1e+15 | 5 (5; 3 each) |"), "%s", dense_rows);
+    cr_assert(strstr(dense_rows, "| 1e+16 | 5 (5; 2-3, 14 runs) |"), "%s", dense_rows);
+    double width_seeded[3];
+    for (int b = 0; b < 3; b++) {
+        char start[48], cell[256];
+        snprintf(start, sizeof start, "| %.3g | 5 (5; ", seeded_budgets[b]);
+        cr_assert_eq(table_cell(dense_rows, start, 9, cell, sizeof cell), 0, "%s", dense_rows);
+        cr_assert(strstr(cell, "**located**"), "C = %g: %s", seeded_budgets[b], cell);
+        double N, lo, hi, truth = SEEDED_G * sqrt(seeded_budgets[b]);
+        cr_assert_eq(table_cell(dense_rows, start, 4, cell, sizeof cell), 0);
+        cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &N, &lo, &hi), 3, "'%s'", cell);
+        cr_assert(lo <= truth && truth <= hi, "C = %g: N* %g outside [%g, %g]", seeded_budgets[b], truth, lo, hi);
+        width_seeded[b] = log(hi / lo);
+        /* The best shape is the one at N*, its loss the mean of its 3 seeds. */
+        cr_assert_eq(table_cell(dense_rows, start, 3, cell, sizeof cell), 0);
+        double best_N, best_loss;
+        int k;
+        cr_assert_eq(sscanf(cell, " %lf, %lf, %d", &best_N, &best_loss, &k), 3, "'%s'", cell);
+        cr_assert(fabs(seeded_offset(seeded_budgets[b], best_N)) < 0.01, "best N %g", best_N);
+        cr_assert_float_eq(best_loss, means[b], 6e-5);
+        cr_assert_eq(k, 3);
+    }
+
+    /* The observed comparison: best shape means, the band for their seed counts, the truth inside. */
+    const char *observed = strstr(text, "Observed (no law): the best shape of each family at each budget by its mean loss");
+    cr_assert(observed, "%s", text);
+    const char *sd_text = strstr(observed, "89 degrees of freedom): sd ");
+    cr_assert(sd_text, "%s", observed);
+    double sd;
+    cr_assert_eq(sscanf(sd_text, "89 degrees of freedom): sd %lf", &sd), 1);
+    cr_assert(sd > 0.5 * SEEDED_SD && sd < 1.5 * SEEDED_SD, "the seeds' sd %g (truth %g)", sd, SEEDED_SD);
+    cr_assert(strstr(observed, "| dense - DLCM [95%] | against the seed noise |"), "%s", observed);
+    for (int b = 0; b < 3; b++) {
+        char start[32], cell[256];
+        double C = seeded_budgets[b], dN, dloss, mN, mR, mloss, diff, lo, hi;
+        int dk, mk;
+        snprintf(start, sizeof start, "| %.3g | ", C);
+        cr_assert_eq(table_cell(observed, start, 1, cell, sizeof cell), 0, "%s", observed);
+        cr_assert_eq(sscanf(cell, " %lf, %lf, %d", &dN, &dloss, &dk), 3, "'%s'", cell);
+        cr_assert_eq(table_cell(observed, start, 2, cell, sizeof cell), 0);
+        cr_assert_eq(sscanf(cell, " %lf, %lf, %lf, %d", &mN, &mR, &mloss, &mk), 4, "'%s'", cell);
+        cr_assert_eq(table_cell(observed, start, 3, cell, sizeof cell), 0);
+        cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &diff, &lo, &hi), 3, "'%s'", cell);
+        cr_assert_eq(dk, 3);
+        cr_assert_eq(mk, 3);
+        cr_assert_float_eq(diff, dloss - mloss, 2e-4);
+        double t = gsl_cdf_tdist_Pinv(0.975, 89), half = (hi - lo) / 2;
+        cr_assert_float_eq(half, t * sd * sqrt(1.0 / dk + 1.0 / mk), 3e-4, "half-width %g", half);
+        /* One noise draw: its 95 % coverage is tested over 4000 simulated studies (report_seed_noise);
+         * here the interval must be centred on the truth within its 99.9 % width. */
+        double truth = seeded_truth(C, seeded_offset(C, dN), 1) - seeded_truth(C, seeded_offset(C, mN), mR);
+        cr_assert(fabs(diff - truth) <= half * gsl_cdf_tdist_Pinv(0.9995, 89) / t,
+                  "C = %g: true difference %g far outside [%g, %g]", C, truth, lo, hi);
+        cr_assert_eq(table_cell(observed, start, 4, cell, sizeof cell), 0);
+        cr_assert_null(strstr(cell, "dense better"), "C = %g: %s", C, cell);
+    }
+
+    /* The sweep's own report: one point per shape, its seeds' sd. */
+    char sweep_md[400];
+    snprintf(sweep_md, sizeof sweep_md, "%s/report.md", f.out);
+    tu_read(sweep_md, one, sizeof one);
+    cr_assert(strstr(one, "## Best shape per budget") && strstr(one, "(45 shapes, 89 degrees of freedom)"), "%s", one);
+    cr_assert(strstr(one, "| mean loss (seeds) |"), "%s", one);
+
+    /* The same study with seed 0 alone reads as a one-seed study, and its intervals are wider. */
+    db = db_open(f.db_path, one, 256);
+    cr_assert(db, "%s", one);
+    exec_sql(db, "DELETE FROM runs WHERE seed > 0");
+    db_close(db);
+    char out1[340];
+    snprintf(out1, sizeof out1, "%s/one", f.dir);
+    rc = run_report(f.db_path, "seeded", out1, f.log);
+    tu_read(f.log, one, sizeof one);
+    cr_assert_eq(rc, 0, "%s", one);
+    char readme1[360];
+    snprintf(readme1, sizeof readme1, "%s/README.md", out1);
+    tu_read(readme1, one, sizeof one);
+    cr_assert(strstr(one, "**one seed per point**") && strstr(one, "**no seed-to-seed noise was measured**"), "%s", one);
+    cr_assert(strstr(one, "Observed (no law): the best run of each family at each budget, one seed each."), "%s", one);
+    cr_assert(strstr(one, "| budget C | best dense (N, loss) | best DLCM (N, R, loss) | dense - DLCM |"), "%s", one);
+    const char *dense1 = strstr(one, "### dense");
+    cr_assert(dense1 && strstr(dense1, "| budget C | runs (sizes) |") && strstr(dense1, "| 1e+15 | 5 (5) |"), "%s", one);
+    double log_ratio = 0;
+    int compared = 0;
+    for (int b = 0; b < 3; b++) {
+        char start[32];
+        snprintf(start, sizeof start, "| %.3g | 5 (5) |", seeded_budgets[b]);
+        double w1 = interval_width(dense1, start);
+        if (isnan(w1)) continue; /* no interval at all with one seed: wider still */
+        log_ratio += log(width_seeded[b] / w1);
+        compared++;
+    }
+    cr_assert(compared == 0 || exp(log_ratio / compared) < 0.8, "3 seeds' intervals %g of one seed's",
+              exp(log_ratio / compared));
     tu_remove_tree(f.dir);
 }

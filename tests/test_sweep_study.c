@@ -93,6 +93,14 @@ Test(sweep_study, isoflop_grid_brackets_every_budget_and_varies_n_p_r_d)
         cr_assert_geq(n_dense, 3, "dense sizes at %g", spec.budgets.v[b]);
         cr_assert_geq(n_spine, 3, "DLCM sizes at %g", spec.budgets.v[b]);
     }
+    /* Every run with a second seed (the observed DLCM-vs-dense differences lie within one run's
+     * seed noise): each seed trains the same runs. */
+    cr_assert_geq(spec.seed.n, 2);
+    for (int s = 0; s < spec.seed.n; s++) {
+        int runs = 0;
+        for (int i = 0; i < plan.n; i++) runs += plan.runs[i].seed == spec.seed.v[s];
+        cr_assert_eq(runs * spec.seed.n, plan.n, "seed %g trains %d of %d runs", (double)spec.seed.v[s], runs, plan.n);
+    }
     /* A subset paired with dense at equal inference FLOPs, at every budget. */
     cr_assert_gt(plan.n_pairs, 0);
     cr_assert_lt(plan.n_pairs, n_dlcm);
