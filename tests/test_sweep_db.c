@@ -202,16 +202,24 @@ Test(sweep_db, hostile_text_is_stored_verbatim)
     teardown(&f);
 }
 
+/* run-a's own database, seeded by the scheduler as for a launch, opened as its trainer opens it. */
+static sqlite3 *open_run_db(const Fixture *f, char *path, size_t n)
+{
+    char err[512];
+    snprintf(path, n, "%s/run.sqlite", f->dir);
+    cr_assert_eq(sweeps_prepare_run_db(f->db, "run-a", path, err, sizeof err), 0, "%s", err);
+    sqlite3 *run_db = db_open(path, err, sizeof err);
+    cr_assert_not_null(run_db, "%s", err);
+    return run_db;
+}
+
 Test(sweep_db, collect_copies_a_runs_own_database)
 {
     Fixture f;
     setup(&f, 1);
     char err[512], run_db_path[400], status[32];
-    snprintf(run_db_path, sizeof run_db_path, "%s/run.sqlite", f.dir);
-    cr_assert_eq(sweeps_prepare_run_db(f.db, "run-a", run_db_path, err, sizeof err), 0, "%s", err);
     /* What a trainer writes into its own database. */
-    sqlite3 *run_db = db_open(run_db_path, err, sizeof err);
-    cr_assert_not_null(run_db, "%s", err);
+    sqlite3 *run_db = open_run_db(&f, run_db_path, sizeof run_db_path);
     cr_assert_eq(tu_query_int(run_db_path, "SELECT count(*) FROM runs WHERE id = 'run-a' AND tokens = 6400"), 1,
                  "the run's database is seeded with its planned row");
     cr_assert_eq(db_exec(run_db,
@@ -260,10 +268,7 @@ Test(sweep_db, phase_times_are_collected_and_summed_per_sweep)
     Fixture f;
     setup(&f, 2);
     char err[512], run_db_path[400], status[32];
-    snprintf(run_db_path, sizeof run_db_path, "%s/run.sqlite", f.dir);
-    cr_assert_eq(sweeps_prepare_run_db(f.db, "run-a", run_db_path, err, sizeof err), 0, "%s", err);
-    sqlite3 *run_db = db_open(run_db_path, err, sizeof err);
-    cr_assert_not_null(run_db, "%s", err);
+    sqlite3 *run_db = open_run_db(&f, run_db_path, sizeof run_db_path);
     /* Two trainer processes (a resume): the second adds to the first. */
     double first[RUN_N_PHASES] = {1.0, 0.5, 4.0, 0.25, 2.0}, second[RUN_N_PHASES] = {1.0, 0.0, 2.0, 0.25, 0.0};
     cr_assert_eq(runs_add_phases(run_db, "run-a", first, err, sizeof err), 0, "%s", err);
@@ -309,11 +314,8 @@ Test(sweep_db, a_run_database_without_phase_times_is_still_collected)
     Fixture f;
     setup(&f, 1);
     char err[512], run_db_path[400], status[32];
-    snprintf(run_db_path, sizeof run_db_path, "%s/run.sqlite", f.dir);
-    cr_assert_eq(sweeps_prepare_run_db(f.db, "run-a", run_db_path, err, sizeof err), 0, "%s", err);
     /* What a trainer older than schema version 5 leaves: no run_phases table. */
-    sqlite3 *run_db = db_open(run_db_path, err, sizeof err);
-    cr_assert_not_null(run_db, "%s", err);
+    sqlite3 *run_db = open_run_db(&f, run_db_path, sizeof run_db_path);
     cr_assert_eq(db_exec(run_db,
                          "DROP TABLE run_phases; UPDATE runs SET status = 'done', final_val_loss = 3.5 WHERE id = 'run-a';",
                          err, sizeof err), 0, "%s", err);
