@@ -44,6 +44,10 @@ for packing in $PACKINGS; do
         2>"$OUT/sweep-p$per_gpu-$mps.err" || rc=$?
     t1=$(date +%s.%N)
     grep -h "^mps:" "$OUT/sweep-p$per_gpu-$mps.err" || true
+    # where the runs' wall time went (the trainer's phases: steps, evaluation, checkpoints,
+    # held-out measurements, start-up): small runs are bound by what lies outside their steps
+    "$BIN/dlcm-sweep" status --db "$OUT/p$per_gpu-$mps.sqlite" 2>/dev/null | grep "^wall time" |
+        sed "s/^/PHASES per_gpu=$per_gpu mps=$mps: /" || true
     awk -v f="$flops" -v t0="$t0" -v t1="$t1" -v p="$per_gpu" -v m="$mps" -v rc="$rc" -v peak="$PEAK" -v n="$runs" 'BEGIN {
         w = t1 - t0
         printf "RESULT impl=ours-sweep runs=%d per_gpu=%s mps=%s exit=%d train_flops=%.4g wall_s=%.1f tflops=%.1f share_of_bf16_peak=%.4f\n",
