@@ -196,19 +196,6 @@ static int distinct_values(const SRuns *l, int dense, int which, double *out, in
     return n;
 }
 
-/* The done run of least loss of a family at a budget (and R for dlcm when R > 0); NULL if none. */
-static const SRun *best_run(const SRuns *l, int dense, double budget, double R)
-{
-    const SRun *best = NULL;
-    for (int i = 0; i < l->n; i++) {
-        const SRun *r = &l->r[i];
-        if (!run_done(r) || is_dense(r) != dense || !isoflop_same_budget(r->budget, budget)) continue;
-        if (!dense && R > 0 && !same(r->R, R)) continue;
-        if (!best || r->loss < best->loss) best = r;
-    }
-    return best;
-}
-
 /* ---- the study ----------------------------------------------------------------------------- */
 
 /* One μP transfer sweep with its coordinate-check sweep and width axis. */
@@ -1592,7 +1579,13 @@ static void section_profile(Study *st, FILE *out)
     int n_R = distinct_values(l, 0, 1, Rs, 16), shown = 0;
     Profile profiles[16];
     double shown_R[16];
-    const SRun *dense = best_run(l, 1, C, 0);
+    /* The best shapes by their mean loss over seeds (one seed each: the best runs), each profiled
+     * by the run of its first finished seed: picking the single best seed would favour lucky ones. */
+    const SShape *dense_shape = best_shape(&st->shapes, 1, C, 0);
+    const SRun *dense = dense_shape ? dense_shape->run : NULL;
+    if (st->shapes.max_k > 1)
+        fprintf(out, "Each family's shape is the one of least mean loss over its seeds; its profile is that of its first "
+                     "finished seed's run. ");
     fprintf(out, "At the largest budget C = %.3g: the best DLCM run of each target R against the best dense run of "
                  "the same budget (`%s`), on the same held-out tokens (%d windows of each domain shard; the per-token "
                  "losses the trainer stored). Position 0 is a concept's first token; the last row pools the later "
@@ -1601,7 +1594,8 @@ static void section_profile(Study *st, FILE *out)
                  "smallest gap between them, in the share of resamples given (>= 97.5 %%: holds; <= 2.5 %%: does not).\n\n",
             C, dense ? dense->id : "none", 8, PROFILE_MIN_TOKENS);
     for (int k = 0; k < n_R && dense; k++) {
-        const SRun *m = best_run(l, 0, C, Rs[k]);
+        const SShape *shape = best_shape(&st->shapes, 0, C, Rs[k]);
+        const SRun *m = shape ? shape->run : NULL;
         if (!m) continue;
         Profile p;
         int splits;
