@@ -219,6 +219,8 @@ int runs_add_module_stats(sqlite3 *db, const char *id, int64_t step, const char 
 }
 
 const char *const run_phase_names[RUN_N_PHASES] = {"setup", "eval", "train", "checkpoint", "heldout"};
+const char *const run_phase_labels[RUN_N_PHASES] = {"set-up", "evaluation", "training steps", "checkpoints",
+                                                    "held-out measurements"};
 
 int runs_add_phases(sqlite3 *db, const char *id, const double seconds[RUN_N_PHASES], char *err, int errlen)
 {

@@ -76,7 +76,8 @@ typedef enum {
     RUN_PHASE_HELDOUT,
     RUN_N_PHASES
 } RunPhase;
-extern const char *const run_phase_names[RUN_N_PHASES];
+extern const char *const run_phase_names[RUN_N_PHASES];  /* as stored: "setup", "eval", ... */
+extern const char *const run_phase_labels[RUN_N_PHASES]; /* in words: "set-up", "evaluation", ... */
 
 /* Adds this trainer process's seconds per phase (indexed by RunPhase) to what earlier processes
  * of the run stored (a resume), counting the processes, in one transaction. */

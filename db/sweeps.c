@@ -584,20 +584,20 @@ int sweeps_phase_totals(sqlite3 *db, int64_t sweep_id, SweepPhaseTotals *out, ch
     memset(out, 0, sizeof *out);
     /* One row per run (its wall time) and per phase: the wall is summed once per run. */
     sqlite3_stmt *st = db_prepare(db,
-                                  "SELECT r.id, r.finished_at - r.started_at, p.phase, p.seconds "
+                                  "SELECT r.rowid, r.finished_at - r.started_at, p.phase, p.seconds "
                                   "FROM runs r JOIN run_phases p ON p.run_id = r.id "
                                   "WHERE r.sweep_id = ?1 AND r.status = 'done' AND p.processes = 1 "
-                                  "AND r.finished_at IS NOT NULL AND r.started_at IS NOT NULL ORDER BY r.id",
+                                  "AND r.finished_at IS NOT NULL AND r.started_at IS NOT NULL ORDER BY r.rowid",
                                   err, errlen);
     if (!st) return -1;
     bind_failed |= db_bind_int64(st, 1, sweep_id);
     if (bind_failed) return db_bind_failed(st, "reading the runs' phase times", err, errlen);
-    char last_run[128] = "";
+    int64_t last_run = -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        if (strcmp(id, last_run) != 0) {
-            snprintf(last_run, sizeof last_run, "%s", id);
+        int64_t run = sqlite3_column_int64(st, 0);
+        if (run != last_run) {
+            last_run = run;
             out->runs++;
             out->wall_seconds += sqlite3_column_double(st, 1);
         }
@@ -607,6 +607,9 @@ int sweeps_phase_totals(sqlite3 *db, int64_t sweep_id, SweepPhaseTotals *out, ch
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return db_fail(db, "reading the runs' phase times", err, errlen);
+    double inside = 0;
+    for (int i = 0; i < RUN_N_PHASES; i++) inside += out->phase_seconds[i];
+    out->outside_seconds = out->wall_seconds > inside ? out->wall_seconds - inside : 0;
     st = db_prepare(db,
                     "SELECT count(*), coalesce(sum(finished_at - started_at), 0), "
                     "coalesce(sum(tokens_done / tokens_per_s), 0) FROM runs "

@@ -121,7 +121,8 @@ int sweeps_counts(sqlite3 *db, int64_t sweep_id, SweepCounts *out, char *err, in
 typedef struct {
     int runs;                           /* the runs counted */
     double wall_seconds;                /* their finished_at - started_at, summed */
-    double phase_seconds[RUN_N_PHASES]; /* summed; wall minus their sum is launch, start-up, the end */
+    double phase_seconds[RUN_N_PHASES]; /* summed */
+    double outside_seconds;             /* wall minus the phases (not below 0): launch, start-up, the end */
     /* Every run done in one attempt with a measured tokens/s, phase times or not (older runs; one
      * interrupted and resumed counts when its steps fit in its last part's wall time): */
     int runs_all;

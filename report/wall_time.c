@@ -31,19 +31,18 @@ int wall_time_table(FILE *out, sqlite3 *db, const char *study, char *err, int er
             break;
         }
         if (t.runs_all == 0 && t.runs == 0) continue;
-        if (rows++ == 0)
-            fprintf(out, "| sweep | runs | wall a run | in training steps (from tokens/s) | runs with phase times | "
-                         "set-up | evaluation | training steps | checkpoints | held-out | launch and start-up |\n"
-                         "|---|---|---|---|---|---|---|---|---|---|---|\n");
+        if (rows++ == 0) {
+            fprintf(out, "| sweep | runs | wall a run | in training steps (from tokens/s) | runs with phase times |");
+            for (int k = 0; k < RUN_N_PHASES; k++) fprintf(out, " %s |", run_phase_labels[k]);
+            fprintf(out, " launch and start-up |\n|---|---|---|---|---|");
+            for (int k = 0; k < RUN_N_PHASES; k++) fprintf(out, "---|");
+            fprintf(out, "---|\n");
+        }
         fprintf(out, "| %s | %d | %.1f s |", name, t.runs_all, t.runs_all ? t.wall_all / t.runs_all : 0.0);
         share(out, t.step_seconds_all, t.wall_all);
         fprintf(out, " %d |", t.runs);
-        double inside = 0;
-        for (int k = 0; k < RUN_N_PHASES; k++) {
-            share(out, t.phase_seconds[k], t.wall_seconds);
-            inside += t.phase_seconds[k];
-        }
-        share(out, t.wall_seconds > inside ? t.wall_seconds - inside : 0, t.wall_seconds);
+        for (int k = 0; k < RUN_N_PHASES; k++) share(out, t.phase_seconds[k], t.wall_seconds);
+        share(out, t.outside_seconds, t.wall_seconds);
         fprintf(out, "\n");
     }
     free(all);

@@ -155,12 +155,9 @@ src = sqlite3.connect(sys.argv[1]); dst = sqlite3.connect(sys.argv[2]); src.back
 python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(open(sys.argv[1], "rb"), lzma.open(sys.argv[1] + ".xz", "wb", preset=6))' \
     "$OUT/bpe-study.sqlite" && rm "$OUT/bpe-study.sqlite" && say "database returned as bpe-study.sqlite.xz (as the repository keeps it)"
 (cd "$WORK/pack" && "$SWEEP" status --db "$DB") >"$OUT/status.txt" 2>&1
-# Each sweep that ran this session on its own: its progress and where its runs' wall time went.
-for name in $(python3 -c 'import sqlite3, sys
-db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-for (n,) in db.execute("SELECT DISTINCT s.name FROM runs r JOIN sweeps s ON s.id = r.sweep_id "
-                       "WHERE r.finished_at >= ? ORDER BY s.name", (float(sys.argv[2]),)):
-    print(n)' "$DB" "$SWEEPS_START" 2>/dev/null); do
+# Each sweep with runs finished this session (list_finished's list) on its own: its progress and
+# where its runs' wall time went.
+for name in $(cut -f1 "$WORK/finished.tsv" 2>/dev/null | sort -u); do
     (cd "$WORK/pack" && "$SWEEP" status --db "$DB" --sweep "$name") >>"$OUT/status.txt" 2>&1
 done
 grep "^wall time" "$OUT/status.txt" | sed 's/^/study-device: /'

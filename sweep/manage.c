@@ -160,16 +160,6 @@ static json_object *listing_json(const SweepListing *s)
 
 /* The wall time of the runs counted in t, per phase: the share of each, and what lies outside the
  * trainer's phases (launch, process and device start-up, the last writes). */
-static const char *const phase_labels[RUN_N_PHASES] = {"set-up", "evaluation", "training steps", "checkpoints",
-                                                       "held-out measurements"};
-
-static double phase_outside(const SweepPhaseTotals *t)
-{
-    double inside = 0;
-    for (int i = 0; i < RUN_N_PHASES; i++) inside += t->phase_seconds[i];
-    return t->wall_seconds > inside ? t->wall_seconds - inside : 0;
-}
-
 static void print_phase_line(const SweepPhaseTotals *t)
 {
     if ((t->runs == 0 || !(t->wall_seconds > 0)) && t->runs_all > 0 && t->wall_all > 0) {
@@ -181,8 +171,8 @@ static void print_phase_line(const SweepPhaseTotals *t)
     if (t->runs == 0 || !(t->wall_seconds > 0)) return;
     printf("wall time of %d finished run(s) (one trainer process each): %.2f s a run; ", t->runs, t->wall_seconds / t->runs);
     for (int i = 0; i < RUN_N_PHASES; i++)
-        printf("%s %.0f%%, ", phase_labels[i], 100.0 * t->phase_seconds[i] / t->wall_seconds);
-    printf("launch and start-up %.0f%%\n", 100.0 * phase_outside(t) / t->wall_seconds);
+        printf("%s %.0f%%, ", run_phase_labels[i], 100.0 * t->phase_seconds[i] / t->wall_seconds);
+    printf("launch and start-up %.0f%%\n", 100.0 * t->outside_seconds / t->wall_seconds);
 }
 
 static json_object *phase_json(const SweepPhaseTotals *t)
@@ -192,7 +182,7 @@ static json_object *phase_json(const SweepPhaseTotals *t)
     json_object_object_add(o, "wall_seconds", json_object_new_double(t->wall_seconds));
     for (int i = 0; i < RUN_N_PHASES; i++)
         json_object_object_add(o, run_phase_names[i], json_object_new_double(t->phase_seconds[i]));
-    json_object_object_add(o, "outside", json_object_new_double(phase_outside(t)));
+    json_object_object_add(o, "outside", json_object_new_double(t->outside_seconds));
     json_object_object_add(o, "runs_all", json_object_new_int(t->runs_all));
     json_object_object_add(o, "wall_seconds_all", json_object_new_double(t->wall_all));
     json_object_object_add(o, "step_seconds_all", json_object_new_double(t->step_seconds_all));

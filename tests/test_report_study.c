@@ -585,6 +585,18 @@ Test(report_study, a_study_with_missing_parts_says_what_is_missing)
     tu_remove_tree(f.dir);
 }
 
+/* The profile row starting with `start` is located and its N_opt interval [*lo, *hi] covers truth. */
+static void located_covering(const char *rows, const char *start, double truth, double *lo, double *hi)
+{
+    char cell[256];
+    double N;
+    cr_assert_eq(table_cell(rows, start, 9, cell, sizeof cell), 0, "%s", rows);
+    cr_assert(strstr(cell, "**located**"), "%s: %s", start, cell);
+    cr_assert_eq(table_cell(rows, start, 4, cell, sizeof cell), 0);
+    cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &N, lo, hi), 3, "'%s'", cell);
+    cr_assert(*lo <= truth && truth <= *hi, "%s: N* %g outside [%g, %g]", start, truth, *lo, *hi);
+}
+
 /* The law-free optimum end to end: dense runs at 5 sizes bracketing a known vertex N* = G C^0.5
  * of a parabola in ln N at 3 budgets; the report locates every budget, its intervals cover N*,
  * and the exponent's interval covers 0.5. */
@@ -619,12 +631,8 @@ Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
     for (int b = 0; b < 3; b++) {
         char start[32], cell[256];
         snprintf(start, sizeof start, "| %.3g | 5 (5) |", budgets[b]);
-        cr_assert_eq(table_cell(dense_rows, start, 9, cell, sizeof cell), 0, "%s", dense_rows);
-        cr_assert(strstr(cell, "**located**"), "C = %g: %s", budgets[b], cell);
-        double N, lo, hi, truth = G * sqrt(budgets[b]);
-        cr_assert_eq(table_cell(dense_rows, start, 4, cell, sizeof cell), 0);
-        cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &N, &lo, &hi), 3, "'%s'", cell);
-        cr_assert(lo <= truth && truth <= hi, "C = %g: N* %g outside [%g, %g]", budgets[b], truth, lo, hi);
+        double lo, hi, truth = G * sqrt(budgets[b]);
+        located_covering(dense_rows, start, truth, &lo, &hi);
         cr_assert(hi / lo < 2, "[%g, %g]", lo, hi);
         double D, d_truth = budgets[b] / (6 * truth);
         cr_assert_eq(table_cell(dense_rows, start, 5, cell, sizeof cell), 0);
@@ -764,12 +772,8 @@ Test(report_study, seeds_of_one_shape_are_averaged_and_their_noise_carried, .tim
     for (int b = 0; b < 3; b++) {
         char start[48], cell[256];
         snprintf(start, sizeof start, "| %.3g | 5 (5; ", seeded_budgets[b]);
-        cr_assert_eq(table_cell(dense_rows, start, 9, cell, sizeof cell), 0, "%s", dense_rows);
-        cr_assert(strstr(cell, "**located**"), "C = %g: %s", seeded_budgets[b], cell);
-        double N, lo, hi, truth = SEEDED_G * sqrt(seeded_budgets[b]);
-        cr_assert_eq(table_cell(dense_rows, start, 4, cell, sizeof cell), 0);
-        cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &N, &lo, &hi), 3, "'%s'", cell);
-        cr_assert(lo <= truth && truth <= hi, "C = %g: N* %g outside [%g, %g]", seeded_budgets[b], truth, lo, hi);
+        double lo, hi, truth = SEEDED_G * sqrt(seeded_budgets[b]);
+        located_covering(dense_rows, start, truth, &lo, &hi);
         width_seeded[b] = log(hi / lo);
         /* The best shape is the one at N*, its loss the mean of its 3 seeds. */
         cr_assert_eq(table_cell(dense_rows, start, 3, cell, sizeof cell), 0);

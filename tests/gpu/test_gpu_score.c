@@ -5,15 +5,6 @@
 #include "tests/engine_models.h"
 #include "tests/gpu/gpu_test_util.h"
 
-static Model *scoring_model_on(Backend *be, const ModelConfig *cfg, int batch)
-{
-    char err[256];
-    Model *m = model_create(be, cfg, batch, err, sizeof err);
-    cr_assert_not_null(m, "model_create on %s: %s", be->name, err);
-    model_init(m, 5);
-    return m;
-}
-
 /* The loss of one training forward and backward of the GPU model on `tokens` (no optimizer step:
  * the weights stay as they are). */
 static double train_pass_loss(Model *m, const int32_t *tokens)
@@ -30,7 +21,7 @@ static void score_case(DType dt, ModelConfig cfg, const char *label)
     GpuPair P = gpu_pair_open(dt);
     enum { BATCH = 4, COUNT = 3 };
     int T = cfg.shape.seq_len, V = cfg.shape.vocab;
-    Model *mc = scoring_model_on(P.cpu, &cfg, 1), *mg = scoring_model_on(P.gpu, &cfg, BATCH);
+    Model *mc = gpu_test_model(P.cpu, &cfg, 1, 5), *mg = gpu_test_model(P.gpu, &cfg, BATCH, 5);
     int32_t *train = random_tokens(BATCH, T, V, P.seed % 1009 + 1);
     double loss_before = train_pass_loss(mg, train);
 
