@@ -82,6 +82,7 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, BenchArgs *a)
 {
+    memset(a, 0, sizeof *a); /* every option not given below is off (0 or NULL) */
     a->family = "all";
     a->size = "all";
     a->dtype = DTYPE_BF16;

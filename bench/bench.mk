@@ -6,6 +6,8 @@ BENCH_BIN := $(BUILD)/bench/dlcm-bench
 $(BENCH_BIN): $(BUILD)/bench/bench.o $(TRAIN_LINK_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(TRAIN_LINK) $(EXT_LIBS)
+# the unit tests run its option handling (tests/test_bench_cli.c)
+TEST_DATA += $(BENCH_BIN)
 
 BENCH_ARGS ?=
 BENCH_OUT  ?= $(BUILD)/bench/out

@@ -152,8 +152,32 @@ EOF
 python3 -c 'import sqlite3, sys
 src = sqlite3.connect(sys.argv[1]); dst = sqlite3.connect(sys.argv[2]); src.backup(dst); dst.close(); src.close()' \
     "$DB" "$OUT/bpe-study.sqlite"
+# What comes back from the device is at most 16 MiB a file: the per-step metrics and per-token
+# losses of the runs the repository's (travelling) copy already held finished are left out, as
+# scripts/study-travel-db.sh slim leaves them out, and its merge puts them back from the full
+# database; a copy still too large comes back in parts that the merge joins.
+if [ -r "$REPO_DB" ]; then
+    python3 - "$OUT/bpe-study.sqlite" "$REPO_DB" <<'EOF' || say "cannot slim the returned copy: it comes back whole"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("ATTACH ? AS repo", (sys.argv[2],))
+done_before = "SELECT id FROM repo.runs WHERE status IN ('done', 'diverged', 'failed', 'cancelled')"
+with db:
+    db.execute("DELETE FROM metrics WHERE run_id IN (%s)" % done_before)
+    db.execute("DELETE FROM token_losses WHERE run_id IN (%s)" % done_before)
+db.execute("DETACH repo")
+db.execute("VACUUM")
+db.close()
+EOF
+fi
 python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(open(sys.argv[1], "rb"), lzma.open(sys.argv[1] + ".xz", "wb", preset=6))' \
-    "$OUT/bpe-study.sqlite" && rm "$OUT/bpe-study.sqlite" && say "database returned as bpe-study.sqlite.xz (as the repository keeps it)"
+    "$OUT/bpe-study.sqlite" && rm "$OUT/bpe-study.sqlite" || { say "cannot compress the database copy"; exit 1; }
+if [ "$(stat -c %s "$OUT/bpe-study.sqlite.xz")" -gt $((15 * 1024 * 1024)) ]; then
+    split -b 15M "$OUT/bpe-study.sqlite.xz" "$OUT/bpe-study.sqlite.xz.part-" && rm "$OUT/bpe-study.sqlite.xz"
+    say "database returned in parts: $(cd "$OUT" && ls bpe-study.sqlite.xz.part-* | tr '\n' ' ')(study-travel-db.sh merge joins them)"
+else
+    say "database returned as bpe-study.sqlite.xz (the runs finished before this session without their metrics)"
+fi
 (cd "$WORK/pack" && "$SWEEP" status --db "$DB") >"$OUT/status.txt" 2>&1
 # Each sweep with runs finished this session (list_finished's list) on its own: its progress and
 # where its runs' wall time went.

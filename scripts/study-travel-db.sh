@@ -40,11 +40,17 @@ slim)
     ;;
 merge)
     RETURNED=${2:-}
-    [ -r "$RETURNED" ] || die "usage: study-travel-db.sh merge RETURNED.xz (the database the device command returned)"
     [ -r "$FULL" ] || die "$FULL (the full database) is missing: run slim before the device command"
     TMP=$(mktemp /tmp/study-merge-XXXXXX.sqlite)
     trap 'rm -f "$TMP"' EXIT
-    xz -dc "$RETURNED" >"$TMP" || die "cannot decompress $RETURNED"
+    if [ -n "$RETURNED" ] && [ -r "$RETURNED" ]; then
+        xz -dc "$RETURNED" >"$TMP" || die "cannot decompress $RETURNED"
+    elif [ -n "$RETURNED" ] && [ -r "$RETURNED.part-aa" ]; then
+        # too large for one returned file: study-device.sh split it
+        cat "$RETURNED".part-* | xz -dc >"$TMP" || die "cannot decompress the parts $RETURNED.part-*"
+    else
+        die "usage: study-travel-db.sh merge RETURNED.xz (the database the device command returned, or its .part-* files)"
+    fi
     sqlite3 "$TMP" "ATTACH '$FULL' AS full;
         BEGIN;
         INSERT INTO metrics SELECT * FROM full.metrics m
