@@ -5,8 +5,10 @@
 # kernel (ncu, one metric, only the profiled range of dlcm-bench --profile-range), (3) the tiny
 # DLCM beside its torch.compile peer (fixed boundaries), whose ratio the last benchmark lacked.
 # Run from a folder packed by tests/gpu/make-devbuild.sh (dlcm-bench, lib/, bench/), on the GPU
-# machine. Writes to $OUT (default ./diagnose-out). Env: DIAG_PARTS (default "steps kernels tiny"),
-# DIAG_SIZES (default "small medium"), PYTHON (default python3).
+# machine. Writes to $OUT (default ./diagnose-out; more files than the device tool returns: give it
+# a scratch folder and tar that into the tool's $OUT). Env: DIAG_PARTS (default "steps kernels
+# tiny"; "bands" also separates the first launches' module loading from the heuristic calls of a
+# new concept band), DIAG_SIZES (default "small medium"), PYTHON (default python3).
 set -u
 OUT=${OUT:-./diagnose-out}
 PY=${PYTHON:-python3}
@@ -61,7 +63,31 @@ EOF
         "$PY" bench/torch_ref.py bench "$OUT/meta/dlcm-tiny.json" --mode compile --steps 10 --fixed-boundaries \
             2>"$OUT/tiny-torch.err" | tee "$OUT/tiny-torch.txt" || say "torch.compile failed (see $OUT/tiny-torch.err)"
         "$PY" bench/torch_ref.py summary "$OUT/tiny-ours-warm10.txt" "$OUT/tiny-torch.txt" | tee "$OUT/tiny-summary.md" ;;
-    *) say "unknown part '$part' (steps, kernels, tiny)"; exit 2 ;;
+    bands)
+        # The cost of a concept count in a new band of 64 rows (8-10 ms once, 2026-12-02): the same
+        # per-step run with every kernel module loaded at start-up (CUDA_MODULE_LOADING=EAGER)
+        # against the default lazy loading. What EAGER removes is the first launch's module load;
+        # what remains is the cuBLASLt heuristic call for the new shape.
+        for mode in LAZY EAGER; do
+            say "per-step times, DLCM small, CUDA_MODULE_LOADING=$mode"
+            CUDA_MODULE_LOADING=$mode "$BENCH" --family dlcm --size small --concept-bucket 64 --warmup 10 --steps 60 \
+                --per-step 1 >"$OUT/bands-$mode.txt" 2>&1 || say "dlcm-bench failed (see $OUT/bands-$mode.txt)"
+        done
+        "$PY" - "$OUT/bands-LAZY.txt" "$OUT/bands-EAGER.txt" <<'EOF' | tee "$OUT/bands-summary.txt"
+import sys
+for path in sys.argv[1:]:
+    rows = [dict(kv.split("=", 1) for kv in l.split()[1:]) for l in open(path) if l.startswith("STEP ")]
+    seen, new_ms, old_ms = set(), [], []
+    for r in rows[1:]:  # step 0 also allocates and plans everything: left out
+        band = int(float(r["concepts"])) // 64
+        (old_ms if band in seen else new_ms).append(float(r["ms"]))
+        seen.add(band)
+    mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")
+    print("%s: steps in a new band %.1f ms (%d), in a band seen before %.1f ms (%d), extra per new band %.1f ms"
+          % (path, mean(new_ms), len(new_ms), mean(old_ms), len(old_ms), mean(new_ms) - mean(old_ms)))
+EOF
+        ;;
+    *) say "unknown part '$part' (steps, kernels, tiny, bands)"; exit 2 ;;
     esac
 done
 say "done: $(ls "$OUT" | tr '\n' ' ')"

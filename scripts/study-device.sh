@@ -5,8 +5,10 @@
 # results/bpe-study/bpe-study.sqlite.xz, else a new one), runs `dlcm-sweep run` on the study's sweep
 # files in order with MPS, automatic packing and a deadline that ends the command cleanly before
 # its 10-minute limit (trainers checkpoint, unfinished runs go back to the queue), and writes to
-# $OUT: the database (each finished run's held-out task scores and per-token losses included: the
-# trainer measures them after its last step on the archive's task files and domain shards),
+# $OUT: the database as bpe-study.sqlite.xz (each finished run's held-out task scores and per-token
+# losses included: the trainer measures them after its last step on the archive's task files and
+# domain shards; without the metrics of runs the travelling copy held finished; in .part-* files
+# of 15 MiB when larger, since a returned file may not exceed 16 MiB),
 # sessions.tsv with this session's line added (the sweeps' wall time, the runs finished and their
 # planned training FLOPs, the aggregate TFLOP/s those make over that wall time, the GPU, the runs
 # left), the log and `dlcm-sweep status` (each sweep run this session with where its runs' wall time
@@ -14,7 +16,8 @@
 #
 # The lead's call (the device tool sends /work/main's checkout and the carried archive):
 #   run  command: "bash scripts/study-device.sh"   carry: [".cudadev-study"]   timeout_s: 600
-# then copies $OUT's bpe-study.sqlite.xz and sessions.tsv into results/bpe-study/ and commits them.
+# then merges the returned database with `scripts/study-travel-db.sh merge`, adds the session's
+# line of sessions.tsv to results/bpe-study/sessions.tsv and commits them (results/bpe-study/STATUS.md).
 # Measurements that need the runs' checkpoints (which do not outlive the machine) go in
 # scripts/study-device-hook.sh: run when present, from the unpacked archive, with STUDY_DB,
 # STUDY_FINISHED (sweep, run and run directory of each run finished this session, tab-separated)

@@ -51,6 +51,17 @@ static void add_distinct(double *x, int *n, double v)
     x[(*n)++] = v;
 }
 
+/* The budget a run belongs to: its own, or for a dense partner at equal inference FLOPs (trained
+ * on its DLCM's tokens, not to a budget) the budget of that DLCM. */
+static double budget_of(const SweepPlan *plan, int i)
+{
+    if (plan->runs[i].has_budget) return plan->runs[i].budget;
+    for (int k = 0; k < plan->n_pairs; k++)
+        if (plan->pairs[k].dense == i) return plan->runs[plan->pairs[k].dlcm].budget;
+    cr_assert_fail("run %s has neither a budget nor a DLCM partner", plan->runs[i].id);
+    return 0;
+}
+
 Test(sweep_study, isoflop_grid_brackets_every_budget_and_varies_n_p_r_d)
 {
     SweepPlan plan = load("configs/study-isoflop.yaml");
@@ -94,13 +105,35 @@ Test(sweep_study, isoflop_grid_brackets_every_budget_and_varies_n_p_r_d)
         cr_assert_geq(n_spine, 3, "DLCM sizes at %g", spec.budgets.v[b]);
     }
     /* Every run with a second seed (the observed DLCM-vs-dense differences lie within one run's
-     * seed noise): each seed trains the same runs. */
+     * seed noise): each seed of the sweep trains the same runs. And every run of the two largest
+     * budgets with two more seeds (2 and 3; the whole profile, not its best shapes). */
     cr_assert_geq(spec.seed.n, 2);
+    double second_largest = 0;
+    for (int b = 0; b < spec.budgets.n; b++)
+        if (spec.budgets.v[b] < hi) second_largest = fmax(second_largest, spec.budgets.v[b]);
+    int first_seed_runs = 0, first_seed_top = 0;
+    for (int i = 0; i < plan.n; i++)
+        if (plan.runs[i].seed == spec.seed.v[0]) {
+            first_seed_runs++;
+            first_seed_top += budget_of(&plan, i) >= second_largest;
+        }
     for (int s = 0; s < spec.seed.n; s++) {
         int runs = 0;
         for (int i = 0; i < plan.n; i++) runs += plan.runs[i].seed == spec.seed.v[s];
-        cr_assert_eq(runs * spec.seed.n, plan.n, "seed %g trains %d of %d runs", (double)spec.seed.v[s], runs, plan.n);
+        cr_assert_eq(runs, first_seed_runs, "seed %g trains %d runs, seed %g %d", (double)spec.seed.v[s], runs,
+                     (double)spec.seed.v[0], first_seed_runs);
     }
+    for (int extra = 2; extra <= 3; extra++) {
+        int runs = 0;
+        for (int i = 0; i < plan.n; i++)
+            if (plan.runs[i].seed == extra) {
+                runs++;
+                cr_assert_geq(budget_of(&plan, i), second_largest, "seed %d only at the two largest budgets", extra);
+            }
+        cr_assert_eq(runs, first_seed_top, "seed %d trains %d runs of the %d at the two largest budgets", extra, runs,
+                     first_seed_top);
+    }
+    cr_assert_eq(plan.n, spec.seed.n * first_seed_runs + 2 * first_seed_top);
     /* A subset paired with dense at equal inference FLOPs, at every budget. */
     cr_assert_gt(plan.n_pairs, 0);
     cr_assert_lt(plan.n_pairs, n_dlcm);
