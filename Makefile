@@ -73,6 +73,7 @@ help:
 	@echo "make test      build and run the unit tests (CPU only; GPU tests: make gpu-test)"
 	@echo "make demo      the main job: corpus, demo sweep, fit, query"
 	@echo "make bench     benchmarks (GPU machine)"
+	@echo "make bench-ab A=DIR B=DIR  an engine change against its base (GPU machine, bench/ab.sh)"
 	@echo "make asan-test the unit tests under ASan+UBSan+LSan (build-asan/, bin-asan/)"
 	@echo "make fuzz      each parser's libFuzzer target: regressions, then FUZZ_SECONDS (40) of fuzzing"
 

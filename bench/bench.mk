@@ -15,3 +15,10 @@ SWEEP_BENCH_FILE ?= configs/sweep-byte-h100.yaml
 bench: $(BENCH_BIN) $(BIN)/dlcm-sweep $(BIN)/dlcm-train
 	BENCH_BIN=$(BENCH_BIN) BENCH_OUT=$(BENCH_OUT) bench/run-bench.sh $(BENCH_ARGS)
 	BIN=$(BIN) BENCH_BIN=$(BENCH_BIN) OUT=$(BENCH_OUT)/sweep bench/sweep-bench.sh $(SWEEP_BENCH_FILE)
+
+# One engine change against its base, in one GPU session: `make bench-ab A=DIR B=DIR` with two
+# folders made by tests/gpu/make-devbuild.sh (bench/ab.sh: B's GPU tests, then both builds'
+# dlcm-bench interleaved, medians and the ratio B/A).
+.PHONY: bench-ab
+bench-ab:
+	OUT=$(BENCH_OUT)/ab bench/ab.sh $(A) $(B)
