@@ -819,6 +819,46 @@ Test(report_study, seeds_of_one_shape_are_averaged_and_their_noise_carried, .tim
         cr_assert_null(strstr(cell, "dense better"), "C = %g: %s", C, cell);
     }
 
+    /* The pairs at equal inference FLOPs (here every DLCM shape and the dense shape of its N): each
+     * difference with the same seed-noise interval, centred on the truth, and a count of verdicts. */
+    const char *pairs = strstr(observed, "Observed pairs at equal inference FLOPs");
+    cr_assert(pairs, "%s", observed);
+    cr_assert(strstr(pairs, "| dense - DLCM [95%] | against the seed noise |"), "%s", pairs);
+    int rows = 0, beyond_dlcm = 0, beyond_dense = 0;
+    for (const char *row = strstr(pairs, "\n| 1e+"); row; row = strstr(row + 1, "\n| 1e+")) {
+        char cell[256];
+        double C, mN, mR, mF, dN, dF, diff, lo, hi;
+        int mk, dk;
+        cr_assert_eq(sscanf(row + 1, "| %lf |", &C), 1, "%.200s", row);
+        cr_assert_eq(table_cell(row + 1, "| ", 1, cell, sizeof cell), 0);
+        cr_assert_eq(sscanf(strchr(cell, '('), "(%lf, %lf, %lf; %d)", &mN, &mR, &mF, &mk), 4, "'%s'", cell);
+        cr_assert_eq(table_cell(row + 1, "| ", 2, cell, sizeof cell), 0);
+        cr_assert_eq(sscanf(strchr(cell, '('), "(%lf, %lf; %d)", &dN, &dF, &dk), 3, "'%s'", cell);
+        cr_assert_eq(table_cell(row + 1, "| ", 3, cell, sizeof cell), 0);
+        cr_assert_eq(sscanf(cell, " %lf [%lf, %lf]", &diff, &lo, &hi), 3, "'%s'", cell);
+        double t = gsl_cdf_tdist_Pinv(0.975, 89), half = (hi - lo) / 2;
+        cr_assert_float_eq(half, t * sd * sqrt(1.0 / dk + 1.0 / mk), 3e-4, "half-width %g", half);
+        double truth = seeded_truth(C, seeded_offset(C, dN), 1) - seeded_truth(C, seeded_offset(C, mN), mR);
+        cr_assert(fabs(diff - truth) <= half * gsl_cdf_tdist_Pinv(0.9995, 89) / t,
+                  "C = %g: true difference %g far outside [%g, %g]", C, truth, lo, hi);
+        cr_assert_eq(table_cell(row + 1, "| ", 4, cell, sizeof cell), 0);
+        /* A verdict beyond the noise lies on its interval's side and the truth's (R 2: DLCM 0.02
+         * better; R 4: 0.01 worse) */
+        int dlcm_better = strstr(cell, "beyond: DLCM better") != NULL, dense_better = strstr(cell, "beyond: dense better") != NULL;
+        cr_assert(dlcm_better || dense_better || strstr(cell, "within the noise") || strstr(cell, "at the edge"), "'%s'", cell);
+        cr_assert(!dlcm_better || (lo > 0 && mR == 2), "'%s' at R %g, [%g, %g]", cell, mR, lo, hi);
+        cr_assert(!dense_better || (hi < 0 && mR == 4), "'%s' at R %g, [%g, %g]", cell, mR, lo, hi);
+        beyond_dlcm += dlcm_better;
+        beyond_dense += dense_better;
+        rows++;
+    }
+    cr_assert_eq(rows, 30, "every DLCM shape (2 R x 5 sizes x 3 budgets) pairs with the dense shape of its N");
+    cr_assert_gt(beyond_dlcm, 0, "the R 2 shapes are 0.02 better, 2.5 seed sds of a 3-seed mean");
+    char summary[160];
+    snprintf(summary, sizeof summary, "%d pair(s): %d beyond the noise with dense better, %d with the DLCM better", rows,
+             beyond_dense, beyond_dlcm);
+    cr_assert(strstr(pairs, summary), "'%s' in %s", summary, pairs);
+
     /* The sweep's own report: one point per shape, its seeds' sd. */
     char sweep_md[400];
     snprintf(sweep_md, sizeof sweep_md, "%s/report.md", f.out);
