@@ -1,28 +1,33 @@
 /* report/domain_ratio.c: the paired ratio of two domains' realized R over runs and its
- * t-interval (see domain_ratio.h). */
+ * t-interval (see domain_ratio.h): the paired difference of their logarithms. */
 #include "report/domain_ratio.h"
 
-#include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdlib.h>
+
+#include "report/paired.h"
 
 DomainRatio domain_ratio(const double *R_a, const double *R_b, int n, double level)
 {
     DomainRatio d = {0, NAN, NAN, NAN};
-    double sum = 0, sum_sq = 0;
-    for (int i = 0; i < n; i++) {
-        if (!(isfinite(R_a[i]) && isfinite(R_b[i]) && R_a[i] > 0 && R_b[i] > 0)) continue;
-        double x = log(R_a[i] / R_b[i]);
-        sum += x;
-        sum_sq += x * x;
-        d.n++;
+    double *log_a = malloc((size_t)(n > 0 ? n : 1) * sizeof *log_a);
+    double *log_b = malloc((size_t)(n > 0 ? n : 1) * sizeof *log_b);
+    if (!log_a || !log_b) {
+        free(log_a);
+        free(log_b);
+        return d; /* no runs counted: the caller prints no ratio rather than a wrong one */
     }
-    if (d.n == 0) return d;
-    double mean = sum / d.n;
-    d.ratio = exp(mean);
-    if (d.n < 3 || !(level > 0 && level < 1)) return d;
-    double var = fmax(0, (sum_sq - d.n * mean * mean) / (d.n - 1));
-    double half = gsl_cdf_tdist_Pinv(0.5 + level / 2, d.n - 1) * sqrt(var / d.n);
-    d.lo = exp(mean - half);
-    d.hi = exp(mean + half);
+    for (int i = 0; i < n; i++) {
+        int ok = isfinite(R_a[i]) && isfinite(R_b[i]) && R_a[i] > 0 && R_b[i] > 0;
+        log_a[i] = ok ? log(R_a[i]) : NAN;
+        log_b[i] = ok ? log(R_b[i]) : NAN;
+    }
+    PairedDifference p = paired_difference(log_a, log_b, n, level);
+    free(log_a);
+    free(log_b);
+    d.n = p.n;
+    d.ratio = exp(p.mean);
+    d.lo = exp(p.lo);
+    d.hi = exp(p.hi);
     return d;
 }
