@@ -458,7 +458,11 @@ static int read_top(Reader *r, const yaml_node_t *root, SweepSpec *spec)
     if (!families) return fail(r, root, "families", "missing: at least one model family%s", "");
     if (families->type != YAML_SEQUENCE_NODE) return fail(r, families, "families", "expected a list of families%s", "");
     for (yaml_node_item_t *it = families->data.sequence.items.start; it < families->data.sequence.items.top; it++) {
-        if (spec->n_families == SWEEP_MAX_FAMILIES) return fail(r, families, "families", "more than 16 families%s", "");
+        if (spec->n_families == SWEEP_MAX_FAMILIES) {
+            char limit[96];
+            snprintf(limit, sizeof limit, "more than %d families (the most one sweep holds)", SWEEP_MAX_FAMILIES);
+            return fail(r, families, "families", "%s", limit);
+        }
         SweepFamily *fam = &spec->families[spec->n_families++];
         if (read_family(r, yaml_document_get_node(r->doc, *it), fam)) return -1;
         const SweepList *budgets = fam->budgets.n ? &fam->budgets : &spec->budgets;

@@ -10,7 +10,7 @@
 #include "engine/shape.h"
 
 #define SWEEP_MAX_LIST 64      /* values in one list (a grid axis) */
-#define SWEEP_MAX_FAMILIES 48  /* a study gives each shape of a size ladder its own budgets */
+#define SWEEP_MAX_FAMILIES 64  /* a study gives each shape of a size ladder its own budgets */
 #define SWEEP_MAX_TRAINER 48   /* pass-through trainer settings */
 #define SWEEP_DEFAULT_MAX_EPOCHS 4.0 /* passes over the training shard: beyond ~4, repeated data is worth
                                        * markedly less than fresh data, and a law fitted on D misleads */

@@ -154,6 +154,21 @@ Test(sweep_config, missing_and_conflicting_keys)
     expect_error(syntax, 3, "(syntax)", "");
 }
 
+/* One family past the most a sweep holds is refused with that number (a study's files come
+ * near it: each shape of a size ladder is its own family). */
+Test(sweep_config, too_many_families_are_refused_with_the_limit)
+{
+    static char yaml[64 * 1024];
+    size_t used = (size_t)snprintf(yaml, sizeof yaml, "name: t\nvocab: 256\nseq_len: 16\nbatch_tokens: 64\n"
+                                                      "budgets: [1e10]\nlr: 0.01\nfamilies:\n");
+    for (int i = 0; i <= SWEEP_MAX_FAMILIES; i++)
+        used += (size_t)snprintf(yaml + used, sizeof yaml - used, "  - {family: dense, d_t: 64, n_layers: %d}\n", 1 + i % 4);
+    cr_assert_lt(used, sizeof yaml - 1);
+    char detail[64];
+    snprintf(detail, sizeof detail, "more than %d families", SWEEP_MAX_FAMILIES);
+    expect_error(yaml, 8, "families", detail);
+}
+
 Test(sweep_config, unreadable_file_is_named)
 {
     char err[512];
