@@ -64,7 +64,7 @@ EOF
             2>"$OUT/tiny-torch.err" | tee "$OUT/tiny-torch.txt" || say "torch.compile failed (see $OUT/tiny-torch.err)"
         "$PY" bench/torch_ref.py summary "$OUT/tiny-ours-warm10.txt" "$OUT/tiny-torch.txt" | tee "$OUT/tiny-summary.md" ;;
     bands)
-        # The cost of a concept count in a new band of 64 rows (8-10 ms once, 2026-12-02): the same
+        # The cost of a concept count in a new band of 64 rows (6-13 ms once, 2026-12-02): the same
         # per-step run with every kernel module loaded at start-up (CUDA_MODULE_LOADING=EAGER)
         # against the default lazy loading. What EAGER removes is the first launch's module load;
         # what remains is the cuBLASLt heuristic call for the new shape.

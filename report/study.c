@@ -1211,8 +1211,9 @@ static void section_ratio(Study *st, FILE *out)
                  "|---|---|---|---|---|\n");
     char ours[400] = "";
     size_t used = 0;
-    int better = 0, worse = 0, decided = 0, missing = 0;
+    int better = 0, worse = 0, compared = 0, missing = 0;
     double *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    if (!a || !b) fprintf(out, "| (out of memory) | | | | |\n");
     for (int j = 0; a && b && j < n_ratios; j++) {
         if (j == four) continue;
         double k_sum = 0;
@@ -1234,17 +1235,17 @@ static void section_ratio(Study *st, FILE *out)
         if (isnan(d.lo) || isnan(d.hi)) missing++;
         else if (d.hi < 0) better++;
         else if (d.lo > 0) worse++;
-        decided++;
+        compared++;
         if (used < sizeof ours)
             used += (size_t)snprintf(ours + used, sizeof ours - used, "%sR %g - R 4: %s over %d shape(s)",
                                      used ? "; " : "", ratios[j], ci, d.n);
     }
     free(a);
     free(b);
-    ClaimVerdict verdict = decided == 0 || missing == decided ? CLAIM_MISSING
-                           : better                            ? CLAIM_FAILS
-                           : worse == decided                  ? CLAIM_HOLDS
-                                                               : CLAIM_UNDECIDED;
+    ClaimVerdict verdict = compared == 0 || missing == compared ? CLAIM_MISSING
+                           : better                              ? CLAIM_FAILS
+                           : worse == compared                   ? CLAIM_HOLDS
+                                                                 : CLAIM_UNDECIDED;
     fprintf(out, "\nVerdict on the paper's R = 4: **%s** (*holds* when every other R tried is worse beyond its "
                  "interval, *does not hold* when one is better beyond it, otherwise *cannot decide*). This compares "
                  "the target ratios run, on the shapes that were run at several: it says nothing of R outside them, "
