@@ -583,7 +583,7 @@ static void profile_exponent_line(FILE *out, const char *quantity, const char *e
             quantity, exponent, exponent, ci, e->replicates, n_draws, quantity, e->max_resid);
 }
 
-static SeedNoise study_seed_noise(const Study *st);
+static SeedNoise study_seed_noise(const Study *st, double budget);
 
 /* "k" seeds of a budget's points: "2 each", or "1-2, 9 runs". */
 static void seeds_text(char *buf, size_t n, int k_min, int k_max, int runs)
@@ -732,7 +732,7 @@ static void section_isoflop_profiles(Study *st, FILE *out)
             "uncertainty, not a departure from a power law: the largest residual about the line is given for "
             "that).\n\n",
             unit, 100 * PROFILE_MIN_INSIDE, unit, unit);
-    SeedNoise noise = study_seed_noise(st);
+    SeedNoise noise = study_seed_noise(st, 0);
     char isoflop_groups[64] = "";
     if (seeded) snprintf(isoflop_groups, sizeof isoflop_groups, "%d of them isoFLOP shapes; ", seeded_shapes(l));
     if (noise.df > 0)
@@ -818,8 +818,9 @@ static void multiplier_text(char *buf, size_t n, const Comparison *c)
 
 /* The seed-to-seed noise of the runs trained like the isoFLOP runs: groups of finished isoFLOP and
  * parser runs alike in all but the seed (seed_same_shape: sweep, family, widths, N, P, R, LR,
- * parametrization, parser, budget and tokens). */
-static SeedNoise study_seed_noise(const Study *st)
+ * parametrization, parser, budget and tokens); with budget > 0, the isoFLOP runs of that budget
+ * only (the noise shrinks as a budget's runs see more tokens). */
+static SeedNoise study_seed_noise(const Study *st, double budget)
 {
     SeedNoise none = {0, 0, NAN, NAN, NAN};
     int n = st->runs[SW_ISOFLOP].n + st->runs[SW_PARSER].n;
@@ -835,8 +836,12 @@ static SeedNoise study_seed_noise(const Study *st)
     }
     int k = 0;
     for (int s = 0; s < 3; s += 2)
-        for (int i = 0; i < st->runs[s].n; i++)
-            if (run_done(&st->runs[s].r[i])) runs[k++] = &st->runs[s].r[i];
+        for (int i = 0; i < st->runs[s].n; i++) {
+            const SRun *r = &st->runs[s].r[i];
+            if (!run_done(r)) continue;
+            if (budget > 0 && (s != SW_ISOFLOP || !isoflop_same_budget(r->budget, budget))) continue;
+            runs[k++] = r;
+        }
     ShapeKey *keys = malloc((size_t)(k ? k : 1) * sizeof *keys);
     if (!keys) {
         free(runs);
@@ -855,6 +860,23 @@ static SeedNoise study_seed_noise(const Study *st)
     free(loss);
     free(group);
     return noise;
+}
+
+/* The fewest degrees of freedom a budget's own seed noise needs before it replaces the pooled one
+ * (t at 5 is 2.57, against 1.98 pooled: fewer would make the intervals mostly t's width). */
+#define BUDGET_NOISE_MIN_DF 5
+
+/* The seed noise a comparison at budget C uses: the one measured at C when it has
+ * BUDGET_NOISE_MIN_DF degrees of freedom, else the pooled one (*own set to 0). With one seed per
+ * shape there is no budget's own: the pooled one, from the parser sweep's pairs. */
+static SeedNoise noise_at_budget(const Study *st, const SeedNoise *pooled, int seeded, double C, int *own)
+{
+    *own = 0;
+    if (!seeded) return *pooled;
+    SeedNoise at = study_seed_noise(st, C);
+    if (at.df < BUDGET_NOISE_MIN_DF) return *pooled;
+    *own = 1;
+    return at;
 }
 
 /* The text of a dense - DLCM difference of shape means over k_dense and k_dlcm seeds (with its t
@@ -882,7 +904,7 @@ static void observed_comparison(Study *st, FILE *out)
 {
     const SShapes *l = &st->shapes;
     int seeded = l->max_k > 1;
-    SeedNoise noise = study_seed_noise(st);
+    SeedNoise noise = study_seed_noise(st, 0);
     if (seeded) {
         fprintf(out, "\nObserved (no law): the best shape of each family at each budget by its mean loss over its "
                      "finished seeds (runs identical but for the seed averaged; the table gives each side's seeds). ");
@@ -892,16 +914,19 @@ static void observed_comparison(Study *st, FILE *out)
                          "[%.4f, %.4f], so the difference of two means of k_a and k_b seeds has the 95 %% interval "
                          "+-t x sd x sqrt(1/k_a + 1/k_b) (in brackets; t = %.3f, Student's on those degrees of "
                          "freedom), and is called beyond the noise only where it exceeds 1.96 x sqrt(1/k_a + 1/k_b) "
-                         "x the sd's upper bound. Choosing the best of several shapes on the same seeds still biases "
-                         "it low (less than a single run's): a difference inside the band is no evidence either "
-                         "way.\n\n",
+                         "x the sd's upper bound. The noise is not the same at every budget (a larger budget trains on "
+                         "more tokens, and its runs differ less), so each budget's row uses the sd measured on that "
+                         "budget's own isoFLOP shapes (last column, with its degrees of freedom; t on those), and the "
+                         "pooled sd only where a budget has fewer than %d. Choosing the best of several shapes on the "
+                         "same seeds still biases it low (less than a single run's): a difference inside the band is "
+                         "no evidence either way.\n\n",
                     noise.groups, seeded_shapes(l), noise.df, noise.sd, noise.sd_lo, noise.sd_hi,
-                    gsl_cdf_tdist_Pinv(0.975, noise.df));
+                    gsl_cdf_tdist_Pinv(0.975, noise.df), BUDGET_NOISE_MIN_DF);
         else
             fprintf(out, "No two isoFLOP or parser runs differ only in the seed, so the seed-to-seed noise is not "
                          "measured: these differences cannot be told from it.\n\n");
         fprintf(out, "| budget C | best dense (N, mean loss, seeds) | best DLCM (N, R, mean loss, seeds) | dense - DLCM "
-                     "[95%%] | against the seed noise |\n|---|---|---|---|---|\n");
+                     "[95%%] | against the seed noise | seed sd used [95%%] (df) |\n|---|---|---|---|---|---|\n");
     } else {
         double band = 1.96 * sqrt(2.0) * noise.sd, band_hi = 1.96 * sqrt(2.0) * noise.sd_hi;
         fprintf(out, "\nObserved (no law): the best run of each family at each budget, one seed each. ");
@@ -931,13 +956,23 @@ static void observed_comparison(Study *st, FILE *out)
             if (seeded) snprintf(c, sizeof c, "%.3g, %g, %.4f, %d", m->run->N, m->run->R, m->loss, m->k);
             else snprintf(c, sizeof c, "%.3g, %g, %.4f", m->run->N, m->run->R, m->loss);
         }
-        if (d && m) verdict = difference_against_noise(&noise, seeded, d->k, m->k, d->loss - m->loss, g, sizeof g);
-        fprintf(out, "| %.3g | %s | %s | %s | %s |\n", st->budgets[b], a, c, g, verdict);
+        int own;
+        SeedNoise at = noise_at_budget(st, &noise, seeded, st->budgets[b], &own);
+        if (d && m) verdict = difference_against_noise(&at, seeded, d->k, m->k, d->loss - m->loss, g, sizeof g);
+        if (!seeded) {
+            fprintf(out, "| %.3g | %s | %s | %s | %s |\n", st->budgets[b], a, c, g, verdict);
+            continue;
+        }
+        char used[96] = "-";
+        if (at.df > 0)
+            snprintf(used, sizeof used, "%.4f [%.4f, %.4f] (%d%s)", at.sd, at.sd_lo, at.sd_hi, at.df, own ? "" : ", pooled");
+        fprintf(out, "| %.3g | %s | %s | %s | %s | %s |\n", st->budgets[b], a, c, g, verdict, used);
     }
     if (seeded)
         fprintf(out, "\nObserved pairs at equal inference FLOPs (a DLCM shape and a dense shape of the same budget whose "
                      "forward FLOPs per token differ by at most 10 %%; each its mean over its finished seeds, the "
-                     "first run's id shown; the difference with the same seed-noise interval and verdict as above; "
+                     "first run's id shown; the difference with the same seed-noise interval and verdict as above, "
+                     "on the noise of its budget; "
                      "pairs of one budget can share a dense shape, so they are not independent):\n\n| budget C | "
                      "DLCM shape (N, R, F_fwd; seeds) | dense shape (N, F_fwd; seeds) | dense - DLCM [95%%] | against "
                      "the seed noise |\n|---|---|---|---|---|\n");
@@ -961,7 +996,9 @@ static void observed_comparison(Study *st, FILE *out)
         if (!match) continue;
         const SRun *d = match->run;
         char g[96];
-        const char *verdict = difference_against_noise(&noise, seeded, match->k, ms->k, match->loss - ms->loss, g, sizeof g);
+        int own;
+        SeedNoise at = noise_at_budget(st, &noise, seeded, m->budget, &own);
+        const char *verdict = difference_against_noise(&at, seeded, match->k, ms->k, match->loss - ms->loss, g, sizeof g);
         if (seeded)
             fprintf(out, "| %.3g | `%.12s` (%.3g, %g, %.3g; %d) | `%.12s` (%.3g, %.3g; %d) | %s | %s |\n", m->budget, m->id,
                     m->N, m->R, m->fwd_fpt, ms->k, d->id, d->N, d->fwd_fpt, match->k, g, verdict);
@@ -1198,13 +1235,13 @@ static void section_ratio(Study *st, FILE *out)
         }
         fprintf(out, "\n");
     }
-    SeedNoise noise = study_seed_noise(st);
+    SeedNoise noise = study_seed_noise(st, 0);
     fprintf(out, "\nPaired within each shape: the mean over shapes of loss(R) - loss(R = 4) (negative: R does better "
                  "than 4) with its 95 %% Student-t interval from the scatter of the shapes' differences (each shape "
                  "one unit, so a difference that varies with budget or size widens it rather than being hidden). "
                  "The last column compares that scatter with what independent seed noise alone would give a "
                  "difference of two seed means");
-    if (noise.df > 0) fprintf(out, " (the seed sd %.4f of the isoFLOP comparison above)", noise.sd);
+    if (noise.df > 0) fprintf(out, " (each shape's budget's seed sd, as in the comparison above; the root mean square over the shapes)");
     fprintf(out, ": a scatter far below it says the runs of one shape at two R share most of their seed noise (the "
                  "same initialization and data order), which is what makes the pairing precise.\n\n"
                  "| R | shapes | loss(R) - loss(4) [95%%] | sd of the differences | seed noise alone |\n"
@@ -1222,7 +1259,9 @@ static void section_ratio(Study *st, FILE *out)
             a[i] = loss[i * MAX_RATIOS + j];
             b[i] = loss[i * MAX_RATIOS + four];
             if (isfinite(a[i]) && isfinite(b[i])) {
-                k_sum += 1.0 / seeds[i * MAX_RATIOS + j] + 1.0 / seeds[i * MAX_RATIOS + four];
+                int own;
+                SeedNoise at = noise_at_budget(st, &noise, 1, l->s[base[i]].run->budget, &own);
+                k_sum += at.sd * at.sd * (1.0 / seeds[i * MAX_RATIOS + j] + 1.0 / seeds[i * MAX_RATIOS + four]);
                 k_n++;
             }
         }
@@ -1230,7 +1269,7 @@ static void section_ratio(Study *st, FILE *out)
         char ci[96], alone[64] = "-", sd[32] = "-";
         fmt_ci(ci, sizeof ci, "%+.4f", d.mean, d.lo, d.hi);
         if (isfinite(d.sd)) snprintf(sd, sizeof sd, "%.4f", d.sd);
-        if (noise.df > 0 && k_n) snprintf(alone, sizeof alone, "%.4f", noise.sd * sqrt(k_sum / k_n));
+        if (noise.df > 0 && k_n) snprintf(alone, sizeof alone, "%.4f", sqrt(k_sum / k_n));
         fprintf(out, "| %g | %d | %s | %s | %s |\n", ratios[j], d.n, ci, sd, alone);
         if (isnan(d.lo) || isnan(d.hi)) missing++;
         else if (d.hi < 0) better++;
