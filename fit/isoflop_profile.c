@@ -220,9 +220,16 @@ static int profile_budget(ProfileBudget *b, Obs *obs, int n, int n_draws, const 
      * estimate where that is larger or the scatter has no degrees of freedom. */
     b->noise_sd = b->resid_sd;
     b->noise_dof = b->dof;
-    if (noise && noise->sd > 0 && noise->dof > 0 && !(b->resid_sd >= noise->sd)) {
-        b->noise_sd = noise->sd;
-        b->noise_dof = noise->dof;
+    double outside_sd = noise ? noise->sd : 0;
+    int outside_dof = noise ? noise->dof : 0;
+    for (int k = 0; noise && noise->at && k < noise->n_at; k++)
+        if (isoflop_same_budget(noise->at[k].C, b->C)) { /* this budget's own measurement */
+            outside_sd = noise->at[k].sd;
+            outside_dof = noise->at[k].dof;
+        }
+    if (outside_sd > 0 && outside_dof > 0 && !(b->resid_sd >= outside_sd)) {
+        b->noise_sd = outside_sd;
+        b->noise_dof = outside_dof;
         b->noise_outside = 1;
     }
     if (b->noise_dof > 0 && n_draws > 0) {

@@ -17,11 +17,21 @@ typedef struct {
     double C, N, loss, train_flops_per_token;
 } ProfilePoint;
 
+/* The seed noise measured at one budget C (isoflop_same_budget) on that budget's runs alone. */
+typedef struct {
+    double C, sd;
+    int dof;
+} ProfileBudgetNoise;
+
 /* The noise of one run's final loss measured apart from the profile (runs differing only in the
- * seed): its standard deviation (per run, not per mean) and degrees of freedom. */
+ * seed): its standard deviation (per run, not per mean) and degrees of freedom, pooled over the
+ * study; and, where a budget has its own measurement (its runs see more or fewer tokens than
+ * others, so their noise differs), that one for that budget (at: n_at entries; NULL: none). */
 typedef struct {
     double sd;
     int dof;
+    const ProfileBudgetNoise *at;
+    int n_at;
 } ProfileNoise;
 
 typedef enum { PROFILE_LOCATED = 0, PROFILE_AT_EDGE = 1, PROFILE_NOT_LOCATED = 2 } ProfileStatus;

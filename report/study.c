@@ -584,6 +584,10 @@ static void profile_exponent_line(FILE *out, const char *quantity, const char *e
 }
 
 static SeedNoise study_seed_noise(const Study *st, double budget);
+static SeedNoise noise_at_budget(const Study *st, const SeedNoise *pooled, int seeded, double C, int *own);
+/* The fewest degrees of freedom a budget's own seed noise needs before it replaces the pooled one
+ * (t at 5 is 2.57, against 1.98 pooled: fewer would make the intervals mostly t's width). */
+#define BUDGET_NOISE_MIN_DF 5
 
 /* "k" seeds of a budget's points: "2 each", or "1-2, 9 runs". */
 static void seeds_text(char *buf, size_t n, int k_min, int k_max, int runs)
@@ -735,13 +739,33 @@ static void section_isoflop_profiles(Study *st, FILE *out)
     SeedNoise noise = study_seed_noise(st, 0);
     char isoflop_groups[64] = "";
     if (seeded) snprintf(isoflop_groups, sizeof isoflop_groups, "%d of them isoFLOP shapes; ", seeded_shapes(l));
-    if (noise.df > 0)
+    /* Each budget with enough seed replicates of its own draws with its own noise (a larger budget's
+     * runs differ less); the others with the pooled one. */
+    ProfileBudgetNoise own_noise[32];
+    int n_own = 0;
+    char own_text[1024] = "";
+    size_t own_used = 0;
+    for (int b = 0; b < st->n_budgets && n_own < 32; b++) {
+        int own;
+        SeedNoise at = noise_at_budget(st, &noise, seeded, st->budgets[b], &own);
+        if (!own) continue;
+        own_noise[n_own++] = (ProfileBudgetNoise){st->budgets[b], at.sd, at.df};
+        if (own_used < sizeof own_text)
+            own_used += (size_t)snprintf(own_text + own_used, sizeof own_text - own_used, "%s%.3g: %.4f (%d)",
+                                         own_used ? ", " : "", st->budgets[b], at.sd, at.df);
+    }
+    if (noise.df > 0) {
         fprintf(out, "The seed-to-seed noise of a run's final loss, measured on the %d groups of isoFLOP and parser runs "
-                     "that differ only in the seed (%s%d degrees of freedom): sd %.4f [%.4f, %.4f]. Where a budget's "
-                     "*resid sd* is below that, or it has no residual, its scatter has not seen the whole noise and "
-                     "its draws use this sd instead.\n\n",
+                     "that differ only in the seed (%s%d degrees of freedom): sd %.4f [%.4f, %.4f]. ",
                 noise.groups, isoflop_groups, noise.df, noise.sd, noise.sd_lo, noise.sd_hi);
-    else
+        if (n_own)
+            fprintf(out, "The runs of a larger budget see more tokens and differ less, so a budget whose own isoFLOP "
+                         "shapes give at least %d degrees of freedom uses its own sd (budget: sd (degrees of freedom): "
+                         "%s), the others the pooled one. ",
+                    BUDGET_NOISE_MIN_DF, own_text);
+        fprintf(out, "Where a budget's *resid sd* is below its seed sd, or it has no residual, its scatter has not "
+                     "seen the whole noise and its draws use that sd instead.\n\n");
+    } else
         fprintf(out, "No two isoFLOP or parser runs differ only in the seed: **no seed-to-seed noise was measured**, so "
                      "whether the scatter about each quadratic is the whole noise is not known.\n\n");
     ProfilePoint *pts = malloc((size_t)(l->n ? l->n : 1) * sizeof *pts);
@@ -752,7 +776,7 @@ static void section_isoflop_profiles(Study *st, FILE *out)
         fprintf(out, "**Missing:** out of memory.\n\n");
         return;
     }
-    ProfileNoise seeds = {noise.df > 0 ? noise.sd : 0, noise.df};
+    ProfileNoise seeds = {noise.df > 0 ? noise.sd : 0, noise.df, own_noise, n_own};
     int skipped, n = profile_points(l, 1, 0, pts, seeds_of, l->n, &skipped);
     profile_family(out, "dense", pts, seeds_of, n, skipped, &seeds, seeded);
     n = profile_points(l, 0, 0, pts, seeds_of, l->n, &skipped);
@@ -861,10 +885,6 @@ static SeedNoise study_seed_noise(const Study *st, double budget)
     free(group);
     return noise;
 }
-
-/* The fewest degrees of freedom a budget's own seed noise needs before it replaces the pooled one
- * (t at 5 is 2.57, against 1.98 pooled: fewer would make the intervals mostly t's width). */
-#define BUDGET_NOISE_MIN_DF 5
 
 /* The seed noise a comparison at budget C uses: the one measured at C when it has
  * BUDGET_NOISE_MIN_DF degrees of freedom, else the pooled one (*own set to 0). With one seed per

@@ -193,7 +193,7 @@ Test(fit_isoflop_profile, a_larger_seed_noise_widens_the_interval_and_gives_thre
     int n = add_budget(pts, 1e16, seven, 7, +1, 0.002, &state);
     ProfileResult plain, small, seeds;
     char err[256];
-    ProfileNoise tiny = {1e-6, 6}, large = {0.02, 6};
+    ProfileNoise tiny = {1e-6, 6, NULL, 0}, large = {0.02, 6, NULL, 0};
     cr_assert_eq(isoflop_profile(pts, n, 2000, 8, NULL, &plain, err, sizeof err), 0, "%s", err);
     cr_assert_eq(isoflop_profile(pts, n, 2000, 8, &tiny, &small, err, sizeof err), 0, "%s", err);
     cr_assert_eq(isoflop_profile(pts, n, 2000, 8, &large, &seeds, err, sizeof err), 0, "%s", err);
@@ -208,10 +208,25 @@ Test(fit_isoflop_profile, a_larger_seed_noise_widens_the_interval_and_gives_thre
     isoflop_profile_free(&small);
     isoflop_profile_free(&seeds);
 
+    /* A budget's own noise replaces the pooled one there and nowhere else. */
+    ProfilePoint two[16];
+    int m = add_budget(two, 1e16, seven, 7, +1, 0.002, &state);
+    m += add_budget(two + m, 1e17, seven, 7, +1, 0.002, &state);
+    ProfileBudgetNoise own = {1.01e17, 0.02, 12}; /* within 2 % of 1e17: that budget */
+    ProfileNoise pooled_tiny = {1e-6, 6, &own, 1};
+    ProfileResult mixed;
+    cr_assert_eq(isoflop_profile(two, m, 2000, 8, &pooled_tiny, &mixed, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mixed.n_budgets, 2);
+    cr_assert_not(mixed.budgets[0].noise_outside, "1e16 has no noise of its own: the pooled, below its scatter");
+    cr_assert(mixed.budgets[1].noise_outside, "1e17 uses its own");
+    cr_assert_float_eq(mixed.budgets[1].noise_sd, 0.02, 1e-12);
+    cr_assert_eq(mixed.budgets[1].noise_dof, 12);
+    isoflop_profile_free(&mixed);
+
     /* 3 runs have no residual, but a measured seed noise gives them an interval. */
     const double three[3] = {-1.0, 0.1, 1.0};
     add_budget(pts, 1e16, three, 3, +1, 0.002, &state);
-    ProfileNoise modest = {0.002, 6};
+    ProfileNoise modest = {0.002, 6, NULL, 0};
     cr_assert_eq(isoflop_profile(pts, 3, 2000, 8, &modest, &seeds, err, sizeof err), 0, "%s", err);
     const ProfileBudget *b = &seeds.budgets[0];
     cr_assert(b->noise_outside && b->has_interval, "%s", b->why);
@@ -239,7 +254,7 @@ Test(fit_isoflop_profile, one_seed_each_is_exactly_the_unweighted_profile)
     for (int i = 0; i < n; i++) ones[i] = 1;
     ProfileResult plain, seeded, null_seeds;
     char err[256];
-    ProfileNoise noise = {0.002, 6};
+    ProfileNoise noise = {0.002, 6, NULL, 0};
     cr_assert_eq(isoflop_profile(pts, n, 1000, 3, &noise, &plain, err, sizeof err), 0, "%s", err);
     cr_assert_eq(isoflop_profile_seeds(pts, ones, n, 1000, 3, &noise, &seeded, err, sizeof err), 0, "%s", err);
     cr_assert_eq(isoflop_profile_seeds(pts, NULL, n, 1000, 3, &noise, &null_seeds, err, sizeof err), 0, "%s", err);
@@ -323,7 +338,7 @@ Test(fit_isoflop_profile, means_of_three_seeds_cover_the_truth_with_narrower_int
         one[i].loss = runs[0];
     }
     /* The seed noise as the study measures it: known here, with many degrees of freedom. */
-    ProfileNoise noise = {sd, 60};
+    ProfileNoise noise = {sd, 60, NULL, 0};
     ProfileResult r1, r3;
     char err[256];
     cr_assert_eq(isoflop_profile(one, n, PROFILE_DRAWS, 5, &noise, &r1, err, sizeof err), 0, "%s", err);

@@ -766,6 +766,17 @@ Test(report_study, seeds_of_one_shape_are_averaged_and_their_noise_carried, .tim
     /* 45 shapes of 3 seeds (one of 2): 45 groups, 2 x 44 + 1 degrees of freedom. */
     cr_assert(strstr(profiles, "measured on the 45 groups of isoFLOP and parser runs that differ only in the seed (45 of "
                                "them isoFLOP shapes; 89 degrees of freedom)"), "%s", profiles);
+    /* each budget draws with its own noise (30 degrees of freedom; 29 where a seed is missing) */
+    const char *own = strstr(profiles, "uses its own sd (budget: sd (degrees of freedom): 1e+15: ");
+    cr_assert(own, "%s", profiles);
+    double own_sd[3];
+    int own_df[3];
+    cr_assert_eq(sscanf(own, "uses its own sd (budget: sd (degrees of freedom): 1e+15: %lf (%d), 1e+16: %lf (%d), "
+                             "1e+17: %lf (%d))", &own_sd[0], &own_df[0], &own_sd[1], &own_df[1], &own_sd[2], &own_df[2]),
+                 6, "%.300s", own);
+    cr_assert(own_df[0] == 30 && own_df[1] == 29 && own_df[2] == 30);
+    cr_assert(own_sd[0] > own_sd[1] && own_sd[1] > own_sd[2], "the noise falls with the budget: %g %g %g", own_sd[0],
+              own_sd[1], own_sd[2]);
     const char *dense_rows = strstr(profiles, "### dense");
     cr_assert(dense_rows, "%s", profiles);
     cr_assert(strstr(dense_rows, "| budget C | shapes (sizes; seeds) |"), "%s", dense_rows);
