@@ -789,7 +789,8 @@ static void best_per_budget(FILE *out, const RunList *l, const Shapes *shapes, c
             fprintf(out, "Seed-to-seed sd of one run in this sweep: %.4f [%.4f, %.4f] (%d shapes, %d degrees of "
                          "freedom), so two means of k_a and k_b seeds differ beyond the noise at 95 %% only by more "
                          "than t x sd x sqrt(1/k_a + 1/k_b) (t = %.3f, Student's on those degrees of freedom; "
-                         "%.4f for two means of %d seeds).\n\n",
+                         "%.4f for two means of %d seeds). It is pooled over the budgets, whose runs differ less "
+                         "the more tokens they train on (`dlcm-report --study` uses each budget's own).\n\n",
                     shapes->noise.sd, shapes->noise.sd_lo, shapes->noise.sd_hi, shapes->noise.groups, shapes->noise.df,
                     gsl_cdf_tdist_Pinv(0.975, shapes->noise.df),
                     seed_difference_band(shapes->noise.sd, shapes->noise.df, shapes->max_k, shapes->max_k), shapes->max_k);
