@@ -29,18 +29,7 @@ for part in $PARTS; do
             say "per-step times, DLCM $size"
             "$BENCH" --family dlcm --size "$size" --concept-bucket 64 --warmup 10 --steps 60 --per-step 1 \
                 >"$OUT/steps-dlcm-$size.txt" 2>&1 || say "dlcm-bench failed (see $OUT/steps-dlcm-$size.txt)"
-            "$PY" - "$OUT/steps-dlcm-$size.txt" <<'EOF'
-import sys
-rows = [dict(kv.split("=", 1) for kv in l.split()[1:]) for l in open(sys.argv[1]) if l.startswith("STEP ")]
-if not rows:
-    sys.exit("no STEP lines")
-ms = [float(r["ms"]) for r in rows]
-bands = [int(float(r["concepts"])) // 64 for r in rows]
-def mean(xs): return sum(xs) / len(xs) if xs else float("nan")
-print("%s: steps 0-9 %.1f ms, 10-19 %.1f ms, 20-39 %.1f ms, 40-69 %.1f ms; concept bands of 64 seen: %d, new after step 10: %d"
-      % (sys.argv[1], mean(ms[:10]), mean(ms[10:20]), mean(ms[20:40]), mean(ms[40:70]), len(set(bands)),
-         len(set(bands[10:]) - set(bands[:10]))))
-EOF
+            "$PY" bench/step_times.py "$OUT/steps-dlcm-$size.txt"
         done ;;
     kernels)
         # One steady-state step per config, every kernel's GPU time.
@@ -73,19 +62,7 @@ EOF
             CUDA_MODULE_LOADING=$mode "$BENCH" --family dlcm --size small --concept-bucket 64 --warmup 10 --steps 60 \
                 --per-step 1 >"$OUT/bands-$mode.txt" 2>&1 || say "dlcm-bench failed (see $OUT/bands-$mode.txt)"
         done
-        "$PY" - "$OUT/bands-LAZY.txt" "$OUT/bands-EAGER.txt" <<'EOF' | tee "$OUT/bands-summary.txt"
-import sys
-for path in sys.argv[1:]:
-    rows = [dict(kv.split("=", 1) for kv in l.split()[1:]) for l in open(path) if l.startswith("STEP ")]
-    seen, new_ms, old_ms = set(), [], []
-    for r in rows[1:]:  # step 0 also allocates and plans everything: left out
-        band = int(float(r["concepts"])) // 64
-        (old_ms if band in seen else new_ms).append(float(r["ms"]))
-        seen.add(band)
-    mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")
-    print("%s: steps in a new band %.1f ms (%d), in a band seen before %.1f ms (%d), extra per new band %.1f ms"
-          % (path, mean(new_ms), len(new_ms), mean(old_ms), len(old_ms), mean(new_ms) - mean(old_ms)))
-EOF
+        "$PY" bench/step_times.py "$OUT/bands-LAZY.txt" "$OUT/bands-EAGER.txt" | tee "$OUT/bands-summary.txt"
         ;;
     *) say "unknown part '$part' (steps, kernels, tiny, bands)"; exit 2 ;;
     esac

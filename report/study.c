@@ -231,6 +231,9 @@ typedef struct {
     double budgets[32];
     int n_budgets;
     SShapes shapes;      /* the isoFLOP sweep's shapes, seeds averaged */
+    SeedNoise noise;     /* seed noise pooled over the isoFLOP and parser runs (study_seed_noise) */
+    SeedNoise budget_noise[32]; /* per budget: its own when budget_noise_own, else the pooled one */
+    int budget_noise_own[32];
 } Study;
 
 enum { SW_ISOFLOP = 0, SW_MUP = 1, SW_PARSER = 2 };
@@ -583,8 +586,7 @@ static void profile_exponent_line(FILE *out, const char *quantity, const char *e
             quantity, exponent, exponent, ci, e->replicates, n_draws, quantity, e->max_resid);
 }
 
-static SeedNoise study_seed_noise(const Study *st, double budget);
-static SeedNoise noise_at_budget(const Study *st, const SeedNoise *pooled, int seeded, double C, int *own);
+static SeedNoise noise_at_budget(const Study *st, double C, int *own);
 /* The fewest degrees of freedom a budget's own seed noise needs before it replaces the pooled one
  * (t at 5 is 2.57, against 1.98 pooled: fewer would make the intervals mostly t's width). */
 #define BUDGET_NOISE_MIN_DF 5
@@ -736,7 +738,7 @@ static void section_isoflop_profiles(Study *st, FILE *out)
             "uncertainty, not a departure from a power law: the largest residual about the line is given for "
             "that).\n\n",
             unit, 100 * PROFILE_MIN_INSIDE, unit, unit);
-    SeedNoise noise = study_seed_noise(st, 0);
+    SeedNoise noise = st->noise;
     char isoflop_groups[64] = "";
     if (seeded) snprintf(isoflop_groups, sizeof isoflop_groups, "%d of them isoFLOP shapes; ", seeded_shapes(l));
     /* Each budget with enough seed replicates of its own draws with its own noise (a larger budget's
@@ -747,7 +749,7 @@ static void section_isoflop_profiles(Study *st, FILE *out)
     size_t own_used = 0;
     for (int b = 0; b < st->n_budgets && n_own < 32; b++) {
         int own;
-        SeedNoise at = noise_at_budget(st, &noise, seeded, st->budgets[b], &own);
+        SeedNoise at = noise_at_budget(st, st->budgets[b], &own);
         if (!own) continue;
         own_noise[n_own++] = (ProfileBudgetNoise){st->budgets[b], at.sd, at.df};
         if (own_used < sizeof own_text)
@@ -886,17 +888,29 @@ static SeedNoise study_seed_noise(const Study *st, double budget)
     return noise;
 }
 
-/* The seed noise a comparison at budget C uses: the one measured at C when it has
- * BUDGET_NOISE_MIN_DF degrees of freedom, else the pooled one (*own set to 0). With one seed per
- * shape there is no budget's own: the pooled one, from the parser sweep's pairs. */
-static SeedNoise noise_at_budget(const Study *st, const SeedNoise *pooled, int seeded, double C, int *own)
+/* The study's seed noise, once: pooled, and for each budget the one measured at it when it has
+ * BUDGET_NOISE_MIN_DF degrees of freedom, else the pooled one. With one seed per shape there is
+ * no budget's own: the pooled one, from the parser sweep's pairs. */
+static void study_noise_measure(Study *st)
 {
+    st->noise = study_seed_noise(st, 0);
+    for (int b = 0; b < st->n_budgets; b++) {
+        SeedNoise at = st->shapes.max_k > 1 ? study_seed_noise(st, st->budgets[b]) : st->noise;
+        st->budget_noise_own[b] = st->shapes.max_k > 1 && at.df >= BUDGET_NOISE_MIN_DF;
+        st->budget_noise[b] = st->budget_noise_own[b] ? at : st->noise;
+    }
+}
+
+/* The seed noise a comparison at budget C uses (study_noise_measure); *own: whether it is C's own. */
+static SeedNoise noise_at_budget(const Study *st, double C, int *own)
+{
+    for (int b = 0; b < st->n_budgets; b++)
+        if (isoflop_same_budget(st->budgets[b], C)) {
+            *own = st->budget_noise_own[b];
+            return st->budget_noise[b];
+        }
     *own = 0;
-    if (!seeded) return *pooled;
-    SeedNoise at = study_seed_noise(st, C);
-    if (at.df < BUDGET_NOISE_MIN_DF) return *pooled;
-    *own = 1;
-    return at;
+    return st->noise;
 }
 
 /* The text of a dense - DLCM difference of shape means over k_dense and k_dlcm seeds (with its t
@@ -929,7 +943,7 @@ static void observed_comparison(Study *st, FILE *out, char *claim, size_t claim_
     *verdict_out = CLAIM_MISSING;
     const SShapes *l = &st->shapes;
     int seeded = l->max_k > 1;
-    SeedNoise noise = study_seed_noise(st, 0);
+    SeedNoise noise = st->noise;
     if (seeded) {
         fprintf(out, "\nObserved (no law): the best shape of each family at each budget by its mean loss over its "
                      "finished seeds (runs identical but for the seed averaged; the table gives each side's seeds). ");
@@ -982,7 +996,7 @@ static void observed_comparison(Study *st, FILE *out, char *claim, size_t claim_
             else snprintf(c, sizeof c, "%.3g, %g, %.4f", m->run->N, m->run->R, m->loss);
         }
         int own;
-        SeedNoise at = noise_at_budget(st, &noise, seeded, st->budgets[b], &own);
+        SeedNoise at = noise_at_budget(st, st->budgets[b], &own);
         if (d && m) {
             double lo, hi;
             verdict = difference_against_noise(&at, seeded, d->k, m->k, d->loss - m->loss, g, sizeof g, &lo, &hi);
@@ -1032,7 +1046,7 @@ static void observed_comparison(Study *st, FILE *out, char *claim, size_t claim_
         char g[96];
         int own;
         double lo, hi;
-        SeedNoise at = noise_at_budget(st, &noise, seeded, m->budget, &own);
+        SeedNoise at = noise_at_budget(st, m->budget, &own);
         const char *verdict =
             difference_against_noise(&at, seeded, match->k, ms->k, match->loss - ms->loss, g, sizeof g, &lo, &hi);
         if (seeded)
@@ -1194,13 +1208,14 @@ static void section_recommendation(Study *st, FILE *out)
     json_object_put(answer);
 }
 
-/* Whether two DLCM shapes are one architecture run at two target R: everything of the shape key
- * but R (and D, which R moves at a fixed budget) agrees. */
+/* Whether two shapes are one architecture run at two target R: their shape keys (the rule of
+ * seed replicates) agree but for R and D, which R moves at a fixed budget. */
 static int same_but_R(const SRun *a, const SRun *b)
 {
-    return !strcmp(a->sweep, b->sweep) && !strcmp(a->param, b->param) && !strcmp(a->parser, b->parser) &&
-           a->d_t == b->d_t && a->d_c == b->d_c && same(a->N, b->N) && same(a->P, b->P) && same(a->lr, b->lr) &&
-           isoflop_same_budget(a->budget, b->budget);
+    ShapeKey ka = shape_key(a), kb = shape_key(b);
+    kb.R = ka.R;
+    kb.D = ka.D;
+    return seed_same_shape(&ka, &kb);
 }
 
 #define MAX_RATIOS 8
@@ -1276,7 +1291,7 @@ static void section_ratio(Study *st, FILE *out)
         }
         fprintf(out, "\n");
     }
-    SeedNoise noise = study_seed_noise(st, 0);
+    SeedNoise noise = st->noise;
     fprintf(out, "\nPaired within each shape: the mean over shapes of loss(R) - loss(R = 4) (negative: R does better "
                  "than 4) with its 95 %% Student-t interval from the scatter of the shapes' differences (each shape "
                  "one unit, so a difference that varies with budget or size widens it rather than being hidden). "
@@ -1301,7 +1316,7 @@ static void section_ratio(Study *st, FILE *out)
             b[i] = loss[i * MAX_RATIOS + four];
             if (isfinite(a[i]) && isfinite(b[i])) {
                 int own;
-                SeedNoise at = noise_at_budget(st, &noise, 1, l->s[base[i]].run->budget, &own);
+                SeedNoise at = noise_at_budget(st, l->s[base[i]].run->budget, &own);
                 k_sum += at.sd * at.sd * (1.0 / seeds[i * MAX_RATIOS + j] + 1.0 / seeds[i * MAX_RATIOS + four]);
                 k_n++;
             }
@@ -2089,6 +2104,7 @@ int study_report(sqlite3 *db, const StudyReportOptions *o)
         study_free(&st);
         return CLI_EXIT_FAILURE;
     }
+    study_noise_measure(&st);
     int rc = CLI_EXIT_OK;
     if (st.names[SW_ISOFLOP][0] && st.n_budgets) {
         gather_law(&st, 0);

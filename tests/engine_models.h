@@ -40,7 +40,7 @@ static inline Model *make_model(Backend *be, const ModelConfig *cfg, int batch, 
 {
     char err[256];
     Model *m = model_create(be, cfg, batch, err, sizeof err);
-    cr_assert_not_null(m, "model_create: %s", err);
+    cr_assert_not_null(m, "model_create on %s: %s", be->name, err);
     model_init(m, seed);
     return m;
 }

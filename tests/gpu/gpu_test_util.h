@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "engine/cuda/backend_cuda.h"
-#include "engine/model.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
 
@@ -55,17 +54,6 @@ static inline GpuPair gpu_pair_open(DType dt)
     p.dtype = p.bf16 ? "bf16" : "fp32";
     p.seed = gpu_test_seed();
     return p;
-}
-
-/* A model of the config and batch on backend be, initialized from seed (the same weights on
- * either backend). */
-static inline Model *gpu_test_model(Backend *be, const ModelConfig *cfg, int batch, uint64_t seed)
-{
-    char err[256];
-    Model *m = model_create(be, cfg, batch, err, sizeof err);
-    cr_assert_not_null(m, "model_create on %s: %s", be->name, err);
-    model_init(m, seed);
-    return m;
 }
 
 static inline void gpu_pair_close(GpuPair *p)

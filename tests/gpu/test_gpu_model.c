@@ -33,8 +33,8 @@ static void train_step_case(DType dt, ModelConfig cfg, const char *label)
     GpuPair P = gpu_pair_open(dt);
     int batch = 2;
     uint64_t init_seed = P.seed % 1000 + 1, boundary_seed = P.seed % 7777 + 3;
-    Model *mc = gpu_test_model(P.cpu, &cfg, batch, init_seed);
-    Model *mg = gpu_test_model(P.gpu, &cfg, batch, init_seed);
+    Model *mc = make_model(P.cpu, &cfg, batch, init_seed);
+    Model *mg = make_model(P.gpu, &cfg, batch, init_seed);
     int32_t *tokens = random_tokens(batch, cfg.shape.seq_len, cfg.shape.vocab, P.seed % 100003);
     char err[256];
     StepStats sc, sg;
@@ -146,7 +146,7 @@ static void repeat_case(DType dt, ModelConfig cfg, const char *label)
     Optimizer *o[2];
     OptimConfig oc = optim_config_default();
     for (int r = 0; r < 2; r++) {
-        m[r] = gpu_test_model(P.gpu, &cfg, batch, 11);
+        m[r] = make_model(P.gpu, &cfg, batch, 11);
         o[r] = optim_create(m[r], &oc, err, sizeof err);
         cr_assert_not_null(o[r], "%s", err);
     }
@@ -243,7 +243,7 @@ static void gpu_leak_case(XattnMask mask, int train_steps)
     GpuPair P = gpu_pair_open(DTYPE_F32);
     ModelConfig cfg = model_config_default(tiny_dlcm_shape(64, 128, LEAK_T, LEAK_V, 4));
     cfg.xattn_mask = mask;
-    Model *m = gpu_test_model(P.gpu, &cfg, LEAK_B, 21);
+    Model *m = make_model(P.gpu, &cfg, LEAK_B, 21);
     char err[256];
     if (train_steps) {
         OptimConfig oc = optim_config_default();

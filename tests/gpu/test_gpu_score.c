@@ -21,7 +21,7 @@ static void score_case(DType dt, ModelConfig cfg, const char *label)
     GpuPair P = gpu_pair_open(dt);
     enum { BATCH = 4, COUNT = 3 };
     int T = cfg.shape.seq_len, V = cfg.shape.vocab;
-    Model *mc = gpu_test_model(P.cpu, &cfg, 1, 5), *mg = gpu_test_model(P.gpu, &cfg, BATCH, 5);
+    Model *mc = make_model(P.cpu, &cfg, 1, 5), *mg = make_model(P.gpu, &cfg, BATCH, 5);
     int32_t *train = random_tokens(BATCH, T, V, P.seed % 1009 + 1);
     double loss_before = train_pass_loss(mg, train);
 
