@@ -85,8 +85,6 @@ static __device__ __forceinline__ float quad_dot(const T *row, const T *vec)
  *   dimension is reduced): scores, dP.
  * products_pb: acc += P B, P a register tile (16 x 64) and B a 64 x 64 tile: P V, dS K. */
 
-static __device__ __forceinline__ uint32_t load_pair(const bf16 *p) { return *reinterpret_cast<const uint32_t *>(p); }
-
 /* Four 8 x 8 blocks of a row-major shared tile, transposed: lanes 8m..8m+7 name the rows of
  * block m, and each lane receives, of block m, the elements (2t, g) and (2t + 1, g), which is
  * the B operand's layout for a B stored k-major ([k][n], as V is). */
@@ -112,17 +110,36 @@ static __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4],
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+/* Four 8 x 8 blocks of a row-major shared tile as stored: lanes 8m..8m+7 name the rows of block
+ * m, and each lane receives, of block m, the elements (g, 2t) and (g, 2t + 1): the A operand's
+ * layout, and the B operand's for a B stored n-major ([n][k], as K is in Q K^T). One instruction
+ * in place of four 32-bit loads; the issue slots it frees go to the tensor cores. */
+static __device__ __forceinline__ void load_blocks(uint32_t r[4], const bf16 *row)
+{
+    unsigned addr = (unsigned)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr)
+                 : "memory");
+}
+
 static __device__ __forceinline__ void products_abt(RegTile acc, const bf16 *A, const bf16 *B, float *)
 {
-    const int ld = Tile<bf16>::ld, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int ld = Tile<bf16>::ld, lane = threadIdx.x % 32, block = lane / 8;
+    /* A: blocks (rows 0-7, cols 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15) of each 16-wide k step */
+    const bf16 *a_row = A + (lane % 16) * ld + (lane / 16) * 8;
+    /* B: blocks (rows of group n, cols 0-7), (group n, 8-15), (group n + 1, 0-7), (group n + 1, 8-15) */
+    const bf16 *b_row = B + ((block / 2) * 8 + lane % 8) * ld + (block % 2) * 8;
 #pragma unroll
     for (int kk = 0; kk < HD / 16; kk++) {
-        const bf16 *a_lo = A + g * ld + kk * 16 + 2 * t, *a_hi = a_lo + 8 * ld;
-        uint32_t a[4] = {load_pair(a_lo), load_pair(a_hi), load_pair(a_lo + 8), load_pair(a_hi + 8)};
+        uint32_t a[4];
+        load_blocks(a, a_row + kk * 16);
 #pragma unroll
-        for (int n = 0; n < NTILES; n++) {
-            const bf16 *b = B + (n * 8 + g) * ld + kk * 16 + 2 * t;
-            mma_bf16(acc[n], a, load_pair(b), load_pair(b + 8));
+        for (int n = 0; n < NTILES; n += 2) {
+            uint32_t b[4];
+            load_blocks(b, b_row + n * 8 * ld + kk * 16);
+            mma_bf16(acc[n], a, b[0], b[1]);
+            mma_bf16(acc[n + 1], a, b[2], b[3]);
         }
     }
 }
@@ -498,9 +515,11 @@ flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T
 }
 
 /* Backward, dK and dV: block (key tile, head, sequence) over the query tiles that see any of its
- * keys. The warp's register tiles are transposed scores: its 16 keys by the tile's 64 queries. */
+ * keys. The warp's register tiles are transposed scores: its 16 keys by the tile's 64 queries. *
+ * Held to 168 registers so that 3 blocks fit a multiprocessor (at its natural ~185, only 2: 8
+ * warps to hide the latency of every shared load; a few bytes spill in bf16). */
 template <typename T>
-__global__ void __launch_bounds__(THREADS)
+__global__ void __launch_bounds__(THREADS, 3)
 flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const float *row_dots,
                           T *dk, T *dv, const T *dout, const float *lse, const T *q, const T *k,
                           const T *v)

@@ -154,10 +154,14 @@ void cuda_rmsnorm_forward(Backend *be, void *y, float *rstd, const void *x, cons
     CUDA_CHECK_LAUNCH();
 }
 
-/* Enough blocks to fill the GPU, few enough that the per-block dgain partials stay cheap. */
+/* Enough blocks to fill the GPU, few enough that the per-block dgain partials stay cheap. Each
+ * warp's rows are a chain of dependent loads, so what bounds the kernel is how many warps are in
+ * flight: 6 blocks of 256 threads a multiprocessor, as many as its registers hold at once (36
+ * a thread on sm_90, ptxas -v), not 2 (at 2, dense medium's head-norm backward took ~100 us a
+ * call, 10x its memory traffic; ncu, 2026-12-02). */
 static unsigned reduction_blocks(Backend *be, size_t rows_per_block_min, size_t rows)
 {
-    size_t want = (size_t)cuda_state(be)->multiprocessors * 2;
+    size_t want = (size_t)cuda_state(be)->multiprocessors * 6;
     size_t most = (rows + rows_per_block_min - 1) / rows_per_block_min;
     if (want > most) want = most;
     return want ? (unsigned)want : 1u;
