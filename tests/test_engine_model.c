@@ -1,6 +1,7 @@
 /* tests/test_engine_model.c: the whole dense and DLCM models: parameter counts against
  * engine/shape.c, gradients against finite differences in every tensor, launched FLOPs
- * against the analytic count, scoring against the training loss, bad input. */
+ * against the analytic count, scoring against the training loss, bad input, initialization
+ * (filled by several threads) equal to the counter stream element by element. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -43,6 +44,38 @@ Test(engine_model, parameter_count_equals_shape)
                 if (!strncmp(model_tensor(m, t)->name, "backbone.", 9)) backbone += model_tensor(m, t)->count;
             cr_assert_eq((int64_t)backbone, sp.backbone);
         }
+        model_destroy(m);
+    }
+    be->destroy(be);
+}
+
+/* Large enough for model_init to split the buffer across threads (ranges of 2^18 elements), with
+ * tensors of every init kind (normal, constant gains, the router's identity) cut by range ends. */
+Test(engine_model, init_equals_the_counter_stream_element_by_element)
+{
+    Backend *be = backend_cpu_create();
+    ModelShape shapes[2] = {tiny_dense_shape(128, 4, 16, 4000), tiny_dlcm_shape(128, 256, 16, 3000, 4)};
+    for (int i = 0; i < 2; i++) {
+        ModelConfig cfg = model_config_default(shapes[i]);
+        Model *m = make_model(be, &cfg, 1, 77);
+        size_t n = model_num_params(m);
+        cr_assert_gt(n, (size_t)3 << 18, "shape %d: %zu parameters, too few to be split", i, n);
+        float *x = malloc(n * sizeof *x);
+        be->download(be, x, model_params(m), n * sizeof *x);
+        int identity_tensors = 0;
+        for (int t = 0; t < model_num_tensors(m); t++) {
+            const ParamTensor *pt = model_tensor(m, t);
+            identity_tensors += pt->init_identity;
+            for (size_t j = 0; j < pt->count; j++) {
+                size_t at = pt->offset + j;
+                float want = pt->init_identity ? (j / pt->cols == j % pt->cols ? pt->init_value : 0.0f)
+                             : pt->init_std == 0.0f ? pt->init_value
+                                                    : pt->init_std * rng_normal(77, at);
+                cr_assert(x[at] == want, "shape %d, %s[%zu]: %g, the stream gives %g", i, pt->name, j, x[at], want);
+            }
+        }
+        if (shapes[i].family == FAMILY_DLCM) cr_assert_gt(identity_tensors, 0, "the router's identity is covered");
+        free(x);
         model_destroy(m);
     }
     be->destroy(be);

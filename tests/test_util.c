@@ -1,7 +1,9 @@
 /* tests/test_util.c: the utility layer: atomic replacement keeps the old file whole on failure,
  * whole-file reads keep NUL bytes and refuse oversized files, mkdir -p, durations in one format,
- * the spawner's exit codes (exec failure, a held lock) and its captured output. */
+ * the spawner's exit codes (exec failure, a held lock) and its captured output, a loop split
+ * across threads computing every item once. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "util/duration.h"
 #include "util/fs.h"
 #include "util/mix64.h"
+#include "util/parallel.h"
 #include "util/spawn.h"
 
 static void temp_dir(char *dir, size_t n)
@@ -99,6 +102,54 @@ Test(util, mix64_is_splitmix64)
     /* splitmix64's published first output for state 0 (the finalizer of 0x9e3779b97f4a7c15). */
     cr_assert_eq(rng_mix64(0), 0xe220a8397b1dcdafull);
     cr_assert_neq(rng_mix64(1), rng_mix64(2));
+}
+
+/* parallel_ranges: each call's ranges, recorded under a lock. */
+typedef struct {
+    pthread_mutex_t lock;
+    unsigned char *hits; /* [n]: how many ranges covered each item */
+    int ranges;
+    size_t smallest, largest;
+    int threads_seen;
+    pthread_t first_thread;
+} RangeLog;
+
+static void log_range(size_t begin, size_t end, void *arg)
+{
+    RangeLog *log = arg;
+    pthread_mutex_lock(&log->lock);
+    for (size_t i = begin; i < end; i++) log->hits[i]++;
+    size_t size = end - begin;
+    if (log->ranges == 0 || size < log->smallest) log->smallest = size;
+    if (size > log->largest) log->largest = size;
+    if (log->ranges == 0) log->first_thread = pthread_self();
+    else if (!pthread_equal(log->first_thread, pthread_self())) log->threads_seen = 2;
+    log->ranges++;
+    pthread_mutex_unlock(&log->lock);
+}
+
+Test(util, parallel_ranges_compute_every_item_once)
+{
+    /* n, min_chunk, max_threads, the ranges expected */
+    struct { size_t n, min_chunk; int threads, ranges; } cases[] = {
+        {0, 4, 8, 0},       {1, 4, 8, 1},     {7, 4, 8, 1},   {8, 4, 8, 2},
+        {1000, 7, 8, 8},    {1003, 1, 64, 64}, {1003, 1, 500, 64}, {50, 0, 3, 3},
+        {100000, 10, 1, 1}, {99, 10, 0, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        RangeLog log = {.lock = PTHREAD_MUTEX_INITIALIZER, .threads_seen = 1};
+        log.hits = calloc(cases[c].n + 1, 1);
+        parallel_ranges(cases[c].n, cases[c].min_chunk, cases[c].threads, log_range, &log);
+        cr_assert_eq(log.ranges, cases[c].ranges, "case %zu: %d ranges", c, log.ranges);
+        for (size_t i = 0; i < cases[c].n; i++) cr_assert_eq(log.hits[i], 1, "case %zu: item %zu computed %d times", c, i, log.hits[i]);
+        if (log.ranges > 1) {
+            cr_assert_leq(log.largest - log.smallest, 1, "case %zu: ranges of %zu to %zu items", c, log.smallest, log.largest);
+            cr_assert_geq(log.smallest, cases[c].min_chunk, "case %zu", c);
+            cr_assert_eq(log.threads_seen, 2, "case %zu: every range ran on the calling thread", c);
+        }
+        free(log.hits);
+    }
+    cr_assert_geq(parallel_cpu_count(), 1);
 }
 
 Test(util, the_spawner_reports_exec_failures_and_held_locks)

@@ -1,5 +1,5 @@
 # util/util.mk: the utility layer (libdlcm_util.a): hashing, files, process spawning, time
-# formatting. It depends on nothing else of the project; every part may use it.
+# formatting, loops split across threads. It depends on nothing else of the project; every part may use it.
 UTIL_SRCS := $(wildcard util/*.c)
 UTIL_OBJS := $(UTIL_SRCS:%.c=$(BUILD)/%.o)
 UTIL_LIB  := $(BUILD)/libdlcm_util.a
