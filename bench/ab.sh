@@ -1,70 +1,89 @@
 #!/bin/sh
-# bench/ab.sh: one engine change measured against its base in ONE device call: the GPU tests of the
-# changed build, then dlcm-bench of both builds interleaved (A B A B ...) on the same shapes, and
-# the median tokens/s of each with the ratio B/A. Interleaving puts both builds under the same
+# bench/ab.sh: engine changes measured against their base in ONE device call: the GPU tests of each
+# changed build, then dlcm-bench of every build interleaved (A B C A B C ...) on the same shapes,
+# and the median tokens/s of each with its ratio to A. Interleaving puts the builds under the same
 # clocks and neighbours; the medians of REPEATS runs keep one slow run from deciding.
-# Usage: bench/ab.sh DIR_A DIR_B   (each a folder made by tests/gpu/make-devbuild.sh: dlcm-bench,
-#        dlcm-gpu-tests, lib/; A the base, B the change). Writes to $OUT (default ./ab-out): gpu-tests.log,
-#        bench.txt (every RESULT line, tagged build=A or B), summary.md.
+# Usage: bench/ab.sh DIR_A DIR_B [DIR_C ...]   (each a folder made by tests/gpu/make-devbuild.sh:
+#        dlcm-bench, dlcm-gpu-tests, lib/; A the base, B, C ... the changes, labelled by letter).
+#        Writes to $OUT (default ./ab-out): gpu-tests-<letter>.log, bench.txt (every RESULT line,
+#        tagged build=<letter>), summary.md (rewritten after every repeat, so a call cut short
+#        keeps the repeats it finished).
 # Env: AB_CONFIGS (default "dense medium,dlcm medium,dlcm small"), AB_REPEATS (3), AB_WARMUP (30),
-#      AB_STEPS (20), AB_TESTS (1: run B's GPU tests first; a failure stops the benchmark), PYTHON.
+#      AB_STEPS (20), AB_TESTS (1: run each change's GPU tests first; a build that fails them is
+#      left out of the benchmark), PYTHON.
 set -u
-A=${1:-}
-B=${2:-}
 OUT=${OUT:-./ab-out}
 PY=${PYTHON:-python3}
 CONFIGS=${AB_CONFIGS:-dense medium,dlcm medium,dlcm small}
 REPEATS=${AB_REPEATS:-3}
 WARMUP=${AB_WARMUP:-30}
 STEPS=${AB_STEPS:-20}
-for dir in "$A" "$B"; do
-    [ -n "$dir" ] && [ -x "$dir/dlcm-bench" ] ||
-        { echo "usage: bench/ab.sh DIR_A DIR_B (folders with dlcm-bench, from tests/gpu/make-devbuild.sh)" >&2; exit 2; }
-done
+LETTERS="A B C D E F G H"
+usage() { echo "usage: bench/ab.sh DIR_A DIR_B [DIR_C ...] (folders with dlcm-bench, from tests/gpu/make-devbuild.sh; at most 8)" >&2; exit 2; }
+[ $# -ge 2 ] && [ $# -le 8 ] || usage
+for dir in "$@"; do [ -x "$dir/dlcm-bench" ] || usage; done
 mkdir -p "$OUT"
 say() { echo "ab: $(date -u +%H:%M:%S) $*"; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$OUT/gpu.txt" 2>&1
 
-if [ "${AB_TESTS:-1}" = 1 ]; then
-    [ -x "$B/dlcm-gpu-tests" ] || { say "no $B/dlcm-gpu-tests"; exit 2; }
-    say "GPU tests of B"
-    (cd "$B" && LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-} ./dlcm-gpu-tests -j8) >"$OUT/gpu-tests.log" 2>&1
-    rc=$?
-    tail -1 "$OUT/gpu-tests.log"
-    [ $rc = 0 ] || { say "B's GPU tests failed (rc $rc): no benchmark of a wrong build"; exit 1; }
-fi
+# builds: "letter dir" lines of the builds that take part (A always; a change whose tests fail, not)
+BUILDS=$OUT/builds.txt
+: >"$BUILDS"
+i=0
+for dir in "$@"; do
+    letter=$(echo $LETTERS | cut -d' ' -f$((i + 1)))
+    i=$((i + 1))
+    if [ $i -gt 1 ] && [ "${AB_TESTS:-1}" = 1 ]; then
+        [ -x "$dir/dlcm-gpu-tests" ] || { say "no $dir/dlcm-gpu-tests: build $letter left out"; continue; }
+        say "GPU tests of $letter ($dir)"
+        (cd "$dir" && LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-} ./dlcm-gpu-tests -j8) >"$OUT/gpu-tests-$letter.log" 2>&1
+        rc=$?
+        tail -1 "$OUT/gpu-tests-$letter.log"
+        [ $rc = 0 ] || { say "$letter's GPU tests failed (rc $rc): no benchmark of a wrong build"; continue; }
+    fi
+    echo "$letter $dir" >>"$BUILDS"
+done
+[ "$(wc -l <"$BUILDS")" -ge 2 ] || { say "no change passed its GPU tests: nothing to compare"; exit 1; }
+
+# The medians so far, rewritten after every repeat.
+summarize() {
+    "$PY" - "$OUT/bench.txt" >"$OUT/summary.md" <<'EOF'
+import statistics, sys
+runs, letters = {}, set()
+for line in open(sys.argv[1]):
+    kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+    runs.setdefault((kv["family"], kv["size"]), {}).setdefault(kv["build"], []).append(float(kv["tokens_per_s"]))
+    letters.add(kv["build"])
+print("| family | size | build | tok/s (median) | runs | /A (medians) | /A range (worst, best) |")
+print("|---|---|---|---|---|---|---|")
+for (family, size), by in sorted(runs.items()):
+    a = by.get("A", [])
+    for letter in sorted(letters):
+        x = by.get(letter, [])
+        if not x:
+            continue
+        if letter == "A" or not a:
+            print("| %s | %s | %s | %.0f | %d | - | - |" % (family, size, letter, statistics.median(x), len(x)))
+            continue
+        ma, mx = statistics.median(a), statistics.median(x)
+        print("| %s | %s | %s | %.0f | %d | %.3f | %.3f-%.3f |"
+              % (family, size, letter, mx, len(x), mx / ma, min(x) / max(a), max(x) / min(a)))
+EOF
+}
 
 : >"$OUT/bench.txt"
 rep=1
 while [ $rep -le "$REPEATS" ]; do
     echo "$CONFIGS" | tr ',' '\n' | while read -r family size; do
         [ -n "$family" ] || continue
-        for build in A B; do
-            eval dir=\$$build
+        while read -r letter dir; do
             (cd "$dir" && LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-} ./dlcm-bench --family "$family" --size "$size" \
-                --concept-bucket 64 --warmup "$WARMUP" --steps "$STEPS") 2>>"$OUT/bench.err" |
-                sed -n "s/^RESULT /RESULT build=$build repeat=$rep /p" >>"$OUT/bench.txt"
-        done
+                --concept-bucket 64 --warmup "$WARMUP" --steps "$STEPS") </dev/null 2>>"$OUT/bench.err" |
+                sed -n "s/^RESULT /RESULT build=$letter repeat=$rep /p" >>"$OUT/bench.txt"
+        done <"$BUILDS"
     done
+    summarize
     say "repeat $rep of $REPEATS done"
     rep=$((rep + 1))
 done
-
-"$PY" - "$OUT/bench.txt" <<'EOF' | tee "$OUT/summary.md"
-import statistics, sys
-runs = {}
-for line in open(sys.argv[1]):
-    kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
-    key = (kv["family"], kv["size"])
-    runs.setdefault(key, {}).setdefault(kv["build"], []).append(float(kv["tokens_per_s"]))
-print("| family | size | A tok/s (median) | B tok/s (median) | B/A | runs A, B | B/A range |")
-print("|---|---|---|---|---|---|---|")
-for (family, size), by in sorted(runs.items()):
-    a, b = by.get("A", []), by.get("B", [])
-    if not a or not b:
-        print("| %s | %s | %s | %s | - | %d, %d | - |" % (family, size, a or "-", b or "-", len(a), len(b)))
-        continue
-    ma, mb = statistics.median(a), statistics.median(b)
-    print("| %s | %s | %.0f | %.0f | %.3f | %d, %d | %.3f-%.3f |"
-          % (family, size, ma, mb, mb / ma, len(a), len(b), min(b) / max(a), max(b) / min(a)))
-EOF
+cat "$OUT/summary.md"

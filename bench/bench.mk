@@ -16,9 +16,9 @@ bench: $(BENCH_BIN) $(BIN)/dlcm-sweep $(BIN)/dlcm-train
 	BENCH_BIN=$(BENCH_BIN) BENCH_OUT=$(BENCH_OUT) bench/run-bench.sh $(BENCH_ARGS)
 	BIN=$(BIN) BENCH_BIN=$(BENCH_BIN) OUT=$(BENCH_OUT)/sweep bench/sweep-bench.sh $(SWEEP_BENCH_FILE)
 
-# One engine change against its base, in one GPU session: `make bench-ab A=DIR B=DIR` with two
-# folders made by tests/gpu/make-devbuild.sh (bench/ab.sh: B's GPU tests, then both builds'
-# dlcm-bench interleaved, medians and the ratio B/A).
+# Engine changes against their base, in one GPU session: `make bench-ab A=DIR B=DIR [C=DIR D=DIR]`
+# with folders made by tests/gpu/make-devbuild.sh (bench/ab.sh: each change's GPU tests, then every
+# build's dlcm-bench interleaved, medians and the ratios to A).
 .PHONY: bench-ab
 bench-ab:
-	OUT=$(BENCH_OUT)/ab bench/ab.sh $(A) $(B)
+	OUT=$(BENCH_OUT)/ab bench/ab.sh $(A) $(B) $(C) $(D)
