@@ -1218,12 +1218,35 @@ static int same_but_R(const SRun *a, const SRun *b)
     return seed_same_shape(&ka, &kb);
 }
 
+/* For the architecture of base (a finished run), the mean over the seeds finished at both its
+ * target R and at R of loss(R, seed) - loss(base's R, seed), and how many seeds that is (NaN and
+ * 0 when none): runs of one seed share initialization and data order, so only a seed run at both
+ * ratios makes a pair; a seed run at one alone would bring its whole seed noise back. */
+static double seed_matched_difference(const SRuns *runs, const SRun *base, double R, int *common)
+{
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < runs->n; i++) {
+        const SRun *x = &runs->r[i];
+        if (!run_done(x) || is_dense(x) || !same(x->R, base->R) || !same_but_R(base, x)) continue;
+        for (int k = 0; k < runs->n; k++) {
+            const SRun *y = &runs->r[k];
+            if (!run_done(y) || is_dense(y) || y->seed != x->seed || !same(y->R, R) || !same_but_R(base, y)) continue;
+            sum += y->loss - x->loss;
+            n++;
+            break;
+        }
+    }
+    *common = n;
+    return n ? sum / n : NAN;
+}
+
 #define MAX_RATIOS 8
 /* The compression ratio without a law: every DLCM shape the study ran at R = 4 and at other target
  * R on the same budget, its loss at each (mean over its finished seeds), and per other R the mean
- * over shapes of loss(R) - loss(4) with a t-interval on the scatter of those paired differences.
- * A shape's runs at two R share their seeds' initialization and data order, so the pairing removes
- * most of the seed noise; the interval rests on the shapes' differences being independent. */
+ * over shapes of loss(R) - loss(4), each shape's difference taken seed by seed over the seeds run
+ * at both, with a t-interval on the scatter of those paired differences. The pairing removes most
+ * of the seed noise; the interval rests on the shapes' differences being independent. */
 static void section_ratio(Study *st, FILE *out)
 {
     const SShapes *l = &st->shapes;
@@ -1292,33 +1315,39 @@ static void section_ratio(Study *st, FILE *out)
         fprintf(out, "\n");
     }
     SeedNoise noise = st->noise;
-    fprintf(out, "\nPaired within each shape: the mean over shapes of loss(R) - loss(R = 4) (negative: R does better "
-                 "than 4) with its 95 %% Student-t interval from the scatter of the shapes' differences (each shape "
-                 "one unit, so a difference that varies with budget or size widens it rather than being hidden). "
-                 "The last column compares that scatter with what independent seed noise alone would give a "
-                 "difference of two seed means");
+    fprintf(out, "\nPaired within each shape and seed: a shape's difference loss(R) - loss(R = 4) is the mean over "
+                 "the seeds finished at both R of the difference between the two runs of that seed (a seed run at "
+                 "one R alone is left out of it); the table gives the mean of those differences over the shapes "
+                 "(negative: R does better than 4) with its 95 %% Student-t interval from their scatter (each shape "
+                 "one unit, so a difference that varies with budget or size widens it rather than being hidden), "
+                 "and the seeds paired. The last column compares that scatter with what independent seed noise "
+                 "alone would give a difference of two means over those seeds");
     if (noise.df > 0) fprintf(out, " (each shape's budget's seed sd, as in the comparison above; the root mean square over the shapes)");
     fprintf(out, ": a scatter far below it says the runs of one shape at two R share most of their seed noise (the "
                  "same initialization and data order), which is what makes the pairing precise.\n\n"
-                 "| R | shapes | loss(R) - loss(4) [95%%] | sd of the differences | seed noise alone |\n"
-                 "|---|---|---|---|---|\n");
+                 "| R | shapes | seeds paired | loss(R) - loss(4) [95%%] | sd of the differences | seed noise alone |\n"
+                 "|---|---|---|---|---|---|\n");
     char ours[400] = "";
     size_t used = 0;
     int better = 0, worse = 0, compared = 0, missing = 0;
     double *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
-    if (!a || !b) fprintf(out, "| (out of memory) | | | | |\n");
+    if (!a || !b) fprintf(out, "| (out of memory) | | | | | |\n");
     for (int j = 0; a && b && j < n_ratios; j++) {
         if (j == four) continue;
         double k_sum = 0;
-        int k_n = 0;
+        int k_n = 0, paired_seeds = 0;
         for (int i = 0; i < n; i++) {
-            a[i] = loss[i * MAX_RATIOS + j];
-            b[i] = loss[i * MAX_RATIOS + four];
-            if (isfinite(a[i]) && isfinite(b[i])) {
+            int common = 0;
+            a[i] = isfinite(loss[i * MAX_RATIOS + j])
+                       ? seed_matched_difference(&st->runs[SW_ISOFLOP], l->s[base[i]].run, ratios[j], &common)
+                       : NAN;
+            b[i] = 0;
+            if (common > 0) {
                 int own;
                 SeedNoise at = noise_at_budget(st, l->s[base[i]].run->budget, &own);
-                k_sum += at.sd * at.sd * (1.0 / seeds[i * MAX_RATIOS + j] + 1.0 / seeds[i * MAX_RATIOS + four]);
+                k_sum += at.sd * at.sd * 2.0 / common;
                 k_n++;
+                paired_seeds += common;
             }
         }
         PairedDifference d = paired_difference(a, b, n, 0.95);
@@ -1326,7 +1355,7 @@ static void section_ratio(Study *st, FILE *out)
         fmt_ci(ci, sizeof ci, "%+.4f", d.mean, d.lo, d.hi);
         if (isfinite(d.sd)) snprintf(sd, sizeof sd, "%.4f", d.sd);
         if (noise.df > 0 && k_n) snprintf(alone, sizeof alone, "%.4f", sqrt(k_sum / k_n));
-        fprintf(out, "| %g | %d | %s | %s | %s |\n", ratios[j], d.n, ci, sd, alone);
+        fprintf(out, "| %g | %d | %d | %s | %s | %s |\n", ratios[j], d.n, paired_seeds, ci, sd, alone);
         if (isnan(d.lo) || isnan(d.hi)) missing++;
         else if (d.hi < 0) better++;
         else if (d.lo > 0) worse++;
