@@ -736,6 +736,23 @@ static double interval_width(const char *rows, const char *start)
     return log(hi / lo);
 }
 
+/* Changes the fixture's database by the SQL statements given (NULL-terminated), reports it again
+ * into the folder sub of the fixture and reads that README into text. */
+static void report_again(const ReportFixture *f, const char *const *sql, const char *sub, char *text, size_t n)
+{
+    sqlite3 *db = db_open(f->db_path, text, 256);
+    cr_assert(db, "%s", text);
+    for (int i = 0; sql[i]; i++) exec_sql(db, sql[i]);
+    db_close(db);
+    char out[340], readme[360];
+    snprintf(out, sizeof out, "%s/%s", f->dir, sub);
+    int rc = run_report(f->db_path, "seeded", out, f->log);
+    tu_read(f->log, text, n);
+    cr_assert_eq(rc, 0, "%s", text);
+    snprintf(readme, sizeof readme, "%s/README.md", out);
+    tu_read(readme, text, n);
+}
+
 Test(report_study, seeds_of_one_shape_are_averaged_and_their_noise_carried, .timeout = 600)
 {
     ReportFixture f;
@@ -930,33 +947,19 @@ Test(report_study, seeds_of_one_shape_are_averaged_and_their_noise_carried, .tim
     cr_assert(strstr(one, "| mean loss (seeds) |"), "%s", one);
 
     /* R 2 made 0.06 worse (0.03 above R 4): the paper's R = 4 holds. */
-    db = db_open(f.db_path, one, 256);
-    cr_assert(db, "%s", one);
-    exec_sql(db, "UPDATE runs SET final_val_loss = final_val_loss + 0.06 WHERE family = 'dlcm' AND R_target = 2");
-    db_close(db);
-    char out_r[340], readme_r[360];
-    snprintf(out_r, sizeof out_r, "%s/ratio", f.dir);
-    rc = run_report(f.db_path, "seeded", out_r, f.log);
-    tu_read(f.log, one, sizeof one);
-    cr_assert_eq(rc, 0, "%s", one);
-    snprintf(readme_r, sizeof readme_r, "%s/README.md", out_r);
-    tu_read(readme_r, one, sizeof one);
+    const char *worse_r2[] = {"UPDATE runs SET final_val_loss = final_val_loss + 0.06 WHERE family = 'dlcm' AND R_target = 2",
+                              NULL};
+    report_again(&f, worse_r2, "ratio", one, sizeof one);
     cr_assert(strstr(one, "Verdict on the paper's R = 4: **holds**"), "%s", one);
 
     /* Pairs are made seed by seed: seed 2 at R 4 made 1.0 worse and not run at R 2 leaves the
      * paired difference where it was (R 2 0.03 above R 4 on the two seeds run at both); shape
      * means (R 4 over 3 seeds, R 2 over 2) would put R 2 0.3 below and call R = 4 beaten. */
-    db = db_open(f.db_path, one, 256);
-    cr_assert(db, "%s", one);
-    exec_sql(db, "UPDATE runs SET final_val_loss = final_val_loss + 1.0 WHERE family = 'dlcm' AND R_target = 4 AND seed = 2");
-    exec_sql(db, "UPDATE runs SET status = 'queued', final_val_loss = NULL WHERE family = 'dlcm' AND R_target = 2 AND seed = 2");
-    db_close(db);
-    snprintf(out_r, sizeof out_r, "%s/ratio-seeds", f.dir);
-    rc = run_report(f.db_path, "seeded", out_r, f.log);
-    tu_read(f.log, one, sizeof one);
-    cr_assert_eq(rc, 0, "%s", one);
-    snprintf(readme_r, sizeof readme_r, "%s/README.md", out_r);
-    tu_read(readme_r, one, sizeof one);
+    const char *unpaired_seed[] = {
+        "UPDATE runs SET final_val_loss = final_val_loss + 1.0 WHERE family = 'dlcm' AND R_target = 4 AND seed = 2",
+        "UPDATE runs SET status = 'queued', final_val_loss = NULL WHERE family = 'dlcm' AND R_target = 2 AND seed = 2",
+        NULL};
+    report_again(&f, unpaired_seed, "ratio-seeds", one, sizeof one);
     const char *ratio_seeds = strstr(one, "## The compression ratio at fixed shape (no law)");
     cr_assert(ratio_seeds, "%s", one);
     cr_assert(strstr(ratio_seeds, "| 2 | 15 | 30 | "), "15 shapes, seeds 0 and 1 paired: %s", ratio_seeds);
@@ -966,18 +969,8 @@ Test(report_study, seeds_of_one_shape_are_averaged_and_their_noise_carried, .tim
     cr_assert(strstr(ratio_seeds, "Verdict on the paper's R = 4: **holds**"), "%s", ratio_seeds);
 
     /* The same study with seed 0 alone reads as a one-seed study, and its intervals are wider. */
-    db = db_open(f.db_path, one, 256);
-    cr_assert(db, "%s", one);
-    exec_sql(db, "DELETE FROM runs WHERE seed > 0");
-    db_close(db);
-    char out1[340];
-    snprintf(out1, sizeof out1, "%s/one", f.dir);
-    rc = run_report(f.db_path, "seeded", out1, f.log);
-    tu_read(f.log, one, sizeof one);
-    cr_assert_eq(rc, 0, "%s", one);
-    char readme1[360];
-    snprintf(readme1, sizeof readme1, "%s/README.md", out1);
-    tu_read(readme1, one, sizeof one);
+    const char *seed_0_alone[] = {"DELETE FROM runs WHERE seed > 0", NULL};
+    report_again(&f, seed_0_alone, "one", one, sizeof one);
     cr_assert(strstr(one, "**one seed per point**") && strstr(one, "**no seed-to-seed noise was measured**"), "%s", one);
     cr_assert(strstr(one, "Observed (no law): the best run of each family at each budget, one seed each."), "%s", one);
     cr_assert(strstr(one, "| budget C | best dense (N, loss) | best DLCM (N, R, loss) | dense - DLCM |"), "%s", one);

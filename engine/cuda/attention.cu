@@ -85,16 +85,24 @@ static __device__ __forceinline__ float quad_dot(const T *row, const T *vec)
  *   dimension is reduced): scores, dP.
  * products_pb: acc += P B, P a register tile (16 x 64) and B a 64 x 64 tile: P V, dS K. */
 
-/* Four 8 x 8 blocks of a row-major shared tile, transposed: lanes 8m..8m+7 name the rows of
- * block m, and each lane receives, of block m, the elements (2t, g) and (2t + 1, g), which is
- * the B operand's layout for a B stored k-major ([k][n], as V is). */
-static __device__ __forceinline__ void load_blocks_transposed(uint32_t r[4], const bf16 *row)
+/* Four 8 x 8 blocks of a row-major shared tile in one instruction (in place of four 32-bit loads;
+ * the issue slots it frees go to the tensor cores): lanes 8m..8m+7 name the rows of block m, and
+ * each lane receives, of block m, the elements (g, 2t) and (g, 2t + 1) as stored: the A operand's
+ * layout, and the B operand's for a B stored n-major ([n][k], as K is in Q K^T); or, transposed,
+ * (2t, g) and (2t + 1, g): the B operand's layout for a B stored k-major ([k][n], as V is). */
+static __device__ __forceinline__ void load_blocks(uint32_t r[4], const bf16 *row, bool transposed)
 {
     unsigned addr = (unsigned)__cvta_generic_to_shared(row);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr)
-                 : "memory");
+    if (transposed)
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(addr)
+                     : "memory");
+    else
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(addr)
+                     : "memory");
 }
 
 static __device__ __forceinline__ uint32_t pack_f32_pair(float lo, float hi)
@@ -110,19 +118,6 @@ static __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4],
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-/* Four 8 x 8 blocks of a row-major shared tile as stored: lanes 8m..8m+7 name the rows of block
- * m, and each lane receives, of block m, the elements (g, 2t) and (g, 2t + 1): the A operand's
- * layout, and the B operand's for a B stored n-major ([n][k], as K is in Q K^T). One instruction
- * in place of four 32-bit loads; the issue slots it frees go to the tensor cores. */
-static __device__ __forceinline__ void load_blocks(uint32_t r[4], const bf16 *row)
-{
-    unsigned addr = (unsigned)__cvta_generic_to_shared(row);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr)
-                 : "memory");
-}
-
 static __device__ __forceinline__ void products_abt(RegTile acc, const bf16 *A, const bf16 *B, float *)
 {
     const int ld = Tile<bf16>::ld, lane = threadIdx.x % 32, block = lane / 8;
@@ -133,11 +128,11 @@ static __device__ __forceinline__ void products_abt(RegTile acc, const bf16 *A, 
 #pragma unroll
     for (int kk = 0; kk < HD / 16; kk++) {
         uint32_t a[4];
-        load_blocks(a, a_row + kk * 16);
+        load_blocks(a, a_row + kk * 16, false);
 #pragma unroll
         for (int n = 0; n < NTILES; n += 2) {
             uint32_t b[4];
-            load_blocks(b, b_row + n * 8 * ld + kk * 16);
+            load_blocks(b, b_row + n * 8 * ld + kk * 16, false);
             mma_bf16(acc[n], a, b[0], b[1]);
             mma_bf16(acc[n + 1], a, b[2], b[3]);
         }
@@ -159,7 +154,7 @@ static __device__ __forceinline__ void products_pb(RegTile acc, const RegTile p,
 #pragma unroll
         for (int n = 0; n < NTILES; n += 2) {
             uint32_t b[4];
-            load_blocks_transposed(b, b_row + n * 8);
+            load_blocks(b, b_row + n * 8, true);
             mma_bf16(acc[n], a, b[0], b[1]);
             mma_bf16(acc[n + 1], a, b[2], b[3]);
         }
