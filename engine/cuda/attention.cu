@@ -510,7 +510,7 @@ flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T
 }
 
 /* Backward, dK and dV: block (key tile, head, sequence) over the query tiles that see any of its
- * keys. The warp's register tiles are transposed scores: its 16 keys by the tile's 64 queries. *
+ * keys. The warp's register tiles are transposed scores: its 16 keys by the tile's 64 queries.
  * Held to 168 registers so that 3 blocks fit a multiprocessor (at its natural ~185, only 2: 8
  * warps to hide the latency of every shared load; a few bytes spill in bf16). */
 template <typename T>
