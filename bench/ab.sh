@@ -49,25 +49,30 @@ done
 summarize() {
     "$PY" - "$OUT/bench.txt" >"$OUT/summary.md" <<'EOF'
 import statistics, sys
-runs, letters = {}, set()
+runs, setups, letters = {}, {}, set()
 for line in open(sys.argv[1]):
     kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
-    runs.setdefault((kv["family"], kv["size"]), {}).setdefault(kv["build"], []).append(float(kv["tokens_per_s"]))
+    key = (kv["family"], kv["size"])
+    runs.setdefault(key, {}).setdefault(kv["build"], []).append(float(kv["tokens_per_s"]))
+    if "setup_s" in kv:
+        setups.setdefault(key, {}).setdefault(kv["build"], []).append(float(kv["setup_s"]))
     letters.add(kv["build"])
-print("| family | size | build | tok/s (median) | runs | /A (medians) | /A range (worst, best) |")
-print("|---|---|---|---|---|---|---|")
+print("| family | size | build | tok/s (median) | runs | /A (medians) | /A range (worst, best) | set-up s (median) |")
+print("|---|---|---|---|---|---|---|---|")
 for (family, size), by in sorted(runs.items()):
     a = by.get("A", [])
     for letter in sorted(letters):
         x = by.get(letter, [])
         if not x:
             continue
+        setup = setups.get((family, size), {}).get(letter)
+        setup = "%.2f" % statistics.median(setup) if setup else "-"
         if letter == "A" or not a:
-            print("| %s | %s | %s | %.0f | %d | - | - |" % (family, size, letter, statistics.median(x), len(x)))
+            print("| %s | %s | %s | %.0f | %d | - | - | %s |" % (family, size, letter, statistics.median(x), len(x), setup))
             continue
         ma, mx = statistics.median(a), statistics.median(x)
-        print("| %s | %s | %s | %.0f | %d | %.3f | %.3f-%.3f |"
-              % (family, size, letter, mx, len(x), mx / ma, min(x) / max(a), max(x) / min(a)))
+        print("| %s | %s | %s | %.0f | %d | %.3f | %.3f-%.3f | %s |"
+              % (family, size, letter, mx, len(x), mx / ma, min(x) / max(a), max(x) / min(a), setup))
 EOF
 }
 

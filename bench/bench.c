@@ -287,6 +287,7 @@ static int dump_step(const BenchArgs *a, ModelShape shape)
 static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name)
 {
     char err[512], device[256];
+    double t_setup = now_seconds(); /* backend, model, init, optimizer: what each process pays once */
     /* the meta only needs the model's tensor table: the CPU backend gives it on any machine */
     Backend *be = a->meta_only ? backend_cpu_create() : backend_cuda_create(0, a->dtype, err, sizeof err);
     if (!be) { fprintf(stderr, "dlcm-bench: %s\n", a->meta_only ? "no CPU backend" : err); return -1; }
@@ -312,6 +313,8 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
         }
     }
     int32_t *tokens = bench_tokens(a->batch, a->seq_len, a->vocab, 7);
+    be->synchronize(be);
+    double setup_s = now_seconds() - t_setup;
     StepStats st;
     double t0 = 0, concepts = 0, flops_launched = 0, loss = 0, t_fb = 0, t_opt = 0;
     for (int step = 0; step < a->warmup + a->steps; step++) {
@@ -362,13 +365,13 @@ static int bench_one(const BenchArgs *a, ModelShape shape, const char *size_name
     shape_params(&shape, &sp, err, sizeof err);
     printf("RESULT impl=ours family=%s size=%s dtype=%s batch=%d T=%d N=%.1fM params_total=%.1fM "
            "step_ms=%.2f tokens_per_s=%.0f tflops=%.1f mfu_bf16=%.3f mfu_tf32=%.3f peak_mem_gib=%.2f "
-           "realized_R=%.2f loss=%.4f launched_vs_analytic=%.3f device=\"%s\" concept_bucket=%d\n",
+           "realized_R=%.2f loss=%.4f launched_vs_analytic=%.3f device=\"%s\" concept_bucket=%d setup_s=%.2f\n",
            shape.family == FAMILY_DLCM ? "dlcm" : "dense", size_name,
            a->dtype == DTYPE_BF16 ? "bf16" : "fp32", a->batch, a->seq_len, sp.N / 1e6,
            (sp.N + sp.embedding + sp.unembedding) / 1e6, 1e3 * seconds / a->steps, tok_s, achieved,
            peak_bf16 > 0 ? achieved / peak_bf16 : 0, peak_tf32 > 0 ? achieved / peak_tf32 : 0,
            backend_cuda_peak_bytes(be) / (1024.0 * 1024 * 1024), R_real, loss,
-           flops_launched / (flops_per_token * tokens_per_step * a->steps), device, a->concept_bucket);
+           flops_launched / (flops_per_token * tokens_per_step * a->steps), device, a->concept_bucket, setup_s);
     if (a->breakdown)
         printf("BREAKDOWN family=%s size=%s forward_backward_ms=%.2f optimizer_ms=%.2f\n",
                shape.family == FAMILY_DLCM ? "dlcm" : "dense", size_name, 1e3 * t_fb / a->steps,
