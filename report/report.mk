@@ -3,7 +3,7 @@
 # link any of this, so it stays free of GSL and gnuplot.
 REPORT_OBJS := $(BUILD)/report/isoflop.o $(BUILD)/report/sweep_report.o\
                $(BUILD)/report/study.o $(BUILD)/report/study_tables.o $(BUILD)/report/domain_ratio.o\
-               $(BUILD)/report/paired.o\
+               $(BUILD)/report/paired.o $(BUILD)/report/curve_thin.o\
                $(BUILD)/report/seed_noise.o $(BUILD)/report/wall_time.o
 PROGRAMS += $(BIN)/dlcm-report
 TEST_OBJS += $(REPORT_OBJS)

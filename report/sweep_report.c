@@ -22,6 +22,7 @@
 #include "db/sweeps.h"
 #include "fit/plot.h"
 #include "fit/scope.h"
+#include "report/curve_thin.h"
 #include "report/isoflop.h"
 #include "report/seed_noise.h"
 #include "report/sweep_report.h"
@@ -470,24 +471,62 @@ static void plot_optima(Figures *f, const Line *lines, int n_lines, const FitLis
     finish(f, &p, which_D ? "D_opt against C per family" : "N_opt against C per family");
 }
 
+/* One run's training curve, gathered point by point from the store. */
 typedef struct {
-    FILE *out;
-    int n;
-} CurveWriter;
+    double *tokens, *loss;
+    int n, cap, failed;
+} Curve;
 
-static void write_curve_point(void *ctx, int64_t step, int64_t tokens, double train_loss, double val_loss)
+static void collect_curve_point(void *ctx, int64_t step, int64_t tokens, double train_loss, double val_loss)
 {
-    CurveWriter *w = ctx;
-    if (isfinite(train_loss) && tokens > 0) {
-        fprintf(w->out, "%lld %.8g\n", (long long)tokens, train_loss);
-        w->n++;
+    Curve *c = ctx;
+    if (c->failed || !isfinite(train_loss) || tokens <= 0) return;
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 1024;
+        double *t = realloc(c->tokens, (size_t)cap * sizeof *t);
+        if (t) c->tokens = t;
+        double *l = t ? realloc(c->loss, (size_t)cap * sizeof *l) : NULL;
+        if (l) c->loss = l;
+        if (!t || !l) {
+            c->failed = 1;
+            return;
+        }
+        c->cap = cap;
     }
+    c->tokens[c->n] = (double)tokens;
+    c->loss[c->n] = train_loss;
+    c->n++;
+}
+
+/* At most this many points a run: a 3e15-FLOP run logs thousands of steps, and a figure of every
+ * step of 50 runs was a 5 MB SVG. */
+enum { CURVE_POINTS = 200 };
+
+/* Writes run_id's training curve, thinned for the log-x axis, to out. Returns its point count. */
+static int write_thinned_curve(sqlite3 *db, const char *run_id, FILE *out)
+{
+    char err[512];
+    Curve c = {0};
+    int written = 0;
+    if (study_run_curve(db, run_id, collect_curve_point, &c, err, sizeof err) == 0 && !c.failed && c.n > 0) {
+        double *x = malloc((size_t)c.n * sizeof *x), *y = malloc((size_t)c.n * sizeof *y);
+        if (x && y) {
+            int k = curve_thin_log(c.tokens, c.loss, c.n, CURVE_POINTS, x, y);
+            for (int i = 0; i < k; i++) fprintf(out, "%.10g %.8g\n", x[i], y[i]);
+            written = k;
+        }
+        free(x);
+        free(y);
+    }
+    free(c.tokens);
+    free(c.loss);
+    return written;
 }
 
 static void plot_training_curves(Figures *f, sqlite3 *db, const RunList *l, double budget, int index)
 {
     Plot p;
-    char name[64], title[300], err[512];
+    char name[64], title[300];
     snprintf(name, sizeof name, "curves-C%d", index + 1);
     snprintf(title, sizeof title, "%s: training loss of every run at C = %.3g FLOPs", f->sweep, budget);
     if (plot_begin(&p, f->dir, name, title, "tokens trained", "training loss", 1, 0, f->err, sizeof f->err)) {
@@ -503,14 +542,14 @@ static void plot_training_curves(Figures *f, sqlite3 *db, const RunList *l, doub
         const Run *r = &l->runs[i];
         if (!isoflop_same_budget(r->budget, budget)) continue;
         int block;
-        CurveWriter w = {plot_block(&p, &block), 0};
-        if (!w.out) continue;
+        FILE *rows = plot_block(&p, &block);
+        if (!rows) continue;
         /* The legend entry is the block's first line (data, never gnuplot syntax). */
-        if (strcmp(r->family, "dense") == 0) fprintf(w.out, "\"dense N=%.3g\"\n", r->N);
-        else fprintf(w.out, "\"dlcm N=%.3g R=%g\"\n", r->N, r->R);
-        study_run_curve(db, r->id, write_curve_point, &w, err, sizeof err);
-        fclose(w.out);
-        if (w.n == 0) continue;
+        if (strcmp(r->family, "dense") == 0) fprintf(rows, "\"dense N=%.3g\"\n", r->N);
+        else fprintf(rows, "\"dlcm N=%.3g R=%g\"\n", r->N, r->R);
+        int points = write_thinned_curve(db, r->id, rows);
+        fclose(rows);
+        if (points == 0) continue;
         char path[700];
         plot_block_path(&p, block, path, sizeof path);
         used += (size_t)snprintf(cmd + used, cap - used, "%s'%s' using 1:2 with lines lw 1.5 dt %d title columnheader(1)",
@@ -526,7 +565,9 @@ static void plot_training_curves(Figures *f, sqlite3 *db, const RunList *l, doub
     plot_command(&p, cmd);
     free(cmd);
     char caption[200];
-    snprintf(caption, sizeof caption, "training curves at C = %.3g (solid: dense, dashed: dlcm)", budget);
+    snprintf(caption, sizeof caption,
+             "training curves at C = %.3g (solid: dense, dashed: dlcm; a run's steps averaged in %d equal bins of "
+             "log tokens)", budget, CURVE_POINTS);
     finish(f, &p, caption);
 }
 
