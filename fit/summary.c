@@ -35,7 +35,7 @@ static void chinchilla_derived(const double *c, double C, double *out)
 }
 
 static void dlcm_derived(const Law *law, const double *c, const CandidateSet *dlcm, const CandidateSet *dense,
-                         double C, double *out)
+                         double C, double *out, int *edge)
 {
     Allocation a = allocate_best(law, c, dlcm, C), d = allocate_best(law, c, dense, C);
     out[DL_DER_N] = a.valid ? a.N : NAN;
@@ -47,6 +47,30 @@ static void dlcm_derived(const Law *law, const double *c, const CandidateSet *dl
     out[DL_DER_DENSE_D] = d.valid ? d.D : NAN;
     out[DL_DER_DENSE_LOSS] = d.valid ? d.loss : NAN;
     out[DL_DER_GAP] = a.valid && d.valid ? d.loss - a.loss : NAN;
+    edge[0] = a.valid ? a.edge_N : 0;
+    edge[1] = a.valid ? a.edge_P : 0;
+    edge[2] = a.valid ? a.edge_R : 0;
+}
+
+/* A derived optimum's note, with where it sits on its search range: at an edge (in the point fit
+ * or in any resample) the optimum may lie beyond what was searched, so its value and interval are
+ * cut at that edge, not located. */
+static void edge_note(char *buf, size_t n, const char *base, const char *range, int point_edge, int at_lower,
+                      int at_upper, int valid)
+{
+    if (point_edge == 0 && at_lower == 0 && at_upper == 0) {
+        snprintf(buf, n, "%s", base);
+        return;
+    }
+    int upper_side = point_edge > 0 || (point_edge == 0 && at_upper >= at_lower);
+    const char *side = upper_side ? "UPPER" : "LOWER";
+    int count = upper_side ? at_upper : at_lower;
+    if (point_edge)
+        snprintf(buf, n, "%s; AT THE %s EDGE of the %s (the fit and %d of %d resamples): cut there, not located", base,
+                 side, range, count, valid);
+    else
+        snprintf(buf, n, "%s; at the %s edge of the %s in %d of %d resamples (not in the fit): its interval is cut there",
+                 base, side, range, count, valid);
 }
 
 /* Share of samples with an exponent below LAW_EXPONENT_FLOOR: per coefficient and over all. */
@@ -108,21 +132,38 @@ void summary_compute(LawSummary *s, const FitData *data, const EstimatorSettings
     if (allocate_candidates(&space, 0, &dlcm, err, sizeof err)) return;
     if (allocate_candidates(&space, 1, &dense, err, sizeof err)) { allocate_candidates_free(&dlcm); return; }
     double point[DL_DER_COUNT], *per = malloc((size_t)(B > 0 ? B : 1) * DL_DER_COUNT * sizeof *per);
-    dlcm_derived(law, s->coef, &dlcm, &dense, s->budget_max, point);
+    int point_edge[3], lower[3] = {0}, upper[3] = {0}, valid = 0;
+    dlcm_derived(law, s->coef, &dlcm, &dense, s->budget_max, point, point_edge);
     for (int b = 0; b < B; b++) {
-        dlcm_derived(law, s->samples + (size_t)b * law->n_coef, &dlcm, &dense, s->budget_max, per + (size_t)b * DL_DER_COUNT);
+        int e[3];
+        double *row = per + (size_t)b * DL_DER_COUNT;
+        dlcm_derived(law, s->samples + (size_t)b * law->n_coef, &dlcm, &dense, s->budget_max, row, e);
+        if (isfinite(row[DL_DER_N])) {
+            valid++;
+            for (int k = 0; k < 3; k++) {
+                lower[k] += e[k] < 0;
+                upper[k] += e[k] > 0;
+            }
+        }
         if (set->progress && (b + 1) % 200 == 0) fprintf(stderr, "  derived allocations: %d/%d\n", b + 1, B);
     }
     static const char *const names[DL_DER_COUNT] = {"N_opt", "P_opt", "R_opt", "D_opt", "loss_opt", "dense_N_opt",
                                                      "dense_D_opt", "dense_loss_opt", "loss_gap"};
+    /* The candidates are shapes (widths in steps of 64, whole blocks), so N, P and D move in steps:
+     * an interval spans the shapes the resamples chose, not the sizes between them. */
     static const char *const notes[DL_DER_COUNT] = {
-        "dlcm optimum at budget_max", "backbone share (searched in the data's P range)", "R (searched in the data's R range)", "training tokens",
-        "fitted loss at the optimum", "dense optimum (law without concept term)", "dense tokens",
-        "dense fitted loss", "dense_loss_opt - loss_opt"};
+        "dlcm optimum at budget_max (a candidate shape: N moves in steps)", "backbone share (searched in the data's P range)",
+        "R (searched in the data's R range)", "training tokens", "fitted loss at the optimum",
+        "dense optimum (law without concept term)", "dense tokens", "dense fitted loss", "dense_loss_opt - loss_opt"};
+    char note[SUMMARY_NOTE_LEN];
     double *col = malloc((size_t)(B > 0 ? B : 1) * sizeof *col);
     for (int q = 0; q < DL_DER_COUNT; q++) {
         for (int b = 0; b < B; b++) col[b] = per[(size_t)b * DL_DER_COUNT + q];
-        derived_add(s, names[q], point[q], col, B, set->level, notes[q]);
+        int k = q == DL_DER_N ? 0 : q == DL_DER_P ? 1 : q == DL_DER_R ? 2 : -1;
+        static const char *const ranges[3] = {"N range searched", "data's P range", "data's R range"};
+        if (k >= 0) edge_note(note, sizeof note, notes[q], ranges[k], point_edge[k], lower[k], upper[k], valid);
+        else snprintf(note, sizeof note, "%s", notes[q]);
+        derived_add(s, names[q], point[q], col, B, set->level, note);
     }
     free(col);
     free(per);

@@ -15,11 +15,12 @@
 #include "fit/scope.h"
 
 #define SUMMARY_MAX_DERIVED 16
+#define SUMMARY_NOTE_LEN 240
 
 typedef struct {
     char name[32];
     double value, lo, hi;
-    char note[96];
+    char note[SUMMARY_NOTE_LEN]; /* what it is, and where it sits on its search range */
 } Derived;
 
 typedef struct {

@@ -334,6 +334,52 @@ Test(fit_scope, the_query_search_flags_an_optimum_on_its_edge)
     allocate_candidates_free(&set);
 }
 
+/* The law's derived optimum (the report's "Derived quantities") says when it sits on its search
+ * range's edge, in the fit and in how many resamples: a value cut at R's edge with a zero-width
+ * interval would otherwise read as a precise optimum. */
+Test(fit_scope, the_derived_optimum_names_its_edge_and_how_many_resamples_share_it)
+{
+    Law law;
+    law_init(&law, "dlcm", 0);
+    double coef[11] = {1.7, 60, 12, 150, 0, 0, 0, 0.32, 0.25, 0.01, 0.27}; /* the largest R is best */
+    FitData d = {0};
+    for (int i = 0; i < 4; i++) {
+        FitPoint p = {.N = 1e6 * (1 + i), .D = 1e8, .R = 2 + 2 * i, .P = 0.3 + 0.1 * i, .R_target = NAN,
+                      .R_eval = NAN, .lr = NAN, .seed = -1};
+        p.C = 6 * p.N * p.D;
+        p.loss = law_loss(&law, coef, p.N, p.D, p.R, p.P, 0);
+        cr_assert_eq(fit_data_push(&d, &p), 0);
+    }
+    LawSummary s = {0};
+    s.law = law;
+    memcpy(s.coef, coef, sizeof coef);
+    s.n_samples = s.n_samples_ok = 3;
+    s.samples = malloc(3 * 11 * sizeof *s.samples);
+    cr_assert_not_null(s.samples);
+    for (int b = 0; b < 3; b++) memcpy(s.samples + 11 * b, coef, sizeof coef);
+    s.vocab = 4096;
+    s.seq_len = 512;
+    s.R_min = 2;
+    s.R_max = 8;
+    s.P_min = 0.3;
+    s.P_max = 0.7;
+    s.budget_max = 1e18;
+    EstimatorSettings set = estimator_defaults();
+    summary_compute(&s, &d, &set);
+    const Derived *r_opt = NULL, *loss_opt = NULL;
+    for (int q = 0; q < s.n_derived; q++) {
+        if (strcmp(s.derived[q].name, "R_opt") == 0) r_opt = &s.derived[q];
+        if (strcmp(s.derived[q].name, "loss_opt") == 0) loss_opt = &s.derived[q];
+    }
+    cr_assert(r_opt && loss_opt);
+    cr_assert_float_eq(r_opt->value, 8, 0.1, "R_opt %g", r_opt->value);
+    cr_assert(strstr(r_opt->note, "AT THE UPPER EDGE of the data's R range (the fit and 3 of 3 resamples)"), "%s",
+              r_opt->note);
+    cr_assert(strstr(loss_opt->note, "EDGE") == NULL, "%s", loss_opt->note);
+    summary_free(&s);
+    fit_data_free(&d);
+}
+
 /* ---- CSV strictness --------------------------------------------------------------------------- */
 
 static char csv_path[128];
