@@ -296,10 +296,35 @@ void estimator_percentile_interval(const double *values, int n, double level, do
     free(v);
 }
 
+/* The interval of the held-out mean absolute error over resamples of the held-out points (with
+ * replacement, LOBO_RESAMPLES times, the estimator's seed): the refit stays fixed, so this says how
+ * much the error depends on which runs were held out, not how much the refit could move. */
+enum { LOBO_RESAMPLES = 2000 };
+
+static void lobo_interval(const double *abs_err, int n, const EstimatorSettings *set, LoboResult *out)
+{
+    out->mae_log_lo = out->mae_log_hi = NAN;
+    if (n < 2) return;
+    double *means = malloc(LOBO_RESAMPLES * sizeof *means);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (means && rng) {
+        gsl_rng_set(rng, set->seed);
+        for (int b = 0; b < LOBO_RESAMPLES; b++) {
+            double sum = 0.0;
+            for (int i = 0; i < n; i++) sum += abs_err[gsl_rng_uniform_int(rng, (unsigned long)n)];
+            means[b] = sum / n;
+        }
+        estimator_percentile_interval(means, LOBO_RESAMPLES, set->level, &out->mae_log_lo, &out->mae_log_hi);
+    }
+    if (rng) gsl_rng_free(rng);
+    free(means);
+}
+
 int estimator_lobo(const Law *law, const FitPoint *pts, int n, const double *starts, int n_starts,
                    const EstimatorSettings *set, LoboResult *out, char *err, int errlen)
 {
     memset(out, 0, sizeof *out);
+    out->mae_log_lo = out->mae_log_hi = NAN;
     double top = 0.0;
     for (int i = 0; i < n; i++) top = fmax(top, pts[i].C);
     /* The held-out group: every budget within a factor 1.25 of the largest. */
@@ -324,13 +349,19 @@ int estimator_lobo(const Law *law, const FitPoint *pts, int n, const double *sta
     }
     free(train);
     double abs_sum = 0.0, sq_sum = 0.0, rel_sum = 0.0;
+    double *abs_err = malloc((size_t)out->n_held_out * sizeof *abs_err);
+    if (!abs_err) { snprintf(err, errlen, "out of memory"); return -1; }
+    int k = 0;
     for (int i = 0; i < n; i++) {
         if (pts[i].C <= cut) continue;
         double log_hat = law_log_predict(law, r.theta, &pts[i], NULL), d = log_hat - log(pts[i].loss);
+        abs_err[k++] = fabs(d);
         abs_sum += fabs(d);
         sq_sum += d * d;
         rel_sum += exp(log_hat) / pts[i].loss - 1.0;
     }
+    lobo_interval(abs_err, k, set, out);
+    free(abs_err);
     out->available = 1;
     out->mae_log = abs_sum / out->n_held_out;
     out->rmse_log = sqrt(sq_sum / out->n_held_out);

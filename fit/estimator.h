@@ -68,6 +68,9 @@ typedef struct {
     double budget_lo, budget_hi;  /* the held-out group's budget range */
     int n_held_out;
     double mae_log;     /* mean |log Lhat - log L| on the held-out points */
+    /* Its interval (set->level) over resamples of the held-out points with the refit held fixed:
+     * how much the error depends on which runs happened to be held out. NaN with fewer than 2. */
+    double mae_log_lo, mae_log_hi;
     double rmse_log;
     double mean_rel;    /* mean (Lhat - L) / L: the sign says over- or under-prediction */
 } LoboResult;

@@ -226,6 +226,8 @@ json_object *summary_to_json(const LawSummary *s, const FitData *data, const Est
         json_object_object_add(lobo, "held_out_budget_hi", json_object_new_double(s->lobo.budget_hi));
         json_object_object_add(lobo, "n_held_out", json_object_new_int(s->lobo.n_held_out));
         json_object_object_add(lobo, "mae_log", json_object_new_double(s->lobo.mae_log));
+        json_object_object_add(lobo, "mae_log_lo", number_or_null(s->lobo.mae_log_lo));
+        json_object_object_add(lobo, "mae_log_hi", number_or_null(s->lobo.mae_log_hi));
         json_object_object_add(lobo, "rmse_log", json_object_new_double(s->lobo.rmse_log));
         json_object_object_add(lobo, "mean_relative_error", json_object_new_double(s->lobo.mean_rel));
     }
@@ -339,8 +341,10 @@ void summary_print(FILE *f, const LawSummary *s)
     }
     fprintf(f, "  objective %.10g   R^2(log L) %.5f\n", s->objective, s->r2_log);
     if (s->lobo.available)
-        fprintf(f, "  leave-largest-budget-out (%d points, C in [%.3g, %.3g]): MAE(log L) %.4g, RMSE %.4g, mean rel. error %+.4f\n",
-                s->lobo.n_held_out, s->lobo.budget_lo, s->lobo.budget_hi, s->lobo.mae_log, s->lobo.rmse_log, s->lobo.mean_rel);
+        fprintf(f, "  leave-largest-budget-out (%d points, C in [%.3g, %.3g]): MAE(log L) %.4g [%.4g, %.4g over resamples "
+                   "of the held-out points], RMSE %.4g, mean rel. error %+.4f\n",
+                s->lobo.n_held_out, s->lobo.budget_lo, s->lobo.budget_hi, s->lobo.mae_log, s->lobo.mae_log_lo,
+                s->lobo.mae_log_hi, s->lobo.rmse_log, s->lobo.mean_rel);
     else
         fprintf(f, "  leave-largest-budget-out: not available (one budget group, or too few points without it)\n");
 }

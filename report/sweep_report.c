@@ -742,11 +742,16 @@ static void write_fit_section(FILE *out, const Fit *f)
     json_object *held;
     if (validation && json_object_object_get_ex(validation, "leave_largest_budget_out", &held)) {
         json_object *avail;
-        if (json_object_object_get_ex(held, "available", &avail) && json_object_get_boolean(avail))
+        if (json_object_object_get_ex(held, "available", &avail) && json_object_get_boolean(avail)) {
+            char bounds[80] = "";
+            double lo = json_number(held, "mae_log_lo"), hi = json_number(held, "mae_log_hi");
+            if (isfinite(lo) && isfinite(hi))
+                snprintf(bounds, sizeof bounds, " [%.3f, %.3f] over resamples of the held-out points", lo, hi);
             fprintf(out, "Held-out check: refitted without the largest budget (%.0f points), the law predicts them with "
-                         "a mean absolute error of %.3f in log L (RMSE %.3f, mean relative error %+.1f%%).\n\n",
-                    json_number(held, "n_held_out"), json_number(held, "mae_log"), json_number(held, "rmse_log"),
+                         "a mean absolute error of %.3f%s in log L (RMSE %.3f, mean relative error %+.1f%%).\n\n",
+                    json_number(held, "n_held_out"), json_number(held, "mae_log"), bounds, json_number(held, "rmse_log"),
                     100 * json_number(held, "mean_relative_error"));
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fit/allocate.h"
 #include "fit/decay.h"
@@ -220,6 +221,26 @@ Test(fit_estimator, leave_largest_budget_out_predicts_the_held_out_group)
     cr_assert(lobo.available);
     cr_assert(lobo.n_held_out >= 1 && lobo.n_held_out < n);
     cr_assert(lobo.mae_log < 0.02, "held-out MAE(log L) %g", lobo.mae_log);
+    /* One point held out (the grid's largest N and D alone): no interval from one point. */
+    cr_assert_eq(lobo.n_held_out, 1);
+    cr_assert(isnan(lobo.mae_log_lo) && isnan(lobo.mae_log_hi), "[%g, %g]", lobo.mae_log_lo, lobo.mae_log_hi);
+    /* Six runs at the largest budget (other splits of the same C): the interval over resamples of
+     * the held-out points brackets the error and has a width. */
+    Law truth_law;
+    law_init(&truth_law, "chinchilla", 0);
+    FitPoint more[64 + 5];
+    memcpy(more, pts, (size_t)n * sizeof *pts);
+    for (int k = 1; k <= 5; k++) {
+        FitPoint p = pts[n - 1];
+        p.N /= pow(1.6, k);
+        p.D *= pow(1.6, k);
+        p.loss = law_loss(&truth_law, chinchilla_truth, p.N, p.D, 1, 0, 1) * exp(0.005 * gsl_ran_gaussian(rng, 1.0));
+        more[n + k - 1] = p;
+    }
+    cr_assert_eq(estimator_lobo(&law, more, n + 5, starts, n_starts, &set, &lobo, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(lobo.n_held_out, 6);
+    cr_assert(lobo.mae_log_lo <= lobo.mae_log && lobo.mae_log <= lobo.mae_log_hi && lobo.mae_log_lo < lobo.mae_log_hi,
+              "MAE %g [%g, %g]", lobo.mae_log, lobo.mae_log_lo, lobo.mae_log_hi);
     free(starts);
     gsl_rng_free(rng);
 }

@@ -472,6 +472,18 @@ Test(report_study, a_known_law_gives_back_its_multiplier_and_every_table, .timeo
     cr_assert_eq(table_cell(text, "| At equal training FLOPs a DLCM reaches", 2, cell, sizeof cell), 0);
     cr_assert(strcmp(cell, " **holds** ") != 0, "a verdict against the known law");
 
+    /* The law's held-out error carries its interval, and the target's verdict follows from it: met
+     * only when the whole interval is within 2 %, not met only when the whole of it is beyond. */
+    cr_assert_eq(table_cell(text, "| The compression-aware law (Eq. 22) describes the runs", 1, cell, sizeof cell), 0);
+    double held, held_lo, held_hi;
+    const char *held_at = strstr(cell, "held-out error ");
+    cr_assert(held_at && sscanf(held_at, "held-out error %lf %% [%lf, %lf]", &held, &held_lo, &held_hi) == 3, "%s", cell);
+    cr_assert(held_lo <= held && held <= held_hi && held_lo < held_hi, "%g [%g, %g]", held, held_lo, held_hi);
+    const char *expected = held_hi <= 2 ? "(target <= 2 %: met)" : held_lo > 2 ? "(target <= 2 %: not met)"
+                                                                               : "(target <= 2 %: cannot decide";
+    cr_assert(strstr(cell, expected), "'%s' should say %s", cell, expected);
+    cr_assert(strstr(text, "(95 % over resamples of the held-out runs, the refit fixed)"), "%s", text);
+
     /* The law-free optimum: a section per family. Every size of this fixture lies above the known
      * law's optimum (the best run of each budget is its smallest), so no budget may be located:
      * dense (3 sizes) and every DLCM line are bounds at the smallest size. */
