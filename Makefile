@@ -88,6 +88,10 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 $(TEST_BIN): $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%.o) $(TEST_OBJS) $(PART_LIBS)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS) -lcriterion
+# the GPU tests (engine/cuda/cuda.mk) link every part too; their rule sits here, where PART_LIBS is
+# complete, so a fresh parallel build makes each library before the link needs it
+$(GPU_TEST_BIN): $(GPU_TEST_SRCS:tests/gpu/%.c=$(BUILD)/tests/gpu/%.o) $(PART_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS) -lcriterion
 test: $(TEST_BIN) $(PROGRAMS) $(TEST_DATA)
 	./$(TEST_BIN) --jobs 2 $(TEST_ARGS)
 

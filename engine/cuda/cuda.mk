@@ -26,8 +26,7 @@ GPU_TEST_ARGS ?= --verbose
 $(BUILD)/tests/gpu/%.o: tests/gpu/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(GPU_TEST_BIN): $(GPU_TEST_SRCS:tests/gpu/%.c=$(BUILD)/tests/gpu/%.o) $(PART_LIBS)
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(PART_LIBS) -Wl,--end-group $(EXT_LIBS) -lcriterion
+# its link rule is in the top Makefile, after every part has added its library to PART_LIBS
 
 ifneq ($(strip $(NVCC)),)
 # then two runs of configs/tiny-dlcm.yaml, and runs killed and resumed, must end identical
