@@ -26,6 +26,7 @@
 #define NTILES (TILE / 8)      /* 8-wide column groups of a 64-wide register tile */
 #define SCRATCH_LD (TILE + 4)  /* fp32 path: a warp's 16 x 64 probabilities in shared memory */
 #define LOG2E 1.4426950408889634f
+#define LN2 0.6931471805599453f
 #define FULL_MASK 0xffffffffu
 
 /* A 64 x 64 tile in shared memory, rows padded by 16 bytes so that the fragment reads of a warp
@@ -54,8 +55,6 @@ static __device__ __forceinline__ void zero_tile(RegTile acc)
 #pragma unroll
         for (int e = 0; e < 4; e++) acc[n][e] = 0.0f;
 }
-
-static __device__ __forceinline__ float attn_exp(float x) { return exp2f(x * LOG2E); }
 
 static __device__ __forceinline__ float quad_sum(float x)
 {
@@ -292,7 +291,8 @@ __global__ void row_dots_kernel(AttnArgs a, float *D, const T *dout, const T *ou
 }
 
 /* Forward: block (query tile, head, sequence). The null key starts the online softmax: its score
- * is the first running maximum, its weight 1 and v_null the first output. */
+ * is the first running maximum, its weight 1 and v_null the first output. Scores are kept in base
+ * 2 (times log2(e), folded into the scale) so that each weight is one exp2 of a difference. */
 template <typename T>
 __global__ void __launch_bounds__(THREADS)
 flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T *q, const T *k,
@@ -321,13 +321,14 @@ flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T 
     async_wait_all_but_newest(); /* Q */
     __syncthreads();
     const T *q_warp = sQ + warp * WARP_ROWS * ld;
+    const float scale2 = a.scale * LOG2E;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     RegTile o;
     zero_tile(o);
     if (a.has_null) {
         const T *kn = k_null + h * HD, *vn = v_null + h * HD;
         for (int half = 0; half < 2; half++) {
-            m[half] = a.scale * quad_dot(q_warp + (g + 8 * half) * ld, kn);
+            m[half] = scale2 * quad_dot(q_warp + (g + 8 * half) * ld, kn);
             l[half] = t == 0 ? 1.0f : 0.0f; /* l is summed over the quad at the end */
         }
 #pragma unroll
@@ -357,14 +358,14 @@ flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T 
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int half = e / 2, col = k0 + n * 8 + 2 * t + e % 2;
-                s[n][e] = col < vis[half] ? s[n][e] * a.scale : -INFINITY;
+                s[n][e] = col < vis[half] ? s[n][e] * scale2 : -INFINITY;
                 tile_max[half] = fmaxf(tile_max[half], s[n][e]);
             }
         float alpha[2], base[2], sum[2] = {0.0f, 0.0f};
         for (int half = 0; half < 2; half++) {
             float m_new = fmaxf(m[half], quad_max(tile_max[half]));
             base[half] = m_new == -INFINITY ? 0.0f : m_new; /* nothing seen yet: keep zeros */
-            alpha[half] = attn_exp(m[half] - base[half]);
+            alpha[half] = exp2f(m[half] - base[half]);
             m[half] = m_new;
         }
 #pragma unroll
@@ -372,7 +373,7 @@ flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T 
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int half = e / 2;
-                s[n][e] = attn_exp(s[n][e] - base[half]);
+                s[n][e] = exp2f(s[n][e] - base[half]);
                 sum[half] += s[n][e];
                 o[n][e] *= alpha[half];
             }
@@ -394,7 +395,7 @@ flash_forward_kernel(AttnArgs a, const int *limits, T *out, float *lse, const T 
         for (int n = 0; n < NTILES; n++)
 #pragma unroll
             for (int j = 0; j < 2; j++) dst[n * 8 + 2 * t + j] = from_f32<T>(o[n][2 * half + j]);
-        if (t == 0) lse[((size_t)b * a.H + h) * a.Tq + row[half]] = total > 0.0f ? m[half] + logf(total) : -INFINITY;
+        if (t == 0) lse[((size_t)b * a.H + h) * a.Tq + row[half]] = total > 0.0f ? m[half] * LN2 + logf(total) : -INFINITY;
     }
     count_products(a, (unsigned long long)key_tiles * 2 * TILE * TILE + (a.has_null ? 2ull * TILE : 0ull));
 }
@@ -428,13 +429,15 @@ flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T
     }
     async_commit();
     int row[2], vis[2];
-    float L[2], D[2];
+    float L[2], L2[2], D[2]; /* L2: lse in base 2, so p = 2^(s scale2 - L2) */
+    const float scale2 = a.scale * LOG2E;
     for (int half = 0; half < 2; half++) {
         row[half] = q0 + warp * WARP_ROWS + g + 8 * half;
         size_t at = ((size_t)b * a.H + h) * a.Tq + row[half];
         L[half] = row[half] < a.Tq ? lse[at] : -INFINITY;
         D[half] = row[half] < a.Tq ? row_dots[at] : 0.0f;
         vis[half] = isfinite(L[half]) ? visible_keys(a, b, row[half]) : 0;
+        L2[half] = L[half] * LOG2E;
     }
     const T *q_warp = sQ + warp * WARP_ROWS * ld, *do_warp = sdO + warp * WARP_ROWS * ld;
     RegTile dq_acc;
@@ -462,7 +465,7 @@ flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T
 #pragma unroll
             for (int e = 0; e < 4; e++) { /* s becomes dS = P (dP - D) scale */
                 int half = e / 2, col = k0 + n * 8 + 2 * t + e % 2;
-                float p = col < vis[half] ? attn_exp(s[n][e] * a.scale - L[half]) : 0.0f;
+                float p = col < vis[half] ? exp2f(s[n][e] * scale2 - L2[half]) : 0.0f;
                 s[n][e] = p * (dp[n][e] - D[half]) * a.scale;
             }
         products_pb(dq_acc, s, sK, scratch);
@@ -478,7 +481,7 @@ flash_backward_dq_kernel(AttnArgs a, const int *limits, const float *row_dots, T
             int r = warp * WARP_ROWS + g + 8 * half;
             float s_null = quad_dot(q_warp + (g + 8 * half) * ld, kn);
             float dp_null = quad_dot(do_warp + (g + 8 * half) * ld, vn);
-            float p = isfinite(L[half]) ? attn_exp(a.scale * s_null - L[half]) : 0.0f;
+            float p = isfinite(L[half]) ? exp2f(scale2 * s_null - L2[half]) : 0.0f;
             ds_null[half] = p * (dp_null - D[half]) * a.scale;
             if (t == 0) {
                 null_ds[r] = ds_null[half];
@@ -520,8 +523,12 @@ flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const 
                           const T *v)
 {
     extern __shared__ __align__(16) unsigned char smem[];
-    __shared__ float tile_lse[2][TILE], tile_D[2][TILE];
-    __shared__ int tile_vis[2][TILE];
+    /* per query of the staged tile: lse in base 2 (log2(e) lse), D, visible keys; read in
+     * pairs (columns 2t, 2t + 1 of a group), hence the 8-byte alignment */
+    __shared__ __align__(16) float tile_lse2[2][TILE];
+    __shared__ __align__(16) float tile_D[2][TILE];
+    __shared__ __align__(16) int tile_vis[2][TILE];
+    const float scale2 = a.scale * LOG2E; /* p = 2^(s scale2 - lse2): one FMA before the exp2 */
     const int ld = Tile<T>::ld;
     /* K, V, then Q and dO twice: the next query tile loads while this one is used */
     const int pair = 2 * Tile<T>::elems; /* one buffer: a Q tile, then a dO tile */
@@ -553,7 +560,7 @@ flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const 
             int i = q0 + threadIdx.x;
             size_t at = ((size_t)b * a.H + h) * a.Tq + i;
             float L = i < a.Tq ? lse[at] : -INFINITY;
-            tile_lse[buf][threadIdx.x] = isfinite(L) ? L : 0.0f;
+            tile_lse2[buf][threadIdx.x] = isfinite(L) ? L * LOG2E : 0.0f;
             tile_D[buf][threadIdx.x] = i < a.Tq ? row_dots[at] : 0.0f;
             tile_vis[buf][threadIdx.x] = isfinite(L) ? visible_keys(a, b, i) : 0;
         }
@@ -568,8 +575,9 @@ flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const 
         async_wait_all_but_newest(); /* K, V and this query tile */
         __syncthreads();
         tiles_done++;
-        const float *t_lse = tile_lse[cur], *t_D = tile_D[cur];
-        const int *t_vis = tile_vis[cur];
+        const float2 *t_lse2 = reinterpret_cast<const float2 *>(tile_lse2[cur]);
+        const float2 *t_D = reinterpret_cast<const float2 *>(tile_D[cur]);
+        const int2 *t_vis = reinterpret_cast<const int2 *>(tile_vis[cur]);
         const T *sQ = sQdO + cur * pair, *sdO = sQ + Tile<T>::elems;
         RegTile p, ds;
         zero_tile(p);
@@ -577,14 +585,20 @@ flash_backward_dkv_kernel(AttnArgs a, const int *limits, int query_tiles, const 
         products_abt(p, k_warp, sQ, scratch);  /* S^T */
         products_abt(ds, v_warp, sdO, scratch); /* dP^T */
 #pragma unroll
-        for (int n = 0; n < NTILES; n++)
+        for (int n = 0; n < NTILES; n++) {
+            /* this lane's two columns of group n: queries n * 8 + 2t and n * 8 + 2t + 1 */
+            float2 lse_pair = t_lse2[n * 4 + t], d_pair = t_D[n * 4 + t];
+            int2 vis_pair = t_vis[n * 4 + t];
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int half = e / 2, c = n * 8 + 2 * t + e % 2;
-                float pr = key[half] < t_vis[c] ? attn_exp(p[n][e] * a.scale - t_lse[c]) : 0.0f;
+                int half = e / 2;
+                float lse2 = e % 2 ? lse_pair.y : lse_pair.x, d = e % 2 ? d_pair.y : d_pair.x;
+                int vis = e % 2 ? vis_pair.y : vis_pair.x;
+                float pr = key[half] < vis ? exp2f(p[n][e] * scale2 - lse2) : 0.0f;
                 p[n][e] = pr;
-                ds[n][e] = pr * (ds[n][e] - t_D[c]) * a.scale;
+                ds[n][e] = pr * (ds[n][e] - d) * a.scale;
             }
+        }
         products_pb(dv_acc, p, sdO, scratch);
         products_pb(dk_acc, ds, sQ, scratch);
         __syncthreads(); /* every warp is done with this buffer before it is loaded again */
