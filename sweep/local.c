@@ -42,7 +42,6 @@ typedef struct {
 } Slot;
 
 static volatile sig_atomic_t stop_requested = 0;
-static double monotonic_now(void);
 static void on_stop_signal(int sig) { stop_requested = sig; }
 
 void local_options_default(LocalOptions *opt)
@@ -135,7 +134,7 @@ static int run_fits(void *ctx_ptr, const ClaimedRun *run)
     PackChoice choice;
     int per_gpu = run_per_gpu(ctx->opt, run, ctx->device, &choice);
     if (ctx->deadline_at > 0 &&
-        monotonic_now() + run_seconds(ctx->opt, ctx->throughput, choice.run_flops, per_gpu, ctx->device) > ctx->deadline_at) {
+        monotonic_seconds() + run_seconds(ctx->opt, ctx->throughput, choice.run_flops, per_gpu, ctx->device) > ctx->deadline_at) {
         ctx->deferred++; /* started now, it would be stopped half done */
         return 0;
     }
@@ -265,7 +264,7 @@ static int heartbeat(sqlite3 *db, Slot *slots, char *err, int errlen)
         }
         if (study_copy_progress(db, slots[i].id, paths.run_db, err, errlen)) return -1;
         int64_t tokens;
-        double rate, now = monotonic_now();
+        double rate, now = monotonic_seconds();
         if (sweeps_run_progress(paths.run_db, slots[i].id, &tokens, &rate) == 0) {
             /* A trainer that reports no throughput: measured here from its progress. */
             if (rate < 0 && slots[i].rate_time > 0 && tokens > slots[i].rate_tokens && now > slots[i].rate_time)
@@ -302,25 +301,18 @@ static double aggregate_flops_per_s(const Slot *slots, const LocalOptions *opt)
     return best;
 }
 
-static double monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void show_status(sqlite3 *db, int64_t sweep_id, const char *name, const LocalOptions *opt, int tty,
                         int final_line)
 {
     if (!opt->status_out) return;
     static double started = -1;
-    if (started < 0) started = monotonic_now();
+    if (started < 0) started = monotonic_seconds();
     SweepCounts c;
     char err[256], line[256], elapsed[24];
     if (sweeps_counts(db, sweep_id, &c, err, sizeof err)) return;
     local_format_status(name, c.done, c.running, c.failed, c.diverged, c.queued, c.tokens_per_s,
                         (double)(c.tokens_planned - c.tokens_done), line, sizeof line);
-    format_duration(monotonic_now() - started, elapsed, sizeof elapsed);
+    format_duration(monotonic_seconds() - started, elapsed, sizeof elapsed);
     size_t used = strlen(line);
     snprintf(line + used, sizeof line - used, " | %.0f%% of tokens | elapsed %s",
              c.tokens_planned > 0 ? 100.0 * c.tokens_done / c.tokens_planned : 0.0, elapsed);
@@ -402,7 +394,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
     MpsDaemon mps = {0}; /* packed runs on a GPU run concurrently only under MPS */
     if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu != 1) mps_start(&mps, stderr); /* also when quiet */
     print_packing(db, sweep_id, opt);
-    double deadline_at = opt->deadline_s > 0 ? monotonic_now() + opt->deadline_s : 0;
+    double deadline_at = opt->deadline_s > 0 ? monotonic_seconds() + opt->deadline_s : 0;
     Throughput throughput = {0, deadline_at > 0 ? sweeps_measured_flops_per_s(db) : 0};
     if (deadline_at > 0 && opt->status_out) {
         if (throughput.per_run_mean > 0)
@@ -426,11 +418,11 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
         fprintf(opt->status_out, "requeued %d stale run(s) left running by an earlier scheduler\n", requeued);
     for (;;) {
         if (stop_requested) break;
-        if (deadline_at > 0 && monotonic_now() >= deadline_at) {
+        if (deadline_at > 0 && monotonic_seconds() >= deadline_at) {
             deadline_hit = 1;
             break;
         }
-        if (monotonic_now() >= claims_paused_until &&
+        if (monotonic_seconds() >= claims_paused_until &&
             fill_slots(db, sweep_id, opt, slots, tty, deadline_at, &throughput, &deferred, err, errlen)) {
             rc = -1;
             break;
@@ -448,14 +440,14 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
                     goto out;
                 }
                 print_event(opt, tty, slots[i].cancelled ? "cancelled" : outcome, slots[i].id);
-                if (strcmp(outcome, "locked") == 0) claims_paused_until = monotonic_now() + 1.0;
+                if (strcmp(outcome, "locked") == 0) claims_paused_until = monotonic_seconds() + 1.0;
                 slots[i].pid = 0;
                 if (deadline_at > 0 && strcmp(outcome, "done") == 0)
                     throughput.per_run_mean = sweeps_measured_flops_per_s(db);
             }
         }
 
-        double now = monotonic_now();
+        double now = monotonic_seconds();
         if (now - last_beat >= opt->heartbeat_s) {
             if (heartbeat(db, slots, err, errlen)) { rc = -1; break; }
             double busiest = aggregate_flops_per_s(slots, opt);
@@ -482,7 +474,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
             if (deferred > 0 && c.running == 0) {
                 if (opt->status_out)
                     fprintf(opt->status_out, "deadline: %d queued run(s) cannot end in the %.0f s left; stopping now\n",
-                            c.queued, deadline_at - monotonic_now());
+                            c.queued, deadline_at - monotonic_seconds());
                 deadline_hit = 1;
                 break;
             }
@@ -499,13 +491,13 @@ out:
     if (deadline_hit && opt->status_out && running_slots(slots))
         fprintf(opt->status_out, "deadline: stopping %d trainer(s); their runs go back to the queue\n",
                 running_slots(slots));
-    double grace_until = monotonic_now() + opt->stop_grace_s;
+    double grace_until = monotonic_seconds() + opt->stop_grace_s;
     for (int i = 0; i < MAX_SLOTS; i++) {
         if (!slots[i].pid) continue;
         int status;
         if (deadline_hit) {
             while (waitpid(slots[i].pid, &status, WNOHANG) == 0) {
-                if (monotonic_now() >= grace_until) {
+                if (monotonic_seconds() >= grace_until) {
                     kill(slots[i].pid, SIGKILL);
                     while (waitpid(slots[i].pid, &status, 0) < 0 && errno == EINTR) {}
                     break;

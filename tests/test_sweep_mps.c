@@ -82,6 +82,8 @@ Test(sweep_mps, daemon_started_for_the_trainers_and_stopped)
     cr_expect_neq(stat(saved_pipe, &st), 0, "the pipe directory %s is left behind", saved_pipe);
     cr_expect_null(getenv("CUDA_MPS_PIPE_DIRECTORY"));
     cr_expect(strstr(log_text, "mps: started") != NULL, "log: %s", log_text);
+    cr_expect(strstr(log_text, "mps: stopped the control daemon in ") != NULL, "log: %s", log_text);
+    cr_expect(strstr(log_text, "still there") == NULL, "the stand-in removed its pipe: %s", log_text);
     free(log_text);
     remove_tree(f.dir);
 }

@@ -1,7 +1,16 @@
-/* util/duration.c: durations for progress and status lines (see util/duration.h). */
+/* util/duration.c: the monotonic clock and durations for progress and status lines (see
+ * util/duration.h). */
 #include "util/duration.h"
 
 #include <stdio.h>
+#include <time.h>
+
+double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 void format_duration(double seconds, char *buf, int buflen)
 {
