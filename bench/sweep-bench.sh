@@ -43,7 +43,7 @@ for packing in $PACKINGS; do
         --trainer "$BIN/dlcm-train" --max-per-gpu "$per_gpu" --mps "$mps" --quiet \
         2>"$OUT/sweep-p$per_gpu-$mps.err" || rc=$?
     t1=$(date +%s.%N)
-    grep -h "^mps:" "$OUT/sweep-p$per_gpu-$mps.err" || true
+    grep -h "^mps:\|^schedule:" "$OUT/sweep-p$per_gpu-$mps.err" || true
     # where the runs' wall time went (the trainer's phases: steps, evaluation, checkpoints,
     # held-out measurements, start-up): small runs are bound by what lies outside their steps
     "$BIN/dlcm-sweep" status --db "$OUT/p$per_gpu-$mps.sqlite" 2>/dev/null | grep "^wall time" |

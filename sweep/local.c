@@ -391,6 +391,8 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGHUP, &sa, &old_hup); /* a closed terminal stops the sweep like SIGTERM */
     int tty = opt->status_out && isatty(fileno(opt->status_out));
+    /* the scheduler's own time around its trainers: small runs make it matter */
+    double began = monotonic_seconds(), first_start = -1, last_end = -1;
     MpsDaemon mps = {0}; /* packed runs on a GPU run concurrently only under MPS */
     if (opt->mps && opt->n_gpus > 0 && opt->max_per_gpu != 1) mps_start(&mps, stderr); /* also when quiet */
     print_packing(db, sweep_id, opt);
@@ -427,6 +429,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
             rc = -1;
             break;
         }
+        if (first_start < 0 && running_slots(slots) > 0) first_start = monotonic_seconds();
 
         int status;
         pid_t pid;
@@ -440,6 +443,7 @@ int local_run(sqlite3 *db, int64_t sweep_id, const char *sweep_name, const Local
                     goto out;
                 }
                 print_event(opt, tty, slots[i].cancelled ? "cancelled" : outcome, slots[i].id);
+                last_end = monotonic_seconds();
                 if (strcmp(outcome, "locked") == 0) claims_paused_until = monotonic_seconds() + 1.0;
                 slots[i].pid = 0;
                 if (deadline_at > 0 && strcmp(outcome, "done") == 0)
@@ -523,6 +527,11 @@ out:
     }
     show_status(db, sweep_id, sweep_name, opt, tty, 1);
     mps_stop(&mps, stderr);
+    if (first_start >= 0 && last_end >= first_start) { /* also when quiet, like the MPS lines */
+        double ended = monotonic_seconds();
+        fprintf(stderr, "schedule: %.2f s in all; the first trainer started after %.2f s, the last ended %.2f s "
+                "before the end\n", ended - began, first_start - began, ended - last_end);
+    }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);

@@ -45,6 +45,15 @@ Test(sweep_run, completes_then_rerun_skips_completed_runs)
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs WHERE device = 'cpu'"), 4, "CPU-only: the CPU backend");
     cr_assert_eq(q(&s, "SELECT count(*) FROM metrics"), 4 * 5, "metrics collected into the main database");
     for (int seed = 0; seed < 4; seed++) cr_assert_eq(tu_launches_of(&s, seed), 1);
+    /* even when quiet, the scheduler says how much of its time lay outside the trainers */
+    char log[8192];
+    tu_read(s.log, log, sizeof log);
+    const char *line = strstr(log, "schedule: ");
+    cr_assert_not_null(line, "no schedule line in: %s", log);
+    double total, before, after;
+    cr_assert_eq(sscanf(line, "schedule: %lf s in all; the first trainer started after %lf s, the last ended %lf s",
+                        &total, &before, &after), 3, "%s", line);
+    cr_expect(before >= 0 && after >= 0 && before + after <= total, "%s", line);
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
     for (int seed = 0; seed < 4; seed++) cr_assert_eq(tu_launches_of(&s, seed), 1, "a completed run is not run again");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 4);
