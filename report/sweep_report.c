@@ -345,6 +345,21 @@ static int write_isoflop_points(FILE *pts, const RunList *l, const Shapes *shape
     return n;
 }
 
+/* Whether a stored fit says it is identified: 1, 0, or -1 when it does not say (it predates the
+ * stored identification). */
+static int fit_identified(const LoadedFit *fit)
+{
+    json_object *ident_json;
+    Identification ident;
+    scope_identification_from_json(json_object_object_get_ex(fit->root, "identification", &ident_json) ? ident_json : NULL,
+                                   &ident);
+    return ident.known ? ident.identified : -1;
+}
+
+/* The law's curve and minimum are drawn only at the budgets where this line has runs: elsewhere
+ * they would be the law's extrapolation dressed as a fit of points that do not exist. A law that
+ * is not identified says so in the title, since its minima are then descriptions of the grid,
+ * not located optima (the report's tables say the same beside each number). */
 static void plot_isoflops(Figures *f, const RunList *l, const Shapes *shapes, const Line *d, const LoadedFit *fit,
                           const double *budgets, int n_budgets)
 {
@@ -352,7 +367,9 @@ static void plot_isoflops(Figures *f, const RunList *l, const Shapes *shapes, co
     char name[96], title[300], cmd[8192];
     snprintf(name, sizeof name, "isoflop-%.31s", d->file_tag);
     snprintf(title, sizeof title, "%.100s: isoFLOP curves, %.47s%s", f->sweep, d->label,
-             fit ? "" : " (no fit of this family stored)");
+             !fit                      ? " (no fit of this family stored)"
+             : fit_identified(fit) == 0 ? " (law not identified: its minima describe the grid)"
+                                        : "");
     if (plot_begin(&p, f->dir, name, title, "non-embedding parameters N", "final loss", 1, 0, f->err, sizeof f->err)) {
         f->failed = 1;
         return;
@@ -379,7 +396,7 @@ static void plot_isoflops(Figures *f, const RunList *l, const Shapes *shapes, co
         else if (n_pts)
             used += (size_t)snprintf(cmd + used, sizeof cmd - used, "%s'%s' using 1:2 with points pt 7 ps 1.3 lc %d title 'C=%.3g runs'",
                                      used > 5 ? ", " : "", path, b + 1, budgets[b]);
-        if (!fit || used >= sizeof cmd) continue;
+        if (!fit || !n_pts || used >= sizeof cmd) continue;
         FamilyLine line = {d->dense, d->R, d->P, &d->flops};
         double lo, hi;
         search_range(d, &lo, &hi);
@@ -391,7 +408,7 @@ static void plot_isoflops(Figures *f, const RunList *l, const Shapes *shapes, co
         }
         if (curve) fclose(curve);
         plot_block_path(&p, block, path, sizeof path);
-        used += (size_t)snprintf(cmd + used, sizeof cmd - used, "%s'%s' using 1:2 with lines lw 2 lc %d title 'C=%.3g fit'",
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, "%s'%s' using 1:2 with lines lw 2 lc %d title 'C=%.3g law'",
                                  used > 5 ? ", " : "", path, b + 1, budgets[b]);
         Optimum o = optimum_of(fit, d, budgets[b]);
         FILE *opt = plot_block(&p, &block);
@@ -402,7 +419,7 @@ static void plot_isoflops(Figures *f, const RunList *l, const Shapes *shapes, co
         }
         plot_block_path(&p, block, path, sizeof path);
         used += (size_t)snprintf(cmd + used, sizeof cmd - used,
-                                 ", '%s' using 1:2:3:4 with xerrorbars pt 5 ps 1.5 lc %d title 'C=%.3g optimum%s'", path,
+                                 ", '%s' using 1:2:3:4 with xerrorbars pt 5 ps 1.5 lc %d title 'C=%.3g law minimum%s'", path,
                                  b + 1, budgets[b], o.at_edge ? " (edge: a bound)" : "");
     }
     if (used >= sizeof cmd || used <= 5) {
@@ -424,8 +441,13 @@ static void plot_optima(Figures *f, const Line *lines, int n_lines, const FitLis
     Plot p;
     char name[64], title[300], cmd[4096];
     snprintf(name, sizeof name, "%s-vs-C", which_D ? "D_opt" : "N_opt");
-    snprintf(title, sizeof title, "%s: fitted %s against C (bars: 95%% bootstrap)",
-             f->sweep, which_D ? "D_opt (tokens)" : "N_opt (parameters)");
+    int unidentified = 0;
+    for (int k = 0; k < n_lines; k++) {
+        const LoadedFit *fit = fit_for(fits, lines[k].dense);
+        if (fit && fit_identified(fit) == 0) unidentified = 1;
+    }
+    snprintf(title, sizeof title, "%s: fitted %s against C (bars: 95%% bootstrap)%s", f->sweep,
+             which_D ? "D_opt (tokens)" : "N_opt (parameters)", unidentified ? "; a law not identified" : "");
     if (plot_begin(&p, f->dir, name, title, "training FLOPs C", which_D ? "D_opt" : "N_opt", 1, 1, f->err,
                    sizeof f->err)) {
         f->failed = 1;
@@ -814,11 +836,7 @@ static void describe_location(const LoadedFit *fit, const Line *line, const Opti
     }
     if (!o->at_edge && o->edge_share <= 0.05 && strlen(buf) == before)
         add_clause(buf, n, isnan(r->lo[Q_N]) ? "yes, inside the runs' N range" : "yes, inside the fitted runs' N and D/N");
-    json_object *ident_json;
-    Identification ident;
-    scope_identification_from_json(json_object_object_get_ex(fit->root, "identification", &ident_json) ? ident_json : NULL,
-                                   &ident);
-    if (ident.known && !ident.identified) add_clause(buf, n, "the fit is not identified");
+    if (fit_identified(fit) == 0) add_clause(buf, n, "the fit is not identified");
 }
 
 /* The best shape of each line at each budget: with one seed per shape, the best run (as a

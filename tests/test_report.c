@@ -67,6 +67,16 @@ Test(report, writes_the_report_and_every_figure_it_names)
     cr_assert_geq(figures, 5, "isoFLOP, N_opt, D_opt, curves and residuals");
     cr_assert(strstr(text, "isoflop-dense.png") && strstr(text, "curves-C1.png") && strstr(text, "residuals.png") &&
               strstr(text, "N_opt-vs-C.png") && strstr(text, "D_opt-vs-C.png"), "%s", text);
+    /* The stored law is not identified: the isoFLOP figure draws its curves as the law's, says so
+     * in its title, and the optima figure too. */
+    char svg_path[560], svg_text[65536];
+    snprintf(svg_path, sizeof svg_path, "%s/isoflop-dense.svg", out_dir);
+    tu_read(svg_path, svg_text, sizeof svg_text);
+    cr_assert(strstr(svg_text, "law not identified") != NULL, "%s: the title says the law is not identified", svg_path);
+    cr_assert(strstr(svg_text, " law minimum") != NULL, "%s: the minima are the law's", svg_path);
+    snprintf(svg_path, sizeof svg_path, "%s/N_opt-vs-C.svg", out_dir);
+    tu_read(svg_path, svg_text, sizeof svg_text);
+    cr_assert(strstr(svg_text, "a law not identified") != NULL, "%s", svg_path);
 
     /* Without a fit: runs and curves, and the report says how to make one. */
     char plain_dir[400];
