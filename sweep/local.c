@@ -512,6 +512,7 @@ out:
         } else {
             while (waitpid(slots[i].pid, &status, 0) < 0 && errno == EINTR) {}
         }
+        last_end = monotonic_seconds();
         char inner[256], outcome[32];
         /* A trainer that ended its run as it was asked to stop: recorded as it ended. */
         int finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
