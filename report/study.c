@@ -1983,7 +1983,9 @@ static int compare_names(const void *a, const void *b)
 static void section_figures(Study *st, FILE *out)
 {
     fprintf(out, "## Figures\n\nThe isoFLOP sweep's own report, with the isoFLOP curves, N_opt and D_opt against C, "
-                 "training curves per budget and residuals, is [report.md](report.md).\n\n");
+                 "training curves per budget and residuals, is [report.md](report.md). Its isoFLOP curves and minima are "
+                 "the stored law's (drawn at the budgets where a line has runs), not the law-free quadratics of the "
+                 "isoFLOP tables above: where the law is not identified, read the tables.\n\n");
     DIR *d = opendir(st->o->out_dir);
     if (!d) return;
     char *names[512];
