@@ -53,7 +53,7 @@ Test(sweep_run, completes_then_rerun_skips_completed_runs)
     double total, before, after;
     cr_assert_eq(sscanf(line, "schedule: %lf s in all; the first trainer started after %lf s, the last ended %lf s",
                         &total, &before, &after), 3, "%s", line);
-    cr_expect(before >= 0 && after >= 0 && before + after <= total, "%s", line);
+    cr_expect(before >= 0 && after >= 0 && before + after <= total + 0.02, "%s", line); /* printed to 0.01 s */
     cr_assert_eq(tu_wait(start_run(&s, NULL, NULL)), 0);
     for (int seed = 0; seed < 4; seed++) cr_assert_eq(tu_launches_of(&s, seed), 1, "a completed run is not run again");
     cr_assert_eq(q(&s, "SELECT count(*) FROM runs"), 4);

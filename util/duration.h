@@ -1,5 +1,5 @@
-/* util/duration.h: durations: the one clock that measures them (monotonic seconds) and the one
- * format of every progress and status line: "45s", "3m 05s", "2h 14m", "3d 04h" ("?" unknown). */
+/* util/duration.h: durations: a monotonic clock to measure them, and the one format of every
+ * progress and status line: "45s", "3m 05s", "2h 14m", "3d 04h" ("?" when unknown). */
 #ifndef DLCM_UTIL_DURATION_H
 #define DLCM_UTIL_DURATION_H
 
