@@ -84,8 +84,8 @@ for (family, size), by in sorted(runs.items()):
 EOF
     for failures in "$OUT"/gpu-test-failures-*.txt; do
         [ -s "$failures" ] || continue
-        letter=${failures##*-}
-        printf '\nBuild %s failed its GPU tests (left out above):\n\n' "${letter%.txt}" >>"$OUT/summary.md"
+        failed=${failures##*-}
+        printf '\nBuild %s failed its GPU tests (left out above):\n\n' "${failed%.txt}" >>"$OUT/summary.md"
         sed 's/^/    /' "$failures" >>"$OUT/summary.md"
     done
 }
