@@ -6,7 +6,8 @@
 # sweep; DLCM with fixed boundaries).
 # Usage: bench/sweep-bench.sh [SWEEP.yaml]   (default configs/sweep-byte-h100.yaml)
 # Env: BIN (dir of dlcm-sweep, dlcm-train, dlcm-bench; default bin, bench from build/bench),
-#      OUT (default build/bench/sweep), DATA_DIR (the corpus, default the sweep's),
+#      OUT (default build/bench/sweep), DATA_DIR (the corpus root holding <tokenizer>/train.bin,
+#      like data/out; default the sweep's),
 #      BUDGETS (e.g. "2e13": only these budgets of the file), PACKINGS (default "1:off 8:off 8:on",
 #      runs per GPU and MPS), TORCH (1 default: also the torch.compile peer), PYTHON, PEAK_TFLOPS
 #      (default 989.4, the H100/H200 SXM dense bf16 peak).
@@ -34,6 +35,7 @@ flops=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
                  { s += $col["train_flops"] } END { printf "%.6g", s }' "$OUT/plan.csv")
 echo "sweep $(basename "$SWEEP") budgets ${BUDGETS:-all}: $runs runs, $flops analytic training FLOPs"
 
+failed=0
 for packing in $PACKINGS; do
     per_gpu=${packing%%:*}
     mps=${packing##*:}
@@ -48,13 +50,21 @@ for packing in $PACKINGS; do
     # held-out measurements, start-up): small runs are bound by what lies outside their steps
     "$BIN/dlcm-sweep" status --db "$OUT/p$per_gpu-$mps.sqlite" 2>/dev/null | grep "^wall time" |
         sed "s/^/PHASES per_gpu=$per_gpu mps=$mps: /" || true
+    if [ "$rc" != 0 ]; then
+        # a failed sweep trained less than its plan: its FLOPs over its wall time would be a
+        # throughput that never happened
+        echo "RESULT impl=ours-sweep runs=$runs per_gpu=$per_gpu mps=$mps exit=$rc tflops=none (the sweep failed; $OUT/sweep-p$per_gpu-$mps.err says why:)"
+        head -5 "$OUT/sweep-p$per_gpu-$mps.err" | sed 's/^/  /'
+        failed=1
+        continue
+    fi
     awk -v f="$flops" -v t0="$t0" -v t1="$t1" -v p="$per_gpu" -v m="$mps" -v rc="$rc" -v peak="$PEAK" -v n="$runs" 'BEGIN {
         w = t1 - t0
         printf "RESULT impl=ours-sweep runs=%d per_gpu=%s mps=%s exit=%d train_flops=%.4g wall_s=%.1f tflops=%.1f share_of_bf16_peak=%.4f\n",
                n, p, m, rc, f, w, f / w / 1e12, f / w / 1e12 / peak }'
 done
 
-[ "${TORCH:-1}" = 1 ] || exit 0
+[ "${TORCH:-1}" = 1 ] || exit "$failed"
 # the torch.compile peer: each run's shape as a meta.json (dlcm-bench --meta-only), then all of
 # them trained one after another in one process
 mkdir -p "$OUT/meta"
@@ -81,3 +91,4 @@ done
     awk -v peak="$PEAK" '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
                                      print $0 " share_of_bf16_peak_train=" sprintf("%.4f", v["tflops_train"] / peak); next }
                          { print }'
+exit "$failed"

@@ -1,11 +1,12 @@
 /* sweep/mps.c: starting and stopping the CUDA MPS control daemon for a packed local sweep, with
- * fork/exec (no shell): `nvidia-cuda-mps-control -d` to start, "quit" on its stdin to stop. */
+ * fork/exec (no shell): `nvidia-cuda-mps-control -f` as our child (or -d), "quit" to stop it. */
 #include "sweep/mps.h"
 
 #include "util/duration.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,10 +14,13 @@
 #include <unistd.h>
 
 #define MPS_CONTROL "nvidia-cuda-mps-control"
+#define MPS_READY_WAIT_S 10.0  /* for the foreground daemon's control pipe to appear */
+#define MPS_QUIT_WAIT_S 10.0   /* for the foreground daemon to exit after "quit" */
+#define MPS_POLL_US 5000
 
-/* Runs MPS_CONTROL with argument arg (may be NULL) and `input` on its stdin (may be NULL), its
- * output discarded; the exit status, or -1 when it could not be run. */
-static int run_control(const char *arg, const char *input)
+/* Starts MPS_CONTROL with argument arg (may be NULL) and `input` on its stdin (may be NULL; else
+ * /dev/null), its output to output_path (NULL: discarded). The child's pid, or -1. */
+static pid_t spawn_control(const char *arg, const char *input, const char *output_path)
 {
     int fds[2] = {-1, -1};
     if (input && pipe(fds)) return -1;
@@ -30,6 +34,8 @@ static int run_control(const char *arg, const char *input)
     }
     if (pid == 0) {
         int null_fd = open("/dev/null", O_RDWR);
+        int out_fd = output_path ? open(output_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+        if (out_fd < 0) out_fd = null_fd;
         if (input) {
             dup2(fds[0], STDIN_FILENO);
             close(fds[0]);
@@ -37,9 +43,9 @@ static int run_control(const char *arg, const char *input)
         } else if (null_fd >= 0) {
             dup2(null_fd, STDIN_FILENO);
         }
-        if (null_fd >= 0) {
-            dup2(null_fd, STDOUT_FILENO);
-            dup2(null_fd, STDERR_FILENO);
+        if (out_fd >= 0) {
+            dup2(out_fd, STDOUT_FILENO);
+            dup2(out_fd, STDERR_FILENO);
         }
         char *argv[3] = {(char *)MPS_CONTROL, (char *)arg, NULL};
         execvp(MPS_CONTROL, argv);
@@ -48,13 +54,92 @@ static int run_control(const char *arg, const char *input)
     if (input) {
         close(fds[0]);
         size_t n = strlen(input);
-        if (write(fds[1], input, n) != (ssize_t)n) { /* the daemon's reply decides below */ }
+        if (write(fds[1], input, n) != (ssize_t)n) { /* the control program's exit status decides */ }
         close(fds[1]);
     }
+    return pid;
+}
+
+/* The exit status of a finished child (128 + signal when killed). */
+static int exit_code(int status)
+{
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Runs MPS_CONTROL to the end: its exit status, or -1 when it could not be run. */
+static int run_control(const char *arg, const char *input)
+{
+    pid_t pid = spawn_control(arg, input, NULL);
+    if (pid < 0) return -1;
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code(status);
+}
+
+/* Waits up to `seconds` for child pid to exit: 1 and its exit status in *code when it did (or
+ * when it was already reaped elsewhere: *code -1), 0 when it still runs. */
+static int wait_child(pid_t pid, double seconds, int *code)
+{
+    double until = monotonic_seconds() + seconds;
+    for (;;) {
+        int status;
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) {
+            *code = exit_code(status);
+            return 1;
+        }
+        if (got < 0 && errno != EINTR) { /* ECHILD: reaped by a wait for any child */
+            *code = -1;
+            return 1;
+        }
+        if (monotonic_seconds() >= until) return 0;
+        usleep(MPS_POLL_US);
+    }
+}
+
+/* The daemon as our own child in the foreground: its pid is what tells, at the stop, when it has
+ * gone. Returns 1 when its control pipe appeared; else 0 with the child's exit status in *code
+ * (127: the program is not there), having stopped a child that never got ready. */
+static int start_foreground(MpsDaemon *d, int *code)
+{
+    char output[128], control[128];
+    snprintf(output, sizeof output, "%s/foreground.log", d->log_dir);
+    snprintf(control, sizeof control, "%s/control", d->pipe_dir);
+    pid_t pid = spawn_control("-f", NULL, output);
+    if (pid < 0) {
+        *code = -1;
+        return 0;
+    }
+    double until = monotonic_seconds() + MPS_READY_WAIT_S;
+    for (;;) {
+        struct stat st;
+        if (stat(control, &st) == 0) {
+            d->pid = pid;
+            return 1;
+        }
+        if (wait_child(pid, 0, code)) return 0;
+        if (monotonic_seconds() >= until) {
+            kill(pid, SIGKILL);
+            wait_child(pid, MPS_QUIT_WAIT_S, code);
+            *code = -2;
+            return 0;
+        }
+        usleep(MPS_POLL_US);
+    }
+}
+
+/* Removes a directory's files (the daemon's pipes and logs), then the directory. */
+static void remove_flat_dir(const char *dir)
+{
+    char path[256];
+    static const char *names[] = {"control", "control.pid", "control.log", "server.log", "log",
+                                  "foreground.log", NULL};
+    for (int i = 0; names[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
 }
 
 int mps_start(MpsDaemon *d, FILE *log)
@@ -73,17 +158,26 @@ int mps_start(MpsDaemon *d, FILE *log)
     setenv("CUDA_MPS_PIPE_DIRECTORY", d->pipe_dir, 1);
     setenv("CUDA_MPS_LOG_DIRECTORY", d->log_dir, 1);
     double t0 = monotonic_seconds();
-    int rc = run_control("-d", NULL);
-    if (rc == 0) {
+    int rc = 0;
+    const char *how = "in the foreground";
+    if (start_foreground(d, &rc)) {
         d->started = 1;
+    } else if (rc != 127 && rc != -1) {
+        /* a driver whose control program lacks -f (or whose foreground start failed): the
+         * classic daemon, which forks away; its stop cannot be waited for */
+        rc = run_control("-d", NULL);
+        d->started = rc == 0;
+        how = "as a daemon (-f did not start)";
+    }
+    if (d->started) {
         if (log)
-            fprintf(log, "mps: started the MPS control daemon in %.2f s (pipes in %s): packed runs share the GPU concurrently\n",
-                    monotonic_seconds() - t0, d->pipe_dir);
+            fprintf(log, "mps: started the MPS control daemon %s in %.2f s (pipes in %s): packed runs share the GPU concurrently\n",
+                    how, monotonic_seconds() - t0, d->pipe_dir);
     } else {
         if (saved_pipe) setenv("CUDA_MPS_PIPE_DIRECTORY", saved_pipe, 1); else unsetenv("CUDA_MPS_PIPE_DIRECTORY");
         if (saved_log) setenv("CUDA_MPS_LOG_DIRECTORY", saved_log, 1); else unsetenv("CUDA_MPS_LOG_DIRECTORY");
-        rmdir(d->pipe_dir);
-        rmdir(d->log_dir);
+        remove_flat_dir(d->pipe_dir);
+        remove_flat_dir(d->log_dir);
         if (log) {
             if (rc == 127 || rc < 0)
                 fprintf(log, "mps: %s not found: packed runs on a GPU are time-sliced, not concurrent\n", MPS_CONTROL);
@@ -96,38 +190,31 @@ int mps_start(MpsDaemon *d, FILE *log)
     return d->started;
 }
 
-/* Removes a directory's files (the daemon's pipes and logs), then the directory. */
-static void remove_flat_dir(const char *dir)
-{
-    char path[256];
-    static const char *names[] = {"control", "control.pid", "control.log", "server.log", "log", NULL};
-    for (int i = 0; names[i]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
-
 void mps_stop(MpsDaemon *d, FILE *log)
 {
     if (!d->started) return;
     double t0 = monotonic_seconds();
     int rc = run_control(NULL, "quit\n");
     if (rc != 0 && log) fprintf(log, "mps: asking the MPS control daemon to quit failed (%d)\n", rc);
-    /* the daemon removes its pipes as it exits; give it a moment before the directories go */
-    int pipe_gone = 0;
-    for (int i = 0; i < 50 && !pipe_gone; i++) {
-        char path[128];
-        snprintf(path, sizeof path, "%s/control", d->pipe_dir);
-        struct stat st;
-        pipe_gone = stat(path, &st) != 0;
-        if (!pipe_gone) usleep(100000);
+    /* The foreground daemon is our child: its exit is the end of the stop. (The control pipe is no
+     * sign: the daemon leaves it behind, and waiting for it to go cost 5 s a sweep.) */
+    const char *note = " (a -d daemon: not waited for)";
+    if (d->pid > 0) {
+        int code;
+        note = "";
+        if (!wait_child(d->pid, MPS_QUIT_WAIT_S, &code)) {
+            kill(d->pid, SIGTERM);
+            if (!wait_child(d->pid, 1.0, &code)) {
+                kill(d->pid, SIGKILL);
+                wait_child(d->pid, 1.0, &code);
+            }
+            note = " (it had not exited 10 s after quit: terminated)";
+        }
+        d->pid = 0;
     }
     /* said with its duration: a sweep of small runs pays it once, and it belongs in the wall time
      * that bench/sweep-bench.sh reports */
-    if (log)
-        fprintf(log, "mps: stopped the control daemon in %.2f s%s\n", monotonic_seconds() - t0,
-                pipe_gone ? "" : " (its pipe was still there after 5 s; removed)");
+    if (log) fprintf(log, "mps: stopped the control daemon in %.2f s%s\n", monotonic_seconds() - t0, note);
     remove_flat_dir(d->pipe_dir);
     remove_flat_dir(d->log_dir);
     unsetenv("CUDA_MPS_PIPE_DIRECTORY");
