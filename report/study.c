@@ -570,7 +570,9 @@ static void section_chinchilla(Study *st, FILE *out)
 /* The family's shapes of the isoFLOP sweep as profile points, each the mean of its finished seeds
  * (dense: 1 dense, 0 every DLCM; R > 0: the DLCMs of that target R); shapes without training
  * FLOPs per token are counted in *skipped. */
-static int profile_points(const SShapes *l, int dense, double R, ProfilePoint *pts, int *seeds, int max, int *skipped)
+/* The points of one profile: dense, or the DLCM at target R (0: every R) with P in [P_lo, P_hi]. */
+static int profile_points(const SShapes *l, int dense, double R, double P_lo, double P_hi, ProfilePoint *pts,
+                          int *seeds, int max, int *skipped)
 {
     int n = 0;
     *skipped = 0;
@@ -578,6 +580,7 @@ static int profile_points(const SShapes *l, int dense, double R, ProfilePoint *p
         const SShape *s = &l->s[i];
         const SRun *r = s->run;
         if (is_dense(r) != dense || (!dense && R > 0 && !same(r->R, R))) continue;
+        if (!dense && !(r->P >= P_lo && r->P <= P_hi)) continue;
         double F = r->train_flops / r->D;
         if (!(isfinite(F) && F > 0 && isfinite(r->budget) && r->budget > 0 && isfinite(r->N) && r->N > 0)) {
             (*skipped)++;
@@ -587,6 +590,36 @@ static int profile_points(const SShapes *l, int dense, double R, ProfilePoint *p
         pts[n++] = (ProfilePoint){r->budget, r->N, s->loss, F};
     }
     return n;
+}
+
+/* How far from an R's median P a shape may lie and still be on that R's fixed-P profile: wide
+ * enough for the drift of P with size along one layer pattern (0.52-0.59 in the bpe study), narrow
+ * enough to leave out another pattern (0.30 or 0.70 there). */
+#define PROFILE_P_HALF_WIDTH 0.08
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median P of the DLCM shapes at target R (NAN without any). */
+static double median_shape_P(const SShapes *l, double R)
+{
+    double *P = malloc((size_t)(l->n ? l->n : 1) * sizeof *P);
+    if (!P) return NAN;
+    int n = 0;
+    for (int i = 0; i < l->n; i++) {
+        const SRun *r = l->s[i].run;
+        if (!is_dense(r) && same(r->R, R) && isfinite(r->P)) P[n++] = r->P;
+    }
+    double median = NAN;
+    if (n) {
+        qsort(P, (size_t)n, sizeof *P, compare_doubles);
+        median = n % 2 ? P[n / 2] : 0.5 * (P[n / 2 - 1] + P[n / 2]);
+    }
+    free(P);
+    return median;
 }
 
 static void profile_exponent_line(FILE *out, const char *quantity, const char *exponent, const ProfileExponent *e,
@@ -792,18 +825,32 @@ static void section_isoflop_profiles(Study *st, FILE *out)
         return;
     }
     ProfileNoise seeds = {noise.df > 0 ? noise.sd : 0, noise.df, own_noise, n_own};
-    int skipped, n = profile_points(l, 1, 0, pts, seeds_of, l->n, &skipped);
+    int skipped, n = profile_points(l, 1, 0, -INFINITY, INFINITY, pts, seeds_of, l->n, &skipped);
     profile_family(out, "dense", pts, seeds_of, n, skipped, &seeds, seeded);
-    n = profile_points(l, 0, 0, pts, seeds_of, l->n, &skipped);
+    n = profile_points(l, 0, 0, -INFINITY, INFINITY, pts, seeds_of, l->n, &skipped);
     profile_family(out, "DLCM, every target R and P pooled (the spread between R at one N counts as scatter; "
                         "FLOPs per token averaged over the runs of one N)",
                    pts, seeds_of, n, skipped, &seeds, seeded);
     double Rs[16];
     int n_R = distinct_values(&st->runs[SW_ISOFLOP], 0, 1, Rs, 16);
     for (int k = 0; k < n_R; k++) {
-        n = profile_points(l, 0, Rs[k], pts, seeds_of, l->n, &skipped);
-        char title[160];
+        n = profile_points(l, 0, Rs[k], -INFINITY, INFINITY, pts, seeds_of, l->n, &skipped);
+        char title[200];
         snprintf(title, sizeof title, "DLCM, target R = %g (every P pooled)", Rs[k]);
+        profile_family(out, title, pts, seeds_of, n, skipped, &seeds, seeded);
+        /* Shapes of another backbone share at one N and R sit off the curve of the others (a
+         * deeper or wider backbone, not a larger model), so a pooled profile can open downwards
+         * where each P alone has a minimum: the profile again at the R's typical P alone. */
+        double P_mid = median_shape_P(l, Rs[k]);
+        int all = n;
+        n = profile_points(l, 0, Rs[k], P_mid - PROFILE_P_HALF_WIDTH, P_mid + PROFILE_P_HALF_WIDTH, pts, seeds_of,
+                           l->n, &skipped);
+        if (n == all || n == 0) continue;
+        snprintf(title, sizeof title,
+                 "DLCM, target R = %g, P %.2f-%.2f only (the median P of its shapes +- %.2f; %d shape%s of other P "
+                 "left out)",
+                 Rs[k], P_mid - PROFILE_P_HALF_WIDTH, P_mid + PROFILE_P_HALF_WIDTH, PROFILE_P_HALF_WIDTH, all - n,
+                 all - n == 1 ? "" : "s");
         profile_family(out, title, pts, seeds_of, n, skipped, &seeds, seeded);
     }
     free(pts);

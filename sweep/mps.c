@@ -4,6 +4,7 @@
 
 #include "util/duration.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -129,15 +130,21 @@ static int start_foreground(MpsDaemon *d, int *code)
     }
 }
 
-/* Removes a directory's files (the daemon's pipes and logs), then the directory. */
+/* Removes a directory's entries (the daemon's pipes, sockets and logs: it leaves some behind, and
+ * their names vary by driver), then the directory; a subdirectory, never made by the daemon, would
+ * keep it. The directory is our own mkdtemp one, so nothing else lives there. */
 static void remove_flat_dir(const char *dir)
 {
-    char path[256];
-    static const char *names[] = {"control", "control.pid", "control.log", "server.log", "log",
-                                  "foreground.log", NULL};
-    for (int i = 0; names[i]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[512];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
     }
     rmdir(dir);
 }

@@ -660,6 +660,52 @@ Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
     tu_remove_tree(f.dir);
 }
 
+/* Shapes of another backbone share at the same R sit off the curve (here 0.25 above it): pooled
+ * with the others they bend the profile, so the report gives the profile again at the R's median
+ * P alone, which locates the known vertex, and says how many shapes it left out. */
+Test(report_study, a_profile_at_one_p_leaves_out_shapes_of_another_backbone_share, .timeout = 600)
+{
+    ReportFixture f;
+    sqlite3 *db = report_fixture(&f, "reportpband");
+    int64_t sw = add_sweep(db, "pband-isoflop");
+    const double budgets[3] = {1e15, 1e16, 1e17}, G = 0.1, offsets[5] = {-1.3, -0.7, -0.1, 0.5, 1.1};
+    unsigned noise = 41;
+    exec_sql(db, "BEGIN");
+    for (int b = 0; b < 3; b++)
+        for (int i = 0; i < 7; i++) {
+            /* i < 5: the typical P 0.55 at five sizes; i = 5, 6: P 0.30 at the two sizes by the vertex */
+            int off_p = i >= 5;
+            double offset = off_p ? offsets[i - 3] : offsets[i];
+            char id[48];
+            snprintf(id, sizeof id, "pband-%d-%d", b, i);
+            double N = G * sqrt(budgets[b]) * exp(offset), fwd = 2 * N;
+            SynthRun r = {id, "dlcm", "mup", NULL, NULL, N, off_p ? 0.30 : 0.55, 4, budgets[b], budgets[b] / (3 * fwd),
+                          0.004, 0, 4, 4, fwd, 0, 0, 64 + 32 * i, 256, 4, off_p ? 4 : 2, off_p ? 1 : 2,
+                          off_p ? 4 : 2, 0};
+            r.loss = 10 * pow(budgets[b], -0.05) + 0.05 * offset * offset + (off_p ? 0.25 : 0) +
+                     0.002 * jitter(&noise);
+            add_run(db, sw, &r);
+        }
+    exec_sql(db, "COMMIT");
+    db_close(db);
+    int rc = run_report(f.db_path, "pband", f.out, f.log);
+    static char text[1 << 18];
+    tu_read(f.log, text, sizeof text);
+    cr_assert_eq(rc, 0, "%s", text);
+    tu_read(f.readme, text, sizeof text);
+    cr_assert(strstr(text, "### DLCM, target R = 4 (every P pooled)"), "%s", text);
+    const char *band = strstr(text, "### DLCM, target R = 4, P 0.47-0.63 only (the median P of its shapes +- 0.08; "
+                                    "6 shapes of other P left out)");
+    cr_assert(band, "%s", text);
+    for (int b = 0; b < 3; b++) {
+        char start[32];
+        snprintf(start, sizeof start, "| %.3g | 5 (5) |", budgets[b]);
+        double lo, hi;
+        located_covering(band, start, G * sqrt(budgets[b]), &lo, &hi);
+    }
+    tu_remove_tree(f.dir);
+}
+
 /* ---- several seeds per isoFLOP point ------------------------------------------------------- */
 
 enum { SEEDED_SIZES = 5, SEEDED_SEEDS = 3 };

@@ -21,7 +21,7 @@ typedef struct {
 /* A stand-in for nvidia-cuda-mps-control in a fresh directory, put alone on PATH; exit_code is
  * what it returns when started; with foreground 0 it is an old driver's program that knows only
  * -d. Started in the foreground it creates its control pipe and runs until "quit" arrives on a
- * second invocation's stdin; like the real daemon, it leaves the pipe behind. */
+ * second invocation's stdin; like the real daemon, it leaves its pipes behind. */
 static void fake_control(FakeControl *f, int exit_code, int install, int foreground)
 {
     snprintf(f->dir, sizeof f->dir, "/tmp/dlcm-test-mps-XXXXXX");
@@ -38,7 +38,8 @@ static void fake_control(FakeControl *f, int exit_code, int install, int foregro
                    "  echo \"start-f $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY\" >> %s\n"
                    "  [ %d -eq 1 ] || { echo 'usage: nvidia-cuda-mps-control [-d]' >&2; exit 2; }\n"
                    "  [ %d -eq 0 ] || exit %d\n"
-                   "  touch \"$CUDA_MPS_PIPE_DIRECTORY/control\"\n"
+                   "  touch \"$CUDA_MPS_PIPE_DIRECTORY/control\" \"$CUDA_MPS_PIPE_DIRECTORY/control_privileged\"\n"
+                   "  echo started > \"$CUDA_MPS_LOG_DIRECTORY/control.log\"\n"
                    "  while [ ! -e %s/quit-asked ]; do sleep 0.01; done\n"
                    "  echo exited >> %s; exit 0 ;;\n"
                    "-d)\n"
