@@ -592,7 +592,7 @@ static int profile_points(const SShapes *l, int dense, double R, double P_lo, do
     return n;
 }
 
-/* How far from an R's median P a shape may lie and still be on that R's fixed-P profile: wide
+/* How far from an R's typical P a shape may lie and still be on that R's fixed-P profile: wide
  * enough for the drift of P with size along one layer pattern (0.52-0.59 in the bpe study), narrow
  * enough to leave out another pattern (0.30 or 0.70 there). */
 #define PROFILE_P_HALF_WIDTH 0.08
@@ -603,8 +603,11 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The median P of the DLCM shapes at target R (NAN without any). */
-static double median_shape_P(const SShapes *l, double R)
+/* The typical P of the DLCM shapes at target R (NAN without any): the window of +-
+ * PROFILE_P_HALF_WIDTH about a shape's P that holds the most shapes (ties: the one nearest the
+ * median), re-centred on the median of the P inside it, so that a window opened at the edge of a
+ * cluster does not take in the next one. */
+static double typical_shape_P(const SShapes *l, double R)
 {
     double *P = malloc((size_t)(l->n ? l->n : 1) * sizeof *P);
     if (!P) return NAN;
@@ -613,13 +616,30 @@ static double median_shape_P(const SShapes *l, double R)
         const SRun *r = l->s[i].run;
         if (!is_dense(r) && same(r->R, R) && isfinite(r->P)) P[n++] = r->P;
     }
-    double median = NAN;
+    double typical = NAN;
     if (n) {
         qsort(P, (size_t)n, sizeof *P, compare_doubles);
-        median = n % 2 ? P[n / 2] : 0.5 * (P[n / 2 - 1] + P[n / 2]);
+        double median = n % 2 ? P[n / 2] : 0.5 * (P[n / 2 - 1] + P[n / 2]);
+        int best = 0, best_count = -1;
+        for (int i = 0; i < n; i++) {
+            int count = 0;
+            for (int j = 0; j < n; j++) count += fabs(P[j] - P[i]) <= PROFILE_P_HALF_WIDTH;
+            if (count > best_count || (count == best_count && fabs(P[i] - median) < fabs(P[best] - median))) {
+                best = i;
+                best_count = count;
+            }
+        }
+        int first = -1, last = -1;
+        for (int j = 0; j < n; j++)
+            if (fabs(P[j] - P[best]) <= PROFILE_P_HALF_WIDTH) {
+                if (first < 0) first = j;
+                last = j;
+            }
+        int inside = last - first + 1;
+        typical = inside % 2 ? P[first + inside / 2] : 0.5 * (P[first + inside / 2 - 1] + P[first + inside / 2]);
     }
     free(P);
-    return median;
+    return typical;
 }
 
 static void profile_exponent_line(FILE *out, const char *quantity, const char *exponent, const ProfileExponent *e,
@@ -841,13 +861,13 @@ static void section_isoflop_profiles(Study *st, FILE *out)
         /* Shapes of another backbone share at one N and R sit off the curve of the others (a
          * deeper or wider backbone, not a larger model), so a pooled profile can open downwards
          * where each P alone has a minimum: the profile again at the R's typical P alone. */
-        double P_mid = median_shape_P(l, Rs[k]);
+        double P_mid = typical_shape_P(l, Rs[k]);
         int all = n;
         n = profile_points(l, 0, Rs[k], P_mid - PROFILE_P_HALF_WIDTH, P_mid + PROFILE_P_HALF_WIDTH, pts, seeds_of,
                            l->n, &skipped);
         if (n == all || n == 0) continue;
         snprintf(title, sizeof title,
-                 "DLCM, target R = %g, P %.2f-%.2f only (the median P of its shapes +- %.2f; %d shape%s of other P "
+                 "DLCM, target R = %g, P %.2f-%.2f only (its shapes' typical P +- %.2f; %d shape%s of other P "
                  "left out)",
                  Rs[k], P_mid - PROFILE_P_HALF_WIDTH, P_mid + PROFILE_P_HALF_WIDTH, PROFILE_P_HALF_WIDTH, all - n,
                  all - n == 1 ? "" : "s");
@@ -1438,6 +1458,151 @@ static void section_ratio(Study *st, FILE *out)
     add_claim(st, claim, ours, verdict);
     free(base);
     free(loss);
+    free(seeds);
+}
+
+/* Whether two DLCM shapes are one setting of the isoFLOP sweep at one budget and target R (sweep,
+ * parametrization, parser, learning rate), whatever their widths, depths and N. */
+static int same_setting(const SRun *a, const SRun *b)
+{
+    return !is_dense(a) && !is_dense(b) && !strcmp(a->sweep, b->sweep) && !strcmp(a->param, b->param) &&
+           !strcmp(a->parser, b->parser) && same(a->R, b->R) && same(a->lr, b->lr) &&
+           isoflop_same_budget(a->budget, b->budget);
+}
+
+/* Over the seeds finished for both shapes (a and b, first runs of each), the mean of loss(b, seed)
+ * - loss(a, seed), and how many seeds that is (NaN and 0 when none). Runs of one seed read the
+ * data in the same order; two shapes never share their initialization, so the pairing removes less
+ * of the seed noise than within one shape. */
+static double seed_matched_shape_difference(const SRuns *runs, const SRun *a, const SRun *b, int *common)
+{
+    ShapeKey ka = shape_key(a), kb = shape_key(b);
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < runs->n; i++) {
+        const SRun *x = &runs->r[i];
+        ShapeKey kx = shape_key(x);
+        if (!run_done(x) || !seed_same_shape(&kx, &ka)) continue;
+        for (int k = 0; k < runs->n; k++) {
+            const SRun *y = &runs->r[k];
+            ShapeKey ky = shape_key(y);
+            if (!run_done(y) || y->seed != x->seed || !seed_same_shape(&ky, &kb)) continue;
+            sum += y->loss - x->loss;
+            n++;
+            break;
+        }
+    }
+    *common = n;
+    return n ? sum / n : NAN;
+}
+
+/* How far apart in N two shapes may be and still count as one N here (ln 1.15): the study's
+ * shapes of another P come within 4-13 % of the typical shape's N, not to the parameter. */
+#define SHARE_MAX_N_RATIO 1.15
+
+/* The backbone share without a law: every DLCM shape whose P lies outside its target R's typical
+ * band (typical_shape_P +- PROFILE_P_HALF_WIDTH, as in the fixed-P profiles)
+ * paired with the typical shape of the same budget, R and setting nearest in N (within
+ * SHARE_MAX_N_RATIO), loss(other) - loss(typical) paired by seed; then per direction (a smaller
+ * or a larger share) the mean over pairs with a t-interval from their scatter. */
+static void section_share(Study *st, FILE *out)
+{
+    const SShapes *l = &st->shapes;
+    fprintf(out, "## The backbone share at fixed N and R (no law)\n\n");
+    int *typical = malloc((size_t)(l->n ? l->n : 1) * sizeof *typical);
+    int *other = malloc((size_t)(l->n ? l->n : 1) * sizeof *other);
+    double *diff = malloc((size_t)(l->n ? l->n : 1) * sizeof *diff);
+    int *seeds = malloc((size_t)(l->n ? l->n : 1) * sizeof *seeds);
+    if (!typical || !other || !diff || !seeds) {
+        free(typical);
+        free(other);
+        free(diff);
+        free(seeds);
+        fprintf(out, "**Missing:** out of memory.\n\n");
+        return;
+    }
+    int n = 0;
+    for (int i = 0; i < l->n; i++) {
+        const SRun *o = l->s[i].run;
+        if (is_dense(o)) continue;
+        double mid = typical_shape_P(l, o->R);
+        if (!(fabs(o->P - mid) > PROFILE_P_HALF_WIDTH)) continue;
+        int best = -1;
+        double best_gap = log(SHARE_MAX_N_RATIO);
+        for (int k = 0; k < l->n; k++) {
+            const SRun *t = l->s[k].run;
+            if (!same_setting(o, t) || !(fabs(t->P - mid) <= PROFILE_P_HALF_WIDTH)) continue;
+            double gap = fabs(log(o->N / t->N));
+            if (gap <= best_gap) {
+                best_gap = gap;
+                best = k;
+            }
+        }
+        if (best < 0) continue;
+        typical[n] = best;
+        other[n] = i;
+        diff[n] = seed_matched_shape_difference(&st->runs[SW_ISOFLOP], l->s[best].run, o, &seeds[n]);
+        n++;
+    }
+    if (n == 0) {
+        fprintf(out, "**Missing:** no DLCM shape of another backbone share P was run beside a shape of its R's typical "
+                     "P at about the same N (within %.0f %%) on the same budget.\n\n",
+                100 * (SHARE_MAX_N_RATIO - 1));
+        free(typical);
+        free(other);
+        free(diff);
+        free(seeds);
+        return;
+    }
+    fprintf(out, "How the split between the token stacks and the concept backbone matters at a fixed size: each DLCM "
+                 "shape whose backbone share P lies outside its target R's typical band (the P most of that R's "
+                 "shapes share, +- %.2f) beside the shape of that band on the same budget and R nearest to it in N (within "
+                 "%.0f %%; N is matched, not equal, and the N ratio is shown). Losses are means over each shape's "
+                 "finished seeds (count in brackets); the difference is paired by seed (the mean over the seeds "
+                 "finished for both of the two runs' difference; runs of one seed read the data in the same order, "
+                 "but two shapes never share their initialization). A pair changes P by changing widths or layer "
+                 "counts, so P is what it varies and depth or width comes with it.\n\n"
+                 "| budget C | R | typical: d_t, d_c | N | P | loss | other: d_t, d_c | N ratio | P | loss | other - "
+                 "typical (seeds paired) |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+            PROFILE_P_HALF_WIDTH, 100 * (SHARE_MAX_N_RATIO - 1));
+    for (int i = 0; i < n; i++) {
+        const SShape *t = &l->s[typical[i]], *o = &l->s[other[i]];
+        char d[48] = "-";
+        if (seeds[i]) snprintf(d, sizeof d, "%+.4f (%d)", diff[i], seeds[i]);
+        fprintf(out, "| %.3g | %g | %lld, %lld | %.3g | %.2f | %.4f (%d) | %lld, %lld | %.3f | %.2f | %.4f (%d) | %s |\n",
+                t->run->budget, t->run->R, t->run->d_t, t->run->d_c, t->run->N, t->run->P, t->loss, t->k, o->run->d_t,
+                o->run->d_c, o->run->N / t->run->N, o->run->P, o->loss, o->k, d);
+    }
+    fprintf(out, "\nPer direction, the mean over the pairs of that paired difference (positive: the other share does "
+                 "worse than the typical one) with its 95 %% Student-t interval from the pairs' scatter (each pair one "
+                 "unit, so a difference that changes with budget, size or R widens it):\n\n"
+                 "| other P | pairs | seeds paired | loss(other) - loss(typical) [95%%] | sd of the differences |\n"
+                 "|---|---|---|---|---|\n");
+    double *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    for (int side = 0; a && b && side < 2; side++) {
+        int paired = 0;
+        for (int i = 0; i < n; i++) {
+            int lower = l->s[other[i]].run->P < l->s[typical[i]].run->P;
+            a[i] = lower == (side == 0) ? diff[i] : NAN;
+            b[i] = 0;
+            if (isfinite(a[i])) paired += seeds[i];
+        }
+        PairedDifference d = paired_difference(a, b, n, 0.95);
+        char ci[96], sd[32] = "-";
+        fmt_ci(ci, sizeof ci, "%+.4f", d.mean, d.lo, d.hi);
+        if (isfinite(d.sd)) snprintf(sd, sizeof sd, "%.4f", d.sd);
+        fprintf(out, "| %s | %d | %d | %s | %s |\n", side == 0 ? "smaller than typical" : "larger than typical", d.n,
+                paired, ci, sd);
+    }
+    if (!a || !b) fprintf(out, "| (out of memory) | | | | |\n");
+    fprintf(out, "\nThis compares the shares run, near the sizes run: it says which split did better there, not where "
+                 "the best split lies (the law's P term would, and the law is not identified unless its section says "
+                 "so).\n\n");
+    free(a);
+    free(b);
+    free(typical);
+    free(other);
+    free(diff);
     free(seeds);
 }
 
@@ -2235,6 +2400,7 @@ int study_report(sqlite3 *db, const StudyReportOptions *o)
     section_comparison(&st, b);
     section_recommendation(&st, b);
     section_ratio(&st, b);
+    section_share(&st, b);
     section_mup(&st, b);
     section_parser(&st, b);
     section_tasks(&st, b);

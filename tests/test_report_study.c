@@ -662,7 +662,8 @@ Test(report_study, the_isoflop_profile_locates_a_known_optimum, .timeout = 600)
 
 /* Shapes of another backbone share at the same R sit off the curve (here 0.25 above it): pooled
  * with the others they bend the profile, so the report gives the profile again at the R's median
- * P alone, which locates the known vertex, and says how many shapes it left out. */
+ * P alone, which locates the known vertex, and says how many shapes it left out; the law-free
+ * share comparison pairs each of them with the typical shape of its N and finds the 0.25. */
 Test(report_study, a_profile_at_one_p_leaves_out_shapes_of_another_backbone_share, .timeout = 600)
 {
     ReportFixture f;
@@ -694,7 +695,7 @@ Test(report_study, a_profile_at_one_p_leaves_out_shapes_of_another_backbone_shar
     cr_assert_eq(rc, 0, "%s", text);
     tu_read(f.readme, text, sizeof text);
     cr_assert(strstr(text, "### DLCM, target R = 4 (every P pooled)"), "%s", text);
-    const char *band = strstr(text, "### DLCM, target R = 4, P 0.47-0.63 only (the median P of its shapes +- 0.08; "
+    const char *band = strstr(text, "### DLCM, target R = 4, P 0.47-0.63 only (its shapes' typical P +- 0.08; "
                                     "6 shapes of other P left out)");
     cr_assert(band, "%s", text);
     for (int b = 0; b < 3; b++) {
@@ -703,6 +704,17 @@ Test(report_study, a_profile_at_one_p_leaves_out_shapes_of_another_backbone_shar
         double lo, hi;
         located_covering(band, start, G * sqrt(budgets[b]), &lo, &hi);
     }
+    /* the same shapes without a law: each P 0.30 shape beside the P 0.55 one of its N, 0.25 worse */
+    const char *share = strstr(text, "## The backbone share at fixed N and R (no law)");
+    cr_assert(share, "%s", text);
+    const char *smaller = strstr(share, "| smaller than typical | 6 | 6 | ");
+    cr_assert(smaller, "%s", share);
+    double d, lo, hi;
+    cr_assert_eq(sscanf(smaller + strlen("| smaller than typical | 6 | 6 | "), "%lf [%lf, %lf]", &d, &lo, &hi), 3,
+                 "%.200s", smaller);
+    cr_assert(lo <= 0.25 && 0.25 <= hi && hi - lo < 0.02, "%g [%g, %g]", d, lo, hi);
+    cr_assert(strstr(share, "| larger than typical | 0 | 0 | - |"), "%s", share);
+    cr_assert(strstr(share, "| 1e+16 | 4 | 128, 256 | "), "the pairs' rows name the typical shape: %s", share);
     tu_remove_tree(f.dir);
 }
 
