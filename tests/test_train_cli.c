@@ -332,6 +332,9 @@ static void check_resume_is_bit_identical(const char *tag, const char *model_yam
     char *evals = query_text(db_a, "SELECT group_concat(split) FROM evals WHERE step = 8");
     cr_assert_str_eq(evals, "val,val-alpha\n", "overall and per-domain validation");
     free(evals);
+    evals = query_text(db_a, "SELECT group_concat(split) FROM evals WHERE step = 0");
+    cr_assert_str_eq(evals, "val\n", "before the first step only the overall split (the initial loss)");
+    free(evals);
     remove_tree(f.dir);
 }
 

@@ -203,10 +203,11 @@ static RunProgress progress_now(Run *r)
     return p;
 }
 
-/* Validation on every split, stored as evals rows of this step. */
-static int evaluate_splits(Run *r, int64_t step)
+/* Validation on the first `splits` splits (the overall one first), stored as evals rows of this
+ * step. */
+static int evaluate_splits(Run *r, int64_t step, int splits)
 {
-    for (int i = 0; i < r->val.n; i++) {
+    for (int i = 0; i < r->val.n && i < splits; i++) {
         ValResult res;
         if (valset_evaluate(&r->val, i, r->model, &res, r->err, ERRLEN)) return -1;
         int dlcm = r->cfg->model.shape.family == FAMILY_DLCM;
@@ -232,7 +233,19 @@ static int evaluate_all(Run *r, int64_t step)
 {
     RunPhase was = r->phase;
     switch_phase(r, RUN_PHASE_EVAL);
-    int rc = evaluate_splits(r, step);
+    int rc = evaluate_splits(r, step, r->val.n);
+    switch_phase(r, was);
+    return rc;
+}
+
+/* Before the first step only the overall split: its loss is the initial loss that the divergence
+ * guard compares with, while nothing reads an untrained model's per-domain losses; each domain
+ * split costs as much as the overall one, three quarters of a small run's first evaluation. */
+static int evaluate_initial(Run *r)
+{
+    RunPhase was = r->phase;
+    switch_phase(r, RUN_PHASE_EVAL);
+    int rc = evaluate_splits(r, 0, 1);
     switch_phase(r, was);
     return rc;
 }
@@ -595,7 +608,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
 
     const char *fail_status = "failed";
     if (!resumed) {
-        if (evaluate_all(r, 0)) goto runtime_error;
+        if (evaluate_initial(r)) goto runtime_error;
         r->state.initial_loss = r->last_val_loss;
         RunProgress p = progress_now(r);
         if (runs_update(r->db, cfg->id, &p, r->err, ERRLEN)) goto runtime_error;
