@@ -568,9 +568,8 @@ static void section_chinchilla(Study *st, FILE *out)
 /* ---- the law-free optimum: a quadratic in ln N per budget (fit/isoflop_profile.h) ---------- */
 
 /* The family's shapes of the isoFLOP sweep as profile points, each the mean of its finished seeds
- * (dense: 1 dense, 0 every DLCM; R > 0: the DLCMs of that target R); shapes without training
- * FLOPs per token are counted in *skipped. */
-/* The points of one profile: dense, or the DLCM at target R (0: every R) with P in [P_lo, P_hi]. */
+ * (dense: 1 dense, 0 the DLCMs with P in [P_lo, P_hi]; R > 0: those of that target R only);
+ * shapes without training FLOPs per token are counted in *skipped. */
 static int profile_points(const SShapes *l, int dense, double R, double P_lo, double P_hi, ProfilePoint *pts,
                           int *seeds, int max, int *skipped)
 {
@@ -1496,15 +1495,15 @@ static double seed_matched_shape_difference(const SRuns *runs, const SRun *a, co
     return n ? sum / n : NAN;
 }
 
-/* How far apart in N two shapes may be and still count as one N here (ln 1.15): the study's
- * shapes of another P come within 4-13 % of the typical shape's N, not to the parameter. */
+/* How far apart in N two shapes may be and still count as one N here: the bpe study's shapes of
+ * another P come within 0-11 % of the typical shape's N, not to the parameter. */
 #define SHARE_MAX_N_RATIO 1.15
 
 /* The backbone share without a law: every DLCM shape whose P lies outside its target R's typical
- * band (typical_shape_P +- PROFILE_P_HALF_WIDTH, as in the fixed-P profiles)
- * paired with the typical shape of the same budget, R and setting nearest in N (within
- * SHARE_MAX_N_RATIO), loss(other) - loss(typical) paired by seed; then per direction (a smaller
- * or a larger share) the mean over pairs with a t-interval from their scatter. */
+ * band (typical_shape_P +- PROFILE_P_HALF_WIDTH, as in the fixed-P profiles) paired with the
+ * typical shape of the same budget, R and setting nearest in N (within SHARE_MAX_N_RATIO),
+ * loss(other) - loss(typical) paired by seed; then per direction (a smaller or a larger share)
+ * the mean over pairs with a t-interval from their scatter. */
 static void section_share(Study *st, FILE *out)
 {
     const SShapes *l = &st->shapes;
