@@ -1297,20 +1297,23 @@ static int same_but_R(const SRun *a, const SRun *b)
     return seed_same_shape(&ka, &kb);
 }
 
-/* For the architecture of base (a finished run), the mean over the seeds finished at both its
- * target R and at R of loss(R, seed) - loss(base's R, seed), and how many seeds that is (NaN and
- * 0 when none): runs of one seed share initialization and data order, so only a seed run at both
- * ratios makes a pair; a seed run at one alone would bring its whole seed noise back. */
-static double seed_matched_difference(const SRuns *runs, const SRun *base, double R, int *common)
+/* Over the seeds finished for both shapes (a and b, first runs of each), the mean of loss(b, seed)
+ * - loss(a, seed), and how many seeds that is (NaN and 0 when none): runs of one seed read the
+ * data in the same order (and one architecture at two R shares its initialization too), so only a
+ * seed run for both makes a pair; a seed run for one alone would bring its whole seed noise back. */
+static double seed_matched_shape_difference(const SRuns *runs, const SRun *a, const SRun *b, int *common)
 {
+    ShapeKey ka = shape_key(a), kb = shape_key(b);
     double sum = 0;
     int n = 0;
     for (int i = 0; i < runs->n; i++) {
         const SRun *x = &runs->r[i];
-        if (!run_done(x) || is_dense(x) || !same(x->R, base->R) || !same_but_R(base, x)) continue;
+        ShapeKey kx = shape_key(x);
+        if (!run_done(x) || !seed_same_shape(&kx, &ka)) continue;
         for (int k = 0; k < runs->n; k++) {
             const SRun *y = &runs->r[k];
-            if (!run_done(y) || is_dense(y) || y->seed != x->seed || !same(y->R, R) || !same_but_R(base, y)) continue;
+            ShapeKey ky = shape_key(y);
+            if (!run_done(y) || y->seed != x->seed || !seed_same_shape(&ky, &kb)) continue;
             sum += y->loss - x->loss;
             n++;
             break;
@@ -1337,10 +1340,12 @@ static void section_ratio(Study *st, FILE *out)
     int *base = malloc((size_t)(l->n ? l->n : 1) * sizeof *base);
     double *loss = malloc((size_t)(l->n ? l->n : 1) * MAX_RATIOS * sizeof *loss);
     int *seeds = malloc((size_t)(l->n ? l->n : 1) * MAX_RATIOS * sizeof *seeds);
-    if (!base || !loss || !seeds) {
+    int *shape_at = malloc((size_t)(l->n ? l->n : 1) * MAX_RATIOS * sizeof *shape_at); /* index into l->s */
+    if (!base || !loss || !seeds || !shape_at) {
         free(base);
         free(loss);
         free(seeds);
+        free(shape_at);
         fprintf(out, "**Missing:** out of memory.\n\n");
         add_claim(st, claim, "out of memory", CLAIM_MISSING);
         return;
@@ -1355,6 +1360,7 @@ static void section_ratio(Study *st, FILE *out)
         for (int j = 0; j < n_ratios; j++) {
             loss[n * MAX_RATIOS + j] = NAN;
             seeds[n * MAX_RATIOS + j] = 0;
+            shape_at[n * MAX_RATIOS + j] = -1;
         }
         for (int k = 0; k < l->n; k++) {
             const SRun *o = l->s[k].run;
@@ -1363,6 +1369,7 @@ static void section_ratio(Study *st, FILE *out)
                 if (same(o->R, ratios[j])) {
                     loss[n * MAX_RATIOS + j] = l->s[k].loss;
                     seeds[n * MAX_RATIOS + j] = l->s[k].k;
+                    shape_at[n * MAX_RATIOS + j] = k;
                     others += j != four;
                 }
         }
@@ -1374,6 +1381,7 @@ static void section_ratio(Study *st, FILE *out)
         free(base);
         free(loss);
         free(seeds);
+        free(shape_at);
         return;
     }
     fprintf(out, "The DLCM shapes run at R = 4 and at other target R on the same budget (the same blocks, widths, "
@@ -1417,9 +1425,10 @@ static void section_ratio(Study *st, FILE *out)
         int k_n = 0, paired_seeds = 0;
         for (int i = 0; i < n; i++) {
             int common = 0;
-            a[i] = isfinite(loss[i * MAX_RATIOS + j])
-                       ? seed_matched_difference(&st->runs[SW_ISOFLOP], l->s[base[i]].run, ratios[j], &common)
-                       : NAN;
+            int at = shape_at[i * MAX_RATIOS + j];
+            a[i] = at >= 0 ? seed_matched_shape_difference(&st->runs[SW_ISOFLOP], l->s[base[i]].run, l->s[at].run,
+                                                           &common)
+                           : NAN;
             b[i] = 0;
             if (common > 0) {
                 int own;
@@ -1458,6 +1467,7 @@ static void section_ratio(Study *st, FILE *out)
     free(base);
     free(loss);
     free(seeds);
+    free(shape_at);
 }
 
 /* Whether two DLCM shapes are one setting of the isoFLOP sweep at one budget and target R (sweep,
@@ -1467,32 +1477,6 @@ static int same_setting(const SRun *a, const SRun *b)
     return !is_dense(a) && !is_dense(b) && !strcmp(a->sweep, b->sweep) && !strcmp(a->param, b->param) &&
            !strcmp(a->parser, b->parser) && same(a->R, b->R) && same(a->lr, b->lr) &&
            isoflop_same_budget(a->budget, b->budget);
-}
-
-/* Over the seeds finished for both shapes (a and b, first runs of each), the mean of loss(b, seed)
- * - loss(a, seed), and how many seeds that is (NaN and 0 when none). Runs of one seed read the
- * data in the same order; two shapes never share their initialization, so the pairing removes less
- * of the seed noise than within one shape. */
-static double seed_matched_shape_difference(const SRuns *runs, const SRun *a, const SRun *b, int *common)
-{
-    ShapeKey ka = shape_key(a), kb = shape_key(b);
-    double sum = 0;
-    int n = 0;
-    for (int i = 0; i < runs->n; i++) {
-        const SRun *x = &runs->r[i];
-        ShapeKey kx = shape_key(x);
-        if (!run_done(x) || !seed_same_shape(&kx, &ka)) continue;
-        for (int k = 0; k < runs->n; k++) {
-            const SRun *y = &runs->r[k];
-            ShapeKey ky = shape_key(y);
-            if (!run_done(y) || y->seed != x->seed || !seed_same_shape(&ky, &kb)) continue;
-            sum += y->loss - x->loss;
-            n++;
-            break;
-        }
-    }
-    *common = n;
-    return n ? sum / n : NAN;
 }
 
 /* How far apart in N two shapes may be and still count as one N here: the bpe study's shapes of
