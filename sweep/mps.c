@@ -1,12 +1,13 @@
 /* sweep/mps.c: starting and stopping the CUDA MPS control daemon for a packed local sweep, with
- * fork/exec (no shell): `nvidia-cuda-mps-control -f` as our child (or -d), "quit" to stop it. */
+ * util/spawn: `nvidia-cuda-mps-control -f` as our child (or -d), "quit" to stop it. */
 #include "sweep/mps.h"
 
 #include "util/duration.h"
+#include "util/fs.h"
+#include "util/spawn.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,46 +20,16 @@
 #define MPS_QUIT_WAIT_S 10.0   /* for the foreground daemon to exit after "quit" */
 #define MPS_POLL_US 5000
 
-/* Starts MPS_CONTROL with argument arg (may be NULL) and `input` on its stdin (may be NULL; else
- * /dev/null), its output to output_path (NULL: discarded). The child's pid, or -1. */
-static pid_t spawn_control(const char *arg, const char *input, const char *output_path)
+/* Starts MPS_CONTROL with argument arg (may be NULL), its stdin read from stdin_path and its
+ * output appended to output_path: the child's pid, or -1. In the sweep's process group, as the
+ * trainers are. */
+static pid_t start_control(const char *arg, const char *stdin_path, const char *output_path)
 {
-    int fds[2] = {-1, -1};
-    if (input && pipe(fds)) return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        if (input) {
-            close(fds[0]);
-            close(fds[1]);
-        }
-        return -1;
-    }
-    if (pid == 0) {
-        int null_fd = open("/dev/null", O_RDWR);
-        int out_fd = output_path ? open(output_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
-        if (out_fd < 0) out_fd = null_fd;
-        if (input) {
-            dup2(fds[0], STDIN_FILENO);
-            close(fds[0]);
-            close(fds[1]);
-        } else if (null_fd >= 0) {
-            dup2(null_fd, STDIN_FILENO);
-        }
-        if (out_fd >= 0) {
-            dup2(out_fd, STDOUT_FILENO);
-            dup2(out_fd, STDERR_FILENO);
-        }
-        char *argv[3] = {(char *)MPS_CONTROL, (char *)arg, NULL};
-        execvp(MPS_CONTROL, argv);
-        _exit(127);
-    }
-    if (input) {
-        close(fds[0]);
-        size_t n = strlen(input);
-        if (write(fds[1], input, n) != (ssize_t)n) { /* the control program's exit status decides */ }
-        close(fds[1]);
-    }
-    return pid;
+    const char *argv[3] = {MPS_CONTROL, arg, NULL};
+    SpawnSpec spec = {.argv = argv, .stdin_path = stdin_path, .stdout_path = output_path,
+                      .stderr_path = output_path, .keep_process_group = 1};
+    char err[256];
+    return spawn_process(&spec, err, sizeof err);
 }
 
 /* The exit status of a finished child (128 + signal when killed). */
@@ -67,10 +38,11 @@ static int exit_code(int status)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Runs MPS_CONTROL to the end: its exit status, or -1 when it could not be run. */
-static int run_control(const char *arg, const char *input)
+/* Runs MPS_CONTROL to the end, its output discarded: its exit status (SPAWN_EXIT_EXEC when it
+ * could not be executed), or -1 when it could not be started. */
+static int run_control(const char *arg, const char *stdin_path)
 {
-    pid_t pid = spawn_control(arg, input, NULL);
+    pid_t pid = start_control(arg, stdin_path, "/dev/null");
     if (pid < 0) return -1;
     int status;
     while (waitpid(pid, &status, 0) < 0)
@@ -101,13 +73,13 @@ static int wait_child(pid_t pid, double seconds, int *code)
 
 /* The daemon as our own child in the foreground: its pid is what tells, at the stop, when it has
  * gone. Returns 1 when its control pipe appeared; else 0 with the child's exit status in *code
- * (127: the program is not there), having stopped a child that never got ready. */
+ * (SPAWN_EXIT_EXEC: the program is not there), having stopped a child that never got ready. */
 static int start_foreground(MpsDaemon *d, int *code)
 {
     char output[128], control[128];
     snprintf(output, sizeof output, "%s/foreground.log", d->log_dir);
     snprintf(control, sizeof control, "%s/control", d->pipe_dir);
-    pid_t pid = spawn_control("-f", NULL, output);
+    pid_t pid = start_control("-f", "/dev/null", output);
     if (pid < 0) {
         *code = -1;
         return 0;
@@ -169,10 +141,10 @@ int mps_start(MpsDaemon *d, FILE *log)
     const char *how = "in the foreground";
     if (start_foreground(d, &rc)) {
         d->started = 1;
-    } else if (rc != 127 && rc != -1) {
+    } else if (rc != SPAWN_EXIT_EXEC && rc != -1) {
         /* a driver whose control program lacks -f (or whose foreground start failed): the
          * classic daemon, which forks away; its stop cannot be waited for */
-        rc = run_control("-d", NULL);
+        rc = run_control("-d", "/dev/null");
         d->started = rc == 0;
         how = "as a daemon (-f did not start)";
     }
@@ -186,7 +158,7 @@ int mps_start(MpsDaemon *d, FILE *log)
         remove_flat_dir(d->pipe_dir);
         remove_flat_dir(d->log_dir);
         if (log) {
-            if (rc == 127 || rc < 0)
+            if (rc == SPAWN_EXIT_EXEC || rc < 0)
                 fprintf(log, "mps: %s not found: packed runs on a GPU are time-sliced, not concurrent\n", MPS_CONTROL);
             else
                 fprintf(log, "mps: %s -d exited %d: packed runs on a GPU are time-sliced, not concurrent\n", MPS_CONTROL, rc);
@@ -201,7 +173,10 @@ void mps_stop(MpsDaemon *d, FILE *log)
 {
     if (!d->started) return;
     double t0 = monotonic_seconds();
-    int rc = run_control(NULL, "quit\n");
+    /* "quit" on the control program's stdin, from a file beside the daemon's logs */
+    char quit_path[128], err[256];
+    snprintf(quit_path, sizeof quit_path, "%s/quit-command", d->log_dir);
+    int rc = fs_write_text_atomic(quit_path, "quit\n", err, sizeof err) ? -1 : run_control(NULL, quit_path);
     if (rc != 0 && log) fprintf(log, "mps: asking the MPS control daemon to quit failed (%d)\n", rc);
     /* The foreground daemon is our child: its exit is the end of the stop. (The control pipe is no
      * sign: the daemon leaves it behind, and waiting for it to go cost 5 s a sweep.) */

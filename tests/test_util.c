@@ -190,5 +190,19 @@ Test(util, the_spawner_reports_exec_failures_and_held_locks)
     char how[128];
     spawn_describe_status(status, how, sizeof how);
     cr_assert_str_eq(how, "exit code 0");
+
+    /* stdin from a file (a control program's command) */
+    char input[128], copied[128];
+    snprintf(input, sizeof input, "%s/input", dir);
+    snprintf(copied, sizeof copied, "%s/copied", dir);
+    cr_assert_eq(fs_write_text_atomic(input, "quit\n", err, sizeof err), 0, "%s", err);
+    const char *cat[] = {"cat", NULL};
+    SpawnSpec reads = {.argv = cat, .stdin_path = input, .stdout_path = copied, .truncate_output = 1};
+    pid = spawn_process(&reads, err, sizeof err);
+    cr_assert_gt(pid, 0, "%s", err);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fs_read_tail(copied, out, sizeof out);
+    cr_assert_str_eq(out, "quit\n", "the child read the file as its stdin");
     remove_tree(dir);
 }

@@ -1,4 +1,4 @@
-/* util/spawn.c: fork/exec without a shell (see util/spawn.h): the child sets up its output,
+/* util/spawn.c: fork/exec without a shell (see util/spawn.h): the child sets up its input, output,
  * directory, lock, environment and parent-death signal, then execs; failures exit with a reason. */
 #include "util/spawn.h"
 
@@ -42,6 +42,10 @@ pid_t spawn_process(const SpawnSpec *spec, char *err, int errlen)
     /* child */
     if (!spec->keep_process_group) setpgid(0, 0);
     if (spec->cwd && chdir(spec->cwd) != 0) child_fail(SPAWN_EXIT_EXEC, "cannot enter", spec->cwd);
+    if (spec->stdin_path) {
+        int fd = open(spec->stdin_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || dup2(fd, STDIN_FILENO) < 0) child_fail(SPAWN_EXIT_EXEC, "cannot open", spec->stdin_path);
+    }
     if (spec->stdout_path) redirect(spec->stdout_path, STDOUT_FILENO, spec->truncate_output);
     if (spec->stderr_path) redirect(spec->stderr_path, STDERR_FILENO, spec->truncate_output);
     if (spec->parent_death_signal) {

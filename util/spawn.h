@@ -1,6 +1,6 @@
 /* util/spawn.h: the one way the project starts another program: fork/exec, never a shell, with
  * output to files, an optional working directory, environment, run-directory lock and death with
- * the parent; running a command for its output; describing how a child ended. */
+ * the parent, stdin from a file; running a command for its output; describing how a child ended. */
 #ifndef DLCM_UTIL_SPAWN_H
 #define DLCM_UTIL_SPAWN_H
 
@@ -23,6 +23,7 @@ typedef struct {
     int truncate_output;          /* 1: output files start empty; 0: appended to */
     int keep_process_group;       /* 1: stays in the parent's group (a terminal's Ctrl-C reaches it);
                                    * 0: its own group, so the parent alone decides on Ctrl-C */
+    const char *stdin_path;       /* read as the child's stdin; NULL keeps the parent's */
 } SpawnSpec;
 
 /* Starts the child; its pid, or -1 with err. */

@@ -229,23 +229,15 @@ static int evaluate_splits(Run *r, int64_t step, int splits)
     return 0;
 }
 
-static int evaluate_all(Run *r, int64_t step)
+/* Validation in the evaluation phase: every split, or before the first step only the overall one
+ * (splits 1): its loss is the initial loss that the divergence guard compares with, while nothing
+ * reads an untrained model's per-domain losses, and each domain split costs as much as the overall
+ * one (three quarters of a small run's first evaluation). */
+static int evaluate(Run *r, int64_t step, int splits)
 {
     RunPhase was = r->phase;
     switch_phase(r, RUN_PHASE_EVAL);
-    int rc = evaluate_splits(r, step, r->val.n);
-    switch_phase(r, was);
-    return rc;
-}
-
-/* Before the first step only the overall split: its loss is the initial loss that the divergence
- * guard compares with, while nothing reads an untrained model's per-domain losses; each domain
- * split costs as much as the overall one, three quarters of a small run's first evaluation. */
-static int evaluate_initial(Run *r)
-{
-    RunPhase was = r->phase;
-    switch_phase(r, RUN_PHASE_EVAL);
-    int rc = evaluate_splits(r, 0, 1);
+    int rc = evaluate_splits(r, step, splits);
     switch_phase(r, was);
     return rc;
 }
@@ -608,7 +600,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
 
     const char *fail_status = "failed";
     if (!resumed) {
-        if (evaluate_initial(r)) goto runtime_error;
+        if (evaluate(r, 0, 1)) goto runtime_error;
         r->state.initial_loss = r->last_val_loss;
         RunProgress p = progress_now(r);
         if (runs_update(r->db, cfg->id, &p, r->err, ERRLEN)) goto runtime_error;
@@ -659,7 +651,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
         }
         if (cfg->module_stats_interval && step % cfg->module_stats_interval == 0 && store_module_stats(r))
             goto runtime_error;
-        if (!last && cfg->eval_interval && step % cfg->eval_interval == 0 && evaluate_all(r, step))
+        if (!last && cfg->eval_interval && step % cfg->eval_interval == 0 && evaluate(r, step, r->val.n))
             goto runtime_error;
         if (!last && cfg->checkpoint_interval && step % cfg->checkpoint_interval == 0) {
             if (flush_metrics(r) || write_checkpoint(r)) goto runtime_error;
@@ -688,7 +680,7 @@ int train_run(const TrainConfig *cfg, const TrainOptions *opt)
     }
 
     /* The end: final validation, final checkpoint, results. */
-    if (r->last_eval_step != r->state.step && evaluate_all(r, r->state.step)) goto runtime_error;
+    if (r->last_eval_step != r->state.step && evaluate(r, r->state.step, r->val.n)) goto runtime_error;
     if (flush_metrics(r) || write_checkpoint(r)) goto runtime_error;
     /* Held-out tasks and per-token losses, for the study's tables: after the checkpoint, so a
      * failure here never costs the training. */
